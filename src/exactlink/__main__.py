@@ -1,0 +1,3 @@
+from exactlink.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""Typer commands: thin glue between the user and the services (≲30 lines each)."""

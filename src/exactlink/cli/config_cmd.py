@@ -1,0 +1,49 @@
+"""``exactlink config``: where the configuration lives and what it says."""
+
+from __future__ import annotations
+
+import typer
+
+config_app = typer.Typer(help="Show and create the configuration file.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(config_app, name="config")
+
+
+@config_app.command("path")
+def config_path() -> None:
+    """Print the path of config.toml (and of the database, token fallback and log)."""
+    from exactlink.console import out
+    from exactlink.paths import get_paths
+
+    paths = get_paths()
+    out().print(str(paths.config_file), highlight=False)
+
+
+@config_app.command("show")
+def config_show(json_output: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Print every effective setting and where it came from (secrets are never shown)."""
+    from exactlink.console import emit_json, out
+    from exactlink.services.config_view import effective_config
+
+    rows = effective_config()
+    if json_output:
+        emit_json(rows)
+        return
+    from rich.table import Table
+
+    table = Table("key", "value", "source")
+    for row in rows:
+        table.add_row(row["key"], str(row["value"]), row["source"])
+    out().print(table)
+
+
+@config_app.command("init")
+def config_init(force: bool = typer.Option(False, "--force", help="Overwrite an existing file.")) -> None:
+    """Write a commented config.toml with every key at its default."""
+    from exactlink.console import info
+    from exactlink.services.config_view import write_example_config
+
+    path = write_example_config(force=force)
+    info(f"wrote {path}")

@@ -1,0 +1,80 @@
+"""The ``exactlink`` entry point: builds the Typer app and maps failures to the fixed exit codes.
+
+Command modules import only Typer at module level and load heavy modules (httpx, pydantic,
+sqlite-utils, rapidfuzz) inside the command body, so ``exactlink --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from exactlink.exitcodes import ExitCode
+
+
+class ExactlinkGroup(TyperGroup):
+    """Root group: turns an ``ExactlinkError`` into one line on stderr and its exit code."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        from exactlink.errors import ExactlinkError
+
+        try:
+            return super().invoke(ctx)
+        except ExactlinkError as exc:
+            from exactlink.console import error_line
+
+            error_line(exc.message, exc.hint)
+            raise typer.Exit(int(exc.exit_code)) from None
+        except KeyboardInterrupt:
+            from exactlink.console import error_line
+
+            error_line("interrupted")
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+
+
+app = typer.Typer(
+    name="exactlink",
+    cls=ExactlinkGroup,
+    help="Link your office's CRM to Exact Online: match relations, sync relation data, fetch tax returns.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def root(
+    verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More log output on stderr (-vv: debug)."),
+) -> None:
+    """Link your office's CRM to Exact Online: match relations, sync relation data, fetch tax returns.
+
+    Exit codes: 0 ok, 1 error, 2 usage, 3 partial failure in a bulk run, 4 login required,
+    5 another run holds the lock, 130 interrupted.
+    """
+    from exactlink.console import reset_consoles
+    from exactlink.logging_setup import setup_logging
+
+    reset_consoles()
+    setup_logging(verbose)
+
+
+def _register() -> None:
+    # Each command group lives in its own module; the order here is the order in --help.
+    from exactlink.cli import config_cmd
+
+    config_cmd.register(app)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(int(ExitCode.INTERRUPTED))

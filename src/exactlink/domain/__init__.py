@@ -1,0 +1,1 @@
+"""Domain rules (identifiers, matching, returns, schedules): no HTTP, no SQLite."""

@@ -1,0 +1,60 @@
+"""Logging: a 0600 log file under the log directory plus stderr, both scrubbed of secrets and BSNs."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import re
+
+from exactlink.paths import create_private_file, get_paths
+
+_KEY_VALUE = re.compile(
+    r"(?i)\b(access_token|refresh_token|client_secret|code_verifier|code|password)"
+    r"([\"']?\s*[:=]\s*[\"']?)([^\s\"'&,}]+)"
+)
+_BEARER = re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+")
+
+
+def redact(text: str) -> str:
+    """Remove tokens, secrets and anything that looks like a BSN/RSIN from a log line."""
+    from exactlink.domain.privacy import mask_bsn_in_text
+
+    text = _KEY_VALUE.sub(r"\1\2[REDACTED]", text)
+    text = _BEARER.sub("Bearer [REDACTED]", text)
+    return mask_bsn_in_text(text)
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites every record's message through :func:`redact` before any handler sees it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage())
+        record.args = None
+        return True
+
+
+def setup_logging(verbosity: int = 0, level: str = "INFO") -> None:
+    """Configure the ``exactlink`` logger once per process."""
+    logger = logging.getLogger("exactlink")
+    if getattr(logger, "_exactlink_configured", False):
+        return
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    redacting = RedactingFilter()
+
+    paths = get_paths()
+    paths.ensure()
+    create_private_file(paths.log_file)
+    file_handler = logging.handlers.RotatingFileHandler(paths.log_file, maxBytes=2_000_000, backupCount=3)
+    file_handler.setLevel(logging.DEBUG if verbosity else getattr(logging, level))
+    file_handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
+    file_handler.addFilter(redacting)
+    logger.addHandler(file_handler)
+
+    if verbosity:
+        stream = logging.StreamHandler()
+        stream.setLevel(logging.DEBUG if verbosity > 1 else logging.INFO)
+        stream.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        stream.addFilter(redacting)
+        logger.addHandler(stream)
+    logger._exactlink_configured = True  # type: ignore[attr-defined]

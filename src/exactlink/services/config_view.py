@@ -1,0 +1,44 @@
+"""What ``exactlink config show|init`` prints and writes."""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from exactlink.errors import UsageError
+from exactlink.paths import get_paths
+from exactlink.settings import load_settings, settings_sources
+
+
+def effective_config() -> list[dict[str, Any]]:
+    """Every ``section.key`` with its effective value and source; the client secret only as set/unset."""
+    settings = load_settings()
+    sources = settings_sources(settings)
+    rows: list[dict[str, Any]] = []
+    for section_name, section in settings:
+        assert isinstance(section, BaseModel)
+        for key, value in section.model_dump().items():
+            dotted = f"{section_name}.{key}"
+            rows.append({"key": dotted, "value": value, "source": sources[dotted]})
+    secret_source = "env" if os.environ.get("EXACTLINK_CLIENT_SECRET") else "keyring or unset"
+    rows.append({"key": "exact.client_secret", "value": "[redacted]", "source": secret_source})
+    return rows
+
+
+def example_config_text() -> str:
+    """The shipped, commented ``config.example.toml``."""
+    return resources.files("exactlink").joinpath("config.example.toml").read_text(encoding="utf-8")
+
+
+def write_example_config(*, force: bool) -> Path:
+    """Create ``config.toml`` from the example; refuse to overwrite unless ``force``."""
+    path = get_paths().config_file
+    if path.exists() and not force:
+        raise UsageError(f"{path} exists already", hint="use --force to overwrite it")
+    get_paths().ensure()
+    path.write_text(example_config_text(), encoding="utf-8")
+    return path

@@ -1,0 +1,57 @@
+"""Shared test set-up: every test gets its own EXACTLINK_HOME, a clean environment and an in-memory keyring."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import keyring
+import pytest
+from keyring.backend import KeyringBackend
+
+
+class MemoryKeyring(KeyringBackend):
+    """A keyring that keeps passwords in a dict (the gh CLI's MockInit idea)."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.store: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.store.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.store[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        from keyring.errors import PasswordDeleteError
+
+        if (service, username) not in self.store:
+            raise PasswordDeleteError(username)
+        del self.store[(service, username)]
+
+
+@pytest.fixture(autouse=True)
+def exactlink_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point EXACTLINK_HOME at a fresh directory and drop any EXACTLINK_* variable of the caller."""
+    for name in list(os.environ):
+        if name.startswith("EXACTLINK_"):
+            monkeypatch.delenv(name)
+    home = tmp_path / "exactlink-home"
+    monkeypatch.setenv("EXACTLINK_HOME", str(home))
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "200")
+    return home
+
+
+@pytest.fixture(autouse=True)
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    """Every test runs against an in-memory keyring unless it swaps in another backend."""
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
