@@ -1,0 +1,86 @@
+"""The run history: one row per command run (cron or interactive), shown by ``exactlink status``.
+
+A run starts with :func:`start_run` and ends with :func:`finish_run`. A run killed before it could
+finish keeps no outcome; :func:`last_runs` reports it as ``running`` while its process lives and as
+``interrupted`` afterwards. Summaries are masked for BSNs before they are stored.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from exactlink.store.db import from_json, now_iso, to_json, transaction
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+# The outcomes commands record; anything else is accepted but these are what `status` knows how to show.
+OUTCOMES = ("ok", "partial", "failed", "skipped", "interrupted")
+
+
+def start_run(db: sqlite_utils.Database, command: str) -> int:
+    """Record that ``command`` (e.g. ``"fetch-returns"``) started now in this process; return the run id."""
+    with transaction(db):
+        cursor = db.conn.execute(
+            "INSERT INTO runs (command, started_at, pid) VALUES (?, ?, ?)", (command, now_iso(), os.getpid())
+        )
+    assert cursor.lastrowid is not None
+    return int(cursor.lastrowid)
+
+
+def finish_run(db: sqlite_utils.Database, run_id: int, outcome: str, summary: dict[str, Any]) -> None:
+    """Record the end of run ``run_id``: its ``outcome`` (see ``OUTCOMES``) and a JSON ``summary`` of counts."""
+    from exactlink.domain.privacy import mask_bsn_in_text
+
+    with transaction(db):
+        db.conn.execute(
+            "UPDATE runs SET finished_at = ?, outcome = ?, summary = ? WHERE id = ?",
+            (now_iso(), outcome, mask_bsn_in_text(to_json(summary)), run_id),
+        )
+
+
+def last_runs(db: sqlite_utils.Database, limit: int = 10, command: str | None = None) -> list[dict[str, Any]]:
+    """The newest runs first (optionally only of ``command``), as dicts.
+
+    Keys: ``id``, ``command``, ``started_at``, ``finished_at``, ``outcome`` (``running``/``interrupted``
+    for unfinished runs), ``summary`` (dict).
+    """
+    sql = "SELECT id, command, started_at, finished_at, outcome, summary, pid FROM runs"
+    params: list[Any] = []
+    if command is not None:
+        sql += " WHERE command = ?"
+        params.append(command)
+    sql += " ORDER BY id DESC LIMIT ?"
+    params.append(limit)
+    runs = []
+    for run_id, name, started_at, finished_at, outcome, summary, pid in db.conn.execute(sql, params):
+        if outcome is None:
+            outcome = "running" if _process_alive(pid) else "interrupted"
+        runs.append(
+            {
+                "id": run_id,
+                "command": name,
+                "started_at": started_at,
+                "finished_at": finished_at,
+                "outcome": outcome,
+                "summary": from_json(summary, {}),
+            }
+        )
+    return runs
+
+
+def _process_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
