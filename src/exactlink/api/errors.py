@@ -1,0 +1,139 @@
+"""Failures of calls to Exact Online, in plain words.
+
+Every exception here is an ``ExactlinkError`` so the CLI prints one line and exits with a code. The
+ones derived from ``DivisionError`` concern a single administration: a run over many divisions
+reports them per division and goes on with the others (see ``exactlink.api.concurrency``).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from exactlink.errors import ExactlinkError
+
+# The 403 ``Reason`` header values Exact Online documents, as sentences. ``{division}`` is filled in.
+FORBIDDEN_REASONS: dict[str, str] = {
+    "NoDivisionAccess": (
+        "this login has no access to administration {division} (or the app was not given consent for it)"
+    ),
+    "WrongDivision": "administration {division} is not accessible to this login",
+    "LicenseExpired": "the Exact Online licence of administration {division} has expired",
+    "BlockedUser": "this Exact Online user is blocked",
+    "InactiveUser": "this Exact Online user is inactive",
+    "BlockedCustomer": "the Exact Online customer (licence holder) is blocked",
+    "DivisionBlocked": "administration {division} is blocked in Exact Online",
+    "TooManyErrors": (
+        "Exact Online blocked this app for administration {division} after too many failed calls; "
+        "wait an hour before trying again"
+    ),
+}
+
+
+def division_label(division: int | None) -> str:
+    """How a division is named in messages."""
+    return "current/Me" if division is None else str(division)
+
+
+class ApiError(ExactlinkError):
+    """Exact Online answered with an error (the message is Exact's own text when it sent one)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        division: int | None = None,
+        endpoint: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.division = division
+        self.endpoint = endpoint
+
+
+class DivisionError(ApiError):
+    """A failure that stops work on one division; a multi-division run goes on with the others."""
+
+
+class ForbiddenError(DivisionError):
+    """HTTP 403; ``reason`` is Exact's ``Reason`` header (e.g. ``NoDivisionAccess``)."""
+
+    def __init__(self, message: str, *, reason: str | None, division: int | None, endpoint: str | None) -> None:
+        super().__init__(message, status=403, division=division, endpoint=endpoint)
+        self.reason = reason
+
+
+class RateLimitExhausted(DivisionError):
+    """The daily call limit of a division is used up; ``retry_at`` says when it resets."""
+
+    def __init__(self, *, division: int | None, endpoint: str | None, retry_at: datetime | None) -> None:
+        when = retry_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if retry_at else "tomorrow"
+        super().__init__(
+            f"the daily Exact Online API limit for administration {division_label(division)} is used up; "
+            f"try again after {when}",
+            status=429,
+            division=division,
+            endpoint=endpoint,
+        )
+        self.retry_at = retry_at
+
+
+class ErrorBudgetExhausted(DivisionError):
+    """Another failed call could make Exact block the app, so work on this division stops."""
+
+    def __init__(self, *, division: int | None, endpoint: str, failures: int, retry_at: datetime | None) -> None:
+        when = retry_at.astimezone(UTC).strftime("%H:%M UTC") if retry_at else "in an hour"
+        super().__init__(
+            f"stopped administration {division_label(division)}: {failures} failed calls to {endpoint} in the "
+            f"last hour (Exact Online blocks an app after 10); try again after {when}",
+            division=division,
+            endpoint=endpoint,
+        )
+        self.failures = failures
+        self.retry_at = retry_at
+
+
+class TransientApiError(DivisionError):
+    """The call kept failing (5xx, time-outs, dropped connections) after the allowed retries."""
+
+
+def exact_error_message(body: bytes | str | None) -> str | None:
+    """Exact's ``error.message.value`` (or an OAuth ``error_description``) from an error body, if any."""
+    if not body:
+        return None
+    try:
+        data: Any = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    error = data.get("error")
+    if isinstance(error, dict):
+        message = error.get("message")
+        if isinstance(message, dict) and isinstance(message.get("value"), str):
+            return str(message["value"]).strip() or None
+        if isinstance(message, str):
+            return message.strip() or None
+    if isinstance(data.get("error_description"), str):
+        return str(data["error_description"]).strip() or None
+    return None
+
+
+def forbidden_message(reason: str | None, division: int | None, exact_text: str | None) -> str:
+    """The sentence for a 403, from the ``Reason`` header, else Exact's own text."""
+    label = division_label(division)
+    if reason and reason in FORBIDDEN_REASONS:
+        return FORBIDDEN_REASONS[reason].format(division=label)
+    if exact_text:
+        if "Application Scope Violated" in exact_text:
+            return (
+                f"the app's scopes in the Exact App Center do not allow this call ({exact_text}); "
+                "add the scope to the app registration and log in again"
+            )
+        return f"Exact Online refused access to administration {label}: {exact_text}"
+    if reason:
+        return f"Exact Online refused access to administration {label} (reason: {reason})"
+    return f"Exact Online refused access to administration {label}"

@@ -1,0 +1,241 @@
+"""Typed views (pydantic) on the Exact Online entities exactlink uses.
+
+Attribute names are Exact Online's own field names, so ``Model.select()`` is the ``$select`` list and
+a row parses without a mapping table. The two conversions every consumer needs happen here and only
+here: ``/Date(ms)/`` strings become aware UTC datetimes, and padded account codes are trimmed.
+Unknown fields (and ``__metadata``) are ignored.
+
+``Timestamp`` exists only on the sync endpoints (``sync/CRM/Accounts`` …), so ``select()`` leaves it
+out unless ``sync=True``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Annotated, Any, ClassVar, Self
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+
+from exactlink.api.odata import parse_date, trim_code
+
+
+def _trimmed(value: object) -> object:
+    return trim_code(value) if isinstance(value, (str, int)) else value
+
+
+def _guid(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
+ExactDate = Annotated[datetime | None, BeforeValidator(parse_date)]
+"""A ``/Date(ms)/`` field as an aware UTC datetime."""
+
+TrimmedCode = Annotated[str | None, BeforeValidator(_trimmed)]
+"""An account code without Exact's 18-character padding."""
+
+Guid = Annotated[str | None, BeforeValidator(_guid)]
+"""A GUID as a lower-case string."""
+
+SYNC_ONLY_FIELDS = frozenset({"Timestamp"})
+
+
+class ExactModel(BaseModel):
+    """Base: Exact field names as attributes, unknown fields ignored."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    KEY: ClassVar[str] = "ID"
+
+    @classmethod
+    def fields(cls, *, sync: bool = False) -> list[str]:
+        """The Exact field names this model reads (``Timestamp`` only for sync endpoints)."""
+        names = list(cls.model_fields)
+        return names if sync else [name for name in names if name not in SYNC_ONLY_FIELDS]
+
+    @classmethod
+    def select(cls, *, sync: bool = False) -> str:
+        """The ``$select`` value for this model."""
+        return ",".join(cls.fields(sync=sync))
+
+    @classmethod
+    def parse(cls, row: Mapping[str, Any]) -> Self:
+        """One row of an Exact answer as this model."""
+        return cls.model_validate(dict(row))
+
+    @classmethod
+    def parse_all(cls, rows: Iterable[Mapping[str, Any]]) -> list[Self]:
+        """Every row of an Exact answer as this model."""
+        return [cls.parse(row) for row in rows]
+
+
+class Me(ExactModel):
+    """``current/Me``: the logged-in user (no division segment in the URL)."""
+
+    KEY: ClassVar[str] = "UserID"
+
+    UserID: Guid = None
+    UserName: str | None = None
+    FullName: str | None = None
+    Email: str | None = None
+    CurrentDivision: int | None = None
+    AccountingDivision: int | None = None
+    DivisionCustomerName: str | None = None
+    IsClientUser: bool | None = None
+    LanguageCode: str | None = None
+    Legislation: str | None = None
+
+
+class Division(ExactModel):
+    """``system/Divisions`` / ``system/AllDivisions``: one administration."""
+
+    KEY: ClassVar[str] = "Code"
+
+    Code: int
+    Description: str | None = None
+    Hid: int | None = None
+    Customer: Guid = None
+    CustomerCode: TrimmedCode = None
+    CustomerName: str | None = None
+    Current: bool | None = None
+    IsMainDivision: bool | None = None
+    IsPracticeDivision: bool | None = None
+    Status: int | None = None
+    BlockingStatus: int | None = None
+    ArchiveDate: ExactDate = None
+    VATNumber: str | None = None
+    ChamberOfCommerceNumber: str | None = None
+    OBNumber: str | None = None
+
+
+class Account(ExactModel):
+    """``crm/Accounts`` (and ``sync/CRM/Accounts``): a relation in an administration."""
+
+    ID: Guid = None
+    Code: TrimmedCode = None
+    Name: str | None = None
+    SearchCode: str | None = None
+    VATNumber: str | None = None
+    ChamberOfCommerce: str | None = None
+    BSN: str | None = None
+    RSIN: str | None = None
+    Phone: str | None = None
+    Email: str | None = None
+    Website: str | None = None
+    AddressLine1: str | None = None
+    AddressLine2: str | None = None
+    Postcode: str | None = None
+    City: str | None = None
+    Country: str | None = None
+    Status: str | None = None
+    Blocked: bool | None = None
+    Modified: ExactDate = None
+    Timestamp: int | None = None
+
+
+class Address(ExactModel):
+    """``crm/Addresses``: Type 1 visit, 2 postal, 3 invoice, 4 delivery."""
+
+    ID: Guid = None
+    Account: Guid = None
+    Type: int | None = None
+    Main: bool | None = None
+    AddressLine1: str | None = None
+    AddressLine2: str | None = None
+    AddressLine3: str | None = None
+    Postcode: str | None = None
+    City: str | None = None
+    Country: str | None = None
+    Modified: ExactDate = None
+    Timestamp: int | None = None
+
+
+class Contact(ExactModel):
+    """``crm/Contacts``: a contact person of an account."""
+
+    ID: Guid = None
+    Account: Guid = None
+    FirstName: str | None = None
+    MiddleName: str | None = None
+    LastName: str | None = None
+    FullName: str | None = None
+    Email: str | None = None
+    Phone: str | None = None
+    Mobile: str | None = None
+    IsMainContact: bool | None = None
+    Modified: ExactDate = None
+    Timestamp: int | None = None
+
+
+class BankAccount(ExactModel):
+    """``crm/BankAccounts``: ``BankAccount`` is the number (an IBAN in practice)."""
+
+    ID: Guid = None
+    Account: Guid = None
+    BankAccount: str | None = None
+    BankAccountHolderName: str | None = None
+    BICCode: str | None = None
+    Description: str | None = None
+    Main: bool | None = None
+    Type: str | None = None
+    Modified: ExactDate = None
+    Timestamp: int | None = None
+
+
+class SolutionLink(ExactModel):
+    """``accountancy/SolutionLinks``: which administration (SolutionType 0 = internal) belongs to a relation."""
+
+    ID: Guid = None
+    Account: Guid = None
+    Division: int | None = None
+    SolutionType: int | None = None
+    InternalSolutionDivision: int | None = None
+    Name: str | None = None
+    Status: int | None = None
+    Modified: ExactDate = None
+
+
+class Return(ExactModel):
+    """``read/financial/Returns``: Type 31 VAT, 32 ICP, 146 payroll; Status 40 = realized, 50 = processed."""
+
+    KEY: ClassVar[str] = "DocumentID"
+
+    DocumentID: Guid = None
+    Type: int | None = None
+    Status: int | None = None
+    Request: Guid = None
+    Year: int | None = None
+    Period: int | None = None
+    PeriodDescription: str | None = None
+    Frequency: str | None = None
+    Amount: float | None = None
+    Currency: str | None = None
+    DueDate: ExactDate = None
+    Created: ExactDate = None
+    Description: str | None = None
+    Subject: str | None = None
+
+
+class GLAccount(ExactModel):
+    """``financial/GLAccounts``: a general-ledger account (vraagposten live on one)."""
+
+    ID: Guid = None
+    Code: TrimmedCode = None
+    Description: str | None = None
+
+
+class TransactionLine(ExactModel):
+    """``financial/TransactionLines``: one booked line (open items on a suspense account)."""
+
+    ID: Guid = None
+    Date: ExactDate = None
+    FinancialYear: int | None = None
+    FinancialPeriod: int | None = None
+    GLAccount: Guid = None
+    GLAccountCode: TrimmedCode = None
+    Description: str | None = None
+    AmountDC: float | None = None
+    Account: Guid = None
+    AccountCode: TrimmedCode = None
+    EntryNumber: int | None = None
+    Modified: ExactDate = None

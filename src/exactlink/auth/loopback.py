@@ -1,0 +1,197 @@
+"""The browser's way back to the CLI: a one-shot HTTP listener on 127.0.0.1, or a pasted URL.
+
+Exact Online compares redirect URIs exactly, so the listener binds the port of the configured
+redirect URI (``exact.redirect_uri``), on 127.0.0.1 only. It accepts exactly one callback on the
+redirect path: that callback must carry the ``state`` of this login attempt; any later request is
+turned away, and the listener stops as soon as the login is done. The browser gets a small page
+saying it can be closed. Nothing the callback carries is logged.
+"""
+
+from __future__ import annotations
+
+import html
+import http.server
+import os
+import threading
+import urllib.parse
+from dataclasses import dataclass
+from types import TracebackType
+
+from exactlink.auth.oauth import LoginFailed
+from exactlink.errors import ExactlinkError, UsageError
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
+
+
+@dataclass(frozen=True)
+class RedirectTarget:
+    """Where the listener must bind and which path it answers."""
+
+    port: int
+    path: str
+
+
+def loopback_target(redirect_uri: str) -> RedirectTarget | None:
+    """The port and path of a loopback redirect URI (``http://127.0.0.1:8765/callback``); else ``None``."""
+    parts = urllib.parse.urlsplit(redirect_uri)
+    if parts.scheme != "http" or parts.hostname not in LOOPBACK_HOSTS:
+        return None
+    return RedirectTarget(port=parts.port or 80, path=parts.path or "/")
+
+
+def code_from_redirect(url: str, expected_state: str) -> str:
+    """The authorization code in a redirected URL (or just its query string), after checking ``state``.
+
+    Raises:
+        LoginFailed: consent was denied, ``state`` does not match, or there is no code.
+    """
+    text = url.strip()
+    query = urllib.parse.urlsplit(text).query if "?" in text or "://" in text else text.lstrip("?")
+    values = urllib.parse.parse_qs(query, keep_blank_values=True)
+    state = (values.get("state") or [""])[0]
+    error = (values.get("error") or [""])[0]
+    code = (values.get("code") or [""])[0]
+    if state != expected_state:
+        raise LoginFailed(
+            "the login answer does not belong to this login attempt (state mismatch); nothing was stored",
+            hint="run `exactlink login` again and use only the newest browser tab",
+        )
+    if error:
+        description = (values.get("error_description") or [""])[0]
+        if error == "access_denied":
+            raise LoginFailed("consent was refused in the browser; nothing was stored", hint="run `exactlink login`")
+        raise LoginFailed(f"Exact Online refused the login: {description or error}", hint="run `exactlink login`")
+    if not code:
+        raise LoginFailed("the redirected URL holds no authorization code", hint="paste the full URL from the browser")
+    return code
+
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>exactlink</title></head>
+<body style="font-family: sans-serif; margin: 3em;"><h1>{title}</h1><p>{text}</p></body></html>
+"""
+
+
+def _page(title: str, text: str) -> bytes:
+    return _PAGE.format(title=html.escape(title), text=html.escape(text)).encode("utf-8")
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    # SO_REUSEADDR lets a socket in TIME_WAIT be reused on POSIX, but on Windows it lets two listeners share a port.
+    allow_reuse_address = os.name != "nt"
+    daemon_threads = True
+    listener: LoopbackListener
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    server: _Server
+
+    def do_GET(self) -> None:
+        listener = self.server.listener
+        parts = urllib.parse.urlsplit(self.path)
+        if parts.path != listener.target.path:
+            self._respond(404, _page("Not found", "This address is not part of the exactlink login."))
+            return
+        status, body = listener.accept(parts.query)
+        self._respond(status, body)
+
+    def _respond(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Silence the default access log: the request line carries the authorization code."""
+
+
+class LoopbackListener:
+    """Receives the one OAuth callback for a login attempt.
+
+    Use as a context manager: entering binds the port (so a busy port fails before the browser opens)
+    and serves in a background thread; :meth:`wait` returns the authorization code.
+
+    Raises:
+        ExactlinkError: the port is in use (exit 1, with how to change ``redirect_uri``).
+    """
+
+    def __init__(self, redirect_uri: str, expected_state: str) -> None:
+        target = loopback_target(redirect_uri)
+        if target is None:
+            raise UsageError(
+                f"the redirect URI {redirect_uri} is not a http://127.0.0.1:PORT/… address this computer can listen on",
+                hint="use `exactlink login --no-browser` and paste the redirected URL",
+            )
+        self.redirect_uri = redirect_uri
+        self.target = target
+        self._expected_state = expected_state
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+        self._code: str | None = None
+        self._failure: LoginFailed | None = None
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> LoopbackListener:
+        try:
+            server = _Server(("127.0.0.1", self.target.port), _Handler)
+        except OSError as exc:
+            raise ExactlinkError(
+                f"cannot listen on 127.0.0.1:{self.target.port} for the login callback ({exc.strerror or exc})",
+                hint=(
+                    "stop the program using that port, or register another redirect URI "
+                    "(e.g. http://127.0.0.1:8766/callback) in the Exact App Center and set exact.redirect_uri "
+                    "(or EXACTLINK_REDIRECT_URI) to exactly that URI"
+                ),
+            ) from None
+        server.listener = self
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, name="exactlink-login-callback", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def accept(self, query: str) -> tuple[int, bytes]:
+        """Handle a request to the redirect path: the first one decides the login, later ones are refused."""
+        with self._lock:
+            if self._done.is_set():
+                return 409, _page(
+                    "Already handled", "This login was already answered. You can close this tab."
+                )
+            try:
+                self._code = code_from_redirect(query, self._expected_state)
+            except LoginFailed as failure:
+                self._failure = failure
+                self._done.set()
+                return 400, _page("Login not completed", f"{failure.message}. You can close this tab.")
+            self._done.set()
+            return 200, _page(
+                "Logged in", "exactlink received the login. You can close this tab and return to the terminal."
+            )
+
+    def wait(self, timeout: float) -> str:
+        """Block until the callback arrives; returns the authorization code.
+
+        Raises:
+            LoginFailed: the callback was refused (state mismatch, consent denied) or none came in time.
+        """
+        if not self._done.wait(timeout):
+            raise LoginFailed(
+                f"no answer from the browser within {timeout:.0f} s; nothing was stored",
+                hint="run `exactlink login` again (or `exactlink login --no-browser` on a machine without a browser)",
+            )
+        if self._failure is not None:
+            raise self._failure
+        assert self._code is not None
+        return self._code
