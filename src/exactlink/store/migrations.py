@@ -49,3 +49,232 @@ def m001_core(db: sqlite_utils.Database) -> None:
         )""",
         "CREATE INDEX runs_command ON runs (command, id)",
     )
+
+
+@migration
+def m002_relations(db: sqlite_utils.Database) -> None:
+    """The CRM side: relations with their addresses, contact persons and bank accounts."""
+    _run(
+        db,
+        """CREATE TABLE relations (
+            relation_number TEXT PRIMARY KEY,
+            name TEXT NOT NULL DEFAULT '',
+            legal_form TEXT,
+            kvk TEXT,
+            rsin TEXT,
+            bsn TEXT,
+            vat_number TEXT,
+            payroll_tax_number TEXT,
+            phone TEXT,
+            email TEXT,
+            website TEXT,
+            sbr_start_date TEXT,
+            issues TEXT NOT NULL DEFAULT '[]',
+            exact_account_id TEXT,
+            pending_push INTEGER NOT NULL DEFAULT 0 CHECK (pending_push IN (0, 1)),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX relations_kvk ON relations (kvk)",
+        "CREATE INDEX relations_rsin ON relations (rsin)",
+        "CREATE INDEX relations_bsn ON relations (bsn)",
+        """CREATE TABLE addresses (
+            relation_number TEXT NOT NULL REFERENCES relations (relation_number) ON DELETE CASCADE,
+            type TEXT NOT NULL CHECK (type IN ('visit', 'postal', 'invoice')),
+            street TEXT,
+            postcode TEXT,
+            city TEXT,
+            country TEXT,
+            exact_address_id TEXT,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (relation_number, type)
+        )""",
+        """CREATE TABLE contacts (
+            relation_number TEXT NOT NULL REFERENCES relations (relation_number) ON DELETE CASCADE,
+            full_name TEXT NOT NULL,
+            first_name TEXT,
+            middle_name TEXT,
+            last_name TEXT,
+            email TEXT,
+            phone TEXT,
+            exact_contact_id TEXT,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (relation_number, full_name)
+        )""",
+        """CREATE TABLE bank_accounts (
+            relation_number TEXT NOT NULL REFERENCES relations (relation_number) ON DELETE CASCADE,
+            iban TEXT NOT NULL,
+            exact_bank_account_id TEXT,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (relation_number, iban)
+        )""",
+    )
+
+
+@migration
+def m003_office_accounts(db: sqlite_utils.Database) -> None:
+    """Mirror of the office administration's Exact accounts and their children, with sync cursors."""
+    _run(
+        db,
+        """CREATE TABLE accounts (
+            id TEXT PRIMARY KEY,
+            division INTEGER NOT NULL,
+            code TEXT NOT NULL DEFAULT '',
+            name TEXT NOT NULL DEFAULT '',
+            chamber_of_commerce TEXT,
+            rsin TEXT,
+            bsn TEXT,
+            vat_number TEXT,
+            phone TEXT,
+            email TEXT,
+            website TEXT,
+            address_line TEXT,
+            postcode TEXT,
+            city TEXT,
+            country TEXT,
+            status TEXT,
+            extra TEXT NOT NULL DEFAULT '{}',
+            timestamp INTEGER NOT NULL DEFAULT 0,
+            synced_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX accounts_division_code ON accounts (division, code)",
+        "CREATE INDEX accounts_kvk ON accounts (chamber_of_commerce)",
+        """CREATE TABLE account_addresses (
+            id TEXT PRIMARY KEY,
+            division INTEGER NOT NULL,
+            account_id TEXT NOT NULL,
+            type INTEGER,
+            main INTEGER NOT NULL DEFAULT 0,
+            address_line TEXT,
+            postcode TEXT,
+            city TEXT,
+            country TEXT,
+            extra TEXT NOT NULL DEFAULT '{}',
+            timestamp INTEGER NOT NULL DEFAULT 0,
+            synced_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX account_addresses_account ON account_addresses (account_id)",
+        """CREATE TABLE account_contacts (
+            id TEXT PRIMARY KEY,
+            division INTEGER NOT NULL,
+            account_id TEXT NOT NULL,
+            full_name TEXT,
+            first_name TEXT,
+            middle_name TEXT,
+            last_name TEXT,
+            email TEXT,
+            phone TEXT,
+            extra TEXT NOT NULL DEFAULT '{}',
+            timestamp INTEGER NOT NULL DEFAULT 0,
+            synced_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX account_contacts_account ON account_contacts (account_id)",
+        """CREATE TABLE account_bank_accounts (
+            id TEXT PRIMARY KEY,
+            division INTEGER NOT NULL,
+            account_id TEXT NOT NULL,
+            bank_account TEXT,
+            bic TEXT,
+            main INTEGER NOT NULL DEFAULT 0,
+            extra TEXT NOT NULL DEFAULT '{}',
+            timestamp INTEGER NOT NULL DEFAULT 0,
+            synced_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX account_bank_accounts_account ON account_bank_accounts (account_id)",
+        """CREATE TABLE sync_cursors (
+            division INTEGER NOT NULL,
+            entity TEXT NOT NULL,
+            timestamp INTEGER NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (division, entity)
+        )""",
+    )
+
+
+@migration
+def m004_links(db: sqlite_utils.Database) -> None:
+    """Links relation ↔ office account, match decisions, and relation ↔ client administration."""
+    _run(
+        db,
+        """CREATE TABLE links (
+            relation_number TEXT PRIMARY KEY REFERENCES relations (relation_number) ON DELETE CASCADE,
+            account_id TEXT NOT NULL UNIQUE,
+            account_code TEXT,
+            method TEXT,
+            linked_at TEXT NOT NULL,
+            linked_by TEXT NOT NULL CHECK (linked_by IN ('auto', 'manual', 'suggestion'))
+        )""",
+        """CREATE TABLE match_decisions (
+            relation_number TEXT NOT NULL,
+            account_id TEXT NOT NULL,
+            decision TEXT NOT NULL CHECK (decision IN ('accepted', 'rejected')),
+            decided_at TEXT NOT NULL,
+            PRIMARY KEY (relation_number, account_id)
+        )""",
+        """CREATE TABLE admin_links (
+            relation_number TEXT PRIMARY KEY REFERENCES relations (relation_number) ON DELETE CASCADE,
+            division INTEGER NOT NULL UNIQUE,
+            solution_link_id TEXT,
+            linked_at TEXT NOT NULL,
+            backlog_fetched_at TEXT
+        )""",
+    )
+
+
+@migration
+def m005_returns(db: sqlite_utils.Database) -> None:
+    """Tax returns fetched from the client administrations, their status history, and vraagposten."""
+    _run(
+        db,
+        """CREATE TABLE returns (
+            document_id TEXT PRIMARY KEY,
+            request_id TEXT,
+            division INTEGER NOT NULL,
+            relation_number TEXT,
+            type INTEGER NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('btw', 'btw_suppletie', 'icp', 'loonheffing')),
+            status INTEGER,
+            year INTEGER,
+            period INTEGER,
+            frequency TEXT,
+            period_description TEXT,
+            amount REAL,
+            currency TEXT,
+            due_date TEXT,
+            created TEXT,
+            description TEXT,
+            view_url TEXT,
+            first_seen_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            local_status TEXT NOT NULL DEFAULT 'new' CHECK (local_status IN ('new', 'processed', 'rejected')),
+            feedback_state TEXT NOT NULL DEFAULT 'none'
+                CHECK (feedback_state IN ('none', 'pending', 'reported', 'failed')),
+            feedback_message TEXT,
+            reported_at TEXT
+        )""",
+        "CREATE INDEX returns_relation ON returns (relation_number)",
+        "CREATE INDEX returns_division ON returns (division)",
+        "CREATE INDEX returns_due ON returns (due_date)",
+        """CREATE TABLE return_status_history (
+            document_id TEXT NOT NULL REFERENCES returns (document_id) ON DELETE CASCADE,
+            status INTEGER NOT NULL,
+            seen_at TEXT NOT NULL,
+            UNIQUE (document_id, status)
+        )""",
+        """CREATE TABLE vraagposten (
+            id TEXT PRIMARY KEY,
+            division INTEGER NOT NULL,
+            relation_number TEXT,
+            gl_account_code TEXT,
+            date TEXT,
+            amount REAL,
+            description TEXT,
+            entry_number INTEGER,
+            status INTEGER,
+            cleared INTEGER NOT NULL DEFAULT 0 CHECK (cleared IN (0, 1)),
+            first_seen_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX vraagposten_division ON vraagposten (division)",
+        "CREATE INDEX vraagposten_relation ON vraagposten (relation_number)",
+    )

@@ -1,0 +1,349 @@
+"""Tax returns and vraagposten fetched from the client administrations, and the feedback state of each return.
+
+Upserts are idempotent by Exact's key (``document_id`` for returns, the transaction line id for
+vraagposten), so no number of runs duplicates anything. Each status a return is seen in is kept once in
+``return_status_history``. The office's own decision (``local_status``) and the feedback bookkeeping
+are never touched by an upsert.
+
+Feedback states: ``none`` (nothing to report), ``pending`` (marked processed/rejected locally, not yet
+reported, or a transient failure to retry), ``reported`` (Exact accepted it; never reported again),
+``failed`` (Exact refused for a reason a retry cannot fix, e.g. the return is past status 40).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from exactlink.errors import ExactlinkError
+from exactlink.store.db import now_iso, to_json, transaction
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+# The columns that come from Exact Online (everything but the local bookkeeping).
+RETURN_COLUMNS: tuple[str, ...] = (
+    "request_id",
+    "division",
+    "relation_number",
+    "type",
+    "kind",
+    "status",
+    "year",
+    "period",
+    "frequency",
+    "period_description",
+    "amount",
+    "currency",
+    "due_date",
+    "created",
+    "description",
+    "view_url",
+)
+VRAAGPOST_COLUMNS: tuple[str, ...] = (
+    "relation_number",
+    "gl_account_code",
+    "date",
+    "amount",
+    "description",
+    "entry_number",
+    "status",
+)
+LOCAL_STATUSES = ("new", "processed", "rejected")
+
+
+class ReturnNotFound(ExactlinkError):
+    """No return with that document id in the mirror."""
+
+
+class AlreadyReported(ExactlinkError):
+    """The return's outcome was already reported to Exact Online; it is never reported twice."""
+
+
+@dataclass
+class UpsertCounts:
+    """What an upsert did: rows that were new, changed, or already known unchanged (with their keys)."""
+
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    new_ids: list[str] = field(default_factory=list)
+    changed_ids: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, int]:
+        """The three counts, for JSON output and run summaries."""
+        return {"new": self.new, "changed": self.changed, "unchanged": self.unchanged}
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def _rows(db: sqlite_utils.Database, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[dict[str, Any]]:
+    cursor = db.conn.execute(sql, params)
+    names = [description[0] for description in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def upsert_returns(db: sqlite_utils.Database, rows: Iterable[Mapping[str, Any]]) -> UpsertCounts:
+    """Insert new returns, update changed ones, and record every newly seen status; all in one transaction.
+
+    Each row has ``document_id`` plus any of ``RETURN_COLUMNS`` (``division``, ``type`` and ``kind`` are
+    required for a new return). Dates may be ``date``/``datetime`` objects or ISO text.
+    """
+    counts = UpsertCounts()
+    now = now_iso()
+    with transaction(db):
+        for row in rows:
+            unknown = set(row).difference({"document_id", *RETURN_COLUMNS})
+            if unknown:
+                raise ValueError(f"unknown return column(s): {', '.join(sorted(unknown))}")
+            document_id = str(row["document_id"]).lower()
+            values = {name: _value(row[name]) for name in RETURN_COLUMNS if name in row}
+            stored = _rows(db, "SELECT * FROM returns WHERE document_id = ?", (document_id,))
+            if not stored:
+                columns = ["document_id", *values, "first_seen_at", "last_seen_at"]
+                db.conn.execute(
+                    f"INSERT INTO returns ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                    [document_id, *values.values(), now, now],
+                )
+                counts.new += 1
+                counts.new_ids.append(document_id)
+            else:
+                changed = {name: value for name, value in values.items() if stored[0][name] != value}
+                assignments = [f"{name} = ?" for name in changed] + ["last_seen_at = ?"]
+                db.conn.execute(
+                    f"UPDATE returns SET {', '.join(assignments)} WHERE document_id = ?",
+                    [*changed.values(), now, document_id],
+                )
+                if changed:
+                    counts.changed += 1
+                    counts.changed_ids.append(document_id)
+                else:
+                    counts.unchanged += 1
+            if values.get("status") is not None:
+                db.conn.execute(
+                    "INSERT INTO return_status_history (document_id, status, seen_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (document_id, status) DO NOTHING",
+                    (document_id, int(values["status"]), now),
+                )
+    return counts
+
+
+def get_return(db: sqlite_utils.Database, document_id: str) -> dict[str, Any] | None:
+    """One return with the relation's ``name`` and its ``history`` (list of ``status``/``seen_at``), or None."""
+    rows = _rows(
+        db,
+        "SELECT t.*, r.name AS name FROM returns t LEFT JOIN relations r ON r.relation_number = t.relation_number "
+        "WHERE t.document_id = ?",
+        (document_id.lower(),),
+    )
+    if not rows:
+        return None
+    rows[0]["history"] = return_history(db, document_id)
+    return rows[0]
+
+
+def return_history(db: sqlite_utils.Database, document_id: str) -> list[dict[str, Any]]:
+    """The statuses a return was seen in, oldest first."""
+    return _rows(
+        db,
+        "SELECT status, seen_at FROM return_status_history WHERE document_id = ? ORDER BY seen_at, rowid",
+        (document_id.lower(),),
+    )
+
+
+def list_returns(
+    db: sqlite_utils.Database,
+    *,
+    kinds: Iterable[str] | None = None,
+    local_status: str | None = None,
+    relation_number: str | None = None,
+    division: int | None = None,
+    status: int | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Returns with the relation's ``name``, by due date (unknown last) then relation, filtered as asked."""
+    conditions: list[str] = []
+    params: list[Any] = []
+    if kinds is not None:
+        kind_list = list(kinds)
+        conditions.append(f"t.kind IN ({', '.join('?' * len(kind_list))})")
+        params.extend(kind_list)
+    for column, value in (
+        ("t.local_status", local_status),
+        ("t.relation_number", relation_number),
+        ("t.division", division),
+        ("t.status", status),
+    ):
+        if value is not None:
+            conditions.append(f"{column} = ?")
+            params.append(value)
+    sql = "SELECT t.*, r.name AS name FROM returns t LEFT JOIN relations r ON r.relation_number = t.relation_number"
+    if conditions:
+        sql += " WHERE " + " AND ".join(conditions)
+    sql += " ORDER BY t.due_date IS NULL, t.due_date, t.relation_number, t.year, t.period, t.document_id"
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(int(limit))
+    return _rows(db, sql, params)
+
+
+def relation_returns(db: sqlite_utils.Database, relation_number: str, limit: int = 10) -> list[dict[str, Any]]:
+    """The relation's most recent returns (newest period first)."""
+    return _rows(
+        db,
+        "SELECT * FROM returns WHERE relation_number = ? "
+        "ORDER BY year DESC, period DESC, created DESC, document_id LIMIT ?",
+        (relation_number, int(limit)),
+    )
+
+
+def mark_return(db: sqlite_utils.Database, document_id: str, local_status: str) -> dict[str, Any]:
+    """Set the office's own status (``new``, ``processed``, ``rejected``) and queue feedback; return the row.
+
+    ``processed``/``rejected`` put the feedback in ``pending``; ``new`` withdraws a pending one. A return
+    whose outcome was already reported cannot be changed (:class:`AlreadyReported`), except to the same
+    status, which is a no-op. Marking a ``failed`` return again puts it back in ``pending`` (for a retry
+    after the office fixed the cause in Exact Online).
+    """
+    if local_status not in LOCAL_STATUSES:
+        raise ValueError(f"local status must be one of {', '.join(LOCAL_STATUSES)}")
+    with transaction(db):
+        current = get_return(db, document_id)
+        if current is None:
+            raise ReturnNotFound(f"no return with document id {document_id} in the local mirror")
+        if current["feedback_state"] == "reported":
+            if current["local_status"] == local_status:
+                return current
+            raise AlreadyReported(
+                f"return {document_id} was already reported to Exact Online as {current['local_status']} "
+                f"on {current['reported_at']}; a return is never reported twice",
+                hint="change it in Exact Online itself",
+            )
+        if current["local_status"] == local_status and current["feedback_state"] != "failed":
+            return current
+        state = "none" if local_status == "new" else "pending"
+        db.conn.execute(
+            "UPDATE returns SET local_status = ?, feedback_state = ?, feedback_message = NULL WHERE document_id = ?",
+            (local_status, state, document_id.lower()),
+        )
+        updated = get_return(db, document_id)
+    assert updated is not None
+    return updated
+
+
+def pending_feedback(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Returns marked processed or rejected locally whose feedback still has to be reported, by due date."""
+    return _rows(
+        db,
+        "SELECT t.*, r.name AS name FROM returns t LEFT JOIN relations r ON r.relation_number = t.relation_number "
+        "WHERE t.feedback_state = 'pending' AND t.local_status IN ('processed', 'rejected') "
+        "ORDER BY t.due_date IS NULL, t.due_date, t.document_id",
+    )
+
+
+def record_feedback(
+    db: sqlite_utils.Database, document_id: str, ok: bool, message: str | None = None, *, final: bool = False
+) -> None:
+    """Record the outcome of reporting a return to Exact Online.
+
+    ``ok`` → ``reported`` (with the time). A failure stays ``pending`` so the next run retries it,
+    unless ``final`` (Exact refused for a reason a retry cannot fix) → ``failed``. ``message`` is kept
+    for display.
+    """
+    state = "reported" if ok else ("failed" if final else "pending")
+    with transaction(db):
+        cursor = db.conn.execute(
+            "UPDATE returns SET feedback_state = ?, feedback_message = ?, "
+            "reported_at = CASE WHEN ? THEN ? ELSE reported_at END WHERE document_id = ?",
+            (state, message, int(ok), now_iso(), document_id.lower()),
+        )
+        if cursor.rowcount == 0:
+            raise ReturnNotFound(f"no return with document id {document_id} in the local mirror")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Vraagposten
+
+
+def upsert_vraagposten(
+    db: sqlite_utils.Database, division: int, rows: Iterable[Mapping[str, Any]], *, complete: bool = True
+) -> UpsertCounts:
+    """Insert or update the open vraagposten lines of ``division`` (keyed by ``id``, the transaction line id).
+
+    With ``complete`` (the rows are every open line of the division's suspense accounts), lines seen
+    before and missing now are marked ``cleared``; a line that comes back is open again.
+    """
+    counts = UpsertCounts()
+    now = now_iso()
+    division = int(division)
+    seen: list[str] = []
+    with transaction(db):
+        for row in rows:
+            unknown = set(row).difference({"id", *VRAAGPOST_COLUMNS})
+            if unknown:
+                raise ValueError(f"unknown vraagpost column(s): {', '.join(sorted(unknown))}")
+            line_id = str(row["id"]).lower()
+            seen.append(line_id)
+            values = {name: _value(row[name]) for name in VRAAGPOST_COLUMNS if name in row}
+            stored = _rows(db, "SELECT * FROM vraagposten WHERE id = ?", (line_id,))
+            if not stored:
+                columns = ["id", "division", *values, "first_seen_at", "last_seen_at"]
+                db.conn.execute(
+                    f"INSERT INTO vraagposten ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                    [line_id, division, *values.values(), now, now],
+                )
+                counts.new += 1
+                counts.new_ids.append(line_id)
+                continue
+            changed = {name: value for name, value in values.items() if stored[0][name] != value}
+            reopened = bool(stored[0]["cleared"])
+            assignments = [f"{name} = ?" for name in changed] + ["last_seen_at = ?", "cleared = 0"]
+            db.conn.execute(
+                f"UPDATE vraagposten SET {', '.join(assignments)} WHERE id = ?", [*changed.values(), now, line_id]
+            )
+            if changed or reopened:
+                counts.changed += 1
+                counts.changed_ids.append(line_id)
+            else:
+                counts.unchanged += 1
+        if complete:
+            db.conn.execute(
+                "UPDATE vraagposten SET cleared = 1 WHERE division = ? AND cleared = 0 "
+                "AND id NOT IN (SELECT value FROM json_each(?))",
+                (division, to_json(seen)),
+            )
+    return counts
+
+
+def list_vraagposten(
+    db: sqlite_utils.Database,
+    *,
+    division: int | None = None,
+    relation_number: str | None = None,
+    include_cleared: bool = False,
+) -> list[dict[str, Any]]:
+    """Vraagposten with the relation's ``name``, oldest first; cleared lines only when asked."""
+    conditions: list[str] = []
+    params: list[Any] = []
+    if division is not None:
+        conditions.append("v.division = ?")
+        params.append(int(division))
+    if relation_number is not None:
+        conditions.append("v.relation_number = ?")
+        params.append(relation_number)
+    if not include_cleared:
+        conditions.append("v.cleared = 0")
+    sql = "SELECT v.*, r.name AS name FROM vraagposten v LEFT JOIN relations r ON r.relation_number = v.relation_number"
+    if conditions:
+        sql += " WHERE " + " AND ".join(conditions)
+    sql += " ORDER BY v.date, v.entry_number, v.id"
+    rows = _rows(db, sql, params)
+    for row in rows:
+        row["cleared"] = bool(row["cleared"])
+    return rows

@@ -1,0 +1,137 @@
+"""Links, decisions, administration links, the office-account mirror, cursors and deletions."""
+
+from __future__ import annotations
+
+import pytest
+import sqlite_utils
+
+from exactlink.store.accounts import (
+    account_children,
+    apply_deletions,
+    find_accounts_by_code,
+    find_accounts_by_name,
+    get_account,
+    get_cursor,
+    reset_cursor,
+    set_cursor,
+    upsert_account_addresses,
+    upsert_account_contacts,
+    upsert_accounts,
+)
+from exactlink.store.links import (
+    LinkConflict,
+    admin_link_for_division,
+    get_admin_link,
+    get_decision,
+    get_link,
+    mark_backlog_fetched,
+    rejected_pairs,
+    record_decision,
+    remove_admin_link,
+    remove_link,
+    set_admin_link,
+    set_link,
+)
+from exactlink.store.relations import RelationRecord, get_relation, set_exact_address_id, upsert_relation
+
+ACCOUNT = "0b0c5f5e-0000-4000-8000-000000000001"
+OTHER = "0b0c5f5e-0000-4000-8000-000000000002"
+
+
+@pytest.fixture
+def relations(db: sqlite_utils.Database) -> sqlite_utils.Database:
+    for number in ("R1", "R2"):
+        upsert_relation(db, RelationRecord(relation_number=number, name=f"Relation {number}"))
+    return db
+
+
+def test_link_is_one_to_one_and_idempotent(relations: sqlite_utils.Database) -> None:
+    db = relations
+    assert set_link(db, "R1", ACCOUNT, "          1001", method="rsin", linked_by="auto") is True
+    assert set_link(db, "R1", ACCOUNT, "1001", method="rsin", linked_by="auto") is False
+    link = get_link(db, "R1")
+    assert link is not None and link["account_code"] == "1001" and link["method"] == "rsin"
+    assert get_relation(db, "R1")["exact_account_id"] == ACCOUNT  # type: ignore[index]
+    with pytest.raises(LinkConflict, match="already linked to relation R1"):
+        set_link(db, "R2", ACCOUNT, "1001", method="manual", linked_by="manual")
+    with pytest.raises(LinkConflict, match="already linked to account 1001"):
+        set_link(db, "R1", OTHER, "1002", method="kvk", linked_by="auto")
+    assert set_link(db, "R1", OTHER, "1002", method="manual", linked_by="manual", replace=True)
+    assert get_decision(db, "R1", OTHER) == "accepted"
+    removed = remove_link(db, "R1")
+    assert removed is not None and removed["account_id"] == OTHER
+    assert remove_link(db, "R1") is None
+    assert get_relation(db, "R1")["exact_account_id"] is None  # type: ignore[index]
+
+
+def test_rejected_pairs_are_remembered(relations: sqlite_utils.Database) -> None:
+    record_decision(relations, "R1", ACCOUNT, "rejected")
+    record_decision(relations, "R1", ACCOUNT, "rejected")
+    assert rejected_pairs(relations) == {("R1", ACCOUNT)}
+    record_decision(relations, "R1", ACCOUNT, "accepted")
+    assert rejected_pairs(relations) == set()
+
+
+def test_admin_links(relations: sqlite_utils.Database) -> None:
+    db = relations
+    assert set_admin_link(db, "R1", 1234) is True
+    assert set_admin_link(db, "R1", 1234, solution_link_id="sl-1") is False
+    assert get_admin_link(db, "R1")["solution_link_id"] == "sl-1"  # type: ignore[index]
+    with pytest.raises(LinkConflict):
+        set_admin_link(db, "R2", 1234)
+    with pytest.raises(LinkConflict):
+        set_admin_link(db, "R1", 5678)
+    mark_backlog_fetched(db, "R1")
+    first = get_admin_link(db, "R1")["backlog_fetched_at"]  # type: ignore[index]
+    mark_backlog_fetched(db, "R1")
+    assert first and get_admin_link(db, "R1")["backlog_fetched_at"] == first  # type: ignore[index]
+    assert admin_link_for_division(db, 1234)["relation_number"] == "R1"  # type: ignore[index]
+    assert remove_admin_link(db, "R1") is not None
+    assert get_admin_link(db, "R1") is None
+
+
+def test_account_mirror_upserts_trims_codes_and_finds(db: sqlite_utils.Database) -> None:
+    rows = [
+        {"id": ACCOUNT.upper(), "code": "              1001", "name": "Bakkerij De Vries", "timestamp": 10},
+        {"id": OTHER, "code": "   1002", "name": "De Vries Holding", "timestamp": 11, "extra": {"Blocked": False}},
+    ]
+    assert upsert_accounts(db, 100, rows) == 2
+    assert upsert_accounts(db, 100, rows) == 2
+    assert db.conn.execute("SELECT count(*) FROM accounts").fetchone()[0] == 2
+    account = get_account(db, ACCOUNT)
+    assert account is not None and account["code"] == "1001" and account["timestamp"] == 10
+    assert get_account(db, OTHER)["extra"] == {"Blocked": False}  # type: ignore[index]
+    assert [a["id"] for a in find_accounts_by_code(db, 100, " 1002")] == [OTHER]
+    assert [a["code"] for a in find_accounts_by_name(db, 100, "bakkerij de vries")] == ["1001"]
+    assert [a["code"] for a in find_accounts_by_name(db, 100, "vries")] == ["1001", "1002"]
+    with pytest.raises(ValueError, match="unknown accounts column"):
+        upsert_accounts(db, 100, [{"id": "x", "Code": "1"}])
+
+
+def test_cursor_never_moves_back(db: sqlite_utils.Database) -> None:
+    assert get_cursor(db, 100, "accounts") is None
+    set_cursor(db, 100, "accounts", 500)
+    set_cursor(db, 100, "accounts", 400)
+    assert get_cursor(db, 100, "accounts") == 500
+    reset_cursor(db, 100, "accounts")
+    assert get_cursor(db, 100, "accounts") is None
+
+
+def test_deletions_drop_children_links_and_crm_side_ids(relations: sqlite_utils.Database) -> None:
+    db = relations
+    from exactlink.store.relations import Address, set_address
+
+    upsert_accounts(db, 100, [{"id": ACCOUNT, "code": "1001", "name": "A"}])
+    upsert_account_addresses(db, 100, [{"id": "addr-1", "account_id": ACCOUNT, "type": 1, "main": True}])
+    upsert_account_contacts(db, 100, [{"id": "c-1", "account_id": ACCOUNT, "full_name": "Jan"}])
+    set_link(db, "R1", ACCOUNT, "1001", method="rsin", linked_by="auto")
+    set_address(db, "R1", Address("visit", "Straat 1"))
+    set_exact_address_id(db, "R1", "visit", "addr-1")
+    assert apply_deletions(db, 3, ["ADDR-1"]) == {"deleted": 1, "unlinked": []}
+    assert db.conn.execute("SELECT exact_address_id FROM addresses").fetchone()[0] is None
+    result = apply_deletions(db, "accounts", [ACCOUNT, "never-seen"])
+    assert result == {"deleted": 1, "unlinked": ["R1"]}
+    assert account_children(db, ACCOUNT) == {"addresses": [], "contacts": [], "bank_accounts": []}
+    assert get_link(db, "R1") is None
+    with pytest.raises(ValueError):
+        apply_deletions(db, 999, ["x"])

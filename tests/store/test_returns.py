@@ -1,0 +1,114 @@
+"""Returns: idempotent upsert with status history, local status, feedback bookkeeping; vraagposten."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+import sqlite_utils
+
+from exactlink.store.returns import (
+    AlreadyReported,
+    ReturnNotFound,
+    get_return,
+    list_returns,
+    list_vraagposten,
+    mark_return,
+    pending_feedback,
+    record_feedback,
+    relation_returns,
+    return_history,
+    upsert_returns,
+    upsert_vraagposten,
+)
+
+
+def _return(document_id: str = "DOC-1", status: int = 20, **extra: object) -> dict[str, object]:
+    row: dict[str, object] = {
+        "document_id": document_id,
+        "request_id": "req-" + document_id,
+        "division": 200,
+        "relation_number": "R1",
+        "type": 31,
+        "kind": "btw",
+        "status": status,
+        "year": 2026,
+        "period": 3,
+        "frequency": "Q",
+        "amount": 1234.5,
+        "due_date": date(2026, 10, 31),
+    }
+    row.update(extra)
+    return row
+
+
+def test_upsert_is_idempotent_and_keeps_status_history(db: sqlite_utils.Database) -> None:
+    counts = upsert_returns(db, [_return(), _return("DOC-2", kind="icp", type=32)])
+    assert counts.as_dict() == {"new": 2, "changed": 0, "unchanged": 0}
+    for _ in range(3):
+        assert upsert_returns(db, [_return(), _return("DOC-2", kind="icp", type=32)]).as_dict() == {
+            "new": 0,
+            "changed": 0,
+            "unchanged": 2,
+        }
+    changed = upsert_returns(db, [_return(status=40)])
+    assert changed.as_dict() == {"new": 0, "changed": 1, "unchanged": 0} and changed.changed_ids == ["doc-1"]
+    upsert_returns(db, [_return(status=40)])
+    assert [h["status"] for h in return_history(db, "doc-1")] == [20, 40]
+    assert db.conn.execute("SELECT count(*) FROM returns").fetchone()[0] == 2
+    stored = get_return(db, "DOC-1")
+    assert stored is not None and stored["due_date"] == "2026-10-31" and stored["local_status"] == "new"
+    assert [r["document_id"] for r in list_returns(db, kinds=["icp"])] == ["doc-2"]
+    assert len(relation_returns(db, "R1")) == 2
+
+
+def test_an_exception_mid_upsert_writes_nothing(db: sqlite_utils.Database) -> None:
+    with pytest.raises(ValueError):
+        upsert_returns(db, [_return(), {"document_id": "bad", "colour": "red"}])
+    assert db.conn.execute("SELECT count(*) FROM returns").fetchone()[0] == 0
+    assert db.conn.execute("SELECT count(*) FROM return_status_history").fetchone()[0] == 0
+
+
+def test_feedback_lifecycle_never_reports_twice(db: sqlite_utils.Database) -> None:
+    upsert_returns(db, [_return(status=40)])
+    assert pending_feedback(db) == []
+    assert mark_return(db, "DOC-1", "processed")["feedback_state"] == "pending"
+    assert [r["document_id"] for r in pending_feedback(db)] == ["doc-1"]
+    record_feedback(db, "DOC-1", False, "timeout")  # transient: stays pending
+    assert pending_feedback(db)[0]["feedback_message"] == "timeout"
+    record_feedback(db, "DOC-1", True, None)
+    assert pending_feedback(db) == []
+    stored = get_return(db, "DOC-1")
+    assert stored is not None and stored["feedback_state"] == "reported" and stored["reported_at"]
+    assert mark_return(db, "DOC-1", "processed")["feedback_state"] == "reported"
+    with pytest.raises(AlreadyReported):
+        mark_return(db, "DOC-1", "rejected")
+    upsert_returns(db, [_return(status=50)])
+    assert get_return(db, "DOC-1")["local_status"] == "processed"  # type: ignore[index]
+
+
+def test_final_failure_is_not_retried_until_marked_again(db: sqlite_utils.Database) -> None:
+    upsert_returns(db, [_return(status=50)])
+    mark_return(db, "DOC-1", "rejected")
+    record_feedback(db, "DOC-1", False, "further along in Exact", final=True)
+    assert pending_feedback(db) == []
+    assert mark_return(db, "DOC-1", "rejected")["feedback_state"] == "pending"
+    assert mark_return(db, "DOC-1", "new")["feedback_state"] == "none"
+    with pytest.raises(ReturnNotFound):
+        mark_return(db, "nope", "processed")
+    with pytest.raises(ReturnNotFound):
+        record_feedback(db, "nope", True)
+
+
+def test_vraagposten_upsert_and_clearing(db: sqlite_utils.Database) -> None:
+    lines = [
+        {"id": "L1", "relation_number": "R1", "gl_account_code": "2300", "amount": -12.5, "date": date(2026, 10, 2)},
+        {"id": "L2", "relation_number": "R1", "gl_account_code": "2300", "amount": 99.0, "date": date(2026, 10, 3)},
+    ]
+    assert upsert_vraagposten(db, 200, lines).as_dict() == {"new": 2, "changed": 0, "unchanged": 0}
+    assert upsert_vraagposten(db, 200, lines).as_dict() == {"new": 0, "changed": 0, "unchanged": 2}
+    assert upsert_vraagposten(db, 200, lines[:1]).as_dict() == {"new": 0, "changed": 0, "unchanged": 1}
+    assert [v["id"] for v in list_vraagposten(db, division=200)] == ["l1"]
+    assert [v["cleared"] for v in list_vraagposten(db, include_cleared=True)] == [False, True]
+    assert upsert_vraagposten(db, 200, lines).as_dict() == {"new": 0, "changed": 1, "unchanged": 1}
+    assert db.conn.execute("SELECT count(*) FROM vraagposten").fetchone()[0] == 2
