@@ -187,9 +187,7 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
     done: list[str] = []
     with transaction(db):
         conn = db.conn
-        conn.execute(
-            f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
-        )
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
         conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         applied = _applied_migrations(conn)
         _refuse_newer(db, applied, known)
