@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 CODE_WIDTH = 18
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
 
 
@@ -36,7 +37,7 @@ def parse_date(value: object) -> datetime | None:
         raise ValueError(f"not an Exact Online date: {value!r}")
     match = _DATE.match(value.strip())
     if match:
-        return datetime.fromtimestamp(int(match.group(1)) / 1000, tz=UTC)
+        return _EPOCH + timedelta(milliseconds=int(match.group(1)))
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
@@ -50,7 +51,7 @@ def format_date(value: datetime | date) -> str:
         value = datetime(value.year, value.month, value.day, tzinfo=UTC)
     elif value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    milliseconds = int(value.timestamp() * 1000)
+    milliseconds = (value - _EPOCH) // timedelta(milliseconds=1)
     return f"/Date({milliseconds})/"
 
 
