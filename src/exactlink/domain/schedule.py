@@ -218,6 +218,7 @@ def cron_plan(
     last_hour: int = LAST_HOUR,
     environment: Mapping[str, str] | None = None,
     flock_file: str,
+    machine_tz_name: str | None = None,
 ) -> CronPlan:
     """The crontab line for the office-hours run, correct for the zone the cron daemon runs in.
 
@@ -229,10 +230,11 @@ def cron_plan(
         environment: variables to set on the line (``EXACTLINK_HOME`` when it is set).
         flock_file: lock file for the optional ``flock -n`` variant. It must not be the file exactlink locks
             itself: both use flock(2), so exactlink would find its own lock taken.
+        machine_tz_name: how to name the machine's zone in the comments (default: its key).
     """
     env = dict(environment or {})
     shell = _cron_escape(_shell_command(command, env))
-    name = zone_name(machine_tz)
+    name = machine_tz_name or zone_name(machine_tz)
     try:
         matches = machine_tz is not None and zones_share_wall_clock(machine_tz, tz, at)
     except ValueError:
