@@ -30,6 +30,7 @@ from exactlink.domain.returns import (
     return_kind_of,
     returns_window_start,
     roll_past_weekend,
+    sbr_start_note,
     status_label,
     status_name,
     window_is_closed,
@@ -122,6 +123,7 @@ def test_status_words(status: object, label: str, name: str) -> None:
         (ReturnKind.LOONHEFFING, False, True, True),
         (ReturnKind.UNKNOWN, True, True, False),
         ("loonheffing", False, True, True),
+        ("pension", True, True, False),
     ],
 )
 def test_is_processed_by_settings(kind: ReturnKind, vat: bool, payroll: bool, expected: bool) -> None:
@@ -153,6 +155,14 @@ def test_future_sbr_start_closes_the_window() -> None:
     assert window_is_closed(start, TODAY)
     assert not window_is_closed(returns_window_start(TODAY, None), TODAY)
     assert not window_is_closed(TODAY, TODAY)
+
+
+def test_sbr_start_note() -> None:
+    assert sbr_start_note(date(2026, 11, 1), TODAY) is None
+    old = sbr_start_note(date(2026, 1, 1), TODAY)
+    assert old is not None and "fetched from 2026-10-17" in old and "30 days" in old
+    future = sbr_start_note(date(2026, 12, 1), TODAY)
+    assert future is not None and "in the future" in future
 
 
 def test_shorter_window_and_bad_window_days() -> None:

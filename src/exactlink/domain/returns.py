@@ -157,7 +157,10 @@ def is_processed_by_settings(kind: ReturnKind | str, process_vat: bool, process_
     The VAT setting covers BTW, BTW suppletie and ICP; the payroll setting covers loonheffing. An unknown
     kind is never processed.
     """
-    kind = ReturnKind(kind)
+    try:
+        kind = ReturnKind(kind)
+    except ValueError:
+        return False
     if kind in (ReturnKind.BTW, ReturnKind.BTW_SUPPLETIE, ReturnKind.ICP):
         return process_vat
     if kind is ReturnKind.LOONHEFFING:
@@ -189,6 +192,23 @@ def returns_window_start(today: date, sbr_start_date: date | None, window_days: 
 def window_is_closed(window_start: date, today: date) -> bool:
     """True when the window starts after today (an SBR start date in the future): fetch nothing."""
     return window_start > today
+
+
+def sbr_start_note(sbr_start_date: date, today: date, window_days: int = MAX_WINDOW_DAYS) -> str | None:
+    """What a new SBR start date means, when it is not simply the window start; None when it is.
+
+    For ``crm set REL --sbr-start DATE``: a date more than ``window_days`` back is kept but cannot move the
+    window further back; a future date means nothing is fetched until then.
+    """
+    start = returns_window_start(today, sbr_start_date, window_days)
+    if start != sbr_start_date:
+        return (
+            f"{sbr_start_date.isoformat()} is more than {window_days} days back: returns are fetched from "
+            f"{start.isoformat()} (an SBR start date never moves the window further back than {window_days} days)"
+        )
+    if window_is_closed(start, today):
+        return f"{sbr_start_date.isoformat()} lies in the future: no returns are fetched for this relation until then"
+    return None
 
 
 def default_sbr_start(today: date, window_days: int = MAX_WINDOW_DAYS) -> date:
