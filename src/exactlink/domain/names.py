@@ -23,7 +23,6 @@ _LEGAL_FORMS_ANYWHERE = frozenset(
 )  # fmt: skip
 # Short forms that are also ordinary letter pairs ("CV-ketel"): removed only at the start or end of a name.
 _LEGAL_FORMS_AT_EDGES = frozenset({"cv", "ua", "wa", "ba", "io"})
-_LEGAL_FORM_CODES = ("hodn", "vof", "bv", "nv", "cv", "ua", "wa", "ba", "io")
 # Multi-word legal forms, matched on whole tokens.
 _LEGAL_FORM_PHRASES = (
     ("besloten", "vennootschap", "met", "beperkte", "aansprakelijkheid"),
@@ -37,6 +36,9 @@ _LEGAL_FORM_PHRASES = (
     ("in", "oprichting"),
     ("handelend", "onder", "de", "naam"),
 )
+_PHRASE_STARTS = frozenset(phrase[0] for phrase in _LEGAL_FORM_PHRASES)
+# A run of legal-form codes written together, e.g. "bvio" from "B.V.i.o.".
+_COMPOSITE_LEGAL_FORM = re.compile(r"(?:hodn|vof|bv|nv|cv|ua|wa|ba|io){2,}")
 # Words that name a separate entity of a group: kept apart as a feature.
 _ENTITY_ROLE_WORDS = {
     "holding": "holding",
@@ -86,23 +88,10 @@ class CompanyName:
 
 def strip_accents(text: str) -> str:
     """Decompose (NFKD) and drop combining marks: ``Coöperatie`` → ``Cooperatie``."""
+    if text.isascii():
+        return text
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(char for char in decomposed if not unicodedata.combining(char))
-
-
-def _is_composite_legal_form(token: str) -> bool:
-    """``bvio`` (from ``B.V.i.o.``), ``vofio``: a run of legal-form codes written together."""
-    if len(token) < 4:
-        return False
-    rest = token
-    while rest:
-        for code in _LEGAL_FORM_CODES:
-            if rest.startswith(code):
-                rest = rest[len(code) :]
-                break
-        else:
-            return False
-    return True
 
 
 def _collapse_dotted(match: re.Match[str]) -> str:
@@ -112,7 +101,8 @@ def _collapse_dotted(match: re.Match[str]) -> str:
 def _tokens(name: str) -> list[str]:
     text = strip_accents(name).lower().replace("&", " en ").replace("+", " en ")
     text = _APOSTROPHES.sub("", text)
-    text = _DOTTED_LETTERS.sub(_collapse_dotted, text)
+    if "." in text:
+        text = _DOTTED_LETTERS.sub(_collapse_dotted, text)
     tokens = [_ABBREVIATIONS.get(token, token) for token in _NON_ALPHANUMERIC.sub(" ", text).split()]
     merged: list[str] = []
     for token in tokens:
@@ -124,6 +114,8 @@ def _tokens(name: str) -> list[str]:
 
 
 def _remove_phrases(tokens: list[str], removed: list[str]) -> list[str]:
+    if _PHRASE_STARTS.isdisjoint(tokens):
+        return tokens
     result: list[str] = []
     index = 0
     while index < len(tokens):
@@ -149,7 +141,7 @@ def parse_company_name(name: str | None) -> CompanyName:
     roles: set[str] = set()
     kept: list[str] = []
     for token in _remove_phrases(tokens, removed):
-        if token in _LEGAL_FORMS_ANYWHERE or _is_composite_legal_form(token):
+        if token in _LEGAL_FORMS_ANYWHERE or _COMPOSITE_LEGAL_FORM.fullmatch(token):
             removed.append(token)
         elif token in _ENTITY_ROLE_WORDS:
             roles.add(_ENTITY_ROLE_WORDS[token])
@@ -210,4 +202,4 @@ def extract_house_number(address_line: str | None) -> str | None:
 def postcode_key(value: str | None) -> str:
     """A postcode for comparison: upper case without spaces (``1234 ab`` → ``1234AB``); lenient, so foreign
     or mistyped postcodes still compare equal to themselves. Empty string when there is none."""
-    return re.sub(r"[\s.\-]", "", value or "").upper()
+    return "".join((value or "").split()).replace("-", "").replace(".", "").upper()
