@@ -1,0 +1,858 @@
+"""The embedded Exact Online: one ``Sandbox`` object answers OAuth and REST calls, in-process or over HTTP.
+
+``Sandbox.handle(method, url, headers, body)`` is the whole server, independent of transport;
+``transport()`` (an httpx transport) and ``serve()`` (a threaded HTTP server on 127.0.0.1) both call it.
+The order of checks for a REST call mirrors Exact's gateway:
+
+1. faults (added latency, a dropped connection) — see ``faults.py``;
+2. bearer token: missing or unknown → 401 (``WWW-Authenticate``), no rate-limit headers (no app known);
+3. error budget: an endpoint blocked for the app and division → 403 ``Reason: TooManyErrors``;
+4. an injected 429 burst, then the real minutely/daily limits → 429;
+5. the call counts against the limits; an expired token → 401, a division the user cannot see or the app has
+   no consent for → 403 ``Reason: NoDivisionAccess``, a blocked division (``BlockingStatus`` ≠ 0) → 403
+   ``Reason: DivisionBlocked``; an injected 5xx replaces the answer;
+6. the endpoint itself (query rules, paging, writes).
+
+Every answer to an identified app carries the ``X-RateLimit-*`` headers. Failed calls (400, 401, 403, 404, 5xx)
+feed the error budget. ``current/Me`` counts against the user's current division.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import logging
+import secrets
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from exactlink.sandbox import model, odata, query
+from exactlink.sandbox.clock import Clock
+from exactlink.sandbox.endpoints import DELETED_ENTITY_TYPES, ENDPOINTS, Endpoint, Route, parse_key, resolve
+from exactlink.sandbox.faults import ERROR_MESSAGES, FaultDecision, Faults
+from exactlink.sandbox.limits import ErrorBudget, RateLimiter
+from exactlink.sandbox.model import SandboxData, SandboxUser
+from exactlink.sandbox.oauth import App, OAuthServer, new_client_id
+from exactlink.sandbox.replies import Reply, empty_reply, error_reply, json_reply
+from exactlink.sandbox.state import DIVISIONS_KEY, DivisionState, key_field_of, register_extras
+from exactlink.sandbox.writes import WriteError, WriteRules, coerce_body, pad_code
+
+if TYPE_CHECKING:
+    import httpx
+
+    from exactlink.sandbox.server import RunningServer
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_REDIRECT_URI = "http://127.0.0.1:8765/callback"
+FAILURE_STATUSES = frozenset({400, 401, 403, 404})
+_WWW_AUTHENTICATE = {"WWW-Authenticate": 'Bearer realm="Exact Online", error="invalid_token"'}
+_API_PREFIX = "/api/v1/"
+_EXTRAS_KEY = {"divisions": DIVISIONS_KEY, "all_divisions": DIVISIONS_KEY}
+
+
+class ConnectionDropped(Exception):
+    """Raised by ``handle`` when a fault drops the connection: the transport must close it without answering."""
+
+
+class ClientGaveUp(Exception):
+    """Raised by ``handle`` when a hanging answer outlasts the caller's read timeout (in-process only)."""
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    """One call as the sandbox saw it. ``status`` 0 means the connection was dropped without an answer."""
+
+    method: str
+    path: str
+    endpoint: str
+    division: int | None
+    status: int
+    query: dict[str, str]
+    time: float
+    client_id: str | None = None
+
+
+@dataclass
+class _Call:
+    method: str
+    path: str
+    params: list[tuple[str, str]]
+    headers: dict[str, str]
+    body: bytes
+    base: str
+
+
+class Sandbox:
+    """An Exact Online look-alike with generated data for an accounting office and its clients.
+
+    Args:
+        clients: number of client administrations to generate (ignored when ``data`` is given).
+        seed: generator seed; also seeds the fault injection.
+        today: the generator's "today" (None: the real date).
+        data: ready-made ``SandboxData`` (tests build small ones by hand).
+        client_id, client_secret, redirect_uri: the default app registration (random id and secret by default).
+        minutely_limit, daily_limit: rate limits per app and division.
+        max_errors: failed calls per endpoint/division/app per hour before the endpoint is blocked.
+        faults: initial fault settings (``sandbox.faults`` can be replaced or changed at any time).
+        clock: the clock to use (default: real time, movable with ``advance``).
+    """
+
+    def __init__(
+        self,
+        clients: int = 200,
+        seed: int = 1,
+        today: date | None = None,
+        data: SandboxData | None = None,
+        *,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        redirect_uri: str = DEFAULT_REDIRECT_URI,
+        minutely_limit: int = 60,
+        daily_limit: int = 5000,
+        max_errors: int = 10,
+        faults: Faults | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        if data is None:
+            from exactlink.sandbox.generator import generate
+
+            data = generate(clients, seed, today)
+        self.data = data
+        self.clock = clock or Clock()
+        self.faults = faults or Faults(seed=seed)
+        self.limits = RateLimiter(minutely_limit, daily_limit)
+        self.errors = ErrorBudget(max_errors)
+        self.oauth = OAuthServer(data.users, self.clock)
+        self.default_app: App = self.oauth.register_app(
+            client_id or new_client_id(), client_secret or secrets.token_urlsafe(32), redirect_uri
+        )
+        self.request_log: list[LoggedRequest] = []
+        self._lock = threading.RLock()
+        self._extras: dict[str, dict[str, str]] = {}
+        self._properties_cache: dict[str, tuple[int, dict[str, str]]] = {}
+        self._divisions = {code: DivisionState(division, self._extras) for code, division in data.divisions.items()}
+        self._all_division_codes = sorted(self._divisions)
+        register_extras(self._extras, DIVISIONS_KEY, (division.record for division in data.divisions.values()))
+        self._division_names = {
+            code: str(state.record.get("Description") or "") for code, state in self._divisions.items()
+        }
+
+    # ------------------------------------------------------------------------------------------------
+    # Public helpers
+
+    @property
+    def default_user(self) -> SandboxUser:
+        """The login to use by default: the first admin user (or the first user)."""
+        return next((user for user in self.data.users if user.is_admin), self.data.users[0])
+
+    @property
+    def token_calls(self) -> Counter[str]:
+        """Token-endpoint calls per ``grant_type`` (every attempt)."""
+        return self.oauth.token_calls
+
+    @property
+    def error_counts(self) -> dict[tuple[str, int, str], int]:
+        """Failed calls in the rolling hour per (client_id, division, endpoint)."""
+        with self._lock:
+            return self.errors.counts(self.clock.now())
+
+    @property
+    def blocked_endpoints(self) -> dict[tuple[str, int, str], float]:
+        """Blocked (client_id, division, endpoint) keys and the epoch second each block ends."""
+        with self._lock:
+            return self.errors.blocked(self.clock.now())
+
+    def register_app(self, client_id: str, client_secret: str, redirect_uri: str, name: str = "exactlink") -> App:
+        """Register an app (as in Exact's App Center); its redirect URI must later match exactly."""
+        with self._lock:
+            return self.oauth.register_app(client_id, client_secret, redirect_uri, name)
+
+    def advance(self, seconds: float) -> None:
+        """Move the sandbox clock forward (tokens, codes, rate windows and the error budget follow it)."""
+        self.clock.advance(seconds)
+
+    def calls(self, endpoint: str | None = None, division: int | None = None, method: str | None = None) -> int:
+        """How many logged calls match the given endpoint name (e.g. ``"crm/Accounts"``), division and method."""
+        with self._lock:
+            return sum(
+                1
+                for entry in self.request_log
+                if (endpoint is None or entry.endpoint == endpoint)
+                and (division is None or entry.division == division)
+                and (method is None or entry.method == method.upper())
+            )
+
+    def reset_counters(self) -> None:
+        """Clear the request log and the token-call counts (limits and the error budget are kept)."""
+        with self._lock:
+            self.request_log.clear()
+            self.oauth.token_calls.clear()
+
+    def reset_limits(self) -> None:
+        """Forget rate-limit usage, failures and blocks."""
+        with self._lock:
+            self.limits.reset()
+            self.errors.reset()
+
+    def issue_tokens(self, app: App | None = None, user: SandboxUser | None = None) -> dict[str, str]:
+        """A token response as the token endpoint would give it, without the browser flow (test set-up)."""
+        with self._lock:
+            app = app or self.default_app
+            return self.oauth.issue_tokens_for_tests(app.client_id, (user or self.default_user).user_id)
+
+    def browser_login(
+        self, authorize_url: str, username: str | None = None, password: str | None = None, decision: str = "accept"
+    ) -> str:
+        """Play the user in the browser: open the login page, submit it, return the redirect ``Location``.
+
+        Raises ``RuntimeError`` when the page refuses the request or the login (the page's text is in the message).
+        """
+        from urllib.parse import urlencode
+
+        status, _, page = self.handle("GET", authorize_url, {"Accept": "text/html"}, b"")
+        if status != 200:
+            raise RuntimeError(f"authorize page answered {status}: {page.decode(errors='replace')}")
+        user = self.default_user
+        form = dict(parse_qsl(urlsplit(authorize_url).query, keep_blank_values=True))
+        form.update(
+            {
+                "username": username if username is not None else user.username,
+                "password": password if password is not None else user.password,
+                "decision": decision,
+            }
+        )
+        parts = urlsplit(authorize_url)
+        status, headers, page = self.handle(
+            "POST",
+            f"{parts.scheme}://{parts.netloc}{parts.path}",
+            {"Content-Type": "application/x-www-form-urlencoded"},
+            urlencode(form).encode(),
+        )
+        if status != 302:
+            raise RuntimeError(f"login was not accepted ({status}): {page.decode(errors='replace')}")
+        return headers["Location"]
+
+    def transport(self) -> httpx.BaseTransport:
+        """An httpx transport that answers in-process through ``handle`` (use any base URL with it)."""
+        from exactlink.sandbox.server import SandboxTransport
+
+        return SandboxTransport(self)
+
+    def serve(self, host: str = "127.0.0.1", port: int = 0, faults: Faults | None = None) -> RunningServer:
+        """Start a threaded HTTP server; use as ``with sandbox.serve() as server: server.base_url``."""
+        from exactlink.sandbox.server import RunningServer
+
+        if faults is not None:
+            self.faults = faults
+        return RunningServer(self, host, port)
+
+    def start_background(self, port: int = 0, host: str = "127.0.0.1", faults: Faults | None = None) -> RunningServer:
+        """Start the HTTP server in the background and return it (call ``.stop()`` when done)."""
+        return self.serve(host, port, faults)
+
+    # -- simulating changes made in Exact -----------------------------------------------------------
+
+    def records(self, division: int, table: str) -> dict[str, dict[str, Any]]:
+        """The live ``{key: record}`` table of a division (read it under no illusions: it is the real state)."""
+        with self._lock:
+            return self._state(division).tables[table].records
+
+    def create(self, division: int, table: str, **fields: Any) -> dict[str, Any]:
+        """Insert a record as if a user created it in Exact; returns a copy (with its new key and Timestamp)."""
+        with self._lock:
+            state = self._state(division)
+            key_field = key_field_of(table)
+            now = self.clock.now_datetime()
+            record: dict[str, Any] = {
+                key_field: str(uuid.uuid4()),
+                "Division": division,
+                "Created": now,
+                "Modified": now,
+            }
+            record.update(fields)
+            if table == model.ACCOUNTS and record.get("Code"):
+                record["Code"] = pad_code(str(record["Code"]))
+            register_extras(self._extras, table, [record])
+            state.tables[table].insert(record, state.next_timestamp())
+            return dict(record)
+
+    def mutate(self, division: int, table: str, id: str, **fields: Any) -> dict[str, Any]:
+        """Change a record as if a user edited it in Exact: bumps its Timestamp and Modified; returns a copy."""
+        with self._lock:
+            state = self._state(division)
+            target = state.tables[table]
+            if target.get(id) is None:
+                raise KeyError(f"{table} has no record {id} in division {division}")
+            changes = dict(fields)
+            changes.setdefault("Modified", self.clock.now_datetime())
+            if table == model.ACCOUNTS and "Code" in changes:
+                changes["Code"] = pad_code(str(changes["Code"]))
+            register_extras(self._extras, table, [changes])
+            record = target.update(id, changes, state.next_timestamp())
+            if table == model.ACCOUNTS and "Name" in changes:
+                self._rename_account(state, id, changes["Name"])
+            return dict(record)
+
+    def delete(self, division: int, table: str, id: str, cascade: bool = True) -> None:
+        """Delete a record as if a user deleted it in Exact; it appears in ``sync/Deleted``.
+
+        Deleting an account also deletes its addresses, contacts and bank accounts when ``cascade`` is true.
+        """
+        with self._lock:
+            state = self._state(division)
+            self._delete(state, table, id, self.default_user, cascade)
+
+    def update_division(self, code: int, **fields: Any) -> None:
+        """Change a division's ``system/Divisions`` record (e.g. ``BlockingStatus=1``)."""
+        with self._lock:
+            state = self._state(code)
+            state.record.update(fields)
+            if "Description" in fields:
+                self._division_names[code] = str(fields["Description"] or "")
+
+    # ------------------------------------------------------------------------------------------------
+    # The request handler
+
+    def handle(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes = b"",
+        *,
+        read_timeout: float | None = None,
+    ) -> tuple[int, dict[str, str], bytes]:
+        """Answer one HTTP request; returns ``(status, headers, body)``.
+
+        Raises ``ConnectionDropped`` (a fault dropped the connection) or, when ``read_timeout`` is given and a
+        hanging answer would outlast it, ``ClientGaveUp`` after waiting ``read_timeout`` seconds.
+        """
+        parts = urlsplit(url)
+        call = _Call(
+            method=method.upper(),
+            path=unquote(parts.path),
+            params=parse_qsl(parts.query, keep_blank_values=True),
+            headers={name.lower(): value for name, value in headers.items()},
+            body=body or b"",
+            base=f"{parts.scheme}://{parts.netloc}",
+        )
+        try:
+            if call.path == "/api/oauth2/auth":
+                return self._finish(self._authorize(call))
+            is_token = call.path == "/api/oauth2/token"
+            faults = self.faults
+            applies = faults.active and (not is_token or faults.include_token_endpoint)
+            decision = faults.draw() if applies else FaultDecision()
+            if applies and faults.latency_ms:
+                time.sleep(faults.latency_ms / 1000)  # never under the lock: concurrent callers overlap
+            if decision.kind == "drop":
+                self._log(call, "oauth2/token" if is_token else self._endpoint_name(call), None, 0, None)
+                raise ConnectionDropped
+            if is_token:
+                reply = self._token(call, decision)
+            elif call.path.startswith(_API_PREFIX):
+                reply = self._rest(call, decision)
+            else:
+                with self._lock:
+                    reply = error_reply(404, f"Resource not found for the segment '{call.path.strip('/')}'.")
+                    self._log(call, call.path.strip("/"), None, 404, None)
+        except (ConnectionDropped, ClientGaveUp):
+            raise
+        except Exception:
+            logger.exception("sandbox: unexpected error answering %s %s", method, urlsplit(url).path)
+            return self._finish(error_reply(500, "An error occurred while processing this request."))
+        if decision.kind == "hang":
+            wait = faults.hang_seconds
+            if read_timeout is not None and wait > read_timeout:
+                time.sleep(read_timeout)
+                raise ClientGaveUp
+            time.sleep(wait)
+        return self._finish(reply)
+
+    @staticmethod
+    def _finish(reply: Reply) -> tuple[int, dict[str, str], bytes]:
+        return reply.status, reply.headers, reply.body
+
+    def _log(self, call: _Call, endpoint: str, division: int | None, status: int, client_id: str | None) -> None:
+        with self._lock:
+            self.request_log.append(
+                LoggedRequest(
+                    call.method, call.path, endpoint, division, status, dict(call.params), self.clock.now(), client_id
+                )
+            )
+
+    def _endpoint_name(self, call: _Call) -> str:
+        resource = call.path[len(_API_PREFIX) :] if call.path.startswith(_API_PREFIX) else call.path.strip("/")
+        route = resolve(resource) if resource.startswith("current/") else resolve(resource.partition("/")[2])
+        return route.endpoint.name if route else resource
+
+    # -- OAuth -----------------------------------------------------------------------------------------
+
+    def _authorize(self, call: _Call) -> Reply:
+        with self._lock:
+            if call.method == "GET":
+                reply = self.oauth.authorize_page(dict(call.params))
+            elif call.method == "POST":
+                form = dict(parse_qsl(call.body.decode("utf-8", "replace"), keep_blank_values=True))
+                reply = self.oauth.authorize_submit(form)
+            else:
+                reply = error_reply(405, "Method not allowed.")
+            # The query holds client_id/state only; the POSTed form (with the password) is never logged.
+            self._log(call, "oauth2/auth", None, reply.status, dict(call.params).get("client_id"))
+            return reply
+
+    def _token(self, call: _Call, decision: FaultDecision) -> Reply:
+        with self._lock:
+            if call.method != "POST":
+                reply = error_reply(405, "Method not allowed.")
+            elif decision.kind == "burst":
+                reply = empty_reply(429, self.limits.burst_headers(self.clock.now(), self.faults.burst_reset_seconds))
+            elif decision.kind == "error":
+                reply = error_reply(decision.status, ERROR_MESSAGES[decision.status])
+            elif "application/x-www-form-urlencoded" not in call.headers.get("content-type", ""):
+                reply = json_reply(
+                    400, {"error": "invalid_request", "error_description": "Use application/x-www-form-urlencoded."}
+                )
+            else:
+                form = dict(parse_qsl(call.body.decode("utf-8", "replace"), keep_blank_values=True))
+                reply = self.oauth.token(form, call.headers.get("authorization"))
+            self._log(call, "oauth2/token", None, reply.status, None)
+            return reply
+
+    # -- REST ------------------------------------------------------------------------------------------
+
+    def _rest(self, call: _Call, decision: FaultDecision) -> Reply:
+        resource = call.path[len(_API_PREFIX) :]
+        route: Route | None
+        division: int | None = None
+        is_me = resource.startswith("current/")
+        if is_me:
+            route = resolve(resource)
+        else:
+            division_text, _, rest = resource.partition("/")
+            division = int(division_text) if division_text.isdigit() else None
+            route = resolve(rest) if division is not None else None
+            if route is not None and route.endpoint.kind == "me":
+                route = None
+        endpoint_name = route.endpoint.name if route else (resource.partition("/")[2] if division else resource)
+        with self._lock:
+            check = self.oauth.check_bearer(call.headers.get("authorization"))
+            if check.grant is None:
+                message = (
+                    "Unauthorized: no access token."
+                    if "authorization" not in call.headers
+                    else ("Unauthorized: the access token is not valid.")
+                )
+                reply = error_reply(401, message, dict(_WWW_AUTHENTICATE))
+                self._log(call, endpoint_name, division, 401, None)
+                return reply
+            grant = check.grant
+            user = self.oauth.user_by_id(grant.user_id)
+            if user is None:
+                reply = error_reply(401, "Unauthorized: the user no longer exists.", dict(_WWW_AUTHENTICATE))
+                self._log(call, endpoint_name, division, 401, grant.client_id)
+                return reply
+            if is_me:
+                division = user.current_division
+            if division is None:
+                reply = error_reply(404, f"Resource not found for the segment '{resource.partition('/')[0]}'.")
+                self._log(call, endpoint_name, None, 404, grant.client_id)
+                return reply
+            reply = self._limited(call, decision, route, division, endpoint_name, grant.client_id, user, check.expired)
+            self._log(call, endpoint_name, division, reply.status, grant.client_id)
+            return reply
+
+    def _limited(
+        self,
+        call: _Call,
+        decision: FaultDecision,
+        route: Route | None,
+        division: int,
+        endpoint_name: str,
+        client_id: str,
+        user: SandboxUser,
+        expired: bool,
+    ) -> Reply:
+        now = self.clock.now()
+        budget_key = (client_id, division, endpoint_name)
+        blocked_until = self.errors.blocked_until(budget_key, now)
+        if blocked_until is not None:
+            until = datetime.fromtimestamp(blocked_until, tz=UTC).isoformat(timespec="seconds")
+            return error_reply(
+                403,
+                f"Forbidden - too many failed calls to {endpoint_name} in division {division}: "
+                f"this endpoint is blocked for this app until {until}.",
+                {"Reason": "TooManyErrors", **self.limits.peek((client_id, division), now)},
+            )
+        if decision.kind == "burst":
+            return empty_reply(429, self.limits.burst_headers(now, self.faults.burst_reset_seconds))
+        admission = self.limits.admit((client_id, division), now)
+        if not admission.allowed:
+            return empty_reply(429, admission.headers)
+        if expired:
+            reply = error_reply(401, "Unauthorized: the access token has expired.", dict(_WWW_AUTHENTICATE))
+        elif decision.kind == "error":
+            reply = error_reply(decision.status, ERROR_MESSAGES[decision.status])
+        else:
+            reply = self._serve(call, route, division, user, now)
+        if reply.status in FAILURE_STATUSES or reply.status >= 500:
+            self.errors.record_failure(budget_key, now)
+        reply.headers.update(admission.headers)
+        return reply
+
+    def _serve(self, call: _Call, route: Route | None, division: int, user: SandboxUser, now: float) -> Reply:
+        if route is None:
+            segment = call.path.rstrip("/").rsplit("/", 1)[-1]
+            return error_reply(404, f"Resource not found for the segment '{segment}'.")
+        endpoint = route.endpoint
+        state = self._divisions.get(division)
+        if endpoint.kind != "me":
+            refusal = self._division_refusal(user, division, state)
+            if refusal is not None:
+                return refusal
+        if call.method not in endpoint.methods:
+            return error_reply(405, "Method not allowed.")
+        if endpoint.practice_only and not self._is_practice(division, state):
+            return error_reply(
+                403, f"Forbidden - {endpoint.name} is only available in an accountancy practice division."
+            )
+        if call.method in ("GET", "POST") and not _accepts_json(call):
+            return error_reply(
+                406,
+                "Not Acceptable: send 'Accept: application/json' (Exact Online answers other requests in Atom XML).",
+            )
+        try:
+            return self._dispatch(call, route, division, state, user, now)
+        except (odata.ODataError, WriteError) as problem:
+            return error_reply(400, problem.message)
+
+    def _dispatch(
+        self, call: _Call, route: Route, division: int, state: DivisionState | None, user: SandboxUser, now: float
+    ) -> Reply:
+        endpoint = route.endpoint
+        if endpoint.kind == "me":
+            return self._me(call, user)
+        assert state is not None  # access was checked
+        if endpoint.kind == "process_return":
+            return self._process_return(call, division, state, user, now)
+        if call.method == "GET":
+            if route.key is not None:
+                return self._get_one(call, endpoint, route.key, division, state, user)
+            return self._get_collection(call, endpoint, division, state, user)
+        if call.method == "POST" and route.key is None:
+            return self._create(call, endpoint, division, state, user, now)
+        if call.method in ("PUT", "DELETE") and route.key is not None:
+            key = str(parse_key(route.key, endpoint))
+            if call.method == "PUT":
+                return self._update(call, endpoint, key, division, state, user, now)
+            table = state.tables[endpoint.table or ""]
+            if table.get(key) is None:
+                return error_reply(404, f"Resource not found for the segment '{endpoint.name.rsplit('/', 1)[-1]}'.")
+            self._delete(state, endpoint.table or "", key, user, cascade=True)
+            return empty_reply(204)
+        return error_reply(405, "Method not allowed.")
+
+    # -- access ----------------------------------------------------------------------------------------
+
+    def _division_refusal(self, user: SandboxUser, division: int, state: DivisionState | None) -> Reply | None:
+        if state is None or division not in self._user_divisions(user) or division in self.data.unconsented_divisions:
+            return error_reply(
+                403,
+                f"Forbidden - no access to division {division} for this user and app.",
+                {"Reason": "NoDivisionAccess"},
+            )
+        blocking = state.record.get("BlockingStatus") or 0
+        if blocking:
+            return error_reply(
+                403,
+                f"Forbidden - division {division} is blocked (BlockingStatus {blocking}).",
+                {"Reason": "DivisionBlocked"},
+            )
+        return None
+
+    def _user_divisions(self, user: SandboxUser) -> frozenset[int]:
+        cached = getattr(self, "_user_division_cache", {})
+        entry = cached.get(user.user_id)
+        if entry is None or entry[0] != len(user.divisions):
+            entry = (len(user.divisions), frozenset(user.divisions))
+            cached[user.user_id] = entry
+            self._user_division_cache = cached
+        return entry[1]
+
+    def _is_practice(self, division: int, state: DivisionState | None) -> bool:
+        return division == self.data.office_division or bool(state and state.record.get("IsPracticeDivision"))
+
+    def _state(self, division: int) -> DivisionState:
+        state = self._divisions.get(division)
+        if state is None:
+            raise KeyError(f"no division {division} in the sandbox")
+        return state
+
+    # -- reads -------------------------------------------------------------------------------------------
+
+    def _properties(self, endpoint: Endpoint) -> dict[str, str]:
+        extras = self._extras.get(endpoint.table or _EXTRAS_KEY.get(endpoint.kind, ""), {})
+        cached = self._properties_cache.get(endpoint.name)
+        if cached is not None and cached[0] == len(extras):
+            return cached[1]
+        properties = dict(endpoint.properties)
+        for name, edm_type in extras.items():
+            properties.setdefault(name, edm_type)
+        self._properties_cache[endpoint.name] = (len(extras), properties)
+        return properties
+
+    def _uri_prefix(self, call: _Call, endpoint: Endpoint, division: int) -> str:
+        if endpoint.kind == "me":
+            return f"{call.base}/api/v1/current/Me"
+        return f"{call.base}/api/v1/{division}/{endpoint.name}"
+
+    def _shape_all(
+        self, call: _Call, endpoint: Endpoint, division: int, records: list[Any], select: list[str] | None
+    ) -> list[dict[str, Any]]:
+        properties = self._properties(endpoint)
+        fields = query.converters(properties, select or list(properties))
+        prefix = self._uri_prefix(call, endpoint, division)
+        return [
+            query.shape(record, fields, endpoint.entity_type, prefix, endpoint.key_field, endpoint.key_type)
+            for record in records
+        ]
+
+    def _ordered(
+        self, endpoint: Endpoint, state: DivisionState, user: SandboxUser, options: query.QueryOptions
+    ) -> tuple[Callable[[Any], Iterator[tuple[Any, Any]]], Any]:
+        """The record source of an endpoint in its natural order, and the start position."""
+        if endpoint.kind in ("divisions", "all_divisions"):
+            codes = self._all_division_codes if endpoint.kind == "all_divisions" else self._visible_divisions(user)
+
+            def divisions_after(after: Any) -> Iterator[tuple[Any, Any]]:
+                start = 0 if after is None else bisect.bisect_right(codes, after)
+                for code in codes[start:]:
+                    record = self._divisions[code].record
+                    yield code, {**record, "Code": code, "Current": code == user.current_division}
+
+            return divisions_after, None
+        if endpoint.kind in ("sync", "deleted"):
+            table = state.deleted if endpoint.kind == "deleted" else state.tables[endpoint.table or ""]
+            cursor = options.filter.timestamp_cursor() if options.filter is not None else None
+
+            def changed_after(after: Any) -> Iterator[tuple[Any, Any]]:
+                for record in table.changed_after(int(after or 0)):
+                    yield record["Timestamp"], record
+
+            return changed_after, cursor
+        entity_table = state.tables[endpoint.table or ""]
+        terms = query.index_terms(options, self._properties(endpoint))
+
+        def by_key(after: Any) -> Iterator[tuple[Any, Any]]:
+            keys = entity_table.candidate_keys(terms, after) if terms else None
+            records = entity_table.records
+            for key in keys if keys is not None else entity_table.keys_after(after):
+                record = records.get(key)
+                if record is not None:
+                    yield key, record
+
+        return by_key, None
+
+    def _visible_divisions(self, user: SandboxUser) -> list[int]:
+        unconsented = self.data.unconsented_divisions
+        return sorted(
+            code for code in self._user_divisions(user) if code in self._divisions and code not in unconsented
+        )
+
+    def _get_collection(
+        self, call: _Call, endpoint: Endpoint, division: int, state: DivisionState, user: SandboxUser
+    ) -> Reply:
+        options = query.parse_options(call.params, self._properties(endpoint), endpoint.entity_type)
+        query.enforce_rules(endpoint, options)
+        ordered, start = self._ordered(endpoint, state, user, options)
+        page, fingerprint = query.fetch_page(endpoint, division, options, ordered, start)
+        payload: dict[str, Any] = {"results": self._shape_all(call, endpoint, division, page.rows, options.select)}
+        if page.count is not None:
+            payload["__count"] = str(page.count)
+        if page.next_position is not None:
+            payload["__next"] = query.next_link(
+                call.base, call.path, options, page.next_position, page.served_after, fingerprint
+            )
+        return json_reply(200, {"d": payload})
+
+    def _get_one(
+        self, call: _Call, endpoint: Endpoint, raw_key: str, division: int, state: DivisionState, user: SandboxUser
+    ) -> Reply:
+        if endpoint.kind not in ("entity", "divisions", "all_divisions"):
+            return error_reply(405, "Method not allowed.")
+        key = parse_key(raw_key, endpoint)
+        options = query.parse_options(call.params, self._properties(endpoint), endpoint.entity_type)
+        record: Any = None
+        if endpoint.kind == "entity":
+            record = state.tables[endpoint.table or ""].get(str(key))
+        else:
+            codes = self._all_division_codes if endpoint.kind == "all_divisions" else self._visible_divisions(user)
+            if key in codes:
+                record = {**self._divisions[int(key)].record, "Code": key, "Current": key == user.current_division}
+        if record is None:
+            return error_reply(404, f"Resource not found for the segment '{endpoint.name.rsplit('/', 1)[-1]}'.")
+        shaped = self._shape_all(call, endpoint, division, [record], options.select)[0]
+        return json_reply(200, {"d": shaped})
+
+    def _me(self, call: _Call, user: SandboxUser) -> Reply:
+        endpoint = ENDPOINTS["current/Me"]
+        options = query.parse_options(call.params, self._properties(endpoint), endpoint.entity_type)
+        current = self._divisions.get(user.current_division)
+        division_record = current.record if current else {}
+        first, _, last = user.full_name.partition(" ")
+        record = {
+            "UserID": user.user_id,
+            "AccountingDivision": self.data.office_division,
+            "CurrentDivision": user.current_division,
+            "DivisionCustomer": division_record.get("Customer"),
+            "DivisionCustomerCode": division_record.get("CustomerCode"),
+            "DivisionCustomerName": division_record.get("CustomerName"),
+            "DivisionCustomerVatNumber": division_record.get("VATNumber"),
+            "Email": user.email,
+            "FirstName": first,
+            "LastName": last,
+            "FullName": user.full_name,
+            "UserName": user.username,
+            "LanguageCode": "nl-NL",
+            "Legislation": "NL0001",
+            "PackageCode": "ACC",
+            "IsClientUser": False,
+            "IsEmployeeSelfServiceUser": False,
+            "IsMyFirmLiteUser": False,
+            "IsMyFirmPortalUser": False,
+            "IsOEIMigrationMandatory": False,
+            "IsStarterUser": False,
+            "ServerTime": self.clock.now_datetime().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3],
+            "ServerUtcOffset": 0.0,
+        }
+        rows = self._shape_all(call, endpoint, user.current_division, [record], options.select)
+        return json_reply(200, {"d": {"results": rows}})
+
+    # -- writes ------------------------------------------------------------------------------------------
+
+    def _json_body(self, call: _Call) -> Any:
+        if "application/json" not in call.headers.get("content-type", ""):
+            raise WriteError("Error processing request stream. Send the body as application/json.")
+        try:
+            return json.loads(call.body or b"null")
+        except ValueError:
+            raise WriteError("Error processing request stream. The request body is not valid JSON.") from None
+
+    def _rules(self, state: DivisionState, division: int) -> WriteRules:
+        return WriteRules(state.tables, division, self._division_names)
+
+    def _create(
+        self, call: _Call, endpoint: Endpoint, division: int, state: DivisionState, user: SandboxUser, now: float
+    ) -> Reply:
+        table_name = endpoint.table or ""
+        properties = self._properties(endpoint)
+        values = coerce_body(self._json_body(call), properties, endpoint.entity_type, endpoint.key_field)
+        moment = datetime.fromtimestamp(now, tz=UTC)
+        record = self._rules(state, division).prepare_create(table_name, values, user, moment)
+        record.update({"Modified": moment, "Modifier": user.user_id, "ModifierFullName": user.full_name})
+        state.tables[table_name].insert(record, state.next_timestamp())
+        shaped = self._shape_all(call, endpoint, division, [record], None)[0]
+        return json_reply(201, {"d": shaped})
+
+    def _update(
+        self,
+        call: _Call,
+        endpoint: Endpoint,
+        key: str,
+        division: int,
+        state: DivisionState,
+        user: SandboxUser,
+        now: float,
+    ) -> Reply:
+        table_name = endpoint.table or ""
+        table = state.tables[table_name]
+        current = table.get(key)
+        if current is None:
+            return error_reply(404, f"Resource not found for the segment '{endpoint.name.rsplit('/', 1)[-1]}'.")
+        values = coerce_body(
+            self._json_body(call), self._properties(endpoint), endpoint.entity_type, endpoint.key_field
+        )
+        changes = self._rules(state, division).prepare_update(table_name, key, current, values)
+        moment = datetime.fromtimestamp(now, tz=UTC)
+        changes.update({"Modified": moment, "Modifier": user.user_id, "ModifierFullName": user.full_name})
+        table.update(key, changes, state.next_timestamp())
+        if table_name == model.ACCOUNTS and "Name" in changes:
+            self._rename_account(state, key, changes["Name"])
+        return empty_reply(204)
+
+    def _rename_account(self, state: DivisionState, account: str, name: Any) -> None:
+        # Exact joins AccountName at read time: related rows show the new name without a new Timestamp.
+        for related in (model.ADDRESSES, model.CONTACTS, model.BANK_ACCOUNTS, model.SOLUTION_LINKS):
+            table = state.tables[related]
+            for key in table.candidate_keys([("Account", account)], None) or []:
+                table.records[key]["AccountName"] = name
+
+    def _delete(self, state: DivisionState, table_name: str, key: str, user: SandboxUser, cascade: bool) -> None:
+        table = state.tables[table_name]
+        if table.get(key) is None:
+            raise KeyError(f"{table_name} has no record {key} in division {state.code}")
+        if cascade and table_name == model.ACCOUNTS:
+            for related in (model.ADDRESSES, model.CONTACTS, model.BANK_ACCOUNTS):
+                for related_key in list(state.tables[related].candidate_keys([("Account", key)], None) or []):
+                    self._delete(state, related, related_key, user, cascade=False)
+        table.remove(key)
+        entity_type = DELETED_ENTITY_TYPES.get(table_name)
+        if entity_type is not None:
+            entry = {
+                "ID": str(uuid.uuid4()),
+                "EntityKey": key,
+                "EntityType": entity_type,
+                "DeletedBy": user.user_id,
+                "DeletedDate": self.clock.now_datetime(),
+                "Division": state.code,
+                "FullName": user.full_name,
+            }
+            state.deleted.insert(entry, state.next_timestamp())
+
+    def _process_return(self, call: _Call, division: int, state: DivisionState, user: SandboxUser, now: float) -> Reply:
+        endpoint = ENDPOINTS["financial/ProcessReturn"]
+        body = self._json_body(call)
+        raw_request = body.get("Request") if isinstance(body, dict) else None
+        values = coerce_body(body, endpoint.properties, endpoint.entity_type, key_field="")
+        request, status = values.get("Request"), values.get("Status")
+        if not request:
+            raise WriteError("Request: mandatory.")
+        if status is None:
+            raise WriteError("Status: mandatory.")
+        if status not in (5, 50):
+            raise WriteError(f"Status: {status} is not allowed; use 5 (rejected) or 50 (processed).")
+        returns = state.tables[model.RETURNS]
+        target = None
+        for key in returns.candidate_keys([("Request", request)], None) or []:
+            record = returns.records[key]
+            if record.get("Type") in (31, 32) and record.get("Status") == 40:
+                target = key
+                break
+        if target is None:
+            raise WriteError(f"No returns found for document id '{raw_request}' with status 40")
+        moment = datetime.fromtimestamp(now, tz=UTC)
+        returns.update(target, {"Status": status, "Modified": moment}, state.next_timestamp())
+        result = {
+            "__metadata": {
+                "uri": f"{call.base}/api/v1/{division}/financial/ProcessReturn(guid'{request}')",
+                "type": endpoint.entity_type,
+            },
+            "Request": request,
+            "Status": status,
+            "Processed": True,
+        }
+        return json_reply(201, {"d": result})
+
+
+def _accepts_json(call: _Call) -> bool:
+    if "application/json" in call.headers.get("accept", "").lower():
+        return True
+    return any(name == "$format" and value.lower() == "json" for name, value in call.params)

@@ -1,0 +1,276 @@
+"""Collection GETs: query options, the endpoint's query rules, paging with opaque ``$skiptoken`` and the JSON shape.
+
+Pages are cut in the endpoint's natural order: by key for normal and bulk endpoints, by ``Timestamp``
+for sync endpoints, by ``Code`` for division lists (or by ``$orderby`` when given). ``__next`` is a full
+URL: the request's own query options plus ``$skiptoken``, an opaque token holding the last position, the
+number of rows served so far (for ``$top``) and a fingerprint of the query, so a ``$skiptoken`` spliced
+onto another query is refused with 400. A page is only followed by ``__next`` when another row exists.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from exactlink.sandbox import odata
+from exactlink.sandbox.endpoints import Endpoint, key_literal
+
+Record = Mapping[str, Any]
+Ordered = Callable[[Any], Iterator[tuple[Any, Record]]]
+
+SELECT_MESSAGE = "Please add a $select or a $top=1 statement to the query string."
+_KNOWN_OPTIONS = frozenset({"$filter", "$select", "$top", "$skip", "$skiptoken", "$orderby", "$inlinecount", "$format"})
+_INDEXABLE = frozenset({odata.GUID, odata.STRING, odata.INT16, odata.INT32, odata.INT64, odata.BYTE, odata.BOOLEAN})
+
+
+@dataclass
+class QueryOptions:
+    """The validated ``$`` options of one request."""
+
+    raw: list[tuple[str, str]]
+    filter: odata.FilterExpression | None
+    select: list[str] | None
+    orderby: list[tuple[str, bool]] | None
+    top: int | None
+    skip: int
+    inlinecount: bool
+    skiptoken: str | None
+
+
+def parse_options(params: list[tuple[str, str]], properties: dict[str, str], entity_type: str) -> QueryOptions:
+    """Check and parse the query options; raises ``ODataError`` for anything Exact would refuse."""
+    seen: dict[str, str] = {}
+    for name, value in params:
+        if name.startswith("$"):
+            if name not in _KNOWN_OPTIONS:
+                if name == "$expand":
+                    raise odata.ODataError("The sandbox does not support $expand: request the related entity itself.")
+                raise odata.ODataError(
+                    f"The query parameter '{name}' begins with a system-reserved '$' character but is not recognized."
+                )
+            if name in seen:
+                raise odata.ODataError(
+                    f"Query option '{name}' was specified more than once, but it must be specified at most once."
+                )
+            seen[name] = value
+    if seen.get("$format", "json").lower() != "json":
+        raise odata.ODataError("Only $format=json is supported.")
+    names = list(properties)
+    filter_text = seen.get("$filter")
+    if filter_text is not None and not filter_text.strip():
+        raise odata.ODataError("This $filter parameter is not supported for this resource.")
+    inlinecount = seen.get("$inlinecount", "none")
+    if inlinecount not in ("allpages", "none"):
+        raise odata.ODataError("Invalid value for $inlinecount: use 'allpages' or 'none'.")
+    return QueryOptions(
+        raw=params,
+        filter=odata.FilterExpression(filter_text, properties, entity_type) if filter_text is not None else None,
+        select=odata.parse_select(seen["$select"], names, entity_type) if "$select" in seen else None,
+        orderby=odata.parse_orderby(seen["$orderby"], names, entity_type) if "$orderby" in seen else None,
+        top=_count_option(seen, "$top"),
+        skip=_count_option(seen, "$skip") or 0,
+        inlinecount=inlinecount == "allpages",
+        skiptoken=seen.get("$skiptoken"),
+    )
+
+
+def _count_option(seen: dict[str, str], name: str) -> int | None:
+    if name not in seen:
+        return None
+    text = seen[name].strip()
+    if not text.isdigit():
+        raise odata.ODataError(f"Incorrect format for {name} argument '{seen[name]}'.")
+    return int(text)
+
+
+def enforce_rules(endpoint: Endpoint, options: QueryOptions) -> None:
+    """The endpoint's own rules: $select/$top=1, mandatory filter, sync filter and order restrictions."""
+    if endpoint.select_rule == "select" and not options.select:
+        raise odata.ODataError(SELECT_MESSAGE)
+    if endpoint.select_rule == "select_or_top1" and not options.select and options.top != 1:
+        raise odata.ODataError(SELECT_MESSAGE)
+    if endpoint.mandatory_filter is not None and (
+        options.filter is None or not options.filter.properties() & endpoint.mandatory_filter
+    ):
+        fields = ",".join(sorted(endpoint.mandatory_filter, key=str.lower))
+        raise odata.ODataError(
+            "This endpoint has mandatory filtering applied. A GET request for this endpoint must have a $filter "
+            f"parameter with one of the following fields in the url:{fields}."
+        )
+    if endpoint.kind in ("sync", "deleted"):
+        if options.filter is not None and options.filter.timestamp_cursor() is None:
+            others = sorted(options.filter.properties() - {"Timestamp"})
+            if others:
+                raise odata.ODataError(f"Filtering on these fields is not supported: {', '.join(others)}.")
+            raise odata.ODataError("Only a 'Timestamp gt <value>' filter is supported on this endpoint.")
+        if options.orderby is not None or options.skip:
+            raise odata.ODataError("$orderby and $skip are not supported on sync endpoints: page on Timestamp.")
+
+
+def index_terms(options: QueryOptions, properties: dict[str, str]) -> list[tuple[str, Any]]:
+    """The ``property eq literal`` terms an equality index can answer."""
+    if options.filter is None:
+        return []
+    return [(name, value) for name, value in options.filter.equality_terms() if properties.get(name) in _INDEXABLE]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Paging
+
+
+def _fingerprint(endpoint: Endpoint, division: int | None, options: QueryOptions) -> str:
+    parts = [endpoint.name, str(division)]
+    parts += [f"{name}={value}" for name, value in options.raw if name != "$skiptoken"]
+    return hashlib.sha1("\n".join(parts).encode()).hexdigest()[:12]
+
+
+def _encode_token(position: Any, served: int, fingerprint: str) -> str:
+    raw = json.dumps([position, served, fingerprint], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_token(token: str, fingerprint: str) -> tuple[Any, int]:
+    invalid = odata.ODataError("The $skiptoken is not valid for this query: follow the __next link exactly as given.")
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        position, served, expected = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, TypeError):
+        raise invalid from None
+    if expected != fingerprint or not isinstance(served, int):
+        raise invalid
+    return position, served
+
+
+@dataclass
+class Page:
+    """One page of rows plus the position to continue from (None when this is the last page)."""
+
+    rows: list[Record]
+    next_position: Any
+    served_after: int
+    count: int | None
+
+
+def fetch_page(
+    endpoint: Endpoint,
+    division: int | None,
+    options: QueryOptions,
+    ordered: Ordered,
+    start: Any = None,
+) -> tuple[Page, str]:
+    """Cut one page from ``ordered(after)`` (records in natural order after a position).
+
+    Returns the page and the query fingerprint that goes into the next ``$skiptoken``.
+    """
+    fingerprint = _fingerprint(endpoint, division, options)
+    position, served = (start, 0) if options.skiptoken is None else _decode_token(options.skiptoken, fingerprint)
+    matches = options.filter.matches if options.filter is not None else None
+    limit = endpoint.page_size if options.top is None else min(endpoint.page_size, max(options.top - served, 0))
+    count = _count(ordered(start), matches) if options.inlinecount else None
+    if options.orderby is not None:
+        return _ordered_page(options, ordered(start), matches, position, served, limit, count), fingerprint
+    rows: list[Record] = []
+    last = None
+    more = False
+    to_skip = options.skip if options.skiptoken is None else 0
+    for row_position, record in ordered(position):
+        if matches is not None and not matches(record):
+            continue
+        if to_skip:
+            to_skip -= 1
+            continue
+        if len(rows) >= limit:
+            more = True
+            break
+        rows.append(record)
+        last = row_position
+    served_after = served + len(rows)
+    if options.top is not None and served_after >= options.top:
+        more = False
+    return Page(rows, last if more else None, served_after, count), fingerprint
+
+
+def _count(iterator: Iterator[tuple[Any, Record]], matches: Callable[[Record], bool] | None) -> int:
+    return sum(1 for _, record in iterator if matches is None or matches(record))
+
+
+def _ordered_page(
+    options: QueryOptions,
+    iterator: Iterator[tuple[Any, Record]],
+    matches: Callable[[Record], bool] | None,
+    offset: Any,
+    served: int,
+    limit: int,
+    count: int | None,
+) -> Page:
+    records = [record for _, record in iterator if matches is None or matches(record)][options.skip :]
+    for name, descending in reversed(options.orderby or []):
+        records.sort(key=_sorter(name), reverse=descending)
+    begin = int(offset or 0)
+    rows = records[begin : begin + limit]
+    end = begin + len(rows)
+    more = end < len(records) and (options.top is None or served + len(rows) < options.top)
+    return Page(rows, end if more else None, served + len(rows), count)
+
+
+def _sorter(name: str) -> Callable[[Record], tuple[int, Any]]:
+    return lambda record: _sort_key(record.get(name))
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    if value is None:
+        return (0, 0)
+    if isinstance(value, str):
+        return (2, value)
+    return (1, odata.as_utc(value).timestamp() if hasattr(value, "year") else value)
+
+
+def next_link(base: str, path: str, options: QueryOptions, position: Any, served: int, fingerprint: str) -> str:
+    """The full ``__next`` URL: the same query options plus a new ``$skiptoken``."""
+    token = _encode_token(position, served, fingerprint)
+    params = [(name, value) for name, value in options.raw if name != "$skiptoken"] + [("$skiptoken", token)]
+    query = "&".join(f"{quote(name, safe='$')}={quote(value, safe=chr(39) + '(),:')}" for name, value in params)
+    return f"{base}{path}?{query}"
+
+
+# ---------------------------------------------------------------------------------------------------
+# JSON shape
+
+
+def converters(properties: dict[str, str], names: list[str]) -> list[tuple[str, Callable[[Any], Any]]]:
+    """Per selected property, the function that turns a record value into its JSON value."""
+    result: list[tuple[str, Callable[[Any], Any]]] = []
+    for name in names:
+        edm_type = properties.get(name, odata.STRING)
+        if edm_type == odata.INT64:
+            # WCF Data Services (Exact's OData stack) writes Int64 values as JSON strings.
+            result.append((name, _int64_text))
+        else:
+            result.append((name, odata.to_json_value))
+    return result
+
+
+def _int64_text(value: Any) -> Any:
+    return None if value is None else str(value)
+
+
+def shape(
+    record: Record,
+    fields: list[tuple[str, Callable[[Any], Any]]],
+    entity_type: str,
+    uri_prefix: str,
+    key_field: str,
+    key_type: str,
+) -> dict[str, Any]:
+    """One entity in OData v2 verbose JSON: ``__metadata`` first, then the properties."""
+    result: dict[str, Any] = {
+        "__metadata": {"uri": f"{uri_prefix}({key_literal(record.get(key_field), key_type)})", "type": entity_type}
+    }
+    for name, convert in fields:
+        result[name] = convert(record.get(name))
+    return result
