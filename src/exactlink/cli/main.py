@@ -67,6 +67,9 @@ def _register() -> None:
     from exactlink.cli import config_cmd
 
     config_cmd.register(app)
+    from exactlink.cli import crm_cmd
+
+    crm_cmd.register(app)
     from exactlink.cli import schedule_cmd
 
     schedule_cmd.register(app)

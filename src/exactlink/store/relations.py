@@ -261,36 +261,53 @@ def upsert_relation(
     """
     with transaction(db):
         stored = get_relation_record(db, record.relation_number)
-        change = diff_relation(stored, record)
-        now = now_iso()
-        values = record.field_values()
-        values["name"] = values["name"] or ""
-        issues = to_json(record.issues)
-        if stored is None:
-            columns = ["relation_number", *RELATION_FIELDS, "issues", "pending_push", "created_at", "updated_at"]
-            params: list[Any] = [record.relation_number, *values.values(), issues, int(mark_pending_push), now, now]
-            db.conn.execute(
-                f"INSERT INTO relations ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", params
-            )
-        else:
-            own_changes = [name for name in change.changed_fields if name in RELATION_FIELDS]
-            assignments = [f"{name} = ?" for name in own_changes] + ["issues = ?"]
-            params = [*(values[name] for name in own_changes), issues]
-            if change.status == "changed":
-                assignments.append("updated_at = ?")
-                params.append(now)
-                if mark_pending_push:
-                    assignments.append("pending_push = 1")
-            db.conn.execute(
-                f"UPDATE relations SET {', '.join(assignments)} WHERE relation_number = ?",
-                [*params, record.relation_number],
-            )
-        if stored is None or any(name.endswith("_address") for name in change.changed_fields):
-            _replace_addresses(db, record, now)
-        if stored is None or "contacts" in change.changed_fields:
-            _replace_contacts(db, record, now)
-        if stored is None or "bank_accounts" in change.changed_fields:
-            _replace_bank_accounts(db, record, now)
+        return apply_relation(db, record, stored, mark_pending_push=mark_pending_push)
+
+
+def apply_relation(
+    db: sqlite_utils.Database,
+    record: RelationRecord,
+    stored: RelationRecord | None,
+    *,
+    mark_pending_push: bool = True,
+) -> RelationChange:
+    """:func:`upsert_relation` for a caller that already read ``stored`` (bulk imports read them all at once).
+
+    Must run inside the caller's :func:`~exactlink.store.db.transaction`; ``stored`` must be the current
+    stored state of the relation (None when it is new).
+    """
+    change = diff_relation(stored, record)
+    if stored is not None and change.status == "unchanged" and stored.issues == record.issues:
+        return change
+    now = now_iso()
+    values = record.field_values()
+    values["name"] = values["name"] or ""
+    issues = to_json(record.issues)
+    if stored is None:
+        columns = ["relation_number", *RELATION_FIELDS, "issues", "pending_push", "created_at", "updated_at"]
+        params: list[Any] = [record.relation_number, *values.values(), issues, int(mark_pending_push), now, now]
+        db.conn.execute(
+            f"INSERT INTO relations ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", params
+        )
+    else:
+        own_changes = [name for name in change.changed_fields if name in RELATION_FIELDS]
+        assignments = [f"{name} = ?" for name in own_changes] + ["issues = ?"]
+        params = [*(values[name] for name in own_changes), issues]
+        if change.status == "changed":
+            assignments.append("updated_at = ?")
+            params.append(now)
+            if mark_pending_push:
+                assignments.append("pending_push = 1")
+        db.conn.execute(
+            f"UPDATE relations SET {', '.join(assignments)} WHERE relation_number = ?",
+            [*params, record.relation_number],
+        )
+    if stored is None or any(name.endswith("_address") for name in change.changed_fields):
+        _replace_addresses(db, record, now)
+    if stored is None or "contacts" in change.changed_fields:
+        _replace_contacts(db, record, now)
+    if stored is None or "bank_accounts" in change.changed_fields:
+        _replace_bank_accounts(db, record, now)
     return change
 
 

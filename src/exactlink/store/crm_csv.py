@@ -1,0 +1,342 @@
+"""The CRM export as CSV: reading it (``crm import``) and writing it (``crm export``).
+
+Reading: UTF-8 with or without BOM (or another encoding named explicitly, e.g. ``cp1252``), ``;``, ``,``
+or tab separated (sniffed from the header row unless given), and a header whose column names may be
+the English or the usual Dutch ones, matched without regard to case, spaces, dashes, underscores or
+dots (``KvK-nummer`` = ``kvk nummer`` = ``KVKNUMMER``). A file that cannot be read, or that lacks a
+required column, raises :class:`CsvUnreadable` before anything is imported.
+
+Writing: the same columns (Dutch header names by default, the ones the sandbox generator writes),
+UTF-8 with BOM so that Excel reads it, and spreadsheet formulas neutralised: a cell that starts with
+``=``, ``+``, ``-``, ``@``, tab or carriage return gets a leading ``'``. Reading strips that ``'``
+again, so an export imports back unchanged.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from exactlink.errors import ExactlinkError, UsageError
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+MULTI_VALUE_SEPARATOR = " | "
+REQUIRED_FIELDS = ("relation_number", "name")
+DELIMITER_NAMES = {";": ";", ",": ",", "tab": "\t", "\\t": "\t", "\t": "\t", "|": "|"}
+
+
+class CsvUnreadable(ExactlinkError):
+    """The file cannot be read as a CRM export (missing, wrong encoding, not CSV, required column missing)."""
+
+
+@dataclass(frozen=True)
+class CsvColumn:
+    """One column of the CRM CSV: the field it fills, its Dutch and English header, other accepted names."""
+
+    field: str
+    dutch: str
+    english: str
+    aliases: tuple[str, ...] = ()
+
+
+def _address_columns(kind: str, dutch: str, english: str, dutch_short: str) -> list[CsvColumn]:
+    return [
+        CsvColumn(
+            f"{kind}_street",
+            dutch,
+            f"{english}_address",
+            (f"{dutch}straat", f"{dutch_short}straat", f"{english}street", f"{english}addressstreet"),
+        ),
+        CsvColumn(
+            f"{kind}_postcode",
+            f"{dutch} postcode",
+            f"{english}_postcode",
+            (f"{dutch_short}postcode", f"{english}addresspostcode", f"{english}zip", f"{english}zipcode"),
+        ),
+        CsvColumn(
+            f"{kind}_city",
+            f"{dutch} plaats",
+            f"{english}_city",
+            (f"{dutch_short}plaats", f"{dutch}woonplaats", f"{english}addresscity", f"{english}town"),
+        ),
+        CsvColumn(
+            f"{kind}_country",
+            f"{dutch} land",
+            f"{english}_country",
+            (f"{dutch_short}land", f"{english}addresscountry"),
+        ),
+    ]
+
+
+# The documented header, in the order `crm export` writes it. The Dutch names equal
+# `exactlink.sandbox.model.CRM_EXPORT_COLUMNS` (a test holds them equal).
+COLUMNS: tuple[CsvColumn, ...] = (
+    CsvColumn(
+        "relation_number",
+        "relatienummer",
+        "relation_number",
+        ("relatienr", "relatiecode", "klantnummer", "relation", "relationno", "relationcode"),
+    ),
+    CsvColumn("name", "naam", "name", ("bedrijfsnaam", "relatienaam", "companyname", "company")),
+    CsvColumn("legal_form", "rechtsvorm", "legal_form"),
+    CsvColumn("kvk", "kvk-nummer", "kvk", ("kvknr", "kvkno", "chamberofcommerce", "coc", "cocnumber", "kvknumber")),
+    CsvColumn("rsin", "rsin", "rsin", ("rsinnummer",)),
+    CsvColumn("bsn", "bsn", "bsn", ("burgerservicenummer", "bsnnummer")),
+    CsvColumn(
+        "vat_number",
+        "btw-nummer",
+        "vat_number",
+        ("obnummer", "btwid", "btwidentificatienummer", "omzetbelastingnummer", "btw", "vat", "vatid"),
+    ),
+    CsvColumn(
+        "payroll_tax_number",
+        "loonheffingennummer",
+        "payroll_tax_number",
+        ("loonheffingsnummer", "loonbelastingnummer", "payrollnumber"),
+    ),
+    CsvColumn("phone", "telefoon", "phone", ("telefoonnummer", "tel", "telephone", "phonenumber")),
+    CsvColumn("email", "email", "email", ("emailadres", "mail", "emailaddress")),
+    CsvColumn("website", "website", "website", ("url", "internet", "webadres", "web", "homepage")),
+    *_address_columns("visit", "bezoekadres", "visit", "bezoek"),
+    *_address_columns("postal", "postadres", "postal", "post"),
+    *_address_columns("invoice", "factuuradres", "invoice", "factuur"),
+    CsvColumn(
+        "ibans",
+        "iban",
+        "iban",
+        ("ibans", "bankrekening", "bankrekeningnummer", "rekeningnummer", "bankaccount", "bankaccounts"),
+    ),
+    CsvColumn("contacts", "contactpersonen", "contacts", ("contactpersoon", "contactpersons", "contactperson")),
+)
+COLUMN_BY_FIELD = {column.field: column for column in COLUMNS}
+# A plain "postcode"/"plaats"/"land" (no address prefix) is the visit address.
+_PLAIN_VISIT_NAMES = {
+    "visit_postcode": ("postcode", "zip", "zipcode"),
+    "visit_city": ("plaats", "woonplaats", "city", "town"),
+    "visit_country": ("land", "country"),
+    "visit_street": ("adres", "address", "straat", "street"),
+}
+
+
+def header_key(name: str) -> str:
+    """The form header names are compared in: lower case, without spaces, dashes, underscores, dots or BOM."""
+    return re.sub(r"[\s_\-.\ufeff\u00a0]+", "", name).lower()
+
+
+def _build_header_index() -> dict[str, str]:
+    index: dict[str, str] = {}
+    for column in COLUMNS:
+        for name in (column.dutch, column.english, column.field, *column.aliases):
+            index.setdefault(header_key(name), column.field)
+    for field_name, names in _PLAIN_VISIT_NAMES.items():
+        for name in names:
+            index.setdefault(header_key(name), field_name)
+    return index
+
+
+HEADER_INDEX = _build_header_index()
+
+
+@dataclass
+class CsvRow:
+    """One data row: ``row`` is its spreadsheet row number (the header is row 1); ``values`` by field name."""
+
+    row: int
+    values: dict[str, str]
+
+
+@dataclass
+class CrmCsv:
+    """A CRM export read from disk: which header maps to which field, and the rows."""
+
+    path: str
+    encoding: str
+    delimiter: str
+    headers: dict[str, str]  # field → the header text as written in the file
+    ignored_columns: list[str]
+    rows: list[CsvRow] = field(default_factory=list)
+    # Rows that cannot be imported at all: (row number, reason).
+    bad_rows: list[tuple[int, str]] = field(default_factory=list)
+
+
+def resolve_delimiter(value: str | None) -> str | None:
+    """The delimiter a ``--delimiter`` value means (``;``, ``,``, ``tab``, ``|``); None means sniff."""
+    if value is None:
+        return None
+    if value in DELIMITER_NAMES:
+        return DELIMITER_NAMES[value]
+    if value.lower() in DELIMITER_NAMES:
+        return DELIMITER_NAMES[value.lower()]
+    raise UsageError(f"unsupported delimiter {value!r}: use ';', ',', '|' or 'tab'")
+
+
+def resolve_encoding(value: str | None) -> str:
+    """The codec for an ``--encoding`` value; UTF-8 always tolerates a BOM. Unknown names are a usage error."""
+    if value is None:
+        return "utf-8-sig"
+    try:
+        name = codecs.lookup(value).name
+    except LookupError:
+        raise UsageError(f"unknown encoding {value!r}: try utf-8 or cp1252") from None
+    return "utf-8-sig" if name in ("utf-8", "utf-8-sig") else name
+
+
+def _decode(raw: bytes, encoding: str, path: str) -> str:
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        if encoding == "utf-8-sig":
+            raise CsvUnreadable(
+                f"{path} is not UTF-8 (byte 0x{raw[exc.start]:02x} on line {line})",
+                hint="a file saved by Excel as plain 'CSV' is usually Windows-1252: add --encoding cp1252",
+            ) from None
+        raise CsvUnreadable(f"{path} cannot be decoded as {encoding} (line {line})") from None
+
+
+def _sniff_delimiter(header_line: str, path: str) -> str:
+    counts = {delimiter: _count_outside_quotes(header_line, delimiter) for delimiter in (";", ",", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    if counts[best] == 0:
+        raise CsvUnreadable(
+            f"{path}: cannot tell the delimiter from the header row (no ';', ',' or tab)",
+            hint="give it with --delimiter",
+        )
+    return best
+
+
+def _count_outside_quotes(line: str, delimiter: str) -> int:
+    count, quoted = 0, False
+    for char in line:
+        if char == '"':
+            quoted = not quoted
+        elif char == delimiter and not quoted:
+            count += 1
+    return count
+
+
+def unneutralise(cell: str) -> str:
+    """Undo :func:`neutralise_formula`: drop the ``'`` that an export put before ``= + - @`` tab or CR."""
+    if len(cell) > 1 and cell[0] == "'" and cell[1] in FORMULA_START:
+        return cell[1:]
+    return cell
+
+
+def read_crm_csv(path: Path, *, encoding: str | None = None, delimiter: str | None = None) -> CrmCsv:
+    """Read and map a CRM export; raise :class:`CsvUnreadable` when it cannot be used at all.
+
+    Cells are stripped of surrounding whitespace and of a formula-neutralising ``'``. Empty rows are
+    skipped. Rows with more cells than the header are listed in ``bad_rows`` instead of ``rows``.
+    """
+    codec = resolve_encoding(encoding)
+    chosen_delimiter = resolve_delimiter(delimiter)
+    name = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except IsADirectoryError:
+        raise CsvUnreadable(f"cannot read {name}: it is a directory") from None
+    except OSError as exc:
+        raise CsvUnreadable(f"cannot read {name}: {exc.strerror or exc}") from None
+    text = _decode(raw, codec, name)
+    if "\x00" in text:
+        raise CsvUnreadable(f"{name} is not a text file (it contains NUL bytes)")
+    if not text.strip():
+        raise CsvUnreadable(f"{name} is empty")
+    header_line = text.lstrip("\ufeff").splitlines()[0]
+    sep = chosen_delimiter or _sniff_delimiter(header_line, name)
+    try:
+        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=sep))
+    except csv.Error as exc:
+        raise CsvUnreadable(f"{name} is not valid CSV: {exc}") from None
+    header = [cell.strip().lstrip("\ufeff") for cell in records[0]]
+    headers, ignored, positions = _map_header(header, name)
+    result = CrmCsv(
+        path=name,
+        encoding="utf-8" if codec == "utf-8-sig" else codec,
+        delimiter=sep,
+        headers=headers,
+        ignored_columns=ignored,
+    )
+    for index, cells in enumerate(records[1:], start=2):
+        if not any(cell.strip() for cell in cells):
+            continue
+        if len(cells) > len(header) and any(cell.strip() for cell in cells[len(header) :]):
+            result.bad_rows.append(
+                (index, f"has {len(cells)} cells but the header has {len(header)} (a delimiter inside a value?)")
+            )
+            continue
+        values = {
+            field_name: unneutralise(cells[position].strip()).strip() if position < len(cells) else ""
+            for field_name, position in positions.items()
+        }
+        result.rows.append(CsvRow(index, values))
+    return result
+
+
+def _map_header(header: Sequence[str], name: str) -> tuple[dict[str, str], list[str], dict[str, int]]:
+    headers: dict[str, str] = {}
+    positions: dict[str, int] = {}
+    ignored: list[str] = []
+    for position, text in enumerate(header):
+        field_name = HEADER_INDEX.get(header_key(text))
+        if field_name is None:
+            if text:
+                ignored.append(text)
+            continue
+        if field_name in headers:
+            raise CsvUnreadable(f"{name}: columns {headers[field_name]!r} and {text!r} both mean {field_name}")
+        headers[field_name] = text
+        positions[field_name] = position
+    missing = [COLUMN_BY_FIELD[f].dutch + "/" + COLUMN_BY_FIELD[f].english for f in REQUIRED_FIELDS if f not in headers]
+    if missing:
+        raise CsvUnreadable(
+            f"{name}: required column {', '.join(missing)} is missing (header: {', '.join(header)[:200]})",
+            hint="see README, 'The CRM mirror', for the accepted column names",
+        )
+    return headers, ignored, positions
+
+
+def split_multi_value(cell: str) -> list[str]:
+    """Items of a multi-valued cell (IBANs, contact persons), separated by ``|``; blanks dropped."""
+    return [item.strip() for item in cell.split("|") if item.strip()]
+
+
+_CONTACT = re.compile(r"^(?P<name>[^<>]*?)\s*<(?P<email>[^<>]*)>\s*$")
+
+
+def parse_contact_item(item: str) -> tuple[str, str | None]:
+    """``"Jan de Vries <jan@example.nl>"`` → ``("Jan de Vries", "jan@example.nl")``; no ``<…>`` → no e-mail."""
+    match = _CONTACT.match(item)
+    if match:
+        return match.group("name").strip(), match.group("email").strip() or None
+    return item.strip(), None
+
+
+def format_contact_item(full_name: str, email: str | None) -> str:
+    """The inverse of :func:`parse_contact_item`."""
+    return f"{full_name} <{email}>" if email else full_name
+
+
+def neutralise_formula(cell: str) -> str:
+    """Make a cell safe to open in a spreadsheet: prefix ``'`` when it starts with ``= + - @`` tab or CR."""
+    return "'" + cell if cell.startswith(FORMULA_START) else cell
+
+
+def header_names(english: bool = False) -> list[str]:
+    """The header row ``crm export`` writes (Dutch names unless ``english``)."""
+    return [column.english if english else column.dutch for column in COLUMNS]
+
+
+def render_csv(rows: Iterable[dict[str, str | None]], *, delimiter: str = ";", english: bool = False) -> str:
+    """CSV text (header + rows keyed by field name), every cell formula-neutralised, CRLF line ends."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(header_names(english))
+    for row in rows:
+        writer.writerow([neutralise_formula(row.get(column.field) or "") for column in COLUMNS])
+    return buffer.getvalue()
