@@ -1,0 +1,171 @@
+"""`crm export` (formulas neutralised, BSN masked, round trip), `crm list`/`show` JSON, `crm set --sbr-start`."""
+
+from __future__ import annotations
+
+import json
+import stat
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from exactlink.services.crm import today_in_office_zone
+from exactlink.store.crm_csv import FORMULA_START, neutralise_formula, unneutralise
+from tests.cli import run_cli
+from tests.crm.conftest import BAD_ROW, GOOD_ROW, PERSON_ROW, WriteCsv
+
+
+@pytest.fixture
+def imported(write_csv: WriteCsv) -> None:
+    result = run_cli("crm", "import", str(write_csv([GOOD_ROW, PERSON_ROW, BAD_ROW])))
+    assert result.exit_code == 0, result.stderr
+
+
+def test_export_masks_bsn_and_neutralises_formulas(write_csv: WriteCsv, tmp_path: Path) -> None:
+    evil = {
+        "relatienummer": "R7",
+        "naam": '=HYPERLINK("http://evil","klik")',
+        "telefoon": "+31 20 555 0000",
+        "website": "@SUM(1+1)",
+        "bsn": "999993653",
+        "bezoekadres": "-2+3",
+    }
+    assert run_cli("crm", "import", str(write_csv([evil]))).exit_code == 0
+    out = tmp_path / "export.csv"
+    result = run_cli("crm", "export", str(out))
+    assert result.exit_code == 0
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    text = raw.decode("utf-8-sig")
+    assert "999993653" not in text and "*****3653" in text
+    assert "'=HYPERLINK" in text and "'+31 20 555 0000" in text and "'@SUM(1+1)" in text and "'-2+3" in text
+    for line in text.splitlines()[1:]:
+        for cell in line.split(";"):
+            assert not cell.lstrip('"').startswith(FORMULA_START)
+    shown = run_cli("crm", "export", "-", "--show-bsn").stdout
+    assert "999993653" in shown
+
+
+def test_export_imports_back_unchanged(imported: None, tmp_path: Path) -> None:
+    for flags in ([], ["--show-bsn"], ["--english-headers", "--delimiter", ","]):
+        out = tmp_path / "round.csv"
+        assert run_cli("crm", "export", str(out), *flags).exit_code == 0
+        report = json.loads(run_cli("crm", "import", str(out), "--json").stdout)
+        assert report["counts"]["unchanged"] == 3, (flags, report)
+    # the masked BSN did not overwrite the stored one
+    shown = json.loads(run_cli("crm", "show", "R002", "--json", "--show-bsn").stdout)
+    assert shown["bsn"] == "999993653"
+
+
+def test_show_bsn_setting_is_honoured(imported: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert json.loads(run_cli("crm", "show", "R002", "--json").stdout)["bsn"] == "*****3653"
+    monkeypatch.setenv("EXACTLINK_PRIVACY__SHOW_BSN", "true")
+    assert json.loads(run_cli("crm", "show", "R002", "--json").stdout)["bsn"] == "999993653"
+
+
+@given(st.text(max_size=30).filter(lambda text: not text.startswith("'")))
+def test_neutralising_is_undone_on_import(cell: str) -> None:
+    safe = neutralise_formula(cell)
+    assert not safe.startswith(FORMULA_START)
+    assert unneutralise(safe) == cell
+
+
+def test_list_json_shape_and_filters(imported: None) -> None:
+    from exactlink.store.db import open_db
+    from exactlink.store.links import set_admin_link, set_link
+
+    db = open_db()
+    set_link(db, "R001", "acc-1", "1001", method="rsin", linked_by="auto")
+    set_admin_link(db, "R001", 4321)
+    db.close()
+    rows = json.loads(run_cli("crm", "list", "--json").stdout)
+    assert [row["relation"] for row in rows] == ["R001", "R002", "R003"]
+    assert set(rows[0]) == {
+        "relation",
+        "name",
+        "kvk",
+        "rsin",
+        "bsn",
+        "account_code",
+        "account_id",
+        "administration",
+        "issues",
+    }
+    assert rows[0]["account_code"] == "1001" and rows[0]["administration"] == 4321
+    assert rows[1]["bsn"] == "*****3653"
+    unlinked = json.loads(run_cli("crm", "list", "--json", "--unlinked").stdout)
+    assert [row["relation"] for row in unlinked] == ["R002", "R003"]
+    table = run_cli("crm", "list")
+    assert table.exit_code == 0 and "R003" in table.stdout and "999993653" not in table.stdout
+
+
+def test_show_json_has_everything(imported: None) -> None:
+    from exactlink.store.db import open_db
+    from exactlink.store.returns import upsert_returns
+
+    db = open_db()
+    upsert_returns(
+        db,
+        [{"document_id": "D1", "division": 4321, "relation_number": "R001", "type": 31, "kind": "btw", "status": 20}],
+    )
+    db.close()
+    data = json.loads(run_cli("crm", "show", "R001", "--json").stdout)
+    for key in (
+        "relation",
+        "name",
+        "kvk",
+        "rsin",
+        "bsn",
+        "vat_number",
+        "payroll_tax_number",
+        "phone",
+        "email",
+        "website",
+        "addresses",
+        "contacts",
+        "bank_accounts",
+        "account",
+        "administration",
+        "sbr_start_date",
+        "returns_window_start",
+        "issues",
+        "recent_returns",
+    ):
+        assert key in data
+    assert [a["type"] for a in data["addresses"]] == ["visit", "postal"]
+    assert data["recent_returns"][0]["document_id"] == "d1"
+    assert data["account"] is None and data["administration"] is None
+    text = run_cli("crm", "show", "R001")
+    assert text.exit_code == 0 and "Dorpsstraat 1" in text.stdout
+    missing = run_cli("crm", "show", "R404")
+    assert missing.exit_code == 1 and "not in the local CRM mirror" in missing.stderr
+
+
+def test_sbr_start_bounds(imported: None) -> None:
+    today = today_in_office_zone()
+    earliest = today - timedelta(days=30)
+    ok = run_cli("crm", "set", "R001", "--sbr-start", earliest.isoformat(), "--json")
+    assert ok.exit_code == 0, ok.stderr
+    assert json.loads(ok.stdout)["sbr_start_date"] == earliest.isoformat()
+    too_early = run_cli("crm", "set", "R001", "--sbr-start", (earliest - timedelta(days=1)).isoformat())
+    assert too_early.exit_code == 2
+    assert "30 dagen terug" in too_early.stderr
+    future = (today + timedelta(days=10)).isoformat()
+    result = json.loads(run_cli("crm", "set", "R001", "--sbr-start", future, "--json").stdout)
+    assert result["previous"] == earliest.isoformat() and result["returns_window_start"] == future
+    dutch = today.strftime("%d-%m-%Y")
+    assert json.loads(run_cli("crm", "set", "R001", "--sbr-start", dutch, "--json").stdout)["sbr_start_date"] == (
+        today.isoformat()
+    )
+    dry = json.loads(run_cli("crm", "set", "R001", "--clear", "--dry-run", "--json").stdout)
+    assert dry["changed"] is True and dry["dry_run"] is True
+    assert json.loads(run_cli("crm", "show", "R001", "--json").stdout)["sbr_start_date"] == today.isoformat()
+    cleared = json.loads(run_cli("crm", "set", "R001", "--clear", "--json").stdout)
+    assert cleared["sbr_start_date"] is None and cleared["returns_window_start"] == earliest.isoformat()
+    assert run_cli("crm", "set", "R001").exit_code == 2
+    assert run_cli("crm", "set", "R001", "--sbr-start", today.isoformat(), "--clear").exit_code == 2
+    assert run_cli("crm", "set", "R001", "--sbr-start", "gisteren").exit_code == 2
+    assert run_cli("crm", "set", "R404", "--clear").exit_code == 1
