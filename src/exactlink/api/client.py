@@ -105,7 +105,7 @@ class ExactClient:
         max_attempts: int = 4,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._tokens = tokens
+        self.tokens = tokens
         self.limiter = limiter or RateLimiter(sleep=sleep)
         self.budget = budget or ErrorBudget()
         self.rate_log = rate_log
@@ -217,9 +217,12 @@ class ExactClient:
                 log.warning("could not record the rate-limit state: %s", exc)
 
     def close(self) -> None:
-        """Record the rate-limit state and close the connections."""
+        """Record the rate-limit state and close the connections (the token source's too, if it has any)."""
         self.record_rate_limits()
         self._http.close()
+        close_tokens = getattr(self.tokens, "close", None)
+        if callable(close_tokens):
+            close_tokens()
 
     def __enter__(self) -> ExactClient:
         return self
@@ -299,7 +302,7 @@ class ExactClient:
         failures = 0
         rate_limited = 0
         refreshed = False
-        token = self._tokens.access_token()
+        token = self.tokens.access_token()
         while True:
             self.budget.begin(division, endpoint)
             self.limiter.acquire(division, endpoint)
@@ -343,7 +346,7 @@ class ExactClient:
             if status == 401 and not refreshed:
                 self.budget.end(division, endpoint, failed=True)
                 refreshed = True
-                token = self._tokens.refresh_after_unauthorized(token)
+                token = self.tokens.refresh_after_unauthorized(token)
                 continue
             if status >= 500:
                 self.budget.end(division, endpoint, failed=True)

@@ -149,7 +149,9 @@ class LoopbackListener:
             ) from None
         server.listener = self
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="exactlink-login-callback", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="exactlink-login-callback", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -166,9 +168,7 @@ class LoopbackListener:
         """Handle a request to the redirect path: the first one decides the login, later ones are refused."""
         with self._lock:
             if self._done.is_set():
-                return 409, _page(
-                    "Already handled", "This login was already answered. You can close this tab."
-                )
+                return 409, _page("Already handled", "This login was already answered. You can close this tab.")
             try:
                 self._code = code_from_redirect(query, self._expected_state)
             except LoginFailed as failure:
@@ -188,7 +188,7 @@ class LoopbackListener:
         """
         if not self._done.wait(timeout):
             raise LoginFailed(
-                f"no answer from the browser within {timeout:.0f} s; nothing was stored",
+                f"no answer from the browser within {timeout:g} s; nothing was stored",
                 hint="run `exactlink login` again (or `exactlink login --no-browser` on a machine without a browser)",
             )
         if self._failure is not None:

@@ -79,6 +79,10 @@ class TokenProvider(httpx.Auth):
         self._expiry_warned = False
         self.refreshes = 0
 
+    def close(self) -> None:
+        """Close the token endpoint's connections."""
+        self.oauth.close()
+
     def current(self) -> TokenSet | None:
         """The tokens as last loaded or refreshed (``None`` when not logged in)."""
         with self._thread_lock:
@@ -105,6 +109,19 @@ class TokenProvider(httpx.Auth):
         """Exact answered 401 to ``rejected``: return another process's newer token, or refresh once."""
         with self._thread_lock:
             return self._refresh(rejected=rejected)
+
+    def remember_user(self, user: dict[str, str | None]) -> None:
+        """Store who is logged in next to the tokens (under the refresh lock, so no rotation is lost)."""
+        from filelock import FileLock
+
+        self.lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with self._thread_lock, FileLock(str(self.lock_path), timeout=self.lock_timeout):
+            stored = self.store.load()
+            if stored is None:
+                raise not_logged_in()
+            stored.user = dict(user)
+            self.store.save(stored)
+            self._tokens = stored
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         """``httpx.Auth``: add the bearer token; on a 401 refresh once and send the request again."""

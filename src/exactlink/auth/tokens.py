@@ -219,7 +219,7 @@ class TokenStore:
         self._warn(
             f"no usable OS keyring ({problem}); tokens are kept in {self.token_file} (readable only by you). "
             "On a headless server or under cron, run exactlink inside `dbus-run-session` with an unlocked "
-            "gnome-keyring for a real keyring, or set exact.token_storage = \"file\" "
+            'gnome-keyring for a real keyring, or set exact.token_storage = "file" '
             "(EXACTLINK_EXACT__TOKEN_STORAGE=file) to use the file on purpose and silence this warning."
         )
 

@@ -1,0 +1,88 @@
+"""``exactlink login`` and ``exactlink logout``."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("login")(login)
+    app.command("logout")(logout)
+
+
+def _show_url(url: str, paste_expected: bool) -> None:
+    from exactlink.console import info
+
+    info("Open this URL to log in to Exact Online:")
+    info(url)
+    if paste_expected:
+        info("After logging in, your browser is sent to the redirect URI. Paste that full URL here:")
+    else:
+        info("Waiting for the browser to come back…")
+
+
+def _read_line() -> str:
+    line = sys.stdin.readline()
+    if not line.strip():
+        from exactlink.auth.oauth import LoginFailed
+
+        raise LoginFailed("no redirected URL was pasted; nothing was stored", hint="run `exactlink login` again")
+    return line.strip()
+
+
+def _read_secret() -> str:
+    if sys.stdin.isatty():
+        return str(typer.prompt("Exact Online client secret", hide_input=True, err=True))
+    return sys.stdin.readline()
+
+
+def login(
+    no_browser: bool = typer.Option(
+        False, "--no-browser", help="Print the URL and read the redirected URL from stdin."
+    ),
+    region: str | None = typer.Option(None, "--region", help="Exact Online site: nl, be, de, uk, com, es, fr."),
+    base_url: str | None = typer.Option(None, "--base-url", help="Explicit Exact Online base URL (overrides region)."),
+    force_login: bool = typer.Option(False, "--force-login", help="Make Exact show its login screen again."),
+    store_secret: bool = typer.Option(False, "--store-secret", help="Read the client secret (stdin/prompt), keep it."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Log in to Exact Online in the browser (authorization code + PKCE) and store the tokens safely."""
+    from exactlink.console import emit_json, info, out, warn
+    from exactlink.services.login import login as run_login
+    from exactlink.services.login import store_client_secret
+    from exactlink.settings import load_settings
+
+    overrides = {key: value for key, value in {"region": region, "base_url": base_url}.items() if value}
+    settings = load_settings(**({"exact": overrides} if overrides else {}))
+    if store_secret:
+        info(f"client secret stored in {store_client_secret(settings, _read_secret())}")
+    outcome = run_login(
+        settings, use_browser=not no_browser, force_login=force_login, show_url=_show_url, read_pasted_url=_read_line
+    )
+    for message in outcome.warnings:
+        warn(message)
+    if json_output:
+        emit_json(outcome.to_json())
+        return
+    who = outcome.user.FullName or outcome.user.UserName or "(unknown user)"
+    out().print(
+        f"Logged in to {outcome.base_url} as {who}" + (f" <{outcome.user.Email}>" if outcome.user.Email else "")
+    )
+    out().print(f"Tokens are stored in {outcome.storage}", highlight=False)
+    if overrides:
+        info("Other commands use the site from config.toml / EXACTLINK_BASE_URL / EXACTLINK_REGION: set it there too.")
+
+
+def logout() -> None:
+    """Remove the stored Exact Online tokens (keyring and fallback file); the client secret is kept."""
+    from exactlink.console import out
+    from exactlink.services.login import logout as run_logout
+    from exactlink.settings import load_settings
+
+    removed = run_logout(load_settings())
+    if removed:
+        out().print("Logged out: removed the tokens from " + " and ".join(removed), highlight=False)
+    else:
+        out().print("Not logged in: there were no tokens to remove.")

@@ -1,0 +1,29 @@
+"""``exactlink status``: login, token storage, office administration, API budget, last runs."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("status")(status)
+
+
+def status(json_output: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Show who is logged in, where the tokens are, the office administration, API budget and last runs.
+
+    Exits 4 when nobody is logged in (handy for monitoring).
+    """
+    from exactlink.console import emit_json, out
+    from exactlink.exitcodes import ExitCode
+    from exactlink.services.status import status_lines, status_report
+    from exactlink.settings import load_settings
+
+    report = status_report(load_settings())
+    if json_output:
+        emit_json(report)
+    else:
+        for line in status_lines(report):
+            out().print(line, highlight=False, markup=False)
+    if not report["logged_in"]:
+        raise typer.Exit(int(ExitCode.LOGIN_REQUIRED))

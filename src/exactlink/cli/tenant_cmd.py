@@ -1,0 +1,71 @@
+"""``exactlink tenant``: list the administrations, choose and show the office administration."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+tenant_app = typer.Typer(help="List administrations and choose the office administration.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(tenant_app, name="tenant")
+
+
+@tenant_app.command("list")
+def tenant_list(json_output: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List every administration the login sees: practice, main, blocked/archived, not consented."""
+    from exactlink.console import emit_json, out
+    from exactlink.services.tenant import list_divisions_with_office
+
+    overview, office = list_divisions_with_office()
+    if json_output:
+        emit_json({"office": office, "divisions": [entry.to_json() for entry in overview.divisions]})
+        return
+    from rich.table import Table
+
+    table = Table("", "code", "name", "customer", "flags")
+    for entry in overview.divisions:
+        chosen = "*" if office and office["division"] == entry.code else ""
+        table.add_row(chosen, str(entry.code), entry.name, entry.customer_name or "", ", ".join(entry.flags()))
+    out().print(table)
+    if not overview.all_divisions_checked:
+        out().print("(system/AllDivisions could not be read: administrations without consent are not shown)")
+
+
+@tenant_app.command("select")
+def tenant_select(
+    division: str = typer.Argument(..., help="Code or name of the office administration."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Choose the office administration (kantooradministratie) by code or name."""
+    from exactlink.console import out, warn
+    from exactlink.services.session import open_client
+    from exactlink.services.tenant import choose_office, save_office
+
+    with open_client() as client:
+        entry, warnings = choose_office(client, division)
+    for message in warnings:
+        warn(message)
+    if (
+        not yes
+        and sys.stdin.isatty()
+        and not typer.confirm(f"Use {entry.code} {entry.name} as the office administration?")
+    ):
+        raise typer.Exit(1)
+    office = save_office(entry)
+    out().print(f"Office administration set to {office.division} {office.name}", highlight=False)
+
+
+@tenant_app.command("show")
+def tenant_show(json_output: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Show the chosen office administration."""
+    from exactlink.console import emit_json, out
+    from exactlink.services.tenant import office_or_fail
+
+    office = office_or_fail()
+    if json_output:
+        emit_json({"division": office.division, "name": office.name, "selected_at": office.selected_at})
+        return
+    out().print(f"{office.division} {office.name} (chosen {office.selected_at})", highlight=False)

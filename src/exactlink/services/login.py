@@ -1,0 +1,158 @@
+"""``exactlink login`` / ``logout``: the browser login, storing its tokens, and removing them again."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from exactlink.errors import UsageError
+
+if TYPE_CHECKING:
+    from exactlink.api.models import Me
+    from exactlink.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoginOutcome:
+    """Who logged in, where the tokens went, and anything the user should know."""
+
+    user: Me
+    base_url: str
+    storage: str
+    storage_kind: str
+    practice_divisions: list[tuple[int, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``--json`` form (no token, no secret)."""
+        return {
+            "user": {"full_name": self.user.FullName, "user_name": self.user.UserName, "email": self.user.Email},
+            "base_url": self.base_url,
+            "token_storage": {"kind": self.storage_kind, "location": self.storage},
+            "practice_divisions": [{"code": code, "name": name} for code, name in self.practice_divisions],
+            "warnings": self.warnings,
+        }
+
+
+def store_client_secret(settings: Settings, secret: str) -> str:
+    """Keep the client secret in the keyring (or the fallback file); returns where it went."""
+    from exactlink.services.session import token_store
+
+    secret = secret.strip()
+    if not secret:
+        raise UsageError("the client secret is empty")
+    store = token_store(settings)
+    store.set_secret(secret)
+    return store.location()
+
+
+def open_browser(url: str) -> None:
+    """Ask the desktop to open ``url``; failure is fine (the URL is always printed too)."""
+    import webbrowser
+
+    try:
+        webbrowser.open(url)
+    except webbrowser.Error as exc:
+        log.info("could not open a browser: %s", exc)
+
+
+def login(
+    settings: Settings,
+    *,
+    use_browser: bool,
+    force_login: bool,
+    show_url: Callable[[str, bool], None],
+    read_pasted_url: Callable[[], str],
+) -> LoginOutcome:
+    """Run the authorization-code flow (PKCE + state), store the tokens, and ask Exact who logged in.
+
+    Args:
+        settings: the effective settings (site, client id, redirect URI, token storage).
+        use_browser: listen on the redirect URI's loopback port and open the browser; otherwise the
+            user pastes the redirected URL (also chosen when the redirect URI is not a loopback address).
+        force_login: make Exact show its login screen even when the browser is logged in.
+        show_url: prints the authorization URL; its second argument says whether a paste is expected.
+        read_pasted_url: reads the redirected URL the user pastes.
+
+    Raises:
+        LoginFailed: consent refused, state mismatch, timeout, or the code was refused.
+        ExactlinkError: the callback port is busy (exit 1).
+        ConfigError: no client id or client secret.
+    """
+    from exactlink.auth.loopback import LoopbackListener, code_from_redirect, loopback_target
+    from exactlink.auth.oauth import authorization_url
+    from exactlink.auth.pkce import new_pkce_pair, new_state
+    from exactlink.paths import get_paths
+    from exactlink.services.session import oauth_client, token_store
+
+    get_paths().ensure()
+    store = token_store(settings)
+    oauth = oauth_client(settings, store)
+    try:
+        pkce = new_pkce_pair()
+        state = new_state()
+        url = authorization_url(oauth.app, state=state, code_challenge=pkce.challenge, force_login=force_login)
+        if use_browser and loopback_target(settings.exact.redirect_uri) is not None:
+            with LoopbackListener(settings.exact.redirect_uri, state) as listener:
+                show_url(url, False)
+                open_browser(url)
+                code = listener.wait(settings.exact.login_timeout_seconds)
+        else:
+            show_url(url, True)
+            code = code_from_redirect(read_pasted_url(), state)
+        tokens = oauth.exchange_code(code, pkce.verifier)
+        # Stored before first use: from here on the login survives whatever happens next.
+        store.save(tokens)
+    finally:
+        oauth.close()
+    return _describe_login(settings)
+
+
+def _describe_login(settings: Settings) -> LoginOutcome:
+    """Ask ``current/Me`` who logged in, check that they see a practice division, remember the user."""
+    from exactlink.api.errors import ApiError
+    from exactlink.auth.session import TokenProvider
+    from exactlink.services.session import open_client, token_store
+    from exactlink.services.tenant import list_divisions
+
+    store = token_store(settings)
+    with open_client(settings) as client:
+        me = client.me()
+        warnings: list[str] = []
+        practice: list[tuple[int, str]] = []
+        try:
+            overview = list_divisions(client)
+            practice = [(entry.code, entry.name) for entry in overview.practice_divisions()]
+        except ApiError as exc:
+            warnings.append(f"could not list the administrations: {exc.message}")
+        else:
+            if not practice:
+                warnings.append(
+                    "this login sees no practice (office) administration: log in with an Exact Online administrator "
+                    "account that sees every administration (`exactlink login --force-login` to pick another user)"
+                )
+        if me.IsClientUser:
+            warnings.append("this is a client user, not an accountant's administrator account")
+        if isinstance(client.tokens, TokenProvider):
+            client.tokens.remember_user(
+                {"full_name": me.FullName, "user_name": me.UserName, "email": me.Email, "user_id": me.UserID}
+            )
+    return LoginOutcome(
+        user=me,
+        base_url=settings.exact.effective_base_url,
+        storage=store.location(),
+        storage_kind=store.kind,
+        practice_divisions=practice,
+        warnings=warnings,
+    )
+
+
+def logout(settings: Settings) -> list[str]:
+    """Remove this site's and app's tokens from the keyring and the fallback file; returns where they were."""
+    from exactlink.services.session import token_store
+
+    return token_store(settings).delete()

@@ -1,0 +1,180 @@
+"""Build an authenticated Exact Online client from the settings; every command that talks to Exact uses this.
+
+``open_client(settings)`` wires the pieces: the token store (keyring or 0600 file), the app registration
+(client id from the settings, client secret from ``EXACTLINK_CLIENT_SECRET`` or the keyring), the
+cross-process token refresh, the shared error budget and the rate-limit log in the state directory.
+
+``runtime`` is the one seam for tests and the sandbox: it holds the httpx transport, the clock and the
+sleep function everything here uses. Production code never changes it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from exactlink.errors import ConfigError
+
+if TYPE_CHECKING:
+    import httpx
+
+    from exactlink.api.budget import ErrorBudget
+    from exactlink.api.client import ExactClient
+    from exactlink.api.ratelimit import RateLimitLog
+    from exactlink.auth.oauth import OAuthApp, OAuthClient
+    from exactlink.auth.session import TokenProvider
+    from exactlink.auth.tokens import TokenStore
+    from exactlink.settings import Settings
+
+SECRET_ENV = "EXACTLINK_CLIENT_SECRET"
+
+
+@dataclass
+class Runtime:
+    """How exactlink reaches Exact Online: real network and real time, unless a test swaps them."""
+
+    transport: httpx.BaseTransport | None = None
+    clock: Callable[[], float] = time.time
+    sleep: Callable[[float], None] = time.sleep
+    keyring_timeout: float = 10.0
+
+
+runtime = Runtime()
+
+
+def _default_warn(message: str) -> None:
+    from exactlink.console import warn
+
+    warn(message)
+
+
+def require_client_id(settings: Settings) -> str:
+    """The configured client id of the app registration.
+
+    Raises:
+        ConfigError: none is configured.
+    """
+    client_id = settings.exact.client_id.strip()
+    if not client_id:
+        raise ConfigError(
+            "no Exact Online app is configured (exact.client_id is empty)",
+            hint="set client_id under [exact] in config.toml or EXACTLINK_CLIENT_ID "
+            "(register the app in the Exact App Center first)",
+        )
+    return client_id
+
+
+def token_store(settings: Settings, *, warn: Callable[[str], None] | None = None) -> TokenStore:
+    """The token store of the configured site and app (``exact.token_storage`` decides keyring or file)."""
+    from exactlink.auth.tokens import TokenStore
+
+    return TokenStore(
+        settings.exact.effective_base_url,
+        require_client_id(settings),
+        mode=settings.exact.token_storage,
+        keyring_timeout=runtime.keyring_timeout,
+        warn=warn or _default_warn,
+    )
+
+
+def client_secret(store: TokenStore) -> str:
+    """The client secret: ``EXACTLINK_CLIENT_SECRET`` first, else what ``login --store-secret`` stored.
+
+    Raises:
+        ConfigError: neither is set.
+    """
+    secret = os.environ.get(SECRET_ENV, "").strip()
+    if secret:
+        return secret
+    stored = store.get_secret()
+    if stored:
+        return stored
+    raise ConfigError(
+        "the Exact Online client secret is not set",
+        hint=f"set {SECRET_ENV} or store it once with `exactlink login --store-secret`",
+    )
+
+
+def oauth_app(settings: Settings, store: TokenStore) -> OAuthApp:
+    """The app registration: base URL, client id, client secret and redirect URI."""
+    from exactlink.auth.oauth import OAuthApp
+
+    return OAuthApp(
+        base_url=settings.exact.effective_base_url,
+        client_id=require_client_id(settings),
+        client_secret=client_secret(store),
+        redirect_uri=settings.exact.redirect_uri,
+    )
+
+
+def oauth_client(settings: Settings, store: TokenStore) -> OAuthClient:
+    """A client for the app's token endpoint."""
+    from exactlink.auth.oauth import OAuthClient
+
+    return OAuthClient(
+        oauth_app(settings, store),
+        transport=runtime.transport,
+        timeout=settings.exact.timeout_seconds,
+        clock=runtime.clock,
+    )
+
+
+def token_provider(
+    settings: Settings, store: TokenStore, *, warn: Callable[[str], None] | None = None
+) -> TokenProvider:
+    """The cross-process-safe source of access tokens for this login."""
+    from exactlink.auth.session import TokenProvider
+
+    return TokenProvider(store, oauth_client(settings, store), clock=runtime.clock, warn=warn or _default_warn)
+
+
+def error_budget() -> ErrorBudget:
+    """The error budget shared by all runs (a JSON file in the state directory)."""
+    from exactlink.api.budget import ErrorBudget
+    from exactlink.paths import get_paths
+
+    paths = get_paths()
+    return ErrorBudget(paths.state_dir / "error-budget.json", paths.lock_file("error-budget"), clock=runtime.clock)
+
+
+def rate_limit_log() -> RateLimitLog:
+    """The last rate-limit headers seen per division (a JSON file in the state directory)."""
+    from exactlink.api.ratelimit import RateLimitLog
+    from exactlink.paths import get_paths
+
+    paths = get_paths()
+    return RateLimitLog(paths.state_dir / "rate-limits.json", paths.lock_file("rate-limits"))
+
+
+def open_client(settings: Settings | None = None, *, warn: Callable[[str], None] | None = None) -> ExactClient:
+    """An authenticated ``ExactClient`` for the configured site; close it (or use ``with``) when done.
+
+    Raises:
+        ConfigError: no client id or client secret is configured.
+        LoginRequired: nobody is logged in (exit 4).
+    """
+    from exactlink.api.client import ExactClient
+    from exactlink.api.ratelimit import RateLimiter
+    from exactlink.auth.session import not_logged_in
+    from exactlink.paths import get_paths
+    from exactlink.settings import load_settings
+
+    settings = settings or load_settings()
+    get_paths().ensure()
+    store = token_store(settings, warn=warn)
+    if store.load() is None:
+        raise not_logged_in()
+    provider = token_provider(settings, store, warn=warn)
+    return ExactClient(
+        settings.exact.effective_base_url,
+        provider,
+        transport=runtime.transport,
+        timeout=settings.exact.timeout_seconds,
+        limiter=RateLimiter(clock=runtime.clock, sleep=runtime.sleep),
+        budget=error_budget(),
+        rate_log=rate_limit_log(),
+        sleep=runtime.sleep,
+    )

@@ -1,0 +1,139 @@
+"""``exactlink status``: login health, token storage, office administration, API budget and last runs.
+
+Everything comes from local state (token store, database, the state directory's rate-limit and
+error-budget files), so ``status`` works without calling Exact Online and never shows a token.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from exactlink.api.ratelimit import LimitState
+    from exactlink.settings import Settings
+
+
+def _iso(moment: float | None) -> str | None:
+    return None if moment is None else datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds")
+
+
+def _budget_row(key: str, state: LimitState, now: float) -> dict[str, Any]:
+    minutely = state.minutely_remaining
+    if state.minutely_reset is not None and state.minutely_reset <= now and state.minutely_limit is not None:
+        minutely = state.minutely_limit  # that minute is over
+    daily = state.daily_remaining
+    if state.daily_reset is not None and state.daily_reset <= now and state.daily_limit is not None:
+        daily = state.daily_limit
+    return {
+        "division": int(key) if key.isdigit() else key,
+        "minutely_remaining": minutely,
+        "minutely_limit": state.minutely_limit,
+        "daily_remaining": daily,
+        "daily_limit": state.daily_limit,
+        "daily_reset": _iso(state.daily_reset),
+        "seen_at": _iso(state.seen_at),
+    }
+
+
+def login_status(settings: Settings) -> dict[str, Any]:
+    """Who is logged in, where the tokens are, and when the access and refresh tokens expire."""
+    from exactlink.auth.session import EXPIRY_WARNING
+    from exactlink.services.session import runtime, token_store
+
+    report: dict[str, Any] = {
+        "base_url": settings.exact.effective_base_url,
+        "client_id_configured": bool(settings.exact.client_id.strip()),
+        "logged_in": False,
+        "user": None,
+        "token_storage": None,
+        "access_token": None,
+        "refresh_token": None,
+    }
+    if not report["client_id_configured"]:
+        return report
+    store = token_store(settings)
+    tokens = store.load()
+    report["token_storage"] = {"kind": store.kind, "location": store.location()}
+    if tokens is None:
+        return report
+    now = runtime.clock()
+    refresh_left = tokens.refresh_expires_at - now
+    report["logged_in"] = refresh_left > 0
+    report["user"] = tokens.user
+    report["access_token"] = {"expires_at": _iso(tokens.expires_at), "valid": tokens.expires_at > now}
+    report["refresh_token"] = {
+        "expires_at": _iso(tokens.refresh_expires_at),
+        "days_left": round(max(refresh_left, 0) / 86_400, 1),
+        "expires_soon": 0 < refresh_left < EXPIRY_WARNING,
+    }
+    return report
+
+
+def status_report(settings: Settings, *, runs: int = 5) -> dict[str, Any]:
+    """The whole ``status`` document (see the module docstring)."""
+    from exactlink.services.session import error_budget, rate_limit_log, runtime
+    from exactlink.store.db import open_db
+    from exactlink.store.runs import last_runs
+
+    report = login_status(settings)
+    now = runtime.clock()
+    db = open_db()
+    try:
+        from exactlink.services.tenant import current_office, office_json
+
+        office = current_office(db)
+        report["office"] = office_json(office)
+        report["last_runs"] = last_runs(db, runs)
+    finally:
+        db.close()
+    report["api_budget"] = [_budget_row(key, state, now) for key, state in sorted(rate_limit_log().read().items())]
+    budget = error_budget()
+    report["error_budget"] = [
+        {"division": key.split("|", 1)[0], "endpoint": key.split("|", 1)[1], "failures": count, "limit": budget.limit}
+        for key, count in sorted(budget.snapshot().items())
+    ]
+    return report
+
+
+def status_lines(report: dict[str, Any]) -> list[str]:
+    """The human-readable ``status`` (one fact per line)."""
+    lines = [f"Exact Online: {report['base_url']}"]
+    if not report["client_id_configured"]:
+        lines.append("app: not configured (set exact.client_id or EXACTLINK_CLIENT_ID)")
+    user = report.get("user") or {}
+    if report["logged_in"]:
+        who = user.get("full_name") or user.get("user_name") or "(unknown user)"
+        email = f" <{user['email']}>" if user.get("email") else ""
+        lines.append(f"logged in as: {who}{email}")
+    else:
+        lines.append("logged in: no (run `exactlink login`)")
+    if report.get("token_storage"):
+        lines.append(f"tokens: {report['token_storage']['location']}")
+    if report.get("access_token"):
+        state = "valid" if report["access_token"]["valid"] else "expired (refreshed on the next call)"
+        lines.append(f"access token: {state}, expires {report['access_token']['expires_at']}")
+    if report.get("refresh_token"):
+        refresh = report["refresh_token"]
+        soon = "  <- expires soon: run any command or `exactlink login`" if refresh["expires_soon"] else ""
+        lines.append(f"login valid until: {refresh['expires_at']} ({refresh['days_left']} days){soon}")
+    office = report.get("office")
+    if office:
+        lines.append(f"office administration: {office['division']} {office['name']}")
+    else:
+        lines.append("office administration: not chosen (run `exactlink tenant select`)")
+    for row in report.get("api_budget", []):
+        lines.append(
+            f"API budget {row['division']}: {row['minutely_remaining']}/{row['minutely_limit']} this minute, "
+            f"{row['daily_remaining']}/{row['daily_limit']} today (seen {row['seen_at']})"
+        )
+    for row in report.get("error_budget", []):
+        lines.append(
+            f"failed calls {row['division']} {row['endpoint']}: {row['failures']} of {row['limit']} in the last hour"
+        )
+    runs = report.get("last_runs") or []
+    if not runs:
+        lines.append("last runs: none")
+    for run in runs:
+        lines.append(f"run {run['id']} {run['command']}: {run['outcome']} (started {run['started_at']})")
+    return lines

@@ -1,0 +1,277 @@
+"""Which administrations (divisions) the login sees, and choosing the office administration.
+
+Listing follows Exact's advice (exact-api.md §4.2): ``current/Me`` first (no division in the URL), then
+``/{CurrentDivision}/system/Divisions`` (what the user may access *and* consented to) and
+``/{CurrentDivision}/system/AllDivisions`` (everything of the licence). A division that is only in
+AllDivisions was not given consent (or the user lacks access rights) and cannot be used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from exactlink.errors import NotConfigured, UsageError
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from exactlink.api.client import ExactClient
+    from exactlink.api.models import Division, Me
+    from exactlink.store.meta import OfficeAdministration
+
+STATUS_WORDS = {0: "inactive", 1: "active", 2: "archived"}
+BLOCKING_WORDS = {
+    1: "backup/restore in progress",
+    2: "conversion busy",
+    3: "conversion shadow",
+    4: "conversion waiting",
+    5: "copy data waiting",
+    6: "copy data busy",
+}
+
+
+@dataclass(frozen=True)
+class DivisionEntry:
+    """One administration as ``tenant list`` shows it."""
+
+    code: int
+    name: str
+    customer_code: str | None = None
+    customer_name: str | None = None
+    practice: bool = False
+    main: bool = False
+    current: bool = False
+    status: str = "active"
+    blocked: str | None = None
+    consented: bool = True
+
+    @property
+    def usable(self) -> bool:
+        """Whether the app can work in it (consented, not archived, not blocked)."""
+        return self.consented and self.status == "active" and self.blocked is None
+
+    def flags(self) -> list[str]:
+        """Short markers: practice, main, current, archived/inactive, blocked, no consent."""
+        marks = []
+        if self.practice:
+            marks.append("practice")
+        if self.main:
+            marks.append("main")
+        if self.current:
+            marks.append("current")
+        if self.status != "active":
+            marks.append(self.status)
+        if self.blocked:
+            marks.append(f"blocked ({self.blocked})")
+        if not self.consented:
+            marks.append("no consent")
+        return marks
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``--json`` form."""
+        return {
+            "code": self.code,
+            "name": self.name,
+            "customer_code": self.customer_code,
+            "customer_name": self.customer_name,
+            "practice": self.practice,
+            "main": self.main,
+            "current": self.current,
+            "status": self.status,
+            "blocked": self.blocked,
+            "consented": self.consented,
+        }
+
+
+@dataclass
+class TenantOverview:
+    """Who is logged in and every administration they see."""
+
+    user: Me
+    divisions: list[DivisionEntry] = field(default_factory=list)
+    all_divisions_checked: bool = True
+
+    def practice_divisions(self) -> list[DivisionEntry]:
+        """The administrations Exact marks as an accountancy practice (office) administration."""
+        return [entry for entry in self.divisions if entry.practice and entry.consented]
+
+
+def _entry(division: Division, *, consented: bool) -> DivisionEntry:
+    return DivisionEntry(
+        code=division.Code,
+        name=(division.Description or "").strip() or f"administration {division.Code}",
+        customer_code=division.CustomerCode,
+        customer_name=division.CustomerName,
+        practice=bool(division.IsPracticeDivision),
+        main=bool(division.IsMainDivision),
+        current=bool(division.Current),
+        status=STATUS_WORDS.get(division.Status if division.Status is not None else 1, "unknown"),
+        blocked=BLOCKING_WORDS.get(division.BlockingStatus or 0, f"status {division.BlockingStatus}")
+        if division.BlockingStatus
+        else None,
+        consented=consented,
+    )
+
+
+def list_divisions(client: ExactClient) -> TenantOverview:
+    """``current/Me``, then ``system/Divisions`` and ``system/AllDivisions`` of the user's current division.
+
+    When the current division itself is not accessible (the user left it out at consent), the user's
+    accounting division is tried instead.
+    """
+    from exactlink.api.errors import ApiError, ForbiddenError
+    from exactlink.api.models import Division
+
+    me = client.me()
+    anchors = [code for code in dict.fromkeys([me.CurrentDivision, me.AccountingDivision]) if code is not None]
+    if not anchors:
+        raise UsageError("Exact Online reports no current administration for this login")
+    accessible: list[Division] | None = None
+    anchor = anchors[0]
+    last_error: ForbiddenError | None = None
+    for anchor in anchors:
+        try:
+            accessible = Division.parse_all(client.get_collection(anchor, "system/Divisions", select=Division.select()))
+            break
+        except ForbiddenError as error:
+            last_error = error
+    if accessible is None:
+        assert last_error is not None
+        raise last_error
+    overview = TenantOverview(user=me)
+    seen = {division.Code for division in accessible}
+    entries = [_entry(division, consented=True) for division in accessible]
+    try:
+        everything = Division.parse_all(client.get_collection(anchor, "system/AllDivisions", select=Division.select()))
+        entries += [_entry(division, consented=False) for division in everything if division.Code not in seen]
+    except ApiError:
+        overview.all_divisions_checked = False
+    overview.divisions = sorted(entries, key=lambda entry: (not entry.practice, not entry.consented, entry.code))
+    return overview
+
+
+def find_division(entries: list[DivisionEntry], selector: str) -> DivisionEntry:
+    """The administration a user means by ``selector``: its code, its exact name, or a unique part of its name.
+
+    Raises:
+        UsageError: nothing matches, or several names match (the candidates are listed).
+    """
+    wanted = selector.strip()
+    if wanted.isdigit():
+        for entry in entries:
+            if entry.code == int(wanted):
+                return entry
+        raise UsageError(
+            f"administration {wanted} is not among the administrations this login sees",
+            hint="run `exactlink tenant list`",
+        )
+    folded = wanted.casefold()
+    exact = [entry for entry in entries if entry.name.casefold() == folded]
+    candidates = exact or [entry for entry in entries if folded in entry.name.casefold()]
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise UsageError(f"no administration is called {wanted!r}", hint="run `exactlink tenant list`")
+    listed = "; ".join(f"{entry.code} {entry.name}" for entry in candidates[:10])
+    more = f" and {len(candidates) - 10} more" if len(candidates) > 10 else ""
+    raise UsageError(
+        f"{wanted!r} matches {len(candidates)} administrations: {listed}{more}",
+        hint="select by code, e.g. `exactlink tenant select " + str(candidates[0].code) + "`",
+    )
+
+
+def choose_office(client: ExactClient, selector: str) -> tuple[DivisionEntry, list[str]]:
+    """Resolve ``selector`` to an administration that can be the office administration; also warnings.
+
+    Raises:
+        UsageError: no match, an ambiguous name, or an administration the app has no consent for.
+    """
+    entry = find_division(list_divisions(client).divisions, selector)
+    if not entry.consented:
+        raise UsageError(
+            f"the app was not given consent for administration {entry.code} {entry.name} "
+            "(or this login has no access rights to it)",
+            hint="run `exactlink login` again and consent for all administrations",
+        )
+    warnings = []
+    if not entry.practice:
+        warnings.append(
+            f"administration {entry.code} is not marked as a practice (office) administration in Exact Online"
+        )
+    if entry.status != "active":
+        warnings.append(f"administration {entry.code} is {entry.status}")
+    if entry.blocked:
+        warnings.append(f"administration {entry.code} is blocked: {entry.blocked}")
+    return entry, warnings
+
+
+def store_office(db: sqlite_utils.Database, entry: DivisionEntry) -> OfficeAdministration:
+    """Record ``entry`` as the office administration."""
+    from exactlink.store.meta import set_office
+
+    return set_office(db, entry.code, entry.name)
+
+
+def current_office(db: sqlite_utils.Database) -> OfficeAdministration | None:
+    """The chosen office administration, or ``None``."""
+    from exactlink.store.meta import get_office
+
+    return get_office(db)
+
+
+def require_office(db: sqlite_utils.Database) -> OfficeAdministration:
+    """The chosen office administration; every command that needs it calls this.
+
+    Raises:
+        NotConfigured: none was chosen yet.
+    """
+    office = current_office(db)
+    if office is None:
+        raise NotConfigured("no office administration chosen", hint="run `exactlink tenant select`")
+    return office
+
+
+def office_json(office: OfficeAdministration | None) -> dict[str, Any] | None:
+    """The ``--json`` form of the office administration."""
+    return (
+        None
+        if office is None
+        else {"division": office.division, "name": office.name, "selected_at": office.selected_at}
+    )
+
+
+def list_divisions_with_office() -> tuple[TenantOverview, dict[str, Any] | None]:
+    """For ``tenant list``: every administration the login sees, and the chosen office (``None`` if none)."""
+    from exactlink.services.session import open_client
+    from exactlink.store.db import open_db
+
+    with open_client() as client:
+        overview = list_divisions(client)
+    db = open_db()
+    try:
+        return overview, office_json(current_office(db))
+    finally:
+        db.close()
+
+
+def save_office(entry: DivisionEntry) -> OfficeAdministration:
+    """For ``tenant select``: store ``entry`` as the office administration in the database."""
+    from exactlink.store.db import open_db
+
+    db = open_db()
+    try:
+        return store_office(db, entry)
+    finally:
+        db.close()
+
+
+def office_or_fail() -> OfficeAdministration:
+    """For commands without an open database: the chosen office administration, or ``NotConfigured``."""
+    from exactlink.store.db import open_db
+
+    db = open_db()
+    try:
+        return require_office(db)
+    finally:
+        db.close()
