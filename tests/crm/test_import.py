@@ -283,3 +283,23 @@ def test_damaged_database_gives_one_line(write_csv: WriteCsv, exactlink_home: Pa
     assert result.exit_code == 1
     assert "not a usable SQLite database" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_contact_details_from_exact_survive_a_reimport(write_csv: WriteCsv) -> None:
+    from exactlink.store.relations import Contact, get_relation_record, upsert_relation
+
+    path = write_csv([GOOD_ROW])
+    _import(path)
+    db = open_db()
+    record = get_relation_record(db, "R001")
+    assert record is not None
+    record.contacts = [
+        Contact("Jan van der Berg", "Jan", "van der", "Berg", "jan@devries.nl", "06-12345678"),
+        *[c for c in record.contacts if c.full_name != "Jan van der Berg"],
+    ]
+    upsert_relation(db, record, mark_pending_push=False)
+    db.close()
+    assert _import(path)["unchanged"] == ["R001"]
+    show = json.loads(run_cli("crm", "show", "R001", "--json").stdout)
+    jan = next(c for c in show["contacts"] if c["full_name"] == "Jan van der Berg")
+    assert jan["phone"] == "06-12345678"

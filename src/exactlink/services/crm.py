@@ -241,6 +241,7 @@ def _contacts(
     if "contacts" not in headers:
         return list(stored.contacts) if stored else []
     column = headers["contacts"]
+    stored_contacts = {contact.full_name: contact for contact in stored.contacts} if stored else {}
     contacts: dict[str, Contact] = {}
     for item in split_multi_value(values["contacts"]):
         full_name, email = parse_contact_item(item)
@@ -254,8 +255,16 @@ def _contacts(
             check = validate("email", email)
             if check.error:
                 issues.append(RowIssue(row.row, number, column, f"{full_name}: {check.error}", "error"))
-        first, middle, last = split_person_name(full_name)
-        contacts[full_name] = Contact(full_name, first, middle, last, email)
+        known = stored_contacts.get(full_name)
+        if known is not None:
+            # The CSV has no columns for the name parts or a contact's phone: keep what the mirror has
+            # (it may come from Exact Online) instead of re-deriving or wiping it.
+            contacts[full_name] = Contact(
+                full_name, known.first_name, known.middle_name, known.last_name, email, known.phone
+            )
+        else:
+            first, middle, last = split_person_name(full_name)
+            contacts[full_name] = Contact(full_name, first, middle, last, email)
     return list(contacts.values())
 
 
