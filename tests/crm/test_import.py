@@ -303,3 +303,18 @@ def test_contact_details_from_exact_survive_a_reimport(write_csv: WriteCsv) -> N
     show = json.loads(run_cli("crm", "show", "R001", "--json").stdout)
     jan = next(c for c in show["contacts"] if c["full_name"] == "Jan van der Berg")
     assert jan["phone"] == "06-12345678"
+
+
+def test_the_sandbox_generators_export_imports(tmp_path: Path) -> None:
+    from datetime import date
+
+    from exactlink.sandbox.generator import generate, write_crm_export
+
+    data = generate(200, seed=7, today=date(2026, 11, 2))
+    path = tmp_path / "generated.csv"
+    write_crm_export(data, path)
+    report = _import(path)
+    assert report["ignored_columns"] == [] and report["skipped"] == []
+    assert report["counts"]["new"] == len(data.crm_rows)
+    assert _count("relations") == len(data.crm_rows)
+    assert _import(path)["counts"]["unchanged"] == len(data.crm_rows)
