@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 import typer
+from typer._click.core import Context
 from typer.core import TyperGroup
 
 from exactlink.exitcodes import ExitCode
@@ -18,7 +19,7 @@ from exactlink.exitcodes import ExitCode
 class ExactlinkGroup(TyperGroup):
     """Root group: turns an ``ExactlinkError`` into one line on stderr and its exit code."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Context) -> Any:
         from exactlink.errors import ExactlinkError
 
         try:

@@ -24,4 +24,9 @@ def _passes_elf_proef(digits: str) -> bool:
 
 def mask_bsn_in_text(text: str) -> str:
     """Mask every 9-digit run in free text that passes the 11-proef (it may be a BSN)."""
-    return _NINE_DIGITS.sub(lambda m: mask_bsn(m.group(1)) if _passes_elf_proef(m.group(1)) else m.group(1), text)
+
+    def replace(match: re.Match[str]) -> str:
+        digits = match.group(1)
+        return "*****" + digits[-4:] if _passes_elf_proef(digits) else digits
+
+    return _NINE_DIGITS.sub(replace, text)
