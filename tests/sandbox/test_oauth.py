@@ -130,7 +130,10 @@ def test_code_flow_with_pkce_gives_exact_shaped_tokens(web: httpx.Client, sandbo
     assert set(tokens) == {"access_token", "token_type", "expires_in", "refresh_token"}
     assert tokens["token_type"] == "bearer"
     assert tokens["expires_in"] == "600"  # a string, as Exact sends it
-    me = web.get("/api/v1/current/Me", headers={"Authorization": f"Bearer {tokens['access_token']}", "Accept": "application/json"})
+    me = web.get(
+        "/api/v1/current/Me",
+        headers={"Authorization": f"Bearer {tokens['access_token']}", "Accept": "application/json"},
+    )
     assert me.status_code == 200
     assert sandbox.token_calls["authorization_code"] == 1
 
@@ -154,7 +157,10 @@ def test_codes_are_single_use_and_expire_after_three_minutes(web: httpx.Client, 
     assert exchange(web, sandbox, code).status_code == 200
     again = exchange(web, sandbox, code)
     assert again.status_code == 400
-    assert again.json() == {"error": "invalid_grant", "error_description": "The authorization code has already been used."}
+    assert again.json() == {
+        "error": "invalid_grant",
+        "error_description": "The authorization code has already been used.",
+    }
 
     code = code_from(sandbox.browser_login(authorize_url(sandbox)))
     sandbox.advance(181)

@@ -90,7 +90,12 @@ def test_divisions_lists_accessible_consented_ones_and_all_divisions_more(api: h
 
 @pytest.mark.parametrize(
     ("division", "reason"),
-    [(FOREIGN, "NoDivisionAccess"), (UNCONSENTED, "NoDivisionAccess"), (999, "NoDivisionAccess"), (BLOCKED, "DivisionBlocked")],
+    [
+        (FOREIGN, "NoDivisionAccess"),
+        (UNCONSENTED, "NoDivisionAccess"),
+        (999, "NoDivisionAccess"),
+        (BLOCKED, "DivisionBlocked"),
+    ],
 )
 def test_divisions_the_login_may_not_use_get_403_with_a_reason(api: httpx.Client, division: int, reason: str) -> None:
     response = api.get(f"/api/v1/{division}/crm/BankAccounts", params={"$select": "ID"})
@@ -173,7 +178,9 @@ def test_account_code_filter_needs_the_padding(api: httpx.Client) -> None:
 
 def test_dates_are_json_dates_and_entities_carry_metadata(api: httpx.Client) -> None:
     account = guid("account", 1)
-    row = results(api.get(f"/api/v1/{OFFICE}/crm/Accounts", params={"$select": "ID,Created", "$filter": f"ID eq guid'{account}'"}))[0]
+    row = results(
+        api.get(f"/api/v1/{OFFICE}/crm/Accounts", params={"$select": "ID,Created", "$filter": f"ID eq guid'{account}'"})
+    )[0]
     assert row["Created"] == "/Date(1736933400000)/"  # 2025-01-15T09:30:00Z
     assert row["__metadata"] == {
         "uri": f"{BASE}/api/v1/{OFFICE}/crm/Accounts(guid'{account}')",
@@ -216,7 +223,9 @@ def test_top_limits_the_total_but_never_enlarges_a_page(api: httpx.Client) -> No
 def test_sync_and_bulk_endpoints_page_1000_rows() -> None:
     sandbox = make_sandbox(accounts=2100)
     with api_client(sandbox) as api:
-        sync = follow(api, f"/api/v1/{OFFICE}/sync/CRM/Accounts", {"$select": "ID,Timestamp", "$filter": "Timestamp gt 1L"})
+        sync = follow(
+            api, f"/api/v1/{OFFICE}/sync/CRM/Accounts", {"$select": "ID,Timestamp", "$filter": "Timestamp gt 1L"}
+        )
         assert [len(page) for page in sync] == [1000, 1000, 100]
         stamps = [int(row["Timestamp"]) for page in sync for row in page]
         assert stamps == sorted(stamps) and len(set(stamps)) == 2100
@@ -231,7 +240,9 @@ def test_sync_and_bulk_endpoints_page_1000_rows() -> None:
 
 def test_sync_timestamp_cursor_returns_only_changes(api: httpx.Client, sandbox: Sandbox) -> None:
     url = f"/api/v1/{OFFICE}/sync/CRM/Accounts"
-    rows = [row for page in follow(api, url, {"$select": "ID,Name,Timestamp", "$filter": "Timestamp gt 1L"}) for row in page]
+    rows = [
+        row for page in follow(api, url, {"$select": "ID,Name,Timestamp", "$filter": "Timestamp gt 1L"}) for row in page
+    ]
     assert len(rows) == 130
     assert all(isinstance(row["Timestamp"], str) for row in rows)
     cursor = max(int(row["Timestamp"]) for row in rows)
@@ -324,7 +335,8 @@ def test_writes_bump_the_sync_timestamp(api: httpx.Client) -> None:
 
 def test_contacts_and_bank_accounts(api: httpx.Client) -> None:
     contact = api.post(
-        f"/api/v1/{OFFICE}/crm/Contacts", json={"Account": guid("account", 3), "FirstName": "Piet", "LastName": "Pietersen"}
+        f"/api/v1/{OFFICE}/crm/Contacts",
+        json={"Account": guid("account", 3), "FirstName": "Piet", "LastName": "Pietersen"},
     )
     assert contact.status_code == 201 and contact.json()["d"]["FullName"] == "Piet Pietersen"
     nameless = api.post(f"/api/v1/{OFFICE}/crm/Contacts", json={"Account": guid("account", 3)})
@@ -334,7 +346,10 @@ def test_contacts_and_bank_accounts(api: httpx.Client) -> None:
     )
     assert bank.status_code == 201 and bank.json()["d"]["Type"] == "A"
     listed = results(
-        api.get(f"/api/v1/{OFFICE}/crm/BankAccounts", params={"$select": "BankAccount", "$filter": f"Account eq guid'{guid('account', 3)}'"})
+        api.get(
+            f"/api/v1/{OFFICE}/crm/BankAccounts",
+            params={"$select": "BankAccount", "$filter": f"Account eq guid'{guid('account', 3)}'"},
+        )
     )
     assert [row["BankAccount"] for row in listed] == ["NL02ABNA0123456789"]
 
@@ -344,19 +359,29 @@ def test_solution_links_live_in_the_practice_division(api: httpx.Client) -> None
     existing = results(api.get(url, params={"$select": "Account,SolutionType,InternalSolutionDivision,Status"}))
     assert existing == [
         {
-            "__metadata": {"uri": f"{BASE}{url}(guid'{guid('link', 1)}')", "type": "Exact.Web.Api.Models.Accountancy.SolutionLink"},
+            "__metadata": {
+                "uri": f"{BASE}{url}(guid'{guid('link', 1)}')",
+                "type": "Exact.Web.Api.Models.Accountancy.SolutionLink",
+            },
             "Account": guid("account", 1),
             "SolutionType": 0,
             "InternalSolutionDivision": CLIENT_A,
             "Status": 0,
         }
     ]
-    created = api.post(url, json={"Account": guid("account", 2), "SolutionType": 0, "InternalSolutionDivision": CLIENT_B})
+    created = api.post(
+        url, json={"Account": guid("account", 2), "SolutionType": 0, "InternalSolutionDivision": CLIENT_B}
+    )
     assert created.status_code == 201, created.text
     link = created.json()["d"]
     assert link["Division"] == OFFICE and link["Status"] == 0 and link["AccountName"] == "Klant 0002 B.V."
     assert api.post(url, json={"Account": guid("account", 2), "SolutionType": 0}).status_code == 400
-    assert api.post(url, json={"Account": guid("account", 2), "SolutionType": 0, "InternalSolutionDivision": 777}).status_code == 400
+    assert (
+        api.post(
+            url, json={"Account": guid("account", 2), "SolutionType": 0, "InternalSolutionDivision": 777}
+        ).status_code
+        == 400
+    )
     assert api.put(f"{url}(guid'{link['ID']}')", json={"Status": 1}).status_code == 204
     after = results(api.get(url, params={"$select": "Status", "$filter": f"ID eq guid'{link['ID']}'"}))
     assert after[0]["Status"] == 1
@@ -398,13 +423,23 @@ def test_process_return_only_for_vat_and_icp_in_status_40(api: httpx.Client, san
 
 
 def test_gl_accounts_and_bulk_transaction_lines(api: httpx.Client) -> None:
-    gl = results(api.get(f"/api/v1/{CLIENT_A}/financial/GLAccounts", params={"$select": "ID,Code,Description", "$filter": "Code eq '2300'"}))
+    gl = results(
+        api.get(
+            f"/api/v1/{CLIENT_A}/financial/GLAccounts",
+            params={"$select": "ID,Code,Description", "$filter": "Code eq '2300'"},
+        )
+    )
     assert [row["Description"] for row in gl] == ["Vraagposten"]
     url = f"/api/v1/{CLIENT_A}/bulk/Financial/TransactionLines"
-    lines = results(api.get(url, params={"$select": "ID,AmountDC,Date,GLAccountCode", "$filter": "GLAccountCode eq '2300'"}))
+    lines = results(
+        api.get(url, params={"$select": "ID,AmountDC,Date,GLAccountCode", "$filter": "GLAccountCode eq '2300'"})
+    )
     assert len(lines) == 8 and all(row["GLAccountCode"] == "2300" for row in lines)
     by_account = results(
-        api.get(url, params={"$select": "ID", "$filter": f"GLAccount eq guid'{gl[0]['ID']}' and Date lt datetime'2026-03-01'"})
+        api.get(
+            url,
+            params={"$select": "ID", "$filter": f"GLAccount eq guid'{gl[0]['ID']}' and Date lt datetime'2026-03-01'"},
+        )
     )
     assert len(by_account) == 4  # lines 1, 4, 7, 10: on the suspense account, dated in February
     yearly = results(api.get(url, params={"$select": "ID", "$filter": "FinancialYear eq 2026"}))

@@ -21,14 +21,16 @@ REQUESTS: list[tuple[str, str, dict[str, str]]] = [
     ("GET", f"/api/v1/{OFFICE}/crm/Accounts", {"$select": "ID,Code,Created", "$filter": "City eq 'Utrecht'"}),
     ("GET", f"/api/v1/{OFFICE}/crm/Accounts", {"$select": "ID"}),
     ("GET", f"/api/v1/{OFFICE}/sync/CRM/Accounts", {"$select": "ID,Timestamp", "$filter": "Timestamp gt 1L"}),
-    ("GET", f"/api/v1/203/crm/BankAccounts", {"$select": "ID"}),
+    ("GET", "/api/v1/203/crm/BankAccounts", {"$select": "ID"}),
     ("GET", f"/api/v1/{CLIENT_A}/read/financial/Returns", {"$select": "DocumentID,Status", "$filter": "Type eq 32"}),
 ]
 
 
 def normalised(response: httpx.Response, base: str) -> tuple[int, Any, dict[str, str]]:
     body = json.loads(response.text.replace(base, "BASE")) if response.content else None
-    headers = {name: value for name, value in response.headers.items() if name.startswith("x-ratelimit") or name == "reason"}
+    headers = {
+        name: value for name, value in response.headers.items() if name.startswith("x-ratelimit") or name == "reason"
+    }
     return response.status_code, body, headers
 
 
@@ -39,11 +41,14 @@ def test_both_transports_give_the_same_answers() -> None:
         if mode == "http":
             with sandbox.serve() as server, api_client(sandbox, base_url=server.base_url) as api:
                 answers[mode] = [
-                    normalised(api.request(method, path, params=params), server.base_url) for method, path, params in REQUESTS
+                    normalised(api.request(method, path, params=params), server.base_url)
+                    for method, path, params in REQUESTS
                 ]
         else:
             with api_client(sandbox) as api:
-                answers[mode] = [normalised(api.request(method, path, params=params), BASE) for method, path, params in REQUESTS]
+                answers[mode] = [
+                    normalised(api.request(method, path, params=params), BASE) for method, path, params in REQUESTS
+                ]
     for in_process, http in zip(answers["in-process"], answers["http"], strict=True):
         in_process[2].pop("x-ratelimit-minutely-reset", None)
         http[2].pop("x-ratelimit-minutely-reset", None)
@@ -122,7 +127,10 @@ def test_full_login_over_a_real_socket() -> None:
                 "client_secret": app.client_secret,
             },
         ).json()
-        me = web.get("/api/v1/current/Me", headers={"Authorization": f"Bearer {tokens['access_token']}", "Accept": "application/json"})
+        me = web.get(
+            "/api/v1/current/Me",
+            headers={"Authorization": f"Bearer {tokens['access_token']}", "Accept": "application/json"},
+        )
         assert me.json()["d"]["results"][0]["__metadata"]["uri"].startswith(server.base_url)
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{server.base_url}/api/oauth2/auth?{urlencode(query)}", timeout=2)
@@ -145,7 +153,8 @@ def test_concurrent_writers_keep_timestamps_unique() -> None:
             with api_client(sandbox, base_url=server.base_url) as api:
                 for step in range(5):
                     response = api.put(
-                        f"/api/v1/{OFFICE}/crm/Accounts(guid'{guid('account', number)}')", json={"Remarks": f"stap {step}"}
+                        f"/api/v1/{OFFICE}/crm/Accounts(guid'{guid('account', number)}')",
+                        json={"Remarks": f"stap {step}"},
                     )
                     if response.status_code != 204:
                         errors.append(response.status_code)
