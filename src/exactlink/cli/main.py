@@ -70,9 +70,10 @@ def _register() -> None:
     auth_cmd.register(app)
     tenant_cmd.register(app)
     status_cmd.register(app)
-    from exactlink.cli import config_cmd
+    from exactlink.cli import config_cmd, demo_cmd
 
     config_cmd.register(app)
+    demo_cmd.register(app)
     from exactlink.cli import crm_cmd
 
     crm_cmd.register(app)
@@ -87,6 +88,6 @@ _register()
 def main() -> None:
     """Console-script entry point."""
     try:
-        app()
+        app(prog_name="exactlink")
     except KeyboardInterrupt:
         sys.exit(int(ExitCode.INTERRUPTED))
