@@ -1,0 +1,163 @@
+"""What ``exactlink sandbox serve`` and ``export-crm`` do, behind the thin Typer commands."""
+
+from __future__ import annotations
+
+import shlex
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from exactlink.errors import UsageError
+
+if TYPE_CHECKING:
+    from exactlink.sandbox.app import Sandbox
+    from exactlink.sandbox.server import RunningServer
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    """The ``sandbox serve`` flags."""
+
+    port: int = 0
+    clients: int = 200
+    seed: int = 1
+    latency_ms: float = 0.0
+    error_rate: float = 0.0
+    drop_rate: float = 0.0
+    timeout_rate: float = 0.0
+    burst_429: int = 0
+    client_id: str | None = None
+    client_secret: str | None = None
+    redirect_uri: str | None = None
+
+
+def check_generation(clients: int) -> None:
+    """Refuse client counts the generator cannot (or should not) produce."""
+    if not 1 <= clients <= 100_000:
+        raise UsageError(f"--clients must be between 1 and 100000, got {clients}")
+
+
+def check_serve_options(options: ServeOptions) -> None:
+    """Refuse impossible flags with one clear line (exit 2)."""
+    if not 0 <= options.port <= 65535:
+        raise UsageError(f"--port must be between 0 and 65535, got {options.port}")
+    check_generation(options.clients)
+    for flag, value in (
+        ("--error-rate", options.error_rate),
+        ("--drop-rate", options.drop_rate),
+        ("--timeout-rate", options.timeout_rate),
+    ):
+        if not 0.0 <= value <= 1.0:
+            raise UsageError(f"{flag} must be between 0 and 1, got {value}")
+    if options.error_rate + options.drop_rate + options.timeout_rate > 1.0:
+        raise UsageError("--error-rate, --drop-rate and --timeout-rate together must not exceed 1")
+    if options.latency_ms < 0:
+        raise UsageError(f"--latency-ms must not be negative, got {options.latency_ms}")
+    if options.burst_429 < 0:
+        raise UsageError(f"--burst-429 must not be negative, got {options.burst_429}")
+    if options.client_id is not None and not options.client_id.strip():
+        raise UsageError("--client-id must not be empty")
+    if options.redirect_uri is not None and not options.redirect_uri.startswith(("http://", "https://")):
+        raise UsageError(f"--redirect-uri must be an http(s) URL, got {options.redirect_uri!r}")
+
+
+def start_sandbox(options: ServeOptions, default_redirect_uri: str) -> tuple[Sandbox, RunningServer]:
+    """Generate the data, register the app and start the HTTP server on 127.0.0.1."""
+    from exactlink.sandbox.app import Sandbox
+    from exactlink.sandbox.faults import Faults
+
+    faults = Faults(
+        latency_ms=options.latency_ms,
+        error_rate=options.error_rate,
+        drop_rate=options.drop_rate,
+        timeout_rate=options.timeout_rate,
+        burst_429=options.burst_429,
+        seed=options.seed,
+    )
+    sandbox = Sandbox(
+        clients=options.clients,
+        seed=options.seed,
+        client_id=options.client_id,
+        client_secret=options.client_secret,
+        redirect_uri=options.redirect_uri or default_redirect_uri,
+        faults=faults,
+    )
+    try:
+        server = sandbox.start_background(port=options.port)
+    except OSError as problem:
+        raise UsageError(f"cannot listen on 127.0.0.1:{options.port}: {problem.strerror or problem}") from None
+    return sandbox, server
+
+
+def connection_info(sandbox: Sandbox, server: RunningServer) -> dict[str, object]:
+    """Everything a user needs to point exactlink at the running sandbox."""
+    app = sandbox.default_app
+    user = sandbox.default_user
+    office = sandbox.data.divisions[sandbox.data.office_division].record
+    return {
+        "base_url": server.base_url,
+        "office_division": sandbox.data.office_division,
+        "office_name": office.get("Description"),
+        "client_divisions": len(sandbox.data.divisions) - 1,
+        "client_id": app.client_id,
+        "client_secret": app.client_secret,
+        "redirect_uri": app.redirect_uri,
+        "username": user.username,
+        "password": user.password,
+        "env": {
+            "EXACTLINK_BASE_URL": server.base_url,
+            "EXACTLINK_CLIENT_ID": app.client_id,
+            "EXACTLINK_CLIENT_SECRET": app.client_secret,
+            "EXACTLINK_REDIRECT_URI": app.redirect_uri,
+        },
+    }
+
+
+def describe(info: dict[str, object]) -> list[str]:
+    """The human-readable start-up text of ``sandbox serve``."""
+    env = info["env"]
+    assert isinstance(env, dict)
+    return [
+        f"Sandbox Exact Online running at {info['base_url']}",
+        f"Office administration: {info['office_division']} ({info['office_name']}), "
+        f"{info['client_divisions']} client administrations",
+        "App registration (a throw-away sandbox secret, so it is shown):",
+        f"  client id:     {info['client_id']}",
+        f"  client secret: {info['client_secret']}",
+        f"  redirect URI:  {info['redirect_uri']}",
+        f"Log in as:       {info['username']} / {info['password']}",
+        "Use it from another shell:",
+        *(f"  export {name}={shlex.quote(str(value))}" for name, value in env.items()),
+    ]
+
+
+def wait_until_interrupted(server: RunningServer, pause: Callable[[float], None] = time.sleep) -> None:
+    """Serve until Ctrl-C, then stop the server cleanly (Ctrl-C is the normal way to stop: no error)."""
+    try:
+        while True:
+            pause(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+def export_crm(path: Path, ground_truth: Path | None, clients: int, seed: int) -> dict[str, object]:
+    """Generate the data and write the office's CRM export (and the matching ground truth)."""
+    check_generation(clients)
+    from exactlink.sandbox.generator import generate, write_crm_export, write_ground_truth
+
+    data = generate(clients, seed)
+    try:
+        write_crm_export(data, path)
+        if ground_truth is not None:
+            write_ground_truth(data, ground_truth)
+    except OSError as problem:
+        raise UsageError(f"cannot write {problem.filename}: {problem.strerror}") from None
+    return {
+        "crm_export": str(path),
+        "relations": len(data.crm_rows),
+        "ground_truth": str(ground_truth) if ground_truth is not None else None,
+    }

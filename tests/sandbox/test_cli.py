@@ -1,0 +1,142 @@
+"""`exactlink sandbox serve|export-crm`: flags, start-up text, Ctrl-C, and the generated CRM files."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from exactlink.sandbox import runner
+from exactlink.sandbox.model import CRM_EXPORT_COLUMNS
+from tests.cli import run_cli
+
+
+@pytest.mark.parametrize(
+    ("flags", "complaint"),
+    [
+        (["--port", "-1"], "--port must be between 0 and 65535"),
+        (["--port", "70000"], "--port must be between 0 and 65535"),
+        (["--error-rate", "1.5"], "--error-rate must be between 0 and 1"),
+        (["--drop-rate", "-0.1"], "--drop-rate must be between 0 and 1"),
+        (["--error-rate", "0.6", "--drop-rate", "0.6"], "must not exceed 1"),
+        (["--latency-ms", "-5"], "--latency-ms must not be negative"),
+        (["--burst-429", "-1"], "--burst-429 must not be negative"),
+        (["--clients", "0"], "--clients must be between 1 and 100000"),
+        (["--redirect-uri", "callback"], "--redirect-uri must be an http(s) URL"),
+    ],
+)
+def test_bad_serve_flags_give_one_line_and_exit_2(flags: list[str], complaint: str) -> None:
+    result = run_cli("sandbox", "serve", *flags)
+    assert result.exit_code == 2
+    assert complaint in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+def _stop_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupt(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    wait = functools.partial(runner.wait_until_interrupted, pause=interrupt)
+    monkeypatch.setattr(runner, "wait_until_interrupted", wait)
+
+
+def test_serve_prints_url_registration_login_and_env_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    _stop_at_once(monkeypatch)
+    result = run_cli(
+        "sandbox",
+        "serve",
+        "--clients",
+        "20",
+        "--client-id",
+        "{abc}",
+        "--client-secret",
+        "s3",
+        "--redirect-uri",
+        "http://127.0.0.1:9999/cb",
+    )
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    assert "Sandbox Exact Online running at http://127.0.0.1:" in out
+    assert "throw-away" in out
+    assert "export EXACTLINK_CLIENT_ID='{abc}'" in out
+    assert "export EXACTLINK_CLIENT_SECRET=s3" in out
+    assert "export EXACTLINK_REDIRECT_URI=http://127.0.0.1:9999/cb" in out
+    assert "export EXACTLINK_BASE_URL=http://127.0.0.1:" in out
+    assert "admin@" in out
+    assert "Ctrl-C" in result.stderr
+
+
+def test_serve_json_uses_the_configured_redirect_uri(monkeypatch: pytest.MonkeyPatch) -> None:
+    _stop_at_once(monkeypatch)
+    result = run_cli(
+        "sandbox",
+        "serve",
+        "--clients",
+        "20",
+        "--json",
+        env={"EXACTLINK_REDIRECT_URI": "http://127.0.0.1:4321/callback"},
+    )
+    assert result.exit_code == 0, result.stderr
+    details = json.loads(result.stdout)
+    assert details["redirect_uri"] == "http://127.0.0.1:4321/callback"
+    assert details["env"]["EXACTLINK_BASE_URL"] == details["base_url"]
+    assert details["client_secret"] and details["password"]
+
+
+def test_serve_runs_until_ctrl_c_and_then_exits_0(tmp_path: Path) -> None:
+    env = {**os.environ, "EXACTLINK_HOME": str(tmp_path / "home")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "exactlink", "sandbox", "serve", "--clients", "20", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert first.startswith("Sandbox Exact Online running at "), first + (
+            process.stderr.read() if process.stderr else ""
+        )
+        base_url = first.rsplit(" ", 1)[1].strip()
+        answer = httpx.get(f"{base_url}/api/v1/current/Me", timeout=5)
+        assert answer.status_code == 401
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{base_url}/api/v1/current/Me", timeout=2)
+
+
+def test_export_crm_writes_the_csv_and_the_ground_truth(tmp_path: Path) -> None:
+    export, truth = tmp_path / "crm.csv", tmp_path / "truth.csv"
+    result = run_cli(
+        "sandbox", "export-crm", str(export), "--clients", "20", "--seed", "4", "--ground-truth", str(truth), "--json"
+    )
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    with export.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle, delimiter=";"))
+    assert tuple(rows[0]) == CRM_EXPORT_COLUMNS
+    assert summary["relations"] == len(rows) >= 20
+    assert truth.read_text(encoding="utf-8").startswith("relatienummer;account_code")
+    again = tmp_path / "again.csv"
+    assert run_cli("sandbox", "export-crm", str(again), "--clients", "20", "--seed", "4").exit_code == 0
+    assert again.read_bytes() == export.read_bytes()  # deterministic per seed
+
+
+def test_export_crm_to_an_unwritable_place_is_one_line(tmp_path: Path) -> None:
+    result = run_cli("sandbox", "export-crm", str(tmp_path / "missing" / "crm.csv"), "--clients", "20")
+    assert result.exit_code == 2
+    assert "cannot write" in result.stderr and "Traceback" not in result.stderr
