@@ -1,0 +1,536 @@
+"""Keep the local mirror of the office administration's accounts up to date, at the fewest API calls.
+
+``match`` and ``sync`` both start with :func:`refresh_office_mirror`. What it reads (exact-api.md §3, §4.8):
+
+* ``sync/CRM/Accounts``, ``sync/CRM/Addresses``, ``sync/CRM/Contacts``: 1000 rows a page, ``$select`` with only
+  the fields we use, ``$filter=Timestamp gt NL`` where N is the highest ``Timestamp`` stored for the entity
+  (the first run asks ``Timestamp gt 1``). The plain ``crm/…`` lists are refused by Exact without a filter
+  (mandatory filtering), and the sync endpoints are the ones Exact recommends for a full copy.
+* ``crm/BankAccounts``: Exact has no sync twin for it, so it is read with ``$filter=Modified ge datetime'…'``
+  (60 rows a page). The first run filters from 1900-01-01 (a filter that names no account, so it also passes
+  mandatory filtering); later runs start :data:`MODIFIED_OVERLAP` before the newest ``Modified`` seen. The
+  overlap covers rows changed while the previous run was reading (pages are cut by key, not by date, so a row
+  edited behind the reader would otherwise be skipped for good) and ``Modified`` values that share a second.
+  Rows re-read through the overlap whose ``Modified`` did not change are not written again.
+* ``sync/Deleted`` (cursor like the sync endpoints): EntityType 2 accounts, 3 addresses, 5 contacts and 48 bank
+  accounts are applied to the mirror (an account's deletion also drops its children and any relation's link
+  to it); other entity types are skipped.
+
+Crash safety: rows are written in chunks of one page (the endpoint's documented page size, so a chunk is a
+page whenever Exact pages as documented), and each chunk is committed together with the entity's cursor in
+ONE transaction. A run killed at any point resumes from the last committed chunk; rows are upserted by Exact
+``ID``, so reading a row twice never duplicates it. The cursor stored after a chunk in the middle of the
+stream is the chunk's highest ``Timestamp`` *minus one*: a strict ``gt`` cursor at a page boundary would drop
+rows that share the boundary's Timestamp (the Nango review in anchors.md), and minus one re-reads at most
+those rows. It is only moved while the stream is observed in ascending ``Timestamp`` order (the order Exact
+pages sync endpoints in); if a stream ever arrives out of order, no mid-stream checkpoint is taken and the
+cursor moves only once the whole stream has been read. At the end of a complete stream the cursor is the
+exact highest Timestamp seen, so a run with nothing changed costs exactly one call per entity and reads no
+rows.
+
+Not handled here: a division move in Exact resets its timestamps (``system/Divisions.DivisionMoveDate``);
+``exactlink.store.accounts.clear_division`` followed by a refresh is the full resync for that case.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from exactlink.api.client import ExactClient
+
+log = logging.getLogger(__name__)
+
+SYNC_PAGE_SIZE = 1000
+CRUD_PAGE_SIZE = 60
+MODIFIED_OVERLAP = timedelta(minutes=10)
+FIRST_MODIFIED = datetime(1900, 1, 1, tzinfo=UTC)
+FIRST_TIMESTAMP = 1
+
+ACCOUNTS = "accounts"
+ADDRESSES = "addresses"
+CONTACTS = "contacts"
+BANK_ACCOUNTS = "bank_accounts"
+DELETED = "deleted"
+
+ALL_ENTITIES: tuple[str, ...] = (ACCOUNTS, ADDRESSES, CONTACTS, BANK_ACCOUNTS, DELETED)
+
+# Exact field → mirror column, per entity. A column of None keeps the value in the row's ``extra`` JSON under
+# the Exact name (for fields a caller needs but the store has no column for). ``$select`` is exactly these
+# fields plus Timestamp (sync) or Modified (bank accounts).
+ACCOUNT_FIELDS: dict[str, str | None] = {
+    "ID": "id",
+    "Code": "code",
+    "Name": "name",
+    "ChamberOfCommerce": "chamber_of_commerce",
+    "RSIN": "rsin",
+    "BSN": "bsn",
+    "VATNumber": "vat_number",
+    "Phone": "phone",
+    "Email": "email",
+    "Website": "website",
+    "AddressLine1": "address_line",
+    "Postcode": "postcode",
+    "City": "city",
+    "Country": "country",
+    "Status": "status",
+}
+ADDRESS_FIELDS: dict[str, str | None] = {
+    "ID": "id",
+    "Account": "account_id",
+    "Type": "type",
+    "Main": "main",
+    "AddressLine1": "address_line",
+    "Postcode": "postcode",
+    "City": "city",
+    "Country": "country",
+}
+CONTACT_FIELDS: dict[str, str | None] = {
+    "ID": "id",
+    "Account": "account_id",
+    "FullName": "full_name",
+    "FirstName": "first_name",
+    "MiddleName": "middle_name",
+    "LastName": "last_name",
+    "Email": "email",
+    "Phone": "phone",
+}
+BANK_ACCOUNT_FIELDS: dict[str, str | None] = {
+    "ID": "id",
+    "Account": "account_id",
+    "BankAccount": "bank_account",
+    "BICCode": "bic",
+    "Main": "main",
+}
+DELETED_FIELDS: tuple[str, ...] = ("Timestamp", "EntityKey", "EntityType")
+
+_SYNC_ENDPOINTS: dict[str, tuple[str, dict[str, str | None]]] = {
+    ACCOUNTS: ("sync/CRM/Accounts", ACCOUNT_FIELDS),
+    ADDRESSES: ("sync/CRM/Addresses", ADDRESS_FIELDS),
+    CONTACTS: ("sync/CRM/Contacts", CONTACT_FIELDS),
+}
+BANK_ACCOUNTS_ENDPOINT = "crm/BankAccounts"
+DELETED_ENDPOINT = "sync/Deleted"
+
+ENDPOINTS: dict[str, str] = {
+    ACCOUNTS: "sync/CRM/Accounts",
+    ADDRESSES: "sync/CRM/Addresses",
+    CONTACTS: "sync/CRM/Contacts",
+    BANK_ACCOUNTS: BANK_ACCOUNTS_ENDPOINT,
+    DELETED: DELETED_ENDPOINT,
+}
+PAGE_SIZES: dict[str, int] = {
+    ACCOUNTS: SYNC_PAGE_SIZE,
+    ADDRESSES: SYNC_PAGE_SIZE,
+    CONTACTS: SYNC_PAGE_SIZE,
+    BANK_ACCOUNTS: CRUD_PAGE_SIZE,
+    DELETED: SYNC_PAGE_SIZE,
+}
+
+Progress = Callable[[str, int], None]
+
+
+@dataclass
+class EntityStats:
+    """What refreshing one entity cost and brought.
+
+    ``calls`` counts the pages requested (one HTTP call each when Exact answers first time; retries of
+    5xx/429 answers are not counted), derived from the rows and the endpoint's documented page size:
+    an empty answer is one call. ``rows`` is what Exact sent, ``changed`` what was written (or, for
+    ``deleted``, removed from the mirror). ``full`` is true on the first read (no cursor yet).
+    """
+
+    entity: str
+    endpoint: str
+    page_size: int
+    calls: int = 0
+    rows: int = 0
+    changed: int = 0
+    full: bool = False
+    cursor_before: int | None = None
+    cursor_after: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "entity": self.entity,
+            "endpoint": self.endpoint,
+            "calls": self.calls,
+            "rows": self.rows,
+            "changed": self.changed,
+            "full": self.full,
+            "cursor_before": self.cursor_before,
+            "cursor_after": self.cursor_after,
+        }
+
+
+@dataclass
+class MirrorStats:
+    """The outcome of :func:`refresh_office_mirror`: per-entity stats, deletions and links dropped with them.
+
+    ``unlinked`` lists the relation numbers whose linked account was deleted in Exact Online (their link is
+    gone from the mirror). ``deleted`` counts removed mirror rows per entity.
+    """
+
+    division: int
+    entities: dict[str, EntityStats] = field(default_factory=dict)
+    deleted: dict[str, int] = field(default_factory=dict)
+    unlinked: list[str] = field(default_factory=list)
+
+    @property
+    def calls(self) -> int:
+        """Pages requested over all entities."""
+        return sum(stats.calls for stats in self.entities.values())
+
+    @property
+    def rows(self) -> int:
+        """Rows received over all entities."""
+        return sum(stats.rows for stats in self.entities.values())
+
+    @property
+    def changed(self) -> int:
+        """Rows written or removed over all entities."""
+        return sum(stats.changed for stats in self.entities.values())
+
+    def calls_by_entity(self) -> dict[str, int]:
+        """``{entity: calls}``."""
+        return {name: stats.calls for name, stats in self.entities.items()}
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (``entities`` keyed by entity name)."""
+        return {
+            "division": self.division,
+            "calls": self.calls,
+            "rows": self.rows,
+            "changed": self.changed,
+            "entities": {name: stats.to_json() for name, stats in self.entities.items()},
+            "deleted": dict(self.deleted),
+            "unlinked": list(self.unlinked),
+        }
+
+
+def lower_bound_calls(rows_per_entity: Mapping[str, int]) -> int:
+    """The fewest calls the page sizes allow for these row counts (at least one call per entity)."""
+    return sum(max(1, -(-rows // PAGE_SIZES[entity])) for entity, rows in rows_per_entity.items())
+
+
+def select_fields(entity: str) -> list[str]:
+    """The ``$select`` list used for ``entity``."""
+    if entity == DELETED:
+        return list(DELETED_FIELDS)
+    if entity == BANK_ACCOUNTS:
+        return [*BANK_ACCOUNT_FIELDS, "Modified"]
+    _endpoint, fields = _SYNC_ENDPOINTS[entity]
+    return [*fields, "Timestamp"]
+
+
+def refresh_office_mirror(
+    client: ExactClient,
+    db: sqlite_utils.Database,
+    office_division: int,
+    *,
+    entities: Sequence[str] = ALL_ENTITIES,
+    progress: Progress | None = None,
+) -> MirrorStats:
+    """Bring the mirror of the office administration up to date with Exact Online; return what it cost.
+
+    Args:
+        client: an authenticated client (``services.session.open_client``).
+        db: the open mirror (``store.db.open_db``).
+        office_division: the office administration's division code.
+        entities: which of ``accounts``, ``addresses``, ``contacts``, ``bank_accounts``, ``deleted`` to refresh,
+            refreshed in the order of :data:`ALL_ENTITIES` whatever the order given.
+        progress: called as ``progress(entity, rows_so_far)`` after every committed page (and once when an
+            entity is done). An exception it raises stops the refresh; everything committed so far stays.
+
+    The caller holds the run lock. API errors (``exactlink.api.errors``) propagate after the pages already
+    read were committed, so the next run carries on from there.
+
+    Raises:
+        ValueError: an unknown entity name.
+    """
+    unknown = sorted(set(entities).difference(ALL_ENTITIES))
+    if unknown:
+        raise ValueError(f"unknown mirror entities: {', '.join(unknown)}")
+    stats = MirrorStats(division=int(office_division))
+    for entity in ALL_ENTITIES:
+        if entity not in entities:
+            continue
+        if entity == BANK_ACCOUNTS:
+            stats.entities[entity] = _refresh_bank_accounts(client, db, stats.division, progress)
+        elif entity == DELETED:
+            stats.entities[entity] = _refresh_deleted(client, db, stats, progress)
+        else:
+            stats.entities[entity] = _refresh_sync_entity(client, db, stats.division, entity, progress)
+        entity_stats = stats.entities[entity]
+        log.info(
+            "office mirror %s: %d call(s), %d row(s), %d changed",
+            entity,
+            entity_stats.calls,
+            entity_stats.rows,
+            entity_stats.changed,
+        )
+    return stats
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading in page-sized chunks
+
+
+def _chunks(rows: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    """Consecutive lists of ``size`` rows (the last may be shorter; nothing when there are no rows).
+
+    The source is pulled lazily, so a chunk is handed out before the next page is requested.
+    """
+    chunk: list[dict[str, Any]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _calls_for(rows: int, page_size: int) -> int:
+    return max(1, -(-rows // page_size))
+
+
+def _int64(value: Any) -> int:
+    """Exact sends Int64 values (``Timestamp``) as JSON strings."""
+    return int(str(value).strip().rstrip("Ll"))
+
+
+def _guid(value: Any) -> str | None:
+    return str(value).lower() if value else None
+
+
+def _map_row(raw: Mapping[str, Any], fields: Mapping[str, str | None]) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for exact_name, column in fields.items():
+        value = raw.get(exact_name)
+        if column is None:
+            if value is not None:
+                extra[exact_name] = value
+            continue
+        if column in ("id", "account_id"):
+            value = _guid(value)
+        elif isinstance(value, str) and column != "code":
+            value = value.strip() or None
+        row[column] = value
+    if extra:
+        row["extra"] = extra
+    return row
+
+
+_UPSERTS: dict[str, str] = {
+    ACCOUNTS: "upsert_accounts",
+    ADDRESSES: "upsert_account_addresses",
+    CONTACTS: "upsert_account_contacts",
+    BANK_ACCOUNTS: "upsert_account_bank_accounts",
+}
+
+
+def _upsert(db: sqlite_utils.Database, entity: str, division: int, rows: list[dict[str, Any]]) -> int:
+    from exactlink.store import accounts as store
+
+    upsert: Callable[[Any, int, list[dict[str, Any]]], int] = getattr(store, _UPSERTS[entity])
+    return upsert(db, division, rows)
+
+
+class _TimestampCursor:
+    """Tracks the Timestamp cursor of one sync stream and decides what may be committed with each chunk."""
+
+    def __init__(self, start: int | None) -> None:
+        self.start = start
+        self.highest = start or 0
+        self.ordered = True
+        self._last = start or 0
+
+    def observe(self, timestamps: Iterable[int]) -> None:
+        for timestamp in timestamps:
+            if timestamp < self._last:
+                if self.ordered:
+                    log.warning("a sync stream arrived out of Timestamp order; checkpointing at its end only")
+                self.ordered = False
+            self._last = max(self._last, timestamp)
+            self.highest = max(self.highest, timestamp)
+
+    def checkpoint(self) -> int | None:
+        """The cursor safe to store mid-stream: one below the highest Timestamp, while the order holds."""
+        if not self.ordered or self.highest - 1 <= (self.start or 0):
+            return None
+        return self.highest - 1
+
+    def final(self) -> int | None:
+        """The cursor to store after the whole stream was read."""
+        return self.highest if self.highest > (self.start or 0) else None
+
+
+def _refresh_sync_entity(
+    client: ExactClient, db: sqlite_utils.Database, division: int, entity: str, progress: Progress | None
+) -> EntityStats:
+    from exactlink.api.odata import int64_literal
+    from exactlink.store.accounts import get_cursor, set_cursor
+    from exactlink.store.db import transaction
+
+    endpoint, fields = _SYNC_ENDPOINTS[entity]
+    start = get_cursor(db, division, entity)
+    stats = EntityStats(entity, endpoint, SYNC_PAGE_SIZE, full=start is None, cursor_before=start)
+    cursor = _TimestampCursor(start)
+    rows = client.get_collection(
+        division,
+        endpoint,
+        select=select_fields(entity),
+        filter=f"Timestamp gt {int64_literal(start if start is not None else FIRST_TIMESTAMP)}",
+    )
+    for chunk in _chunks(rows, SYNC_PAGE_SIZE):
+        cursor.observe(_int64(raw["Timestamp"]) for raw in chunk)
+        mapped = []
+        for raw in chunk:
+            row = _map_row(raw, fields)
+            row["timestamp"] = _int64(raw["Timestamp"])
+            mapped.append(row)
+        checkpoint = cursor.checkpoint()
+        with transaction(db):
+            stats.changed += _upsert(db, entity, division, mapped)
+            if checkpoint is not None:
+                set_cursor(db, division, entity, checkpoint)
+        stats.rows += len(chunk)
+        if progress is not None:
+            progress(entity, stats.rows)
+    final = cursor.final()
+    if final is not None:
+        set_cursor(db, division, entity, final)
+    stats.calls = _calls_for(stats.rows, SYNC_PAGE_SIZE)
+    stats.cursor_after = get_cursor(db, division, entity)
+    if progress is not None:
+        progress(entity, stats.rows)
+    return stats
+
+
+def _modified_ms(value: Any) -> int:
+    from exactlink.api.odata import parse_date
+
+    parsed = parse_date(value)
+    if parsed is None:
+        return 0
+    return (parsed - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+
+
+def _unchanged_ids(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> set[str]:
+    """Ids of bank-account rows the mirror already holds with the same ``Modified`` (kept in ``timestamp``)."""
+    if not rows:
+        return set()
+    stored: dict[str, int] = {}
+    ids = [row["id"] for row in rows]
+    for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
+        marks = ", ".join("?" * len(part))
+        for row_id, timestamp in db.conn.execute(
+            f"SELECT id, timestamp FROM account_bank_accounts WHERE id IN ({marks})", part
+        ):
+            stored[row_id] = int(timestamp)
+    return {row["id"] for row in rows if stored.get(row["id"]) == row["timestamp"]}
+
+
+def _refresh_bank_accounts(
+    client: ExactClient, db: sqlite_utils.Database, division: int, progress: Progress | None
+) -> EntityStats:
+    from exactlink.api.odata import datetime_literal
+    from exactlink.store.accounts import get_cursor, set_cursor
+    from exactlink.store.db import transaction
+
+    start = get_cursor(db, division, BANK_ACCOUNTS)  # milliseconds since the epoch of the newest Modified
+    stats = EntityStats(BANK_ACCOUNTS, BANK_ACCOUNTS_ENDPOINT, CRUD_PAGE_SIZE, full=start is None, cursor_before=start)
+    if start is None:
+        since = FIRST_MODIFIED
+    else:
+        since = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=start) - MODIFIED_OVERLAP
+        since = max(since, FIRST_MODIFIED).replace(microsecond=0)
+    rows = client.get_collection(
+        division,
+        BANK_ACCOUNTS_ENDPOINT,
+        select=select_fields(BANK_ACCOUNTS),
+        filter=f"Modified ge {datetime_literal(since)}",
+    )
+    highest = start or 0
+    for chunk in _chunks(rows, CRUD_PAGE_SIZE):
+        mapped = []
+        for raw in chunk:
+            row = _map_row(raw, BANK_ACCOUNT_FIELDS)
+            row["timestamp"] = _modified_ms(raw.get("Modified"))
+            highest = max(highest, row["timestamp"])
+            mapped.append(row)
+        unchanged = _unchanged_ids(db, mapped)
+        changed = [row for row in mapped if row["id"] not in unchanged]
+        # Pages are cut by ID, not by Modified: the cursor may only move once the whole stream was read.
+        with transaction(db):
+            if changed:
+                stats.changed += _upsert(db, BANK_ACCOUNTS, division, changed)
+        stats.rows += len(chunk)
+        if progress is not None:
+            progress(BANK_ACCOUNTS, stats.rows)
+    if highest > (start or 0):
+        set_cursor(db, division, BANK_ACCOUNTS, highest)
+    stats.calls = _calls_for(stats.rows, CRUD_PAGE_SIZE)
+    stats.cursor_after = get_cursor(db, division, BANK_ACCOUNTS)
+    if progress is not None:
+        progress(BANK_ACCOUNTS, stats.rows)
+    return stats
+
+
+def _refresh_deleted(
+    client: ExactClient, db: sqlite_utils.Database, mirror: MirrorStats, progress: Progress | None
+) -> EntityStats:
+    from exactlink.api.odata import int64_literal
+    from exactlink.store.accounts import DELETED_ENTITY_TYPES, apply_deletions, get_cursor, set_cursor
+    from exactlink.store.db import transaction
+
+    division = mirror.division
+    start = get_cursor(db, division, DELETED)
+    stats = EntityStats(DELETED, DELETED_ENDPOINT, SYNC_PAGE_SIZE, full=start is None, cursor_before=start)
+    cursor = _TimestampCursor(start)
+    rows = client.get_collection(
+        division,
+        DELETED_ENDPOINT,
+        select=select_fields(DELETED),
+        filter=f"Timestamp gt {int64_literal(start if start is not None else FIRST_TIMESTAMP)}",
+    )
+    for chunk in _chunks(rows, SYNC_PAGE_SIZE):
+        cursor.observe(_int64(raw["Timestamp"]) for raw in chunk)
+        keys: dict[int, list[str]] = {}
+        for raw in chunk:
+            entity_type = int(raw.get("EntityType") or 0)
+            key = _guid(raw.get("EntityKey"))
+            if entity_type in DELETED_ENTITY_TYPES and key:
+                keys.setdefault(entity_type, []).append(key)
+        checkpoint = cursor.checkpoint()
+        with transaction(db):
+            for entity_type, entity_keys in sorted(keys.items()):
+                outcome = apply_deletions(db, entity_type, entity_keys)
+                name = DELETED_ENTITY_TYPES[entity_type]
+                mirror.deleted[name] = mirror.deleted.get(name, 0) + int(outcome["deleted"])
+                stats.changed += int(outcome["deleted"])
+                mirror.unlinked.extend(outcome["unlinked"])
+            if checkpoint is not None:
+                set_cursor(db, division, DELETED, checkpoint)
+        stats.rows += len(chunk)
+        if progress is not None:
+            progress(DELETED, stats.rows)
+    final = cursor.final()
+    if final is not None:
+        set_cursor(db, division, DELETED, final)
+    stats.calls = _calls_for(stats.rows, SYNC_PAGE_SIZE)
+    stats.cursor_after = get_cursor(db, division, DELETED)
+    mirror.unlinked.sort()
+    if progress is not None:
+        progress(DELETED, stats.rows)
+    return stats
