@@ -14,6 +14,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from rapidfuzz import fuzz
+
 # Legal forms removed wherever they stand in a name.
 _LEGAL_FORMS_ANYWHERE = frozenset(
     {
@@ -168,6 +170,39 @@ def first_significant_token(key: str) -> str:
         if token not in _NOT_SIGNIFICANT and len(token) > 1:
             return token
     return tokens[0] if tokens else ""
+
+
+def has_initials(key: str) -> bool:
+    """True when a normalised name holds a single-letter word (an initial: ``j jansen``)."""
+    return any(len(token) == 1 for token in key.split())
+
+
+def _expand_initials(initials_side: list[str], other_side: list[str]) -> list[str]:
+    unused = [token for token in other_side if token not in initials_side]
+    expanded = []
+    for token in initials_side:
+        if len(token) == 1:
+            match = next((word for word in unused if len(word) > 1 and word[0] == token), None)
+            if match is not None:
+                unused.remove(match)
+                token = match
+        expanded.append(token)
+    return expanded
+
+
+def name_similarity(left: str, right: str) -> float:
+    """Similarity 0-100 of two normalised names, word order ignored, an initial agreeing with a first name.
+
+    ``j jansen`` and ``jan jansen`` score 100 (so do ``j jansen`` and ``johan jansen``: an initial is
+    weak evidence, which is why such pairs are only ever suggested).
+    """
+    plain = fuzz.token_sort_ratio(left, right)
+    if plain == 100 or not (has_initials(left) or has_initials(right)):
+        return plain
+    left_tokens, right_tokens = left.split(), right.split()
+    left_tokens = _expand_initials(left_tokens, right_tokens)
+    right_tokens = _expand_initials(right_tokens, left_tokens)
+    return max(plain, fuzz.ratio(" ".join(sorted(left_tokens)), " ".join(sorted(right_tokens))))
 
 
 # The house number is the last number of the line, with an optional addition: 12, 12a, 12 A, 12-2, 12 bis.

@@ -1,0 +1,1 @@
+"""Benchmarks for exactlink's quality bars (run as ``uv run python -m bench.<name>``)."""
