@@ -184,15 +184,26 @@ class OAuthClient:
     ) -> None:
         self.app = app
         self._clock = clock
-        self._http = httpx.Client(
-            transport=transport,
-            timeout=timeout,
-            headers={"Accept": "application/json", "User-Agent": f"exactlink/{__version__}"},
-        )
+        self._transport = transport
+        self._timeout = timeout
+        self._client: httpx.Client | None = None
+
+    @property
+    def _http(self) -> httpx.Client:
+        # Created on first use: most commands never need the token endpoint.
+        if self._client is None:
+            self._client = httpx.Client(
+                transport=self._transport,
+                timeout=self._timeout,
+                headers={"Accept": "application/json", "User-Agent": f"exactlink/{__version__}"},
+            )
+        return self._client
 
     def close(self) -> None:
         """Close the connections."""
-        self._http.close()
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
     def exchange_code(self, code: str, code_verifier: str) -> TokenSet:
         """Trade the callback's authorization code (single use, minutes valid) for tokens.

@@ -127,6 +127,8 @@ class TokenStore:
 
     def location(self) -> str:
         """Where the tokens live (or will live), for ``login`` and ``status``."""
+        if self.last_used is None and self.mode != "file":
+            self.load()
         if self.last_used == "file" or not self.keyring_usable():
             return f"file {self.token_file} (mode 0600)"
         import keyring
@@ -138,6 +140,8 @@ class TokenStore:
     @property
     def kind(self) -> Literal["keyring", "file"]:
         """``keyring`` or ``file``: where the last load/save went (or would go)."""
+        if self.last_used is None and self.mode != "file":
+            self.load()
         if self.last_used is not None:
             return self.last_used
         return "keyring" if self.keyring_usable() else "file"

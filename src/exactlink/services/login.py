@@ -11,6 +11,7 @@ from exactlink.errors import UsageError
 
 if TYPE_CHECKING:
     from exactlink.api.models import Me
+    from exactlink.auth.tokens import TokenStore
     from exactlink.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -109,18 +110,17 @@ def login(
         store.save(tokens)
     finally:
         oauth.close()
-    return _describe_login(settings)
+    return _describe_login(settings, store)
 
 
-def _describe_login(settings: Settings) -> LoginOutcome:
+def _describe_login(settings: Settings, store: TokenStore) -> LoginOutcome:
     """Ask ``current/Me`` who logged in, check that they see a practice division, remember the user."""
     from exactlink.api.errors import ApiError
     from exactlink.auth.session import TokenProvider
-    from exactlink.services.session import open_client, token_store
+    from exactlink.services.session import open_client
     from exactlink.services.tenant import list_divisions
 
-    store = token_store(settings)
-    with open_client(settings) as client:
+    with open_client(settings, store=store) as client:
         me = client.me()
         warnings: list[str] = []
         practice: list[tuple[int, str]] = []

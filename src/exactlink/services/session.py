@@ -149,8 +149,15 @@ def rate_limit_log() -> RateLimitLog:
     return RateLimitLog(paths.state_dir / "rate-limits.json", paths.lock_file("rate-limits"))
 
 
-def open_client(settings: Settings | None = None, *, warn: Callable[[str], None] | None = None) -> ExactClient:
+def open_client(
+    settings: Settings | None = None,
+    *,
+    warn: Callable[[str], None] | None = None,
+    store: TokenStore | None = None,
+) -> ExactClient:
     """An authenticated ``ExactClient`` for the configured site; close it (or use ``with``) when done.
+
+    ``store`` reuses a token store the caller already has (so a broken keyring is probed only once).
 
     Raises:
         ConfigError: no client id or client secret is configured.
@@ -164,7 +171,7 @@ def open_client(settings: Settings | None = None, *, warn: Callable[[str], None]
 
     settings = settings or load_settings()
     get_paths().ensure()
-    store = token_store(settings, warn=warn)
+    store = store or token_store(settings, warn=warn)
     if store.load() is None:
         raise not_logged_in()
     provider = token_provider(settings, store, warn=warn)
