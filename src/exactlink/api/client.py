@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 # Characters left readable in query strings: OData operators and literals (spaces become %20).
 _QUERY_SAFE = "$,'()/:*"
-MAX_RATE_LIMITED_RETRIES = 5
+MAX_RATE_LIMITED_RETRIES = 10
 
 
 class TokenSource(Protocol):
