@@ -141,6 +141,8 @@ class Sandbox:
         self._divisions = {code: DivisionState(division, self._extras) for code, division in data.divisions.items()}
         self._all_division_codes = sorted(self._divisions)
         register_extras(self._extras, DIVISIONS_KEY, (division.record for division in data.divisions.values()))
+        self._user_division_cache: dict[str, tuple[int, frozenset[int]]] = {}
+        self._visible_cache: dict[str, tuple[tuple[int, tuple[int, ...]], list[int]]] = {}
         self._division_names = {
             code: str(state.record.get("Description") or "") for code, state in self._divisions.items()
         }
@@ -579,12 +581,10 @@ class Sandbox:
         return None
 
     def _user_divisions(self, user: SandboxUser) -> frozenset[int]:
-        cached = getattr(self, "_user_division_cache", {})
-        entry = cached.get(user.user_id)
+        entry = self._user_division_cache.get(user.user_id)
         if entry is None or entry[0] != len(user.divisions):
             entry = (len(user.divisions), frozenset(user.divisions))
-            cached[user.user_id] = entry
-            self._user_division_cache = cached
+            self._user_division_cache[user.user_id] = entry
         return entry[1]
 
     def _is_practice(self, division: int, state: DivisionState | None) -> bool:
@@ -662,10 +662,16 @@ class Sandbox:
         return by_key, None
 
     def _visible_divisions(self, user: SandboxUser) -> list[int]:
+        """Accessible and consented division codes, sorted (cached: paging 20,000 divisions must not re-sort)."""
         unconsented = self.data.unconsented_divisions
-        return sorted(
-            code for code in self._user_divisions(user) if code in self._divisions and code not in unconsented
-        )
+        signature = (len(user.divisions), tuple(sorted(unconsented)))
+        cached = self._visible_cache.get(user.user_id)
+        if cached is None or cached[0] != signature:
+            accessible = self._user_divisions(user)
+            codes = sorted(code for code in accessible if code in self._divisions and code not in unconsented)
+            cached = (signature, codes)
+            self._visible_cache[user.user_id] = cached
+        return cached[1]
 
     def _get_collection(
         self, call: _Call, endpoint: Endpoint, division: int, state: DivisionState, user: SandboxUser

@@ -65,9 +65,12 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
     timeout = 300  # idle keep-alive connections end after five minutes
+    wbufsize = -1  # buffer the answer: headers and body leave in one send, flushed explicitly
 
     def setup(self) -> None:
         super().setup()
+        # Small answers on keep-alive connections would otherwise wait for Nagle + delayed ACK (~40 ms).
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self.server.connections_lock:
             self.server.connections.add(self.connection)
 
