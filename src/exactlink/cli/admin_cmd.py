@@ -1,0 +1,147 @@
+"""``exactlink link-admin``: link client administrations to relations (one, in bulk, suggested), list, unlink."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document on stdout.")
+DRY_RUN_OPTION = typer.Option(False, "--dry-run", help="Validate and show the plan; write nothing.")
+
+
+class LinkAdminGroup(TyperGroup):
+    """``link-admin REL DIVISION`` and ``link-admin --csv FILE`` are short for ``link-admin link …``."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["link", *args]
+        return super().parse_args(ctx, args)
+
+
+admin_app = typer.Typer(
+    cls=LinkAdminGroup,
+    no_args_is_help=True,
+    help="Link client administrations to relations: `link-admin REL DIVISION`, `--csv FILE`, suggest, list, unlink.",
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(admin_app, name="link-admin")
+
+
+@admin_app.command("link")
+def link(
+    relation: str | None = typer.Argument(None, help="Relation number (already linked with `exactlink match`)."),
+    division: str | None = typer.Argument(None, help="The client administration: its code or (part of) its name."),
+    csv_file: Path | None = typer.Option(None, "--csv", help="Link in bulk: CSV of relation number, division code."),
+    force: bool = typer.Option(False, "--force", help="Link even when Exact names another owner account."),
+    dry_run: bool = DRY_RUN_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Link a client administration to a relation (`link-admin REL DIVISION`), or many (`link-admin --csv FILE`).
+
+    Records the link in Exact Online (a SolutionLink in the office administration, reused when it exists)
+    and locally, and sets the relation's SBR start date to today − 30 days unless one is set. In bulk every
+    row is validated first; bad rows are reported and skipped; exit 3 when some rows failed.
+    """
+    from exactlink.cli.admin_render import print_link_report, print_link_row
+    from exactlink.console import emit_json
+    from exactlink.errors import UsageError
+    from exactlink.services import admin_links
+
+    if csv_file is not None:
+        if relation or division:
+            raise UsageError("give either REL DIVISION or --csv FILE, not both")
+        report = admin_links.link_from_csv(csv_file, dry_run=dry_run, force=force)
+        emit_json(report.as_json()) if json_output else print_link_report(report)
+        raise typer.Exit(report.exit_code)
+    if not relation or not division:
+        raise UsageError("give REL DIVISION (or --csv FILE)", hint="exactlink link-admin --help")
+    row = admin_links.link_one(relation, division, dry_run=dry_run, force=force)
+    emit_json(row.as_json()) if json_output else print_link_row(row)
+
+
+@admin_app.command("suggest")
+def suggest(
+    accept: bool = typer.Option(False, "--accept", help="Link every clear suggestion (ambiguous ones are skipped)."),
+    csv_out: Path | None = typer.Option(None, "--csv-out", help="Write the clear suggestions as a CSV for --csv."),
+    dry_run: bool = DRY_RUN_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Propose administrations for linked relations from what Exact knows, with the evidence.
+
+    Evidence: a SolutionLink Exact already has, the administration's owner account (Customer), or equal
+    KvK / VAT / OB number. Review them, then --accept, or --csv-out FILE, edit it, and `link-admin --csv FILE`.
+    """
+    from exactlink.cli.admin_render import print_link_report, print_suggestions
+    from exactlink.console import emit_json, info
+    from exactlink.services import admin_links
+
+    report = admin_links.suggest_links()
+    if csv_out is not None:
+        info(f"wrote {admin_links.write_suggestions_csv(report, csv_out)} suggestions to {csv_out}")
+    if accept:
+        result = admin_links.accept_suggestions(report, dry_run=dry_run)
+        emit_json(result.as_json()) if json_output else print_link_report(result)
+        raise typer.Exit(result.exit_code)
+    emit_json(report.as_json()) if json_output else print_suggestions(report)
+
+
+@admin_app.command("list")
+def list_links(json_output: bool = JSON_OPTION) -> None:
+    """List the linked client administrations with their SBR start date and last fetch."""
+    from exactlink.cli.admin_render import print_admin_list
+    from exactlink.console import emit_json
+    from exactlink.services.admin_links import list_admin_links_view
+
+    rows = list_admin_links_view()
+    emit_json(rows) if json_output else print_admin_list(rows)
+
+
+@admin_app.command("unlink")
+def unlink(
+    relation: str = typer.Argument(..., help="Relation number."),
+    dry_run: bool = DRY_RUN_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Unlink the relation's administration: the SolutionLink in Exact becomes inactive (kept, not deleted).
+
+    Returns fetched earlier stay in the local mirror.
+    """
+    from exactlink.console import emit_json, info
+    from exactlink.services.admin_links import unlink as unlink_administration
+
+    result = unlink_administration(relation, dry_run=dry_run)
+    if json_output:
+        emit_json(result)
+        return
+    verb = "would unlink" if dry_run else "unlinked"
+    info(f"{verb} administration {result['division']} from relation {relation}; SolutionLink set inactive in Exact")
+
+
+@admin_app.command("vraagposten")
+def vraagposten(
+    relation: str = typer.Argument(..., help="Relation number."),
+    accounts: str | None = typer.Option(None, "--accounts", help="G/L account code(s), comma separated."),
+    default: bool = typer.Option(False, "--default", help="Back to the default: accounts named 'vraagpost'."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Set the vraagposten (suspense) G/L accounts of the relation's administration.
+
+    By default every G/L account whose description contains 'vraagpost' is used.
+    """
+    from exactlink.console import emit_json, info
+    from exactlink.errors import UsageError
+    from exactlink.services.admin_links import set_vraagposten_accounts
+
+    if (accounts is None) == (not default):
+        raise UsageError("give either --accounts CODES or --default")
+    result = set_vraagposten_accounts(relation, None if default else accounts.split(",") if accounts else None)
+    if json_output:
+        emit_json(result)
+        return
+    chosen = ", ".join(result["vraagposten_accounts"]) or "the default (description contains 'vraagpost')"
+    info(f"vraagposten accounts of administration {result['division']}: {chosen}")

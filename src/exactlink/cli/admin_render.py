@@ -1,0 +1,98 @@
+"""Terminal rendering for ``link-admin`` (link reports, suggestions, the list); JSON output needs none of it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from exactlink.services.admin_links import LinkReport, LinkRow, SuggestReport
+
+
+def print_link_row(row: LinkRow, window_days: int = 30) -> None:
+    """One successful link (or its dry-run plan), with the SBR start date and the backlog note."""
+    from exactlink.console import info, out
+    from exactlink.domain.returns import backlog_explanation
+
+    out().print(row.message, highlight=False, markup=False)
+    if row.solution_link:
+        verb = "would " + row.solution_link if row.status == "planned" else row.solution_link
+        info(f"SolutionLink in Exact Online: {verb}" + (f" ({row.solution_link_id})" if row.solution_link_id else ""))
+    if row.sbr_start_date and row.status in ("planned", "linked"):
+        if row.sbr_start_set:
+            info(f"SBR start date set to {row.sbr_start_date} (today − {window_days} days)")
+        else:
+            info(f"SBR start date kept at {row.sbr_start_date}")
+    if row.status == "linked":
+        info("note: " + backlog_explanation(row.relation_number, window_days))
+
+
+def print_link_report(report: LinkReport) -> None:
+    """The per-row report of a bulk link (``--csv``, ``suggest --accept``)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from exactlink.console import err, out
+
+    table = Table("row", "relation", "administration", "status", "SolutionLink", "message", title_justify="left")
+    for row in report.rows:
+        division = f"{row.division.code} {row.division.name}" if row.division else row.selector
+        table.add_row(
+            str(row.row or ""),
+            escape(row.relation_number),
+            escape(division),
+            row.status,
+            row.solution_link or "",
+            escape(row.message + (f" ({row.hint})" if row.hint else "")),
+        )
+    out().print(table)
+    counts = ", ".join(f"{count} {status}" for status, count in sorted(report.counts().items()))
+    mode = " (dry run, nothing written)" if report.dry_run else ""
+    err().print(f"{len(report.rows)} rows: {counts}{mode}", highlight=False, markup=False)
+
+
+def print_suggestions(report: SuggestReport) -> None:
+    """Suggested links with their evidence; ambiguous ones separately."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from exactlink.console import info, out
+
+    if not report.suggestions:
+        info("no suggestions: every linked relation has an administration, or Exact knows no match")
+        return
+    for title, items in (("Suggested links", report.clear), ("Ambiguous: decide by hand", report.ambiguous)):
+        if not items:
+            continue
+        table = Table("relation", "administration", "evidence", title=title, title_justify="left")
+        for s in items:
+            evidence = "; ".join(s.evidence) + (f" (competes with {', '.join(s.competitors)})" if s.competitors else "")
+            table.add_row(
+                escape(f"{s.relation_number} {s.relation_name}"),
+                escape(f"{s.division} {s.division_name}"),
+                escape(evidence),
+            )
+        out().print(table)
+    info("accept the clear ones with `exactlink link-admin suggest --accept`, or edit them: --csv-out FILE")
+
+
+def print_admin_list(rows: list[dict[str, Any]]) -> None:
+    """``link-admin list`` as a table."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from exactlink.console import info, out
+
+    if not rows:
+        info("no client administrations are linked yet: exactlink link-admin REL DIVISION")
+        return
+    table = Table("relation", "administration", "SBR start", "linked", "last fetch", "vraagposten G/L")
+    for row in rows:
+        table.add_row(
+            escape(f"{row['relation']} {row['relation_name'] or ''}".strip()),
+            escape(f"{row['division']} {row['division_name'] or ''}".strip()),
+            row["sbr_start_date"] or "",
+            (row["linked_at"] or "")[:10],
+            (row["last_fetch_at"] or "never")[:16],
+            escape(", ".join(row["vraagposten_accounts"])),
+        )
+    out().print(table)

@@ -1,0 +1,967 @@
+"""Linking client administrations (divisions) to relations: ``link-admin``, one at a time or in bulk.
+
+A link needs the relation to be linked to its office account first (``exactlink match``): the link is
+recorded in Exact Online as an ``accountancy/SolutionLinks`` record of that account in the office
+administration (SolutionType 0 "internal", ``InternalSolutionDivision`` = the client's division) and
+locally in ``admin_links``. Linking sets the relation's SBR start date to today − 30 days when none is
+set, so the first fetch brings in up to 30 days of returns at once (the seed's FAQ explains this).
+
+Idempotence: before writing, the account's SolutionLinks are read. An active internal link to the same
+division is reused as is; another link of the account (inactive, external, another division) is
+updated with PUT; only when the account has none is one created with POST. The POST is never retried
+blindly (see ``exactlink.api.budget``), so a run killed or timed out after Exact created the link finds
+it on the next run instead of creating a second one. Exact is written before the local mirror, so a
+killed run leaves at worst a SolutionLink the next run reuses.
+
+Bulk (``--csv``): every row is validated first against one listing of the administrations and one
+listing of the SolutionLinks; a bad row is reported and never stops or changes the others. Unlinking
+sets the SolutionLink's Status to 1 (inactive) instead of deleting it: it is the office's record of
+which bookkeeping package a client uses, other Exact users may rely on it, and an inactive link keeps
+its history and is simply reactivated by a later ``link-admin``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from exactlink.errors import ExactlinkError, UsageError
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from exactlink.api.client import ExactClient
+    from exactlink.settings import Settings
+    from exactlink.store.meta import OfficeAdministration
+
+SOLUTION_LINKS = "accountancy/SolutionLinks"
+SOLUTION_TYPE_INTERNAL = 0
+LINK_ACTIVE = 0
+LINK_INACTIVE = 1
+# Up to this many rows, the SolutionLinks are read per account; above it, all of them once.
+PER_ACCOUNT_LOOKUP_LIMIT = 5
+LOCK_NAME = "link-admin"
+
+STATUS_WORDS = {0: "inactive", 1: "active", 2: "archived"}
+_RELATION_HEADERS = frozenset({"relation", "relation_number", "relationnumber", "relatie", "relatienummer", "rel"})
+_DIVISION_HEADERS = frozenset(
+    {"division", "division_code", "divisioncode", "administration", "administratie", "administratiecode", "code"}
+)
+
+
+class LinkRefused(ExactlinkError):
+    """The relation and administration cannot be linked (the message says why)."""
+
+
+# ---------------------------------------------------------------------------------------------------
+# The administrations the login sees
+
+
+@dataclass(frozen=True)
+class AdminDivision:
+    """A division as ``system/Divisions`` describes it, with what linking needs to know."""
+
+    code: int
+    name: str
+    customer: str | None = None
+    customer_code: str | None = None
+    customer_name: str | None = None
+    vat_number: str | None = None
+    kvk: str | None = None
+    ob_number: str | None = None
+    status: int | None = 1
+    blocking: int | None = 0
+    practice: bool = False
+    consented: bool = True
+
+    def problem(self, office_division: int) -> str | None:
+        """Why this administration cannot be linked to a relation, or None."""
+        label = f"administration {self.code} ({self.name})"
+        if not self.consented:
+            return (
+                f"{label} is not available to exactlink: the app was not given consent for it "
+                "(or this login has no access rights); log in again and consent for all administrations"
+            )
+        if self.code == office_division or self.practice:
+            return f"{label} is the office administration, not a client administration"
+        if self.status is not None and self.status != 1:
+            return f"{label} is {STATUS_WORDS.get(self.status, f'in status {self.status}')} in Exact Online"
+        if self.blocking:
+            return f"{label} is blocked in Exact Online (BlockingStatus {self.blocking})"
+        return None
+
+
+class DivisionDirectory:
+    """The divisions of ``system/Divisions`` (read once), resolved by code or name.
+
+    ``system/AllDivisions`` is read only when a division is not found, to tell "no consent" from "unknown".
+    """
+
+    def __init__(self, client: ExactClient, office_division: int) -> None:
+        from exactlink.api.models import Division
+
+        self._client = client
+        self.office_division = office_division
+        rows = client.get_collection(office_division, "system/Divisions", select=Division.select())
+        self.divisions = [_admin_division(Division.parse(row), consented=True) for row in rows]
+        self._by_code = {division.code: division for division in self.divisions}
+        self._unconsented: dict[int, AdminDivision] | None = None
+
+    def get(self, code: int) -> AdminDivision | None:
+        """The division with this code among the consented ones, or None."""
+        return self._by_code.get(code)
+
+    def _all_divisions(self) -> dict[int, AdminDivision]:
+        from exactlink.api.errors import ApiError
+        from exactlink.api.models import Division
+
+        if self._unconsented is None:
+            self._unconsented = {}
+            try:
+                rows = self._client.get_collection(
+                    self.office_division, "system/AllDivisions", select=Division.select()
+                )
+                for row in rows:
+                    division = Division.parse(row)
+                    if division.Code not in self._by_code:
+                        self._unconsented[division.Code] = _admin_division(division, consented=False)
+            except ApiError:
+                pass
+        return self._unconsented
+
+    def resolve(self, selector: str) -> AdminDivision:
+        """The division meant by ``selector``: its code, its exact name, or a unique part of its name.
+
+        Raises:
+            LinkRefused: nothing matches, or several names do (the candidates are listed).
+        """
+        wanted = selector.strip()
+        if not wanted:
+            raise LinkRefused("no administration given")
+        if wanted.isdigit():
+            found = self._by_code.get(int(wanted)) or self._all_divisions().get(int(wanted))
+            if found is None:
+                raise LinkRefused(
+                    f"administration {wanted} is not among the administrations this login sees",
+                    hint="run `exactlink tenant list`",
+                )
+            return found
+        folded = wanted.casefold()
+        pool = self.divisions + list(self._all_divisions().values())
+        exact = [division for division in pool if division.name.casefold() == folded]
+        candidates = exact or [division for division in pool if folded in division.name.casefold()]
+        if len(candidates) == 1:
+            return candidates[0]
+        if not candidates:
+            raise LinkRefused(f"no administration is called {wanted!r}", hint="run `exactlink tenant list`")
+        listed = "; ".join(f"{division.code} {division.name}" for division in candidates[:5])
+        more = f" and {len(candidates) - 5} more" if len(candidates) > 5 else ""
+        raise LinkRefused(f"{wanted!r} matches {len(candidates)} administrations: {listed}{more}; give the code")
+
+
+def _admin_division(division: Any, *, consented: bool) -> AdminDivision:
+    return AdminDivision(
+        code=division.Code,
+        name=(division.Description or "").strip() or f"administration {division.Code}",
+        customer=division.Customer,
+        customer_code=division.CustomerCode,
+        customer_name=division.CustomerName,
+        vat_number=division.VATNumber,
+        kvk=division.ChamberOfCommerceNumber,
+        ob_number=division.OBNumber,
+        status=division.Status,
+        blocking=division.BlockingStatus,
+        practice=bool(division.IsPracticeDivision),
+        consented=consented,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# SolutionLinks in the office administration
+
+
+class SolutionLinkIndex:
+    """The office administration's SolutionLinks per account: all read at once, or per account on demand."""
+
+    def __init__(self, client: ExactClient, office_division: int, *, read_all: bool) -> None:
+        self._client = client
+        self._office = office_division
+        self._by_account: dict[str, list[dict[str, Any]]] = {}
+        self._complete = read_all
+        if read_all:
+            for row in self._read(None):
+                self._by_account.setdefault(str(row.get("Account") or ""), []).append(row)
+
+    def _read(self, account_id: str | None) -> list[dict[str, Any]]:
+        from exactlink.api.models import SolutionLink
+        from exactlink.api.odata import guid_literal
+
+        filter_text = f"Account eq {guid_literal(account_id)}" if account_id else None
+        rows = self._client.get_collection(
+            self._office, SOLUTION_LINKS, select=SolutionLink.select(), filter=filter_text
+        )
+        return [SolutionLink.parse(row).model_dump() for row in rows]
+
+    def for_account(self, account_id: str) -> list[dict[str, Any]]:
+        """The account's SolutionLinks (read from Exact now unless everything was read up front)."""
+        key = account_id.lower()
+        if not self._complete and key not in self._by_account:
+            self._by_account[key] = self._read(key)
+        return self._by_account.get(key, [])
+
+    def remember(self, account_id: str, link: dict[str, Any]) -> None:
+        """Record a link this run created or changed, so a later row sees it."""
+        links = self._by_account.setdefault(account_id.lower(), [])
+        links[:] = [other for other in links if other.get("ID") != link.get("ID")] + [link]
+
+
+def choose_solution_link(links: Sequence[dict[str, Any]], division: int) -> tuple[str, dict[str, Any] | None]:
+    """What to do with an account's SolutionLinks to link ``division``: ``reuse``, ``update`` or ``create``.
+
+    An active internal link to the division is reused; otherwise an internal link to the division (any
+    status), then any internal link, then any link of the account is updated; with none, one is created.
+    """
+
+    def internal(link: dict[str, Any]) -> bool:
+        return link.get("SolutionType") == SOLUTION_TYPE_INTERNAL
+
+    for link in links:
+        if internal(link) and link.get("InternalSolutionDivision") == division and link.get("Status") == LINK_ACTIVE:
+            return "reuse", link
+    for wanted in (
+        lambda link: internal(link) and link.get("InternalSolutionDivision") == division,
+        internal,
+        lambda link: True,
+    ):
+        for link in links:
+            if wanted(link):
+                return "update", link
+    return "create", None
+
+
+def write_solution_link(
+    client: ExactClient, office_division: int, account_id: str, division: int, action: str, link: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Carry out :func:`choose_solution_link`'s decision in Exact Online; return the link as it now is."""
+    from exactlink.api.odata import key_path
+
+    body = {"SolutionType": SOLUTION_TYPE_INTERNAL, "InternalSolutionDivision": division, "Status": LINK_ACTIVE}
+    if action == "reuse" and link is not None:
+        return link
+    if action == "update" and link is not None:
+        client.put(office_division, key_path(SOLUTION_LINKS, str(link["ID"])), body)
+        return {**link, **body}
+    created = client.post(office_division, SOLUTION_LINKS, {"Account": account_id, **body})
+    return {"ID": str(created.get("ID") or "").lower() or None, "Account": account_id, **body}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Planning and carrying out links
+
+
+@dataclass
+class LinkRow:
+    """One requested link (a CSV row or the command line) and what became of it.
+
+    ``status``: ``planned`` (valid, not written: dry run), ``linked``, ``already_linked``, ``invalid``
+    (refused before anything was written) or ``failed`` (Exact refused while writing).
+    """
+
+    relation_number: str
+    selector: str
+    row: int | None = None
+    relation_name: str | None = None
+    division: AdminDivision | None = None
+    account_id: str | None = None
+    account_code: str | None = None
+    status: str = "planned"
+    message: str = ""
+    hint: str | None = None
+    solution_link: str | None = None
+    solution_link_id: str | None = None
+    sbr_start_date: str | None = None
+    sbr_start_set: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True unless the row is invalid or failed."""
+        return self.status not in ("invalid", "failed")
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``--json`` form of one row."""
+        return {
+            "row": self.row,
+            "relation": self.relation_number,
+            "relation_name": self.relation_name,
+            "division": self.division.code if self.division else None,
+            "division_name": self.division.name if self.division else None,
+            "requested": self.selector,
+            "status": self.status,
+            "message": self.message,
+            "solution_link": self.solution_link,
+            "solution_link_id": self.solution_link_id,
+            "sbr_start_date": self.sbr_start_date,
+            "sbr_start_set": self.sbr_start_set,
+        }
+
+
+@dataclass
+class LinkReport:
+    """The outcome of ``link-admin`` for one or many rows."""
+
+    rows: list[LinkRow] = field(default_factory=list)
+    dry_run: bool = False
+    window_days: int = 30
+
+    def counts(self) -> dict[str, int]:
+        """Rows per status."""
+        result: dict[str, int] = {}
+        for row in self.rows:
+            result[row.status] = result.get(row.status, 0) + 1
+        return result
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every row is fine, 3 when some failed, 1 when all did."""
+        failed = sum(1 for row in self.rows if not row.ok)
+        if not failed:
+            return 0
+        return 1 if failed == len(self.rows) else 3
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``--json`` document."""
+        return {"dry_run": self.dry_run, "counts": self.counts(), "rows": [row.as_json() for row in self.rows]}
+
+
+@dataclass
+class _Context:
+    db: sqlite_utils.Database
+    client: ExactClient
+    office: OfficeAdministration
+    directory: DivisionDirectory
+    settings: Settings
+    today: date
+
+
+def _refuse(row: LinkRow, message: str, hint: str | None = None) -> LinkRow:
+    row.status, row.message, row.hint = "invalid", message, hint
+    return row
+
+
+def validate_row(context: _Context, row: LinkRow, *, force: bool = False) -> LinkRow:
+    """Check one requested link against the mirror and Exact's division list; nothing is written."""
+    from exactlink.store.links import admin_link_for_division, get_admin_link, get_link
+    from exactlink.store.relations import get_relation
+
+    db = context.db
+    relation = get_relation(db, row.relation_number)
+    if relation is None:
+        return _refuse(
+            row,
+            f"relation {row.relation_number} is not in the local CRM mirror",
+            "import the CRM export first: exactlink crm import FILE",
+        )
+    row.relation_name = relation["name"] or None
+    link = get_link(db, row.relation_number)
+    if link is None:
+        return _refuse(
+            row,
+            f"relation {row.relation_number} is not linked to an Exact account yet: run `exactlink match` first",
+        )
+    row.account_id, row.account_code = link["account_id"], link["account_code"]
+    try:
+        division = context.directory.resolve(row.selector)
+    except ExactlinkError as error:
+        return _refuse(row, error.message, error.hint)
+    row.division = division
+    problem = division.problem(context.office.division)
+    if problem:
+        return _refuse(row, problem)
+    current = get_admin_link(db, row.relation_number)
+    if current is not None and int(current["division"]) != division.code:
+        return _refuse(
+            row,
+            f"relation {row.relation_number} is already linked to administration {current['division']}",
+            f"unlink it first: exactlink link-admin unlink {row.relation_number}",
+        )
+    other = admin_link_for_division(db, division.code)
+    if other is not None and other["relation_number"] != row.relation_number:
+        return _refuse(
+            row,
+            f"administration {division.code} ({division.name}) is already linked to relation "
+            f"{other['relation_number']}",
+            f"unlink it first: exactlink link-admin unlink {other['relation_number']}",
+        )
+    if division.customer and division.customer != str(row.account_id).lower() and not force:
+        owner = " ".join(part for part in (division.customer_code, division.customer_name) if part) or division.customer
+        return _refuse(
+            row,
+            f"administration {division.code} ({division.name}) belongs to account {owner} in Exact Online (its "
+            f"owner), not to relation {row.relation_number}'s account {row.account_code or row.account_id}",
+            "check the pair; link anyway with --force",
+        )
+    if current is not None and current["solution_link_id"]:
+        row.status = "already_linked"
+        row.solution_link_id = current["solution_link_id"]
+        row.message = f"relation {row.relation_number} is already linked to administration {division.code}"
+    return row
+
+
+def carry_out(context: _Context, row: LinkRow, links: SolutionLinkIndex, *, dry_run: bool) -> LinkRow:
+    """Write one valid link: the SolutionLink in Exact, then the mirror, then the SBR start date."""
+    from exactlink.api.errors import ApiError
+    from exactlink.domain.returns import default_sbr_start
+    from exactlink.store.admin import update_admin_info
+    from exactlink.store.db import transaction
+    from exactlink.store.links import set_admin_link
+    from exactlink.store.relations import get_sbr_start, set_sbr_start
+
+    if row.status != "planned" or row.division is None or row.account_id is None:
+        return row
+    division = row.division
+    existing_start = get_sbr_start(context.db, row.relation_number)
+    start = existing_start or default_sbr_start(context.today, context.settings.returns.window_days)
+    row.sbr_start_date, row.sbr_start_set = start.isoformat(), existing_start is None
+    try:
+        action, link = choose_solution_link(links.for_account(row.account_id), division.code)
+    except ApiError as error:
+        row.status, row.message = "failed", f"could not read the SolutionLinks in Exact Online: {error.message}"
+        return row
+    if dry_run:
+        row.solution_link = action
+        row.message = f"would link relation {row.relation_number} to administration {division.code} ({division.name})"
+        return row
+    try:
+        written = write_solution_link(
+            context.client, context.office.division, row.account_id, division.code, action, link
+        )
+    except ApiError as error:
+        row.status, row.message = "failed", f"Exact Online refused the SolutionLink: {error.message}"
+        return row
+    links.remember(row.account_id, written)
+    row.solution_link = {"reuse": "reused", "update": "updated", "create": "created"}[action]
+    row.solution_link_id = written.get("ID")
+    with transaction(context.db):
+        set_admin_link(context.db, row.relation_number, division.code, solution_link_id=row.solution_link_id)
+        update_admin_info(context.db, division.code, name=division.name)
+        if existing_start is None:
+            set_sbr_start(context.db, row.relation_number, start)
+    row.status = "linked"
+    row.message = f"linked relation {row.relation_number} to administration {division.code} ({division.name})"
+    return row
+
+
+def _check_duplicates(rows: Sequence[LinkRow]) -> None:
+    """A relation or an administration named twice in one file: the second row is refused."""
+    seen_relations: dict[str, LinkRow] = {}
+    seen_divisions: dict[int, LinkRow] = {}
+    for row in rows:
+        if not row.ok:
+            continue
+        first = seen_relations.get(row.relation_number)
+        if first is not None:
+            _refuse(
+                row, f"relation {row.relation_number} appears twice in the file (row {first.row} and row {row.row})"
+            )
+            continue
+        seen_relations[row.relation_number] = row
+        if row.division is not None:
+            earlier = seen_divisions.get(row.division.code)
+            if earlier is not None:
+                _refuse(
+                    row,
+                    f"administration {row.division.code} appears twice in the file "
+                    f"(row {earlier.row} and row {row.row})",
+                )
+                continue
+            seen_divisions[row.division.code] = row
+
+
+def _open_context(db: sqlite_utils.Database, client: ExactClient, settings: Settings) -> _Context:
+    from exactlink.services.crm import today_in_office_zone
+    from exactlink.services.tenant import require_office
+
+    office = require_office(db)
+    return _Context(
+        db=db,
+        client=client,
+        office=office,
+        directory=DivisionDirectory(client, office.division),
+        settings=settings,
+        today=today_in_office_zone(settings),
+    )
+
+
+def link_rows(
+    requests: Iterable[tuple[int | None, str, str]],
+    *,
+    dry_run: bool = False,
+    force: bool = False,
+    settings: Settings | None = None,
+) -> LinkReport:
+    """Validate every ``(row, relation, division)`` request, then carry out the valid ones one by one.
+
+    Rows that are invalid are reported and skipped; a row Exact refuses is reported as failed; neither
+    affects the others. Takes the ``link-admin`` run lock unless ``dry_run``.
+    """
+    from exactlink.services.locking import run_lock
+    from exactlink.services.session import open_client
+    from exactlink.settings import load_settings
+    from exactlink.store.db import open_db
+
+    settings = settings or load_settings()
+    rows = [
+        LinkRow(relation_number=str(rel).strip(), selector=str(div).strip(), row=number)
+        for number, rel, div in requests
+    ]
+    report = LinkReport(rows=rows, dry_run=dry_run, window_days=settings.returns.window_days)
+    if not rows:
+        return report
+    lock = _null_lock() if dry_run else run_lock(LOCK_NAME)
+    with lock:
+        db = open_db()
+        try:
+            with open_client(settings) as client:
+                context = _open_context(db, client, settings)
+                for row in rows:
+                    if not row.relation_number:
+                        _refuse(row, "no relation number in this row")
+                    elif not row.selector:
+                        _refuse(row, f"no administration given for relation {row.relation_number}")
+                    else:
+                        validate_row(context, row, force=force)
+                _check_duplicates(rows)
+                planned = [row for row in rows if row.status == "planned"]
+                links = SolutionLinkIndex(
+                    client, context.office.division, read_all=len(planned) > PER_ACCOUNT_LOOKUP_LIMIT
+                )
+                for row in planned:
+                    carry_out(context, row, links, dry_run=dry_run)
+        finally:
+            db.close()
+    return report
+
+
+def _null_lock() -> Any:
+    from contextlib import nullcontext
+
+    return nullcontext()
+
+
+def link_one(relation: str, division: str, *, dry_run: bool = False, force: bool = False) -> LinkRow:
+    """``link-admin REL DIVISION``: link one administration; a refusal is raised (exit 1) with its reason."""
+    report = link_rows([(None, relation, division)], dry_run=dry_run, force=force)
+    row = report.rows[0]
+    if not row.ok:
+        raise LinkRefused(row.message, hint=row.hint)
+    return row
+
+
+# ---------------------------------------------------------------------------------------------------
+# CSV in and out
+
+
+def read_link_csv(path: Path) -> list[tuple[int | None, str, str]]:
+    """Read ``relation number, division`` rows from a CSV (``,``/``;``/tab; header optional; BOM allowed).
+
+    A header row is recognised by its names (``relatienummer``/``relation``…, ``administratie``/
+    ``division``…) and may carry more columns, which are ignored (so ``suggest --csv-out`` files feed
+    back unchanged). Without a header the first two columns are taken. Rows are numbered as in a
+    spreadsheet (the header is row 1).
+
+    Raises:
+        UsageError: the file cannot be read or has no rows.
+    """
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise UsageError(f"{path} has no rows")
+    delimiter = max((";", ",", "\t"), key=lambda candidate: lines[0].count(candidate))
+    records = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    header = [cell.strip().casefold().replace(" ", "_").replace("-", "_") for cell in records[0]]
+    relation_column = next((i for i, name in enumerate(header) if name in _RELATION_HEADERS), None)
+    division_column = next((i for i, name in enumerate(header) if name in _DIVISION_HEADERS), None)
+    has_header = relation_column is not None or division_column is not None
+    if has_header and (relation_column is None or division_column is None):
+        raise UsageError(
+            f"{path}: the header needs a relation column (relatienummer/relation) and an administration "
+            "column (administratie/division)"
+        )
+    relation_index = relation_column if relation_column is not None else 0
+    division_index = division_column if division_column is not None else 1
+    result: list[tuple[int | None, str, str]] = []
+    for number, record in enumerate(records, start=1):
+        if has_header and number == 1:
+            continue
+        if not any(cell.strip() for cell in record):
+            continue
+        relation = record[relation_index].strip() if len(record) > relation_index else ""
+        division = record[division_index].strip() if len(record) > division_index else ""
+        result.append((number, relation, division))
+    if not result:
+        raise UsageError(f"{path} has no rows")
+    return result
+
+
+def link_from_csv(path: Path, *, dry_run: bool = False, force: bool = False) -> LinkReport:
+    """``link-admin --csv FILE``: link every row of the file (see :func:`link_rows`)."""
+    return link_rows(read_link_csv(path), dry_run=dry_run, force=force)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Suggestions from what Exact knows
+
+
+@dataclass
+class Suggestion:
+    """A proposed (relation, administration) pair and the evidence for it."""
+
+    relation_number: str
+    relation_name: str
+    division: int
+    division_name: str
+    evidence: list[str]
+    strength: int
+    ambiguous: bool = False
+    competitors: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``--json`` form."""
+        return {
+            "relation": self.relation_number,
+            "relation_name": self.relation_name,
+            "division": self.division,
+            "division_name": self.division_name,
+            "evidence": self.evidence,
+            "ambiguous": self.ambiguous,
+            "competitors": self.competitors,
+        }
+
+
+@dataclass(frozen=True)
+class _DivisionKeys:
+    """A division's identifiers, normalised once."""
+
+    division: AdminDivision
+    kvk: str | None
+    vats: frozenset[str]
+    fiscal: str | None
+
+
+def _division_keys(division: AdminDivision) -> _DivisionKeys:
+    from exactlink.domain.identifiers import check_kvk, check_vat_number, fiscal_number_from
+
+    vats = frozenset(
+        value for value in (check_vat_number(v).value for v in (division.vat_number, division.ob_number)) if value
+    )
+    fiscal = fiscal_number_from(ob_number=division.ob_number) or fiscal_number_from(ob_number=division.vat_number)
+    return _DivisionKeys(division, check_kvk(division.kvk).value, vats, fiscal)
+
+
+def _evidence(
+    relation: dict[str, Any], account_id: str, keys: _DivisionKeys, linked_in_exact: bool
+) -> tuple[list[str], int]:
+    """Evidence that the relation owns the division, and its strength (0 none, 1 identifiers, 2 Exact's own)."""
+    from exactlink.domain.identifiers import check_kvk, check_vat_number, fiscal_number_from
+
+    division = keys.division
+    found: list[str] = []
+    if linked_in_exact:
+        found.append("Exact Online already has a SolutionLink from the relation's account to this administration")
+    if division.customer and division.customer == account_id:
+        found.append("the administration's owner account (Customer) is the relation's Exact account")
+    if found:
+        return found, 2
+    relation_kvk = check_kvk(relation.get("kvk")).value
+    if relation_kvk and keys.kvk and relation_kvk != keys.kvk:
+        return [], 0  # a conflicting identifier is a non-match
+    if relation_kvk and relation_kvk == keys.kvk:
+        found.append(f"same KvK number ({relation_kvk})")
+    relation_vat = check_vat_number(relation.get("vat_number")).value
+    if relation_vat and relation_vat in keys.vats:
+        found.append("same VAT/OB number")
+    relation_fiscal = fiscal_number_from(rsin=relation.get("rsin"), ob_number=relation.get("vat_number"))
+    if relation_fiscal and relation_fiscal == keys.fiscal and not found:
+        found.append("same RSIN (inside the OB number)")
+    return found, 1 if found else 0
+
+
+def _candidate_divisions(
+    relation: dict[str, Any],
+    account_id: str,
+    in_exact: set[int],
+    index: dict[tuple[str, str], list[_DivisionKeys]],
+    by_code: dict[int, _DivisionKeys],
+) -> list[_DivisionKeys]:
+    """The divisions sharing anything with the relation (so not every pair has to be compared)."""
+    from exactlink.domain.identifiers import check_kvk, check_vat_number, fiscal_number_from
+
+    found: dict[int, _DivisionKeys] = {code: by_code[code] for code in in_exact if code in by_code}
+    probes = [
+        ("customer", account_id),
+        ("kvk", check_kvk(relation.get("kvk")).value),
+        ("vat", check_vat_number(relation.get("vat_number")).value),
+        ("fiscal", fiscal_number_from(rsin=relation.get("rsin"), ob_number=relation.get("vat_number"))),
+    ]
+    for kind, value in probes:
+        if value:
+            for keys in index.get((kind, value), []):
+                found[keys.division.code] = keys
+    return list(found.values())
+
+
+@dataclass
+class SuggestReport:
+    """All suggestions, the clear ones first."""
+
+    suggestions: list[Suggestion] = field(default_factory=list)
+
+    @property
+    def clear(self) -> list[Suggestion]:
+        """Suggestions without a competitor: safe to accept as a batch."""
+        return [suggestion for suggestion in self.suggestions if not suggestion.ambiguous]
+
+    @property
+    def ambiguous(self) -> list[Suggestion]:
+        """Suggestions with a competing relation or administration: decide by hand."""
+        return [suggestion for suggestion in self.suggestions if suggestion.ambiguous]
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``--json`` document."""
+        return {
+            "suggestions": [suggestion.as_json() for suggestion in self.clear],
+            "ambiguous": [suggestion.as_json() for suggestion in self.ambiguous],
+        }
+
+
+def suggest_links(settings: Settings | None = None) -> SuggestReport:
+    """Propose administrations for relations linked to an office account but not yet to an administration.
+
+    Evidence, strongest first: an internal SolutionLink Exact already holds for the relation's account;
+    the division's owner account (``Customer``); equal KvK, VAT/OB number or RSIN. A conflicting KvK
+    number rules a pair out. Where one relation has several candidates of the best strength, or one
+    administration several relations, all of them are marked ambiguous.
+    """
+    from exactlink.services.session import open_client
+    from exactlink.settings import load_settings
+    from exactlink.store.db import open_db
+    from exactlink.store.links import list_admin_links, list_links
+    from exactlink.store.relations import get_relation
+
+    settings = settings or load_settings()
+    db = open_db()
+    try:
+        with open_client(settings) as client:
+            context = _open_context(db, client, settings)
+            links = SolutionLinkIndex(client, context.office.division, read_all=True)
+            admin_links = list_admin_links(db)
+            linked_relations = {row["relation_number"] for row in admin_links}
+            linked_divisions = {int(row["division"]) for row in admin_links}
+            free = [
+                _division_keys(division)
+                for division in context.directory.divisions
+                if division.code not in linked_divisions and division.problem(context.office.division) is None
+            ]
+            by_code = {keys.division.code: keys for keys in free}
+            index: dict[tuple[str, str], list[_DivisionKeys]] = {}
+            for keys in free:
+                for kind, value in (("customer", keys.division.customer), ("kvk", keys.kvk), ("fiscal", keys.fiscal)):
+                    if value:
+                        index.setdefault((kind, value), []).append(keys)
+                for vat in keys.vats:
+                    index.setdefault(("vat", vat), []).append(keys)
+            candidates: list[Suggestion] = []
+            for link in list_links(db):
+                number = link["relation_number"]
+                if number in linked_relations:
+                    continue
+                relation = get_relation(db, number) or {}
+                account_id = str(link["account_id"]).lower()
+                in_exact = {
+                    int(row["InternalSolutionDivision"])
+                    for row in links.for_account(account_id)
+                    if row.get("SolutionType") == SOLUTION_TYPE_INTERNAL
+                    and row.get("Status") == LINK_ACTIVE
+                    and row.get("InternalSolutionDivision") is not None
+                }
+                for keys in _candidate_divisions(relation, account_id, in_exact, index, by_code):
+                    evidence, strength = _evidence(relation, account_id, keys, keys.division.code in in_exact)
+                    if strength:
+                        division = keys.division
+                        candidates.append(
+                            Suggestion(
+                                number, relation.get("name") or "", division.code, division.name, evidence, strength
+                            )
+                        )
+    finally:
+        db.close()
+    return SuggestReport(_resolve_competition(candidates))
+
+
+def _resolve_competition(candidates: list[Suggestion]) -> list[Suggestion]:
+    """Keep each relation's strongest candidates; mark pairs that compete for a relation or an administration."""
+    best_per_relation: dict[str, int] = {}
+    for suggestion in candidates:
+        best_per_relation[suggestion.relation_number] = max(
+            best_per_relation.get(suggestion.relation_number, 0), suggestion.strength
+        )
+    kept = [s for s in candidates if s.strength == best_per_relation[s.relation_number]]
+    by_relation: dict[str, list[Suggestion]] = {}
+    by_division: dict[int, list[Suggestion]] = {}
+    for suggestion in kept:
+        by_relation.setdefault(suggestion.relation_number, []).append(suggestion)
+        by_division.setdefault(suggestion.division, []).append(suggestion)
+    for suggestion in kept:
+        rivals = [s for s in by_relation[suggestion.relation_number] if s is not suggestion]
+        rivals += [s for s in by_division[suggestion.division] if s is not suggestion]
+        if rivals:
+            suggestion.ambiguous = True
+            suggestion.competitors = sorted({f"{s.relation_number} ↔ {s.division}" for s in rivals})
+    return sorted(kept, key=lambda s: (s.ambiguous, s.relation_number, s.division))
+
+
+def write_suggestions_csv(report: SuggestReport, path: Path) -> int:
+    """Write the clear suggestions as a CSV ``link-admin --csv`` reads back; returns the number of rows."""
+    from exactlink.store.crm_csv import neutralise_formula
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
+    writer.writerow(["relatienummer", "administratie", "relatienaam", "administratienaam", "bewijs"])
+    for suggestion in report.clear:
+        writer.writerow(
+            [
+                suggestion.relation_number,
+                suggestion.division,
+                neutralise_formula(suggestion.relation_name),
+                neutralise_formula(suggestion.division_name),
+                "; ".join(suggestion.evidence),
+            ]
+        )
+    try:
+        path.write_text(buffer.getvalue(), encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return len(report.clear)
+
+
+def accept_suggestions(report: SuggestReport, *, dry_run: bool = False) -> LinkReport:
+    """``suggest --accept``: link every clear suggestion (ambiguous ones are left for a person)."""
+    return link_rows(
+        [(index, s.relation_number, str(s.division)) for index, s in enumerate(report.clear, start=1)],
+        dry_run=dry_run,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# List, unlink, vraagposten accounts
+
+
+def list_admin_links_view() -> list[dict[str, Any]]:
+    """``link-admin list``: every linked administration with its relation, SBR start date and last fetch."""
+    from exactlink.store.admin import all_admin_info
+    from exactlink.store.db import open_db
+    from exactlink.store.links import list_admin_links
+
+    db = open_db()
+    try:
+        infos = all_admin_info(db)
+        rows = list_admin_links(db)
+    finally:
+        db.close()
+    result = []
+    for row in rows:
+        info = infos.get(int(row["division"]), {})
+        result.append(
+            {
+                "relation": row["relation_number"],
+                "relation_name": row.get("name"),
+                "division": int(row["division"]),
+                "division_name": info.get("name"),
+                "solution_link_id": row["solution_link_id"],
+                "linked_at": row["linked_at"],
+                "sbr_start_date": row.get("sbr_start_date"),
+                "backlog_fetched_at": row["backlog_fetched_at"],
+                "vraagposten_accounts": info.get("vraagposten_configured") or info.get("vraagposten_codes") or [],
+                "last_fetch_at": info.get("last_fetch_at"),
+                "last_fetch_note": info.get("last_fetch_note"),
+            }
+        )
+    return result
+
+
+def unlink(relation: str, *, dry_run: bool = False) -> dict[str, Any]:
+    """``link-admin unlink REL``: set the SolutionLink inactive in Exact, then forget the link locally.
+
+    Fetched returns stay in the mirror (they are history). Raises :class:`LinkRefused` when the relation
+    has no linked administration.
+    """
+    from exactlink.api.errors import ApiError
+    from exactlink.api.odata import key_path
+    from exactlink.services.locking import run_lock
+    from exactlink.services.session import open_client
+    from exactlink.services.tenant import require_office
+    from exactlink.store.db import open_db
+    from exactlink.store.links import get_admin_link, get_link, remove_admin_link
+
+    lock = _null_lock() if dry_run else run_lock(LOCK_NAME)
+    with lock:
+        db = open_db()
+        try:
+            office = require_office(db)
+            current = get_admin_link(db, relation)
+            if current is None:
+                raise LinkRefused(f"relation {relation} has no linked administration")
+            division = int(current["division"])
+            outcome = {"relation": relation, "division": division, "solution_link_id": None, "dry_run": dry_run}
+            with open_client() as client:
+                link_id = current["solution_link_id"]
+                account = get_link(db, relation)
+                if not link_id and account is not None:
+                    index = SolutionLinkIndex(client, office.division, read_all=False)
+                    _, found = choose_solution_link(index.for_account(str(account["account_id"])), division)
+                    if found is not None and found.get("InternalSolutionDivision") == division:
+                        link_id = found.get("ID")
+                outcome["solution_link_id"] = link_id
+                if link_id and not dry_run:
+                    try:
+                        client.put(office.division, key_path(SOLUTION_LINKS, link_id), {"Status": LINK_INACTIVE})
+                    except ApiError as error:
+                        if error.status != 404:
+                            raise
+            if not dry_run:
+                remove_admin_link(db, relation)
+        finally:
+            db.close()
+    return outcome
+
+
+def set_vraagposten_accounts(relation: str, codes: Sequence[str] | None) -> dict[str, Any]:
+    """Configure the vraagposten G/L account codes of the relation's administration (None: back to the default).
+
+    The next ``fetch-returns`` reads the chart of accounts again to check the codes.
+    """
+    from exactlink.store.admin import forget_vraagposten_choice, update_admin_info
+    from exactlink.store.db import open_db, transaction
+    from exactlink.store.links import get_admin_link
+
+    cleaned = [code.strip() for code in codes or () if code.strip()]
+    db = open_db()
+    try:
+        current = get_admin_link(db, relation)
+        if current is None:
+            raise LinkRefused(f"relation {relation} has no linked administration")
+        division = int(current["division"])
+        with transaction(db):
+            forget_vraagposten_choice(db, division)
+            update_admin_info(db, division, vraagposten_configured=cleaned or None)
+    finally:
+        db.close()
+    return {"relation": relation, "division": division, "vraagposten_accounts": cleaned, "default": not cleaned}
