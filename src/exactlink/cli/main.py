@@ -78,6 +78,13 @@ def _register() -> None:
     from exactlink.cli import crm_cmd
 
     crm_cmd.register(app)
+    from exactlink.cli import match_cmd
+
+    match_cmd.register(app)
+    from exactlink.cli import admin_cmd, returns_cmd
+
+    admin_cmd.register(app)
+    returns_cmd.register(app)
     from exactlink.cli import schedule_cmd
 
     schedule_cmd.register(app)

@@ -1,0 +1,130 @@
+"""``exactlink fetch-returns``, ``exactlink returns`` and ``exactlink feedback``: tax returns from the clients'
+administrations, and reporting their processing back to Exact Online."""
+
+from __future__ import annotations
+
+import typer
+
+JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document on stdout.")
+DRY_RUN_OPTION = typer.Option(False, "--dry-run", help="Show what would happen; write nothing.")
+
+returns_app = typer.Typer(help="The fetched tax returns: list, show, mark.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("fetch-returns")(fetch_returns)
+    app.add_typer(returns_app, name="returns")
+    app.command("feedback")(feedback)
+
+
+def fetch_returns(
+    office_hours: bool = typer.Option(False, "--office-hours", help="Do nothing outside the office hours."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing on success (for cron)."),
+    skip_if_locked: bool = typer.Option(False, "--skip-if-locked", help="Exit 0 quietly when another run is busy."),
+    relation: str | None = typer.Option(None, "--relation", help="Only this relation's administration."),
+    dry_run: bool = DRY_RUN_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Fetch the tax returns (last 30 days) and vraagposten of every linked client administration.
+
+    One Returns call per administration, concurrently. Says why an administration yielded nothing.
+    Exit 3 when some administrations failed (one line each), 1 when all did, 5 when another run holds
+    the lock (0 with --skip-if-locked).
+    """
+    from exactlink.cli.returns_render import print_fetch_report
+    from exactlink.console import emit_json
+    from exactlink.services.returns_fetch import fetch_returns as run
+
+    report = run(
+        relation=relation,
+        dry_run=dry_run,
+        office_hours=office_hours,
+        skip_if_locked=skip_if_locked,
+        show_progress=not (quiet or json_output),
+    )
+    emit_json(report.as_json()) if json_output else print_fetch_report(report, quiet=quiet)
+    if json_output:
+        print_fetch_report(report, quiet=True)
+    raise typer.Exit(report.exit_code)
+
+
+@returns_app.command("list")
+def returns_list(
+    kind: str | None = typer.Option(None, "--kind", help="btw, btw_suppletie, icp, loonheffing or vraagposten."),
+    status: str | None = typer.Option(None, "--status", help="Exact status: number (40) or word (realized)."),
+    due_within: int | None = typer.Option(None, "--due-within", help="Due within DAYS and still to be done."),
+    overdue: bool = typer.Option(False, "--overdue", help="Past the due date and still to be done."),
+    relation: str | None = typer.Option(None, "--relation", help="Only this relation."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """List the fetched returns: relation, administration, kind, period, amount, due date, status, days left.
+
+    A due date marked * was computed from the period because Exact Online gave none.
+    """
+    from exactlink.cli.returns_render import print_returns_list
+    from exactlink.console import emit_json
+    from exactlink.services.returns_view import list_returns_view
+
+    rows = list_returns_view(kind=kind, status=status, due_within=due_within, overdue=overdue, relation=relation)
+    emit_json(rows) if json_output else print_returns_list(rows)
+
+
+@returns_app.command("show")
+def returns_show(
+    document_id: str = typer.Argument(..., help="The return's document id."), json_output: bool = JSON_OPTION
+) -> None:
+    """Show one return with its status history."""
+    from exactlink.cli.returns_render import print_return
+    from exactlink.console import emit_json
+    from exactlink.services.returns_view import show_return
+
+    view = show_return(document_id)
+    emit_json(view) if json_output else print_return(view)
+
+
+@returns_app.command("mark")
+def returns_mark(
+    document_id: str = typer.Argument(..., help="The return's document id."),
+    processed: bool = typer.Option(False, "--processed", help="Processed by the office."),
+    rejected: bool = typer.Option(False, "--rejected", help="Rejected by the office."),
+    new: bool = typer.Option(False, "--new", help="Back to new (withdraws feedback not yet reported)."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Mark a return locally; `feedback --pending` reports it to Exact Online later (nothing is sent now)."""
+    from exactlink.console import emit_json, info
+    from exactlink.errors import UsageError
+    from exactlink.services.returns_view import mark
+
+    if processed + rejected + new != 1:
+        raise UsageError("give exactly one of --processed, --rejected, --new")
+    result = mark(document_id, "processed" if processed else "rejected" if rejected else "new")
+    emit_json(result) if json_output else info(f"{document_id}: {result['local_status']} ({result['feedback_state']})")
+
+
+def feedback(
+    document_id: str | None = typer.Argument(None, help="The return's document id."),
+    processed: bool = typer.Option(False, "--processed", help="Report the return as processed (status 50)."),
+    rejected: bool = typer.Option(False, "--rejected", help="Report the return as rejected (status 5)."),
+    pending: bool = typer.Option(False, "--pending", help="Report every return marked locally and not yet reported."),
+    dry_run: bool = DRY_RUN_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Report a return back to Exact Online (financial/ProcessReturn): `feedback DOC --processed|--rejected`.
+
+    Only VAT and ICP returns in status 40 (realized) can be reported; payroll returns cannot. A return is
+    never reported twice. `--pending` reports everything marked locally; exit 3 when some failed.
+    """
+    from exactlink.cli.returns_render import print_feedback
+    from exactlink.console import emit_json
+    from exactlink.errors import UsageError
+    from exactlink.services import feedback as service
+
+    if pending == (document_id is not None) or (document_id is not None and processed == rejected):
+        raise UsageError("use `feedback DOC --processed|--rejected` or `feedback --pending`")
+    if pending:
+        report = service.feedback_pending(dry_run=dry_run)
+    else:
+        outcome = "processed" if processed else "rejected"
+        report = service.FeedbackReport([service.feedback_one(str(document_id), outcome, dry_run=dry_run)], dry_run)
+    emit_json(report.as_json()) if json_output else print_feedback(report)
+    raise typer.Exit(report.exit_code)

@@ -1,0 +1,157 @@
+"""Terminal rendering for ``fetch-returns``, ``returns`` and ``feedback``; JSON output needs none of it."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from exactlink.services.feedback import FeedbackReport
+    from exactlink.services.returns_fetch import FetchReport
+
+_NAMES_SHOWN = 8
+
+
+def _amount(value: Any, currency: str | None = None) -> str:
+    if value is None:
+        return ""
+    text = f"{float(value):,.2f}".replace(",", "_").replace(".", ",").replace("_", ".")
+    return f"{'€ ' if (currency or 'EUR') == 'EUR' else (currency or '') + ' '}{text}"
+
+
+def print_fetch_report(report: FetchReport, *, quiet: bool = False) -> None:
+    """Totals, the backlog notes, why administrations yielded nothing (grouped), and one line per failure.
+
+    With ``quiet`` only the failure lines are printed (stderr), so cron mails nothing on success.
+    """
+    from exactlink.console import err, info, warn
+
+    if report.skipped or report.note:
+        info(report.skipped or report.note or "", quiet=quiet)
+    if not report.outcomes:
+        return
+    if not quiet:
+        totals = report.totals()
+        mode = " (dry run, nothing written)" if report.dry_run else ""
+        info(
+            f"{totals['administrations']} administrations in {report.seconds:.1f} s{mode}: {totals['fetched']} returns "
+            f"in the window, {totals['new']} new, {totals['changed']} changed, {totals['unchanged']} unchanged; "
+            f"{totals['skipped_by_settings']} not processed by the settings; "
+            f"{totals['vraagposten_open']} open vraagposten ({totals['vraagposten_new']} new)"
+        )
+        for outcome in report.outcomes:
+            if outcome.backlog:
+                info(f"administration {outcome.division}: {outcome.backlog}")
+            if outcome.vraagposten_note:
+                where = f"administration {outcome.division} (relation {outcome.relation_number})"
+                info(f"{where}: {outcome.vraagposten_note}")
+        grouped: dict[str, list[str]] = defaultdict(list)
+        for outcome in report.outcomes:
+            if outcome.note and not outcome.failed:
+                generic = outcome.note.replace(outcome.relation_number, "REL")
+                grouped[generic].append(outcome.relation_number)
+        for note, relations in grouped.items():
+            if len(relations) == 1:
+                info(f"relation {relations[0]}: {note.replace('REL', relations[0])}")
+            else:
+                shown = ", ".join(relations[:_NAMES_SHOWN]) + (" …" if len(relations) > _NAMES_SHOWN else "")
+                info(f"{len(relations)} relations ({shown}): {note}")
+    for line in report.failure_lines():
+        err().print(f"[red]failed:[/red] {line}", highlight=False)
+    if report.failures and not quiet:
+        warn(f"{len(report.failures)} of {len(report.outcomes)} administrations failed")
+
+
+def print_returns_list(rows: list[dict[str, Any]]) -> None:
+    """``returns list`` as a table (vraagposten get their own columns)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from exactlink.console import info, out
+
+    if not rows:
+        info("no returns match (fetch them with `exactlink fetch-returns`)")
+        return
+    if rows[0]["kind"] == "vraagposten":
+        table = Table("relation", "administration", "date", "G/L", "amount", "description", "id")
+        for row in rows:
+            table.add_row(
+                escape(f"{row['relation']} {row['relation_name'] or ''}".strip()),
+                escape(str(row["division"])),
+                str(row["period"] or ""),
+                escape(row["gl_account_code"] or ""),
+                _amount(row["amount"]),
+                escape(row["description"] or ""),
+                row["document_id"],
+            )
+        out().print(table)
+        return
+    table = Table(
+        "relation", "administration", "kind", "period", "amount", "due", "days", "Exact status", "local", "id"
+    )
+    for row in rows:
+        due = row["due_date"] or "—"
+        if row["due_date_source"] == "computed":
+            due += " *"
+        table.add_row(
+            escape(f"{row['relation']} {row['relation_name'] or ''}".strip()),
+            escape(f"{row['division']} {row['administration'] or ''}".strip()),
+            row["kind_label"],
+            escape(row["period"]),
+            _amount(row["amount"], row["currency"]),
+            due,
+            "" if row["days_to_deadline"] is None else str(row["days_to_deadline"]),
+            escape(row["exact_status_text"]),
+            row["local_status"] + ("" if row["feedback_state"] in ("none", None) else f" ({row['feedback_state']})"),
+            row["document_id"],
+        )
+    out().print(table)
+    if any(row["due_date_source"] == "computed" for row in rows):
+        info("* due date computed from the period (Exact Online gave none)")
+
+
+def print_return(view: dict[str, Any]) -> None:
+    """``returns show DOC``: the fields, then the status history."""
+    from rich.markup import escape
+
+    from exactlink.console import out
+
+    console = out()
+    fields = [
+        ("document", view["document_id"]),
+        ("relation", f"{view['relation']} {view['relation_name'] or ''}".strip()),
+        ("administration", f"{view['division']} {view['administration'] or ''}".strip()),
+        ("kind", view["kind_label"]),
+        ("period", view["period"]),
+        ("amount", _amount(view["amount"], view["currency"])),
+        ("due date", f"{view['due_date'] or '—'} ({view['due_date_note'] or 'from Exact Online'})"),
+        ("days to deadline", "" if view["days_to_deadline"] is None else str(view["days_to_deadline"])),
+        ("Exact status", f"{view['exact_status']} {view['exact_status_text']}"),
+        ("local status", view["local_status"]),
+        (
+            "feedback",
+            f"{view['feedback_state']}" + (f": {view['feedback_message']}" if view["feedback_message"] else ""),
+        ),
+        ("description", view["description"] or ""),
+        ("view in Exact", view["view_url"] or ""),
+    ]
+    for name, value in fields:
+        console.print(f"{name:>17}: {escape(str(value))}", highlight=False)
+    console.print("   status history:", highlight=False)
+    for entry in view["history"]:
+        console.print(f"     {entry['seen_at']}  {entry['status']} {escape(entry['status_text'])}", highlight=False)
+
+
+def print_feedback(report: FeedbackReport) -> None:
+    """One line per reported (or refused) return."""
+    from exactlink.console import err, info, out
+
+    if not report.results:
+        info("nothing to report: no return is marked processed or rejected and still pending")
+        return
+    for result in report.results:
+        line = f"{result.document_id} (relation {result.relation_number}): {result.status}: {result.message}"
+        if result.ok:
+            out().print(line, highlight=False, markup=False)
+        else:
+            err().print(line, highlight=False, markup=False)

@@ -1,0 +1,251 @@
+"""``feedback``: report a processed or rejected return back to Exact Online through ``financial/ProcessReturn``.
+
+Exact takes feedback only for VAT (31) and ICP (32) returns in status 40 (Realized). So, per return:
+
+1. a payroll return is refused plainly, without a call (Exact has no endpoint for it);
+2. a return already reported is never reported again (``pending`` → ``reported`` in the store);
+3. the return is re-read from Exact with one call filtered on its DocumentID, so a stale local status
+   neither wastes a ProcessReturn call nor burns the error budget: when Exact already shows the wanted
+   status (5/50) the feedback counts as reported; any status but 40 gets the seed's explanation (the
+   return is further along in Exact; check and update it there) and is not retried;
+4. only then ``POST financial/ProcessReturn {"Request": …, "Status": 50|5}``. Exact's
+   ``No returns found for document id '…' with status 40`` becomes the seed's explanation; any other
+   failure leaves the return pending (with the message) for the next ``feedback --pending``.
+
+The POST is never retried blindly after a time-out (see ``exactlink.api.budget``); the next run's
+re-read finds out whether it went through. Runs take the ``returns`` lock, shared with
+``fetch-returns``, so two runs never report the same return.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from exactlink.errors import ExactlinkError
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from exactlink.api.client import ExactClient
+
+PROCESS_RETURN_PATH = "financial/ProcessReturn"
+LOCK_NAME = "returns"
+COMMAND = "feedback"
+OUTCOMES = ("processed", "rejected")
+
+
+class FeedbackRefused(ExactlinkError):
+    """The return's outcome cannot be reported to Exact Online (the message says why)."""
+
+
+@dataclass
+class FeedbackResult:
+    """What happened to one return's feedback.
+
+    ``status``: ``reported``, ``already_reported`` (nothing sent), ``refused`` (cannot be reported; not
+    retried), ``failed`` (kept pending for the next run) or ``would_report`` (dry run).
+    """
+
+    document_id: str
+    relation_number: str | None
+    division: int | None
+    kind: str | None
+    outcome: str
+    status: str
+    message: str
+    exact_status: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True unless the feedback was refused or failed."""
+        return self.status not in ("refused", "failed")
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``--json`` form."""
+        return {
+            "document_id": self.document_id,
+            "relation": self.relation_number,
+            "division": self.division,
+            "kind": self.kind,
+            "outcome": self.outcome,
+            "status": self.status,
+            "exact_status": self.exact_status,
+            "message": self.message,
+        }
+
+
+@dataclass
+class FeedbackReport:
+    """All feedback of one run."""
+
+    results: list[FeedbackResult] = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        """0 when nothing failed, 3 when some returns failed, 1 when all did."""
+        failed = sum(1 for result in self.results if not result.ok)
+        if not failed:
+            return 0
+        return 1 if failed == len(self.results) else 3
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``--json`` document."""
+        counts: dict[str, int] = {}
+        for result in self.results:
+            counts[result.status] = counts.get(result.status, 0) + 1
+        return {"dry_run": self.dry_run, "counts": counts, "results": [result.as_json() for result in self.results]}
+
+
+def _status_code(outcome: str) -> int:
+    from exactlink.domain.returns import FEEDBACK_STATUS_PROCESSED, FEEDBACK_STATUS_REJECTED
+
+    if outcome not in OUTCOMES:
+        raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}")
+    return FEEDBACK_STATUS_PROCESSED if outcome == "processed" else FEEDBACK_STATUS_REJECTED
+
+
+def _reread(client: ExactClient, division: int, document_id: str) -> dict[str, Any] | None:
+    """The return as Exact has it now (one call filtered on its DocumentID), or None when it is gone."""
+    from exactlink.api.odata import guid_literal
+    from exactlink.services.returns_fetch import RETURNS_PATH, return_select
+
+    rows = client.get_collection(
+        division, RETURNS_PATH, select=return_select(), filter=f"DocumentID eq {guid_literal(document_id)}"
+    )
+    return next(iter(rows), None)
+
+
+def report_return(
+    db: sqlite_utils.Database, client: ExactClient, row: dict[str, Any], outcome: str, *, dry_run: bool = False
+) -> FeedbackResult:
+    """Report one return's outcome (``processed``/``rejected``) following the module's steps; records the result.
+
+    ``row`` is the return as the store has it. Nothing is written in a dry run.
+    """
+    from exactlink.api.errors import ApiError
+    from exactlink.domain.returns import (
+        RETURN_TYPE_PAYROLL,
+        explain_process_return_error,
+        feedback_refusal,
+        status_label,
+    )
+    from exactlink.store.returns import record_feedback, upsert_returns
+
+    document_id = str(row["document_id"])
+    code = _status_code(outcome)
+    result = FeedbackResult(
+        document_id, row.get("relation_number"), row.get("division"), row.get("kind"), outcome, "", ""
+    )
+
+    def finish(status: str, message: str, *, ok: bool = False, final: bool = False) -> FeedbackResult:
+        result.status, result.message = status, message
+        if not dry_run and status != "already_reported":
+            record_feedback(db, document_id, ok, message, final=final)
+        return result
+
+    if row.get("type") == RETURN_TYPE_PAYROLL:
+        return finish("refused", feedback_refusal(row.get("type"), row.get("status")) or "", final=True)
+    if row.get("feedback_state") == "reported" and row.get("local_status") == outcome:
+        return finish("already_reported", f"already reported to Exact Online on {row.get('reported_at')}")
+    division = int(row["division"])
+    try:
+        current = _reread(client, division, document_id)
+    except ApiError as error:
+        return finish("failed", f"could not read the return from Exact Online: {error.message}")
+    if current is None:
+        return finish("refused", "Exact Online no longer has this return (deleted?)", final=True)
+    result.exact_status = current.get("Status")
+    if not dry_run:
+        upsert_returns(db, [{"document_id": document_id, "status": result.exact_status}])
+    if result.exact_status == code:
+        return finish("reported", f"Exact Online already shows this return as {status_label(code)}", ok=True)
+    refusal = feedback_refusal(current.get("Type"), result.exact_status)
+    if refusal:
+        return finish("refused", refusal, final=True)
+    if dry_run:
+        return finish("would_report", f"would report the return as {outcome} (status {code}) to Exact Online")
+    try:
+        answer = client.post(division, PROCESS_RETURN_PATH, {"Request": current.get("Request"), "Status": code})
+    except ApiError as error:
+        explanation = explain_process_return_error(error.message)
+        if explanation:
+            return finish("refused", explanation, final=True)
+        return finish("failed", f"Exact Online refused the feedback: {error.message}; it stays pending")
+    if answer.get("Processed") is False:
+        return finish("failed", "Exact Online did not process the status change; it stays pending")
+    upsert_returns(db, [{"document_id": document_id, "status": code}])
+    return finish("reported", f"reported to Exact Online as {outcome} (status {code}, {status_label(code)})", ok=True)
+
+
+def _with_run(dry_run: bool, body: Any) -> Any:
+    """Run ``body(db, client)`` under the returns lock (not in a dry run) with a run-history record."""
+    from contextlib import nullcontext
+
+    from exactlink.services.locking import run_lock
+    from exactlink.services.session import open_client
+    from exactlink.store.db import open_db
+    from exactlink.store.runs import finish_run, start_run
+
+    with nullcontext() if dry_run else run_lock(LOCK_NAME):
+        db = open_db()
+        try:
+            run_id = None if dry_run else start_run(db, COMMAND)
+            outcome, summary = "failed", {}
+            try:
+                with open_client() as client:
+                    report: FeedbackReport = body(db, client)
+                outcome = {0: "ok", 3: "partial"}.get(report.exit_code, "failed")
+                summary = report.as_json()["counts"]
+                return report
+            finally:
+                if run_id is not None:
+                    finish_run(db, run_id, outcome, summary)
+        finally:
+            db.close()
+
+
+def feedback_one(document_id: str, outcome: str, *, dry_run: bool = False) -> FeedbackResult:
+    """``feedback DOC --processed|--rejected``: mark the return locally and report it at once.
+
+    Raises:
+        ReturnNotFound: no such return in the mirror.
+        FeedbackRefused: the return cannot be reported (payroll, not in status 40, Exact refused); the
+            message is the plain explanation.
+    """
+    from exactlink.domain.returns import RETURN_TYPE_PAYROLL, feedback_refusal
+    from exactlink.store.returns import ReturnNotFound, get_return, mark_return
+
+    def body(db: sqlite_utils.Database, client: ExactClient) -> FeedbackReport:
+        row = get_return(db, document_id)
+        if row is None:
+            raise ReturnNotFound(
+                f"no return with document id {document_id} in the local mirror",
+                hint="fetch the returns first: exactlink fetch-returns",
+            )
+        if row.get("type") == RETURN_TYPE_PAYROLL:
+            raise FeedbackRefused(feedback_refusal(row["type"], row.get("status")) or "payroll returns are refused")
+        if not dry_run:
+            row = mark_return(db, document_id, outcome)
+        return FeedbackReport([report_return(db, client, row, outcome, dry_run=dry_run)], dry_run=dry_run)
+
+    report: FeedbackReport = _with_run(dry_run, body)
+    result = report.results[0]
+    if not result.ok:
+        raise FeedbackRefused(result.message)
+    return result
+
+
+def feedback_pending(*, dry_run: bool = False) -> FeedbackReport:
+    """``feedback --pending``: report every return marked processed/rejected locally and not yet reported."""
+    from exactlink.store.returns import pending_feedback
+
+    def body(db: sqlite_utils.Database, client: ExactClient) -> FeedbackReport:
+        report = FeedbackReport(dry_run=dry_run)
+        for row in pending_feedback(db):
+            report.results.append(report_return(db, client, row, row["local_status"], dry_run=dry_run))
+        return report
+
+    result: FeedbackReport = _with_run(dry_run, body)
+    return result

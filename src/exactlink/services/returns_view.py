@@ -1,0 +1,218 @@
+"""``returns list``, ``returns show`` and ``returns mark``: the fetched returns as an office reads them.
+
+Each return is shown with its relation, administration, kind, period (``2026 Q3``, ``2026-10``),
+amount, due date (Exact's own, or computed from the period when Exact has none), Exact's status in
+words, the office's own status and the days left to the deadline. ``--kind vraagposten`` lists the
+open vraagposten instead. ``--due-within`` and ``--overdue`` leave out returns that need no action
+any more (processed or void in Exact, or marked processed locally).
+
+``returns mark`` records the office's own decision without telling Exact: ``feedback --pending`` (or
+the next ``feedback DOC``) reports it. ``feedback DOC --processed`` marks and reports in one go.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from exactlink.errors import UsageError
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+KINDS = ("btw", "btw_suppletie", "icp", "loonheffing", "vraagposten")
+_DONE_STATUSES = frozenset({0, 50})
+
+
+def parse_status(text: str) -> int:
+    """A status filter: the number (``40``), Exact's name (``realized``) or the Dutch word (``gerealiseerd``).
+
+    Raises:
+        UsageError: no status matches.
+    """
+    from exactlink.domain.returns import STATUS_LABELS, ReturnStatus
+
+    wanted = text.strip().casefold()
+    if wanted.lstrip("-").isdigit():
+        return int(wanted)
+    for status in ReturnStatus:
+        if wanted in (status.name.casefold(), STATUS_LABELS[status].casefold()) or (
+            len(wanted) >= 3 and STATUS_LABELS[status].casefold().startswith(wanted)
+        ):
+            return int(status)
+    names = ", ".join(f"{int(s)} {s.name.lower()}" for s in ReturnStatus)
+    raise UsageError(f"unknown status {text!r}: use one of {names}")
+
+
+def _date(value: Any) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+def return_view(row: dict[str, Any], today: date, names: dict[int, str]) -> dict[str, Any]:
+    """One stored return as ``returns list`` shows it."""
+    from exactlink.domain.returns import (
+        days_to_deadline,
+        effective_due_date,
+        kind_label,
+        period_label,
+        status_label,
+    )
+
+    due = effective_due_date(
+        _date(row.get("due_date")),
+        row["kind"],
+        row.get("year"),
+        row.get("period"),
+        row.get("frequency"),
+        period_description=row.get("period_description"),
+    )
+    division = row.get("division")
+    return {
+        "document_id": row["document_id"],
+        "relation": row.get("relation_number"),
+        "relation_name": row.get("name"),
+        "division": division,
+        "administration": names.get(int(division)) if division is not None else None,
+        "kind": row["kind"],
+        "kind_label": kind_label(row["kind"]),
+        "period": period_label(
+            row.get("year"), row.get("period"), row.get("frequency"), row["kind"], row.get("period_description")
+        ),
+        "amount": row.get("amount"),
+        "currency": row.get("currency"),
+        "due_date": due.due.isoformat() if due.due else None,
+        "due_date_source": due.source.value,
+        "due_date_note": due.reason if due.source.value != "exact" else None,
+        "exact_status": row.get("status"),
+        "exact_status_text": status_label(row.get("status")),
+        "local_status": row.get("local_status"),
+        "feedback_state": row.get("feedback_state"),
+        "feedback_message": row.get("feedback_message"),
+        "days_to_deadline": days_to_deadline(due.due, today),
+        "description": row.get("description"),
+        "view_url": row.get("view_url"),
+    }
+
+
+def _vraagpost_view(row: dict[str, Any], names: dict[int, str]) -> dict[str, Any]:
+    division = row.get("division")
+    return {
+        "document_id": row["id"],
+        "relation": row.get("relation_number"),
+        "relation_name": row.get("name"),
+        "division": division,
+        "administration": names.get(int(division)) if division is not None else None,
+        "kind": "vraagposten",
+        "kind_label": "vraagpost",
+        "period": row.get("date"),
+        "amount": row.get("amount"),
+        "currency": "EUR",
+        "due_date": None,
+        "gl_account_code": row.get("gl_account_code"),
+        "description": row.get("description"),
+        "entry_number": row.get("entry_number"),
+    }
+
+
+def _names(db: sqlite_utils.Database) -> dict[int, str]:
+    from exactlink.store.admin import all_admin_info
+
+    return {division: str(info["name"]) for division, info in all_admin_info(db).items() if info.get("name")}
+
+
+def list_returns_view(
+    *,
+    kind: str | None = None,
+    status: str | None = None,
+    due_within: int | None = None,
+    overdue: bool = False,
+    relation: str | None = None,
+    today: date | None = None,
+) -> list[dict[str, Any]]:
+    """``returns list``: the fetched returns (or open vraagposten), filtered as asked, by due date."""
+    from exactlink.services.crm import today_in_office_zone
+    from exactlink.store.db import open_db
+    from exactlink.store.returns import list_returns, list_vraagposten
+
+    if kind is not None and kind not in KINDS:
+        raise UsageError(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
+    if due_within is not None and due_within < 0:
+        raise UsageError("--due-within takes a number of days (0 or more)")
+    status_code = parse_status(status) if status is not None else None
+    day = today or today_in_office_zone()
+    db = open_db()
+    try:
+        names = _names(db)
+        if kind == "vraagposten":
+            return [_vraagpost_view(row, names) for row in list_vraagposten(db, relation_number=relation)]
+        rows = list_returns(db, kinds=[kind] if kind else None, relation_number=relation, status=status_code)
+    finally:
+        db.close()
+    views = [return_view(row, day, names) for row in rows]
+    if due_within is not None or overdue:
+        views = [view for view in views if _needs_action(view)]
+    if due_within is not None:
+        views = [v for v in views if v["days_to_deadline"] is not None and 0 <= v["days_to_deadline"] <= due_within]
+    if overdue:
+        views = [v for v in views if v["days_to_deadline"] is not None and v["days_to_deadline"] < 0]
+    return views
+
+
+def _needs_action(view: dict[str, Any]) -> bool:
+    return view["exact_status"] not in _DONE_STATUSES and view["local_status"] != "processed"
+
+
+def show_return(document_id: str, today: date | None = None) -> dict[str, Any]:
+    """``returns show DOC``: one return with its status history (each status with when it was first seen)."""
+    from exactlink.domain.returns import status_label
+    from exactlink.services.crm import today_in_office_zone
+    from exactlink.store.db import open_db
+    from exactlink.store.returns import ReturnNotFound, get_return
+
+    db = open_db()
+    try:
+        row = get_return(db, document_id)
+        if row is None:
+            raise ReturnNotFound(
+                f"no return with document id {document_id} in the local mirror",
+                hint="list them with `exactlink returns list`",
+            )
+        view = return_view(row, today or today_in_office_zone(), _names(db))
+    finally:
+        db.close()
+    view.update(
+        {
+            "request_id": row.get("request_id"),
+            "created": row.get("created"),
+            "first_seen_at": row.get("first_seen_at"),
+            "last_seen_at": row.get("last_seen_at"),
+            "reported_at": row.get("reported_at"),
+            "history": [
+                {"status": entry["status"], "status_text": status_label(entry["status"]), "seen_at": entry["seen_at"]}
+                for entry in row["history"]
+            ],
+        }
+    )
+    return view
+
+
+def mark(document_id: str, local_status: str) -> dict[str, Any]:
+    """``returns mark DOC --processed|--rejected|--new``: the office's own status; feedback is queued, not sent."""
+    from exactlink.store.db import open_db
+    from exactlink.store.returns import mark_return
+
+    db = open_db()
+    try:
+        row = mark_return(db, document_id, local_status)
+    finally:
+        db.close()
+    return {
+        "document_id": row["document_id"],
+        "local_status": row["local_status"],
+        "feedback_state": row["feedback_state"],
+    }
