@@ -454,3 +454,30 @@ def test_unknown_resources_and_methods(api: httpx.Client) -> None:
     # service segments are case-insensitive, entity names are not
     assert api.get(f"/api/v1/{OFFICE}/CRM/BankAccounts", params={"$select": "ID"}).status_code == 200
     assert api.get(f"/api/v1/{OFFICE}/crm/bankaccounts", params={"$select": "ID"}).status_code == 404
+
+
+def test_account_address_and_main_visit_address_stay_in_step(api: httpx.Client, sandbox: Sandbox) -> None:
+    sync = f"/api/v1/{OFFICE}/sync/CRM/Addresses"
+    rows = results(api.get(sync, params={"$select": "ID,Timestamp", "$filter": "Timestamp gt 1L"}))
+    cursor = max(int(row["Timestamp"]) for row in rows)
+    account = guid("account", 2)
+    put = api.put(f"/api/v1/{OFFICE}/crm/Accounts(guid'{account}')", json={"AddressLine1": "Nieuwe Gracht 1"})
+    assert put.status_code == 204
+    changed = results(api.get(sync, params={"$select": "ID,AddressLine1,Type", "$filter": f"Timestamp gt {cursor}L"}))
+    assert [(row["ID"], row["AddressLine1"], row["Type"]) for row in changed] == [
+        (guid("address", 2), "Nieuwe Gracht 1", 1)
+    ]
+    visit = guid("address", 4)
+    assert api.put(f"/api/v1/{OFFICE}/crm/Addresses(guid'{visit}')", json={"City": "Deventer"}).status_code == 204
+    assert sandbox.records(OFFICE, model.ACCOUNTS)[guid("account", 4)]["City"] == "Deventer"
+
+    created = api.post(
+        f"/api/v1/{OFFICE}/crm/Accounts", json={"Name": "Adres B.V.", "AddressLine1": "Markt 3", "City": "Gouda"}
+    ).json()["d"]
+    visits = results(
+        api.get(
+            f"/api/v1/{OFFICE}/crm/Addresses",
+            params={"$select": "AddressLine1,City,Main", "$filter": f"Account eq guid'{created['ID']}' and Type eq 1"},
+        )
+    )
+    assert [(row["AddressLine1"], row["City"], row["Main"]) for row in visits] == [("Markt 3", "Gouda", True)]

@@ -27,7 +27,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
@@ -55,6 +55,8 @@ DEFAULT_REDIRECT_URI = "http://127.0.0.1:8765/callback"
 FAILURE_STATUSES = frozenset({400, 401, 403, 404})
 _WWW_AUTHENTICATE = {"WWW-Authenticate": 'Bearer realm="Exact Online", error="invalid_token"'}
 _API_PREFIX = "/api/v1/"
+# An account's own address fields are its main visit address (crm/Addresses Type 1, Main).
+_VISIT_FIELDS = ("AddressLine1", "AddressLine2", "AddressLine3", "Postcode", "City", "State", "Country")
 _EXTRAS_KEY = {"divisions": DIVISIONS_KEY, "all_divisions": DIVISIONS_KEY}
 
 
@@ -284,6 +286,7 @@ class Sandbox:
                 record["Code"] = pad_code(str(record["Code"]))
             register_extras(self._extras, table, [record])
             state.tables[table].insert(record, state.next_timestamp())
+            self._mirror_visit_address(state, table, record, record.keys())
             return dict(record)
 
     def mutate(self, division: int, table: str, id: str, **fields: Any) -> dict[str, Any]:
@@ -299,6 +302,7 @@ class Sandbox:
                 changes["Code"] = pad_code(str(changes["Code"]))
             register_extras(self._extras, table, [changes])
             record = target.update(id, changes, state.next_timestamp())
+            self._mirror_visit_address(state, table, record, changes.keys())
             if table == model.ACCOUNTS and "Name" in changes:
                 self._rename_account(state, id, changes["Name"])
             return dict(record)
@@ -765,6 +769,7 @@ class Sandbox:
         record = self._rules(state, division).prepare_create(table_name, values, user, moment)
         record.update({"Modified": moment, "Modifier": user.user_id, "ModifierFullName": user.full_name})
         state.tables[table_name].insert(record, state.next_timestamp())
+        self._mirror_visit_address(state, table_name, record, values.keys())
         shaped = self._shape_all(call, endpoint, division, [record], None)[0]
         return json_reply(201, {"d": shaped})
 
@@ -789,10 +794,57 @@ class Sandbox:
         changes = self._rules(state, division).prepare_update(table_name, key, current, values)
         moment = datetime.fromtimestamp(now, tz=UTC)
         changes.update({"Modified": moment, "Modifier": user.user_id, "ModifierFullName": user.full_name})
-        table.update(key, changes, state.next_timestamp())
+        record = table.update(key, changes, state.next_timestamp())
+        self._mirror_visit_address(state, table_name, record, changes.keys())
         if table_name == model.ACCOUNTS and "Name" in changes:
             self._rename_account(state, key, changes["Name"])
         return empty_reply(204)
+
+    def _mirror_visit_address(
+        self, state: DivisionState, table_name: str, record: dict[str, Any], changed: Iterable[str]
+    ) -> None:
+        """Keep an account's address fields and its main visit address (Type 1) in step, as Exact does."""
+        fields = [name for name in _VISIT_FIELDS if name in set(changed)]
+        if not fields:
+            return
+        now = self.clock.now_datetime()
+        if table_name == model.ACCOUNTS:
+            addresses = state.tables[model.ADDRESSES]
+            target = next(
+                (
+                    key
+                    for key in addresses.candidate_keys([("Account", record["ID"])], None) or []
+                    if addresses.records[key].get("Type") == 1 and addresses.records[key].get("Main")
+                ),
+                None,
+            )
+            if target is None:
+                if any(record.get(name) for name in fields):
+                    visit = {
+                        "ID": str(uuid.uuid4()),
+                        "Account": record["ID"],
+                        "AccountName": record.get("Name"),
+                        "Type": 1,
+                        "Main": True,
+                        **{name: record.get(name) for name in _VISIT_FIELDS},
+                        "Division": state.code,
+                        "Created": now,
+                        "Modified": now,
+                    }
+                    addresses.insert(visit, state.next_timestamp())
+                return
+            current = addresses.records[target]
+            updates = {name: record.get(name) for name in fields if current.get(name) != record.get(name)}
+            if updates:
+                addresses.update(target, {**updates, "Modified": now}, state.next_timestamp())
+        elif table_name == model.ADDRESSES and record.get("Type") == 1 and record.get("Main"):
+            accounts = state.tables[model.ACCOUNTS]
+            account = accounts.get(record.get("Account") or "")
+            if account is None:
+                return
+            updates = {name: record.get(name) for name in fields if account.get(name) != record.get(name)}
+            if updates:
+                accounts.update(account["ID"], {**updates, "Modified": now}, state.next_timestamp())
 
     def _rename_account(self, state: DivisionState, account: str, name: Any) -> None:
         # Exact joins AccountName at read time: related rows show the new name without a new Timestamp.
