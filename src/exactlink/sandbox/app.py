@@ -360,7 +360,8 @@ class Sandbox:
             if applies and faults.latency_ms:
                 time.sleep(faults.latency_ms / 1000)  # never under the lock: concurrent callers overlap
             if decision.kind == "drop":
-                self._log(call, "oauth2/token" if is_token else self._endpoint_name(call), None, 0, None)
+                name, division = ("oauth2/token", None) if is_token else self._endpoint_and_division(call)
+                self._log(call, name, division, 0, None)
                 raise ConnectionDropped
             if is_token:
                 reply = self._token(call, decision)
@@ -395,10 +396,15 @@ class Sandbox:
                 )
             )
 
-    def _endpoint_name(self, call: _Call) -> str:
+    def _endpoint_and_division(self, call: _Call) -> tuple[str, int | None]:
+        """Endpoint name and URL division of a call that is never answered (dropped before the token is read)."""
         resource = call.path[len(_API_PREFIX) :] if call.path.startswith(_API_PREFIX) else call.path.strip("/")
-        route = resolve(resource) if resource.startswith("current/") else resolve(resource.partition("/")[2])
-        return route.endpoint.name if route else resource
+        if resource.startswith("current/"):
+            route = resolve(resource)
+            return (route.endpoint.name if route else resource), None
+        division_text, _, rest = resource.partition("/")
+        route = resolve(rest)
+        return (route.endpoint.name if route else rest), (int(division_text) if division_text.isdigit() else None)
 
     # -- OAuth -----------------------------------------------------------------------------------------
 
