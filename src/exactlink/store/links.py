@@ -158,6 +158,11 @@ def rejected_pairs(db: sqlite_utils.Database) -> set[tuple[str, str]]:
     }
 
 
+def list_decisions(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Every decision (``relation_number``, ``account_id``, ``decision``, ``decided_at``), oldest first."""
+    return _all(db, "SELECT * FROM match_decisions ORDER BY decided_at, rowid")
+
+
 def forget_decision(db: sqlite_utils.Database, relation_number: str, account_id: str) -> bool:
     """Drop the decision on a pair; True when there was one."""
     with transaction(db):

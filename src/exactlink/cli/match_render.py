@@ -1,0 +1,272 @@
+"""Terminal side of the ``match`` commands: progress, tables, the review dialogue, link reports."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from exactlink.services.matching import (
+        Answer,
+        BulkLinkReport,
+        LinkPlan,
+        MatchReport,
+        MatchRow,
+        ReviewItem,
+        ReviewReport,
+    )
+    from exactlink.services.office_mirror import Progress
+
+_STATUS_STYLE = {"linked": "green", "suggested": "yellow", "conflict": "red", "unmatched": "dim"}
+_ENTITY_WORDS = {
+    "accounts": "accounts",
+    "addresses": "addresses",
+    "contacts": "contact persons",
+    "bank_accounts": "bank accounts",
+    "deleted": "deletions",
+}
+
+
+@contextmanager
+def mirror_progress(*, quiet: bool) -> Iterator[Progress]:
+    """A progress line on an interactive stderr while the office accounts are read (nothing otherwise)."""
+    from exactlink.console import progress
+
+    bar = progress(quiet=quiet)
+    with bar:
+        task = bar.add_task("Reading the office accounts from Exact Online", total=None)
+
+        def update(entity: str, rows: int) -> None:
+            bar.update(task, description=f"Reading {_ENTITY_WORDS.get(entity, entity)} from Exact Online: {rows}")
+
+        yield update
+
+
+def _detail(row: MatchRow) -> str:
+    if row.status == "suggested":
+        return f"score {row.score}: {row.why or ''}; {row.reason}".strip("; ")
+    return row.reason
+
+
+def print_match_report(report: MatchReport, *, show_bsn: bool, show_all: bool, quiet: bool) -> None:
+    """The counts and, unless quiet, a table of every relation that needs attention or was linked now."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from exactlink.console import out, warn
+    from exactlink.services.matching import mask_text
+
+    console = out()
+    counts = report.counts()
+    verb = "would be linked now" if report.dry_run else "linked now"
+    mirror = report.mirror
+    if mirror is not None and not quiet:
+        console.print(
+            f"Office administration {report.office_division}: {mirror.calls} API call(s), "
+            f"{mirror.changed} change(s) in the local copy of the accounts",
+            highlight=False,
+        )
+    for relation in report.unlinked_by_deletion:
+        warn(f"relation {relation} lost its link: its account was deleted in Exact Online")
+    if not quiet:
+        rows = [row for row in report.rows if show_all or row.status != "linked" or row.new_link]
+        if rows:
+            table = Table("relation", "name", "status", "account", "on / why", title="Relations", title_justify="left")
+            for row in rows:
+                status = f"[{_STATUS_STYLE[row.status]}]{row.status}[/]" + (" (new)" if row.new_link else "")
+                account = " ".join(
+                    part for part in (row.account_code, row.account_name and f"({row.account_name})") if part
+                )
+                method = f"{row.method}: " if row.method and row.status == "linked" else ""
+                detail = mask_text(method + _detail(row), show_bsn) or ""
+                table.add_row(escape(row.relation), escape(row.name), status, escape(account), escape(detail))
+            console.print(table)
+    summary = Table("linked", "suggested", "conflict", "unmatched", verb, title="Summary", title_justify="left")
+    summary.add_row(*(str(counts[key]) for key in ("linked", "suggested", "conflict", "unmatched", "new_links")))
+    console.print(summary)
+    if counts["suggested"] and not quiet:
+        console.print("Review the suggestions: exactlink match review", highlight=False)
+
+
+# --------------------------------------------------------------------------------------------------
+# review
+
+
+def require_interactive(scripted: bool) -> None:
+    """Refuse the review dialogue without a terminal on stdin (unless answers come from a pipe on purpose)."""
+    from exactlink.errors import UsageError
+
+    if not scripted and not sys.stdin.isatty():
+        raise UsageError(
+            "match review asks questions, but stdin is not a terminal",
+            hint="run it in a terminal, use --accept-all-above SCORE, or pipe answers with --stdin",
+        )
+
+
+_ANSWERS: dict[str, Answer] = {
+    "a": "accept",
+    "accept": "accept",
+    "y": "accept",
+    "yes": "accept",
+    "r": "reject",
+    "reject": "reject",
+    "n": "reject",
+    "no": "reject",
+    "s": "skip",
+    "skip": "skip",
+    "": "skip",
+    "q": "quit",
+    "quit": "quit",
+}
+
+
+def ask_in_terminal(item: ReviewItem, position: int, total: int) -> Answer:
+    """Show both sides of a suggestion on stderr and read the answer from stdin (end of input = quit)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from exactlink.console import err
+
+    console = err()
+    row = item.row
+    table = Table(
+        "",
+        escape(item.relation.title),
+        escape(item.account.title),
+        title_justify="left",
+        title=f"Suggestion {position}/{total}: score {row.score} ({escape(row.why or '')})",
+    )
+    table.add_row("name", escape(item.relation.name), escape(item.account.name))
+    table.add_row("address", escape(item.relation.address), escape(item.account.address))
+    for label in dict.fromkeys([*item.relation.identifiers, *item.account.identifiers]):
+        table.add_row(
+            label, escape(item.relation.identifiers.get(label, "")), escape(item.account.identifiers.get(label, ""))
+        )
+    console.print(table)
+    console.print(escape(row.reason), highlight=False)
+    while True:
+        console.print("[a]ccept, [r]eject, [s]kip, [q]uit? ", end="", highlight=False)
+        line = sys.stdin.readline()
+        if not line:
+            return "quit"
+        answer = _ANSWERS.get(line.strip().lower())
+        if answer is not None:
+            return answer
+        console.print("please answer a, r, s or q", highlight=False)
+
+
+def print_review_report(report: ReviewReport) -> None:
+    """What the review decided."""
+    from exactlink.console import info, warn
+
+    info(
+        f"accepted {len(report.accepted)}, rejected {len(report.rejected)}, skipped {len(report.skipped)}"
+        + (f", {report.remaining} left for later" if report.remaining else "")
+    )
+    for row, error in report.failed:
+        warn(f"relation {row.relation} ↔ account {row.account_code}: not linked: {error}")
+
+
+# --------------------------------------------------------------------------------------------------
+# link
+
+
+def _print_candidates(candidates: list[dict[str, object]]) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from exactlink.console import err
+
+    table = Table("code", "name", "city", title="Candidates", title_justify="left")
+    for candidate in candidates:
+        table.add_row(*(escape(str(candidate.get(key) or "")) for key in ("account_code", "name", "city")))
+    err().print(table)
+
+
+def link_single(relation: str | None, account: str | None, *, force: bool, dry_run: bool, json_output: bool) -> None:
+    """``match link REL ACCOUNT``: link, print the outcome; an ambiguous name lists the candidates (exit 2)."""
+    from exactlink.console import emit_json, error_line, info
+    from exactlink.errors import UsageError
+    from exactlink.services.matching import AmbiguousAccount, link_manually
+
+    if not relation or not account:
+        raise UsageError("give a relation number and an account (code or name), or --csv FILE")
+    try:
+        plan = link_manually(relation, account, force=force, dry_run=dry_run)
+    except AmbiguousAccount as exc:
+        if json_output:
+            emit_json({"error": exc.message, "candidates": exc.candidates})
+        else:
+            error_line(exc.message, exc.hint)
+            _print_candidates(exc.candidates)
+        raise typer.Exit(int(exc.exit_code)) from None
+    if json_output:
+        emit_json({**plan.to_json(), "dry_run": dry_run})
+        return
+    info(_plan_text(plan, dry_run))
+
+
+def _plan_text(plan: LinkPlan, dry_run: bool) -> str:
+    target = f"account {plan.account_code} ({plan.account_name})"
+    if plan.error:
+        return f"relation {plan.relation}: {plan.error}"
+    if plan.action == "unchanged":
+        return f"relation {plan.relation} is already linked to {target}"
+    verb = "would be linked" if dry_run else "linked"
+    extra = []
+    if plan.replaces:
+        extra.append(f"instead of account {plan.replaces}")
+    if plan.takes_from:
+        extra.append(f"taken from relation {plan.takes_from}")
+    return f"relation {plan.relation} {verb} to {target}" + (f" ({'; '.join(extra)})" if extra else "")
+
+
+def link_bulk(
+    csv_file: Path,
+    relation: str | None,
+    *,
+    force: bool,
+    dry_run: bool,
+    json_output: bool,
+    delimiter: str | None,
+    encoding: str | None,
+) -> None:
+    """``match link --csv FILE``: per-row report; exit 3 when some rows failed."""
+    from exactlink.console import emit_json
+    from exactlink.errors import UsageError
+    from exactlink.services.matching import link_from_csv
+
+    if relation:
+        raise UsageError("give either REL ACCOUNT or --csv FILE, not both")
+    report = link_from_csv(csv_file, force=force, dry_run=dry_run, delimiter=delimiter, encoding=encoding)
+    if json_output:
+        emit_json(report.as_json())
+    else:
+        print_bulk_report(report)
+    if report.exit_code:
+        raise typer.Exit(report.exit_code)
+
+
+def print_bulk_report(report: BulkLinkReport) -> None:
+    """One line per row, then the counts."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from exactlink.console import out
+
+    console = out()
+    title = f"{report.path}: " + ("plan (dry run, nothing linked)" if report.dry_run else "links")
+    table = Table("row", "relation", "account", "outcome", title=escape(title), title_justify="left")
+    for plan in report.plans:
+        outcome = f"[red]{escape(plan.error)}[/]" if plan.error else plan.action
+        table.add_row(
+            str(plan.row or ""), escape(plan.relation), escape(plan.account_code or plan.account_query), outcome
+        )
+    console.print(table)
+    counts = report.counts()
+    console.print(", ".join(f"{key} {value}" for key, value in counts.items()), highlight=False)

@@ -1,0 +1,1062 @@
+"""The ``match`` use cases: link CRM relations to the office administration's accounts in Exact Online.
+
+``run_match`` refreshes the local copy of the office accounts (:mod:`exactlink.services.office_mirror`), runs
+the cascade engine (:func:`exactlink.domain.matching.match_relations`) with every decision a person made and
+every link that exists, and links what is certain (``linked_by = auto``). Names only ever *suggest*; a
+suggestion becomes a link when a person accepts it (``match review``) or links by hand (``match link``).
+
+Decisions persist in the mirror: an accepted pair stays linked, a rejected pair (``review`` → reject, or
+``match unlink``) is never proposed again. Existing links are fed to the engine as decisions, so one
+account is never linked to two relations and an earlier link is never overturned by a later run.
+
+Everything here reads and writes the local mirror only, except :func:`run_match` (and a manual link whose
+account is not in the mirror yet), which first refresh it from Exact Online.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from exactlink.errors import ExactlinkError, UsageError
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from exactlink.domain.matching import AccountKeys, MatchResult, RelationKeys
+    from exactlink.services.office_mirror import MirrorStats, Progress
+    from exactlink.settings import Settings
+    from exactlink.store.relations import RelationRecord
+
+# One lock for everything that writes relation ↔ account links or refreshes the office mirror (match, sync).
+LOCK_NAME = "relations"
+COMMAND = "match"
+
+Status = Literal["linked", "suggested", "conflict", "unmatched"]
+STATUSES: tuple[Status, ...] = ("linked", "suggested", "conflict", "unmatched")
+
+# Exact's address type for a visit address in crm/Addresses.
+_VISIT = 1
+
+
+class AccountNotFound(ExactlinkError):
+    """No office account has that code or name."""
+
+
+class AmbiguousAccount(UsageError):
+    """A name fits several office accounts: the user must say which (exit 2)."""
+
+    def __init__(self, message: str, candidates: list[dict[str, Any]], *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.candidates = candidates
+
+
+# --------------------------------------------------------------------------------------------------
+# Masking
+
+
+_NINE_DIGITS_INSIDE = re.compile(r"\d{9}")
+
+
+def mask_fiscal(value: str | None, show_bsn: bool) -> str | None:
+    """Mask the 9-digit fiscal number inside a BSN, OB number or loonheffingennummer (``NL*****6782B01``).
+
+    An eenmanszaak's OB and loonheffingen numbers contain the owner's BSN, so they are masked like one.
+    """
+    if not value or show_bsn:
+        return value
+    return _NINE_DIGITS_INSIDE.sub(lambda match: "*****" + match.group(0)[-4:], value)
+
+
+def mask_text(text: str | None, show_bsn: bool) -> str | None:
+    """Mask anything in free text that may be a BSN (a 9-digit run passing the 11-proef)."""
+    if not text or show_bsn:
+        return text
+    from exactlink.domain.privacy import mask_bsn_in_text
+
+    return mask_bsn_in_text(text)
+
+
+# --------------------------------------------------------------------------------------------------
+# Matching keys from the mirror
+
+
+def _relation_address(record: RelationRecord) -> tuple[str | None, str | None]:
+    """(postcode, street) of the visit address, else the postal or invoice address."""
+    for kind in ("visit", "postal", "invoice"):
+        address = record.addresses.get(kind)
+        if address is not None and (address.postcode or address.street):
+            return address.postcode, address.street
+    return None, None
+
+
+def relation_keys(record: RelationRecord) -> RelationKeys:
+    """The engine's view of one CRM relation."""
+    from exactlink.domain.matching import RelationKeys
+
+    postcode, street = _relation_address(record)
+    return RelationKeys(
+        relation_number=record.relation_number,
+        name=record.name,
+        rsin=record.rsin,
+        bsn=record.bsn,
+        ob_number=record.vat_number,
+        payroll_number=record.payroll_tax_number,
+        kvk=record.kvk,
+        postcode=postcode,
+        house_number=street,
+        ibans=tuple(record.ibans),
+    )
+
+
+@dataclass
+class OfficeAccounts:
+    """The mirrored office accounts with what matching and display need: rows, visit addresses, IBANs."""
+
+    rows: dict[str, dict[str, Any]]
+    addresses: dict[str, dict[str, Any]]
+    ibans: dict[str, list[str]]
+
+    def keys(self) -> list[AccountKeys]:
+        """The engine's view of every account."""
+        from exactlink.domain.matching import AccountKeys
+
+        result = []
+        for account_id, row in self.rows.items():
+            postcode, line = row.get("postcode"), row.get("address_line")
+            address = self.addresses.get(account_id)
+            if not (postcode or line) and address is not None:
+                postcode, line = address.get("postcode"), address.get("address_line")
+            result.append(
+                AccountKeys(
+                    account_id=account_id,
+                    code=row.get("code"),
+                    name=row.get("name"),
+                    rsin=row.get("rsin"),
+                    bsn=row.get("bsn"),
+                    vat_number=row.get("vat_number"),
+                    kvk=row.get("chamber_of_commerce"),
+                    postcode=postcode,
+                    house_number=line,
+                    ibans=tuple(self.ibans.get(account_id, ())),
+                )
+            )
+        return result
+
+    def address_of(self, account_id: str) -> tuple[str | None, str | None, str | None]:
+        """(street line, postcode, city) of the account, from the account or its main/visit address."""
+        row = self.rows.get(account_id, {})
+        if row.get("address_line") or row.get("postcode"):
+            return row.get("address_line"), row.get("postcode"), row.get("city")
+        address = self.addresses.get(account_id, {})
+        return address.get("address_line"), address.get("postcode"), address.get("city")
+
+
+def load_office_accounts(db: sqlite_utils.Database, division: int) -> OfficeAccounts:
+    """Read the office accounts of ``division`` from the mirror."""
+    from exactlink.store.accounts import list_account_children, list_accounts
+
+    rows = {row["id"]: row for row in list_accounts(db, division)}
+    addresses: dict[str, dict[str, Any]] = {}
+    ranks: dict[str, int] = {}
+    for address in list_account_children(db, "addresses", division):
+        # Prefer the visit address, then the main address, then any.
+        rank = 0 if address.get("type") == _VISIT else 1 if address.get("main") else 2
+        account_id = address["account_id"]
+        if account_id not in ranks or rank < ranks[account_id]:
+            ranks[account_id] = rank
+            addresses[account_id] = address
+    ibans: dict[str, list[str]] = {}
+    for bank in list_account_children(db, "bank_accounts", division):
+        if bank.get("bank_account"):
+            ibans.setdefault(bank["account_id"], []).append(bank["bank_account"])
+    return OfficeAccounts(rows, addresses, ibans)
+
+
+# --------------------------------------------------------------------------------------------------
+# Evaluating: the engine plus what the mirror already knows
+
+
+@dataclass
+class MatchRow:
+    """The outcome for one relation, as ``match`` reports it.
+
+    ``new_link`` is true when this run links (or, in a dry run, would link) the relation; ``linked_by`` says
+    who made the link (``auto``, ``manual``, ``suggestion``) for linked relations.
+    """
+
+    relation: str
+    name: str
+    status: Status
+    account_id: str | None = None
+    account_code: str | None = None
+    account_name: str | None = None
+    method: str | None = None
+    reason: str = ""
+    score: int | None = None
+    why: str | None = None
+    confidence: str | None = None
+    alternatives: list[str] = field(default_factory=list)
+    linked_by: str | None = None
+    new_link: bool = False
+
+    def to_json(self, *, show_bsn: bool = False) -> dict[str, Any]:
+        """The ``match --json`` object for this relation."""
+        return {
+            "relation": self.relation,
+            "name": self.name,
+            "account_code": self.account_code,
+            "account_id": self.account_id,
+            "account_name": self.account_name,
+            "status": self.status,
+            "method": self.method,
+            "reason": mask_text(self.reason, show_bsn),
+            "score": self.score,
+            "why": mask_text(self.why, show_bsn),
+            "confidence": self.confidence,
+            "alternatives": list(self.alternatives),
+            "linked_by": self.linked_by,
+            "new_link": self.new_link,
+        }
+
+
+_STORED_REASONS = {
+    "auto": "linked automatically earlier (on {method})",
+    "manual": "linked by hand",
+    "suggestion": "accepted suggestion ({method})",
+}
+
+
+def _decisions(db: sqlite_utils.Database, links: dict[str, dict[str, Any]]) -> list[Any]:
+    """Persisted decisions oldest first, then every existing link as an accepted decision (they are the truth)."""
+    from exactlink.domain.matching import Decision
+    from exactlink.store.links import list_decisions
+
+    decisions = [
+        Decision(row["relation_number"], row["account_id"], row["decision"] == "accepted") for row in list_decisions(db)
+    ]
+    decisions.extend(Decision(number, link["account_id"], True) for number, link in sorted(links.items()))
+    return decisions
+
+
+def evaluate(db: sqlite_utils.Database, division: int, *, numbers_must_match: bool) -> list[MatchRow]:
+    """Match every CRM relation against the mirrored accounts of ``division``; writes nothing.
+
+    Relations already linked keep their link (and report who made it); relations the engine links now have
+    ``new_link`` set; the rest are suggestions, conflicts or unmatched, with the engine's reason.
+    """
+    from exactlink.domain.matching import match_relations
+    from exactlink.store.links import list_links
+    from exactlink.store.relations import iter_relation_records
+
+    records = list(iter_relation_records(db))
+    accounts = load_office_accounts(db, division)
+    links = {link["relation_number"]: link for link in list_links(db)}
+    results = match_relations(
+        [relation_keys(record) for record in records],
+        accounts.keys(),
+        numbers_must_match=numbers_must_match,
+        decisions=_decisions(db, links),
+    )
+    return [
+        _row(record, result, accounts, links.get(record.relation_number))
+        for record, result in zip(records, results, strict=True)
+    ]
+
+
+def _row(
+    record: RelationRecord, result: MatchResult, accounts: OfficeAccounts, link: dict[str, Any] | None
+) -> MatchRow:
+    account = accounts.rows.get(result.account_id or "") if result.account_id else None
+    row = MatchRow(
+        relation=record.relation_number,
+        name=record.name,
+        status=result.status,
+        account_id=result.account_id,
+        account_code=result.account_code,
+        account_name=account.get("name") if account else None,
+        method=result.method,
+        reason=result.reason,
+        score=result.score,
+        why=result.why,
+        confidence=result.confidence,
+        alternatives=list(result.alternatives),
+    )
+    if result.status != "linked":
+        return row
+    if link is not None and link["account_id"] == result.account_id:
+        row.linked_by = link["linked_by"]
+        row.method = link["method"] or result.method
+        row.reason = _STORED_REASONS.get(link["linked_by"], "linked").format(method=row.method)
+    else:
+        # Linked by the engine now (an identifier) or by an accepted decision whose link is missing.
+        row.linked_by = "manual" if result.method == "manual" else "auto"
+        row.new_link = True
+    return row
+
+
+def summarise(rows: Iterable[MatchRow]) -> dict[str, int]:
+    """Counts per status, plus ``new_links`` (linked in this run)."""
+    counts: dict[str, int] = {status: 0 for status in STATUSES}
+    counts["new_links"] = 0
+    for row in rows:
+        counts[row.status] += 1
+        counts["new_links"] += row.new_link
+    return counts
+
+
+# --------------------------------------------------------------------------------------------------
+# match
+
+
+@dataclass
+class MatchReport:
+    """What ``match`` did: one row per relation, the mirror refresh, links written, links lost to deletions."""
+
+    rows: list[MatchRow]
+    dry_run: bool
+    office_division: int
+    mirror: MirrorStats | None = None
+    unlinked_by_deletion: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        """Counts per status plus ``new_links``."""
+        return summarise(self.rows)
+
+    def as_json(self, *, show_bsn: bool = False) -> list[dict[str, Any]]:
+        """One object per relation (the ``--json`` document)."""
+        return [row.to_json(show_bsn=show_bsn) for row in self.rows]
+
+
+def _numbers_must_match(settings: Settings | None) -> bool:
+    from exactlink.settings import load_settings
+
+    return bool((settings or load_settings()).sync.numbers_must_match)
+
+
+def write_new_links(db: sqlite_utils.Database, rows: list[MatchRow]) -> int:
+    """Store the links ``evaluate`` found (``new_link``) in one transaction; return how many were written.
+
+    A link that the store refuses (the account got linked elsewhere meanwhile) turns its row into a conflict.
+    """
+    from exactlink.store.db import transaction
+    from exactlink.store.links import LinkConflict, set_link
+
+    written = 0
+    with transaction(db):
+        for row in rows:
+            if not row.new_link or row.account_id is None:
+                continue
+            try:
+                set_link(
+                    db,
+                    row.relation,
+                    row.account_id,
+                    row.account_code,
+                    method=row.method or "manual",
+                    linked_by="manual" if row.linked_by == "manual" else "auto",
+                )
+            except LinkConflict as exc:
+                row.status, row.new_link, row.linked_by = "conflict", False, None
+                row.reason = exc.message
+                continue
+            written += 1
+    return written
+
+
+def run_match(
+    *,
+    dry_run: bool = False,
+    settings: Settings | None = None,
+    progress: Progress | None = None,
+) -> MatchReport:
+    """``match``: refresh the office mirror, match every relation, link what is certain (not in a dry run).
+
+    A dry run still refreshes the local copy of Exact's accounts (a read-only cache of Exact) but links
+    nothing and records no run.
+
+    Raises:
+        NotConfigured: no office administration chosen (``exactlink tenant select``).
+        LoginRequired: not logged in.
+        LockHeld: another run holds the relations lock (not in a dry run).
+    """
+    from contextlib import nullcontext
+
+    from exactlink.services.locking import run_lock
+    from exactlink.services.office_mirror import refresh_office_mirror
+    from exactlink.services.session import open_client
+    from exactlink.services.tenant import require_office
+    from exactlink.settings import load_settings
+    from exactlink.store.db import open_db
+    from exactlink.store.runs import finish_run, start_run
+
+    settings = settings or load_settings()
+    db = open_db()
+    try:
+        office = require_office(db)
+        with nullcontext() if dry_run else run_lock(LOCK_NAME):
+            run_id = None if dry_run else start_run(db, COMMAND)
+            try:
+                with open_client(settings) as client:
+                    mirror = refresh_office_mirror(client, db, office.division, progress=progress)
+                rows = evaluate(db, office.division, numbers_must_match=_numbers_must_match(settings))
+                if not dry_run:
+                    write_new_links(db, rows)
+            except BaseException:
+                if run_id is not None:
+                    finish_run(db, run_id, "failed", {})
+                raise
+            report = MatchReport(rows, dry_run, office.division, mirror, list(mirror.unlinked))
+            if run_id is not None:
+                finish_run(db, run_id, "ok", {**report.counts(), "api_calls": mirror.calls})
+            return report
+    finally:
+        db.close()
+
+
+# --------------------------------------------------------------------------------------------------
+# review
+
+
+@dataclass
+class Side:
+    """One side of a suggested pair, ready to show (identifiers masked unless asked otherwise)."""
+
+    title: str
+    name: str
+    address: str
+    identifiers: dict[str, str]
+
+
+@dataclass
+class ReviewItem:
+    """A suggestion to decide on: the relation, the account, and why they were paired."""
+
+    row: MatchRow
+    relation: Side
+    account: Side
+
+
+def _address_text(street: str | None, postcode: str | None, city: str | None) -> str:
+    parts = [part for part in (street, " ".join(p for p in (postcode, city) if p)) if part]
+    return ", ".join(parts) or "(no address)"
+
+
+def _identifiers(pairs: Iterable[tuple[str, str | None]]) -> dict[str, str]:
+    return {label: value for label, value in pairs if value}
+
+
+def _relation_side(record: RelationRecord, show_bsn: bool) -> Side:
+    address = next(
+        (record.addresses[kind] for kind in ("visit", "postal", "invoice") if kind in record.addresses), None
+    )
+    return Side(
+        title=f"relation {record.relation_number}",
+        name=record.name,
+        address=_address_text(address.street, address.postcode, address.city) if address else "(no address)",
+        identifiers=_identifiers(
+            (
+                ("KvK", record.kvk),
+                ("RSIN", record.rsin),
+                ("BSN", mask_fiscal(record.bsn, show_bsn)),
+                ("OB/btw", mask_fiscal(record.vat_number, show_bsn)),
+                ("loonheffingen", mask_fiscal(record.payroll_tax_number, show_bsn)),
+                ("IBAN", ", ".join(record.ibans) or None),
+            )
+        ),
+    )
+
+
+def _account_side(account_id: str, accounts: OfficeAccounts, show_bsn: bool) -> Side:
+    row = accounts.rows.get(account_id, {})
+    return Side(
+        title=f"account {row.get('code') or account_id}",
+        name=row.get("name") or "",
+        address=_address_text(*accounts.address_of(account_id)),
+        identifiers=_identifiers(
+            (
+                ("KvK", row.get("chamber_of_commerce")),
+                ("RSIN", row.get("rsin")),
+                ("BSN", mask_fiscal(row.get("bsn"), show_bsn)),
+                ("OB/btw", mask_fiscal(row.get("vat_number"), show_bsn)),
+                ("IBAN", ", ".join(accounts.ibans.get(account_id, [])) or None),
+            )
+        ),
+    )
+
+
+def review_items(
+    db: sqlite_utils.Database, division: int, *, numbers_must_match: bool, show_bsn: bool = False
+) -> list[ReviewItem]:
+    """The suggestions to review, most confident first (from the local mirror; nothing is fetched)."""
+    from exactlink.store.relations import get_relation_record
+
+    rows = [
+        row
+        for row in evaluate(db, division, numbers_must_match=numbers_must_match)
+        if row.status == "suggested" and row.account_id
+    ]
+    rows.sort(key=lambda row: (row.confidence != "high", -(row.score or 0), row.relation))
+    accounts = load_office_accounts(db, division)
+    items = []
+    for row in rows:
+        record = get_relation_record(db, row.relation)
+        if record is None or row.account_id is None:
+            continue
+        items.append(
+            ReviewItem(row, _relation_side(record, show_bsn), _account_side(row.account_id, accounts, show_bsn))
+        )
+    return items
+
+
+Answer = Literal["accept", "reject", "skip", "quit"]
+
+
+@dataclass
+class ReviewReport:
+    """What a review session decided."""
+
+    accepted: list[MatchRow] = field(default_factory=list)
+    rejected: list[MatchRow] = field(default_factory=list)
+    skipped: list[MatchRow] = field(default_factory=list)
+    failed: list[tuple[MatchRow, str]] = field(default_factory=list)
+    remaining: int = 0
+
+    @property
+    def exit_code(self) -> int:
+        """3 when an accepted pair could not be linked, else 0."""
+        return 3 if self.failed else 0
+
+    def as_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "accepted": [{"relation": r.relation, "account_code": r.account_code} for r in self.accepted],
+            "rejected": [{"relation": r.relation, "account_code": r.account_code} for r in self.rejected],
+            "skipped": [{"relation": r.relation, "account_code": r.account_code} for r in self.skipped],
+            "failed": [{"relation": r.relation, "account_code": r.account_code, "error": e} for r, e in self.failed],
+            "remaining": self.remaining,
+        }
+
+
+def decide(db: sqlite_utils.Database, row: MatchRow, answer: Answer) -> str | None:
+    """Apply one review answer; returns an error text when an accepted pair cannot be linked.
+
+    Accept links the pair (``linked_by = suggestion``; the store records the accepted decision); reject
+    records the pair as rejected so it is never suggested again; skip and quit change nothing.
+    """
+    from exactlink.store.links import LinkConflict, record_decision, set_link
+
+    if row.account_id is None:
+        return "the suggestion has no account"
+    if answer == "accept":
+        try:
+            set_link(
+                db, row.relation, row.account_id, row.account_code, method=row.method or "name", linked_by="suggestion"
+            )
+        except LinkConflict as exc:
+            return exc.message
+    elif answer == "reject":
+        record_decision(db, row.relation, row.account_id, "rejected")
+    return None
+
+
+def review(
+    ask: Callable[[ReviewItem, int, int], Answer],
+    *,
+    accept_all_above: int | None = None,
+    show_bsn: bool = False,
+    settings: Settings | None = None,
+) -> ReviewReport:
+    """``match review``: walk the suggestions; ``ask(item, position, total)`` returns the answer for each.
+
+    With ``accept_all_above``, nobody is asked: every suggestion the engine rates high-confidence (same
+    postcode and house number, no close runner-up, no holding/werkmaatschappij difference) with a score of
+    at least that value is accepted and the rest is left for a person. A pair whose account got linked
+    earlier in the same session is passed over.
+    """
+    from exactlink.services.locking import run_lock
+    from exactlink.services.tenant import require_office
+    from exactlink.store.db import open_db
+    from exactlink.store.links import link_for_account
+
+    db = open_db()
+    try:
+        office = require_office(db)
+        with run_lock(LOCK_NAME):
+            items = review_items(
+                db, office.division, numbers_must_match=_numbers_must_match(settings), show_bsn=show_bsn
+            )
+            report = ReviewReport()
+            for position, item in enumerate(items, start=1):
+                row = item.row
+                if row.account_id and link_for_account(db, row.account_id):
+                    continue
+                if accept_all_above is not None:
+                    eligible = row.confidence == "high" and (row.score or 0) >= accept_all_above
+                    answer: Answer = "accept" if eligible else "skip"
+                else:
+                    answer = ask(item, position, len(items))
+                if answer == "quit":
+                    report.remaining = len(items) - position + 1
+                    break
+                error = decide(db, row, answer)
+                if error:
+                    report.failed.append((row, error))
+                elif answer == "accept":
+                    report.accepted.append(row)
+                elif answer == "reject":
+                    report.rejected.append(row)
+                else:
+                    report.skipped.append(row)
+            return report
+    finally:
+        db.close()
+
+
+# --------------------------------------------------------------------------------------------------
+# Manual links
+
+
+def _looks_like_guid(text: str) -> bool:
+    try:
+        uuid.UUID(text.strip().strip("{}"))
+    except ValueError:
+        return False
+    return True
+
+
+def _candidate(row: dict[str, Any]) -> dict[str, Any]:
+    return {"account_id": row["id"], "account_code": row["code"], "name": row["name"], "city": row.get("city")}
+
+
+def find_account(db: sqlite_utils.Database, division: int, text: str) -> dict[str, Any]:
+    """The office account meant by ``text``: its Exact id, its code (trimmed or Exact's padded form) or its name.
+
+    A code wins over a name. A name matches case-insensitively, whole first, else as a part.
+
+    Raises:
+        AccountNotFound: nothing fits.
+        AmbiguousAccount: several accounts fit the name (their ``candidates`` are listed, exit 2).
+    """
+    from exactlink.store.accounts import find_accounts_by_code, find_accounts_by_name, get_account
+
+    query = text.strip()
+    if not query:
+        raise UsageError("give an account code or name")
+    if _looks_like_guid(query):
+        account = get_account(db, query.strip("{}"))
+        if account is not None and account["division"] == division:
+            return account
+    by_code = find_accounts_by_code(db, division, query)
+    if len(by_code) == 1:
+        return by_code[0]
+    matches = by_code or find_accounts_by_name(db, division, query)
+    if not matches:
+        raise AccountNotFound(
+            f"no account of the office administration has code or name {query!r}",
+            hint="check the code in Exact Online; `exactlink match` refreshes the local copy of the accounts",
+        )
+    if len(matches) > 1:
+        raise AmbiguousAccount(
+            f"{len(matches)} accounts fit {query!r}: give the account code",
+            [_candidate(row) for row in matches],
+            hint="exactlink match link REL CODE",
+        )
+    return matches[0]
+
+
+@dataclass
+class LinkPlan:
+    """One manual link, checked: what would happen (``action``) or why it cannot (``error``)."""
+
+    relation: str
+    account_query: str
+    row: int | None = None
+    account_id: str | None = None
+    account_code: str | None = None
+    account_name: str | None = None
+    action: str = ""  # link, relink, unchanged (and "linked"/"relinked" once done)
+    replaces: str | None = None  # the relation's previous account code (relink)
+    takes_from: str | None = None  # the relation that held the account (--force)
+    error: str | None = None
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when the link can be (or was) made."""
+        return self.error is None
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (one per CSV row in bulk reports)."""
+        data: dict[str, Any] = {
+            "relation": self.relation,
+            "account": self.account_query,
+            "account_code": self.account_code,
+            "account_id": self.account_id,
+            "account_name": self.account_name,
+            "action": self.action,
+            "ok": self.ok,
+            "error": self.error,
+        }
+        if self.row is not None:
+            data["row"] = self.row
+        if self.replaces:
+            data["replaces"] = self.replaces
+        if self.takes_from:
+            data["takes_from"] = self.takes_from
+        if self.candidates:
+            data["candidates"] = self.candidates
+        return data
+
+
+def plan_link(db: sqlite_utils.Database, division: int, relation: str, account_text: str, *, force: bool) -> LinkPlan:
+    """Check one manual link against the mirror: relation known, account found, one relation ↔ one account."""
+    from exactlink.store.links import get_link, link_for_account
+    from exactlink.store.relations import relation_exists
+
+    plan = LinkPlan(relation=relation.strip(), account_query=account_text)
+    if not plan.relation:
+        plan.error = "no relation number"
+        return plan
+    if not relation_exists(db, plan.relation):
+        plan.error = f"relation {plan.relation} is not in the local CRM mirror"
+        return plan
+    try:
+        account = find_account(db, division, account_text)
+    except AmbiguousAccount as exc:
+        plan.error, plan.candidates = exc.message, exc.candidates
+        return plan
+    except ExactlinkError as exc:
+        plan.error = exc.message
+        return plan
+    plan.account_id, plan.account_code, plan.account_name = account["id"], account["code"], account["name"]
+    current = get_link(db, plan.relation)
+    holder = link_for_account(db, account["id"])
+    if current and current["account_id"] == account["id"]:
+        plan.action = "unchanged"
+        return plan
+    if holder and holder["relation_number"] != plan.relation:
+        if not force:
+            plan.error = (
+                f"account {account['code']} is already linked to relation {holder['relation_number']} "
+                "(one relation, one account): unlink it first or use --force"
+            )
+            return plan
+        plan.takes_from = holder["relation_number"]
+    if current:
+        if not force:
+            plan.error = (
+                f"relation {plan.relation} is already linked to account {current['account_code']}: "
+                "unlink it first or use --force"
+            )
+            return plan
+        plan.replaces = current["account_code"] or current["account_id"]
+    plan.action = "relink" if (plan.replaces or plan.takes_from) else "link"
+    return plan
+
+
+def apply_link(db: sqlite_utils.Database, plan: LinkPlan) -> None:
+    """Carry out a checked plan in one transaction (``linked_by = manual``).
+
+    Taking an account from another relation (``--force``) unlinks that relation and records the old pair as
+    rejected, so matching does not propose it again; a replaced link of this relation likewise.
+    """
+    from exactlink.store.db import transaction
+    from exactlink.store.links import get_link, record_decision, remove_link, set_link
+
+    if not plan.ok or plan.action == "unchanged" or plan.account_id is None:
+        return
+    with transaction(db):
+        if plan.takes_from:
+            removed = remove_link(db, plan.takes_from)
+            if removed is not None:
+                record_decision(db, plan.takes_from, removed["account_id"], "rejected")
+        current = get_link(db, plan.relation)
+        if current is not None and current["account_id"] != plan.account_id:
+            remove_link(db, plan.relation)
+            record_decision(db, plan.relation, current["account_id"], "rejected")
+        set_link(db, plan.relation, plan.account_id, plan.account_code, method="manual", linked_by="manual")
+    plan.action = {"link": "linked", "relink": "relinked"}.get(plan.action, plan.action)
+
+
+def _refresh_quietly(db: sqlite_utils.Database, division: int, settings: Settings | None) -> bool:
+    """Refresh the mirror once (an account created in Exact a minute ago); False when that is not possible."""
+    from exactlink.services.office_mirror import refresh_office_mirror
+    from exactlink.services.session import open_client
+
+    try:
+        with open_client(settings) as client:
+            refresh_office_mirror(client, db, division)
+    except ExactlinkError:
+        return False
+    return True
+
+
+def link_manually(
+    relation: str, account_text: str, *, force: bool = False, dry_run: bool = False, settings: Settings | None = None
+) -> LinkPlan:
+    """``match link REL ACCOUNT``: link a relation to an office account by hand.
+
+    When the account is not in the local mirror, the mirror is refreshed once from Exact Online (not in a
+    dry run) and the lookup repeated.
+
+    Raises:
+        AmbiguousAccount: the name fits several accounts (exit 2, with the candidates).
+        AccountNotFound, RelationUnknown, LinkConflict: the link cannot be made (exit 1).
+    """
+    from contextlib import nullcontext
+
+    from exactlink.services.locking import run_lock
+    from exactlink.services.tenant import require_office
+    from exactlink.store.db import open_db
+
+    db = open_db()
+    try:
+        office = require_office(db)
+        with nullcontext() if dry_run else run_lock(LOCK_NAME):
+            plan = plan_link(db, office.division, relation, account_text, force=force)
+            if (
+                not dry_run
+                and plan.account_id is None
+                and not plan.candidates
+                and plan.error
+                and plan.error.startswith("no account")
+                and _refresh_quietly(db, office.division, settings)
+            ):
+                plan = plan_link(db, office.division, relation, account_text, force=force)
+            _raise_for(plan)
+            if not dry_run:
+                apply_link(db, plan)
+            return plan
+    finally:
+        db.close()
+
+
+def _raise_for(plan: LinkPlan) -> None:
+    from exactlink.services.crm import RelationUnknown
+    from exactlink.store.links import LinkConflict
+
+    if plan.ok:
+        return
+    message = plan.error or "cannot link"
+    if plan.candidates:
+        raise AmbiguousAccount(message, plan.candidates, hint="give the account code: exactlink match link REL CODE")
+    if plan.account_id is None and message.startswith("relation"):
+        raise RelationUnknown(message, hint="import the CRM export first: exactlink crm import FILE")
+    if plan.account_id is None:
+        raise AccountNotFound(message, hint="check the code in Exact Online, or run `exactlink match` first")
+    raise LinkConflict(message, hint="exactlink match unlink REL, or add --force to move the link")
+
+
+def unlink(relation: str, *, dry_run: bool = False) -> dict[str, Any]:
+    """``match unlink REL``: remove the relation's account link and reject the pair for future matching.
+
+    Returns ``{"relation", "account_code", "account_id", "unlinked"}``; ``unlinked`` is false when the
+    relation had no link (nothing to do, not an error).
+
+    Raises:
+        RelationUnknown: the relation is not in the mirror.
+    """
+    from contextlib import nullcontext
+
+    from exactlink.services.crm import RelationUnknown
+    from exactlink.services.locking import run_lock
+    from exactlink.store.db import open_db, transaction
+    from exactlink.store.links import get_link, record_decision, remove_link
+    from exactlink.store.relations import relation_exists
+
+    number = relation.strip()
+    db = open_db()
+    try:
+        if not relation_exists(db, number):
+            raise RelationUnknown(
+                f"relation {number} is not in the local CRM mirror",
+                hint="import the CRM export first: exactlink crm import FILE",
+            )
+        with nullcontext() if dry_run else run_lock(LOCK_NAME):
+            link = get_link(db, number)
+            result = {
+                "relation": number,
+                "account_code": link["account_code"] if link else None,
+                "account_id": link["account_id"] if link else None,
+                "unlinked": link is not None,
+                "dry_run": dry_run,
+            }
+            if link is not None and not dry_run:
+                with transaction(db):
+                    remove_link(db, number)
+                    record_decision(db, number, link["account_id"], "rejected")
+            return result
+    finally:
+        db.close()
+
+
+# --------------------------------------------------------------------------------------------------
+# Bulk links from a CSV
+
+
+RELATION_HEADERS = ("relatienummer", "relatie", "relatienr", "relation", "relationnumber", "relationno", "nummer")
+ACCOUNT_HEADERS = (
+    "account",
+    "accountcode",
+    "code",
+    "exactaccount",
+    "exactcode",
+    "debiteurnummer",
+    "klantnummer",
+    "accountnaam",
+    "accountname",
+    "naam",
+    "name",
+    "relatienaam",
+)
+
+
+@dataclass
+class BulkLinkReport:
+    """The outcome of ``match link --csv``: one plan per data row."""
+
+    path: str
+    dry_run: bool
+    plans: list[LinkPlan] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[LinkPlan]:
+        """Rows that could not be linked."""
+        return [plan for plan in self.plans if not plan.ok]
+
+    @property
+    def exit_code(self) -> int:
+        """3 when some rows failed, else 0."""
+        return 3 if self.failed else 0
+
+    def counts(self) -> dict[str, int]:
+        """Rows per outcome."""
+        counts = {"rows": len(self.plans), "failed": len(self.failed)}
+        for plan in self.plans:
+            if plan.ok:
+                counts[plan.action] = counts.get(plan.action, 0) + 1
+        return counts
+
+    def as_json(self) -> dict[str, Any]:
+        """A JSON-ready dict: counts and one object per row."""
+        return {
+            "file": self.path,
+            "dry_run": self.dry_run,
+            "counts": self.counts(),
+            "rows": [plan.to_json() for plan in self.plans],
+        }
+
+
+def read_link_csv(
+    path: Path, *, encoding: str | None = None, delimiter: str | None = None
+) -> list[tuple[int, str, str]]:
+    """The (row number, relation, account) rows of a bulk-link CSV; the header is row 1.
+
+    Headers are matched like the CRM import's (case, spaces, dashes and dots ignored), Dutch or English:
+    ``relatienummer``/``relation`` and ``account``/``accountcode``/``code``/``naam``/``name``.
+
+    Raises:
+        CsvUnreadable: the file cannot be read or lacks one of the two columns (nothing is linked).
+    """
+    from exactlink.store.crm_csv import CsvUnreadable, header_key, resolve_delimiter, resolve_encoding, unneutralise
+
+    codec = resolve_encoding(encoding)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise CsvUnreadable(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode(codec)
+    except UnicodeDecodeError:
+        raise CsvUnreadable(f"{path} cannot be decoded as {codec}", hint="give the file's --encoding") from None
+    lines = text.splitlines()
+    header_line = next((line for line in lines if line.strip()), "")
+    if not header_line:
+        raise CsvUnreadable(f"{path} is empty")
+    separator = resolve_delimiter(delimiter) or max((";", ",", "\t"), key=header_line.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
+    header = next(reader, [])
+    keys = [header_key(name) for name in header]
+    relation_column = next((keys.index(name) for name in RELATION_HEADERS if name in keys), None)
+    account_column = next((keys.index(name) for name in ACCOUNT_HEADERS if name in keys), None)
+    if relation_column is None or account_column is None:
+        missing = "relation number (relatienummer)" if relation_column is None else "account (account code or name)"
+        raise CsvUnreadable(
+            f"{path}: no {missing} column in the header ({', '.join(header) or 'empty'})",
+            hint="the header needs e.g. 'relatienummer;account' (or 'relation,account code')",
+        )
+    rows = []
+    for number, cells in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in cells):
+            continue
+        relation = unneutralise(cells[relation_column].strip()) if relation_column < len(cells) else ""
+        account = unneutralise(cells[account_column].strip()) if account_column < len(cells) else ""
+        rows.append((number, relation, account))
+    return rows
+
+
+def link_from_csv(
+    path: Path,
+    *,
+    force: bool = False,
+    dry_run: bool = False,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+) -> BulkLinkReport:
+    """``match link --csv FILE``: check every row first, then link the good ones, each in its own transaction.
+
+    A row fails (and is reported with its row number) when its relation is unknown, its account is not found
+    or ambiguous, a link would break one relation ↔ one account (also between rows of the file), or the store
+    refuses it. Failed rows never stop or change the others. A dry run checks and reports only.
+    """
+    from contextlib import nullcontext
+
+    from exactlink.services.locking import run_lock
+    from exactlink.services.tenant import require_office
+    from exactlink.store.db import open_db
+    from exactlink.store.links import LinkConflict
+    from exactlink.store.runs import finish_run, start_run
+
+    rows = read_link_csv(path, encoding=encoding, delimiter=delimiter)
+    report = BulkLinkReport(path=str(path), dry_run=dry_run)
+    db = open_db()
+    try:
+        office = require_office(db)
+        with nullcontext() if dry_run else run_lock(LOCK_NAME):
+            seen_relations: dict[str, int] = {}
+            seen_accounts: dict[str, int] = {}
+            for number, relation, account in rows:
+                plan = plan_link(db, office.division, relation, account, force=force)
+                plan.row = number
+                if plan.ok and plan.relation in seen_relations:
+                    plan.error = f"relation {plan.relation} is also on row {seen_relations[plan.relation]}"
+                elif plan.ok and plan.account_id in seen_accounts:
+                    plan.error = (
+                        f"account {plan.account_code} is also on row {seen_accounts[plan.account_id]} "
+                        "(one relation, one account)"
+                    )
+                if plan.ok:
+                    seen_relations[plan.relation] = number
+                    seen_accounts[str(plan.account_id)] = number
+                report.plans.append(plan)
+            if dry_run:
+                return report
+            run_id = start_run(db, "match link --csv")
+            for plan in report.plans:
+                if not plan.ok:
+                    continue
+                try:
+                    apply_link(db, plan)
+                except (LinkConflict, ExactlinkError) as exc:
+                    plan.error = exc.message
+            finish_run(db, run_id, "partial" if report.failed else "ok", report.counts())
+            return report
+    finally:
+        db.close()
