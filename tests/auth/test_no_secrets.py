@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import urllib.parse
 from pathlib import Path
 
@@ -31,6 +32,10 @@ def test_secrets_never_leak(
         return pair
 
     monkeypatch.setattr(pkce, "new_pkce_pair", recording_pair)
+    # Logging is configured once per process; point it at this test's EXACTLINK_HOME.
+    logger = logging.getLogger("exactlink")
+    monkeypatch.setattr(logger, "handlers", [])
+    monkeypatch.setattr(logger, "_exactlink_configured", False, raising=False)
     outputs: list[str] = []
 
     def cli(*args: str) -> None:
