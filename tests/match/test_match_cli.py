@@ -175,3 +175,20 @@ def test_faults_end_with_the_same_database_as_a_clean_run(
     ]
     faulty = _snapshot()
     assert faulty == clean
+
+
+def test_unmatched_reasons_speak_the_faq(office: Office, tmp_path: Path) -> None:
+    path = tmp_path / "faq.csv"
+    path.write_text(
+        "relatienummer;naam;bsn;rsin;kvk-nummer\n"
+        "8001;Zzyzx Onbekend;;;\n"
+        "8002;Qwerty Nergens;111222334;;\n"
+        "8003;Plofkip Nowhere;;;12345678\n",
+        encoding="utf-8",
+    )
+    import_crm(path)
+    rows = {row["relation"]: row for row in office.match()}
+    assert rows["8001"]["status"] == "unmatched" and "no RSIN/BSN in the CRM" in rows["8001"]["reason"]
+    assert rows["8002"]["status"] == "unmatched" and "BSN fails the 11-proef" in rows["8002"]["reason"]
+    assert "no account with this KvK number" in rows["8003"]["reason"]
+    assert "111222334" not in json.dumps(rows)
