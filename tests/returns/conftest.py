@@ -1,0 +1,161 @@
+"""End-to-end set-up for link-admin, fetch-returns, returns and feedback: the sandbox over real HTTP, a real
+``exactlink login`` through the test browser (tests/auth), the office administration selected, the CRM
+export imported, and relations linked to their office accounts (directly in the store: ``match`` is
+another command's business)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from exactlink.sandbox import RunningServer, Sandbox
+from exactlink.sandbox import model as sandbox_model
+from tests.auth.conftest import CLIENT_ID, CLIENT_SECRET, Browser, free_port
+from tests.auth.conftest import browser as browser
+from tests.cli import run_cli
+
+
+@dataclass
+class Office:
+    """The sandbox, its server, and the mapping between CRM relations, office accounts and divisions."""
+
+    sandbox: Sandbox
+    server: RunningServer
+    env: dict[str, str]
+    office_division: int
+    account_by_relation: dict[str, tuple[str, str]] = field(default_factory=dict)  # relation → (account id, code)
+    division_by_relation: dict[str, int] = field(default_factory=dict)
+
+    def db(self) -> Any:
+        from exactlink.store.db import open_db
+
+        return open_db()
+
+    def division_record(self, division: int) -> dict[str, Any]:
+        return self.sandbox.data.divisions[division].record
+
+    def usable(self, division: int) -> bool:
+        record = self.division_record(division)
+        return (
+            record.get("Status") == 1
+            and not record.get("BlockingStatus")
+            and division not in self.sandbox.data.unconsented_divisions
+        )
+
+    def returns_of(self, division: int) -> dict[str, dict[str, Any]]:
+        return self.sandbox.records(division, sandbox_model.RETURNS)
+
+    def returns_in_window(self, division: int, days: int = 30) -> list[dict[str, Any]]:
+        start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days)
+        return [r for r in self.returns_of(division).values() if r["Created"] >= start]
+
+    def candidates(self, *, owned: bool = True, with_returns: bool = True) -> list[tuple[str, int]]:
+        """(relation, division) pairs of usable client administrations, owned = the division's Customer is set."""
+        pairs = []
+        for relation, division in sorted(self.division_by_relation.items()):
+            if not self.usable(division):
+                continue
+            if owned != bool(self.division_record(division).get("Customer")):
+                continue
+            if with_returns and not self.returns_in_window(division):
+                continue
+            pairs.append((relation, division))
+        return pairs
+
+    def link_account(self, relation: str) -> None:
+        """Link the relation to its office account in the mirror (what `exactlink match` would do)."""
+        from exactlink.store.links import set_link
+
+        account_id, code = self.account_by_relation[relation]
+        db = self.db()
+        try:
+            set_link(db, relation, account_id, code, method="rsin", linked_by="manual")
+        finally:
+            db.close()
+
+    def link_admin_in_store(self, relation: str, division: int, *, sbr_days: int | None = 30) -> None:
+        """A linked administration written straight into the mirror (fast set-up; the CLI path is tested too)."""
+        from datetime import date
+
+        from exactlink.store.admin import update_admin_info
+        from exactlink.store.links import set_admin_link
+        from exactlink.store.relations import set_sbr_start
+
+        self.link_account(relation)
+        db = self.db()
+        try:
+            set_admin_link(db, relation, division)
+            update_admin_info(db, division, name=str(self.division_record(division)["Description"]))
+            if sbr_days is not None:
+                set_sbr_start(db, relation, date.today() - timedelta(days=sbr_days))
+        finally:
+            db.close()
+
+    def solution_links(self, account_id: str | None = None) -> list[dict[str, Any]]:
+        rows = self.sandbox.records(self.office_division, sandbox_model.SOLUTION_LINKS).values()
+        return [dict(row) for row in rows if account_id is None or row.get("Account") == account_id]
+
+
+def build_office(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, browser: Browser, *, clients: int = 30, seed: int = 5
+) -> Iterator[Office]:
+    """Start the sandbox, log in, select the office, import the CRM export; yields the :class:`Office`."""
+    from exactlink.sandbox.generator import write_crm_export
+    from exactlink.services import session
+
+    sandbox = Sandbox(clients=clients, seed=seed)
+    redirect_uri = f"http://127.0.0.1:{free_port()}/callback"
+    sandbox.register_app(CLIENT_ID, CLIENT_SECRET, redirect_uri)
+    # Retries and rate-limit waits happen for real but short, so fault tests stay fast.
+    monkeypatch.setattr(session.runtime, "sleep", lambda seconds: time.sleep(min(seconds, 0.02)))
+    with sandbox.serve() as server:
+        env = {
+            "EXACTLINK_BASE_URL": server.base_url,
+            "EXACTLINK_CLIENT_ID": CLIENT_ID,
+            "EXACTLINK_CLIENT_SECRET": CLIENT_SECRET,
+            "EXACTLINK_REDIRECT_URI": redirect_uri,
+            "EXACTLINK_EXACT__TOKEN_STORAGE": "file",
+        }
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        assert run_cli("login").exit_code == 0
+        office_division = sandbox.data.office_division
+        selected = run_cli("tenant", "select", str(office_division))
+        assert selected.exit_code == 0, selected.stderr
+        export = tmp_path / "crm.csv"
+        write_crm_export(sandbox.data, export)
+        imported = run_cli("crm", "import", str(export))
+        assert imported.exit_code in (0, 3), imported.stderr
+        accounts = sandbox.records(office_division, sandbox_model.ACCOUNTS)
+        by_code = {str(record["Code"]).strip(): record["ID"] for record in accounts.values()}
+        office = Office(sandbox, server, env, office_division)
+        for relation, code in sandbox.data.ground_truth:
+            if code is not None and code in by_code:
+                office.account_by_relation[relation] = (by_code[code], code)
+        relation_of_account = {account_id: relation for relation, (account_id, _) in office.account_by_relation.items()}
+        relation_of_kvk = {
+            str(accounts[account_id].get("ChamberOfCommerce")): relation
+            for relation, (account_id, _) in office.account_by_relation.items()
+            if accounts[account_id].get("ChamberOfCommerce")
+        }
+        for division_code, data in sandbox.data.divisions.items():
+            if division_code == office_division:
+                continue
+            owner = relation_of_account.get(str(data.record.get("Customer")))
+            owner = owner or relation_of_kvk.get(str(data.record.get("ChamberOfCommerceNumber")))
+            if owner:
+                office.division_by_relation[owner] = division_code
+        sandbox.reset_counters()
+        yield office
+
+
+@pytest.fixture
+def office(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, browser: Browser) -> Iterator[Office]:
+    """A logged-in exactlink with a 30-client office (nothing linked to an administration yet)."""
+    yield from build_office(monkeypatch, tmp_path, browser)

@@ -1,0 +1,278 @@
+"""``link-admin`` end to end over real HTTP: every command form, refusals, SolutionLinks never duplicated, bulk CSV."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from pathlib import Path
+
+from exactlink.sandbox import model as sandbox_model
+from tests.cli import run_cli
+from tests.returns.conftest import Office
+
+
+def _admin_link(office: Office, relation: str) -> dict | None:
+    from exactlink.store.links import get_admin_link
+
+    db = office.db()
+    try:
+        return get_admin_link(db, relation)
+    finally:
+        db.close()
+
+
+def _sbr_start(office: Office, relation: str) -> date | None:
+    from exactlink.store.relations import get_sbr_start
+
+    db = office.db()
+    try:
+        return get_sbr_start(db, relation)
+    finally:
+        db.close()
+
+
+def test_refused_for_a_relation_not_linked_to_an_exact_account(office: Office) -> None:
+    relation, division = office.candidates()[0]
+
+    result = run_cli("link-admin", relation, str(division))
+
+    assert result.exit_code == 1
+    assert f"relation {relation} is not linked to an Exact account yet: run `exactlink match` first" in result.stderr
+    assert office.sandbox.calls("accountancy/SolutionLinks", method="POST") == 0
+    assert _admin_link(office, relation) is None
+
+
+def test_link_records_the_solution_link_and_the_sbr_start_date(office: Office) -> None:
+    relation, division = office.candidates()[0]
+    office.link_account(relation)
+    account_id = office.account_by_relation[relation][0]
+    before = len(office.solution_links(account_id))
+
+    result = run_cli("link-admin", relation, str(division))
+
+    assert result.exit_code == 0, result.stderr
+    assert f"linked relation {relation} to administration {division}" in result.stdout
+    assert "all returns of the last 30 days are fetched at once" in result.stderr
+    links = office.solution_links(account_id)
+    assert len(links) == before + 1
+    created = next(link for link in links if link.get("InternalSolutionDivision") == division)
+    assert (created["SolutionType"], created["Status"]) == (0, 0)
+    stored = _admin_link(office, relation)
+    assert stored is not None and stored["division"] == division and stored["solution_link_id"] == created["ID"]
+    assert _sbr_start(office, relation) == date.today() - timedelta(days=30)
+
+
+def test_division_by_name_and_an_existing_sbr_start_date_is_kept(office: Office) -> None:
+    from exactlink.store.relations import set_sbr_start
+
+    relation, division = office.candidates()[1]
+    office.link_account(relation)
+    chosen = date.today() - timedelta(days=3)
+    db = office.db()
+    set_sbr_start(db, relation, chosen)
+    db.close()
+    name = str(office.division_record(division)["Description"])
+
+    result = run_cli("link-admin", "link", relation, name, "--json")
+
+    assert result.exit_code == 0, result.stderr
+    row = json.loads(result.stdout)
+    assert (row["division"], row["status"], row["sbr_start_set"]) == (division, "linked", False)
+    assert _sbr_start(office, relation) == chosen
+
+
+def test_a_rerun_after_a_killed_run_reuses_the_solution_link(office: Office) -> None:
+    relation, division = office.candidates()[0]
+    office.link_account(relation)
+    account_id = office.account_by_relation[relation][0]
+    assert run_cli("link-admin", relation, str(division)).exit_code == 0
+    # A run killed after Exact created the SolutionLink but before the mirror recorded it:
+    db = office.db()
+    db.conn.execute("DELETE FROM admin_links WHERE relation_number = ?", (relation,))
+    db.close()
+
+    again = run_cli("link-admin", relation, str(division), "--json")
+    twice = run_cli("link-admin", relation, str(division), "--json")
+
+    assert json.loads(again.stdout)["solution_link"] == "reused"
+    assert json.loads(twice.stdout)["status"] == "already_linked"
+    internal = [link for link in office.solution_links(account_id) if link.get("InternalSolutionDivision") == division]
+    assert len(internal) == 1
+    assert office.sandbox.calls("accountancy/SolutionLinks", method="POST") == 1
+
+
+def test_an_inactive_or_external_solution_link_is_updated_not_duplicated(office: Office) -> None:
+    relation, division = office.candidates()[0]
+    office.link_account(relation)
+    account_id = office.account_by_relation[relation][0]
+    for link in office.solution_links(account_id):
+        office.sandbox.delete(office.office_division, sandbox_model.SOLUTION_LINKS, link["ID"])
+    office.sandbox.create(
+        office.office_division,
+        sandbox_model.SOLUTION_LINKS,
+        Account=account_id,
+        SolutionType=2,
+        OtherExternalSolutionName="SnelStart",
+        ExternalSolutionUrl="https://snelstart.example/x",
+        Status=1,
+    )
+
+    result = run_cli("link-admin", relation, str(division), "--json")
+
+    assert json.loads(result.stdout)["solution_link"] == "updated"
+    (link,) = office.solution_links(account_id)
+    assert (link["SolutionType"], link["InternalSolutionDivision"], link["Status"]) == (0, division, 0)
+    assert office.sandbox.calls("accountancy/SolutionLinks", method="POST") == 0
+
+
+def test_refusals_name_the_reason(office: Office) -> None:
+    relation, division = office.candidates()[0]
+    other_relation, other_division = office.candidates()[1]
+    office.link_account(relation)
+    office.link_account(other_relation)
+    archived = next(
+        code
+        for code, data in office.sandbox.data.divisions.items()
+        if data.record.get("Status") == 2 and code != office.office_division
+    )
+    unconsented = next(iter(office.sandbox.data.unconsented_divisions))
+
+    cases = {
+        str(archived): "is archived in Exact Online",
+        str(unconsented): "the app was not given consent",
+        str(office.office_division): "is the office administration",
+        "9999999": "is not among the administrations this login sees",
+        str(other_division): "belongs to account",
+    }
+    for selector, reason in cases.items():
+        result = run_cli("link-admin", relation, selector)
+        assert result.exit_code == 1, selector
+        assert reason in result.stderr, (selector, result.stderr)
+    forced = run_cli("link-admin", relation, str(other_division), "--force")
+    assert forced.exit_code == 0, forced.stderr
+    taken = run_cli("link-admin", other_relation, str(other_division))
+    assert taken.exit_code == 1 and f"is already linked to relation {relation}" in taken.stderr
+    assert "unknown" not in run_cli("link-admin", "nope", str(division)).stderr
+    assert run_cli("link-admin", relation).exit_code == 2
+
+
+def test_bulk_csv_validates_every_row_and_reports_each(office: Office, tmp_path: Path) -> None:
+    good = office.candidates()[:3]
+    unlinked_relation, unlinked_division = office.candidates()[3]
+    for relation, _ in good:
+        office.link_account(relation)
+    archived = next(
+        code
+        for code, data in office.sandbox.data.divisions.items()
+        if data.record.get("Status") == 2 and code != office.office_division
+    )
+    spare = next(relation for relation in office.account_by_relation if relation not in dict(office.candidates()))
+    office.link_account(spare)
+    lines = ["relatienummer;administratie"]
+    lines += [f"{relation};{division}" for relation, division in good]
+    lines += [
+        "99999;1234567",  # unknown relation
+        f"{unlinked_relation};{unlinked_division}",  # relation not linked to an account
+        f"{spare};{archived}",  # archived administration
+        f"{good[2][0]};{good[2][1]}",  # the same row twice
+        f"{good[1][0]};",  # no administration
+    ]
+    csv_file = tmp_path / "links.csv"
+    csv_file.write_text("\n".join(lines) + "\n", encoding="utf-8-sig")
+
+    planned = run_cli("link-admin", "--csv", str(csv_file), "--dry-run", "--json")
+    assert planned.exit_code == 3
+    assert office.sandbox.calls("accountancy/SolutionLinks", method="POST") == 0
+    assert all(_admin_link(office, relation) is None for relation, _ in good)
+
+    result = run_cli("link-admin", "--csv", str(csv_file), "--json")
+
+    assert result.exit_code == 3
+    rows = {row["row"]: row for row in json.loads(result.stdout)["rows"]}
+    assert [rows[n]["status"] for n in (2, 3, 4)] == ["linked"] * 3
+    assert rows[5]["status"] == "invalid" and "not in the local CRM mirror" in rows[5]["message"]
+    assert "not linked to an Exact account yet" in rows[6]["message"]
+    assert "archived" in rows[7]["message"]
+    assert f"relation {good[2][0]} appears twice in the file (row 4 and row 8)" in rows[8]["message"]
+    assert rows[9]["status"] == "invalid"
+    assert all(_admin_link(office, relation)["division"] == division for relation, division in good)  # type: ignore[index]
+    assert office.sandbox.calls("accountancy/SolutionLinks", method="POST") == 3
+
+    rerun = run_cli("link-admin", "--csv", str(csv_file), "--json")
+    assert rerun.exit_code == 3
+    assert [row["status"] for row in json.loads(rerun.stdout)["rows"][:3]] == ["already_linked"] * 3
+    assert office.sandbox.calls("accountancy/SolutionLinks", method="POST") == 3
+
+
+def test_bulk_csv_of_only_bad_rows_exits_1(office: Office, tmp_path: Path) -> None:
+    csv_file = tmp_path / "bad.csv"
+    csv_file.write_text("99998,1\n99999,2\n", encoding="utf-8")
+
+    result = run_cli("link-admin", "--csv", str(csv_file))
+
+    assert result.exit_code == 1
+    assert "not in the local CRM mirror" in result.stdout
+
+
+def test_suggest_proposes_from_owner_and_kvk_and_accept_links_them(office: Office, tmp_path: Path) -> None:
+    owned = office.candidates(with_returns=False)[:4]
+    unowned = office.candidates(owned=False, with_returns=False)[:2]
+    for relation, _ in owned + unowned:
+        office.link_account(relation)
+
+    result = run_cli("link-admin", "suggest", "--json")
+
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    proposed = {(item["relation"], item["division"]): item for item in report["suggestions"]}
+    for pair in owned:
+        assert pair in proposed, pair
+        assert any("owner account" in text or "SolutionLink" in text for text in proposed[pair]["evidence"])
+    for pair in unowned:
+        found = proposed.get(pair) or next(
+            (item for item in report["ambiguous"] if (item["relation"], item["division"]) == pair), None
+        )
+        assert found is not None, pair
+        assert any("KvK" in text or "VAT" in text or "RSIN" in text for text in found["evidence"])
+
+    out = tmp_path / "suggested.csv"
+    written = run_cli("link-admin", "suggest", "--csv-out", str(out))
+    assert written.exit_code == 0 and out.read_text(encoding="utf-8-sig").startswith("relatienummer;administratie")
+    accepted = run_cli("link-admin", "--csv", str(out), "--json")
+    assert accepted.exit_code == 0, accepted.stdout
+    for relation, division in owned:
+        assert _admin_link(office, relation)["division"] == division  # type: ignore[index]
+    again = run_cli("link-admin", "suggest", "--accept", "--json")
+    assert again.exit_code == 0
+
+
+def test_list_unlink_and_relink(office: Office) -> None:
+    relation, division = office.candidates()[0]
+    office.link_account(relation)
+    account_id = office.account_by_relation[relation][0]
+    assert run_cli("link-admin", relation, str(division)).exit_code == 0
+
+    listed = json.loads(run_cli("link-admin", "list", "--json").stdout)
+    assert [(row["relation"], row["division"]) for row in listed] == [(relation, division)]
+    assert run_cli("link-admin", "list").exit_code == 0
+
+    assert run_cli("link-admin", "unlink", relation, "--dry-run").exit_code == 0
+    assert _admin_link(office, relation) is not None
+    unlinked = run_cli("link-admin", "unlink", relation)
+    assert unlinked.exit_code == 0, unlinked.stderr
+    assert _admin_link(office, relation) is None
+    (link,) = [row for row in office.solution_links(account_id) if row.get("InternalSolutionDivision") == division]
+    assert link["Status"] == 1
+    assert run_cli("link-admin", "unlink", relation).exit_code == 1
+
+    relinked = run_cli("link-admin", relation, str(division), "--json")
+    assert json.loads(relinked.stdout)["solution_link"] == "updated"
+    (link,) = [row for row in office.solution_links(account_id) if row.get("InternalSolutionDivision") == division]
+    assert link["Status"] == 0
+
+
+def test_help_forms() -> None:
+    for args in (("link-admin", "--help"), ("link-admin", "link", "--help"), ("link-admin", "suggest", "--help")):
+        result = run_cli(*args)
+        assert result.exit_code == 0
+        assert "Usage" in result.stdout
