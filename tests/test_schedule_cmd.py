@@ -14,7 +14,7 @@ from exactlink.services.schedule_plan import MachineTimezone, detect_machine_tim
 from tests.cli import run_cli
 
 EXE = "/opt/office/.venv/bin/exactlink"
-FETCH = f"{EXE} fetch-returns --office-hours --quiet"
+FETCH = f"{EXE} fetch-returns --office-hours --skip-if-locked --quiet"
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def test_json_for_a_utc_machine(machine: pytest.MonkeyPatch, exactlink_home: Pat
     data = json.loads(result.stdout)
     assert data["office_hours"] == {"timezone": "Europe/Amsterdam", "first_hour": 7, "last_hour": 20}
     assert data["machine_timezone"] == {"name": "Etc/UTC", "source": "/etc/timezone"}
-    assert data["command"] == [EXE, "fetch-returns", "--office-hours", "--quiet"]
+    assert data["command"] == [EXE, "fetch-returns", "--office-hours", "--skip-if-locked", "--quiet"]
     assert data["environment"] == {"EXACTLINK_HOME": str(exactlink_home)}
     assert data["cron"]["schedule"] == "0 * * * *"
     assert data["cron"]["gated_by_office_hours_flag"] is True

@@ -184,7 +184,7 @@ def test_zone_names() -> None:
 def test_cron_on_an_amsterdam_machine_runs_only_in_office_hours() -> None:
     plan = cron_plan(COMMAND, machine_tz="Europe/Amsterdam", at=NOW, flock_file="/state/cron.flock")
     assert plan.schedule == "0 7-20 * * *"
-    assert plan.line == f"0 7-20 * * * {EXE} fetch-returns --office-hours --quiet"
+    assert plan.line == f"0 7-20 * * * {EXE} fetch-returns --office-hours --skip-if-locked --quiet"
     assert not plan.gated_by_tool and plan.machine_matches
     text = plan.render()
     assert text.endswith(plan.line + "\n")
@@ -201,13 +201,13 @@ def test_cron_on_a_berlin_machine_also_uses_local_hours() -> None:
 def test_cron_on_a_utc_machine_runs_hourly_and_lets_the_tool_gate() -> None:
     plan = cron_plan(COMMAND, machine_tz="Etc/UTC", at=NOW, flock_file="/state/cron.flock")
     assert plan.schedule == "0 * * * *"
-    assert plan.line == f"0 * * * * {EXE} fetch-returns --office-hours --quiet"
+    assert plan.line == f"0 * * * * {EXE} fetch-returns --office-hours --skip-if-locked --quiet"
     assert plan.gated_by_tool and not plan.machine_matches
     text = plan.render()
     assert "Etc/UTC" in text and "--office-hours" in text
     assert "CRON_TZ=Europe/Amsterdam" in text
-    assert (
-        plan.cronie_alternative == f"CRON_TZ=Europe/Amsterdam\n0 7-20 * * * {EXE} fetch-returns --office-hours --quiet"
+    assert plan.cronie_alternative == (
+        f"CRON_TZ=Europe/Amsterdam\n0 7-20 * * * {EXE} fetch-returns --office-hours --skip-if-locked --quiet"
     )
 
 
@@ -247,7 +247,7 @@ def test_cron_quotes_paths_and_escapes_percent() -> None:
     )
     assert plan.line == (
         "0 7-20 * * * EXACTLINK_HOME='/data/100\\% office' '/home/an na/bin/exactlink' "
-        "fetch-returns --office-hours --quiet"
+        "fetch-returns --office-hours --skip-if-locked --quiet"
     )
     assert "flock -n '/data/lock file' '/home/an na/bin/exactlink'" in plan.flock_line
     assert plan.flock_line.startswith("0 7-20 * * * EXACTLINK_HOME=")
@@ -260,7 +260,7 @@ def test_systemd_units() -> None:
     units = systemd_units(COMMAND, environment={"EXACTLINK_HOME": "/srv/exactlink"})
     assert units.service_file == "exactlink-fetch.service" and units.timer_file == "exactlink-fetch.timer"
     assert "Type=oneshot" in units.service
-    assert f"ExecStart={EXE} fetch-returns --office-hours --quiet\n" in units.service
+    assert f"ExecStart={EXE} fetch-returns --office-hours --skip-if-locked --quiet\n" in units.service
     assert "Environment=EXACTLINK_HOME=/srv/exactlink\n" in units.service
     assert "OnCalendar=*-*-* 07..20:00:00 Europe/Amsterdam\n" in units.timer
     assert "Persistent=true\n" in units.timer

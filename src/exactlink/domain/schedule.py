@@ -13,8 +13,10 @@ user's shell ``TZ``):
   no ``CRON_TZ``; cronie (RHEL/Fedora) has, and is offered as the alternative.
 
 A systemd timer names the zone itself (``OnCalendar=*-*-* 07..20:00:00 Europe/Amsterdam``, systemd ≥ 235),
-so it is right on any machine. Every generated command keeps ``--office-hours`` (belt and braces) and
-``--quiet`` (cron mails any output). Nothing here reads the clock, the environment or files: callers pass
+so it is right on any machine. Every generated command keeps ``--office-hours`` (belt and braces),
+``--skip-if-locked`` (a run that finds another one busy, e.g. an interactive run at the top of the hour,
+skips quietly and is recorded as skipped instead of mailing an exit-5 error) and ``--quiet`` (cron mails
+any output). Nothing here reads the clock, the environment or files: callers pass
 ``now``, the machine's zone, the executable and the environment.
 """
 
@@ -30,8 +32,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 OFFICE_TZ = "Europe/Amsterdam"
 FIRST_HOUR = 7
 LAST_HOUR = 20
-# What cron and systemd run: the fetch, gated to office hours, silent on success.
-FETCH_ARGUMENTS = ("fetch-returns", "--office-hours", "--quiet")
+# What cron and systemd run: the fetch, gated to office hours, skipping quietly when another run is busy,
+# silent on success.
+FETCH_ARGUMENTS = ("fetch-returns", "--office-hours", "--skip-if-locked", "--quiet")
 UNIT_NAME = "exactlink-fetch"
 SYSTEMD_USER_DIR = "~/.config/systemd/user"
 
@@ -259,7 +262,8 @@ def cron_plan(
             "(Debian's cron has no CRON_TZ).",
         ]
     comments += [
-        "exactlink takes its own run lock, so a run never overlaps another; --quiet prints nothing on success.",
+        "exactlink takes its own run lock, so a run never overlaps another (--skip-if-locked: a busy lock is a",
+        "quiet skip, recorded in `exactlink status`); --quiet prints nothing on success.",
         "Optional belt and braces: the flock(1) variant below (uncomment it instead of the last line).",
     ]
     flock_shell = _cron_escape(_shell_command(["flock", "-n", flock_file, *command], env))
