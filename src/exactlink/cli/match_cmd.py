@@ -116,7 +116,7 @@ def unlink(
 ) -> None:
     """Remove a relation's account link; matching will not propose that pair again (link by hand to undo)."""
     from exactlink.console import emit_json, info
-    from exactlink.services.matching import unlink as run_unlink
+    from exactlink.services.manual_links import unlink as run_unlink
 
     result = run_unlink(relation, dry_run=dry_run)
     if json_output:

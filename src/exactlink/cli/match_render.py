@@ -11,15 +11,8 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
-    from exactlink.services.matching import (
-        Answer,
-        BulkLinkReport,
-        LinkPlan,
-        MatchReport,
-        MatchRow,
-        ReviewItem,
-        ReviewReport,
-    )
+    from exactlink.services.manual_links import BulkLinkReport, LinkPlan
+    from exactlink.services.matching import Answer, MatchReport, MatchRow, ReviewItem, ReviewReport
     from exactlink.services.office_mirror import Progress
 
 _STATUS_STYLE = {"linked": "green", "suggested": "yellow", "conflict": "red", "unmatched": "dim"}
@@ -150,7 +143,7 @@ def ask_in_terminal(item: ReviewItem, position: int, total: int) -> Answer:
     console.print(table)
     console.print(escape(row.reason), highlight=False)
     while True:
-        console.print("[a]ccept, [r]eject, [s]kip, [q]uit? ", end="", highlight=False)
+        console.print(escape("[a]ccept, [r]eject, [s]kip, [q]uit? "), end="", highlight=False)
         line = sys.stdin.readline()
         if not line:
             return "quit"
@@ -192,7 +185,7 @@ def link_single(relation: str | None, account: str | None, *, force: bool, dry_r
     """``match link REL ACCOUNT``: link, print the outcome; an ambiguous name lists the candidates (exit 2)."""
     from exactlink.console import emit_json, error_line, info
     from exactlink.errors import UsageError
-    from exactlink.services.matching import AmbiguousAccount, link_manually
+    from exactlink.services.manual_links import AmbiguousAccount, link_manually
 
     if not relation or not account:
         raise UsageError("give a relation number and an account (code or name), or --csv FILE")
@@ -239,7 +232,7 @@ def link_bulk(
     """``match link --csv FILE``: per-row report; exit 3 when some rows failed."""
     from exactlink.console import emit_json
     from exactlink.errors import UsageError
-    from exactlink.services.matching import link_from_csv
+    from exactlink.services.manual_links import link_from_csv
 
     if relation:
         raise UsageError("give either REL ACCOUNT or --csv FILE, not both")
