@@ -50,7 +50,7 @@ class ExactSettings(_Section):
     client_id: str = ""
     redirect_uri: str = "http://127.0.0.1:8765/callback"
     timeout_seconds: float = Field(default=30.0, gt=0, le=600)
-    max_concurrent_divisions: int = Field(default=8, ge=1, le=64)
+    max_concurrent_divisions: int = Field(default=32, ge=1, le=64)
     token_storage: Literal["auto", "keyring", "file"] = "auto"
     login_timeout_seconds: float = Field(default=300.0, gt=0)
 

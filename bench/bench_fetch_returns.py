@@ -1,0 +1,266 @@
+"""Throughput benchmark: the hourly ``fetch-returns`` over 500 linked administrations at 150 ms per call.
+
+    uv run python -m bench.bench_fetch_returns                    # 500 administrations, 150 ms latency
+    uv run python -m bench.bench_fetch_returns --admins 100 --latency-ms 50
+    uv run python -m bench.bench_fetch_returns --full-baseline    # time the one-at-a-time loop on all of them
+
+Quality bar (PRODUCT.md, "Throughput"): the hourly run over 500 linked administrations with 150 ms latency
+per call finishes in under 10 s with zero 429 answers, and makes one Returns call per administration (plus
+the vraagposten call), instead of the ~75 s+ a one-at-a-time loop takes.
+
+Set-up (not timed, and deliberately not through the CLI): the sandbox is served over real HTTP on
+127.0.0.1; the login's tokens are minted by the sandbox and stored in a file; the office administration,
+500 relations, their account links and administration links are written straight into the mirror, and
+the 500 SolutionLinks straight into the sandbox's office administration. Linking 500 administrations
+through ``link-admin`` would spend 500 SolutionLink writes in the office administration, which Exact
+paces at 60 calls a minute (over 8 minutes) — that is ``link-admin --csv``'s cost, not this benchmark's.
+
+Measured, all over real HTTP with the latency added to every call:
+
+- the first run after linking (cold: it also reads each chart of accounts once, to find the vraagposten
+  account, and brings in the 30-day backlog);
+- the hourly run (warm: one Returns call and one vraagposten call per administration) — the bar;
+- the same hourly run one administration at a time (``max_concurrent_divisions = 1``), on a sample of
+  administrations and scaled to all of them (linear: every call waits the same latency, one after the
+  other), unless ``--full-baseline``.
+
+Exits 1 when the bar is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+SECONDS_BAR = 10.0
+DEFAULT_ADMINS = 500
+DEFAULT_LATENCY_MS = 150.0
+BASELINE_SAMPLE = 40
+
+
+def _prepare(home: Path, admins: int, seed: int) -> tuple[Any, Any, list[int]]:
+    """The served sandbox, a stored login and ``admins`` linked administrations: (sandbox, server, divisions)."""
+    from exactlink.auth.oauth import TokenSet
+    from exactlink.sandbox import Sandbox
+    from exactlink.sandbox import model as sandbox_model
+    from exactlink.services.session import token_store
+    from exactlink.settings import load_settings
+    from exactlink.store.admin import update_admin_info
+    from exactlink.store.db import open_db, transaction
+    from exactlink.store.links import set_admin_link, set_link
+    from exactlink.store.meta import set_office
+    from exactlink.store.relations import RelationRecord, apply_relation, set_sbr_start
+
+    sandbox = Sandbox(clients=int(admins * 1.45) + 20, seed=seed)
+    server = sandbox.serve()
+    os.environ.update(
+        {
+            "EXACTLINK_HOME": str(home),
+            "EXACTLINK_BASE_URL": server.base_url,
+            "EXACTLINK_CLIENT_ID": sandbox.default_app.client_id,
+            "EXACTLINK_CLIENT_SECRET": sandbox.default_app.client_secret,
+            "EXACTLINK_EXACT__TOKEN_STORAGE": "file",
+        }
+    )
+    tokens = sandbox.issue_tokens()
+    now = time.time()
+    token_store(load_settings()).save(
+        TokenSet(tokens["access_token"], tokens["refresh_token"], now + float(tokens["expires_in"]), now)
+    )
+    data = sandbox.data
+    office = data.office_division
+    accounts = sandbox.records(office, sandbox_model.ACCOUNTS)
+    usable = [
+        (code, division.record)
+        for code, division in sorted(data.divisions.items())
+        if code != office
+        and division.record.get("Status") == 1
+        and not division.record.get("BlockingStatus")
+        and code not in data.unconsented_divisions
+        and division.record.get("Customer") in accounts
+    ][:admins]
+    if len(usable) < admins:
+        raise SystemExit(f"the sandbox has only {len(usable)} usable client administrations, not {admins}")
+    db = open_db()
+    try:
+        set_office(db, office, str(data.divisions[office].record["Description"]))
+        start = date.today() - timedelta(days=30)
+        with transaction(db):
+            for code, record in usable:
+                account = accounts[record["Customer"]]
+                number = f"R{code}"
+                apply_relation(db, RelationRecord(relation_number=number, name=str(account["Name"])), None)
+                set_link(db, number, account["ID"], str(account["Code"]), method="rsin", linked_by="manual")
+                link = sandbox.create(
+                    office,
+                    sandbox_model.SOLUTION_LINKS,
+                    Account=account["ID"],
+                    SolutionType=0,
+                    InternalSolutionDivision=code,
+                    Status=0,
+                )
+                set_admin_link(db, number, code, solution_link_id=link["ID"])
+                update_admin_info(db, code, name=str(record["Description"]))
+                set_sbr_start(db, number, start)
+    finally:
+        db.close()
+    return sandbox, server, [code for code, _ in usable]
+
+
+def _timed_run(sandbox: Any, workers: int, relation: str | None = None) -> dict[str, Any]:
+    from exactlink.services.returns_fetch import fetch_returns
+    from exactlink.settings import load_settings
+
+    sandbox.reset_counters()
+    settings = load_settings(exact={"max_concurrent_divisions": workers})
+    started = time.perf_counter()
+    report = fetch_returns(settings=settings, show_progress=False, relation=relation)
+    seconds = time.perf_counter() - started
+    statuses = Counter(entry.status for entry in sandbox.request_log)
+    return {
+        "seconds": round(seconds, 3),
+        "administrations": len(report.outcomes),
+        "failed": len(report.failures),
+        "calls": len(sandbox.request_log),
+        "returns_calls": sandbox.calls("read/financial/Returns"),
+        "vraagposten_calls": sandbox.calls("bulk/Financial/TransactionLines"),
+        "gl_account_calls": sandbox.calls("financial/GLAccounts"),
+        "status_429": statuses.get(429, 0),
+        "new_returns": report.totals()["new"],
+    }
+
+
+def _baseline(sandbox: Any, divisions: list[int], sample: int | None) -> dict[str, Any]:
+    """The hourly run one administration at a time: all of them, or a sample scaled up linearly."""
+    from exactlink.store.db import open_db
+
+    if sample is None or sample >= len(divisions):
+        result = _timed_run(sandbox, 1)
+        return {**result, "measured_on": len(divisions), "scaled": False}
+    db = open_db()
+    try:
+        # Only the sample stays linked during the baseline; the links are put back afterwards.
+        keep = set(divisions[:sample])
+        saved = db.conn.execute("SELECT * FROM admin_links").fetchall()
+        db.conn.execute(f"DELETE FROM admin_links WHERE division NOT IN ({','.join(str(d) for d in keep)})")
+    finally:
+        db.close()
+    try:
+        measured = _timed_run(sandbox, 1)
+    finally:
+        db = open_db()
+        try:
+            db.conn.execute("DELETE FROM admin_links")
+            db.conn.executemany("INSERT INTO admin_links VALUES (?, ?, ?, ?, ?)", saved)
+        finally:
+            db.close()
+    factor = len(divisions) / sample
+    return {
+        **measured,
+        "seconds": round(measured["seconds"] * factor, 3),
+        "measured_seconds": measured["seconds"],
+        "calls": round(measured["calls"] * factor),
+        "measured_on": sample,
+        "scaled": True,
+    }
+
+
+def run(
+    admins: int = DEFAULT_ADMINS,
+    latency_ms: float = DEFAULT_LATENCY_MS,
+    workers: int | None = None,
+    baseline_sample: int | None = BASELINE_SAMPLE,
+    seed: int = 3,
+) -> dict[str, Any]:
+    """Run the benchmark in a temporary EXACTLINK_HOME; returns the figures (see the module docstring).
+
+    ``workers`` defaults to ``exact.max_concurrent_divisions`` of the settings (the product default).
+    """
+    from exactlink.sandbox import Faults
+    from exactlink.settings import load_settings
+
+    saved_env = {name: value for name, value in os.environ.items() if name.startswith("EXACTLINK_")}
+    with tempfile.TemporaryDirectory(prefix="exactlink-bench-") as directory:
+        sandbox, server, divisions = _prepare(Path(directory) / "home", admins, seed)
+        try:
+            workers = workers or load_settings().exact.max_concurrent_divisions
+            sandbox.faults = Faults(latency_ms=latency_ms)
+            cold = _timed_run(sandbox, workers)
+            hourly = _timed_run(sandbox, workers)
+            baseline = _baseline(sandbox, divisions, baseline_sample)
+        finally:
+            server.stop()
+            for name in [n for n in os.environ if n.startswith("EXACTLINK_")]:
+                del os.environ[name]
+            os.environ.update(saved_env)
+    ok = (
+        hourly["seconds"] < SECONDS_BAR
+        and hourly["status_429"] == 0
+        and cold["status_429"] == 0
+        and hourly["returns_calls"] == admins
+        and hourly["failed"] == 0
+    )
+    return {
+        "admins": admins,
+        "latency_ms": latency_ms,
+        "workers": workers,
+        "cold": cold,
+        "hourly": hourly,
+        "baseline": baseline,
+        "speedup": round(baseline["seconds"] / hourly["seconds"], 1) if hourly["seconds"] else None,
+        "bar_seconds": SECONDS_BAR,
+        "ok": ok,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the figures; exit 1 when the bar is missed."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--admins", type=int, default=DEFAULT_ADMINS)
+    parser.add_argument("--latency-ms", type=float, default=DEFAULT_LATENCY_MS)
+    parser.add_argument("--workers", type=int, default=None, help="default: exact.max_concurrent_divisions")
+    parser.add_argument("--baseline-sample", type=int, default=BASELINE_SAMPLE)
+    parser.add_argument("--full-baseline", action="store_true", help="time the one-at-a-time loop on all")
+    parser.add_argument("--seed", type=int, default=3)
+    args = parser.parse_args(argv)
+    result = run(
+        args.admins,
+        args.latency_ms,
+        args.workers,
+        None if args.full_baseline else args.baseline_sample,
+        args.seed,
+    )
+    cold, hourly, baseline = result["cold"], result["hourly"], result["baseline"]
+    print(
+        f"fetch-returns over {result['admins']} linked administrations, {result['latency_ms']:.0f} ms per call, "
+        f"real HTTP, {result['workers']} administrations at a time"
+    )
+    for label, figures in (("first run (cold)", cold), ("hourly run", hourly)):
+        print(
+            f"  {label:<18} {figures['seconds']:6.2f} s  {figures['calls']:5d} calls "
+            f"(Returns {figures['returns_calls']}, vraagposten {figures['vraagposten_calls']}, "
+            f"G/L accounts {figures['gl_account_calls']})  429s: {figures['status_429']}  "
+            f"failed: {figures['failed']}  new returns: {figures['new_returns']}"
+        )
+    how = (
+        f"measured on {baseline['measured_on']} in {baseline['measured_seconds']:.2f} s, scaled"
+        if baseline["scaled"]
+        else "measured on all"
+    )
+    print(f"  one at a time      {baseline['seconds']:6.2f} s  {baseline['calls']:5d} calls ({how})")
+    print(
+        f"  ratio: {result['speedup']}x faster than one at a time; bar: hourly run < {SECONDS_BAR:.0f} s with zero "
+        f"429s and one Returns call per administration: {'met' if result['ok'] else 'MISSED'}"
+    )
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
