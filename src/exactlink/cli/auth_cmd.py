@@ -68,9 +68,11 @@ def login(
         return
     who = outcome.user.FullName or outcome.user.UserName or "(unknown user)"
     out().print(
-        f"Logged in to {outcome.base_url} as {who}" + (f" <{outcome.user.Email}>" if outcome.user.Email else "")
+        f"Logged in to {outcome.base_url} as {who}" + (f" <{outcome.user.Email}>" if outcome.user.Email else ""),
+        highlight=False,
+        markup=False,
     )
-    out().print(f"Tokens are stored in {outcome.storage}", highlight=False)
+    out().print(f"Tokens are stored in {outcome.storage}", highlight=False, markup=False)
     if overrides:
         info("Other commands use the site from config.toml / EXACTLINK_BASE_URL / EXACTLINK_REGION: set it there too.")
 
@@ -83,6 +85,6 @@ def logout() -> None:
 
     removed = run_logout(load_settings())
     if removed:
-        out().print("Logged out: removed the tokens from " + " and ".join(removed), highlight=False)
+        out().print("Logged out: removed the tokens from " + " and ".join(removed), highlight=False, markup=False)
     else:
         out().print("Not logged in: there were no tokens to remove.")

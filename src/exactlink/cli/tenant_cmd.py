@@ -23,12 +23,14 @@ def tenant_list(json_output: bool = typer.Option(False, "--json", help="Print JS
     if json_output:
         emit_json({"office": office, "divisions": [entry.to_json() for entry in overview.divisions]})
         return
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table("", "code", "name", "customer", "flags")
     for entry in overview.divisions:
         chosen = "*" if office and office["division"] == entry.code else ""
-        table.add_row(chosen, str(entry.code), entry.name, entry.customer_name or "", ", ".join(entry.flags()))
+        name, customer = escape(entry.name), escape(entry.customer_name or "")
+        table.add_row(chosen, str(entry.code), name, customer, ", ".join(entry.flags()))
     out().print(table)
     if not overview.all_divisions_checked:
         out().print("(system/AllDivisions could not be read: administrations without consent are not shown)")
@@ -55,7 +57,7 @@ def tenant_select(
     ):
         raise typer.Exit(1)
     office = save_office(entry)
-    out().print(f"Office administration set to {office.division} {office.name}", highlight=False)
+    out().print(f"Office administration set to {office.division} {office.name}", highlight=False, markup=False)
 
 
 @tenant_app.command("show")
@@ -68,4 +70,4 @@ def tenant_show(json_output: bool = typer.Option(False, "--json", help="Print JS
     if json_output:
         emit_json({"division": office.division, "name": office.name, "selected_at": office.selected_at})
         return
-    out().print(f"{office.division} {office.name} (chosen {office.selected_at})", highlight=False)
+    out().print(f"{office.division} {office.name} (chosen {office.selected_at})", highlight=False, markup=False)
