@@ -597,6 +597,30 @@ def _run_concurrently(
         raise failure[0]
 
 
+def _settle(
+    db: sqlite_utils.Database,
+    target: AdminTarget,
+    fetched: Fetched | None,
+    error: ExactlinkError | None,
+    settings: Settings,
+    today: date,
+    *,
+    dry_run: bool,
+) -> AdminOutcome:
+    """Store one administration's results, or record why it failed."""
+    if fetched is not None:
+        try:
+            return store_administration(db, target, fetched, settings, today, dry_run=dry_run)
+        except ValueError as problem:  # an answer that does not fit Exact's documented fields
+            log.warning("administration %s: unreadable answer: %s", target.division, problem)
+            error = ExactlinkError(f"Exact Online's answer could not be read ({type(problem).__name__})")
+    outcome = AdminOutcome(
+        target.relation_number, target.relation_name, target.division, target.division_name, target.window_start
+    )
+    outcome.error = error.message if error is not None else "unknown failure"
+    return outcome
+
+
 def fetch_returns(
     *,
     relation: str | None = None,
@@ -687,18 +711,7 @@ def _fetch(
                 task = bar.add_task("fetching returns", total=len(reachable))
 
                 def handle(target: AdminTarget, fetched: Fetched | None, error: ExactlinkError | None) -> None:
-                    if fetched is not None:
-                        outcome = store_administration(db, target, fetched, settings, today, dry_run=dry_run)
-                    else:
-                        outcome = AdminOutcome(
-                            target.relation_number,
-                            target.relation_name,
-                            target.division,
-                            target.division_name,
-                            target.window_start,
-                        )
-                        outcome.error = error.message if error is not None else "unknown failure"
-                    report.outcomes.append(outcome)
+                    report.outcomes.append(_settle(db, target, fetched, error, settings, today, dry_run=dry_run))
                     bar.advance(task)
 
                 _run_concurrently(client, reachable, settings, today, handle)
