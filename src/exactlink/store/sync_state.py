@@ -1,0 +1,187 @@
+"""Store operations the relation-data sync needs beyond the basic ones in ``relations`` and ``accounts``.
+
+* bulk reads of the CRM children (addresses, contacts, bank accounts) with their Exact ids, grouped by
+  relation, so one sync over thousands of relations costs a handful of queries;
+* writing what Exact Online now holds into the office-account mirror right after a PUT/POST/DELETE, so the
+  next diff is computed against the new state without another call;
+* renumbering a relation (``sync.numbers_must_match``, inbound) together with every row that refers to it;
+* updating a linked contact person and replacing a relation's bank accounts with their Exact ids.
+
+Every function runs in one :func:`~exactlink.store.db.transaction` (a savepoint inside the caller's).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from exactlink.errors import ExactlinkError
+from exactlink.store.accounts import ENTITIES
+from exactlink.store.db import now_iso, transaction
+from exactlink.store.relations import CONTACT_FIELDS, RelationNotFound
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+
+class RelationNumberTaken(ExactlinkError):
+    """Renumbering would collide with another relation that already has the number."""
+
+
+def _rows(db: sqlite_utils.Database, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+    cursor = db.conn.execute(sql, tuple(params))
+    names = [description[0] for description in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def relation_children(db: sqlite_utils.Database) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Every relation's ``addresses``, ``contacts`` and ``bank_accounts`` rows (Exact ids included).
+
+    Returns ``{relation_number: {"addresses": [...], "contacts": [...], "bank_accounts": [...]}}``; a relation
+    without children is absent.
+    """
+    grouped: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for table, order in (("addresses", "type"), ("contacts", "full_name"), ("bank_accounts", "iban")):
+        for row in _rows(db, f"SELECT * FROM {table} ORDER BY relation_number, {order}"):
+            children = grouped.setdefault(row["relation_number"], {})
+            children.setdefault(table, []).append(row)
+    return grouped
+
+
+# ---------------------------------------------------------------------------------------------------
+# The office-account mirror after our own writes
+
+
+def patch_mirror_row(db: sqlite_utils.Database, entity: str, row_id: str, changes: Mapping[str, Any]) -> bool:
+    """Set some columns of one mirrored row (``entity``: accounts, addresses, contacts, bank_accounts).
+
+    Used right after a successful PUT, with the values Exact now holds. Returns True when the row exists.
+    Unknown columns raise ``ValueError``.
+    """
+    table, columns = ENTITIES[entity]
+    unknown = set(changes).difference(columns)
+    if unknown:
+        raise ValueError(f"unknown {entity} column(s): {', '.join(sorted(unknown))}")
+    if not changes:
+        return False
+    values = dict(changes)
+    if "code" in values:
+        values["code"] = str(values["code"] or "").strip()
+    if "main" in values:
+        values["main"] = int(bool(values["main"]))
+    assignments = ", ".join(f"{name} = ?" for name in values)
+    with transaction(db):
+        cursor = db.conn.execute(
+            f"UPDATE {table} SET {assignments}, synced_at = ? WHERE id = ?",
+            [*values.values(), now_iso(), row_id.lower()],
+        )
+        return cursor.rowcount > 0
+
+
+def remove_mirror_row(db: sqlite_utils.Database, entity: str, row_id: str) -> bool:
+    """Forget one mirrored child row (after we deleted it in Exact); True when it existed."""
+    table, _columns = ENTITIES[entity]
+    with transaction(db):
+        return db.conn.execute(f"DELETE FROM {table} WHERE id = ?", (row_id.lower(),)).rowcount > 0
+
+
+# ---------------------------------------------------------------------------------------------------
+# CRM side
+
+
+def _tables_with_relation_number(db: sqlite_utils.Database) -> list[str]:
+    tables = [
+        row[0]
+        for row in db.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        )
+    ]
+    return [
+        table
+        for table in tables
+        if table != "relations"
+        and any(column[1] == "relation_number" for column in db.conn.execute(f"PRAGMA table_info({table})"))
+    ]
+
+
+def renumber_relation(db: sqlite_utils.Database, old: str, new: str) -> list[str]:
+    """Give relation ``old`` the number ``new``, carrying every row that refers to it along.
+
+    All tables with a ``relation_number`` column (addresses, contacts, bank accounts, links, match
+    decisions, returns …) are updated in the same transaction, with foreign-key checks deferred to its
+    end. Returns the tables whose rows moved. Raises :class:`RelationNumberTaken` when ``new`` exists and
+    :class:`~exactlink.store.relations.RelationNotFound` when ``old`` does not.
+    """
+    if old == new:
+        return []
+    with transaction(db):
+        exists = db.conn.execute("SELECT relation_number FROM relations WHERE relation_number IN (?, ?)", (old, new))
+        found = {row[0] for row in exists}
+        if old not in found:
+            raise RelationNotFound(old)
+        if new in found:
+            raise RelationNumberTaken(f"relation number {new} is already used by another relation")
+        db.conn.execute("PRAGMA defer_foreign_keys = ON")
+        moved = []
+        db.conn.execute(
+            "UPDATE relations SET relation_number = ?, updated_at = ? WHERE relation_number = ?", (new, now_iso(), old)
+        )
+        for table in _tables_with_relation_number(db):
+            cursor = db.conn.execute(f"UPDATE {table} SET relation_number = ? WHERE relation_number = ?", (new, old))
+            if cursor.rowcount:
+                moved.append(table)
+    return moved
+
+
+def update_contact(
+    db: sqlite_utils.Database,
+    relation_number: str,
+    full_name: str,
+    values: Mapping[str, str | None],
+    *,
+    exact_contact_id: str | None = None,
+) -> bool:
+    """Update a contact person's fields (``first_name`` … ``phone``) and, when given, its Exact id.
+
+    Returns True when the row exists. Unknown fields raise ``ValueError``.
+    """
+    unknown = set(values).difference(CONTACT_FIELDS)
+    if unknown:
+        raise ValueError(f"not a contact field: {', '.join(sorted(unknown))}")
+    assignments = [f"{name} = ?" for name in values]
+    params: list[Any] = list(values.values())
+    if exact_contact_id is not None:
+        assignments.append("exact_contact_id = ?")
+        params.append(exact_contact_id)
+    if not assignments:
+        return False
+    assignments.append("updated_at = ?")
+    params.append(now_iso())
+    with transaction(db):
+        cursor = db.conn.execute(
+            f"UPDATE contacts SET {', '.join(assignments)} WHERE relation_number = ? AND full_name = ?",
+            [*params, relation_number, full_name],
+        )
+        return cursor.rowcount > 0
+
+
+def replace_bank_accounts(
+    db: sqlite_utils.Database, relation_number: str, accounts: Iterable[tuple[str, str | None]]
+) -> None:
+    """Make the relation's bank accounts exactly ``accounts`` (``(iban, exact_bank_account_id)`` pairs)."""
+    wanted = dict(accounts)
+    now = now_iso()
+    with transaction(db):
+        marks = ", ".join("?" * len(wanted))
+        db.conn.execute(
+            f"DELETE FROM bank_accounts WHERE relation_number = ? AND iban NOT IN ({marks})",
+            [relation_number, *wanted],
+        )
+        for iban, exact_id in wanted.items():
+            db.conn.execute(
+                "INSERT INTO bank_accounts (relation_number, iban, exact_bank_account_id, updated_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (relation_number, iban) DO UPDATE SET "
+                "exact_bank_account_id = excluded.exact_bank_account_id, updated_at = excluded.updated_at "
+                "WHERE exact_bank_account_id IS NOT excluded.exact_bank_account_id",
+                (relation_number, iban, exact_id, now),
+            )

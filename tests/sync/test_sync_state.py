@@ -1,0 +1,113 @@
+"""Store helpers of the sync: renumbering with dependants, mirror patches, contact and bank-account writes."""
+
+from __future__ import annotations
+
+import pytest
+import sqlite_utils
+
+from exactlink.store.accounts import get_account, upsert_account_addresses, upsert_accounts
+from exactlink.store.db import open_db
+from exactlink.store.links import get_admin_link, get_link, set_admin_link, set_link
+from exactlink.store.relations import (
+    Address,
+    Contact,
+    RelationNotFound,
+    RelationRecord,
+    get_relation_record,
+    upsert_relation,
+)
+from exactlink.store.returns import relation_returns
+from exactlink.store.sync_state import (
+    RelationNumberTaken,
+    patch_mirror_row,
+    relation_children,
+    remove_mirror_row,
+    renumber_relation,
+    replace_bank_accounts,
+    update_contact,
+)
+
+ACCOUNT = "0b7f8a1e-0000-4000-8000-000000000001"
+DIVISION = 1234
+
+
+@pytest.fixture
+def db() -> sqlite_utils.Database:
+    database = open_db()
+    upsert_relation(
+        database,
+        RelationRecord(
+            "R001",
+            name="Bakkerij",
+            addresses={"visit": Address("visit", "Dorpsstraat 1", "2601 DC", "Delft", "NL")},
+            contacts=[Contact("Jan Berg", "Jan", None, "Berg", "jan@x.nl")],
+            ibans=["NL91ABNA0417164300"],
+        ),
+    )
+    upsert_relation(database, RelationRecord("R002", name="Other"))
+    upsert_accounts(database, DIVISION, [{"id": ACCOUNT, "code": "   204518", "name": "Bakkerij", "phone": "1"}])
+    set_link(database, "R001", ACCOUNT, "204518", method="kvk", linked_by="auto")
+    set_admin_link(database, "R001", 777)
+    return database
+
+
+def test_renumbering_carries_children_links_and_returns_along(db: sqlite_utils.Database) -> None:
+    db.conn.execute(
+        "INSERT INTO returns (document_id, division, relation_number, type, kind, first_seen_at, last_seen_at) "
+        "VALUES ('d1', 777, 'R001', 31, 'btw', 'x', 'x')"
+    )
+    moved = renumber_relation(db, "R001", "204518")
+    assert {"addresses", "contacts", "bank_accounts", "links", "admin_links", "returns"} <= set(moved)
+    record = get_relation_record(db, "204518")
+    assert record is not None and record.addresses["visit"].street == "Dorpsstraat 1"
+    assert [c.full_name for c in record.contacts] == ["Jan Berg"] and record.ibans == ["NL91ABNA0417164300"]
+    assert get_relation_record(db, "R001") is None
+    link = get_link(db, "204518")
+    assert link is not None and link["account_id"] == ACCOUNT
+    admin = get_admin_link(db, "204518")
+    assert admin is not None and admin["division"] == 777
+    assert [row["document_id"] for row in relation_returns(db, "204518")] == ["d1"]
+    assert db.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+def test_renumbering_refuses_a_taken_or_unknown_number(db: sqlite_utils.Database) -> None:
+    with pytest.raises(RelationNumberTaken):
+        renumber_relation(db, "R001", "R002")
+    with pytest.raises(RelationNotFound):
+        renumber_relation(db, "R404", "R405")
+    assert get_relation_record(db, "R001") is not None
+    assert renumber_relation(db, "R001", "R001") == []
+
+
+def test_patching_the_mirror_changes_only_the_given_columns(db: sqlite_utils.Database) -> None:
+    assert patch_mirror_row(db, "accounts", ACCOUNT.upper(), {"phone": "2", "code": "  R001"})
+    account = get_account(db, ACCOUNT)
+    assert account is not None
+    assert (account["phone"], account["code"], account["name"]) == ("2", "R001", "Bakkerij")
+    assert not patch_mirror_row(db, "accounts", "0b7f8a1e-0000-4000-8000-00000000dead", {"phone": "3"})
+    with pytest.raises(ValueError, match="unknown accounts column"):
+        patch_mirror_row(db, "accounts", ACCOUNT, {"Phone": "3"})
+
+
+def test_removing_a_mirrored_child(db: sqlite_utils.Database) -> None:
+    upsert_account_addresses(db, DIVISION, [{"id": "A1", "account_id": ACCOUNT, "type": 2}])
+    assert remove_mirror_row(db, "addresses", "a1")
+    assert not remove_mirror_row(db, "addresses", "a1")
+
+
+def test_contact_update_and_bank_accounts_replacement(db: sqlite_utils.Database) -> None:
+    assert update_contact(db, "R001", "Jan Berg", {"phone": "06-1"}, exact_contact_id="c1")
+    assert not update_contact(db, "R001", "Nobody", {"phone": "06-1"})
+    with pytest.raises(ValueError, match="not a contact field"):
+        update_contact(db, "R001", "Jan Berg", {"full_name": "x"})
+    replace_bank_accounts(db, "R001", [("NL20INGB0001234567", "b2"), ("NL91ABNA0417164300", "b1")])
+    children = relation_children(db)["R001"]
+    assert [(row["full_name"], row["phone"], row["exact_contact_id"]) for row in children["contacts"]] == [
+        ("Jan Berg", "06-1", "c1")
+    ]
+    assert [(row["iban"], row["exact_bank_account_id"]) for row in children["bank_accounts"]] == [
+        ("NL20INGB0001234567", "b2"),
+        ("NL91ABNA0417164300", "b1"),
+    ]
+    replace_bank_accounts(db, "R001", [])
+    assert "bank_accounts" not in relation_children(db)["R001"]
