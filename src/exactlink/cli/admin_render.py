@@ -19,7 +19,8 @@ def print_link_row(row: LinkRow, window_days: int = 30) -> None:
         info(f"SolutionLink in Exact Online: {verb}" + (f" ({row.solution_link_id})" if row.solution_link_id else ""))
     if row.sbr_start_date and row.status in ("planned", "linked"):
         if row.sbr_start_set:
-            info(f"SBR start date set to {row.sbr_start_date} (today − {window_days} days)")
+            verb = "would be set" if row.status == "planned" else "set"
+            info(f"SBR start date {verb} to {row.sbr_start_date} (today − {window_days} days)")
         else:
             info(f"SBR start date kept at {row.sbr_start_date}")
     if row.status == "linked":
