@@ -62,6 +62,18 @@ def test_link_records_the_solution_link_and_the_sbr_start_date(office: Office) -
     assert _sbr_start(office, relation) == date.today() - timedelta(days=30)
 
 
+def test_dry_run_writes_nothing(office: Office) -> None:
+    relation, division = office.candidates()[0]
+    office.link_account(relation)
+
+    result = run_cli("link-admin", relation, str(division), "--dry-run")
+
+    assert result.exit_code == 0, result.stderr
+    assert "would link" in result.stdout and "would create" in result.stderr
+    assert office.sandbox.calls(method="POST") == office.sandbox.calls(method="PUT") == 0
+    assert _admin_link(office, relation) is None and _sbr_start(office, relation) is None
+
+
 def test_division_by_name_and_an_existing_sbr_start_date_is_kept(office: Office) -> None:
     from exactlink.store.relations import set_sbr_start
 
@@ -152,7 +164,8 @@ def test_refusals_name_the_reason(office: Office) -> None:
     assert forced.exit_code == 0, forced.stderr
     taken = run_cli("link-admin", other_relation, str(other_division))
     assert taken.exit_code == 1 and f"is already linked to relation {relation}" in taken.stderr
-    assert "unknown" not in run_cli("link-admin", "nope", str(division)).stderr
+    unknown = run_cli("link-admin", "nope", str(division))
+    assert unknown.exit_code == 1 and "relation nope is not in the local CRM mirror" in unknown.stderr
     assert run_cli("link-admin", relation).exit_code == 2
 
 
