@@ -12,6 +12,7 @@ import json
 import os
 import secrets
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -94,6 +95,8 @@ def run_demo(*, clients: int, seed: int, home: Path | None, narrate: Narrate) ->
             EXACTLINK_REDIRECT_URI=redirect_uri,
             EXACTLINK_EXACT__TOKEN_STORAGE="file",
             BROWSER=f"{shlex.quote(sys.executable)} -m exactlink.sandbox.robot %s",
+            # The children write to our terminal (or pipe): give their tables the width we have.
+            COLUMNS=str(max(shutil.get_terminal_size((160, 40)).columns, 120)),
         )
         run = DemoRun(home=home, base_url=server.base_url)
         story = _Story(env, narrate, run)
@@ -123,12 +126,12 @@ def _tell(story: _Story, crm_file: Path) -> None:
     story.command("8. The returns, with due dates", "returns", "list", "--due-within", "60")
     realised = story.command("9. Report a processed VAT return back to Exact (only possible in status 40)",
                              "returns", "list", "--kind", "btw", "--status", "40", "--json", capture_json=True)
+    further = story.command("   … and one that is further along in Exact (already processed there)", "returns",
+                            "list", "--kind", "btw", "--status", "50", "--json", capture_json=True)
     if realised:
-        story.command("   feedback on a realised return", "feedback", realised[0]["document_id"], "--processed")
-    further = story.command("   … and one that is further along in Exact", "returns", "list", "--kind", "btw",
-                            "--status", "50", "--json", capture_json=True)
+        story.command("   feedback on the realised return", "feedback", realised[0]["document_id"], "--processed")
     if further:
-        story.command("   Exact refuses it; exactlink explains why", "feedback", further[0]["document_id"],
-                      "--processed", expect=(1,))
+        story.command("   reporting it as rejected cannot work: Exact has it as processed; exactlink explains why",
+                      "feedback", further[0]["document_id"], "--rejected", expect=(1,))
     story.command("10. Where things stand", "status")
     story.command("11. The hourly office-hours run for cron or systemd", "schedule", "--cron")
