@@ -81,6 +81,9 @@ def _register() -> None:
     from exactlink.cli import match_cmd
 
     match_cmd.register(app)
+    from exactlink.cli import sync_cmd
+
+    sync_cmd.register(app)
     from exactlink.cli import admin_cmd, returns_cmd
 
     admin_cmd.register(app)

@@ -1,0 +1,959 @@
+"""The ``sync`` use case: keep the seed's relation data equal on both sides, in the configured direction.
+
+Every run starts by bringing the local copy of the office administration up to date
+(:func:`~exactlink.services.office_mirror.refresh_office_mirror`: the sync endpoints with Timestamp cursors,
+``crm/BankAccounts`` by ``Modified``, ``sync/Deleted``), so a run with nothing changed costs one call per
+entity. Then, for every linked relation, the field-level differences are computed locally
+(:mod:`exactlink.domain.sync_fields`) and only those are written:
+
+* **inbound** (Exact Online leads): the CRM relation takes the account's values. An address deleted in Exact
+  clears it in the CRM; an account deleted in Exact unlinks the relation (reported). No call to Exact is
+  made besides the refresh.
+* **outbound** (the CRM leads): ``PUT crm/Accounts(guid'…')`` with only the changed properties, ``PUT`` or
+  ``POST crm/Addresses`` per type, ``PUT crm/Contacts`` for linked persons, ``POST crm/BankAccounts`` for
+  missing IBANs. Nothing is deleted in Exact unless ``delete_in_exact`` is given. After each call the local
+  copy is updated with what was written.
+
+Crash safety: nothing about a run is remembered except the data itself. The next run refreshes the copy of
+Exact (which then includes whatever the interrupted run wrote) and recomputes the differences, so it finishes
+the work without writing anything twice. A POST whose outcome is unknown (a time-out, a 5xx) is followed by a
+look-up in Exact before it is tried once more. Inbound changes to one relation are written in one
+transaction. ``dry_run`` runs everything in a transaction that is rolled back and writes nothing to Exact.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal
+
+from exactlink.domain.sync_fields import (
+    ACCOUNT_FIELDS,
+    ADDRESS_TYPE_CODES,
+    ADDRESS_TYPE_NAMES,
+    RELATION_NUMBER,
+    AddressValue,
+    Change,
+    CrmContact,
+    CrmSide,
+    ExactAddress,
+    ExactBankAccount,
+    ExactContact,
+    ExactSide,
+    InboundPlan,
+    OutboundPlan,
+)
+from exactlink.errors import ExactlinkError, UsageError
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from exactlink.api.client import ExactClient
+    from exactlink.services.office_mirror import MirrorStats
+    from exactlink.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Direction = Literal["inbound", "outbound"]
+LOCK_NAME = "sync"
+RUN_COMMAND = "sync"
+DIRECT_ADVICE = (
+    "direct synchronisation is on while {count} relation(s) are not linked yet; the advice is to switch it on "
+    "only after all existing relations are linked (exactlink match)"
+)
+
+ProgressHook = Callable[[str, int, int | None], None]
+"""``progress(stage, done, total)``: stage ``refresh:<entity>`` (rows so far) or ``relations``."""
+
+
+@dataclass
+class RelationResult:
+    """What the run did (or, in a dry run, would do) for one linked relation.
+
+    ``status``: ``changed``, ``unchanged``, ``failed`` (``error`` says why) or ``skipped``.
+    """
+
+    relation: str
+    name: str = ""
+    account_id: str | None = None
+    account_code: str | None = None
+    administration: int | None = None
+    status: str = "unchanged"
+    changes: list[Change] = field(default_factory=list)
+    error: str | None = None
+    calls: int = 0
+
+    @property
+    def applied(self) -> list[Change]:
+        """The changes that are (or would be) written."""
+        return [change for change in self.changes if change.applied]
+
+    def as_json(self, *, show_bsn: bool = False) -> dict[str, Any]:
+        """JSON form, BSNs masked unless ``show_bsn``."""
+        return {
+            "relation": self.relation,
+            "name": self.name,
+            "account_code": self.account_code,
+            "administration": self.administration,
+            "status": self.status,
+            "changes": [masked_change(change, show_bsn=show_bsn) for change in self.changes],
+            "error": self.error,
+            "calls": self.calls,
+        }
+
+
+@dataclass
+class SyncReport:
+    """The outcome of one sync run."""
+
+    direction: Direction
+    dry_run: bool
+    division: int
+    numbers_must_match: bool = False
+    delete_in_exact: bool = False
+    mirror: MirrorStats | None = None
+    results: list[RelationResult] = field(default_factory=list)
+    unlinked: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        """Relations per status, field changes written, write calls to Exact, refresh calls."""
+        statuses = [result.status for result in self.results]
+        return {
+            "relations": len(self.results),
+            "changed": statuses.count("changed"),
+            "unchanged": statuses.count("unchanged"),
+            "failed": statuses.count("failed"),
+            "skipped": statuses.count("skipped"),
+            "fields": sum(len(result.applied) for result in self.results),
+            "unlinked": len(self.unlinked),
+            "write_calls": sum(result.calls for result in self.results),
+            "refresh_calls": self.mirror.calls if self.mirror else 0,
+        }
+
+    @property
+    def exit_code(self) -> int:
+        """0, or 3 (partial failure) when some relation could not be synchronised."""
+        return 3 if any(result.status == "failed" for result in self.results) else 0
+
+    def changes(self) -> list[Change]:
+        """Every difference found, relation by relation."""
+        return [change for result in self.results for change in result.changes]
+
+    def summary(self) -> dict[str, Any]:
+        """The run-history summary (counts only)."""
+        return {"direction": self.direction, "dry_run": self.dry_run, **self.counts()}
+
+    def as_json(self, *, show_bsn: bool = False) -> dict[str, Any]:
+        """The report as one JSON document; relations without any difference are only counted."""
+        return {
+            "direction": self.direction,
+            "dry_run": self.dry_run,
+            "office_administration": self.division,
+            "numbers_must_match": self.numbers_must_match,
+            "delete_in_exact": self.delete_in_exact,
+            "counts": self.counts(),
+            "relations": [
+                result.as_json(show_bsn=show_bsn)
+                for result in self.results
+                if result.changes or result.status != "unchanged"
+            ],
+            "unlinked": list(self.unlinked),
+            "warnings": list(self.warnings),
+            "mirror": self.mirror.to_json() if self.mirror else None,
+        }
+
+
+def masked_change(change: Change, *, show_bsn: bool = False) -> dict[str, Any]:
+    """A change as JSON with BSNs (the ``bsn`` field, and any BSN-like number in free text) masked."""
+    from exactlink.domain.privacy import mask_bsn, mask_bsn_in_text
+
+    data = change.as_json()
+    if show_bsn:
+        return data
+    for key in ("crm_value", "exact_value"):
+        value = data[key]
+        if value is None:
+            continue
+        data[key] = mask_bsn(value) if change.field == "bsn" else mask_bsn_in_text(value)
+    return data
+
+
+# ---------------------------------------------------------------------------------------------------
+# Reading both sides from the mirror
+
+
+@dataclass
+class _Snapshot:
+    """The linked relations and both sides' data, read in a handful of queries."""
+
+    links: list[dict[str, Any]]
+    relations: dict[str, dict[str, Any]]
+    children: dict[str, dict[str, list[dict[str, Any]]]]
+    accounts: dict[str, dict[str, Any]]
+    account_children: dict[str, dict[str, list[dict[str, Any]]]]
+    administrations: dict[str, int]
+
+    @classmethod
+    def load(cls, db: sqlite_utils.Database, division: int) -> _Snapshot:
+        from exactlink.store.accounts import list_account_children, list_accounts
+        from exactlink.store.links import list_admin_links, list_links
+        from exactlink.store.relations import list_relations
+        from exactlink.store.sync_state import relation_children
+
+        grouped: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        for entity in ("addresses", "contacts", "bank_accounts"):
+            for row in list_account_children(db, entity, division):
+                grouped.setdefault(row["account_id"], {}).setdefault(entity, []).append(row)
+        return cls(
+            links=list_links(db),
+            relations={row["relation_number"]: row for row in list_relations(db)},
+            children=relation_children(db),
+            accounts={row["id"]: row for row in list_accounts(db, division)},
+            account_children=grouped,
+            administrations={row["relation_number"]: row["division"] for row in list_admin_links(db)},
+        )
+
+    def crm_side(self, number: str) -> CrmSide:
+        relation = self.relations[number]
+        children = self.children.get(number, {})
+        return CrmSide(
+            relation_number=number,
+            fields={spec.key: relation.get(spec.key) for spec in ACCOUNT_FIELDS},
+            addresses={
+                row["type"]: AddressValue(row["street"], row["postcode"], row["city"], row["country"])
+                for row in children.get("addresses", [])
+            },
+            address_ids={row["type"]: row["exact_address_id"] for row in children.get("addresses", [])},
+            contacts=[
+                CrmContact(
+                    row["full_name"],
+                    row["first_name"],
+                    row["middle_name"],
+                    row["last_name"],
+                    row["email"],
+                    row["phone"],
+                    row["exact_contact_id"],
+                )
+                for row in children.get("contacts", [])
+            ],
+            ibans={row["iban"]: row["exact_bank_account_id"] for row in children.get("bank_accounts", [])},
+        )
+
+    def exact_side(self, account_id: str) -> ExactSide | None:
+        account = self.accounts.get(account_id.lower())
+        if account is None:
+            return None
+        children = self.account_children.get(account["id"], {})
+        return ExactSide(
+            account_id=account["id"],
+            code=account["code"],
+            fields={spec.key: account.get(spec.mirror) for spec in ACCOUNT_FIELDS},
+            visit=AddressValue(account["address_line"], account["postcode"], account["city"], account["country"]),
+            timestamp=int(account["timestamp"] or 0),
+            addresses=[
+                ExactAddress(
+                    row["id"],
+                    int(row["type"]),
+                    bool(row["main"]),
+                    AddressValue(row["address_line"], row["postcode"], row["city"], row["country"]),
+                    int(row["timestamp"] or 0),
+                )
+                for row in children.get("addresses", [])
+                if row["type"] in ADDRESS_TYPE_NAMES
+            ],
+            contacts=[
+                ExactContact(
+                    row["id"],
+                    row["full_name"],
+                    row["first_name"],
+                    row["middle_name"],
+                    row["last_name"],
+                    row["email"],
+                    row["phone"],
+                )
+                for row in children.get("contacts", [])
+            ],
+            bank_accounts=[
+                ExactBankAccount(row["id"], row["bank_account"] or "", bool(row["main"]))
+                for row in children.get("bank_accounts", [])
+                if row["bank_account"]
+            ],
+        )
+
+
+# ---------------------------------------------------------------------------------------------------
+# The engine
+
+
+@dataclass
+class SyncOptions:
+    """How one run behaves (resolved from flags and settings)."""
+
+    direction: Direction
+    dry_run: bool = False
+    numbers_must_match: bool = False
+    delete_in_exact: bool = False
+    only: Sequence[str] | None = None
+
+
+def sync_office(
+    client: ExactClient,
+    db: sqlite_utils.Database,
+    division: int,
+    options: SyncOptions,
+    *,
+    progress: ProgressHook | None = None,
+) -> SyncReport:
+    """Refresh the copy of Exact, then synchronise every linked relation (or ``options.only``).
+
+    The caller holds the run lock (unless it is a dry run) and, for a dry run, the rollback guard
+    (:func:`rolled_back`). A failure on one relation is recorded and the others carry on; a failure that
+    concerns the whole administration (error budget, daily limit, access) stops the run and marks the
+    relations not reached as failed.
+    """
+    from exactlink.services.office_mirror import refresh_office_mirror
+
+    report = SyncReport(
+        options.direction, options.dry_run, division, options.numbers_must_match, options.delete_in_exact
+    )
+
+    def refreshed(entity: str, rows: int) -> None:
+        if progress is not None:
+            progress(f"refresh:{entity}", rows, None)
+
+    report.mirror = refresh_office_mirror(client, db, division, progress=refreshed)
+    snapshot = _Snapshot.load(db, division)
+    report.unlinked = _selected(report.mirror.unlinked, options.only)
+    links = [link for link in snapshot.links if options.only is None or link["relation_number"] in options.only]
+    report.results.extend(_not_linked(snapshot, options.only, report.unlinked))
+    stop: str | None = None
+    for done, link in enumerate(links):
+        result = _result_for(snapshot, link)
+        report.results.append(result)
+        if stop is not None:
+            result.status, result.error = "failed", f"not attempted: {stop}"
+            continue
+        try:
+            if options.direction == "inbound":
+                _sync_inbound(db, snapshot, link, options, result)
+            else:
+                _sync_outbound(client, db, division, snapshot, link, options, result)
+        except ExactlinkError as exc:
+            result.status, result.error = "failed", exc.message
+            log.warning("sync of relation %s failed: %s", link["relation_number"], exc.message)
+            if _stops_the_run(exc):
+                stop = exc.message
+        if progress is not None:
+            progress("relations", done + 1, len(links))
+    return report
+
+
+def _selected(numbers: Sequence[str], only: Sequence[str] | None) -> list[str]:
+    return [number for number in numbers if only is None or number in only]
+
+
+def _not_linked(snapshot: _Snapshot, only: Sequence[str] | None, unlinked: Sequence[str]) -> list[RelationResult]:
+    """Results for relations asked for by number that cannot be synchronised (unknown or not linked)."""
+    if only is None:
+        return []
+    linked = {link["relation_number"] for link in snapshot.links}
+    results = []
+    for number in only:
+        if number in linked:
+            continue
+        if number not in snapshot.relations:
+            reason = "not in the local CRM mirror"
+        elif number in unlinked:
+            reason = "its account was deleted in Exact Online; the relation is no longer linked"
+        else:
+            reason = "not linked to an account of the office administration (exactlink match)"
+        name = snapshot.relations.get(number, {}).get("name", "")
+        results.append(RelationResult(number, name=name, status="skipped", error=reason))
+    return results
+
+
+def _result_for(snapshot: _Snapshot, link: Mapping[str, Any]) -> RelationResult:
+    number = link["relation_number"]
+    return RelationResult(
+        number,
+        name=snapshot.relations.get(number, {}).get("name", ""),
+        account_id=link["account_id"],
+        account_code=link["account_code"],
+        administration=snapshot.administrations.get(number),
+    )
+
+
+def _stops_the_run(exc: ExactlinkError) -> bool:
+    from exactlink.api.errors import ErrorBudgetExhausted, ForbiddenError, RateLimitExhausted
+
+    return isinstance(exc, ErrorBudgetExhausted | RateLimitExhausted | ForbiddenError) or exc.exit_code == 4
+
+
+def _sides(snapshot: _Snapshot, link: Mapping[str, Any], result: RelationResult) -> tuple[CrmSide, ExactSide] | None:
+    exact = snapshot.exact_side(link["account_id"])
+    if exact is None:
+        result.status = "skipped"
+        result.error = "the linked account is not in the local copy of Exact Online (deleted, or in another division)"
+        return None
+    return snapshot.crm_side(link["relation_number"]), exact
+
+
+# -- inbound -------------------------------------------------------------------------------------------
+
+
+def _sync_inbound(
+    db: sqlite_utils.Database,
+    snapshot: _Snapshot,
+    link: Mapping[str, Any],
+    options: SyncOptions,
+    result: RelationResult,
+) -> None:
+    from exactlink.domain.sync_fields import plan_inbound
+
+    sides = _sides(snapshot, link, result)
+    if sides is None:
+        return
+    crm, exact = sides
+    plan = plan_inbound(crm, exact, numbers_must_match=options.numbers_must_match)
+    if plan.new_number and plan.new_number in snapshot.relations:
+        _refuse(plan.changes, RELATION_NUMBER, f"not renumbered: relation {plan.new_number} already exists")
+        plan.new_number = None
+    result.changes = plan.changes
+    if plan.new_number:
+        result.relation = plan.new_number
+    result.status = "changed" if result.applied else "unchanged"
+    code_stale = (link["account_code"] or "") != (exact.code or "")
+    if plan.writes_anything or code_stale:
+        _apply_inbound(db, link, plan, exact)
+
+
+def _refuse(changes: list[Change], field_name: str, note: str) -> None:
+    for index, change in enumerate(changes):
+        if change.field == field_name:
+            changes[index] = replace(change, applied=False, note=note)
+
+
+def _apply_inbound(db: sqlite_utils.Database, link: Mapping[str, Any], plan: InboundPlan, exact: ExactSide) -> None:
+    """Write one relation's inbound plan into the CRM mirror, all in one transaction."""
+    from exactlink.store.db import transaction
+    from exactlink.store.links import set_link
+    from exactlink.store.relations import (
+        Address,
+        delete_address,
+        set_address,
+        set_exact_address_id,
+        update_relation_fields,
+    )
+    from exactlink.store.sync_state import renumber_relation, replace_bank_accounts, update_contact
+
+    number = link["relation_number"]
+    with transaction(db):
+        if plan.new_number:
+            renumber_relation(db, number, plan.new_number)
+            number = plan.new_number
+        if plan.fields:
+            update_relation_fields(db, number, plan.fields)
+        for kind, address in plan.addresses.items():
+            if address is None:
+                delete_address(db, number, kind)
+            else:
+                values = Address(kind, address.street, address.postcode, address.city, address.country)
+                set_address(db, number, values, exact_address_id=plan.address_ids.get(kind))
+        for kind, exact_id in plan.address_ids.items():
+            if kind not in plan.addresses:
+                set_exact_address_id(db, number, kind, exact_id)
+        for update in plan.contacts:
+            update_contact(db, number, update.full_name, update.values, exact_contact_id=update.exact_id)
+        if plan.ibans is not None:
+            replace_bank_accounts(db, number, plan.ibans)
+        if (link["account_code"] or "") != (exact.code or ""):
+            set_link(
+                db,
+                number,
+                link["account_id"],
+                exact.code,
+                method=link["method"] or "manual",
+                linked_by=link["linked_by"],
+            )
+
+
+# -- outbound ------------------------------------------------------------------------------------------
+
+
+def _sync_outbound(
+    client: ExactClient,
+    db: sqlite_utils.Database,
+    division: int,
+    snapshot: _Snapshot,
+    link: Mapping[str, Any],
+    options: SyncOptions,
+    result: RelationResult,
+) -> None:
+    from exactlink.domain.sync_fields import plan_outbound
+
+    sides = _sides(snapshot, link, result)
+    if sides is None:
+        return
+    crm, exact = sides
+    plan = plan_outbound(
+        crm, exact, numbers_must_match=options.numbers_must_match, delete_in_exact=options.delete_in_exact
+    )
+    if "Code" in plan.account:
+        taken = _code_owner(snapshot, plan.account["Code"], exact.account_id)
+        if taken is not None:
+            del plan.account["Code"]
+            _refuse(plan.changes, RELATION_NUMBER, f"not pushed: account code {crm.relation_number} belongs to {taken}")
+    result.changes = plan.changes
+    result.status = "changed" if result.applied else "unchanged"
+    if options.dry_run:
+        result.calls = plan.calls
+        return
+    _push(client, db, division, link, plan, result)
+
+
+def _code_owner(snapshot: _Snapshot, padded_code: str, account_id: str) -> str | None:
+    code = padded_code.strip()
+    for account in snapshot.accounts.values():
+        if account["code"] == code and account["id"] != account_id:
+            return f"account {account['name'] or account['id']}"
+    return None
+
+
+# Exact property → mirror column, from the office mirror's own mapping.
+def _mirror_columns(entity: str) -> dict[str, str]:
+    from exactlink.services import office_mirror
+
+    fields = {
+        "accounts": office_mirror.ACCOUNT_FIELDS,
+        "addresses": office_mirror.ADDRESS_FIELDS,
+        "contacts": office_mirror.CONTACT_FIELDS,
+        "bank_accounts": office_mirror.BANK_ACCOUNT_FIELDS,
+    }[entity]
+    return {exact: column for exact, column in fields.items() if column is not None}
+
+
+def _mirror_values(entity: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    columns = _mirror_columns(entity)
+    return {columns[name]: value for name, value in body.items() if name in columns and columns[name] != "id"}
+
+
+def _mirror_row(entity: str, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """An entity as Exact returned it (a POST's answer, a look-up) as a mirror row."""
+    row: dict[str, Any] = {}
+    for exact_name, column in _mirror_columns(entity).items():
+        value = raw.get(exact_name)
+        if column in ("id", "account_id"):
+            value = str(value).lower() if value else None
+        elif isinstance(value, str):
+            value = value.strip() or None
+        row[column] = value
+    return row
+
+
+def _push(
+    client: ExactClient,
+    db: sqlite_utils.Database,
+    division: int,
+    link: Mapping[str, Any],
+    plan: OutboundPlan,
+    result: RelationResult,
+) -> None:
+    """Execute one relation's outbound plan; after every call the local copy is updated at once."""
+    from exactlink.api.odata import key_path
+    from exactlink.store.db import transaction
+    from exactlink.store.links import set_link
+    from exactlink.store.relations import (
+        clear_pending_push,
+        set_exact_address_id,
+        set_exact_bank_account_id,
+        set_exact_contact_id,
+    )
+    from exactlink.store.sync_state import patch_mirror_row
+
+    number, account_id = plan.relation, plan.account_id
+    if plan.address_ids or plan.contact_ids or plan.bank_ids:
+        with transaction(db):
+            for kind, exact_id in plan.address_ids.items():
+                set_exact_address_id(db, number, kind, exact_id)
+            for full_name, exact_id in plan.contact_ids.items():
+                set_exact_contact_id(db, number, full_name, exact_id)
+            for iban, exact_id in plan.bank_ids.items():
+                set_exact_bank_account_id(db, number, iban, exact_id)
+    if plan.account:
+        client.put(division, key_path("crm/Accounts", account_id), plan.account)
+        result.calls += 1
+        with transaction(db):
+            patch_mirror_row(db, "accounts", account_id, _mirror_values("accounts", plan.account))
+            if "Code" in plan.account:
+                code = plan.account["Code"].strip()
+                set_link(db, number, account_id, code, method=link["method"] or "manual", linked_by=link["linked_by"])
+                result.account_code = code
+    _push_addresses(client, db, division, plan, result)
+    for full_name, exact_id, body in plan.contacts:
+        client.put(division, key_path("crm/Contacts", exact_id), body)
+        result.calls += 1
+        with transaction(db):
+            patch_mirror_row(db, "contacts", exact_id, _mirror_values("contacts", body))
+            set_exact_contact_id(db, number, full_name, exact_id)
+    _push_bank_accounts(client, db, division, plan, result)
+    clear_pending_push(db, [number])
+
+
+def _push_addresses(
+    client: ExactClient, db: sqlite_utils.Database, division: int, plan: OutboundPlan, result: RelationResult
+) -> None:
+    from exactlink.api.odata import key_path
+    from exactlink.store.db import transaction
+    from exactlink.store.relations import set_exact_address_id
+    from exactlink.store.sync_state import patch_mirror_row, remove_mirror_row
+
+    number, account_id = plan.relation, plan.account_id
+    for write in plan.addresses:
+        if write.exact_id is not None:
+            client.put(division, key_path("crm/Addresses", write.exact_id), write.body)
+            result.calls += 1
+            with transaction(db):
+                patch_mirror_row(db, "addresses", write.exact_id, _mirror_values("addresses", write.body))
+                set_exact_address_id(db, number, write.type, write.exact_id)
+            continue
+        type_code = ADDRESS_TYPE_CODES[write.type]
+        created, calls = _create_once(
+            client,
+            division,
+            "crm/Addresses",
+            {"Account": account_id, **write.body},
+            lookup=f"Account eq guid'{account_id}' and Type eq {type_code}",
+            is_same=_same_address(write.address),
+        )
+        result.calls += calls
+        with transaction(db):
+            _remember_created(db, division, "addresses", created)
+            set_exact_address_id(db, number, write.type, str(created["ID"]).lower())
+    for _kind, exact_id in plan.address_deletes:
+        client.delete(division, key_path("crm/Addresses", exact_id))
+        result.calls += 1
+        remove_mirror_row(db, "addresses", exact_id)
+
+
+def _push_bank_accounts(
+    client: ExactClient, db: sqlite_utils.Database, division: int, plan: OutboundPlan, result: RelationResult
+) -> None:
+    from exactlink.api.odata import key_path
+    from exactlink.store.db import transaction
+    from exactlink.store.relations import set_exact_bank_account_id
+    from exactlink.store.sync_state import remove_mirror_row
+
+    number, account_id = plan.relation, plan.account_id
+    for iban in plan.bank_posts:
+        created, calls = _create_once(
+            client,
+            division,
+            "crm/BankAccounts",
+            {"Account": account_id, "BankAccount": iban},
+            lookup=f"Account eq guid'{account_id}'",
+            is_same=_same_iban(iban),
+        )
+        result.calls += calls
+        with transaction(db):
+            _remember_created(db, division, "bank_accounts", created)
+            set_exact_bank_account_id(db, number, iban, str(created["ID"]).lower())
+    for _iban, exact_id in plan.bank_deletes:
+        client.delete(division, key_path("crm/BankAccounts", exact_id))
+        result.calls += 1
+        remove_mirror_row(db, "bank_accounts", exact_id)
+
+
+def _same_address(address: AddressValue) -> Callable[[Mapping[str, Any]], bool]:
+    def test(row: Mapping[str, Any]) -> bool:
+        found = AddressValue(row.get("AddressLine1"), row.get("Postcode"), row.get("City"), row.get("Country"))
+        return found.key() == address.key()
+
+    return test
+
+
+def _same_iban(iban: str) -> Callable[[Mapping[str, Any]], bool]:
+    def test(row: Mapping[str, Any]) -> bool:
+        return _compact_iban(row.get("BankAccount")) == iban
+
+    return test
+
+
+def _compact_iban(value: Any) -> str:
+    from exactlink.domain.identifiers import compact_iban
+
+    return compact_iban(str(value or ""))
+
+
+def _remember_created(db: sqlite_utils.Database, division: int, entity: str, raw: Mapping[str, Any]) -> None:
+    from exactlink.store import accounts
+
+    upsert = {"addresses": accounts.upsert_account_addresses, "bank_accounts": accounts.upsert_account_bank_accounts}
+    upsert[entity](db, division, [_mirror_row(entity, raw)])
+
+
+def _create_once(
+    client: ExactClient,
+    division: int,
+    path: str,
+    body: Mapping[str, Any],
+    *,
+    lookup: str,
+    is_same: Callable[[Mapping[str, Any]], bool],
+) -> tuple[dict[str, Any], int]:
+    """POST ``body`` so that it exists exactly once; returns the entity and the calls it took.
+
+    When the POST fails in a way that leaves its outcome unknown (no answer in time, a 5xx), Exact is asked
+    whether the entity exists now (``lookup`` filter, ``is_same`` test) before it is tried once more.
+    """
+    from exactlink.api.errors import TransientApiError
+    from exactlink.services import office_mirror
+
+    entity = "addresses" if path == "crm/Addresses" else "bank_accounts"
+    fields = office_mirror.ADDRESS_FIELDS if entity == "addresses" else office_mirror.BANK_ACCOUNT_FIELDS
+    try:
+        return client.post(division, path, body), 1
+    except TransientApiError as exc:
+        log.info("creating %s did not answer clearly (%s); looking it up before trying again", path, exc.message)
+    rows = list(client.get_collection(division, path, select=list(fields), filter=lookup))
+    calls = 1 + max(1, -(-len(rows) // office_mirror.CRUD_PAGE_SIZE))
+    for row in rows:
+        if is_same(row):
+            return row, calls
+    return client.post(division, path, body), calls + 1
+
+
+# ---------------------------------------------------------------------------------------------------
+# Runs: lock, history, dry-run guard
+
+
+@contextmanager
+def rolled_back(db: sqlite_utils.Database) -> Iterator[None]:
+    """Run the block inside one transaction that is always rolled back: a dry run writes nothing.
+
+    The copy of Exact is still refreshed inside it, so the differences shown are current.
+    """
+    from exactlink.store.db import transaction
+
+    class _Undo(Exception):
+        pass
+
+    try:
+        with transaction(db):
+            yield
+            raise _Undo
+    except _Undo:
+        pass
+
+
+def resolve_options(
+    settings: Settings,
+    *,
+    direction: str | None = None,
+    dry_run: bool = False,
+    relations: Sequence[str] | None = None,
+    delete_in_exact: bool = False,
+) -> SyncOptions:
+    """Flags over settings: the direction and "numbers must match" come from ``[sync]`` unless given."""
+    chosen = direction or settings.sync.direction
+    if chosen not in ("inbound", "outbound"):
+        raise UsageError(f"--direction must be inbound or outbound, not {chosen!r}")
+    if delete_in_exact and chosen != "outbound":
+        raise UsageError("--delete-in-exact only applies to outbound synchronisation")
+    return SyncOptions(
+        direction=chosen,  # type: ignore[arg-type]
+        dry_run=dry_run,
+        numbers_must_match=settings.sync.numbers_must_match,
+        delete_in_exact=delete_in_exact,
+        only=list(dict.fromkeys(relations)) if relations else None,
+    )
+
+
+def run_sync(
+    *,
+    direction: str | None = None,
+    dry_run: bool = False,
+    relations: Sequence[str] | None = None,
+    delete_in_exact: bool = False,
+    settings: Settings | None = None,
+    progress: ProgressHook | None = None,
+) -> SyncReport:
+    """``exactlink sync``: one run under the run lock, recorded in the run history.
+
+    Raises ``LockHeld`` (another sync runs), ``NotConfigured`` (no office administration), ``LoginRequired``.
+    A dry run takes no lock, records no run and writes nothing (see :func:`rolled_back`).
+    """
+    from exactlink.services.locking import run_lock
+    from exactlink.services.session import open_client
+    from exactlink.services.tenant import require_office
+    from exactlink.settings import load_settings
+    from exactlink.store.db import open_db
+    from exactlink.store.runs import finish_run, start_run
+
+    settings = settings or load_settings()
+    options = resolve_options(
+        settings, direction=direction, dry_run=dry_run, relations=relations, delete_in_exact=delete_in_exact
+    )
+    with nullcontext() if dry_run else run_lock(LOCK_NAME):
+        db = open_db()
+        try:
+            office = require_office(db)
+            with open_client(settings) as client:
+                if dry_run:
+                    with rolled_back(db):
+                        report = sync_office(client, db, office.division, options, progress=progress)
+                else:
+                    run_id = start_run(db, RUN_COMMAND)
+                    try:
+                        report = sync_office(client, db, office.division, options, progress=progress)
+                    except KeyboardInterrupt:
+                        finish_run(db, run_id, "interrupted", {"direction": options.direction})
+                        raise
+                    except BaseException:
+                        finish_run(db, run_id, "failed", {"direction": options.direction})
+                        raise
+                    finish_run(db, run_id, "partial" if report.exit_code else "ok", report.summary())
+            report.warnings.extend(direct_sync_warnings(db, settings))
+        finally:
+            db.close()
+    return report
+
+
+def direct_sync_warnings(db: sqlite_utils.Database, settings: Settings) -> list[str]:
+    """The seed's advice: direct synchronisation only once every existing relation is linked."""
+    from exactlink.store.relations import list_relations
+
+    if not settings.sync.direct:
+        return []
+    unlinked = len(list_relations(db, unlinked=True))
+    return [DIRECT_ADVICE.format(count=unlinked)] if unlinked else []
+
+
+# ---------------------------------------------------------------------------------------------------
+# Watch (inbound) and direct synchronisation (outbound)
+
+
+@dataclass
+class WatchSummary:
+    """What ``sync --watch`` did over all its polls."""
+
+    polls: int = 0
+    fields: int = 0
+    changed_relations: int = 0
+    failed: int = 0
+    skipped_polls: int = 0
+    unlinked: list[str] = field(default_factory=list)
+    interrupted: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        """0 (also after Ctrl-C), or 3 when a poll left relations unsynchronised."""
+        return 3 if self.failed else 0
+
+    def as_json(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "polls": self.polls,
+            "skipped_polls": self.skipped_polls,
+            "fields": self.fields,
+            "changed_relations": self.changed_relations,
+            "failed": self.failed,
+            "unlinked": list(self.unlinked),
+            "interrupted": self.interrupted,
+        }
+
+
+def watch(
+    *,
+    direction: str | None = None,
+    interval_minutes: float | None = None,
+    max_polls: int | None = None,
+    relations: Sequence[str] | None = None,
+    settings: Settings | None = None,
+    on_poll: Callable[[SyncReport], None] | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> WatchSummary:
+    """``sync --watch``: an inbound sync every ``interval_minutes`` (``sync.watch_interval_minutes``).
+
+    Each poll takes the run lock for its own duration (a poll that finds it held is skipped), so other
+    commands can run in between. Ctrl-C ends the watch with the summary so far; ``max_polls`` ends it
+    after that many polls.
+    """
+    from exactlink.errors import LockHeld
+    from exactlink.services.session import runtime
+    from exactlink.settings import load_settings
+
+    settings = settings or load_settings()
+    if (direction or settings.sync.direction) != "inbound":
+        raise UsageError(
+            "sync --watch polls Exact Online for changes, which only makes sense inbound; the direction is outbound",
+            hint="use direct synchronisation (sync.direct) to push CRM changes as they are made",
+        )
+    minutes = interval_minutes if interval_minutes is not None else settings.sync.watch_interval_minutes
+    if minutes <= 0:
+        raise UsageError("--interval must be more than 0 minutes")
+    wait = sleep or runtime.sleep
+    summary = WatchSummary()
+    try:
+        while max_polls is None or summary.polls + summary.skipped_polls < max_polls:
+            try:
+                report = run_sync(direction="inbound", relations=relations, settings=settings)
+            except LockHeld:
+                summary.skipped_polls += 1
+                log.info("sync --watch: another sync holds the lock; skipping this poll")
+            else:
+                summary.polls += 1
+                counts = report.counts()
+                summary.fields += counts["fields"]
+                summary.changed_relations += counts["changed"]
+                summary.failed += counts["failed"]
+                summary.unlinked.extend(report.unlinked)
+                if on_poll is not None:
+                    on_poll(report)
+            if max_polls is not None and summary.polls + summary.skipped_polls >= max_polls:
+                break
+            wait(minutes * 60)
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    return summary
+
+
+def push_relations(numbers: Sequence[str], *, settings: Settings | None = None) -> SyncReport | None:
+    """Direct synchronisation: push CRM changes to Exact Online at once (outbound only).
+
+    Called by the ``crm`` service after it changed relations. Does nothing (returns None) unless
+    ``sync.direct`` is on and ``sync.direction`` is outbound; pushes only the given relations that are
+    linked. When it cannot run (not logged in, another sync holds the lock …) it warns and returns None:
+    the next ``exactlink sync`` pushes the changes, as they stay marked as pending.
+    """
+    from exactlink.console import warn
+    from exactlink.settings import load_settings
+    from exactlink.store.db import open_db
+    from exactlink.store.links import list_links
+
+    settings = settings or load_settings()
+    if not settings.sync.direct or settings.sync.direction != "outbound" or not numbers:
+        return None
+    db = open_db()
+    try:
+        linked = {link["relation_number"] for link in list_links(db)}
+        advice = direct_sync_warnings(db, settings)
+    finally:
+        db.close()
+    for line in advice:
+        warn(line)
+    wanted = [number for number in dict.fromkeys(numbers) if number in linked]
+    if not wanted:
+        return None
+    try:
+        report = run_sync(direction="outbound", relations=wanted, settings=settings)
+    except ExactlinkError as exc:
+        warn(f"direct synchronisation did not run: {exc.message}; `exactlink sync` will push the changes")
+        return None
+    report.warnings = [line for line in report.warnings if line not in advice]
+    failed = report.counts()["failed"]
+    if failed:
+        warn(f"direct synchronisation: {failed} relation(s) could not be pushed; `exactlink sync` retries them")
+    return report
