@@ -287,6 +287,7 @@ class ImportReport:
     unchanged: list[str] = field(default_factory=list)
     flagged: list[RowIssue] = field(default_factory=list)
     skipped: list[tuple[int, str]] = field(default_factory=list)
+    direct_sync: dict[str, Any] | None = None  # what direct synchronisation pushed (sync.direct, outbound)
 
     @property
     def exit_code(self) -> int:
@@ -307,6 +308,7 @@ class ImportReport:
 
     def as_json(self) -> dict[str, Any]:
         """The report as one JSON document (no BSN values in it)."""
+        extra = {"direct_sync": self.direct_sync} if self.direct_sync is not None else {}
         return {
             "file": self.path,
             "encoding": self.encoding,
@@ -320,7 +322,7 @@ class ImportReport:
             "unchanged": self.unchanged,
             "flagged": [issue.as_dict() for issue in self.flagged],
             "skipped": [{"row": row, "reason": reason} for row, reason in self.skipped],
-        }
+        } | extra
 
 
 def plan_import(
@@ -403,9 +405,19 @@ def import_crm(
             finish_run(db, run_id, "failed", {"file": Path(path).name})
             raise
         finish_run(db, run_id, "partial" if report.skipped else "ok", {"file": Path(path).name, **report.counts()})
-        return report
     finally:
         db.close()
+    _push_directly(report)
+    return report
+
+
+def _push_directly(report: ImportReport) -> None:
+    """Direct synchronisation (``sync.direct``, outbound): push the imported changes to Exact Online at once."""
+    from exactlink.services.sync import push_relations
+
+    pushed = push_relations([*report.new, *(change.relation_number for change in report.changed)])
+    if pushed is not None:
+        report.direct_sync = pushed.as_json()
 
 
 # ---------------------------------------------------------------------------------------------------
