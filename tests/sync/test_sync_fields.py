@@ -275,7 +275,7 @@ def test_outbound_never_pushes_invalid_or_empty_identifiers() -> None:
     plan = plan_outbound(crm, exact_side())
     assert plan.account == {}
     notes = {change.field: change.note for change in plan.changes}
-    assert notes["kvk"].startswith("not pushed: ")
+    assert (notes["kvk"] or "").startswith("not pushed: ")
     assert notes["rsin"] == "kept: the CRM has no RSIN"
     assert notes["name"] == "kept: the CRM has no name"
 

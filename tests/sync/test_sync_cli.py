@@ -1,0 +1,430 @@
+"""`exactlink sync` end to end over real HTTP against the sandbox: import → match → sync, both directions."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from exactlink.exitcodes import ExitCode
+from exactlink.sandbox import Faults
+from tests.cli import run_cli
+from tests.sync.conftest import Killed, SyncOffice, query, start_sync_office
+
+CRM_TABLES = {
+    "relations": "relation_number, name, kvk, rsin, bsn, vat_number, phone, website",
+    "addresses": "relation_number, type, street, postcode, city, country",
+    "contacts": "relation_number, full_name, first_name, middle_name, last_name, email, phone",
+    "bank_accounts": "relation_number, iban",
+    "links": "relation_number, account_id, account_code",
+}
+
+
+def crm_state() -> dict[str, list[tuple[Any, ...]]]:
+    """The CRM mirror's synchronised content (no timestamps, no Exact ids)."""
+    return {table: query(f"SELECT {columns} FROM {table} ORDER BY {columns}") for table, columns in CRM_TABLES.items()}
+
+
+def whole_db() -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table (for "writes nothing")."""
+    tables = [row[0] for row in query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+    return {table: sorted(query(f"SELECT * FROM {table}"), key=repr) for table in tables}
+
+
+def edit_crm_file(path: Path, relation: str, **cells: str) -> None:
+    """Change cells (Dutch header names, ``_`` for spaces) of one relation in the generator's CRM export."""
+    text = path.read_text(encoding="utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text), delimiter=";"))
+    header = list(rows[0])
+    for row in rows:
+        if row["relatienummer"] == relation:
+            for name, value in cells.items():
+                row[name.replace("_", " ")] = value
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=header, delimiter=";")
+    writer.writeheader()
+    writer.writerows(rows)
+    path.write_text("\ufeff" + buffer.getvalue(), encoding="utf-8")
+
+
+def import_crm(path: Path, *args: str) -> dict[str, Any]:
+    result = run_cli("crm", "import", str(path), "--json", *args)
+    assert result.exit_code in (0, 3), result.stderr
+    report: dict[str, Any] = json.loads(result.stdout)
+    return report
+
+
+def relation_with(synced: SyncOffice, table: str, type_code: int | None = None) -> str:
+    """A linked relation whose account has at least one ``table`` row (of Exact ``Type`` ``type_code``)."""
+    for relation in synced.linked:
+        rows = synced.children(table, relation)
+        if any(type_code is None or row.get("Type") == type_code for row in rows):
+            return relation
+    raise AssertionError(f"no linked relation with {table} {type_code}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Inbound
+
+
+def test_inbound_follows_changes_and_deletions_made_in_exact(synced: SyncOffice) -> None:
+    first = synced.sync()
+    assert first["direction"] == "inbound" and first["counts"]["relations"] == len(synced.linked)
+    assert synced.sync()["counts"]["fields"] == 0, "a second run finds nothing to do"
+
+    changed = relation_with(synced, "crm/Addresses", 2)
+    account = synced.account_of(changed)
+    synced.sandbox.mutate(synced.division, "crm/Accounts", account["ID"], Phone="010-9998877", Website="nieuw.nl")
+    (postal,) = [row for row in synced.children("crm/Addresses", changed) if row["Type"] == 2][:1]
+    synced.sandbox.delete(synced.division, "crm/Addresses", postal["ID"])
+    gone = next(relation for relation in synced.linked if relation != changed)
+    synced.sandbox.delete(synced.division, "crm/Accounts", synced.account_of(gone)["ID"])
+
+    report = synced.sync()
+    (result,) = [row for row in report["relations"] if row["relation"] == changed]
+    fields = {change["field"]: change for change in result["changes"]}
+    assert fields["phone"]["exact_value"] == "010-9998877" and fields["phone"]["direction"] == "inbound"
+    assert fields["website"]["exact_value"] == "nieuw.nl"
+    assert fields["postal_address"]["exact_value"] is None
+    assert query("SELECT phone, website FROM relations WHERE relation_number = ?", (changed,)) == [
+        ("010-9998877", "nieuw.nl")
+    ]
+    assert query("SELECT count(*) FROM addresses WHERE relation_number = ? AND type = 'postal'", (changed,)) == [(0,)]
+    assert report["unlinked"] == [gone]
+    assert query("SELECT count(*) FROM links WHERE relation_number = ?", (gone,)) == [(0,)]
+    assert synced.writes() == [], "inbound never writes to Exact"
+    assert report["counts"]["refresh_calls"] == 5
+
+
+def test_dry_run_shows_the_field_diff_and_writes_nothing(synced: SyncOffice) -> None:
+    relation = synced.linked[0]
+    account = synced.account_of(relation)
+    synced.sandbox.mutate(synced.division, "crm/Accounts", account["ID"], Phone="010-1112233")
+    synced.sandbox.delete(synced.division, "crm/Accounts", synced.account_of(synced.linked[1])["ID"])
+    before = whole_db()
+    report = synced.sync("--dry-run")
+    assert report["dry_run"] is True
+    change = next(c for row in report["relations"] if row["relation"] == relation for c in row["changes"])
+    assert set(change) >= {"relation", "field", "crm_value", "exact_value", "direction"}
+    assert report["unlinked"] == [synced.linked[1]], "the deletion is shown..."
+    assert whole_db() == before, "...but nothing is written, not even the copy of Exact"
+    outbound = synced.sync("--dry-run", "--direction", "outbound")
+    assert outbound["counts"]["write_calls"] > 0, "the planned writes are counted"
+    assert synced.writes() == [] and whole_db() == before
+
+    table = run_cli("sync", "--dry-run")
+    assert table.exit_code == 0
+    assert "dry run, nothing written" in table.stdout and "Exact → CRM" in table.stdout
+    assert "010-1112233" in table.stdout and "would change" in table.stdout
+
+
+def test_contact_persons_are_linked_only_when_they_exist_on_both_sides(synced: SyncOffice) -> None:
+    names_before = query("SELECT relation_number, full_name FROM contacts ORDER BY 1, 2")
+    synced.sync()
+    synced.sync("--direction", "outbound")
+    assert query("SELECT relation_number, full_name FROM contacts ORDER BY 1, 2") == names_before
+    assert synced.writes("POST", "crm/Contacts") == [], "no contact is ever created in Exact"
+    linked = query(
+        "SELECT relation_number, full_name, email, exact_contact_id FROM contacts WHERE relation_number IN "
+        f"({', '.join('?' * len(synced.linked))})",
+        tuple(synced.linked),
+    )
+    assert any(row[3] for row in linked) and any(row[3] is None for row in linked)
+    contacts = synced.sandbox.records(synced.division, "crm/Contacts")
+    for relation, full_name, email, contact_id in linked:
+        if contact_id is None:
+            continue
+        exact = contacts[contact_id]
+        assert exact["Account"] == synced.account_of(relation)["ID"]
+        assert (email or "").lower() == (exact["Email"] or "").lower() or exact["FullName"] == full_name
+
+
+# ---------------------------------------------------------------------------------------------------
+# Outbound
+
+
+def test_outbound_writes_only_changed_fields_creates_once_and_then_nothing(outbound: SyncOffice) -> None:
+    outbound.sync()
+    assert outbound.sync()["counts"]["write_calls"] == 0
+    writes_before = len(outbound.transport.writes)
+    assert query(
+        "SELECT count(*) FROM relations WHERE pending_push = 1 AND relation_number IN "
+        f"({', '.join('?' * len(outbound.linked))})",
+        tuple(outbound.linked),
+    ) == [(0,)]
+
+    relation = next(
+        r for r in outbound.linked if not any(a["Type"] == 3 for a in outbound.children("crm/Addresses", r))
+    )
+    crm_file = outbound.office.crm_file
+    iban_cell = query("SELECT group_concat(iban, ' | ') FROM bank_accounts WHERE relation_number = ?", (relation,))[0][
+        0
+    ]
+    new_iban = "NL20INGB0001234567"
+    edit_crm_file(
+        crm_file,
+        relation,
+        telefoon="030-1234567",
+        factuuradres="Factuurweg 1",
+        factuuradres_postcode="3511AB",
+        factuuradres_plaats="Utrecht",
+        iban=" | ".join(filter(None, [iban_cell, new_iban])),
+    )
+    import_crm(crm_file)
+    report = outbound.sync()
+    new = outbound.transport.writes[writes_before:]
+    account_id = outbound.account_of(relation)["ID"]
+    puts = [w for w in new if w.method == "PUT" and w.endpoint == "crm/Accounts"]
+    assert [w.body for w in puts] == [{"Phone": "030-1234567"}], "only the changed field"
+    (address_post,) = [w for w in new if w.method == "POST" and w.endpoint == "crm/Addresses"]
+    assert address_post.body is not None and address_post.body["Type"] == 3
+    assert address_post.body["Account"] == account_id and address_post.body["Postcode"] == "3511 AB"
+    (bank_post,) = [w for w in new if w.method == "POST" and w.endpoint == "crm/BankAccounts"]
+    assert bank_post.body == {"Account": account_id, "BankAccount": new_iban}
+    assert report["counts"]["write_calls"] == len(new) == 3
+    assert outbound.account_of(relation)["Phone"] == "030-1234567"
+    invoices = [a for a in outbound.children("crm/Addresses", relation) if a["Type"] == 3]
+    assert len(invoices) == 1 and invoices[0]["City"] == "Utrecht"
+    assert query("SELECT exact_bank_account_id IS NOT NULL FROM bank_accounts WHERE iban = ?", (new_iban,)) == [(1,)]
+
+    again = outbound.sync()
+    assert again["counts"]["write_calls"] == 0 and len(outbound.transport.writes) == writes_before + 3
+
+
+def test_outbound_deletes_in_exact_only_when_asked(outbound: SyncOffice) -> None:
+    outbound.sync()
+    relation = relation_with(outbound, "crm/BankAccounts")
+    edit_crm_file(outbound.office.crm_file, relation, iban="")
+    import_crm(outbound.office.crm_file)
+    kept = outbound.sync("--relation", relation)
+    assert any(c["note"] and "--delete-in-exact" in c["note"] for c in kept["relations"][0]["changes"])
+    assert outbound.children("crm/BankAccounts", relation), "kept without the flag"
+    outbound.sync("--relation", relation, "--delete-in-exact")
+    assert outbound.children("crm/BankAccounts", relation) == []
+    assert {w.method for w in outbound.writes(endpoint="crm/BankAccounts")} == {"DELETE"}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Numbers must match
+
+
+def test_numbers_must_match_inbound_renumbers_the_relation(synced: SyncOffice, monkeypatch: pytest.MonkeyPatch) -> None:
+    synced.sync()
+    monkeypatch.setenv("EXACTLINK_SYNC__NUMBERS_MUST_MATCH", "true")
+    relation = relation_with(synced, "crm/Addresses")
+    account = synced.account_of(relation)
+    synced.sandbox.mutate(synced.division, "crm/Accounts", account["ID"], Code="990001")
+    children = {t: query(f"SELECT count(*) FROM {t} WHERE relation_number = ?", (relation,)) for t in CRM_TABLES}
+    report = synced.sync()
+    (result,) = [row for row in report["relations"] if row["relation"] == "990001"]
+    assert {"field": "relation_number", "crm_value": relation, "exact_value": "990001"}.items() <= (
+        result["changes"][0].items()
+    )
+    assert query("SELECT count(*) FROM relations WHERE relation_number = ?", (relation,)) == [(0,)]
+    moved = {t: query(f"SELECT count(*) FROM {t} WHERE relation_number = '990001'") for t in CRM_TABLES}
+    assert moved == children
+    assert query("SELECT account_code FROM links WHERE relation_number = '990001'") == [("990001",)]
+
+
+def test_numbers_must_match_outbound_pushes_the_padded_code(
+    outbound: SyncOffice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    relation = outbound.linked[0]
+    account = outbound.account_of(relation)
+    outbound.sandbox.mutate(outbound.division, "crm/Accounts", account["ID"], Code="990002")
+    monkeypatch.setenv("EXACTLINK_SYNC__NUMBERS_MUST_MATCH", "1")
+    outbound.sync("--relation", relation)
+    (put,) = [w for w in outbound.writes("PUT", "crm/Accounts") if w.body and "Code" in w.body]
+    assert put.body is not None and put.body["Code"] == relation.rjust(18)
+    assert outbound.account_of(relation)["Code"] == relation.rjust(18)
+    assert query("SELECT account_code FROM links WHERE relation_number = ?", (relation,)) == [(relation,)]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Crashes and faults
+
+
+def exact_state(synced: SyncOffice) -> list[tuple[Any, ...]]:
+    """The office administration's relation data in the sandbox, without keys and audit stamps."""
+    skip = {"ID", "Timestamp", "Created", "Creator", "CreatorFullName", "Modified", "Modifier", "ModifierFullName"}
+    accounts = synced.sandbox.records(synced.division, "crm/Accounts")
+    rows = []
+    for table in ("crm/Accounts", "crm/Addresses", "crm/Contacts", "crm/BankAccounts"):
+        for record in synced.sandbox.records(synced.division, table).values():
+            owner = accounts.get(record.get("Account") or record["ID"], {}).get("Code")
+            content = tuple(sorted((k, repr(v)) for k, v in record.items() if k not in skip and k != "Account"))
+            rows.append((table, owner, content))
+    return sorted(rows)
+
+
+def test_a_run_killed_half_way_is_finished_by_the_next_without_duplicates(outbound: SyncOffice) -> None:
+    ibans = iter(["NL20INGB0001234567", "NL02ABNA0123456789", "NL91ABNA0417164300"])
+    for relation in outbound.linked[:3]:
+        edit_crm_file(
+            outbound.office.crm_file,
+            relation,
+            telefoon="030-1234567",
+            factuuradres="Factuurweg 1",
+            factuuradres_postcode="3511AB",
+            factuuradres_plaats="Utrecht",
+            iban=next(ibans),
+        )
+    import_crm(outbound.office.crm_file)
+    kills = 0
+    while True:
+        outbound.transport.crash_after = len(outbound.transport.writes) + 1
+        outbound.sandbox.reset_limits()  # many runs in a few seconds: keep under 60 calls a minute
+        try:
+            outbound.sync()
+            break
+        except Killed:
+            kills += 1
+    assert kills >= 6, "the first push needs several writes, each one was interrupted once"
+    outbound.transport.crash_after = None
+    assert outbound.sync()["counts"]["write_calls"] == 0
+    posts = Counter((w.endpoint, json.dumps(w.body, sort_keys=True)) for w in outbound.writes("POST"))
+    assert posts and max(posts.values()) == 1, "nothing was created twice"
+    per_type = Counter(
+        (record["Account"], record["Type"])
+        for record in outbound.sandbox.records(outbound.division, "crm/Addresses").values()
+    )
+    assert max(per_type.values()) == 1
+    banks = Counter(
+        (record["Account"], record["BankAccount"])
+        for record in outbound.sandbox.records(outbound.division, "crm/BankAccounts").values()
+    )
+    assert max(banks.values()) == 1
+    assert outbound.sync("--dry-run")["counts"]["fields"] == 0, "Exact holds everything the CRM has"
+
+
+def sync_until_done(synced: SyncOffice, *args: str, attempts: int = 5) -> int:
+    """Run `sync ARGS` until it exits 0 (a partial run is finished by the next one); returns the runs it took."""
+    for attempt in range(1, attempts + 1):
+        synced.sandbox.reset_limits()  # many runs in a few seconds: stay under 60 calls a minute
+        result = run_cli("sync", "--json", *args)
+        assert result.exit_code in (0, ExitCode.PARTIAL), result.stderr
+        if result.exit_code == 0:
+            return attempt
+    raise AssertionError(f"sync {' '.join(args)} did not complete in {attempts} runs")
+
+
+def test_faults_end_in_the_same_state_as_a_clean_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, no_sleep: None
+) -> None:
+    states = []
+    for faulty in (False, True):
+        monkeypatch.setenv("EXACTLINK_HOME", str(tmp_path / f"home-{faulty}"))
+        (tmp_path / f"office-{faulty}").mkdir()
+        for office in start_sync_office(monkeypatch, tmp_path / f"office-{faulty}", clients=10, seed=11):
+            synced = office
+            if faulty:
+                synced.sandbox.faults = Faults(error_rate=0.05, burst_429=4, seed=5)
+            sync_until_done(synced, "--direction", "outbound")
+            sync_until_done(synced, "--direction", "inbound")
+            synced.sandbox.faults = Faults()
+            for direction in ("outbound", "inbound"):
+                assert synced.sync("--dry-run", "--direction", direction)["counts"]["fields"] == 0
+            states.append((crm_state(), exact_state(synced)))
+            if faulty:
+                assert any(entry.status >= 500 for entry in synced.sandbox.request_log)
+                assert sum(entry.status == 429 for entry in synced.sandbox.request_log) >= 4
+    assert states[0] == states[1]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Direct synchronisation and watch
+
+
+def test_direct_sync_pushes_a_crm_import_at_once(outbound: SyncOffice, monkeypatch: pytest.MonkeyPatch) -> None:
+    outbound.sync()
+    monkeypatch.setenv("EXACTLINK_SYNC__DIRECT", "true")
+    relation = outbound.linked[0]
+    edit_crm_file(outbound.office.crm_file, relation, telefoon="020-7654321")
+    before = len(outbound.transport.writes)
+    result = run_cli("crm", "import", str(outbound.office.crm_file), "--json")
+    assert result.exit_code in (0, 3), result.stderr
+    report = json.loads(result.stdout)
+    assert report["direct_sync"]["direction"] == "outbound"
+    assert [w.body for w in outbound.transport.writes[before:]] == [{"Phone": "020-7654321"}]
+    assert outbound.account_of(relation)["Phone"] == "020-7654321"
+    assert "switch it on only after all existing relations are linked" in result.stderr
+
+
+def test_direct_sync_does_nothing_inbound(synced: SyncOffice, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXACTLINK_SYNC__DIRECT", "true")
+    edit_crm_file(synced.office.crm_file, synced.linked[0], telefoon="020-7654321")
+    report = import_crm(synced.office.crm_file)
+    assert "direct_sync" not in report and synced.writes() == []
+
+
+def test_watch_polls_until_told_to_stop(synced: SyncOffice, monkeypatch: pytest.MonkeyPatch) -> None:
+    from exactlink.services.session import runtime
+    from exactlink.services.sync import SyncReport, watch
+
+    result = run_cli("sync", "--watch", "--max-polls", "2", "--interval", "0.001", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["polls"] == 2
+
+    relation = synced.linked[0]
+    account_id = synced.account_of(relation)["ID"]
+    seen: list[SyncReport] = []
+
+    def between_polls(report: SyncReport) -> None:
+        seen.append(report)
+        synced.sandbox.mutate(synced.division, "crm/Accounts", account_id, Website="na-de-eerste-poll.nl")
+
+    summary = watch(interval_minutes=0.001, max_polls=2, on_poll=between_polls, sleep=lambda seconds: None)
+    assert summary.polls == 2 and summary.fields >= 1
+    assert [c.exact_value for c in seen[1].changes() if c.field == "website"] == ["na-de-eerste-poll.nl"]
+
+    def interrupt(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runtime, "sleep", interrupt)
+    stopped = run_cli("sync", "--watch")
+    assert stopped.exit_code == 0, stopped.stderr
+    assert "stopped with Ctrl-C" in stopped.stdout and "1 poll(s)" in stopped.stdout
+
+    outbound_watch = run_cli("sync", "--watch", "--direction", "outbound")
+    assert outbound_watch.exit_code == ExitCode.USAGE
+
+
+# ---------------------------------------------------------------------------------------------------
+# Run bookkeeping and selection
+
+
+def test_runs_are_recorded_and_one_sync_at_a_time(synced: SyncOffice) -> None:
+    from exactlink.services.locking import run_lock
+
+    synced.sync()
+    assert query("SELECT command, outcome FROM runs WHERE command = 'sync'") == [("sync", "ok")]
+    with run_lock("sync"):
+        held = run_cli("sync")
+    assert held.exit_code == ExitCode.LOCKED
+
+
+def test_only_the_relations_asked_for(synced: SyncOffice) -> None:
+    unlinked = query(
+        "SELECT relation_number FROM relations WHERE relation_number NOT IN (SELECT relation_number FROM links)"
+    )
+    report = synced.sync("--relation", synced.linked[0], "--relation", unlinked[0][0], "--relation", "NOPE")
+    statuses = {row["relation"]: (row["status"], row["error"]) for row in report["relations"]}
+    assert report["counts"]["relations"] == 3
+    assert statuses[unlinked[0][0]][0] == "skipped" and "not linked" in statuses[unlinked[0][0]][1]
+    assert statuses["NOPE"] == ("skipped", "not in the local CRM mirror")
+
+
+def test_bsns_are_masked_in_the_diff(synced: SyncOffice) -> None:
+    account = synced.account_of(synced.linked[0])
+    synced.sandbox.mutate(synced.division, "crm/Accounts", account["ID"], BSN="111222333")
+    masked = run_cli("sync", "--dry-run")
+    assert "*****2333" in masked.stdout and "111222333" not in masked.stdout
+    shown = synced.sync("--dry-run", "--show-bsn")
+    assert "111222333" in json.dumps(shown)
+    quiet = run_cli("sync", "--quiet")
+    assert quiet.exit_code == 0 and quiet.stdout == ""
