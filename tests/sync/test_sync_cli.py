@@ -403,7 +403,7 @@ def test_runs_are_recorded_and_one_sync_at_a_time(synced: SyncOffice) -> None:
 
     synced.sync()
     assert query("SELECT command, outcome FROM runs WHERE command = 'sync'") == [("sync", "ok")]
-    with run_lock("sync"):
+    with run_lock("relations"):
         held = run_cli("sync")
     assert held.exit_code == ExitCode.LOCKED
 

@@ -57,7 +57,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Direction = Literal["inbound", "outbound"]
-LOCK_NAME = "sync"
+LOCK_NAME = "relations"  # shared with match: both change relations, links and the copy of Exact
 RUN_COMMAND = "sync"
 DIRECT_ADVICE = (
     "direct synchronisation is on while {count} relation(s) are not linked yet; the advice is to switch it on "
