@@ -355,6 +355,18 @@ def test_direct_sync_pushes_a_crm_import_at_once(outbound: SyncOffice, monkeypat
     assert "switch it on only after all existing relations are linked" in result.stderr
 
 
+def test_direct_sync_that_cannot_run_only_warns(outbound: SyncOffice, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXACTLINK_SYNC__DIRECT", "true")
+    assert run_cli("logout").exit_code == 0
+    relation = outbound.linked[0]
+    edit_crm_file(outbound.office.crm_file, relation, telefoon="020-7654321")
+    result = run_cli("crm", "import", str(outbound.office.crm_file))
+    assert result.exit_code in (0, 3)
+    assert "direct synchronisation did not run" in result.stderr and "exactlink sync" in result.stderr
+    assert query("SELECT pending_push FROM relations WHERE relation_number = ?", (relation,)) == [(1,)]
+    assert outbound.writes() == []
+
+
 def test_direct_sync_does_nothing_inbound(synced: SyncOffice, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EXACTLINK_SYNC__DIRECT", "true")
     edit_crm_file(synced.office.crm_file, synced.linked[0], telefoon="020-7654321")
@@ -381,6 +393,14 @@ def test_watch_polls_until_told_to_stop(synced: SyncOffice, monkeypatch: pytest.
     summary = watch(interval_minutes=0.001, max_polls=2, on_poll=between_polls, sleep=lambda seconds: None)
     assert summary.polls == 2 and summary.fields >= 1
     assert [c.exact_value for c in seen[1].changes() if c.field == "website"] == ["na-de-eerste-poll.nl"]
+
+    synced.sandbox.update_division(synced.division, BlockingStatus=1)
+
+    def unblock(seconds: float) -> None:
+        synced.sandbox.update_division(synced.division, BlockingStatus=0)
+
+    recovered = watch(interval_minutes=0.001, max_polls=2, sleep=unblock)
+    assert (recovered.failed_polls, recovered.polls, recovered.exit_code) == (1, 1, ExitCode.PARTIAL)
 
     def interrupt(seconds: float) -> None:
         raise KeyboardInterrupt

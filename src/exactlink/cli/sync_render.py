@@ -160,7 +160,7 @@ def print_watch_summary(summary: WatchSummary, *, quiet: bool = False) -> None:
         return
     stopped = " (stopped with Ctrl-C)" if summary.interrupted else ""
     out().print(
-        f"watch{stopped}: {summary.polls} poll(s), {summary.skipped_polls} skipped, "
+        f"watch{stopped}: {summary.polls} poll(s), {summary.skipped_polls} skipped ({summary.failed_polls} failed), "
         f"{summary.changed_relations} relation update(s) ({summary.fields} field(s)), {summary.failed} failed",
         highlight=False,
     )

@@ -844,19 +844,21 @@ class WatchSummary:
     changed_relations: int = 0
     failed: int = 0
     skipped_polls: int = 0
+    failed_polls: int = 0
     unlinked: list[str] = field(default_factory=list)
     interrupted: bool = False
 
     @property
     def exit_code(self) -> int:
-        """0 (also after Ctrl-C), or 3 when a poll left relations unsynchronised."""
-        return 3 if self.failed else 0
+        """0 (also after Ctrl-C), or 3 when a poll failed or left relations unsynchronised."""
+        return 3 if self.failed or self.failed_polls else 0
 
     def as_json(self) -> dict[str, Any]:
         """JSON form."""
         return {
             "polls": self.polls,
             "skipped_polls": self.skipped_polls,
+            "failed_polls": self.failed_polls,
             "fields": self.fields,
             "changed_relations": self.changed_relations,
             "failed": self.failed,
@@ -881,7 +883,8 @@ def watch(
     commands can run in between. Ctrl-C ends the watch with the summary so far; ``max_polls`` ends it
     after that many polls.
     """
-    from exactlink.errors import LockHeld
+    from exactlink.console import warn
+    from exactlink.errors import ConfigError, LockHeld, LoginRequired, NotConfigured
     from exactlink.services.session import runtime
     from exactlink.settings import load_settings
 
@@ -902,7 +905,14 @@ def watch(
                 report = run_sync(direction="inbound", relations=relations, settings=settings)
             except LockHeld:
                 summary.skipped_polls += 1
-                log.info("sync --watch: another sync holds the lock; skipping this poll")
+                log.info("sync --watch: another run holds the lock; skipping this poll")
+            except (ConfigError, LoginRequired, NotConfigured):
+                raise
+            except ExactlinkError as exc:
+                # Exact unreachable, an error budget used up …: this poll failed, the next one may not.
+                summary.skipped_polls += 1
+                summary.failed_polls += 1
+                warn(f"sync --watch: this poll failed: {exc.message}")
             else:
                 summary.polls += 1
                 counts = report.counts()
@@ -929,6 +939,15 @@ def push_relations(numbers: Sequence[str], *, settings: Settings | None = None) 
     the next ``exactlink sync`` pushes the changes, as they stay marked as pending.
     """
     from exactlink.console import warn
+
+    try:
+        return _push_changed(numbers, settings, warn)
+    except ExactlinkError as exc:
+        warn(f"direct synchronisation did not run: {exc.message}; `exactlink sync` will push the changes")
+        return None
+
+
+def _push_changed(numbers: Sequence[str], settings: Settings | None, warn: Callable[[str], None]) -> SyncReport | None:
     from exactlink.settings import load_settings
     from exactlink.store.db import open_db
     from exactlink.store.links import list_links
@@ -947,11 +966,7 @@ def push_relations(numbers: Sequence[str], *, settings: Settings | None = None) 
     wanted = [number for number in dict.fromkeys(numbers) if number in linked]
     if not wanted:
         return None
-    try:
-        report = run_sync(direction="outbound", relations=wanted, settings=settings)
-    except ExactlinkError as exc:
-        warn(f"direct synchronisation did not run: {exc.message}; `exactlink sync` will push the changes")
-        return None
+    report = run_sync(direction="outbound", relations=wanted, settings=settings)
     report.warnings = [line for line in report.warnings if line not in advice]
     failed = report.counts()["failed"]
     if failed:
