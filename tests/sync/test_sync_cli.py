@@ -101,6 +101,17 @@ def test_inbound_follows_changes_and_deletions_made_in_exact(synced: SyncOffice)
     assert report["counts"]["refresh_calls"] == 5
 
 
+def test_inbound_fixes_a_flagged_value_and_its_flag(synced: SyncOffice) -> None:
+    relation = next(r for r in synced.linked if synced.account_of(r)["ChamberOfCommerce"])
+    edit_crm_file(synced.office.crm_file, relation, **{"kvk-nummer": "1234567"})
+    import_crm(synced.office.crm_file)
+    assert "kvk-nummer" in query("SELECT issues FROM relations WHERE relation_number = ?", (relation,))[0][0]
+    synced.sync()
+    kvk, issues = query("SELECT kvk, issues FROM relations WHERE relation_number = ?", (relation,))[0]
+    assert kvk == synced.account_of(relation)["ChamberOfCommerce"]
+    assert "kvk-nummer" not in issues
+
+
 def test_dry_run_shows_the_field_diff_and_writes_nothing(synced: SyncOffice) -> None:
     relation = synced.linked[0]
     account = synced.account_of(relation)

@@ -19,6 +19,7 @@ from exactlink.store.relations import (
 from exactlink.store.returns import relation_returns
 from exactlink.store.sync_state import (
     RelationNumberTaken,
+    drop_issues,
     patch_mirror_row,
     relation_children,
     remove_mirror_row,
@@ -111,3 +112,15 @@ def test_contact_update_and_bank_accounts_replacement(db: sqlite_utils.Database)
     ]
     replace_bank_accounts(db, "R001", [])
     assert "bank_accounts" not in relation_children(db)["R001"]
+
+
+def test_issues_about_replaced_values_are_dropped(db: sqlite_utils.Database) -> None:
+    issues = [
+        {"column": "KvK-nummer", "message": "KvK number must be 8 digits, not 7", "severity": "error"},
+        {"column": "bezoekadres postcode", "message": "postcode …", "severity": "error"},
+        {"column": "email", "message": "not an e-mail address", "severity": "error"},
+    ]
+    upsert_relation(db, RelationRecord("R002", name="Other", issues=issues))
+    assert drop_issues(db, "R002", ["kvk", "visit_postcode"]) == 2
+    assert [issue["column"] for issue in get_relation_record(db, "R002").issues] == ["email"]  # type: ignore[union-attr]
+    assert drop_issues(db, "R404", ["kvk"]) == 0

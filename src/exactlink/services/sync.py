@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Direction = Literal["inbound", "outbound"]
+ADDRESS_PARTS = ("street", "postcode", "city", "country")
 LOCK_NAME = "relations"  # shared with match: both change relations, links and the copy of Exact
 RUN_COMMAND = "sync"
 DIRECT_ADVICE = (
@@ -447,7 +448,7 @@ def _apply_inbound(db: sqlite_utils.Database, link: Mapping[str, Any], plan: Inb
         set_exact_address_id,
         update_relation_fields,
     )
-    from exactlink.store.sync_state import renumber_relation, replace_bank_accounts, update_contact
+    from exactlink.store.sync_state import drop_issues, renumber_relation, replace_bank_accounts, update_contact
 
     number = link["relation_number"]
     with transaction(db):
@@ -469,6 +470,10 @@ def _apply_inbound(db: sqlite_utils.Database, link: Mapping[str, Any], plan: Inb
             update_contact(db, number, update.full_name, update.values, exact_contact_id=update.exact_id)
         if plan.ibans is not None:
             replace_bank_accounts(db, number, plan.ibans)
+        replaced = [*plan.fields, *(f"{kind}_{part}" for kind in plan.addresses for part in ADDRESS_PARTS)]
+        if replaced or plan.ibans is not None:
+            # Values now taken from Exact: their import flags (a 7-digit KvK number …) no longer apply.
+            drop_issues(db, number, [*replaced, *(["ibans"] if plan.ibans is not None else [])])
         if (link["account_code"] or "") != (exact.code or ""):
             set_link(
                 db,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from exactlink.errors import ExactlinkError
 from exactlink.store.accounts import ENTITIES
-from exactlink.store.db import now_iso, transaction
+from exactlink.store.db import from_json, now_iso, to_json, transaction
 from exactlink.store.relations import CONTACT_FIELDS, RelationNotFound
 
 if TYPE_CHECKING:
@@ -185,3 +185,26 @@ def replace_bank_accounts(
                 "WHERE exact_bank_account_id IS NOT excluded.exact_bank_account_id",
                 (relation_number, iban, exact_id, now),
             )
+
+
+def drop_issues(db: sqlite_utils.Database, relation_number: str, fields: Iterable[str]) -> int:
+    """Forget the relation's validation issues about ``fields`` (CSV field names: ``kvk``, ``visit_postcode``,
+    ``ibans`` …), e.g. after an inbound sync replaced those values with Exact's. Returns how many were dropped.
+
+    An issue names its column as it was written in the imported file; it is matched to a field through the
+    import's header names.
+    """
+    from exactlink.store.crm_csv import HEADER_INDEX, header_key
+
+    wanted = set(fields)
+    with transaction(db):
+        row = db.conn.execute("SELECT issues FROM relations WHERE relation_number = ?", (relation_number,)).fetchone()
+        if row is None:
+            return 0
+        issues = from_json(row[0], [])
+        kept = [issue for issue in issues if HEADER_INDEX.get(header_key(str(issue.get("column", "")))) not in wanted]
+        if len(kept) != len(issues):
+            db.conn.execute(
+                "UPDATE relations SET issues = ? WHERE relation_number = ?", (to_json(kept), relation_number)
+            )
+        return len(issues) - len(kept)
