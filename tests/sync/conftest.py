@@ -7,7 +7,7 @@ no bodies): ``office.writes`` lists ``(method, endpoint path, JSON body)`` for e
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,13 +44,17 @@ class RecordingTransport(httpx.HTTPTransport):
         super().__init__()
         self.writes: list[Write] = []
         self.crash_after: int | None = None
+        self.before_write: Callable[[Write], None] | None = None
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if request.method in ("PUT", "POST", "DELETE") and "/api/v1/" in request.url.path:
             if self.crash_after is not None and len(self.writes) >= self.crash_after:
                 raise Killed(f"killed before write {len(self.writes) + 1}")
             body = json.loads(request.content) if request.content else None
-            self.writes.append(Write(request.method, request.url.path, body))
+            write = Write(request.method, request.url.path, body)
+            self.writes.append(write)
+            if self.before_write is not None:
+                self.before_write(write)
         return super().handle_request(request)
 
 

@@ -207,6 +207,29 @@ def test_outbound_writes_only_changed_fields_creates_once_and_then_nothing(outbo
     assert again["counts"]["write_calls"] == 0 and len(outbound.transport.writes) == writes_before + 3
 
 
+def test_one_relation_failing_does_not_stop_the_others(outbound: SyncOffice) -> None:
+    for relation in outbound.linked[:3]:
+        edit_crm_file(outbound.office.crm_file, relation, telefoon="030-1234567")
+    import_crm(outbound.office.crm_file)
+    victim = outbound.linked[1]
+    victim_account = outbound.account_of(victim)["ID"]
+
+    def delete_first(write: Any) -> None:
+        if victim_account in write.path and write.endpoint == "crm/Accounts":
+            outbound.sandbox.delete(outbound.division, "crm/Accounts", victim_account)
+
+    outbound.transport.before_write = delete_first
+    report = outbound.sync(expect=ExitCode.PARTIAL)
+    outbound.transport.before_write = None
+    statuses = {row["relation"]: (row["status"], row["error"]) for row in report["relations"]}
+    assert statuses[victim][0] == "failed" and "not found" in statuses[victim][1]
+    assert statuses[outbound.linked[0]][0] == statuses[outbound.linked[2]][0] == "changed"
+    assert outbound.account_of(outbound.linked[2])["Phone"] == "030-1234567"
+    assert query("SELECT outcome FROM runs WHERE command = 'sync' ORDER BY id DESC LIMIT 1") == [("partial",)]
+    after = outbound.sync()
+    assert after["unlinked"] == [victim], "the next run sees the deletion and unlinks the relation"
+
+
 def test_outbound_deletes_in_exact_only_when_asked(outbound: SyncOffice) -> None:
     outbound.sync()
     relation = relation_with(outbound, "crm/BankAccounts")
