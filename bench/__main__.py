@@ -1,0 +1,133 @@
+"""Run every benchmark against the sandbox and print one table of the measured figures.
+
+    uv run python -m bench            # all benchmarks (a few minutes)
+    uv run python -m bench --quick    # smaller sizes, for a smoke run
+
+Each row names the quality bar of PRODUCT.md it measures, the figure, and whether the bar is met.
+The raw figures are also written to ``bench/results/latest.json``. Exits 1 when a bar is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+Row = tuple[str, str, bool]
+
+
+def _startup(quick: bool) -> tuple[dict[str, Any], list[Row]]:
+    from bench.bench_startup import run
+
+    figures = run(runs=7 if quick else 15)
+    return figures, [
+        (
+            "Start-up: `exactlink --help` < 0.3 s",
+            f"{figures['help_seconds']:.3f} s ({figures['ratio_to_bar']:.0%} of the bar; "
+            f"{figures['ratio_to_bare_python']}x a bare `python -c pass`)",
+            figures["ok"],
+        )
+    ]
+
+
+def _tokens(quick: bool) -> tuple[dict[str, Any], list[Row]]:
+    from bench.bench_tokens import run
+
+    figures = run(processes=20)
+    return figures, [
+        (
+            "Tokens: 20 processes, one expired login → 1 refresh, 0 re-logins",
+            f"{figures['refreshes']} refresh, {figures['relogins']} re-logins, "
+            f"{figures['failed_processes']} failed processes",
+            figures["ok"],
+        )
+    ]
+
+
+def _matching(quick: bool) -> tuple[dict[str, Any], list[Row]]:
+    from bench.bench_matching import run
+
+    results: dict[str, Any] = {}
+    rows: list[Row] = []
+    for clients in (200, 2_000) if quick else (200, 20_000):
+        figures = run(clients)
+        results[str(clients)] = figures
+        timing = f", {figures['seconds']:.2f} s ({figures['time_vs_bar']:.0%} of the 2 s bar)" if figures[
+            "time_ok"
+        ] is not None else ""
+        rows.append(
+            (
+                f"Matching at {clients:,} × {figures['accounts']:,}: precision ≥ 99.5 %, recall ≥ 95 %"
+                + (", < 2 s" if figures["time_ok"] is not None else ""),
+                f"precision {figures['precision']:.2%}, recall {figures['recall']:.2%} "
+                f"(review queue {figures['review_queue']}){timing}",
+                bool(figures["passed"]),
+            )
+        )
+    return results, rows
+
+
+def _fetch_returns(quick: bool) -> tuple[dict[str, Any], list[Row]]:
+    from bench.bench_fetch_returns import run
+
+    figures = run(admins=100 if quick else 500)
+    hourly, baseline = figures["hourly"], figures["baseline"]
+    return figures, [
+        (
+            f"Throughput: hourly fetch-returns, {figures['admins']} administrations at 150 ms/call < 10 s, no 429",
+            f"{hourly['seconds']:.2f} s, {hourly['calls']} calls ({hourly['returns_calls']} Returns), "
+            f"{hourly['status_429']} × 429; one at a time {baseline['seconds']:.1f} s → {figures['speedup']}x",
+            figures["ok"],
+        )
+    ]
+
+
+def _sync_economy(quick: bool) -> tuple[dict[str, Any], list[Row]]:
+    from bench.bench_sync_economy import run, summary_rows
+
+    figures = run(clients=500 if quick else 2_000)
+    return figures, summary_rows(figures)
+
+
+BENCHMARKS: dict[str, Callable[[bool], tuple[dict[str, Any], list[Row]]]] = {
+    "startup": _startup,
+    "tokens": _tokens,
+    "matching": _matching,
+    "sync_economy": _sync_economy,
+    "fetch_returns": _fetch_returns,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes (the bars still apply)")
+    parser.add_argument("--only", choices=sorted(BENCHMARKS), action="append", help="run only these")
+    args = parser.parse_args(argv)
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table("quality bar", "measured", "met", title="exactlink benchmarks (sandbox Exact Online)")
+    raw: dict[str, Any] = {}
+    all_met = True
+    for name in args.only or list(BENCHMARKS):
+        started = time.perf_counter()
+        console.print(f"[dim]running {name} …[/dim]")
+        figures, rows = BENCHMARKS[name](args.quick)
+        raw[name] = {"figures": figures, "wall_seconds": round(time.perf_counter() - started, 1)}
+        for bar, measured, met in rows:
+            table.add_row(bar, measured, "yes" if met else "[red]NO[/red]")
+            all_met = all_met and met
+    console.print(table)
+    results = Path(__file__).parent / "results"
+    results.mkdir(exist_ok=True)
+    (results / "latest.json").write_text(json.dumps(raw, indent=2, default=str), encoding="utf-8")
+    return 0 if all_met else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
