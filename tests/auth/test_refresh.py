@@ -228,3 +228,30 @@ def test_cli_with_a_dead_login_exits_4(logged_in: Exact, exactlink_home: Path) -
     assert "run `exactlink login` again" in result.stderr
     status = json.loads(run_cli("status", "--json").stdout)
     assert status["logged_in"] is True, "status reads local state only; the local clock has not moved"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "outcome"),
+    [
+        # Exact's knowledge base: 401 "Access Token not expired"; some clients report it as a 400.
+        (401, {"error": "invalid_request", "error_description": "Access token not expired yet."}, "too early"),
+        (400, {"error": "invalid_request", "error_description": "Access Token not expired"}, "too early"),
+        (401, {"error": "unauthorized_client", "error_description": "Old refresh token used."}, "login"),
+        (400, {"error": "invalid_grant", "error_description": "Invalid refresh token."}, "login"),
+        (400, {"error": "invalid_request", "error_description": "The refresh token expired at 1/1/2026"}, "login"),
+        (503, {}, "oauth error"),
+    ],
+)
+def test_token_endpoint_answers_are_told_apart(status: int, body: dict[str, str], outcome: str) -> None:
+    from exactlink.auth.oauth import OAuthError, RefreshTooEarly
+
+    transport = httpx.MockTransport(lambda request: httpx.Response(status, json=body))
+    oauth = OAuthClient(OAuthApp(BASE, "app", "secret", "http://127.0.0.1:8765/callback"), transport=transport)
+    expected: type[Exception] = {"too early": RefreshTooEarly, "login": LoginRequired, "oauth error": OAuthError}[
+        outcome
+    ]
+    with pytest.raises(expected) as caught:
+        oauth.refresh("the-refresh-token")
+    assert "the-refresh-token" not in str(caught.value)
+    if outcome == "login":
+        assert isinstance(caught.value, LoginRequired) and caught.value.hint == "run `exactlink login` again"

@@ -212,7 +212,7 @@ def test_too_early_refresh_is_refused_without_rotating(web: httpx.Client, sandbo
     tokens = login(web, sandbox)
     sandbox.advance(300)
     early = refresh(web, sandbox, tokens["refresh_token"])
-    assert early.status_code == 400
+    assert early.status_code == 401, "Exact: 'rejected with response code 401 and reason Access Token not expired'"
     assert early.json() == {
         "error": "invalid_request",
         "error_description": "Access token not expired yet. You can only request a new access token after 570 seconds.",

@@ -24,7 +24,8 @@ Access tokens live 600 s. Errors, exactly:
   ``{"error":"unauthorized_client","error_description":"Old refresh token used."}``
 - a refresh token unused for 30 days: 400 ``{"error":"invalid_request","error_description":"The refresh token
   expired at 11/3/2026 2:50:46 PM and it is now 12/4/2026 9:00:00 AM."}`` (UTC, Exact's US format)
-- a refresh less than 570 s after the current access token was issued: 400
+- a refresh less than 570 s after the current access token was issued: 401 (Exact's knowledge base: "your
+  call will be rejected with response code 401 and reason Access Token not expired")
   ``{"error":"invalid_request","error_description":"Access token not expired yet. You can only request a new
   access token after 570 seconds."}``; nothing is rotated, the refresh token stays valid.
 
@@ -289,7 +290,7 @@ class OAuthServer:
             )
         if now - token.access_issued < EARLIEST_REFRESH_SECONDS:
             return _token_error(
-                400,
+                401,
                 "invalid_request",
                 f"Access token not expired yet. You can only request a new access token after "
                 f"{EARLIEST_REFRESH_SECONDS} seconds.",
