@@ -163,3 +163,24 @@ def test_commands_without_a_login_exit_4(exact: Exact) -> None:
         assert result.exit_code == ExitCode.LOGIN_REQUIRED
         assert "not logged in" in result.stderr and "run `exactlink login`" in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_a_used_up_daily_limit_ends_cleanly_and_says_when_to_try_again(logged_in: Exact) -> None:
+    sandbox = logged_in.sandbox
+    # Two hours ahead, the sandbox's daily reset (its next UTC midnight) is far from our real clock's now,
+    # so the client cannot decide to just wait for it.
+    sandbox.advance(2 * 3600)
+    sandbox.limits.daily_limit = 0
+    sandbox.reset_counters()
+    result = run_cli("tenant", "list")
+    assert result.exit_code == ExitCode.ERROR
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "the daily Exact Online API limit for the current administration is used up; try again after" in lines[0]
+    assert lines[0].rstrip().endswith("UTC")
+    assert [entry.status for entry in sandbox.request_log if entry.endpoint != "oauth2/token"] == [429], (
+        "one refused call, then exactlink stops instead of hammering Exact"
+    )
+    budget = {row["division"]: row for row in json.loads(run_cli("status", "--json").stdout)["api_budget"]}
+    assert budget["current"]["daily_remaining"] == 0

@@ -29,6 +29,7 @@ from exactlink.api.errors import (
     DivisionError,
     ForbiddenError,
     TransientApiError,
+    administration,
     division_label,
     exact_error_message,
     forbidden_message,
@@ -322,7 +323,7 @@ class ExactClient:
                     self.backoff.wait(failures)
                     continue
                 raise TransientApiError(
-                    f"{method} {endpoint} for administration {division_label(division)} failed: {what}"
+                    f"{method} {endpoint} for {administration(division)} failed: {what}"
                     + (f" ({failures} attempts)" if failures > 1 else ""),
                     division=division,
                     endpoint=endpoint,
@@ -334,8 +335,8 @@ class ExactClient:
                 rate_limited += 1
                 if rate_limited > MAX_RATE_LIMITED_RETRIES:
                     raise DivisionError(
-                        f"Exact Online kept refusing calls to {endpoint} for administration "
-                        f"{division_label(division)} with 429 (too many requests)",
+                        f"Exact Online kept refusing calls to {endpoint} for {administration(division)} "
+                        "with 429 (too many requests)",
                         status=429,
                         division=division,
                         endpoint=endpoint,
@@ -358,7 +359,7 @@ class ExactClient:
                     continue
                 text = exact_error_message(response.content)
                 raise TransientApiError(
-                    f"{method} {endpoint} for administration {division_label(division)} failed: "
+                    f"{method} {endpoint} for {administration(division)} failed: "
                     f"Exact Online answered HTTP {status}" + (f": {text}" if text else ""),
                     status=status,
                     division=division,
@@ -384,7 +385,7 @@ class ExactClient:
             return ForbiddenError(
                 forbidden_message(reason, division, text), reason=reason, division=division, endpoint=endpoint
             )
-        where = f"{endpoint} in administration {division_label(division)}"
+        where = f"{endpoint} in {administration(division)}"
         if status == 404:
             message = f"not found: {where}" + (f" ({text})" if text else "")
         else:

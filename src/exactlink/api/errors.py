@@ -16,24 +16,29 @@ from exactlink.errors import ExactlinkError
 # The 403 ``Reason`` header values Exact Online documents, as sentences. ``{division}`` is filled in.
 FORBIDDEN_REASONS: dict[str, str] = {
     "NoDivisionAccess": (
-        "this login has no access to administration {division} (or the app was not given consent for it)"
+        "this login has no access to {administration} (or the app was not given consent for it)"
     ),
-    "WrongDivision": "administration {division} is not accessible to this login",
-    "LicenseExpired": "the Exact Online licence of administration {division} has expired",
+    "WrongDivision": "{administration} is not accessible to this login",
+    "LicenseExpired": "the Exact Online licence of {administration} has expired",
     "BlockedUser": "this Exact Online user is blocked",
     "InactiveUser": "this Exact Online user is inactive",
     "BlockedCustomer": "the Exact Online customer (licence holder) is blocked",
-    "DivisionBlocked": "administration {division} is blocked in Exact Online",
+    "DivisionBlocked": "{administration} is blocked in Exact Online",
     "TooManyErrors": (
-        "Exact Online blocked this app for administration {division} after too many failed calls; "
+        "Exact Online blocked this app for {administration} after too many failed calls; "
         "wait an hour before trying again"
     ),
 }
 
 
 def division_label(division: int | None) -> str:
-    """How a division is named in messages."""
+    """A division as a short key (logs, the error-budget file): its code, or ``current/Me`` for calls without one."""
     return "current/Me" if division is None else str(division)
+
+
+def administration(division: int | None) -> str:
+    """A division as messages name it: ``administration 123``, or the current one for ``current/Me``."""
+    return "the current administration" if division is None else f"administration {division}"
 
 
 class ApiError(ExactlinkError):
@@ -72,7 +77,7 @@ class RateLimitExhausted(DivisionError):
     def __init__(self, *, division: int | None, endpoint: str | None, retry_at: datetime | None) -> None:
         when = retry_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if retry_at else "tomorrow"
         super().__init__(
-            f"the daily Exact Online API limit for administration {division_label(division)} is used up; "
+            f"the daily Exact Online API limit for {administration(division)} is used up; "
             f"try again after {when}",
             status=429,
             division=division,
@@ -87,7 +92,7 @@ class ErrorBudgetExhausted(DivisionError):
     def __init__(self, *, division: int | None, endpoint: str, failures: int, retry_at: datetime | None) -> None:
         when = retry_at.astimezone(UTC).strftime("%H:%M UTC") if retry_at else "in an hour"
         super().__init__(
-            f"stopped administration {division_label(division)}: {failures} failed calls to {endpoint} in the "
+            f"stopped {administration(division)}: {failures} failed calls to {endpoint} in the "
             f"last hour (Exact Online blocks an app after 10); try again after {when}",
             division=division,
             endpoint=endpoint,
@@ -124,16 +129,16 @@ def exact_error_message(body: bytes | str | None) -> str | None:
 
 def forbidden_message(reason: str | None, division: int | None, exact_text: str | None) -> str:
     """The sentence for a 403, from the ``Reason`` header, else Exact's own text."""
-    label = division_label(division)
+    label = administration(division)
     if reason and reason in FORBIDDEN_REASONS:
-        return FORBIDDEN_REASONS[reason].format(division=label)
+        return FORBIDDEN_REASONS[reason].format(administration=label)
     if exact_text:
         if "Application Scope Violated" in exact_text:
             return (
                 f"the app's scopes in the Exact App Center do not allow this call ({exact_text}); "
                 "add the scope to the app registration and log in again"
             )
-        return f"Exact Online refused access to administration {label}: {exact_text}"
+        return f"Exact Online refused access to {label}: {exact_text}"
     if reason:
-        return f"Exact Online refused access to administration {label} (reason: {reason})"
-    return f"Exact Online refused access to administration {label}"
+        return f"Exact Online refused access to {label} (reason: {reason})"
+    return f"Exact Online refused access to {label}"
