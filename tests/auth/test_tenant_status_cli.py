@@ -184,3 +184,25 @@ def test_a_used_up_daily_limit_ends_cleanly_and_says_when_to_try_again(logged_in
     )
     budget = {row["division"]: row for row in json.loads(run_cli("status", "--json").stdout)["api_budget"]}
     assert budget["current"]["daily_remaining"] == 0
+
+
+def test_status_shows_failed_calls_and_an_expiring_login(logged_in: Exact, monkeypatch: pytest.MonkeyPatch) -> None:
+    from exactlink.services import session
+
+    monkeypatch.setattr(session.runtime, "sleep", lambda seconds: None)  # no real back-off waits
+    logged_in.sandbox.faults.error_rate = 1.0
+    failed = run_cli("tenant", "list")
+    assert failed.exit_code == ExitCode.ERROR
+    assert "GET current/Me for the current administration failed: Exact Online answered HTTP 5" in failed.stderr
+    logged_in.sandbox.faults.error_rate = 0.0
+    report = json.loads(run_cli("status", "--json").stdout)
+    assert report["error_budget"] == [{"division": "current", "endpoint": "current/Me", "failures": 4, "limit": 10}]
+    text = run_cli("status").stdout
+    assert "failed calls to current/Me in the current administration: 4 of 10 in the last hour" in text
+
+    # 28 days later (our clock), the login has two days left: status says so.
+    now = session.runtime.clock()
+    monkeypatch.setattr(session.runtime, "clock", lambda: now + 28 * 86_400)
+    report = json.loads(run_cli("status", "--json").stdout)
+    assert report["refresh_token"]["expires_soon"] is True and report["refresh_token"]["days_left"] <= 2
+    assert "<- expires soon" in run_cli("status").stdout

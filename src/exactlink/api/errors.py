@@ -32,8 +32,11 @@ FORBIDDEN_REASONS: dict[str, str] = {
 
 
 def division_label(division: int | None) -> str:
-    """A division as a short key (logs, the error-budget file): its code, or ``current/Me`` for calls without one."""
-    return "current/Me" if division is None else str(division)
+    """A division as a short key (logs, the error-budget file): its code, or ``current`` for ``current/Me``.
+
+    ``current`` is also the key of ``current/Me``'s rate-limit state (``ratelimit.division_key``).
+    """
+    return "current" if division is None else str(division)
 
 
 def administration(division: int | None) -> str:

@@ -128,8 +128,10 @@ def status_lines(report: dict[str, Any]) -> list[str]:
             f"{row['daily_remaining']}/{row['daily_limit']} today (seen {row['seen_at']})"
         )
     for row in report.get("error_budget", []):
+        where = "the current administration" if row["division"] == "current" else f"administration {row['division']}"
         lines.append(
-            f"failed calls {row['division']} {row['endpoint']}: {row['failures']} of {row['limit']} in the last hour"
+            f"failed calls to {row['endpoint']} in {where}: {row['failures']} of {row['limit']} in the last hour "
+            "(Exact blocks the app above the limit)"
         )
     runs = report.get("last_runs") or []
     if not runs:
