@@ -105,3 +105,47 @@ def test_config_path_uses_exactlink_home(exactlink_home: Path) -> None:
     result = run_cli("config", "path")
     assert result.stdout.strip() == str(exactlink_home / "config.toml")
     assert os.environ["EXACTLINK_HOME"] == str(exactlink_home)
+
+
+@pytest.mark.parametrize(
+    ("level", "expected"),
+    [
+        ("WARNING", ["warning line"]),
+        ("INFO", ["info line", "warning line"]),
+        ("DEBUG", ["debug line", "info line", "warning line"]),
+    ],
+)
+def test_logging_level_from_config_sets_the_log_file_level(
+    exactlink_home: Path, monkeypatch: pytest.MonkeyPatch, level: str, expected: list[str]
+) -> None:
+    import logging
+
+    # Logging is configured once per process; let this test's command configure it afresh.
+    logger = logging.getLogger("exactlink")
+    monkeypatch.setattr(logger, "handlers", [])
+    monkeypatch.setattr(logger, "_exactlink_configured", False, raising=False)
+    write_config(exactlink_home, f'[logging]\nlevel = "{level}"\n')
+    assert run_cli("config", "path").exit_code == 0
+    probe = logging.getLogger("exactlink.test_config")
+    probe.debug("debug line")
+    probe.info("info line")
+    probe.warning("warning line")
+    for handler in logger.handlers:
+        handler.close()
+    written = (exactlink_home / "log" / "exactlink.log").read_text(encoding="utf-8")
+    for word in ("debug line", "info line", "warning line"):
+        assert (word in written) == (word in expected), (word, written)
+
+
+def test_a_broken_config_does_not_stop_config_init_force(exactlink_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import logging
+
+    logger = logging.getLogger("exactlink")
+    monkeypatch.setattr(logger, "handlers", [])
+    monkeypatch.setattr(logger, "_exactlink_configured", False, raising=False)
+    write_config(exactlink_home, "[logging]\nlevel = 'LOUD'\n")
+    assert run_cli("config", "show").exit_code == ExitCode.USAGE
+    assert run_cli("config", "init", "--force").exit_code == 0
+    assert run_cli("config", "show").exit_code == 0
+    for handler in logger.handlers:
+        handler.close()

@@ -33,8 +33,28 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def setup_logging(verbosity: int = 0, level: str = "INFO") -> None:
-    """Configure the ``exactlink`` logger once per process."""
+def configured_level() -> str:
+    """``[logging] level`` of the settings; INFO when the configuration cannot be read.
+
+    A broken ``config.toml`` must not stop logging from starting: ``exactlink config init --force``
+    has to run to repair it, and every other command reports the broken file itself.
+    """
+    from exactlink.errors import ExactlinkError
+    from exactlink.settings import load_settings
+
+    try:
+        return load_settings().logging.level
+    except ExactlinkError:
+        return "INFO"
+
+
+def setup_logging(verbosity: int = 0, level: str | None = None) -> None:
+    """Configure the ``exactlink`` logger once per process.
+
+    Args:
+        verbosity: ``-v`` count; any ``-v`` logs DEBUG to the file and INFO (``-vv``: DEBUG) to stderr.
+        level: the log file's level; ``None`` reads ``[logging] level`` from the settings.
+    """
     logger = logging.getLogger("exactlink")
     if getattr(logger, "_exactlink_configured", False):
         return
@@ -46,7 +66,7 @@ def setup_logging(verbosity: int = 0, level: str = "INFO") -> None:
     paths.ensure()
     create_private_file(paths.log_file)
     file_handler = logging.handlers.RotatingFileHandler(paths.log_file, maxBytes=2_000_000, backupCount=3)
-    file_handler.setLevel(logging.DEBUG if verbosity else getattr(logging, level))
+    file_handler.setLevel(logging.DEBUG if verbosity else getattr(logging, level or configured_level()))
     file_handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
     file_handler.addFilter(redacting)
     logger.addHandler(file_handler)
