@@ -12,7 +12,7 @@ import keyring
 import pytest
 from keyring.backend import KeyringBackend
 from keyring.backends import fail, null
-from keyring.errors import KeyringError
+from keyring.errors import KeyringError, KeyringLocked
 
 from exactlink.auth.oauth import TokenSet
 from exactlink.auth.tokens import TokenStore, service_name
@@ -43,6 +43,16 @@ class RaisingKeyring(KeyringBackend):
 
     def delete_password(self, service: str, username: str) -> None:
         raise KeyringError("Failed to unlock the collection!")
+
+
+class LockedKeyring(RaisingKeyring):
+    """A Secret Service whose collection is locked and cannot prompt (what secretstorage raises headless)."""
+
+    def get_password(self, service: str, username: str) -> str | None:
+        raise KeyringLocked("Failed to unlock the collection!")
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        raise KeyringLocked("Failed to unlock the collection!")
 
 
 class HangingKeyring(KeyringBackend):
@@ -99,11 +109,12 @@ def test_keyring_round_trip_and_service_name(memory_keyring: MemoryKeyring) -> N
     ("backend", "problem"),
     [
         (RaisingKeyring(), "the keyring failed: KeyringError"),
+        (LockedKeyring(), "the keyring is locked and nothing here can unlock it"),
         (fail.Keyring(), "no keyring backend is available"),
         (null.Keyring(), "discards everything"),
         (ForgetfulKeyring(), "did not keep what was written"),
     ],
-    ids=["raises", "fail-backend", "null-backend", "forgetful"],
+    ids=["raises", "locked", "fail-backend", "null-backend", "forgetful"],
 )
 def test_unusable_keyrings_fall_back_to_a_private_file(
     backend: KeyringBackend, problem: str, exactlink_home: Path

@@ -233,7 +233,7 @@ class TokenStore:
             self._fall_back(self._keyring_problem or "unknown")
             raise KeyringUnavailable(self._keyring_problem or "unknown")
         import keyring
-        from keyring.errors import KeyringError, PasswordDeleteError
+        from keyring.errors import KeyringError, KeyringLocked, PasswordDeleteError
 
         function = getattr(keyring, function_name)
         try:
@@ -243,6 +243,11 @@ class TokenStore:
         except KeyringUnavailable as exc:
             self._fall_back(str(exc))
             raise
+        except KeyringLocked:
+            # A headless Secret Service cannot ask for the password: nobody unlocked it in this session.
+            problem = "the keyring is locked and nothing here can unlock it"
+            self._fall_back(problem)
+            raise KeyringUnavailable(problem) from None
         except (KeyringError, RuntimeError, OSError) as exc:
             problem = f"the keyring failed: {type(exc).__name__}"
             self._fall_back(problem)
