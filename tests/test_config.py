@@ -149,3 +149,46 @@ def test_a_broken_config_does_not_stop_config_init_force(exactlink_home: Path, m
     assert run_cli("config", "show").exit_code == 0
     for handler in logger.handlers:
         handler.close()
+
+
+def test_show_table_redacts_the_client_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXACTLINK_CLIENT_SECRET", "topsecret-table")
+    result = run_cli("config", "show")
+    assert result.exit_code == 0, result.stderr
+    row = next(line for line in result.stdout.splitlines() if "exact.client_secret" in line)
+    assert "[redacted]" in row and "env" in row
+    assert "topsecret-table" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("EXACTLINK_SYNC__DIRECTION", "sideways", "sync.direction"),
+        ("EXACTLINK_EXACT__MAX_CONCURRENT_DIVISIONS", "lots", "exact.max_concurrent_divisions"),
+        ("EXACTLINK_REGION", "mars", "exact.region"),
+        ("EXACTLINK_BASE_URL", "start.exactonline.nl", "exact.base_url"),
+        ("EXACTLINK_EXACT__CLIENT_SECRET", "leaky-value", "exact.client_secret: unknown key"),
+    ],
+)
+def test_bad_environment_values_are_one_line_and_exit_2(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    result = run_cli("config", "show")
+    assert result.exit_code == ExitCode.USAGE
+    assert expected in result.stderr
+    assert result.stderr.count("error:") == 1 and "Traceback" not in result.stderr
+    assert "leaky-value" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("kind", ["directory", "not utf-8"])
+def test_an_unreadable_config_file_is_one_line_and_exit_2(exactlink_home: Path, kind: str) -> None:
+    exactlink_home.mkdir(parents=True, exist_ok=True)
+    target = exactlink_home / "config.toml"
+    if kind == "directory":
+        target.mkdir()
+    else:
+        target.write_bytes(b"[sync]\ndirection = '\xff\xfe'\n")
+    result = run_cli("config", "show")
+    assert result.exit_code == ExitCode.USAGE
+    assert str(target) in result.stderr and "Traceback" not in result.stderr

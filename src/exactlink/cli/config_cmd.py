@@ -31,11 +31,12 @@ def config_show(json_output: bool = typer.Option(False, "--json", help="Print JS
     if json_output:
         emit_json(rows)
         return
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table("key", "value", "source")
-    for row in rows:
-        table.add_row(row["key"], str(row["value"]), row["source"])
+    for row in rows:  # values are literal text: "[redacted]" is not Rich markup
+        table.add_row(row["key"], escape(str(row["value"])), row["source"])
     out().print(table)
 
 
