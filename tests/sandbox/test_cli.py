@@ -7,8 +7,10 @@ import functools
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -140,3 +142,51 @@ def test_export_crm_to_an_unwritable_place_is_one_line(tmp_path: Path) -> None:
     result = run_cli("sandbox", "export-crm", str(tmp_path / "missing" / "crm.csv"), "--clients", "20")
     assert result.exit_code == 2
     assert "cannot write" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serve_flags_set_the_fault_knobs_of_the_running_server() -> None:
+    options = runner.ServeOptions(
+        clients=20, seed=9, latency_ms=40, error_rate=0.1, drop_rate=0.2, timeout_rate=0.3, burst_429=2
+    )
+    sandbox, server = runner.start_sandbox(options, "http://127.0.0.1:8765/callback")
+    try:
+        faults = sandbox.faults
+        assert (faults.latency_ms, faults.error_rate, faults.drop_rate, faults.timeout_rate) == (40, 0.1, 0.2, 0.3)
+        assert (faults.burst_429, faults.seed) == (2, 9)
+        faults.error_rate = faults.drop_rate = faults.timeout_rate = 0.0  # keep the burst and the latency
+        headers = {"Authorization": f"Bearer {sandbox.issue_tokens()['access_token']}", "Accept": "application/json"}
+        started = time.monotonic()
+        me = f"{server.base_url}/api/v1/current/Me?$top=1"
+        statuses = [httpx.get(me, headers=headers).status_code for _ in range(3)]
+        assert statuses == [429, 429, 200]
+        assert time.monotonic() - started >= 3 * 0.040, "every answer was delayed by --latency-ms"
+        faults.error_rate = 1.0
+        assert httpx.get(me, headers=headers).status_code >= 500
+    finally:
+        server.stop()
+
+
+def test_serve_on_a_busy_port_is_one_line() -> None:
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        port = blocker.getsockname()[1]
+        result = run_cli("sandbox", "serve", "--clients", "20", "--port", str(port))
+    assert result.exit_code == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_serve_flag_of_the_wrong_type_is_a_usage_error() -> None:
+    result = run_cli("sandbox", "serve", "--port", "eighty")
+    assert result.exit_code == 2
+    assert "Invalid value for '--port'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serve_with_a_broken_config_is_one_line(exactlink_home: Path) -> None:
+    exactlink_home.mkdir(parents=True, exist_ok=True)
+    (exactlink_home / "config.toml").write_text("[exact]\nredirect_uri = 5\n", encoding="utf-8")
+    result = run_cli("sandbox", "serve", "--clients", "20")
+    assert result.exit_code == 2
+    assert "exact.redirect_uri" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
