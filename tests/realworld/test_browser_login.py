@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -128,12 +129,14 @@ def test_a_browser_closed_before_consenting_times_out(
     assert login_status()["logged_in"] is False
 
 
-def test_exactlink_login_process_opens_chromium_through_webbrowser(exact: Exact, exactlink_home: Path) -> None:
+def test_exactlink_login_process_opens_chromium_through_webbrowser(
+    exact: Exact, exactlink_home: Path, system_packages: None
+) -> None:
     """The whole thing as a user runs it: the installed CLI in its own process, ``$BROWSER`` naming Chromium."""
     driver = Path(__file__).with_name("chromium_user.py")
     env = {
         **os.environ,
-        "BROWSER": f"{sys.executable} {driver} %s",
+        "BROWSER": f"{shlex.quote(sys.executable)} {shlex.quote(str(driver))} %s",
         "EXACTLINK_EXACT__TOKEN_STORAGE": "file",
         "EXACTLINK_EXACT__LOGIN_TIMEOUT_SECONDS": "40",
     }

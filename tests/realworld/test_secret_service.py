@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -192,7 +193,9 @@ def server(exact: Exact, exactlink_home: Path, tmp_path: Path, system_packages: 
 
 def test_tokens_live_in_the_secret_service_through_login_refresh_and_logout(server: HeadlessServer) -> None:
     # Log in in a real browser (Chromium via $BROWSER), inside the D-Bus session with the unlocked keyring.
-    login = server.exactlink("login", extra_env={"BROWSER": f"{sys.executable} {CHROMIUM_USER} %s"})
+    login = server.exactlink(
+        "login", extra_env={"BROWSER": f"{shlex.quote(sys.executable)} {shlex.quote(str(CHROMIUM_USER))} %s"}
+    )
     assert login.returncode == 0, login.stderr
     assert "chromium_user: 200 Logged in" in login.stderr
     assert f"Tokens are stored in OS keyring (SecretService Keyring), service {server.service}" in login.stdout
