@@ -206,3 +206,32 @@ def test_status_shows_failed_calls_and_an_expiring_login(logged_in: Exact, monke
     report = json.loads(run_cli("status", "--json").stdout)
     assert report["refresh_token"]["expires_soon"] is True and report["refresh_token"]["days_left"] <= 2
     assert "<- expires soon" in run_cli("status").stdout
+
+
+def test_tenant_list_under_injected_faults_gives_the_clean_result_within_the_error_budget(
+    logged_in: Exact, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from exactlink.services import session
+
+    sandbox = logged_in.sandbox
+    clean = run_cli("tenant", "list", "--json")
+    monkeypatch.setattr(session.runtime, "sleep", lambda seconds: None)  # back-off and 429 waits cost no time
+    monkeypatch.setenv("EXACTLINK_EXACT__TIMEOUT_SECONDS", "0.3")
+    sandbox.faults.hang_seconds = 0.6
+    sandbox.reset_counters()
+    # current/Me: a 429 and three failures, then it works; Divisions: a time-out and a drop; AllDivisions: two 5xx.
+    sandbox.faults.script("burst", "error", "drop", "hang", "ok", "hang", "drop", "ok", "error", "error")
+    faulty = run_cli("tenant", "list", "--json")
+    assert faulty.exit_code == 0, faulty.stderr
+    assert json.loads(faulty.stdout) == json.loads(clean.stdout)
+    statuses = [entry.status for entry in sandbox.request_log if entry.endpoint != "oauth2/token"]
+    assert statuses.count(429) == 1 and statuses.count(0) == 2 and sum(s >= 500 for s in statuses) == 3
+    assert len(statuses) == 3 + 8, "each failed call was retried once more, nothing else"
+    assert sandbox.blocked_endpoints == {} and max(sandbox.error_counts.values()) <= 10
+
+    # One more failure than the retries allow: a clear one-line error, never a traceback.
+    sandbox.faults.script("error", "error", "error", "error")
+    failed = run_cli("tenant", "list", "--json")
+    assert failed.exit_code == ExitCode.ERROR and failed.stdout == ""
+    assert "GET current/Me for the current administration failed: Exact Online answered HTTP 5" in failed.stderr
+    assert "Traceback" not in failed.stderr

@@ -142,3 +142,21 @@ def test_faults_can_be_replaced_at_runtime(sandbox: Sandbox) -> None:
         assert api.get(f"/api/v1/{CLIENT_A}/financial/GLAccounts", params=GOOD).status_code >= 500
         sandbox.faults = Faults()
         assert api.get(f"/api/v1/{CLIENT_A}/financial/GLAccounts", params=GOOD).status_code == 200
+
+
+def test_scripted_faults_hit_exactly_the_next_calls(sandbox: Sandbox) -> None:
+    sandbox.faults.hang_seconds = 0.3
+    sandbox.faults.script("burst", "error", "ok", "hang", "drop")
+    with api_client(sandbox) as api:
+        url = f"/api/v1/{CLIENT_A}/financial/GLAccounts"
+        assert api.get(url, params=GOOD).status_code == 429
+        assert api.get(url, params=GOOD).status_code in (500, 502, 503)
+        assert api.get(url, params=GOOD).status_code == 200
+        with pytest.raises(httpx.ReadTimeout):
+            api.get(url, params=GOOD, timeout=0.1)
+        with pytest.raises(httpx.RemoteProtocolError):
+            api.get(url, params=GOOD)
+        assert api.get(url, params=GOOD).status_code == 200, "the script is used up: no more faults"
+    assert not sandbox.faults.active
+    with pytest.raises(ValueError, match="unknown fault kind"):
+        sandbox.faults.script("explode")

@@ -14,6 +14,9 @@ too. Knobs:
   after the request's read timeout).
 - ``burst_429``: the next N calls are answered 429 with minutely headers whose reset lies
   ``burst_reset_seconds`` ahead. The counter counts down as calls arrive.
+- ``script(*kinds)`` (in-process only): the next calls get exactly these faults, in order (``"error"``,
+  ``"drop"``, ``"hang"``, ``"burst"``, or ``"ok"`` for none), before any pending burst or random draw, so
+  a test can say precisely which calls fail.
 
 Faults never touch the OAuth ``/api/oauth2/auth`` pages; the token endpoint only gets them when
 ``include_token_endpoint`` is true. The random draws come from ``random.Random(seed)``, so a
@@ -24,11 +27,13 @@ from __future__ import annotations
 
 import random
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
 _RATES = ("error_rate", "drop_rate", "timeout_rate")
 _NON_NEGATIVE = ("latency_ms", "hang_seconds", "burst_429", "burst_reset_seconds")
+SCRIPTABLE = ("error", "drop", "hang", "burst", "ok")
 
 
 @dataclass(frozen=True)
@@ -54,10 +59,20 @@ class Faults:
     seed: int = 0
     _rng: random.Random = field(init=False, repr=False, compare=False)
     _lock: Any = field(init=False, repr=False, compare=False)
+    _scripted: deque[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_rng", random.Random(self.seed))
         object.__setattr__(self, "_lock", threading.Lock())
+        object.__setattr__(self, "_scripted", deque())
+
+    def script(self, *kinds: str) -> None:
+        """Give the next calls exactly these faults, in order: ``error``, ``drop``, ``hang``, ``burst`` or ``ok``."""
+        unknown = sorted(set(kinds) - set(SCRIPTABLE))
+        if unknown:
+            raise ValueError(f"unknown fault kind(s) {unknown}; use {', '.join(SCRIPTABLE)}")
+        with self._lock:
+            self._scripted.extend(kinds)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in _RATES and not 0.0 <= float(value) <= 1.0:
@@ -71,11 +86,25 @@ class Faults:
     @property
     def active(self) -> bool:
         """True when any knob is set."""
-        return bool(self.latency_ms or self.error_rate or self.drop_rate or self.timeout_rate or self.burst_429)
+        return bool(
+            self.latency_ms
+            or self.error_rate
+            or self.drop_rate
+            or self.timeout_rate
+            or self.burst_429
+            or self._scripted
+        )
 
     def draw(self) -> FaultDecision:
         """Decide the fault for the next call (consumes one burst slot when a burst is pending)."""
         with self._lock:
+            if self._scripted:
+                kind = self._scripted.popleft()
+                if kind == "ok":
+                    return FaultDecision()
+                if kind == "error":
+                    return FaultDecision("error", self._rng.choice((500, 502, 503)))
+                return FaultDecision(kind, 429 if kind == "burst" else 0)
             if self.burst_429 > 0:
                 object.__setattr__(self, "burst_429", self.burst_429 - 1)
                 return FaultDecision("burst", 429)
