@@ -8,7 +8,8 @@ Everything that identifies a login is scrubbed before a cassette is written:
 
 The sandbox listens on a random port and a real Exact Online site has its own host, so every recorded
 URL (request URIs and ``__next`` links in bodies) is rewritten to ``CASSETTE_BASE``; the same rewrite
-runs on live requests during replay, so matching is on method, path and query only. Query strings are
+runs on live requests during replay, so matching is on method, path and query, plus the field names and
+``grant_type`` of form-encoded token requests (their values are secrets or differ per login). Query strings are
 kept verbatim (vcr's query filter would re-encode and reorder them): the client's requests carry no
 secret in the query, and the leak scan below would catch one.
 """
@@ -19,7 +20,7 @@ import json
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import vcr
 
@@ -79,18 +80,40 @@ def make_response_scrubber(recorded_base: str | None) -> Any:
     return scrub
 
 
+def _form(request: Any) -> list[tuple[str, str]] | None:
+    body = request.body
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    if not body or "=" not in body or body.lstrip().startswith(("{", "[")):
+        return None
+    return parse_qsl(body, keep_blank_values=True)
+
+
+def form_shape(live: Any, recorded: Any) -> None:
+    """vcr matcher: a form-encoded request (the token endpoint) sends the same fields in the same order and the
+    same ``grant_type`` as recorded; the values themselves are secrets (filtered) or per-login."""
+    live_form, recorded_form = _form(live), _form(recorded)
+    if live_form is None or recorded_form is None:
+        assert live_form == recorded_form, "one request is a form, the other is not"
+        return
+    assert [name for name, _ in live_form] == [name for name, _ in recorded_form], "other form fields"
+    assert dict(live_form).get("grant_type") == dict(recorded_form).get("grant_type"), "another grant_type"
+
+
 def cassette_vcr(*, record: bool, recorded_base: str | None = None) -> vcr.VCR:
     """A VCR for ``tests/cassettes``: replay only (``record=False``) or (re-)record everything."""
-    return vcr.VCR(
+    recorder = vcr.VCR(
         cassette_library_dir=str(CASSETTES),
         record_mode="all" if record else "none",
-        match_on=("method", "path", "query"),
+        match_on=("method", "path", "query", "form_shape"),
         filter_headers=[("authorization", REDACTED), ("cookie", None)],
         filter_post_data_parameters=[(name, REDACTED) for name in SECRET_FORM_FIELDS],
         before_record_request=normalise_request,
         before_record_response=make_response_scrubber(recorded_base),
         decode_compressed_response=True,
     )
+    recorder.register_matcher("form_shape", form_shape)
+    return recorder
 
 
 _LEAKS = [

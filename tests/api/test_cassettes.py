@@ -1,19 +1,24 @@
 """Cassettes pin the exact request sequence of the main client calls; no cassette may hold a secret.
 
-The sequence: the login's token exchange, ``current/Me``, ``system/Divisions`` and ``system/AllDivisions``
-of the current division, and a collection of more than one page (``crm/Accounts`` of the practice
-division, following ``__next`` verbatim).
+Two cassettes:
 
-By default the test replays ``tests/cassettes/api/main_client_calls.yaml`` and nothing touches the network.
-If the cassette is missing, or ``EXACTLINK_TEST_RECORD=1``, it is recorded over real HTTP:
+* ``api/main_client_calls.yaml``: the login's token exchange, ``current/Me``, ``system/Divisions`` and
+  ``system/AllDivisions`` of the current division, and a collection of more than one page (``crm/Accounts``
+  of the practice division, following ``__next`` verbatim);
+* ``api/token_refresh.yaml``: the refresh grant (after the access token's first 570 s, as Exact requires)
+  and a call with the new access token.
+
+By default the tests replay them and nothing touches the network. If a cassette is missing, or
+``EXACTLINK_TEST_RECORD=1``, it is recorded over real HTTP:
 
 * from the sandbox (started on 127.0.0.1 for the test), by default;
 * from a real Exact Online app when these are set (a maintainer re-recording against the real service):
   ``EXACTLINK_TEST_BASE_URL`` (e.g. ``https://start.exactonline.nl``), ``EXACTLINK_TEST_CLIENT_ID``,
   ``EXACTLINK_TEST_CLIENT_SECRET`` and ``EXACTLINK_TEST_REDIRECT_URI`` (a ``http://127.0.0.1:PORT/…`` URI
   registered for the app). The test then opens your browser; log in with an administrator who sees
-  the practice administration. Run ``EXACTLINK_TEST_RECORD=1 uv run pytest tests/api/test_cassettes.py``,
-  check ``git diff tests/cassettes`` and commit. The secret-scan test below must stay green.
+  the practice administration. The refresh cassette waits 575 s before refreshing (Exact refuses earlier
+  refreshes). Run ``EXACTLINK_TEST_RECORD=1 uv run pytest -n0 -s tests/api/test_cassettes.py``, check
+  ``git diff tests/cassettes`` and commit. The secret-scan test below must stay green.
 """
 
 from __future__ import annotations
@@ -22,13 +27,15 @@ import itertools
 import json
 import os
 import re
+import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from exactlink.api.client import ExactClient
@@ -47,7 +54,12 @@ from tests.api.cassettes import (
 )
 
 CASSETTE = "api/main_client_calls.yaml"
-RECORD = os.environ.get("EXACTLINK_TEST_RECORD") == "1" or not (CASSETTES / CASSETTE).exists()
+REFRESH_CASSETTE = "api/token_refresh.yaml"
+RECORD_ALL = os.environ.get("EXACTLINK_TEST_RECORD") == "1"
+RECORD = RECORD_ALL or not (CASSETTES / CASSETTE).exists()
+RECORD_REFRESH = RECORD_ALL or not (CASSETTES / REFRESH_CASSETTE).exists()
+EARLIEST_REFRESH = 575.0
+"""Seconds after issue before a refresh is allowed (Exact: 570), with a margin."""
 REAL = {name: os.environ.get(f"EXACTLINK_TEST_{name}", "") for name in ("BASE_URL", "CLIENT_ID", "CLIENT_SECRET")}
 REAL_REDIRECT = os.environ.get("EXACTLINK_TEST_REDIRECT_URI", "")
 # Replay needs some credentials to send; they are filtered from the cassette anyway.
@@ -90,9 +102,22 @@ def main_client_calls(app: OAuthApp, code: str, verifier: str) -> dict[str, Any]
     return {"me": me, "divisions": len(divisions), "all": len(everything), "accounts": len(accounts)}
 
 
+@dataclass
+class Source:
+    """What a recording needs: the app, an authorization code with its PKCE verifier, and a way to wait."""
+
+    app: OAuthApp
+    code: str
+    verifier: str
+    wait: Callable[[float], None]
+
+
 @contextmanager
-def recording_source() -> Iterator[tuple[OAuthApp, str, str]]:
-    """An app, an authorization code and its PKCE verifier, from real Exact Online or the sandbox."""
+def recording_source() -> Iterator[Source]:
+    """An app, an authorization code and its PKCE verifier, from real Exact Online or the sandbox.
+
+    Waiting is real time against Exact Online and the sandbox's movable clock otherwise.
+    """
     pkce = new_pkce_pair()
     state = new_state()
     if all(REAL.values()) and REAL_REDIRECT:
@@ -105,7 +130,7 @@ def recording_source() -> Iterator[tuple[OAuthApp, str, str]]:
             print(f"\nlog in to record the cassette: {url}")
             open_browser(url)
             code = listener.wait(300)
-        yield app, code, pkce.verifier
+        yield Source(app, code, pkce.verifier, time.sleep)
         return
     from exactlink.sandbox import Sandbox
 
@@ -115,7 +140,7 @@ def recording_source() -> Iterator[tuple[OAuthApp, str, str]]:
         app = OAuthApp(server.base_url, default.client_id, default.client_secret, default.redirect_uri)
         location = sandbox.browser_login(authorization_url(app, state=state, code_challenge=pkce.challenge))
         code = urllib.parse.parse_qs(urllib.parse.urlsplit(location).query)["code"][0]
-        yield app, code, pkce.verifier
+        yield Source(app, code, pkce.verifier, sandbox.advance)
 
 
 def request_sequence(path: Path) -> list[dict[str, Any]]:
@@ -143,10 +168,10 @@ def request_sequence(path: Path) -> list[dict[str, Any]]:
 
 def test_main_client_calls_match_the_cassette() -> None:
     if RECORD:
-        with recording_source() as (app, code, verifier):
-            recorder = cassette_vcr(record=True, recorded_base=app.base_url)
+        with recording_source() as source:
+            recorder = cassette_vcr(record=True, recorded_base=source.app.base_url)
             with recorder.use_cassette(CASSETTE):
-                result = main_client_calls(app, code, verifier)
+                result = main_client_calls(source.app, source.code, source.verifier)
     else:
         with cassette_vcr(record=False).use_cassette(CASSETTE) as cassette:
             result = main_client_calls(REPLAY_APP, "replayed-code", "replayed-verifier-" + "x" * 30)
@@ -176,6 +201,65 @@ def test_main_client_calls_match_the_cassette() -> None:
         assert group[-1]["next"] is None, "paging stops when __next is absent"
     me_select = urllib.parse.parse_qs(urllib.parse.urlsplit(sequence[1]["uri"]).query)["$select"][0]
     assert me_select == Me.select()
+
+
+def refresh_calls(app: OAuthApp, refresh_token: str) -> Me:
+    """The recorded refresh: trade the refresh token, then use the new access token once."""
+    oauth = OAuthClient(app)
+    try:
+        fresh = oauth.refresh(refresh_token)
+    finally:
+        oauth.close()
+    with ExactClient(app.base_url, StaticToken(fresh.access_token)) as client:
+        return client.me()
+
+
+def test_token_refresh_matches_the_cassette() -> None:
+    if RECORD_REFRESH:
+        with recording_source() as source:
+            oauth = OAuthClient(source.app)
+            try:
+                tokens = oauth.exchange_code(source.code, source.verifier)  # not part of this cassette
+            finally:
+                oauth.close()
+            if source.wait is time.sleep:
+                print(f"\nwaiting {EARLIEST_REFRESH:.0f} s: Exact refuses a refresh before 570 s")
+            source.wait(EARLIEST_REFRESH)
+            recorder = cassette_vcr(record=True, recorded_base=source.app.base_url)
+            with recorder.use_cassette(REFRESH_CASSETTE):
+                me = refresh_calls(source.app, tokens.refresh_token)
+    else:
+        with cassette_vcr(record=False).use_cassette(REFRESH_CASSETTE) as cassette:
+            me = refresh_calls(REPLAY_APP, "replayed-refresh-token")
+        assert cassette.all_played
+    assert me.FullName
+
+    interactions = yaml.safe_load((CASSETTES / REFRESH_CASSETTE).read_text(encoding="utf-8"))["interactions"]
+    requests = [
+        (item["request"]["method"], urllib.parse.urlsplit(item["request"]["uri"]).path) for item in interactions
+    ]
+    assert requests == [("POST", "/api/oauth2/token"), ("GET", "/api/v1/current/Me")]
+    form = urllib.parse.parse_qsl(interactions[0]["request"]["body"])
+    assert form == [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", REDACTED),
+        ("client_id", REDACTED),
+        ("client_secret", REDACTED),
+    ], "the refresh sends exactly these fields, the secret ones filtered"
+    answer = json.loads(interactions[0]["response"]["body"]["string"])
+    assert answer["access_token"] == answer["refresh_token"] == REDACTED and answer["expires_in"] == "600"
+
+
+def test_replay_refuses_a_request_the_cassette_does_not_have() -> None:
+    """The cassettes really pin the sequence: a refresh where the exchange was recorded does not replay."""
+    from vcr.errors import CannotOverwriteExistingCassetteException
+
+    with cassette_vcr(record=False).use_cassette(CASSETTE), pytest.raises(CannotOverwriteExistingCassetteException):
+        oauth = OAuthClient(REPLAY_APP)
+        try:
+            oauth.refresh("replayed-refresh-token")
+        finally:
+            oauth.close()
 
 
 def test_no_cassette_holds_a_token_or_secret() -> None:
