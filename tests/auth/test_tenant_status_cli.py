@@ -235,3 +235,18 @@ def test_tenant_list_under_injected_faults_gives_the_clean_result_within_the_err
     assert failed.exit_code == ExitCode.ERROR and failed.stdout == ""
     assert "GET current/Me for the current administration failed: Exact Online answered HTTP 5" in failed.stderr
     assert "Traceback" not in failed.stderr
+
+
+def test_tenant_select_dry_run_stores_nothing_and_json_says_what_was_chosen(logged_in: Exact) -> None:
+    office = logged_in.sandbox.data.office_division
+    dry = run_cli("tenant", "select", str(office), "--dry-run")
+    assert dry.exit_code == 0, dry.stderr
+    assert f"Would set the office administration to {office} " in dry.stdout and "nothing stored" in dry.stdout
+    assert run_cli("tenant", "show").exit_code == ExitCode.ERROR, "the dry run stored nothing"
+    dry_json = json.loads(run_cli("tenant", "select", str(office), "--dry-run", "--json").stdout)
+    assert dry_json["division"] == office and dry_json["stored"] is False
+    chosen = run_cli("tenant", "select", str(office), "--json")
+    assert chosen.exit_code == 0, chosen.stderr
+    document = json.loads(chosen.stdout)
+    assert document["stored"] is True and "practice" in document["flags"] and document["warnings"] == []
+    assert json.loads(run_cli("tenant", "show", "--json").stdout)["division"] == office

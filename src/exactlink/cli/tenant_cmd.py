@@ -40,24 +40,25 @@ def tenant_list(json_output: bool = typer.Option(False, "--json", help="Print JS
 def tenant_select(
     division: str = typer.Argument(..., help="Code or name of the office administration."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Say which administration would be chosen; store nothing."),
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Choose the office administration (kantooradministratie) by code or name."""
-    from exactlink.console import out, warn
-    from exactlink.services.session import open_client
-    from exactlink.services.tenant import choose_office, save_office
+    from exactlink.console import emit_json, out, warn
+    from exactlink.services.tenant import resolve_office, save_office, selection_json, selection_message
 
-    with open_client() as client:
-        entry, warnings = choose_office(client, division)
+    entry, warnings = resolve_office(division)
     for message in warnings:
         warn(message)
-    if (
-        not yes
-        and sys.stdin.isatty()
-        and not typer.confirm(f"Use {entry.code} {entry.name} as the office administration?")
-    ):
+    question = f"Use {entry.code} {entry.name} as the office administration?"
+    if not (dry_run or yes) and sys.stdin.isatty() and not typer.confirm(question):
         raise typer.Exit(1)
-    office = save_office(entry)
-    out().print(f"Office administration set to {office.division} {office.name}", highlight=False, markup=False)
+    if not dry_run:
+        save_office(entry)
+    if json_output:
+        emit_json(selection_json(entry, warnings, dry_run=dry_run))
+    else:
+        out().print(selection_message(entry, dry_run=dry_run), highlight=False, markup=False)
 
 
 @tenant_app.command("show")

@@ -206,6 +206,32 @@ def choose_office(client: ExactClient, selector: str) -> tuple[DivisionEntry, li
     return entry, warnings
 
 
+def resolve_office(selector: str) -> tuple[DivisionEntry, list[str]]:
+    """For ``tenant select``: ask Exact which administrations the login sees and resolve ``selector`` among them."""
+    from exactlink.services.session import open_client
+
+    with open_client() as client:
+        return choose_office(client, selector)
+
+
+def selection_json(entry: DivisionEntry, warnings: list[str], *, dry_run: bool) -> dict[str, Any]:
+    """The ``tenant select --json`` document."""
+    return {
+        "division": entry.code,
+        "name": entry.name,
+        "flags": entry.flags(),
+        "stored": not dry_run,
+        "warnings": warnings,
+    }
+
+
+def selection_message(entry: DivisionEntry, *, dry_run: bool) -> str:
+    """The line ``tenant select`` confirms its choice with."""
+    if dry_run:
+        return f"Would set the office administration to {entry.code} {entry.name} (dry run: nothing stored)"
+    return f"Office administration set to {entry.code} {entry.name}"
+
+
 def store_office(db: sqlite_utils.Database, entry: DivisionEntry) -> OfficeAdministration:
     """Record ``entry`` as the office administration."""
     from exactlink.store.meta import set_office
