@@ -178,6 +178,7 @@ def test_logout_removes_the_tokens_everywhere(logged_in: Exact, memory_keyring: 
     assert stored_tokens(memory_keyring, logged_in) is None
     again = run_cli("logout")
     assert "no tokens to remove" in again.stdout
+    assert json.loads(run_cli("logout", "--json").stdout) == {"removed_from": []}
     after = run_cli("tenant", "list")
     assert after.exit_code == ExitCode.LOGIN_REQUIRED
     assert "run `exactlink login`" in after.stderr

@@ -77,14 +77,16 @@ def login(
         info("Other commands use the site from config.toml / EXACTLINK_BASE_URL / EXACTLINK_REGION: set it there too.")
 
 
-def logout() -> None:
+def logout(json_output: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Remove the stored Exact Online tokens (keyring and fallback file); the client secret is kept."""
-    from exactlink.console import out
+    from exactlink.console import emit_json, out
     from exactlink.services.login import logout as run_logout
     from exactlink.settings import load_settings
 
     removed = run_logout(load_settings())
-    if removed:
+    if json_output:
+        emit_json({"removed_from": removed})
+    elif removed:
         out().print("Logged out: removed the tokens from " + " and ".join(removed), highlight=False, markup=False)
     else:
         out().print("Not logged in: there were no tokens to remove.")
