@@ -213,3 +213,26 @@ def _free() -> int:
     from tests.auth.conftest import free_port
 
     return free_port()
+
+
+def test_every_file_the_tool_writes_is_under_exactlink_home(
+    exact: Exact, browser: Browser, exactlink_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "user-home"
+    elsewhere.mkdir()
+    monkeypatch.setenv("HOME", str(elsewhere))
+    for variable in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.setenv(variable, str(elsewhere / variable.lower()))
+    monkeypatch.chdir(elsewhere)
+    for args in (
+        ("config", "init"),
+        ("login",),
+        ("tenant", "select", str(exact.sandbox.data.office_division)),
+        ("status",),
+        ("logout",),
+    ):
+        result = run_cli(*args)
+        assert result.exit_code == 0, (args, result.stderr)
+    assert list(elsewhere.rglob("*")) == [], "nothing is written outside EXACTLINK_HOME"
+    written = {path.relative_to(exactlink_home).as_posix() for path in exactlink_home.rglob("*") if path.is_file()}
+    assert {"config.toml", "exactlink.db", "log/exactlink.log"} <= written
