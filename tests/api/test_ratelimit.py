@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from exactlink.api.budget import ErrorBudget
 from exactlink.api.client import ExactClient
 from exactlink.api.errors import RateLimitExhausted
 from exactlink.api.ratelimit import LimitState, RateLimiter, RateLimitLog
@@ -181,3 +182,17 @@ def test_rate_limit_log_records_the_last_headers_for_status(
     assert states["21"].daily_remaining == 4998
     log.record({"21": LimitState(minutely_remaining=1, seen_at=0.0)})
     assert log.read()["21"].minutely_remaining == 58, "an older observation does not overwrite a newer one"
+
+
+def test_a_call_the_daily_limit_stopped_does_not_hold_on_to_the_error_budget(
+    make_client: MakeClient, fake_time: FakeTime
+) -> None:
+    reset = fake_time.now + 3600
+    headers = {"X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(reset * 1000))}
+    budget = ErrorBudget(limit=1, clock=fake_time.clock)
+    client = make_client(lambda request: page([{"ID": 1}], headers=headers), budget=budget)
+    assert client.get_first(5, "crm/Accounts", select="ID") == {"ID": 1}
+    with pytest.raises(RateLimitExhausted):
+        client.get_first(5, "crm/Accounts", select="ID")
+    fake_time.now = reset + 1  # a new day: the limit is back
+    assert client.get_first(5, "crm/Accounts", select="ID") == {"ID": 1}, "no phantom call left in flight"

@@ -306,7 +306,11 @@ class ExactClient:
         token = self.tokens.access_token()
         while True:
             self.budget.begin(division, endpoint)
-            self.limiter.acquire(division, endpoint)
+            try:
+                self.limiter.acquire(division, endpoint)
+            except BaseException:  # e.g. the daily limit is used up: the call was never made
+                self.budget.end(division, endpoint, failed=False)
+                raise
             headers = {"Authorization": f"Bearer {token}", "Accept": accept}
             if method in ("POST", "PUT"):
                 headers["Content-Type"] = "application/json"
