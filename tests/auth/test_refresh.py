@@ -88,6 +88,34 @@ def test_an_expired_token_is_refreshed_once_and_the_rotation_stored(sandbox: San
         assert client.me().UserName == "admin@kantoor.example"
 
 
+def test_a_slow_refresh_answer_is_waited_for_beyond_the_api_timeout(sandbox: Sandbox, tmp_path: Path) -> None:
+    # Exact rotates the refresh token as soon as the refresh arrives: giving up on a slow answer (the short
+    # API time-out) would leave only the rotated-away token, and the office would have to log in again.
+    from exactlink.sandbox import Faults
+
+    store = token_file_store(tmp_path)
+    seed = seed_login(sandbox, store)
+    app = sandbox.default_app
+    oauth = OAuthClient(
+        OAuthApp(BASE, app.client_id, app.client_secret, app.redirect_uri),
+        transport=sandbox.transport(),
+        timeout=0.1,
+        clock=sandbox.clock.now,
+    )
+    provider = TokenProvider(store, oauth, clock=sandbox.clock.now, lock_path=tmp_path / "refresh.lock")
+    sandbox.advance(601)
+    sandbox.faults = Faults(timeout_rate=1.0, hang_seconds=0.4, include_token_endpoint=True)
+
+    token = provider.access_token()
+
+    sandbox.faults = Faults()
+    stored = store.load()
+    assert stored is not None and stored.access_token == token and stored.refresh_token != seed.refresh_token
+    assert sandbox.token_calls["refresh_token"] == 1
+    with client_for(sandbox, provider) as client:
+        assert client.me().UserName == "admin@kantoor.example"
+
+
 def test_refresh_starts_30_seconds_before_expiry(sandbox: Sandbox, tmp_path: Path) -> None:
     store = token_file_store(tmp_path)
     seed_login(sandbox, store)

@@ -29,6 +29,11 @@ REFRESH_TOKEN_LIFETIME = 30 * 86_400.0
 
 LOGIN_AGAIN = "run `exactlink login` again"
 
+TOKEN_ANSWER_TIMEOUT = 60.0
+"""Seconds to wait for the token endpoint's answer, however short ``exact.timeout_seconds`` is: Exact acts on
+a refresh (or code exchange) as soon as it arrives, rotating the refresh token (or using up the code), so an
+answer given up on is a login lost."""
+
 
 class LoginFailed(ExactlinkError):
     """The browser login did not produce tokens (denied, wrong state, timed out, code refused)."""
@@ -272,9 +277,10 @@ class OAuthClient:
 
     def _post(self, form: dict[str, str], *, retry_connect: bool) -> httpx.Response:
         attempts = 2 if retry_connect else 1
+        timeout = httpx.Timeout(self._timeout, read=max(self._timeout, TOKEN_ANSWER_TIMEOUT))
         for attempt in range(1, attempts + 1):
             try:
-                return self._http.post(self.app.token_endpoint, data=form)
+                return self._http.post(self.app.token_endpoint, data=form, timeout=timeout)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 if attempt == attempts:
                     raise OAuthError(
