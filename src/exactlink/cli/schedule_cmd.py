@@ -16,7 +16,8 @@ def schedule(
 ) -> None:
     """Print the crontab line and systemd timer that run fetch-returns hourly in office hours.
 
-    The crontab line fits this machine's time zone; both use the absolute path of exactlink, --office-hours and --quiet.
+    The crontab line fits this machine's time zone; both use the absolute path of exactlink, --office-hours,
+    --skip-if-locked (a run still busy makes the next one skip quietly) and --quiet.
 
     Install with `crontab -e`; or save the units in ~/.config/systemd/user/, then enable the timer.
     """
