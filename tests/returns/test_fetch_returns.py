@@ -317,15 +317,24 @@ def test_a_failing_administration_never_stops_the_others(office: Office) -> None
 
 def test_the_lock_exits_5_or_skips_quietly(office: Office) -> None:
     from exactlink.services.locking import run_lock
+    from exactlink.store.runs import last_runs
 
     link(office, 1)
     with run_lock("returns"):
         held = run_cli("fetch-returns")
         skipped = run_cli("fetch-returns", "--skip-if-locked", "--quiet")
+        skipped_loud = run_cli("fetch-returns", "--skip-if-locked")  # cron without --quiet mails nothing either
 
     assert held.exit_code == 5 and "lock" in held.stderr
     assert skipped.exit_code == 0 and skipped.stdout == "" and skipped.stderr == ""
+    assert skipped_loud.exit_code == 0 and skipped_loud.stdout == "" and skipped_loud.stderr == ""
     assert office.sandbox.calls("read/financial/Returns") == 0
+    db = office.db()
+    runs = last_runs(db, command="fetch-returns")
+    db.close()
+    assert [run["outcome"] for run in runs[:2]] == ["skipped", "skipped"]  # each skip is on record
+    assert run_cli("fetch-returns", "--quiet").exit_code == 0  # the lock is free again: the next run works
+    assert office.sandbox.calls("read/financial/Returns") == 1
 
 
 def test_dry_run_writes_nothing(office: Office) -> None:

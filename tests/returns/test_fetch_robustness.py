@@ -3,6 +3,7 @@ and injected faults (5xx, time-outs, 429 bursts) ending in the clean run's datab
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -56,8 +57,13 @@ def test_office_hours_follow_the_configured_zone_and_hours(office: Office, monke
 
     with time_machine.travel(datetime(2026, 6, 1, 7, 30, tzinfo=UTC), tick=True):  # 08:30 London, 09:30 Amsterdam
         early = run_cli("fetch-returns", "--office-hours")
+        as_json = run_cli("fetch-returns", "--office-hours", "--json")
+        monkeypatch.setenv("FORCE_COLOR", "1")  # stderr behaves as a terminal: a person sees why nothing ran
+        at_a_terminal = run_cli("fetch-returns", "--office-hours")
 
-    assert early.exit_code == 0 and "outside office hours" in early.stderr
+    assert early.exit_code == 0 and early.stdout == "" and early.stderr == ""  # silent without --quiet too
+    assert "outside office hours (09:00–20:59 Europe/London)" in json.loads(as_json.stdout)["skipped"]
+    assert at_a_terminal.exit_code == 0 and "outside office hours" in at_a_terminal.stderr
     assert office.sandbox.calls("read/financial/Returns") == 0
 
 

@@ -22,12 +22,16 @@ def _amount(value: Any, currency: str | None = None) -> str:
 def print_fetch_report(report: FetchReport, *, quiet: bool = False) -> None:
     """Totals, the backlog notes, why administrations yielded nothing (grouped), and one line per failure.
 
-    With ``quiet`` only the failure lines are printed (stderr), so cron mails nothing on success.
+    With ``quiet`` only the failure lines are printed (stderr), so cron mails nothing on success. A skipped
+    run (outside office hours, or ``--skip-if-locked`` finding another run busy) is silent unless stderr is
+    a terminal: cron must not mail a skip, a person at the terminal should see why nothing happened.
     """
     from exactlink.console import err, info, warn
 
-    if report.skipped or report.note:
-        info(report.skipped or report.note or "", quiet=quiet)
+    if report.skipped:
+        info(f"skipped: {report.skipped}", quiet=quiet or not err().is_terminal)
+    elif report.note:
+        info(report.note, quiet=quiet)
     if not report.outcomes:
         return
     if not quiet:

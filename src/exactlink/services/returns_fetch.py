@@ -649,11 +649,9 @@ def fetch_returns(
     moment = now or datetime.now(UTC)
     schedule = settings.schedule
     if office_hours and not in_office_hours(moment, schedule.timezone, schedule.first_hour, schedule.last_hour):
-        return FetchReport(
-            skipped=f"outside office hours ({schedule.first_hour:02d}:00–{schedule.last_hour:02d}:59 "
-            f"{schedule.timezone})",
-            dry_run=dry_run,
-        )
+        reason = f"outside office hours ({schedule.first_hour:02d}:00–{schedule.last_hour:02d}:59 {schedule.timezone})"
+        log.info("fetch-returns skipped: %s", reason)
+        return FetchReport(skipped=reason, dry_run=dry_run)
     started = time.monotonic()
     with ExitStack() as stack:
         if not dry_run:
@@ -663,6 +661,7 @@ def fetch_returns(
                 if not skip_if_locked:
                     raise
                 _record_skip()
+                log.info("fetch-returns skipped: another run holds the returns lock")
                 return FetchReport(skipped="another exactlink run holds the returns lock")
         report = _fetch(settings, moment, relation=relation, dry_run=dry_run, show_progress=show_progress)
     report.seconds = time.monotonic() - started
