@@ -218,6 +218,12 @@ def _free() -> int:
 def test_every_file_the_tool_writes_is_under_exactlink_home(
     exact: Exact, browser: Browser, exactlink_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import logging
+
+    # Logging is configured once per process; let these commands configure it for this test's home.
+    logger = logging.getLogger("exactlink")
+    monkeypatch.setattr(logger, "handlers", [])
+    monkeypatch.setattr(logger, "_exactlink_configured", False, raising=False)
     elsewhere = tmp_path / "user-home"
     elsewhere.mkdir()
     monkeypatch.setenv("HOME", str(elsewhere))
@@ -233,6 +239,8 @@ def test_every_file_the_tool_writes_is_under_exactlink_home(
     ):
         result = run_cli(*args)
         assert result.exit_code == 0, (args, result.stderr)
+    for handler in logger.handlers:
+        handler.close()
     assert list(elsewhere.rglob("*")) == [], "nothing is written outside EXACTLINK_HOME"
     written = {path.relative_to(exactlink_home).as_posix() for path in exactlink_home.rglob("*") if path.is_file()}
     assert {"config.toml", "exactlink.db", "log/exactlink.log"} <= written

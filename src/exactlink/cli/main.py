@@ -17,9 +17,15 @@ from exactlink.exitcodes import ExitCode
 
 
 class ExactlinkGroup(TyperGroup):
-    """Root group: turns an ``ExactlinkError`` into one line on stderr and its exit code."""
+    """Root group: turns an ``ExactlinkError`` into one line on stderr and its exit code.
+
+    Anything else that escapes a command is a bug; the user still gets one line (exit 1) instead of a
+    traceback, and the traceback goes to the log file, scrubbed of secrets like every log line.
+    """
 
     def invoke(self, ctx: Context) -> Any:
+        from typer._click.exceptions import ClickException
+
         from exactlink.errors import ExactlinkError
 
         try:
@@ -34,6 +40,27 @@ class ExactlinkGroup(TyperGroup):
 
             error_line("interrupted")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        except (typer.Exit, typer.Abort, ClickException):
+            raise
+        except Exception as exc:
+            _report_unexpected(exc)
+            raise typer.Exit(int(ExitCode.ERROR)) from None
+
+
+def _report_unexpected(exc: Exception) -> None:
+    import logging
+    import traceback
+
+    from exactlink.console import error_line
+    from exactlink.logging_setup import redact
+    from exactlink.paths import get_paths
+
+    # Passed as an argument, the traceback goes through the log's redacting filter.
+    logging.getLogger("exactlink").error("unexpected error:\n%s", "".join(traceback.format_exception(exc)))
+    error_line(
+        f"unexpected error ({type(exc).__name__}): {redact(str(exc))}",
+        hint=f"this is a bug in exactlink; the details are in {get_paths().log_file}",
+    )
 
 
 app = typer.Typer(
