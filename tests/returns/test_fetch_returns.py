@@ -134,6 +134,26 @@ def test_the_backlog_after_linking_is_explained_once(office: Office) -> None:
     assert "arrived at once" not in second.stderr
 
 
+def test_the_backlog_of_many_new_links_is_one_grouped_line(office: Office, tmp_path: Any) -> None:
+    pairs = office.candidates()[:3]
+    for relation, _ in pairs:
+        office.link_account(relation)
+    csv_file = tmp_path / "links.csv"
+    csv_file.write_text("".join(f"{relation};{division}\n" for relation, division in pairs), encoding="utf-8")
+    assert run_cli("link-admin", "--csv", str(csv_file)).exit_code == 0
+    expected = expected_returns(office, [division for _, division in pairs])
+
+    first = run_cli("fetch-returns")
+
+    backlog = [line for line in first.stderr.splitlines() if "arrived at once" in line]
+    assert len(backlog) == 1, first.stderr
+    assert backlog[0].startswith(f"{len(expected)} returns of 3 newly linked administrations (relations ")
+    assert all(relation in backlog[0] for relation, _ in pairs)
+    assert "exactlink crm set REL --sbr-start DATE" in first.stderr
+    again = json.loads(run_cli("fetch-returns", "--json").stdout)
+    assert [item["backlog"] for item in again["administrations"]] == [None, None, None]
+
+
 def test_an_empty_administration_is_explained_in_the_seeds_words(office: Office) -> None:
     relation, division = office.candidates(with_returns=False)[0]
     office.link_admin_in_store(relation, division)

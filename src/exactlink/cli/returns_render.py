@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from exactlink.services.feedback import FeedbackReport
-    from exactlink.services.returns_fetch import FetchReport
+    from exactlink.services.returns_fetch import AdminOutcome, FetchReport
 
 _NAMES_SHOWN = 8
 
@@ -43,9 +43,8 @@ def print_fetch_report(report: FetchReport, *, quiet: bool = False) -> None:
             f"{totals['skipped_by_settings']} not processed by the settings; "
             f"{totals['vraagposten_open']} open vraagposten ({totals['vraagposten_new']} new)"
         )
+        _print_backlog([outcome for outcome in report.outcomes if outcome.backlog], report.window_days)
         for outcome in report.outcomes:
-            if outcome.backlog:
-                info(f"administration {outcome.division}: {outcome.backlog}")
             if outcome.vraagposten_note:
                 where = f"administration {outcome.division} (relation {outcome.relation_number})"
                 info(f"{where}: {outcome.vraagposten_note}")
@@ -58,12 +57,31 @@ def print_fetch_report(report: FetchReport, *, quiet: bool = False) -> None:
             if len(relations) == 1:
                 info(f"relation {relations[0]}: {note.replace('REL', relations[0])}")
             else:
-                shown = ", ".join(relations[:_NAMES_SHOWN]) + (" …" if len(relations) > _NAMES_SHOWN else "")
-                info(f"{len(relations)} relations ({shown}): {note}")
+                info(f"{len(relations)} relations ({_shown(relations)}): {note}")
     for line in report.failure_lines():
         err().print(f"[red]failed:[/red] {line}", highlight=False)
     if report.failures and not quiet:
         warn(f"{len(report.failures)} of {len(report.outcomes)} administrations failed")
+
+
+def _shown(relations: list[str]) -> str:
+    return ", ".join(relations[:_NAMES_SHOWN]) + (" …" if len(relations) > _NAMES_SHOWN else "")
+
+
+def _print_backlog(outcomes: list[AdminOutcome], window_days: int) -> None:
+    """The first fetch after a new link: one line for one administration, one grouped line for many."""
+    from exactlink.console import info
+    from exactlink.domain.returns import backlog_explanation
+
+    if len(outcomes) == 1:
+        info(f"administration {outcomes[0].division}: {outcomes[0].backlog}")
+    elif outcomes:
+        count = sum(sum(outcome.kept.values()) for outcome in outcomes)
+        relations = _shown([outcome.relation_number for outcome in outcomes])
+        info(
+            f"{count} returns of {len(outcomes)} newly linked administrations (relations {relations}) arrived at "
+            f"once: {backlog_explanation(None, window_days)}"
+        )
 
 
 def print_returns_list(rows: list[dict[str, Any]]) -> None:

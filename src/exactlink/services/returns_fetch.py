@@ -169,6 +169,7 @@ class FetchReport:
     dry_run: bool = False
     run_id: int | None = None
     seconds: float = 0.0
+    window_days: int = 30
 
     @property
     def failures(self) -> list[AdminOutcome]:
@@ -691,7 +692,7 @@ def _fetch(
     from exactlink.store.runs import finish_run, start_run
 
     today = moment.astimezone(ZoneInfo(settings.schedule.timezone)).date()
-    report = FetchReport(dry_run=dry_run)
+    report = FetchReport(dry_run=dry_run, window_days=settings.returns.window_days)
     db = open_db()
     try:
         require_office(db)
