@@ -81,7 +81,9 @@ def test_a_realized_vat_return_is_reported_once(office: Office) -> None:
     row = _row(office, document)
     assert (row["local_status"], row["feedback_state"], row["status"]) == ("processed", "reported", 50)
 
-    again = run_cli("feedback", document, "--processed", "--json")
+    listed = json.loads(run_cli("returns", "list", "--json").stdout)
+    short = next(row["short_id"] for row in listed if row["document_id"] == document)
+    again = run_cli("feedback", short, "--processed", "--json")  # the short id of `returns list` is enough
 
     assert again.exit_code == 0
     assert json.loads(again.stdout)["results"][0]["status"] == "already_reported"

@@ -65,40 +65,77 @@ def test_list_shows_what_an_office_needs(office: Office) -> None:
     assert table.exit_code == 0 and "2026 Q3" in table.stdout
 
 
-def test_filters(office: Office) -> None:
-    _fetch(office)
-    assert run_cli("fetch-returns", "--quiet").exit_code == 0
-    everything = json.loads(run_cli("returns", "list", "--json").stdout)
-    assert everything
+def _made(office: Office, division: int, type_: int, status: int, due_in_days: int, request: int) -> str:
+    """A return created yesterday in Exact with a due date ``due_in_days`` from today; its document id."""
+    due = datetime.combine(date.today() + timedelta(days=due_in_days), datetime.min.time(), tzinfo=UTC)
+    record = office.sandbox.create(
+        division,
+        sandbox_model.RETURNS,
+        Type=type_,
+        Status=status,
+        Year=2026,
+        Period=10,
+        Frequency="M",
+        Amount=100.0 + request,
+        Request=f"5b1a3c8e-0000-4000-8000-{request:012d}",
+        Description="Aangifte",
+        Created=datetime.now(UTC) - timedelta(days=1),
+        DueDate=due,
+    )
+    return str(record["DocumentID"])
 
-    payroll = json.loads(run_cli("returns", "list", "--kind", "loonheffing", "--json").stdout)
-    assert payroll and {row["kind"] for row in payroll} == {"loonheffing"}
-    realized = json.loads(run_cli("returns", "list", "--status", "realized", "--json").stdout)
-    assert realized == json.loads(run_cli("returns", "list", "--status", "40", "--json").stdout)
-    assert realized == json.loads(run_cli("returns", "list", "--status", "gerealiseerd", "--json").stdout)
-    assert {row["exact_status"] for row in realized} <= {40}
-    soon = json.loads(run_cli("returns", "list", "--due-within", "7", "--json").stdout)
-    assert all(0 <= row["days_to_deadline"] <= 7 and row["exact_status"] not in (0, 50) for row in soon)
-    overdue = json.loads(run_cli("returns", "list", "--overdue", "--json").stdout)
-    assert all(row["days_to_deadline"] < 0 and row["exact_status"] not in (0, 50) for row in overdue)
-    relation = everything[0]["relation"]
-    mine = json.loads(run_cli("returns", "list", "--relation", relation, "--json").stdout)
-    assert mine and {row["relation"] for row in mine} == {relation}
+
+def test_filters(office: Office) -> None:
+    division = _fetch(office)[0]
+    soon_open = _made(office, division, 31, 20, 3, 11)
+    soon_done_locally = _made(office, division, 32, 40, 2, 12)
+    later = _made(office, division, 146, 20, 20, 13)
+    late_approved = _made(office, division, 31, 30, -5, 14)
+    late_processed_in_exact = _made(office, division, 31, 50, -5, 15)
+    mine = {soon_open, soon_done_locally, later, late_approved, late_processed_in_exact}
+    assert run_cli("fetch-returns", "--quiet").exit_code == 0
+    assert run_cli("returns", "mark", soon_done_locally, "--processed").exit_code == 0
+
+    def listed(*args: str) -> set[str]:
+        result = run_cli("returns", "list", *args, "--json")
+        assert result.exit_code == 0, result.stderr
+        return {row["document_id"] for row in json.loads(result.stdout)}
+
+    assert mine <= listed()
+    assert listed("--due-within", "7") & mine == {soon_open}
+    assert listed("--due-within", "30") & mine == {soon_open, later}
+    assert listed("--overdue") & mine == {late_approved}
+    assert listed("--kind", "loonheffing") & mine == {later}
+    assert listed("--kind", "icp") & mine == {soon_done_locally}
+    assert listed("--status", "realized") & mine == {soon_done_locally}
+    assert listed("--status", "40") == listed("--status", "gerealiseerd") == listed("--status", "realized")
+    assert listed("--status", "approved", "--overdue") & mine == {late_approved}
+    rows = json.loads(run_cli("returns", "list", "--due-within", "7", "--json").stdout)
+    assert all(0 <= row["days_to_deadline"] <= 7 and row["exact_status"] not in (0, 50) for row in rows)
+    relation = json.loads(run_cli("returns", "show", soon_open, "--json").stdout)["relation"]
+    assert mine <= listed("--relation", relation)
+    assert all(row["relation"] == relation for row in json.loads(run_cli("returns", "list", "--relation", relation,
+                                                                         "--json").stdout))
     assert run_cli("returns", "list", "--kind", "ib").exit_code == 2
     assert run_cli("returns", "list", "--status", "weird").exit_code == 2
+    assert run_cli("returns", "list", "--due-within", "-1").exit_code == 2
 
 
 def test_show_and_mark(office: Office) -> None:
     _fetch(office)
     assert run_cli("fetch-returns", "--quiet").exit_code == 0
-    document = json.loads(run_cli("returns", "list", "--json").stdout)[0]["document_id"]
+    first = json.loads(run_cli("returns", "list", "--json").stdout)[0]
+    document, short = first["document_id"], first["short_id"]
+    assert len(short) >= 8 and document.startswith(short)
+    assert short in run_cli("returns", "list").stdout  # the table shows the short id …
 
-    shown = json.loads(run_cli("returns", "show", document, "--json").stdout)
+    shown = json.loads(run_cli("returns", "show", short, "--json").stdout)  # … and commands take it
     assert shown["document_id"] == document and shown["history"]
     assert run_cli("returns", "show", document).exit_code == 0
-    assert run_cli("returns", "show", "nope").exit_code == 1
+    missing = run_cli("returns", "show", "nope")
+    assert missing.exit_code == 1 and "no return with document id nope" in missing.stderr
 
-    marked = json.loads(run_cli("returns", "mark", document, "--processed", "--json").stdout)
+    marked = json.loads(run_cli("returns", "mark", short, "--processed", "--json").stdout)
     assert marked == {"document_id": document, "local_status": "processed", "feedback_state": "pending"}
     withdrawn = json.loads(run_cli("returns", "mark", document, "--new", "--json").stdout)
     assert withdrawn["feedback_state"] == "none"

@@ -112,3 +112,32 @@ def test_vraagposten_upsert_and_clearing(db: sqlite_utils.Database) -> None:
     assert [v["cleared"] for v in list_vraagposten(db, include_cleared=True)] == [False, True]
     assert upsert_vraagposten(db, 200, lines).as_dict() == {"new": 0, "changed": 1, "unchanged": 1}
     assert db.conn.execute("SELECT count(*) FROM vraagposten").fetchone()[0] == 2
+
+
+def test_document_ids_by_a_unique_start(db: sqlite_utils.Database) -> None:
+    from exactlink.store.returns import resolve_document_id, short_document_ids
+
+    ids = [
+        "47c126b0-7921-4a6e-9a1f-000000000001",
+        "47c126b0-7921-4a6e-9a1f-000000000002",
+        "47c126b9-0000-4000-8000-000000000003",
+        "9ad9117f-7fa8-4e2b-8a0c-000000000004",
+    ]
+    upsert_returns(db, [_return(document_id) for document_id in ids])
+
+    short = short_document_ids(db)
+
+    assert short[ids[3]] == "9ad9117f"  # 8 characters when nothing else starts alike
+    assert short[ids[2]] == "47c126b9"
+    assert short[ids[0]] == ids[0] and short[ids[1]] == ids[1]  # only the last character tells these apart
+    assert len(set(short.values())) == len(ids)
+    for document_id, start in short.items():
+        assert resolve_document_id(db, start) == document_id
+        assert resolve_document_id(db, start.upper()) == document_id
+    assert resolve_document_id(db, "9ad9") == ids[3]
+    with pytest.raises(ReturnNotFound, match="start of several document ids"):
+        resolve_document_id(db, "47c126b0")
+    with pytest.raises(ReturnNotFound, match="no return with document id 9ad"):
+        resolve_document_id(db, "9ad")  # too short to stand for an id
+    with pytest.raises(ReturnNotFound, match="no return with document id ffff"):
+        resolve_document_id(db, "ffff")

@@ -95,29 +95,29 @@ def print_returns_list(rows: list[dict[str, Any]]) -> None:
         info("no returns match (fetch them with `exactlink fetch-returns`)")
         return
     if rows[0]["kind"] == "vraagposten":
-        table = Table("relation", "administration", "date", "G/L", "amount", "description", "id")
+        table = Table("relation", "administration", "date", "G/L", "amount", "description")
         for row in rows:
             table.add_row(
                 escape(f"{row['relation']} {row['relation_name'] or ''}".strip()),
-                escape(str(row["division"])),
+                escape(_administration(row)),
                 str(row["period"] or ""),
                 escape(row["gl_account_code"] or ""),
                 _amount(row["amount"]),
                 escape(row["description"] or ""),
-                row["document_id"],
             )
         out().print(table)
         return
     table = Table(
-        "relation", "administration", "kind", "period", "amount", "due", "days", "Exact status", "local", "id"
+        "id", "relation", "administration", "kind", "period", "amount", "due", "days", "Exact status", "local"
     )
     for row in rows:
         due = row["due_date"] or "—"
         if row["due_date_source"] == "computed":
             due += " *"
         table.add_row(
+            row["short_id"],
             escape(f"{row['relation']} {row['relation_name'] or ''}".strip()),
-            escape(f"{row['division']} {row['administration'] or ''}".strip()),
+            escape(_administration(row)),
             row["kind_label"],
             escape(row["period"]),
             _amount(row["amount"], row["currency"]),
@@ -125,11 +125,19 @@ def print_returns_list(rows: list[dict[str, Any]]) -> None:
             "" if row["days_to_deadline"] is None else str(row["days_to_deadline"]),
             escape(row["exact_status_text"]),
             row["local_status"] + ("" if row["feedback_state"] in ("none", None) else f" ({row['feedback_state']})"),
-            row["document_id"],
         )
     out().print(table)
+    info("id: the start of the document id that tells it apart; `returns show`, `returns mark` and `feedback` take it")
     if any(row["due_date_source"] == "computed" for row in rows):
         info("* due date computed from the period (Exact Online gave none)")
+
+
+def _administration(row: dict[str, Any]) -> str:
+    """The administration's code, and its name when that says more than the relation's name next to it."""
+    name = (row["administration"] or "").strip()
+    if not name or name.casefold() == (row["relation_name"] or "").strip().casefold():
+        return str(row["division"])
+    return f"{row['division']} {name}"
 
 
 def print_return(view: dict[str, Any]) -> None:

@@ -215,19 +215,16 @@ def feedback_one(document_id: str, outcome: str, *, dry_run: bool = False) -> Fe
             message is the plain explanation.
     """
     from exactlink.domain.returns import RETURN_TYPE_PAYROLL, feedback_refusal
-    from exactlink.store.returns import ReturnNotFound, get_return, mark_return
+    from exactlink.store.returns import get_return, mark_return, resolve_document_id
 
     def body(db: sqlite_utils.Database, client: ExactClient) -> FeedbackReport:
-        row = get_return(db, document_id)
-        if row is None:
-            raise ReturnNotFound(
-                f"no return with document id {document_id} in the local mirror",
-                hint="fetch the returns first: exactlink fetch-returns",
-            )
+        full_id = resolve_document_id(db, document_id, hint="fetch the returns first: exactlink fetch-returns")
+        row = get_return(db, full_id)
+        assert row is not None
         if row.get("type") == RETURN_TYPE_PAYROLL:
             raise FeedbackRefused(feedback_refusal(row["type"], row.get("status")) or "payroll returns are refused")
         if not dry_run:
-            row = mark_return(db, document_id, outcome)
+            row = mark_return(db, full_id, outcome)
         return FeedbackReport([report_return(db, client, row, outcome, dry_run=dry_run)], dry_run=dry_run)
 
     report: FeedbackReport = _with_run(dry_run, body)

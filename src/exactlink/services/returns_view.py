@@ -53,8 +53,21 @@ def _date(value: Any) -> date | None:
         return None
 
 
-def return_view(row: dict[str, Any], today: date, names: dict[int, str]) -> dict[str, Any]:
-    """One stored return as ``returns list`` shows it."""
+def _whose(row: dict[str, Any], names: dict[int, str]) -> dict[str, Any]:
+    """The relation and administration a stored return or vraagpost belongs to, as every view shows them."""
+    division = row.get("division")
+    return {
+        "relation": row.get("relation_number"),
+        "relation_name": row.get("name"),
+        "division": division,
+        "administration": names.get(int(division)) if division is not None else None,
+    }
+
+
+def return_view(
+    row: dict[str, Any], today: date, names: dict[int, str], short_ids: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """One stored return as ``returns list`` shows it (``short_id``: the start of the id that tells it apart)."""
     from exactlink.domain.returns import (
         days_to_deadline,
         effective_due_date,
@@ -71,13 +84,10 @@ def return_view(row: dict[str, Any], today: date, names: dict[int, str]) -> dict
         row.get("frequency"),
         period_description=row.get("period_description"),
     )
-    division = row.get("division")
     return {
         "document_id": row["document_id"],
-        "relation": row.get("relation_number"),
-        "relation_name": row.get("name"),
-        "division": division,
-        "administration": names.get(int(division)) if division is not None else None,
+        "short_id": (short_ids or {}).get(row["document_id"], row["document_id"]),
+        **_whose(row, names),
         "kind": row["kind"],
         "kind_label": kind_label(row["kind"]),
         "period": period_label(
@@ -100,13 +110,9 @@ def return_view(row: dict[str, Any], today: date, names: dict[int, str]) -> dict
 
 
 def _vraagpost_view(row: dict[str, Any], names: dict[int, str]) -> dict[str, Any]:
-    division = row.get("division")
     return {
         "document_id": row["id"],
-        "relation": row.get("relation_number"),
-        "relation_name": row.get("name"),
-        "division": division,
-        "administration": names.get(int(division)) if division is not None else None,
+        **_whose(row, names),
         "kind": "vraagposten",
         "kind_label": "vraagpost",
         "period": row.get("date"),
@@ -137,7 +143,7 @@ def list_returns_view(
     """``returns list``: the fetched returns (or open vraagposten), filtered as asked, by due date."""
     from exactlink.services.crm import today_in_office_zone
     from exactlink.store.db import open_db
-    from exactlink.store.returns import list_returns, list_vraagposten
+    from exactlink.store.returns import list_returns, list_vraagposten, short_document_ids
 
     if kind is not None and kind not in KINDS:
         raise UsageError(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
@@ -151,9 +157,10 @@ def list_returns_view(
         if kind == "vraagposten":
             return [_vraagpost_view(row, names) for row in list_vraagposten(db, relation_number=relation)]
         rows = list_returns(db, kinds=[kind] if kind else None, relation_number=relation, status=status_code)
+        short_ids = short_document_ids(db)
     finally:
         db.close()
-    views = [return_view(row, day, names) for row in rows]
+    views = [return_view(row, day, names, short_ids) for row in rows]
     if due_within is not None or overdue:
         views = [view for view in views if _needs_action(view)]
     if due_within is not None:
@@ -172,16 +179,13 @@ def show_return(document_id: str, today: date | None = None) -> dict[str, Any]:
     from exactlink.domain.returns import status_label
     from exactlink.services.crm import today_in_office_zone
     from exactlink.store.db import open_db
-    from exactlink.store.returns import ReturnNotFound, get_return
+    from exactlink.store.returns import get_return, resolve_document_id
 
     db = open_db()
     try:
-        row = get_return(db, document_id)
-        if row is None:
-            raise ReturnNotFound(
-                f"no return with document id {document_id} in the local mirror",
-                hint="list them with `exactlink returns list`",
-            )
+        full_id = resolve_document_id(db, document_id, hint="list them with `exactlink returns list`")
+        row = get_return(db, full_id)
+        assert row is not None
         view = return_view(row, today or today_in_office_zone(), _names(db))
     finally:
         db.close()
@@ -204,11 +208,11 @@ def show_return(document_id: str, today: date | None = None) -> dict[str, Any]:
 def mark(document_id: str, local_status: str) -> dict[str, Any]:
     """``returns mark DOC --processed|--rejected|--new``: the office's own status; feedback is queued, not sent."""
     from exactlink.store.db import open_db
-    from exactlink.store.returns import mark_return
+    from exactlink.store.returns import mark_return, resolve_document_id
 
     db = open_db()
     try:
-        row = mark_return(db, document_id, local_status)
+        row = mark_return(db, resolve_document_id(db, document_id), local_status)
     finally:
         db.close()
     return {

@@ -148,6 +148,50 @@ def get_return(db: sqlite_utils.Database, document_id: str) -> dict[str, Any] | 
     return rows[0]
 
 
+def resolve_document_id(db: sqlite_utils.Database, text: str, *, hint: str | None = None) -> str:
+    """The full document id meant by ``text``: the id itself or a unique start of it (at least 4 characters).
+
+    ``returns list`` shows ids shortened to what tells them apart, so commands accept such a start, as git
+    does for commits.
+
+    Raises:
+        ReturnNotFound: no return has that id, or it is too short / not unique (the candidates are named).
+    """
+    wanted = text.strip().lower()
+    row = db.conn.execute("SELECT document_id FROM returns WHERE document_id = ?", (wanted,)).fetchone()
+    if row is not None:
+        return str(row[0])
+    if len(wanted) >= 4 and all(char in "0123456789abcdef-" for char in wanted):
+        found = [
+            str(found[0])
+            for found in db.conn.execute(
+                "SELECT document_id FROM returns WHERE substr(document_id, 1, ?) = ? ORDER BY document_id LIMIT 6",
+                (len(wanted), wanted),
+            )
+        ]
+        if len(found) == 1:
+            return found[0]
+        if found:
+            listed = ", ".join(found[:5]) + (" …" if len(found) > 5 else "")
+            raise ReturnNotFound(f"{text} is the start of several document ids ({listed}); give more of it")
+    raise ReturnNotFound(f"no return with document id {text} in the local mirror", hint=hint)
+
+
+def short_document_ids(db: sqlite_utils.Database, minimum: int = 8) -> dict[str, str]:
+    """Every stored document id → its shortest start of at least ``minimum`` characters no other id shares."""
+    ids = [str(row[0]) for row in db.conn.execute("SELECT document_id FROM returns ORDER BY document_id")]
+    result = {}
+    for index, document_id in enumerate(ids):
+        length = minimum
+        for neighbour in (ids[index - 1] if index else "", ids[index + 1] if index + 1 < len(ids) else ""):
+            shared = next((i for i, (a, b) in enumerate(zip(document_id, neighbour, strict=False)) if a != b), None)
+            if shared is None:
+                shared = min(len(document_id), len(neighbour))
+            length = max(length, shared + 1)
+        result[document_id] = document_id[:length]
+    return result
+
+
 def return_history(db: sqlite_utils.Database, document_id: str) -> list[dict[str, Any]]:
     """The statuses a return was seen in, oldest first."""
     return _rows(
