@@ -212,3 +212,34 @@ def test_feedback_dry_run_sends_nothing(office: Office) -> None:
     assert "would report" in result.stdout
     assert office.sandbox.calls("financial/ProcessReturn") == 0
     assert _row(office, target["DocumentID"])["local_status"] == "new"
+
+
+def test_a_timed_out_report_is_not_sent_twice(office: Office, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exact applied the ProcessReturn but the answer never came: the next run's re-read finds it done."""
+    records = _fetched(office)
+    target = _make(office, records, type_=31, status=40)
+    assert run_cli("returns", "mark", target["DocumentID"], "--processed").exit_code == 0
+    monkeypatch.setenv("EXACTLINK_EXACT__TIMEOUT_SECONDS", "1")
+    office.sandbox.faults = Faults(hang_seconds=1.5)
+    office.sandbox.faults.script("ok", "hang")  # the re-read answers; the ProcessReturn is applied, then hangs
+
+    timed_out = run_cli("feedback", "--pending")
+
+    assert timed_out.exit_code == 1
+    assert [entry.endpoint for entry in office.sandbox.request_log] == [
+        "read/financial/Returns",
+        "financial/ProcessReturn",
+    ]
+    assert _exact_status(office, target) == 50  # Exact did process it
+    assert _row(office, target["DocumentID"])["feedback_state"] == "pending"  # we could not know: still pending
+    office.sandbox.faults = Faults()
+    office.sandbox.reset_counters()
+
+    next_run = run_cli("feedback", "--pending", "--json")
+
+    assert next_run.exit_code == 0, next_run.stderr
+    (result,) = json.loads(next_run.stdout)["results"]
+    assert result["status"] == "reported" and "already shows this return as verwerkt" in result["message"]
+    assert office.sandbox.calls("financial/ProcessReturn") == 0  # never reported twice
+    assert _row(office, target["DocumentID"])["feedback_state"] == "reported"
+    assert "nothing to report" in run_cli("feedback", "--pending").stderr

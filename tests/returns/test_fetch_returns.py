@@ -179,6 +179,22 @@ def test_relation_without_an_administration_says_why(office: Office) -> None:
     assert run_cli("fetch-returns").exit_code == 0  # nothing linked at all is no error
 
 
+def test_an_administration_whose_relation_lost_its_account_link_is_not_fetched(office: Office) -> None:
+    (relation, division), (other, other_division) = link(office, 2)
+    assert run_cli("match", "unlink", relation).exit_code == 0
+
+    result = run_cli("fetch-returns", "--json")
+
+    assert result.exit_code == 0, result.stderr
+    outcomes = {item["relation"]: item for item in json.loads(result.stdout)["administrations"]}
+    assert outcomes[relation]["empty_reason"] == "no_relation_link"
+    assert "not linked to an account of the office administration" in outcomes[relation]["note"]
+    assert office.sandbox.calls("read/financial/Returns", division) == 0
+    assert office.sandbox.calls("read/financial/Returns", other_division) == 1
+    assert {row["division"] for row in stored_returns(office).values()} <= {other_division}
+    assert "not linked to an account of the office administration" in run_cli("fetch-returns").stderr
+
+
 @pytest.mark.parametrize(
     ("variable", "dropped"),
     [

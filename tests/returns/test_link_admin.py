@@ -217,6 +217,35 @@ def test_bulk_csv_validates_every_row_and_reports_each(office: Office, tmp_path:
     assert office.sandbox.calls("accountancy/SolutionLinks", method="POST") == 3
 
 
+def test_bulk_csv_row_that_exact_refuses_leaves_the_others_linked(office: Office, tmp_path: Path) -> None:
+    pairs = office.candidates()[:3]
+    for relation, _ in pairs:
+        office.link_account(relation)
+    refused_relation, refused_division = pairs[1]
+    # The relation's office account was deleted in Exact after `match` linked it: the row is valid locally,
+    # and Exact refuses the SolutionLink when it is written.
+    account_id = office.account_by_relation[refused_relation][0]
+    for link in office.solution_links(account_id):
+        office.sandbox.delete(office.office_division, sandbox_model.SOLUTION_LINKS, link["ID"])
+    office.sandbox.delete(office.office_division, sandbox_model.ACCOUNTS, account_id)
+    csv_file = tmp_path / "links.csv"
+    csv_file.write_text("".join(f"{relation},{division}\n" for relation, division in pairs), encoding="utf-8")
+
+    result = run_cli("link-admin", "--csv", str(csv_file), "--json")
+
+    assert result.exit_code == 3
+    rows = {row["relation"]: row for row in json.loads(result.stdout)["rows"]}
+    assert rows[refused_relation]["status"] == "failed"
+    assert rows[refused_relation]["message"].startswith("Exact Online refused the SolutionLink:")
+    assert _admin_link(office, refused_relation) is None and _sbr_start(office, refused_relation) is None
+    for relation, division in (pairs[0], pairs[2]):
+        assert rows[relation]["status"] == "linked"
+        assert _admin_link(office, relation)["division"] == division  # type: ignore[index]
+    table = run_cli("link-admin", "--csv", str(csv_file))
+    assert table.exit_code == 3 and "1 failed" in table.stderr and "2 already_linked" in table.stderr
+    assert refused_division not in {row["division"] for row in json.loads(run_cli("link-admin", "list", "--json").stdout)}
+
+
 def test_bulk_csv_of_only_bad_rows_exits_1(office: Office, tmp_path: Path) -> None:
     csv_file = tmp_path / "bad.csv"
     csv_file.write_text("99998,1\n99999,2\n", encoding="utf-8")
