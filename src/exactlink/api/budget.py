@@ -211,7 +211,7 @@ class ErrorBudget:
 
         assert self.lock_path is not None
         self.lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with FileLock(str(self.lock_path), timeout=30):
+        with FileLock(str(self.lock_path), timeout=30, mode=0o600):
             data = self._read_file()
             data[key] = [*self._recent(data.get(key, [])), now]
             data = {name: times for name, times in ((k, self._recent(v)) for k, v in data.items()) if times}

@@ -228,7 +228,7 @@ class RateLimitLog:
         from exactlink.paths import write_private_atomically
 
         self.lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with FileLock(str(self.lock_path), timeout=30):
+        with FileLock(str(self.lock_path), timeout=30, mode=0o600):
             merged = self.read()
             for key, state in states.items():
                 previous = merged.get(key)

@@ -115,7 +115,7 @@ class TokenProvider(httpx.Auth):
         from filelock import FileLock
 
         self.lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with self._thread_lock, FileLock(str(self.lock_path), timeout=self.lock_timeout):
+        with self._thread_lock, FileLock(str(self.lock_path), timeout=self.lock_timeout, mode=0o600):
             stored = self.store.load()
             if stored is None:
                 raise not_logged_in()
@@ -137,7 +137,7 @@ class TokenProvider(httpx.Auth):
 
         self.lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
-            with FileLock(str(self.lock_path), timeout=self.lock_timeout):
+            with FileLock(str(self.lock_path), timeout=self.lock_timeout, mode=0o600):
                 return self._refresh_under_lock(rejected)
         except Timeout:
             raise LockHeld(

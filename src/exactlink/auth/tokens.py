@@ -317,7 +317,7 @@ class TokenStore:
 
         lock_path = get_paths().lock_file("token-file")
         lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with FileLock(str(lock_path), timeout=60):
+        with FileLock(str(lock_path), timeout=60, mode=0o600):
             data = self._file_read()
             if not change(data):
                 return False

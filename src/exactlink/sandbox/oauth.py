@@ -99,6 +99,17 @@ class _RefreshToken:
 
 
 @dataclass(frozen=True)
+class IssuedSecrets:
+    """Every secret value the OAuth server handed out or received, for leak scans in tests (read-only copies)."""
+
+    access_tokens: frozenset[str]
+    refresh_tokens: frozenset[str]
+    authorization_codes: frozenset[str]
+    code_verifiers: frozenset[str]
+    client_secrets: frozenset[str]
+
+
+@dataclass(frozen=True)
 class TokenCheck:
     """Outcome of checking a bearer token: ``grant`` is set for known tokens, ``expired`` tells if it ran out."""
 
@@ -128,6 +139,7 @@ class OAuthServer:
         self._codes: dict[str, _Code] = {}
         self._access: dict[str, AccessGrant] = {}
         self._refresh: dict[str, _RefreshToken] = {}
+        self._verifiers: set[str] = set()
 
     # -- registration and users ---------------------------------------------------------------------
 
@@ -266,6 +278,7 @@ class OAuthServer:
             verifier = form.get("code_verifier", "")
             if not verifier:
                 return _token_error(400, "invalid_grant", "A code_verifier is required for this authorization code.")
+            self._verifiers.add(verifier)
             digest = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode("ascii", "replace")).digest())
             if not _VERIFIER_RE.match(verifier) or not hmac.compare_digest(
                 digest.rstrip(b"=").decode(), code.challenge
@@ -321,6 +334,16 @@ class OAuthServer:
         if grant is None:
             return TokenCheck(None)
         return TokenCheck(grant, expired=self.clock.now() >= grant.expires)
+
+    def issued_secrets(self) -> IssuedSecrets:
+        """Copies of every access token, refresh token and code issued, each verifier received, each app secret."""
+        return IssuedSecrets(
+            access_tokens=frozenset(self._access),
+            refresh_tokens=frozenset(self._refresh),
+            authorization_codes=frozenset(self._codes),
+            code_verifiers=frozenset(self._verifiers),
+            client_secrets=frozenset(app.client_secret for app in self.apps.values()),
+        )
 
     def issue_tokens_for_tests(self, client_id: str, user_id: str) -> dict[str, str]:
         """Mint a token pair without the browser flow (test set-up only; the client never needs this)."""

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from exactlink.errors import UsageError
-from exactlink.paths import get_paths
+from exactlink.paths import get_paths, write_private_atomically
 from exactlink.settings import load_settings, settings_sources
 
 
@@ -35,10 +35,10 @@ def example_config_text() -> str:
 
 
 def write_example_config(*, force: bool) -> Path:
-    """Create ``config.toml`` from the example; refuse to overwrite unless ``force``."""
+    """Create ``config.toml`` (mode 0600) from the example; refuse to overwrite unless ``force``."""
     path = get_paths().config_file
     if path.exists() and not force:
         raise UsageError(f"{path} exists already", hint="use --force to overwrite it")
     get_paths().ensure()
-    path.write_text(example_config_text(), encoding="utf-8")
+    write_private_atomically(path, example_config_text().encode("utf-8"))
     return path

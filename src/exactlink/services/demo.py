@@ -20,9 +20,12 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from exactlink.errors import ExactlinkError
+
+if TYPE_CHECKING:
+    from exactlink.sandbox import Sandbox
 
 Narrate = Callable[[str, str], None]
 
@@ -31,13 +34,23 @@ class DemoStepFailed(ExactlinkError):
     """A command of the demo story did not end as expected."""
 
 
+@dataclass(frozen=True)
+class ChildOutput:
+    """What one child command wrote (kept only when the demo runs with ``capture=True``)."""
+
+    command: str
+    stdout: bytes
+    stderr: bytes
+
+
 @dataclass
 class DemoRun:
-    """What the demo did: the commands in order and their exit codes."""
+    """What the demo did: the commands in order and their exit codes (and their output when captured)."""
 
     home: Path
     base_url: str
     steps: list[tuple[str, int]] = field(default_factory=list)
+    outputs: list[ChildOutput] = field(default_factory=list)
 
 
 def _free_port() -> int:
@@ -47,22 +60,29 @@ def _free_port() -> int:
 
 
 class _Story:
-    def __init__(self, env: dict[str, str], narrate: Narrate, run: DemoRun) -> None:
+    def __init__(
+        self, env: dict[str, str], narrate: Narrate, run: DemoRun, *, debug: bool = False, capture: bool = False
+    ) -> None:
         self.env = env
         self.narrate = narrate
         self.run = run
+        self.debug = debug
+        self.capture = capture
 
     def command(self, title: str, *args: str, expect: Sequence[int] = (0,), capture_json: bool = False) -> Any:
         """Narrate, run ``exactlink ARGS`` in a child process, check its exit code."""
         self.narrate(title, "exactlink " + shlex.join(args))
         completed = subprocess.run(
-            [sys.executable, "-m", "exactlink", *args],
+            [sys.executable, "-m", "exactlink", *(["-vv"] if self.debug else []), *args],
             env=self.env,
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE if capture_json else None,
+            stdout=subprocess.PIPE if capture_json or self.capture else None,
+            stderr=subprocess.PIPE if self.capture else None,
             check=False,
         )
         self.run.steps.append((" ".join(args), completed.returncode))
+        if self.capture:
+            self.run.outputs.append(ChildOutput(" ".join(args), completed.stdout, completed.stderr))
         if completed.returncode not in expect:
             raise DemoStepFailed(f"`exactlink {shlex.join(args)}` exited {completed.returncode}")
         if capture_json:
@@ -70,19 +90,37 @@ class _Story:
         return None
 
 
-def run_demo(*, clients: int, seed: int, home: Path | None, narrate: Narrate) -> DemoRun:
-    """Run the story end to end; returns what ran. Raises ``DemoStepFailed`` when a step goes wrong."""
+def run_demo(
+    *,
+    clients: int,
+    seed: int,
+    home: Path | None,
+    narrate: Narrate,
+    debug: bool = False,
+    capture: bool = False,
+    sandbox: Sandbox | None = None,
+) -> DemoRun:
+    """Run the story end to end; returns what ran. Raises ``DemoStepFailed`` when a step goes wrong.
+
+    ``debug`` runs every child with ``-vv`` and ``logging.level = DEBUG`` (debug lines on its stderr and in the
+    log file); ``capture`` keeps each child's stdout and stderr in ``DemoRun.outputs`` instead of passing them on;
+    ``sandbox`` runs the story against that sandbox (``clients`` and ``seed`` are then unused), so a test can
+    inspect it afterwards.
+    """
+    from exactlink.paths import create_private_file
     from exactlink.sandbox import Sandbox
     from exactlink.sandbox.generator import write_crm_export
 
     home = home or Path(tempfile.mkdtemp(prefix="exactlink-demo-"))
-    home.mkdir(parents=True, exist_ok=True)
-    sandbox = Sandbox(clients=clients, seed=seed)
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if sandbox is None:
+        sandbox = Sandbox(clients=clients, seed=seed)
     client_id = "{" + secrets.token_hex(4) + "-demo-app}"
     client_secret = secrets.token_urlsafe(24)
     redirect_uri = f"http://127.0.0.1:{_free_port()}/callback"
     sandbox.register_app(client_id, client_secret, redirect_uri)
     crm_file = home / "crm-export.csv"
+    create_private_file(crm_file)  # the office's export holds unmasked BSNs
     write_crm_export(sandbox.data, crm_file)
 
     with sandbox.serve() as server:
@@ -98,8 +136,10 @@ def run_demo(*, clients: int, seed: int, home: Path | None, narrate: Narrate) ->
             # The children write to our terminal (or pipe): give their tables the width we have.
             COLUMNS=str(max(shutil.get_terminal_size((160, 40)).columns, 120)),
         )
+        if debug:
+            env["EXACTLINK_LOGGING__LEVEL"] = "DEBUG"
         run = DemoRun(home=home, base_url=server.base_url)
-        story = _Story(env, narrate, run)
+        story = _Story(env, narrate, run, debug=debug, capture=capture)
         _tell(story, crm_file)
     return run
 

@@ -22,7 +22,7 @@ def run_lock(name: str = "run", *, wait_seconds: float = 0.0) -> Iterator[None]:
     paths.ensure()
     path = paths.lock_file(name)
     create_private_file(path)
-    lock = FileLock(str(path), timeout=wait_seconds)
+    lock = FileLock(str(path), timeout=wait_seconds, mode=0o600)
     try:
         lock.acquire()
     except Timeout:
