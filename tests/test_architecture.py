@@ -257,3 +257,10 @@ def test_the_checks_themselves_catch_violations() -> None:
         print(a + b)
 
     assert body_lines(long_command) == 3
+
+
+def test_every_command_has_a_docstring_for_its_help() -> None:
+    from exactlink.cli.main import app
+
+    missing = [name for name, function in typer_commands(app) if not (function.__doc__ or "").strip()]
+    assert missing == []
