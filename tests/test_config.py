@@ -105,6 +105,15 @@ def test_config_path_uses_exactlink_home(exactlink_home: Path) -> None:
     result = run_cli("config", "path")
     assert result.stdout.strip() == str(exactlink_home / "config.toml")
     assert os.environ["EXACTLINK_HOME"] == str(exactlink_home)
+    locations = json.loads(run_cli("config", "path", "--json").stdout)
+    assert locations == {
+        "config_file": str(exactlink_home / "config.toml"),
+        "database": str(exactlink_home / "exactlink.db"),
+        "token_fallback_file": str(exactlink_home / "state" / "tokens.json"),
+        "state_dir": str(exactlink_home / "state"),
+        "locks_dir": str(exactlink_home / "state" / "locks"),
+        "log_file": str(exactlink_home / "log" / "exactlink.log"),
+    }
 
 
 @pytest.mark.parametrize(

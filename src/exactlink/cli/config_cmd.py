@@ -12,13 +12,18 @@ def register(app: typer.Typer) -> None:
 
 
 @config_app.command("path")
-def config_path() -> None:
-    """Print the path of config.toml (and of the database, token fallback and log)."""
-    from exactlink.console import out
-    from exactlink.paths import get_paths
+def config_path(
+    json_output: bool = typer.Option(False, "--json", help="Print every path (database, token fallback, log …)."),
+) -> None:
+    """Print the path of config.toml; with --json also the database, token fallback, state and log paths."""
+    from exactlink.console import emit_json, out
+    from exactlink.services.config_view import file_locations
 
-    paths = get_paths()
-    out().print(str(paths.config_file), highlight=False)
+    locations = file_locations()
+    if json_output:
+        emit_json(locations)
+        return
+    out().print(locations["config_file"], highlight=False, markup=False)
 
 
 @config_app.command("show")

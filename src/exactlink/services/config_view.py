@@ -29,6 +29,19 @@ def effective_config() -> list[dict[str, Any]]:
     return rows
 
 
+def file_locations() -> dict[str, str]:
+    """Where exactlink keeps each of its files (``config path``), under ``EXACTLINK_HOME`` when it is set."""
+    paths = get_paths()
+    return {
+        "config_file": str(paths.config_file),
+        "database": str(paths.database),
+        "token_fallback_file": str(paths.token_file),
+        "state_dir": str(paths.state_dir),
+        "locks_dir": str(paths.locks_dir),
+        "log_file": str(paths.log_file),
+    }
+
+
 def example_config_text() -> str:
     """The shipped, commented ``config.example.toml``."""
     return resources.files("exactlink").joinpath("config.example.toml").read_text(encoding="utf-8")
