@@ -6,6 +6,7 @@ locks); without it the platform's directories are used (XDG on Linux).
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,13 +78,24 @@ def create_private_file(path: Path) -> None:
 
 
 def write_private_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temp file + rename), mode 0600, fsynced."""
+    """Write ``data`` to ``path`` atomically (temp file + rename), mode 0600, fsynced.
+
+    Raises:
+        OSError: the file cannot be written (``path`` names a directory, no permission, disk full …); the
+            temporary file is removed again.
+    """
+    if not path.name or path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
     try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -94,6 +94,18 @@ class ScheduleSettings(_Section):
     first_hour: int = Field(default=7, ge=0, le=23)
     last_hour: int = Field(default=20, ge=0, le=23)
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        # Checked here, so that every command refuses an unknown zone alike, not only `schedule`.
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
 
 class PrivacySettings(_Section):
     show_bsn: bool = False
@@ -199,6 +211,8 @@ def describe_validation_error(exc: ValidationError) -> str:
     message = first["msg"]
     if first["type"] == "extra_forbidden":
         message = "unknown key"
+    elif first["type"] == "value_error":
+        message = message.removeprefix("Value error, ")  # our own validators' messages read as they are
     return f"invalid configuration: {location}: {message} (and {len(exc.errors()) - 1} more)" if len(
         exc.errors()
     ) > 1 else f"invalid configuration: {location}: {message}"

@@ -139,7 +139,7 @@ def vraagposten(
 
     if (accounts is None) == (not default):
         raise UsageError("give either --accounts CODES or --default")
-    result = set_vraagposten_accounts(relation, None if default else accounts.split(",") if accounts else None)
+    result = set_vraagposten_accounts(relation, None if default else (accounts or "").split(","))
     if json_output:
         emit_json(result)
         return

@@ -64,6 +64,10 @@ def crm_export(
     from exactlink.console import info
     from exactlink.services.crm import effective_show_bsn, export_crm
 
+    if not file.strip():
+        from exactlink.errors import UsageError
+
+        raise UsageError("give the file to write the CSV to, or '-' for stdout")
     target = None if file == "-" else Path(file)
     count, text = export_crm(target, delimiter=delimiter, show_bsn=effective_show_bsn(show_bsn), english=english)
     if text is not None:

@@ -7,13 +7,16 @@ sqlite-utils, rapidfuzz) inside the command body, so ``exactlink --help`` starts
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from typer._click.core import Context
 from typer.core import TyperGroup
 
 from exactlink.exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from exactlink.errors import ExactlinkError
 
 
 class ExactlinkGroup(TyperGroup):
@@ -22,6 +25,28 @@ class ExactlinkGroup(TyperGroup):
     Anything else that escapes a command is a bug; the user still gets one line (exit 1) instead of a
     traceback, and the traceback goes to the log file, scrubbed of secrets like every log line.
     """
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: Context | None = None, **extra: Any
+    ) -> Context:
+        """Refuse arguments that are not valid text before any command sees them (exit 2).
+
+        A byte that is not UTF-8 in ``argv`` (a latin-1 name typed in another terminal) reaches Python as a lone
+        surrogate, which SQLite, JSON and the terminal all refuse to encode.
+        """
+        for arg in args:
+            try:
+                arg.encode("utf-8")
+            except UnicodeEncodeError:
+                import os
+
+                from typer._click.exceptions import UsageError
+
+                shown = os.fsencode(arg).decode("ascii", "backslashreplace")[:80]  # the bytes as typed: caf\xe9
+                raise UsageError(
+                    f"the argument '{shown}' is not valid UTF-8 text (check the terminal's encoding)"
+                ) from None
+        return super().make_context(info_name, args, parent, **extra)
 
     def invoke(self, ctx: Context) -> Any:
         from typer._click.exceptions import ClickException
@@ -43,8 +68,25 @@ class ExactlinkGroup(TyperGroup):
         except (typer.Exit, typer.Abort, ClickException):
             raise
         except Exception as exc:
-            _report_unexpected(exc)
-            raise typer.Exit(int(ExitCode.ERROR)) from None
+            explained = _explain(exc)
+            if explained is None:
+                _report_unexpected(exc)
+                raise typer.Exit(int(ExitCode.ERROR)) from None
+            from exactlink.console import error_line
+
+            error_line(explained.message, explained.hint)
+            raise typer.Exit(int(explained.exit_code)) from None
+
+
+def _explain(exc: Exception) -> ExactlinkError | None:
+    """A failure that is the user's situation, not a bug: the database turned out damaged half-way a command."""
+    import sqlite3
+
+    if isinstance(exc, sqlite3.DatabaseError):
+        from exactlink.store.db import database_failure
+
+        return database_failure(exc)
+    return None
 
 
 def _report_unexpected(exc: Exception) -> None:

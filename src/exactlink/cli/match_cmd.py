@@ -51,7 +51,12 @@ def match(
 @match_app.command("review")
 def review(
     accept_all_above: int | None = typer.Option(
-        None, "--accept-all-above", metavar="SCORE", help="No questions: accept high-confidence suggestions >= SCORE."
+        None,
+        "--accept-all-above",
+        metavar="SCORE",
+        min=0,
+        max=100,
+        help="No questions: accept high-confidence suggestions >= SCORE (0-100).",
     ),
     from_stdin: bool = typer.Option(False, "--stdin", help="Read the answers (a/r/s/q, one per line) from a pipe."),
     json_output: bool = JSON_OPTION,

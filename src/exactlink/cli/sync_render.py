@@ -137,13 +137,13 @@ def run_watch_command(
             quiet=quiet,
         )
 
-    info("watching Exact Online for changes (inbound); Ctrl-C stops", quiet=quiet)
     summary = watch(
         direction=direction,
         interval_minutes=interval,
         max_polls=max_polls,
         relations=relations or None,
         on_poll=on_poll,
+        on_start=lambda: info("watching Exact Online for changes (inbound); Ctrl-C stops", quiet=quiet),
     )
     if json_output:
         emit_json(summary.as_json())

@@ -143,8 +143,10 @@ class DivisionDirectory:
         wanted = selector.strip()
         if not wanted:
             raise LinkRefused("no administration given")
-        if wanted.isdigit():
-            found = self._by_code.get(int(wanted)) or self._all_divisions().get(int(wanted))
+        if wanted.isascii() and wanted.isdigit():
+            # int() refuses numbers of thousands of digits, and no code has more than a few.
+            code = int(wanted) if len(wanted) <= 18 else -1
+            found = self._by_code.get(code) or self._all_divisions().get(code)
             if found is None:
                 raise LinkRefused(
                     f"administration {wanted} is not among the administrations this login sees",
@@ -575,23 +577,20 @@ def read_link_csv(path: Path) -> list[tuple[int | None, str, str]]:
     spreadsheet (the header is row 1).
 
     Raises:
-        UsageError: the file cannot be read or has no rows.
+        CsvUnreadable: the file cannot be read, has no rows or lacks a column (exit 1, as for the other CSVs).
     """
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+    from exactlink.store.crm_csv import CsvUnreadable, csv_records, read_csv_text
+
+    text, _ = read_csv_text(path, None)
     lines = [line for line in text.splitlines() if line.strip()]
-    if not lines:
-        raise UsageError(f"{path} has no rows")
     delimiter = max((";", ",", "\t"), key=lambda candidate: lines[0].count(candidate))
-    records = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    records = csv_records(text, delimiter, str(path))
     header = [cell.strip().casefold().replace(" ", "_").replace("-", "_") for cell in records[0]]
     relation_column = next((i for i, name in enumerate(header) if name in _RELATION_HEADERS), None)
     division_column = next((i for i, name in enumerate(header) if name in _DIVISION_HEADERS), None)
     has_header = relation_column is not None or division_column is not None
     if has_header and (relation_column is None or division_column is None):
-        raise UsageError(
+        raise CsvUnreadable(
             f"{path}: the header needs a relation column (relatienummer/relation) and an administration "
             "column (administratie/division)"
         )
@@ -607,7 +606,7 @@ def read_link_csv(path: Path) -> list[tuple[int | None, str, str]]:
         division = record[division_index].strip() if len(record) > division_index else ""
         result.append((number, relation, division))
     if not result:
-        raise UsageError(f"{path} has no rows")
+        raise CsvUnreadable(f"{path} has no rows")
     return result
 
 
@@ -829,7 +828,8 @@ def _resolve_competition(candidates: list[Suggestion]) -> list[Suggestion]:
 
 
 def write_suggestions_csv(report: SuggestReport, path: Path) -> int:
-    """Write the clear suggestions as a CSV ``link-admin --csv`` reads back; returns the number of rows."""
+    """Write the clear suggestions as a CSV ``link-admin --csv`` reads back (mode 0600); returns the number of rows."""
+    from exactlink.paths import write_private_atomically
     from exactlink.store.crm_csv import neutralise_formula
 
     buffer = io.StringIO()
@@ -846,9 +846,9 @@ def write_suggestions_csv(report: SuggestReport, path: Path) -> int:
             ]
         )
     try:
-        path.write_text(buffer.getvalue(), encoding="utf-8-sig", newline="")
+        write_private_atomically(path, ("\ufeff" + buffer.getvalue()).encode("utf-8"))
     except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise ExactlinkError(f"cannot write {path}: {exc.strerror or exc}") from None
     return len(report.clear)
 
 
@@ -947,12 +947,19 @@ def set_vraagposten_accounts(relation: str, codes: Sequence[str] | None) -> dict
     """Configure the vraagposten G/L account codes of the relation's administration (None: back to the default).
 
     The next ``fetch-returns`` reads the chart of accounts again to check the codes.
+
+    Raises:
+        UsageError: ``codes`` is given but names no code (``--accounts ""`` or ``","``).
     """
     from exactlink.store.admin import forget_vraagposten_choice, update_admin_info
     from exactlink.store.db import open_db, transaction
     from exactlink.store.links import get_admin_link
 
     cleaned = [code.strip() for code in codes or () if code.strip()]
+    if codes is not None and not cleaned:
+        raise UsageError(
+            "--accounts names no G/L account code", hint="use --default for the accounts named 'vraagpost'"
+        )
     db = open_db()
     try:
         current = get_admin_link(db, relation)

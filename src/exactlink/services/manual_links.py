@@ -9,8 +9,6 @@ rejected for the same reason; linking by hand undoes that.
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -379,24 +377,21 @@ def read_link_csv(
     Raises:
         CsvUnreadable: the file cannot be read or lacks one of the two columns (nothing is linked).
     """
-    from exactlink.store.crm_csv import CsvUnreadable, header_key, resolve_delimiter, resolve_encoding, unneutralise
+    from exactlink.store.crm_csv import (
+        CsvUnreadable,
+        csv_records,
+        header_key,
+        read_csv_text,
+        resolve_delimiter,
+        unneutralise,
+    )
 
-    codec = resolve_encoding(encoding)
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise CsvUnreadable(f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        text = raw.decode(codec)
-    except UnicodeDecodeError:
-        raise CsvUnreadable(f"{path} cannot be decoded as {codec}", hint="give the file's --encoding") from None
-    lines = text.splitlines()
-    header_line = next((line for line in lines if line.strip()), "")
-    if not header_line:
-        raise CsvUnreadable(f"{path} is empty")
-    separator = resolve_delimiter(delimiter) or max((";", ",", "\t"), key=header_line.count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
-    header = next(reader, [])
+    chosen = resolve_delimiter(delimiter)
+    text, _ = read_csv_text(path, encoding)
+    header_line = next(line for line in text.splitlines() if line.strip())
+    separator = chosen or max((";", ",", "\t"), key=header_line.count)
+    records = iter(csv_records(text, separator, str(path)))
+    header = next(records, [])
     keys = [header_key(name) for name in header]
     relation_column = next((keys.index(name) for name in RELATION_HEADERS if name in keys), None)
     account_column = next((keys.index(name) for name in ACCOUNT_HEADERS if name in keys), None)
@@ -407,7 +402,7 @@ def read_link_csv(
             hint="the header needs e.g. 'relatienummer;account' (or 'relation,account code')",
         )
     rows = []
-    for number, cells in enumerate(reader, start=2):
+    for number, cells in enumerate(records, start=2):
         if not any(cell.strip() for cell in cells):
             continue
         relation = unneutralise(cells[relation_column].strip()) if relation_column < len(cells) else ""

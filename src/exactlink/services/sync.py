@@ -24,6 +24,7 @@ transaction. ``dry_run`` runs everything in a transaction that is rolled back an
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
@@ -762,7 +763,7 @@ def resolve_options(
     delete_in_exact: bool = False,
 ) -> SyncOptions:
     """Flags over settings: the direction and "numbers must match" come from ``[sync]`` unless given."""
-    chosen = direction or settings.sync.direction
+    chosen = settings.sync.direction if direction is None else direction
     if chosen not in ("inbound", "outbound"):
         raise UsageError(f"--direction must be inbound or outbound, not {chosen!r}")
     if delete_in_exact and chosen != "outbound":
@@ -881,12 +882,13 @@ def watch(
     settings: Settings | None = None,
     on_poll: Callable[[SyncReport], None] | None = None,
     sleep: Callable[[float], None] | None = None,
+    on_start: Callable[[], None] | None = None,
 ) -> WatchSummary:
     """``sync --watch``: an inbound sync every ``interval_minutes`` (``sync.watch_interval_minutes``).
 
     Each poll takes the run lock for its own duration (a poll that finds it held is skipped), so other
     commands can run in between. Ctrl-C ends the watch with the summary so far; ``max_polls`` ends it
-    after that many polls.
+    after that many polls. ``on_start`` is called once the options are found valid, before the first poll.
     """
     from exactlink.console import warn
     from exactlink.errors import ConfigError, LockHeld, LoginRequired, NotConfigured
@@ -894,14 +896,16 @@ def watch(
     from exactlink.settings import load_settings
 
     settings = settings or load_settings()
-    if (direction or settings.sync.direction) != "inbound":
+    if (settings.sync.direction if direction is None else direction) != "inbound":
         raise UsageError(
             "sync --watch polls Exact Online for changes, which only makes sense inbound; the direction is outbound",
             hint="use direct synchronisation (sync.direct) to push CRM changes as they are made",
         )
     minutes = interval_minutes if interval_minutes is not None else settings.sync.watch_interval_minutes
-    if minutes <= 0:
-        raise UsageError("--interval must be more than 0 minutes")
+    if not 0 < minutes < math.inf:  # also refuses nan
+        raise UsageError(f"--interval must be a number of minutes more than 0, not {minutes:g}")
+    if on_start is not None:
+        on_start()
     wait = sleep or runtime.sleep
     summary = WatchSummary()
     try:

@@ -158,9 +158,10 @@ def find_division(entries: list[DivisionEntry], selector: str) -> DivisionEntry:
         UsageError: nothing matches, or several names match (the candidates are listed).
     """
     wanted = selector.strip()
-    if wanted.isdigit():
+    if wanted.isascii() and wanted.isdigit():
+        # Compared as text: int() refuses numbers of thousands of digits, and no code has more than a few.
         for entry in entries:
-            if entry.code == int(wanted):
+            if str(entry.code) == wanted.lstrip("0"):
                 return entry
         raise UsageError(
             f"administration {wanted} is not among the administrations this login sees",

@@ -156,11 +156,11 @@ def find_accounts_by_name(db: sqlite_utils.Database, division: int, name: str) -
     )
     if exact:
         return exact
-    pattern = "%" + name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    # instr, not LIKE: no wildcards to escape, and no limit on the length of what the user typed.
     return _rows(
         db,
-        "SELECT * FROM accounts WHERE division = ? AND name LIKE ? ESCAPE '\\' ORDER BY code",
-        (int(division), pattern),
+        "SELECT * FROM accounts WHERE division = ? AND instr(lower(name), lower(?)) > 0 ORDER BY code",
+        (int(division), name),
     )
 
 

@@ -186,6 +186,55 @@ def resolve_encoding(value: str | None) -> str:
     return "utf-8-sig" if name in ("utf-8", "utf-8-sig") else name
 
 
+def read_csv_text(path: Path, encoding: str | None, name: str | None = None) -> tuple[str, str]:
+    """The text of a CSV file and the codec it was read with: ``--encoding``, else UTF-8 (BOM allowed).
+
+    A file that starts with a UTF-16 byte order mark (Excel's "Unicode Text") is read as UTF-16 unless another
+    encoding is given.
+
+    Raises:
+        CsvUnreadable: the file is missing, a directory, not in the encoding, contains NUL bytes or is empty.
+    """
+    codec = resolve_encoding(encoding)
+    name = name or str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except IsADirectoryError:
+        raise CsvUnreadable(f"cannot read {name}: it is a directory") from None
+    except OSError as exc:
+        raise CsvUnreadable(f"cannot read {name}: {exc.strerror or exc}") from None
+    if codec == "utf-8-sig" and raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        codec = "utf-16"
+    text = _decode(raw, codec, name)
+    if "\x00" in text:
+        raise CsvUnreadable(f"{name} is not a text file (it contains NUL bytes)")
+    if not text.strip():
+        raise CsvUnreadable(f"{name} is empty")
+    return text, codec
+
+
+def csv_records(text: str, delimiter: str, name: str) -> list[list[str]]:
+    """Every record of ``text`` as cells.
+
+    Raises:
+        CsvUnreadable: the text is not CSV: a cell over the csv module's 128 KB limit, or a quoted cell that is
+            never closed (read leniently, it would swallow every later row into one cell, silently).
+    """
+    try:
+        # Strict only to notice the unclosed quote; other quirks (``"ab"c``) are read leniently below.
+        return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
+    except csv.Error as exc:
+        if "unexpected end of data" in str(exc):
+            raise CsvUnreadable(
+                f"{name} is not valid CSV: a quoted cell is never closed, so every row after it would be lost",
+                hint='look for a cell that starts with " but has no closing "',
+            ) from None
+    try:
+        return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except csv.Error as exc:
+        raise CsvUnreadable(f"{name} is not valid CSV: {exc}") from None
+
+
 def _decode(raw: bytes, encoding: str, path: str) -> str:
     try:
         return raw.decode(encoding)
@@ -233,26 +282,12 @@ def read_crm_csv(path: Path, *, encoding: str | None = None, delimiter: str | No
     Cells are stripped of surrounding whitespace and of a formula-neutralising ``'``. Empty rows are
     skipped. Rows with more cells than the header are listed in ``bad_rows`` instead of ``rows``.
     """
-    codec = resolve_encoding(encoding)
     chosen_delimiter = resolve_delimiter(delimiter)
     name = str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except IsADirectoryError:
-        raise CsvUnreadable(f"cannot read {name}: it is a directory") from None
-    except OSError as exc:
-        raise CsvUnreadable(f"cannot read {name}: {exc.strerror or exc}") from None
-    text = _decode(raw, codec, name)
-    if "\x00" in text:
-        raise CsvUnreadable(f"{name} is not a text file (it contains NUL bytes)")
-    if not text.strip():
-        raise CsvUnreadable(f"{name} is empty")
+    text, codec = read_csv_text(path, encoding, name)
     header_line = text.lstrip("\ufeff").splitlines()[0]
     sep = chosen_delimiter or _sniff_delimiter(header_line, name)
-    try:
-        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=sep))
-    except csv.Error as exc:
-        raise CsvUnreadable(f"{name} is not valid CSV: {exc}") from None
+    records = csv_records(text, sep, name)
     header = [cell.strip().lstrip("\ufeff") for cell in records[0]]
     headers, ignored, positions = _map_header(header, name)
     result = CrmCsv(

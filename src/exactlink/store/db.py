@@ -79,6 +79,21 @@ def open_db(path: Path | None = None) -> sqlite_utils.Database:
     return db
 
 
+def database_failure(exc: sqlite3.DatabaseError) -> ExactlinkError | None:
+    """A damaged, full, read-only or locked database found in the middle of a command, as a one-line error.
+
+    Opening checks the file, but damage to a table's pages only shows when that table is read. Returns None for
+    any other SQLite error (a constraint or a syntax error is a bug, not the user's database).
+    """
+    from exactlink.paths import get_paths
+
+    text = str(exc)
+    known = ("malformed", "not a database", "corrupt", "disk I/O", "disk is full", "readonly", "locked", "busy")
+    if not any(marker in text for marker in known):
+        return None
+    return _unusable(get_paths().database, exc)
+
+
 def _unusable(db_path: Path, exc: sqlite3.DatabaseError) -> ExactlinkError:
     text = str(exc)
     if "locked" in text or "busy" in text:
