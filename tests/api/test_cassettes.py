@@ -16,8 +16,9 @@ By default the tests replay them and nothing touches the network. If a cassette 
   ``EXACTLINK_TEST_BASE_URL`` (e.g. ``https://start.exactonline.nl``), ``EXACTLINK_TEST_CLIENT_ID``,
   ``EXACTLINK_TEST_CLIENT_SECRET`` and ``EXACTLINK_TEST_REDIRECT_URI`` (a ``http://127.0.0.1:PORT/…`` URI
   registered for the app). The test then opens your browser; log in with an administrator who sees
-  the practice administration (it needs more than 60 active accounts, so that paging is recorded). The refresh cassette waits 575 s before refreshing (Exact refuses earlier
-  refreshes). Run ``EXACTLINK_TEST_RECORD=1 uv run pytest -n0 -s tests/api/test_cassettes.py``, check
+  the practice administration (it needs more than 60 active accounts, so that paging is recorded). The
+  refresh cassette waits 575 s before refreshing (Exact refuses earlier refreshes). Run
+  ``EXACTLINK_TEST_RECORD=1 uv run pytest -n0 -s tests/api/test_cassettes.py``, check
   ``git diff tests/cassettes`` and commit. The secret-scan test below must stay green.
 """
 
