@@ -15,7 +15,9 @@ imported, matched, synced, administrations linked, returns fetched) and must end
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -283,3 +285,159 @@ def test_a_table_found_damaged_half_way_a_command_is_one_clear_error(populated: 
     finally:
         db.close()
     assert last[0] == "feedback" and last[1] == "failed" and last[2], "feedback records its failed run, finished"
+
+
+# -- CSV files: wrong encoding, binary, huge, broken quoting ------------------------------------------------------
+
+CSV_READERS: dict[str, tuple[str, ...]] = {
+    "crm import": ("crm", "import", "{file}"),
+    "match link --csv": ("match", "link", "--csv", "{file}"),
+    "link-admin link --csv": ("link-admin", "link", "--csv", "{file}"),
+}
+_HEADER = "relatienummer;naam;account;administratie\r\n"
+CSV_FILES: dict[str, bytes | None] = {
+    "empty": b"",
+    "blank lines": b"\r\n \r\n\t\r\n",
+    "latin-1": (_HEADER + "R1;Caf\u00e9 De Hoek;1;1\r\n").encode("latin-1"),
+    "utf-16 without a byte order mark": (_HEADER + "R1;X;1;1\r\n").encode("utf-16-le"),
+    "binary": bytes(range(256)) * 16,
+    "binary without NUL": bytes(range(1, 256)) * 16,
+    "1 MB cell": (_HEADER + "R1;" + "A" * 1_000_000 + ";1;1\r\n").encode(),
+    "1 MB header": ("x" * 1_000_000 + ";naam\r\n").encode(),
+    "unclosed quote": (_HEADER + 'R1;"Bakkerij;1;1\r\nR2;Slagerij;2;2\r\n').encode(),
+    "a directory": None,
+}
+
+
+@pytest.mark.parametrize("content", list(CSV_FILES))
+@pytest.mark.parametrize("reader", list(CSV_READERS))
+def test_an_unusable_csv_file_is_one_clear_error_and_writes_nothing(
+    populated: World, exactlink_home: Path, tmp_path: Path, reader: str, content: str
+) -> None:
+    path = tmp_path / "input.csv"
+    data = CSV_FILES[content]
+    if data is None:
+        path.mkdir()
+    else:
+        path.write_bytes(data)
+    args = tuple(arg.format(file=path) for arg in CSV_READERS[reader])
+    # click itself refuses a directory where crm import's FILE argument wants a file (a usage error).
+    code = USAGE if (reader, content) == ("crm import", "a directory") else ERROR
+    line = assert_rejected(exactlink_home, args, code)
+    assert str(path) in line
+
+
+def test_a_utf16_file_with_a_byte_order_mark_imports_like_utf8(tmp_path: Path) -> None:
+    from tests.crm.conftest import GOOD_ROW, PERSON_ROW, render
+
+    text = render([GOOD_ROW, PERSON_ROW], delimiter="\t")  # Excel's "Unicode Text": UTF-16 LE, BOM, tabs
+    utf16 = tmp_path / "unicode.txt"
+    utf16.write_bytes(text.encode("utf-16"))
+    result = run_cli("crm", "import", str(utf16), "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["counts"]["new"] == 2
+    utf8 = tmp_path / "utf8.csv"
+    utf8.write_text(text, encoding="utf-8-sig")
+    again = json.loads(run_cli("crm", "import", str(utf8), "--json").stdout)
+    assert again["counts"]["unchanged"] == 2, "the same data, read the same way"
+
+
+# -- every CRM column fed wrong, empty or huge --------------------------------------------------------------------
+
+CELL_VARIANTS = {
+    "empty": "",
+    "wrong": "=1+2 \u2603 <b>x</b> ' \"quoted\" ;,\t| 0x00",
+    "huge": "9" * 100_000,  # 100 KB: under the csv module's 128 KB cell limit, so the file is read
+}
+
+
+@pytest.mark.parametrize("variant", list(CELL_VARIANTS))
+def test_every_crm_column_fed_wrong_empty_or_huge_is_flagged_and_the_rest_imported(
+    tmp_path: Path, exactlink_home: Path, variant: str
+) -> None:
+    from exactlink.sandbox.model import CRM_EXPORT_COLUMNS
+    from tests.crm.conftest import GOOD_ROW, render
+
+    value = CELL_VARIANTS[variant]
+    rows = [dict(GOOD_ROW)]
+    for number, column in enumerate(CRM_EXPORT_COLUMNS):
+        row = {**GOOD_ROW, "relatienummer": f"C{number:02d}", "naam": f"Kolom {column}", column: value}
+        rows.append(row)
+    path = tmp_path / "columns.csv"
+    path.write_text(render(rows), encoding="utf-8-sig")
+    started = time.monotonic()
+    result = run_cli("crm", "import", str(path), "--json")
+    assert result.exit_code in (0, 3), result.stderr
+    assert "Traceback" not in result.stderr and "unexpected error" not in result.stderr, result.stderr
+    report = json.loads(result.stdout)
+    skipped = report["counts"]["skipped"]
+    # Only a row without a usable relation number may be left out, and it is reported as skipped (exit 3).
+    assert skipped == (1 if variant == "empty" else 0), report["skipped"]
+    assert result.exit_code == (3 if skipped else 0)
+    numbers = {row["relation"] for row in json.loads(run_cli("crm", "list", "--json", "--show-bsn").stdout)}
+    assert "R001" in numbers and len(numbers) == len(rows) - skipped
+    good = json.loads(run_cli("crm", "show", "R001", "--json").stdout)
+    assert good["name"] == "Bakkerij De Vries B.V." and good["kvk"] == "69599084", "the good row is untouched"
+    for number in sorted(numbers - {"R001"}):
+        shown = run_cli("crm", "show", number, "--json")
+        assert shown.exit_code == 0, (number, shown.stderr)
+    exported = run_cli("crm", "export", "-")
+    assert exported.exit_code == 0 and exported.stdout.count("\n") >= len(numbers)
+    assert time.monotonic() - started < 30
+
+
+@pytest.mark.timeout(120)
+def test_a_100k_row_crm_export_imports_within_the_time_limit(tmp_path: Path, exactlink_home: Path) -> None:
+    lines = ["relatienummer;naam;kvk-nummer;email;bezoekadres;bezoekadres postcode;bezoekadres plaats"]
+    row = "R{n:06d};Bedrijf {n} B.V.;{kvk};info{n}@example.nl;Straat {n};1234 AB;Delft"
+    lines += [row.format(n=n, kvk=10_000_000 + n) for n in range(100_000)]
+    path = tmp_path / "big.csv"
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    started = time.monotonic()
+    result = run_cli("crm", "import", str(path), "--json")
+    elapsed = time.monotonic() - started
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["counts"]["new"] == 100_000
+    assert elapsed < 45, f"100,000 rows took {elapsed:.1f} s"
+    db = sqlite3.connect(exactlink_home / "exactlink.db")
+    try:
+        assert db.execute("SELECT count(*) FROM relations").fetchone()[0] == 100_000
+    finally:
+        db.close()
+
+
+# -- a configuration with wrong types or values -------------------------------------------------------------------
+
+BAD_CONFIGS = {
+    "number as text": ('[exact]\ntimeout_seconds = "soon"\n', "exact.timeout_seconds"),
+    "nan": ("[exact]\ntimeout_seconds = nan\n", "exact.timeout_seconds"),
+    "negative": ("[exact]\nmax_concurrent_divisions = -3\n", "exact.max_concurrent_divisions"),
+    "number for text": ("[returns]\nvraagposten_description = 5\n", "returns.vraagposten_description"),
+    "unknown choice": ('[sync]\ndirection = "sideways"\n', "sync.direction"),
+    "bool as text": ('[sync]\ndirect = "maybe"\n', "sync.direct"),
+    "window over 30 days": ("[returns]\nwindow_days = 45\n", "returns.window_days"),
+    "hour 25": ("[schedule]\nfirst_hour = 25\n", "schedule.first_hour"),
+    "unknown time zone": ('[schedule]\ntimezone = "Mars/Olympus"\n', "schedule.timezone: unknown time zone"),
+    "log level": ('[logging]\nlevel = "LOUD"\n', "logging.level"),
+    "section as a value": ("sync = 5\n", "sync"),
+    "array of tables": ("[[sync]]\ndirect = true\n", "sync"),
+    "date for text": ("[exact]\nregion = 2026-01-01\n", "exact.region"),
+    "unknown section": ("[frobnicate]\nx = 1\n", "frobnicate: unknown key"),
+    "utf-16": (None, "not valid TOML"),
+}
+CONFIG_COMMANDS = [("status",), ("crm", "list"), ("returns", "list"), ("match", "--dry-run"), ("fetch-returns",)]
+
+
+@pytest.mark.parametrize("config", list(BAD_CONFIGS))
+def test_a_config_with_wrong_types_stops_every_command_with_exit_2(
+    populated: World, exactlink_home: Path, config: str
+) -> None:
+    text, expected = BAD_CONFIGS[config]
+    target = exactlink_home / "config.toml"
+    if text is None:
+        target.write_bytes('[exact]\nregion = "nl"\n'.encode("utf-16"))
+    else:
+        target.write_text(text, encoding="utf-8")
+    for args in CONFIG_COMMANDS:
+        line = assert_rejected(exactlink_home, args, USAGE)
+        assert expected in line, (args, line)
