@@ -180,7 +180,7 @@ def test_relation_without_an_administration_says_why(office: Office) -> None:
 
 
 def test_an_administration_whose_relation_lost_its_account_link_is_not_fetched(office: Office) -> None:
-    (relation, division), (other, other_division) = link(office, 2)
+    (relation, division), (_, other_division) = link(office, 2)
     assert run_cli("match", "unlink", relation).exit_code == 0
 
     result = run_cli("fetch-returns", "--json")

@@ -243,7 +243,8 @@ def test_bulk_csv_row_that_exact_refuses_leaves_the_others_linked(office: Office
         assert _admin_link(office, relation)["division"] == division  # type: ignore[index]
     table = run_cli("link-admin", "--csv", str(csv_file))
     assert table.exit_code == 3 and "1 failed" in table.stderr and "2 already_linked" in table.stderr
-    assert refused_division not in {row["division"] for row in json.loads(run_cli("link-admin", "list", "--json").stdout)}
+    listed = json.loads(run_cli("link-admin", "list", "--json").stdout)
+    assert refused_division not in {row["division"] for row in listed}
 
 
 def test_bulk_csv_of_only_bad_rows_exits_1(office: Office, tmp_path: Path) -> None:

@@ -114,8 +114,10 @@ def test_filters(office: Office) -> None:
     assert all(0 <= row["days_to_deadline"] <= 7 and row["exact_status"] not in (0, 50) for row in rows)
     relation = json.loads(run_cli("returns", "show", soon_open, "--json").stdout)["relation"]
     assert mine <= listed("--relation", relation)
-    assert all(row["relation"] == relation for row in json.loads(run_cli("returns", "list", "--relation", relation,
-                                                                         "--json").stdout))
+    assert all(
+        row["relation"] == relation
+        for row in json.loads(run_cli("returns", "list", "--relation", relation, "--json").stdout)
+    )
     assert run_cli("returns", "list", "--kind", "ib").exit_code == 2
     assert run_cli("returns", "list", "--status", "weird").exit_code == 2
     assert run_cli("returns", "list", "--due-within", "-1").exit_code == 2

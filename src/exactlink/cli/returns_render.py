@@ -134,8 +134,8 @@ def print_returns_list(rows: list[dict[str, Any]]) -> None:
 
 def _administration(row: dict[str, Any]) -> str:
     """The administration's code, and its name when that says more than the relation's name next to it."""
-    name = (row["administration"] or "").strip()
-    if not name or name.casefold() == (row["relation_name"] or "").strip().casefold():
+    name = " ".join((row["administration"] or "").split())
+    if not name or name.casefold() == " ".join((row["relation_name"] or "").split()).casefold():
         return str(row["division"])
     return f"{row['division']} {name}"
 
@@ -158,10 +158,7 @@ def print_return(view: dict[str, Any]) -> None:
         ("days to deadline", "" if view["days_to_deadline"] is None else str(view["days_to_deadline"])),
         ("Exact status", f"{view['exact_status']} {view['exact_status_text']}"),
         ("local status", view["local_status"]),
-        (
-            "feedback",
-            f"{view['feedback_state']}" + (f": {view['feedback_message']}" if view["feedback_message"] else ""),
-        ),
+        ("feedback", _feedback_state(view)),
         ("description", view["description"] or ""),
         ("view in Exact", view["view_url"] or ""),
     ]
@@ -172,6 +169,13 @@ def print_return(view: dict[str, Any]) -> None:
         console.print(f"     {entry['seen_at']}  {entry['status']} {escape(entry['status_text'])}", highlight=False)
 
 
+def _feedback_state(view: dict[str, Any]) -> str:
+    """The feedback state with Exact's answer (said once) and, once reported, when."""
+    state, message = view["feedback_state"] or "none", view["feedback_message"] or ""
+    text = message if message.startswith(state) else f"{state}: {message}" if message else state
+    return text + (f" (on {view['reported_at']})" if state == "reported" and view.get("reported_at") else "")
+
+
 def print_feedback(report: FeedbackReport) -> None:
     """One line per reported (or refused) return."""
     from exactlink.console import err, info, out
@@ -180,7 +184,9 @@ def print_feedback(report: FeedbackReport) -> None:
         info("nothing to report: no return is marked processed or rejected and still pending")
         return
     for result in report.results:
-        line = f"{result.document_id} (relation {result.relation_number}): {result.status}: {result.message}"
+        # The message says what happened; the status word is added where it is the news (refused, failed).
+        what = result.message if result.ok else f"{result.status}: {result.message}"
+        line = f"{result.document_id} (relation {result.relation_number}): {what}"
         if result.ok:
             out().print(line, highlight=False, markup=False)
         else:

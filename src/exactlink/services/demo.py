@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shlex
 import shutil
@@ -27,6 +28,8 @@ from exactlink.errors import ExactlinkError
 if TYPE_CHECKING:
     from exactlink.sandbox import Sandbox
 
+# narrate(title, command): a step of the story and the exactlink command line it runs; an empty title is a
+# command that continues the step before; an empty command is a remark of the narrator.
 Narrate = Callable[[str, str], None]
 
 
@@ -89,6 +92,10 @@ class _Story:
             return json.loads(completed.stdout.decode("utf-8"))
         return None
 
+    def note(self, text: str) -> None:
+        """A remark of the narrator between commands (``narrate`` gets it with an empty command)."""
+        self.narrate(text, "")
+
 
 def run_demo(
     *,
@@ -145,33 +152,221 @@ def run_demo(
 
 
 def _tell(story: _Story, crm_file: Path) -> None:
+    _login_and_tenant(story)
+    story.command(
+        "3. Import the office's CRM export (flagged values are reported, not dropped)",
+        "crm",
+        "import",
+        str(crm_file),
+        expect=(0, 3),
+    )
+    _match_and_review(story)
+    _sync(story)
+    _link_administrations(story)
+    story.command(
+        "7. Fetch the tax returns of the last 30 days from every linked administration", "fetch-returns", expect=(0, 3)
+    )
+    _returns(story)
+    _feedback(story)
+    story.command("10. The hourly office-hours run for cron (or `exactlink schedule --systemd`)", "schedule", "--cron")
+
+
+def _login_and_tenant(story: _Story) -> None:
     story.command("1. Log in once with the Exact Online admin account (the browser opens the consent page)", "login")
-    divisions = story.command("2. Which administrations does this login see?", "tenant", "list", "--json",
-                              capture_json=True)
-    office = next(d for d in divisions["divisions"] if d.get("practice"))
-    story.command("   Pick the office administration (kantooradministratie)", "tenant", "select", str(office["code"]),
-                  "--yes")
-    story.command("3. Import the office's CRM export (flagged values are reported, not dropped)",
-                  "crm", "import", str(crm_file), expect=(0, 3))
-    story.command("4. Match CRM relations to Exact accounts: RSIN/BSN first, names only suggest", "match",
-                  expect=(0, 3))
-    story.command("   Review the suggestions (the demo accepts the near-certain ones)",
-                  "match", "review", "--accept-all-above", "95", expect=(0, 3))
-    story.command("5. Synchronise relation data, Exact Online leading (dry run first)", "sync", "--dry-run")
-    story.command("   … and for real", "sync", expect=(0, 3))
-    story.command("6. Link each client's own administration (suggested from what Exact knows)",
-                  "link-admin", "suggest", "--accept", expect=(0, 3))
-    story.command("7. Fetch the tax returns of the last 30 days from every linked administration",
-                  "fetch-returns", expect=(0, 3))
-    story.command("8. The returns, with due dates", "returns", "list", "--due-within", "60")
-    realised = story.command("9. Report a processed VAT return back to Exact (only possible in status 40)",
-                             "returns", "list", "--kind", "btw", "--status", "40", "--json", capture_json=True)
-    further = story.command("   … and one that is further along in Exact (already processed there)", "returns",
-                            "list", "--kind", "btw", "--status", "50", "--json", capture_json=True)
+    listing = story.command(
+        "2. Which administrations does this login see?", "tenant", "list", "--json", capture_json=True
+    )
+    divisions = listing["divisions"]
+    office = next(d for d in divisions if d.get("practice"))
+    unusable = [d for d in divisions if not d.get("consented") or d.get("status") != "active" or d.get("blocked")]
+    story.note(
+        f"{len(divisions)} administrations: the office administration {office['code']} {office['name']} and "
+        f"{len(divisions) - 1} client administrations, {len(unusable)} of them archived, blocked or without consent "
+        "(`exactlink tenant list` shows them all)"
+    )
+    story.command(
+        "   Pick the office administration (kantooradministratie)", "tenant", "select", str(office["code"]), "--yes"
+    )
+
+
+def _match_and_review(story: _Story) -> None:
+    story.command(
+        "4. Match CRM relations to Exact accounts: RSIN/BSN first, names only suggest",
+        "match",
+        "--quiet",
+        expect=(0, 3),
+    )
+    story.command(
+        "   What is left for a person (relations linked now are not listed again)", "match", "--dry-run", expect=(0, 3)
+    )
+    story.note(
+        "`match review` asks about each suggestion; unattended, it accepts only high-confidence ones (same name, "
+        "postcode and house number, no close runner-up). A conflict is never linked: a differing RSIN/BSN means "
+        "another party, even under the same name"
+    )
+    review = story.command(
+        "   Review: accept the high-confidence suggestions",
+        "match",
+        "review",
+        "--accept-all-above",
+        "95",
+        "--json",
+        expect=(0, 3),
+        capture_json=True,
+    )
+    accepted = ", ".join(f"{row['relation']} ↔ account {row['account_code']}" for row in review["accepted"])
+    left = len(review["skipped"]) + review["remaining"]
+    if accepted:
+        story.note(f"accepted: {accepted}")
+    elif not left:
+        story.note(
+            "no suggestions in this office: every relation was linked on an identifier, or is a conflict or "
+            "unknown to Exact (listed above)"
+        )
+    if left:
+        story.note(f"{left} suggestion(s) not certain enough: left for `exactlink match review` at a terminal")
+
+
+def _sync(story: _Story) -> None:
+    preview = story.command(
+        "5. Synchronise relation data, Exact Online leading: first a dry run",
+        "sync",
+        "--dry-run",
+        "--json",
+        capture_json=True,
+    )
+    changed = [relation for relation in preview["relations"] if relation["changes"]]
+    if changed:
+        fields = sum(len(relation["changes"]) for relation in changed)
+        busiest = max(changed, key=lambda relation: len(relation["changes"]))
+        story.note(f"{fields} differences in {len(changed)} relations; those of relation {busiest['relation']}:")
+        story.command("   One relation in full", "sync", "--dry-run", "--relation", busiest["relation"])
+    done = story.command("   … and for real", "sync", "--json", expect=(0, 3), capture_json=True)
+    counts = done["counts"]
+    story.note(
+        f"{counts['changed']} of {counts['relations']} linked relations updated in the CRM ({counts['fields']} "
+        f"fields), {counts['failed']} failed; {counts['refresh_calls']} calls to read Exact Online, "
+        f"{counts['write_calls']} to write"
+    )
+
+
+def _link_administrations(story: _Story) -> None:
+    unlinked = story.command(
+        "6. Link each client's own administration: only for a relation linked to its account",
+        "crm",
+        "list",
+        "--unlinked",
+        "--json",
+        capture_json=True,
+    )
+    if unlinked:
+        stranger = unlinked[0]
+        story.command(
+            f"   Relation {stranger['relation']} has no Exact account, so its administration is refused",
+            "link-admin",
+            stranger["relation"],
+            " ".join(str(stranger["name"]).split()),
+            expect=(1,),
+        )
+    suggested = story.command(
+        "   Which administration belongs to which relation? Exact knows the owners",
+        "link-admin",
+        "suggest",
+        "--json",
+        capture_json=True,
+    )
+    clear = suggested["suggestions"]
+    evidence: dict[str, int] = {}
+    for item in clear:
+        kind = re.sub(r"\s*\(.*\)$", "", item["evidence"][0])  # "same KvK number (12345678)" → "same KvK number"
+        evidence[kind] = evidence.get(kind, 0) + 1
+    story.note(
+        f"{len(clear)} clear suggestions, {len(suggested['ambiguous'])} ambiguous (left to a person); evidence: "
+        + "; ".join(f"{count}× {text}" for text, count in sorted(evidence.items(), key=lambda item: -item[1]))
+    )
+    if not clear:
+        return
+    first = clear[0]
+    story.command(
+        "   Link one by hand (a SolutionLink in Exact, the SBR start date set)",
+        "link-admin",
+        first["relation"],
+        str(first["division"]),
+    )
+    accepted = story.command(
+        "   … and accept the other clear suggestions in one go",
+        "link-admin",
+        "suggest",
+        "--accept",
+        "--json",
+        expect=(0, 3),
+        capture_json=True,
+    )
+    links: dict[str, int] = {}
+    for row in accepted["rows"]:
+        links[row["solution_link"] or row["status"]] = links.get(row["solution_link"] or row["status"], 0) + 1
+    story.note(
+        f"{accepted['counts'].get('linked', 0)} more administrations linked (SolutionLinks in Exact: "
+        + ", ".join(f"{count} {what}" for what, count in sorted(links.items()))
+        + f"); {sum(count for status, count in accepted['counts'].items() if status in ('invalid', 'failed'))} refused"
+    )
+
+
+def _returns(story: _Story) -> None:
+    story.command(
+        "8. The returns that are due within three weeks and still need work", "returns", "list", "--due-within", "21"
+    )
+    open_items = story.command(
+        "   Open vraagposten (questions for the client) per administration",
+        "returns",
+        "list",
+        "--kind",
+        "vraagposten",
+        "--json",
+        capture_json=True,
+    )
+    if open_items:
+        per_relation: dict[str, int] = {}
+        for item in open_items:
+            per_relation[item["relation"]] = per_relation.get(item["relation"], 0) + 1
+        busiest = max(per_relation, key=lambda relation: per_relation[relation])
+        story.note(
+            f"{len(open_items)} open vraagposten in {len(per_relation)} administrations; those of relation {busiest}:"
+        )
+        story.command("   One client's vraagposten", "returns", "list", "--kind", "vraagposten", "--relation", busiest)
+
+
+def _feedback(story: _Story) -> None:
+    story.command(
+        "9. Report back to Exact: possible for VAT and ICP returns in status 40 (gerealiseerd)",
+        "returns",
+        "list",
+        "--kind",
+        "btw",
+        "--status",
+        "40",
+    )
+    realised = story.command("", "returns", "list", "--kind", "btw", "--status", "40", "--json", capture_json=True)
+    further = story.command(
+        "   BTW returns Exact already processed itself (status 50)",
+        "returns",
+        "list",
+        "--kind",
+        "btw",
+        "--status",
+        "50",
+        "--json",
+        capture_json=True,
+    )
     if realised:
-        story.command("   feedback on the realised return", "feedback", realised[0]["document_id"], "--processed")
+        document = realised[0]["short_id"]
+        story.command("   Report a realised return as processed", "feedback", document, "--processed")
+        story.command("   Its status history: realised, then processed", "returns", "show", document)
     if further:
-        story.command("   reporting it as rejected cannot work: Exact has it as processed; exactlink explains why",
-                      "feedback", further[0]["document_id"], "--rejected", expect=(1,))
-    story.command("10. Where things stand", "status")
-    story.command("11. The hourly office-hours run for cron or systemd", "schedule", "--cron")
+        story.command(
+            "   Reporting one that is further along cannot work; exactlink says why, in plain words",
+            "feedback",
+            further[0]["short_id"],
+            "--rejected",
+            expect=(1,),
+        )
