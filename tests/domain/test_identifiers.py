@@ -155,6 +155,20 @@ def test_invalid_kvk_numbers(value: str, error: str) -> None:
     assert check_kvk(value).error == error
 
 
+@given(elf_proef_numbers)
+def test_a_nine_digit_fiscal_number_is_never_a_kvk_or_vestigingsnummer(number: str) -> None:
+    # A RSIN typed into the KvK column passes the 11-proef; it must still fail on its length.
+    assert check_kvk(number).error == "KvK number must be 8 digits, not 9"
+    assert check_vestigingsnummer(number).error == "vestigingsnummer must be 12 digits, not 9"
+    assert check_kvk(number, repair_leading_zeros=True).value is None
+
+
+@given(st.text("0123456789", min_size=1, max_size=14))
+def test_kvk_and_vestigingsnummer_accept_exactly_their_length(digits: str) -> None:
+    assert check_kvk(digits).ok == (len(digits) == 8)
+    assert check_vestigingsnummer(digits).ok == (len(digits) == 12)
+
+
 def test_kvk_leading_zeros_are_restored_only_on_request() -> None:
     assert check_kvk("1234567").value is None
     assert check_kvk("1234567", repair_leading_zeros=True).value == "01234567"

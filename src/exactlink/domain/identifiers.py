@@ -176,8 +176,6 @@ def check_fiscal_number(value: str | None, *, repair_leading_zeros: bool = False
 
 def _check_digit_string(value: str | None, kind: IdKind, length: int, *, repair_leading_zeros: bool) -> Checked:
     digits = _strip(value)
-    if len(digits) == 9 and passes_elf_proef(digits):  # the common case first
-        return Checked(kind, digits)
     label = LABELS[kind]
     if not digits:
         return Checked(kind, None)
