@@ -19,6 +19,7 @@ from exactlink.sandbox.generator import (
     ADMIN_USERNAME,
     RETURN_STATUSES,
     SUPPLETIE_DESCRIPTION,
+    _move_leading_vof,
     generate,
     write_crm_export,
     write_ground_truth,
@@ -119,6 +120,15 @@ def test_twenty_thousand_clients_in_a_few_seconds() -> None:
     assert len(office_table(data, ACCOUNTS)) == 22_000
     assert 18_500 < len(data.divisions) < 19_500
     assert len(data.unconsented_divisions) == 10
+    # Seed 1 draws the "move V.O.F. to the end" spelling twice for two names; it must not eat their first letters.
+    assert not [row["naam"] for row in data.crm_rows if re.search(r"(?i)\bvof\s+vof\b", row["naam"])]
+
+
+def test_moving_a_leading_vof_twice_changes_nothing_more() -> None:
+    once = _move_leading_vof("V.O.F. Schrijf Van Leeuwen")
+    assert once == "Schrijf Van Leeuwen VOF"
+    assert _move_leading_vof(once) == once
+    assert _move_leading_vof("VOF Bakkerij Post") == "VOF Bakkerij Post"
 
 
 # ---- the office administration -------------------------------------------------------------------

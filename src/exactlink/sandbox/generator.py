@@ -1582,7 +1582,7 @@ class _CrmWriter:
         if " Holding" in name:
             changes.extend([_replacer(" Holding", "")] * 3)
         if name.startswith("V.O.F. "):
-            changes.append(lambda n: n[len("V.O.F. ") :] + " VOF")
+            changes.append(_move_leading_vof)
         if any(ord(ch) > 127 for ch in name):
             changes.append(lambda n: unicodedata.normalize("NFKD", n).encode("ascii", "ignore").decode())
         changes.append(str.upper)
@@ -1655,6 +1655,15 @@ class _CrmWriter:
 
 def _replacer(old: str, new: str) -> Callable[[str], str]:
     return lambda text: text.replace(old, new, 1)
+
+
+def _move_leading_vof(name: str) -> str:
+    """``V.O.F. Bakkerij Post`` → ``Bakkerij Post VOF``; any other name (say, already moved) stays as it is.
+
+    A spelling change may be drawn twice, or after another change rewrote the prefix: cutting blindly would
+    eat the first letters of the name (``rijf Van Leeuwen VOF VOF``).
+    """
+    return name[len("V.O.F. ") :] + " VOF" if name.startswith("V.O.F. ") else name
 
 
 def _mistype(number: str, rng: random.Random) -> str:
