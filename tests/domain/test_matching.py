@@ -271,7 +271,7 @@ def test_an_accepted_pair_is_linked_by_hand_and_takes_the_account() -> None:
     manual, other = results
     assert (manual.status, manual.method, manual.account_id) == ("linked", "manual", "a")
     assert other.status == "conflict"
-    assert "already linked by hand to relation 1" in other.reason
+    assert other.reason == "the account with this RSIN/BSN (10) is already linked to relation 1"
 
 
 def test_the_latest_decision_wins() -> None:

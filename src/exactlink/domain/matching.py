@@ -2,7 +2,8 @@
 
 Pure and fast: raw field values go in, one :class:`MatchResult` per relation comes out.
 
-1. Decisions made by hand come first: an accepted pair is linked, a rejected pair is never proposed again.
+1. Decisions come first: an accepted pair (accepted by a person, or a link that already exists) is linked, a
+   rejected pair is never proposed again.
 2. Identifier cascade, stopping at the first identifier that finds an account: fiscal number (RSIN/BSN,
    or the 9 digits inside an OB number or loonheffingennummer) → KvK number → btw-id → relation number
    equal to the account code (only when numbers must match). For any pair, the first of these
@@ -113,8 +114,10 @@ class AccountKeys:
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """A pair decided by hand: accepted (link it) or rejected (never propose it again).
+    """A pair decided earlier: accepted (link it) or rejected (never propose it again).
 
+    An accepted pair is one a person accepted or linked by hand, or a link that already exists (the service
+    passes every stored link, however it was made, as an accepted decision, so that it is never overturned).
     Later decisions override earlier ones, so pass them oldest first.
     """
 
@@ -383,7 +386,7 @@ class _Matcher:
         self.account_index = {side.ident: index for index, side in enumerate(self.accounts)}
         self.relation_index = {side.ident: index for index, side in enumerate(self.relations)}
         self.rejected: set[tuple[int, int]] = set()
-        self.manual_account_owner: dict[int, int] = {}  # account -> relation linked by hand
+        self.manual_account_owner: dict[int, int] = {}  # account -> relation it is linked to by a decision
         self.claimed_accounts: set[int] = set()  # accounts an identifier gave to a relation (linked or contested)
         self._apply_decisions(decisions)
         self.indexes: dict[str, dict[str, list[int]]] = {tier: defaultdict(list) for tier in self.tiers}
@@ -403,7 +406,7 @@ class _Matcher:
                 continue
             if account is None:
                 if decision.accepted:
-                    self.notes[relation].append("the account linked by hand earlier is no longer in Exact Online")
+                    self.notes[relation].append("the account it was linked to earlier is no longer in Exact Online")
                 continue
             verdicts.pop((relation, account), None)
             verdicts[(relation, account)] = decision.accepted
@@ -431,12 +434,12 @@ class _Matcher:
                 self.relations[relation].ident, "linked", side.ident, side.code, METHOD_MANUAL, reason="linked by hand"
             )
         for relation in displaced - relation_link.keys():
-            self.notes[relation].append("its account was later linked by hand to another relation")
+            self.notes[relation].append("its account was later linked to another relation")
 
     # -- identifiers ---------------------------------------------------------------------------------
 
     def identifier_pass(self) -> None:
-        """Run the identifier cascade for every relation not linked by hand; link uncontested pairs."""
+        """Run the identifier cascade for every relation not linked by a decision; link uncontested pairs."""
         provisional: dict[int, tuple[int, str, str]] = {}  # relation -> (account, method, tier)
         for index, relation in enumerate(self.relations):
             if index in self.results:
@@ -515,7 +518,7 @@ class _Matcher:
                     relation_index,
                     account,
                     self._tier_method(tier, relation, self.accounts[account]),
-                    f"the account with this {label} ({self.accounts[account].code}) is already linked by hand "
+                    f"the account with this {label} ({self.accounts[account].code}) is already linked "
                     f"to relation {owner}",
                     None,
                 )
@@ -849,7 +852,7 @@ def match_relations(
 
     Statuses: ``linked`` (by an identifier without conflicts, or by hand), ``suggested`` (name/address
     similarity, or an identifier shared by several relations or accounts: needs a human), ``conflict``
-    (an identifier differs on both sides, or the account is already linked by hand), ``unmatched``
+    (an identifier differs on both sides, or the account is already linked to another relation), ``unmatched``
     (with the reason, e.g. "no RSIN/BSN in the CRM"). Relation numbers are assumed unique.
     """
     # A run allocates ~10 objects per record and creates no reference cycles, so the cyclic garbage
