@@ -86,7 +86,7 @@ def evidence(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Evidence]:
 
     def narrate(title: str, command: str) -> None:
         # Past the access token's 600 s: the next command gets a 401 and refreshes (rotating the refresh token).
-        if command in ("exactlink sync", "exactlink fetch-returns"):
+        if command in ("exactlink sync --json", "exactlink fetch-returns"):
             sandbox.advance(601)
 
     run = run_demo(clients=10, seed=4, home=home, narrate=narrate, debug=True, capture=True, sandbox=sandbox)
