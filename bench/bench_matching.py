@@ -21,6 +21,7 @@ from collections import defaultdict
 from typing import Any
 
 from exactlink.domain.matching import AccountKeys, MatchResult, RelationKeys, match_relations, summarise
+from exactlink.domain.sync_fields import ADDRESS_TYPE_CODES
 from exactlink.sandbox.generator import generate
 from exactlink.sandbox.model import ACCOUNTS, ADDRESSES, BANK_ACCOUNTS, SandboxData
 
@@ -28,7 +29,6 @@ PRECISION_BAR = 0.995
 RECALL_BAR = 0.95
 SECONDS_BAR = 2.0
 TIMED_AT_CLIENTS = 20_000  # the size the time bar is defined for
-VISIT_ADDRESS = 1
 
 
 def relation_keys(data: SandboxData) -> list[RelationKeys]:
@@ -60,7 +60,7 @@ def account_keys(data: SandboxData) -> list[AccountKeys]:
         ibans[bank_account["Account"]].append(bank_account["BankAccount"])
     visit: dict[str, dict[str, Any]] = {}
     for address in tables[ADDRESSES].values():
-        if address["Type"] == VISIT_ADDRESS:
+        if address["Type"] == ADDRESS_TYPE_CODES["visit"]:
             visit.setdefault(address["Account"], address)
     keys = []
     for account in tables[ACCOUNTS].values():

@@ -146,6 +146,22 @@ def test_every_seed_field_is_mapped() -> None:
     assert ADDRESS_TYPE_CODES == {"visit": 1, "postal": 2, "invoice": 3}
 
 
+def test_the_sandbox_uses_the_same_address_types() -> None:
+    from exactlink.sandbox.generator import generate
+    from exactlink.sandbox.model import ACCOUNTS, ADDRESSES
+
+    tables = (data := generate(60, seed=3)).divisions[data.office_division].tables
+    accounts = tables[ACCOUNTS]
+    types = {address["Type"] for address in tables[ADDRESSES].values()}
+    assert types <= set(ADDRESS_TYPE_CODES.values()) and ADDRESS_TYPE_CODES["postal"] in types
+    for address in tables[ADDRESSES].values():
+        account = accounts[address["Account"]]
+        if address["Type"] == ADDRESS_TYPE_CODES["visit"]:  # the account's own address fields are the visit address
+            assert (address["AddressLine1"], address["Postcode"]) == (account["AddressLine1"], account["Postcode"])
+        if address["AddressLine1"].startswith("Postbus"):  # a PO box is only ever a postal address
+            assert address["Type"] == ADDRESS_TYPE_CODES["postal"]
+
+
 # ---------------------------------------------------------------------------------------------------
 # Inbound
 

@@ -50,7 +50,10 @@ Direction = Literal["inbound", "outbound"]
 FieldKind = Literal["name", "text", "phone", "website", "kvk", "fiscal", "vat"]
 
 ADDRESS_TYPE_CODES: dict[str, int] = {"visit": 1, "postal": 2, "invoice": 3}
-"""CRM address type → Exact ``crm/Addresses.Type`` (4, delivery, is not synchronised)."""
+"""CRM address type → Exact ``crm/Addresses.Type`` (Visit=1, Postal=2, Invoice=3; 4, delivery, is not synchronised).
+
+The one place exactlink's own code takes these numbers from (matching, sync, the benchmarks); the sandbox keeps
+its own copy as the test double it is, and a test holds the two equal."""
 ADDRESS_TYPE_NAMES: dict[int, str] = {code: name for name, code in ADDRESS_TYPE_CODES.items()}
 
 

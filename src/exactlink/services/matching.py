@@ -34,8 +34,6 @@ COMMAND = "match"
 Status = Literal["linked", "suggested", "conflict", "unmatched"]
 STATUSES: tuple[Status, ...] = ("linked", "suggested", "conflict", "unmatched")
 
-# Exact's address type for a visit address in crm/Addresses.
-_VISIT = 1
 
 
 # --------------------------------------------------------------------------------------------------
@@ -143,12 +141,15 @@ def load_office_accounts(db: sqlite_utils.Database, division: int) -> OfficeAcco
     """Read the office accounts of ``division`` from the mirror."""
     from exactlink.store.accounts import list_account_children, list_accounts
 
+    from exactlink.domain.sync_fields import ADDRESS_TYPE_CODES
+
+    visit = ADDRESS_TYPE_CODES["visit"]
     rows = {row["id"]: row for row in list_accounts(db, division)}
     addresses: dict[str, dict[str, Any]] = {}
     ranks: dict[str, int] = {}
     for address in list_account_children(db, "addresses", division):
         # Prefer the visit address, then the main address, then any.
-        rank = 0 if address.get("type") == _VISIT else 1 if address.get("main") else 2
+        rank = 0 if address.get("type") == visit else 1 if address.get("main") else 2
         account_id = address["account_id"]
         if account_id not in ranks or rank < ranks[account_id]:
             ranks[account_id] = rank
