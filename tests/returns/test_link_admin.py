@@ -167,6 +167,11 @@ def test_refusals_name_the_reason(office: Office) -> None:
     unknown = run_cli("link-admin", "nope", str(division))
     assert unknown.exit_code == 1 and "relation nope is not in the local CRM mirror" in unknown.stderr
     assert run_cli("link-admin", relation).exit_code == 2
+    several = run_cli("link-admin", relation, "B.V.")
+    assert several.exit_code == 1 and "'B.V.' matches" in several.stderr
+    assert f"select by code, e.g. `exactlink link-admin {relation} " in several.stderr
+    nameless = run_cli("link-admin", relation, "no such administration")
+    assert nameless.exit_code == 1 and "no administration is called 'no such administration'" in nameless.stderr
 
 
 def test_bulk_csv_validates_every_row_and_reports_each(office: Office, tmp_path: Path) -> None:

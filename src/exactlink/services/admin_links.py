@@ -47,7 +47,6 @@ LINK_INACTIVE = 1
 PER_ACCOUNT_LOOKUP_LIMIT = 5
 LOCK_NAME = "link-admin"
 
-STATUS_WORDS = {0: "inactive", 1: "active", 2: "archived"}
 _RELATION_HEADERS = frozenset({"relation", "relation_number", "relationnumber", "relatie", "relatienummer", "rel"})
 _DIVISION_HEADERS = frozenset(
     {"division", "division_code", "divisioncode", "administration", "administratie", "administratiecode", "code"}
@@ -81,6 +80,8 @@ class AdminDivision:
 
     def problem(self, office_division: int) -> str | None:
         """Why this administration cannot be linked to a relation, or None."""
+        from exactlink.services.tenant import STATUS_WORDS
+
         label = f"administration {self.code} ({self.name})"
         if not self.consented:
             return (
@@ -134,36 +135,24 @@ class DivisionDirectory:
                 pass
         return self._unconsented
 
-    def resolve(self, selector: str) -> AdminDivision:
+    def resolve(self, selector: str, *, select_command: str = "exactlink link-admin REL") -> AdminDivision:
         """The division meant by ``selector``: its code, its exact name, or a unique part of its name.
 
+        Administrations without consent are found too (``problem`` then says why they cannot be linked).
+
         Raises:
-            LinkRefused: nothing matches, or several names do (the candidates are listed).
+            LinkRefused: no administration given.
+            UsageError: nothing matches, or several names do (the candidates are listed).
         """
+        from exactlink.services.tenant import find_division
+
         wanted = selector.strip()
         if not wanted:
             raise LinkRefused("no administration given")
-        if wanted.isascii() and wanted.isdigit():
-            # int() refuses numbers of thousands of digits, and no code has more than a few.
-            code = int(wanted) if len(wanted) <= 18 else -1
-            found = self._by_code.get(code) or self._all_divisions().get(code)
-            if found is None:
-                raise LinkRefused(
-                    f"administration {wanted} is not among the administrations this login sees",
-                    hint="run `exactlink tenant list`",
-                )
-            return found
-        folded = wanted.casefold()
+        if wanted.isdigit() and int(wanted) in self._by_code:
+            return self._by_code[int(wanted)]
         pool = self.divisions + list(self._all_divisions().values())
-        exact = [division for division in pool if division.name.casefold() == folded]
-        candidates = exact or [division for division in pool if folded in division.name.casefold()]
-        if len(candidates) == 1:
-            return candidates[0]
-        if not candidates:
-            raise LinkRefused(f"no administration is called {wanted!r}", hint="run `exactlink tenant list`")
-        listed = "; ".join(f"{division.code} {division.name}" for division in candidates[:5])
-        more = f" and {len(candidates) - 5} more" if len(candidates) > 5 else ""
-        raise LinkRefused(f"{wanted!r} matches {len(candidates)} administrations: {listed}{more}; give the code")
+        return find_division(pool, wanted, select_command=select_command)
 
 
 def _admin_division(division: Any, *, consented: bool) -> AdminDivision:
@@ -377,7 +366,7 @@ def validate_row(context: _Context, row: LinkRow, *, force: bool = False) -> Lin
         )
     row.account_id, row.account_code = link["account_id"], link["account_code"]
     try:
-        division = context.directory.resolve(row.selector)
+        division = context.directory.resolve(row.selector, select_command=f"exactlink link-admin {row.relation_number}")
     except ExactlinkError as error:
         return _refuse(row, error.message, error.hint)
     row.division = division

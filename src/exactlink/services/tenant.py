@@ -8,8 +8,9 @@ AllDivisions was not given consent (or the user lacks access rights) and cannot 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from exactlink.errors import NotConfigured, UsageError
 
@@ -151,8 +152,29 @@ def list_divisions(client: ExactClient) -> TenantOverview:
     return overview
 
 
-def find_division(entries: list[DivisionEntry], selector: str) -> DivisionEntry:
+class NamedDivision(Protocol):
+    """Anything with a division code and name (``DivisionEntry``, ``admin_links.AdminDivision``)."""
+
+    @property
+    def code(self) -> int:
+        """The division code."""
+        ...
+
+    @property
+    def name(self) -> str:
+        """The division's name."""
+        ...
+
+
+_Division = TypeVar("_Division", bound=NamedDivision)
+
+
+def find_division(
+    entries: Sequence[_Division], selector: str, *, select_command: str = "exactlink tenant select"
+) -> _Division:
     """The administration a user means by ``selector``: its code, its exact name, or a unique part of its name.
+
+    ``select_command`` is the command the hint for an ambiguous name suggests, followed by a code.
 
     Raises:
         UsageError: nothing matches, or several names match (the candidates are listed).
@@ -178,7 +200,7 @@ def find_division(entries: list[DivisionEntry], selector: str) -> DivisionEntry:
     more = f" and {len(candidates) - 10} more" if len(candidates) > 10 else ""
     raise UsageError(
         f"{wanted!r} matches {len(candidates)} administrations: {listed}{more}",
-        hint="select by code, e.g. `exactlink tenant select " + str(candidates[0].code) + "`",
+        hint=f"select by code, e.g. `{select_command} {candidates[0].code}`",
     )
 
 
