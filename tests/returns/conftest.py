@@ -97,6 +97,24 @@ class Office:
         finally:
             db.close()
 
+    def make_return(self, division: int, **fields: Any) -> dict[str, Any]:
+        """A return created in Exact yesterday (a fresh Request, monthly BTW of 2026-10 unless ``fields`` say else)."""
+        import uuid
+
+        values: dict[str, Any] = {
+            "Type": 31,
+            "Status": 20,
+            "Year": 2026,
+            "Period": 10,
+            "Frequency": "M",
+            "Amount": 100.0,
+            "Description": "Aangifte omzetbelasting",
+            "Request": str(uuid.uuid4()),
+            "Created": datetime.now(UTC) - timedelta(days=1),
+            **fields,
+        }
+        return self.sandbox.create(division, sandbox_model.RETURNS, **values)
+
     def solution_links(self, account_id: str | None = None) -> list[dict[str, Any]]:
         rows = self.sandbox.records(self.office_division, sandbox_model.SOLUTION_LINKS).values()
         return [dict(row) for row in rows if account_id is None or row.get("Account") == account_id]

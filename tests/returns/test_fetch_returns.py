@@ -232,19 +232,14 @@ def test_vat_and_payroll_off_means_no_returns_call(office: Office, monkeypatch: 
 
 def test_suppletie_is_told_apart(office: Office) -> None:
     _, division = link(office, 1)[0]
-    created = office.sandbox.create(
+    created = office.make_return(
         division,
-        sandbox_model.RETURNS,
-        Type=31,
-        Status=20,
-        Year=2026,
         Period=2,
         Frequency="Q",
         PeriodDescription="Kwartaal 2 2026",
         Description="Suppletie omzetbelasting",
         Subject="Suppletie omzetbelasting Kwartaal 2 2026",
         Amount=-120.0,
-        Request="5b1a3c8e-0000-4000-8000-000000000001",
         Created=datetime.now(UTC) - timedelta(days=2),
     )
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, timedelta
 
-from exactlink.sandbox import model as sandbox_model
 from tests.cli import run_cli
 from tests.returns.conftest import Office
 
@@ -19,34 +18,11 @@ def _fetch(office: Office, count: int = 8) -> list[int]:
 
 def test_list_shows_what_an_office_needs(office: Office) -> None:
     divisions = _fetch(office)
-    quarter = office.sandbox.create(
-        divisions[0],
-        sandbox_model.RETURNS,
-        Type=31,
-        Status=40,
-        Year=2026,
-        Period=3,
-        Frequency="Q",
-        Amount=1234.0,
-        Currency="EUR",
-        Request="5b1a3c8e-0000-4000-8000-000000000002",
-        Description="Aangifte omzetbelasting",
-        Created=datetime.now(UTC) - timedelta(days=1),
-        DueDate=None,
+    quarter = office.make_return(
+        divisions[0], Status=40, Period=3, Frequency="Q", Amount=1234.0, Currency="EUR", DueDate=None
     )
-    month = office.sandbox.create(
-        divisions[0],
-        sandbox_model.RETURNS,
-        Type=146,
-        Status=20,
-        Year=2026,
-        Period=10,
-        Frequency="M",
-        Amount=800.0,
-        Request="5b1a3c8e-0000-4000-8000-000000000003",
-        Description="Loonaangifte",
-        Created=datetime.now(UTC) - timedelta(days=1),
-        DueDate=datetime(2026, 11, 30, tzinfo=UTC),
+    month = office.make_return(
+        divisions[0], Type=146, Amount=800.0, Description="Loonaangifte", DueDate=datetime(2026, 11, 30, tzinfo=UTC)
     )
     assert run_cli("fetch-returns", "--quiet").exit_code == 0
 
@@ -65,33 +41,19 @@ def test_list_shows_what_an_office_needs(office: Office) -> None:
     assert table.exit_code == 0 and "2026 Q3" in table.stdout
 
 
-def _made(office: Office, division: int, type_: int, status: int, due_in_days: int, request: int) -> str:
+def _made(office: Office, division: int, type_: int, status: int, due_in_days: int) -> str:
     """A return created yesterday in Exact with a due date ``due_in_days`` from today; its document id."""
     due = datetime.combine(date.today() + timedelta(days=due_in_days), datetime.min.time(), tzinfo=UTC)
-    record = office.sandbox.create(
-        division,
-        sandbox_model.RETURNS,
-        Type=type_,
-        Status=status,
-        Year=2026,
-        Period=10,
-        Frequency="M",
-        Amount=100.0 + request,
-        Request=f"5b1a3c8e-0000-4000-8000-{request:012d}",
-        Description="Aangifte",
-        Created=datetime.now(UTC) - timedelta(days=1),
-        DueDate=due,
-    )
-    return str(record["DocumentID"])
+    return str(office.make_return(division, Type=type_, Status=status, DueDate=due)["DocumentID"])
 
 
 def test_filters(office: Office) -> None:
     division = _fetch(office)[0]
-    soon_open = _made(office, division, 31, 20, 3, 11)
-    soon_done_locally = _made(office, division, 32, 40, 2, 12)
-    later = _made(office, division, 146, 20, 20, 13)
-    late_approved = _made(office, division, 31, 30, -5, 14)
-    late_processed_in_exact = _made(office, division, 31, 50, -5, 15)
+    soon_open = _made(office, division, 31, 20, 3)
+    soon_done_locally = _made(office, division, 32, 40, 2)
+    later = _made(office, division, 146, 20, 20)
+    late_approved = _made(office, division, 31, 30, -5)
+    late_processed_in_exact = _made(office, division, 31, 50, -5)
     mine = {soon_open, soon_done_locally, later, late_approved, late_processed_in_exact}
     assert run_cli("fetch-returns", "--quiet").exit_code == 0
     assert run_cli("returns", "mark", soon_done_locally, "--processed").exit_code == 0
