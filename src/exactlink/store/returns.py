@@ -76,6 +76,17 @@ class UpsertCounts:
         """The three counts, for JSON output and run summaries."""
         return {"new": self.new, "changed": self.changed, "unchanged": self.unchanged}
 
+    def count(self, key: str, *, new: bool, changed: bool) -> None:
+        """Count one upserted row."""
+        if new:
+            self.new += 1
+            self.new_ids.append(key)
+        elif changed:
+            self.changed += 1
+            self.changed_ids.append(key)
+        else:
+            self.unchanged += 1
+
 
 def _value(value: Any) -> Any:
     if isinstance(value, datetime | date):
@@ -89,6 +100,45 @@ def _rows(db: sqlite_utils.Database, sql: str, params: tuple[Any, ...] | list[An
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
+def _checked_values(row: Mapping[str, Any], key: str, columns: tuple[str, ...], what: str) -> dict[str, Any]:
+    """The row's known columns (dates as ISO text); an unknown column is a programming error."""
+    unknown = set(row).difference({key, *columns})
+    if unknown:
+        raise ValueError(f"unknown {what} column(s): {', '.join(sorted(unknown))}")
+    return {name: _value(row[name]) for name in columns if name in row}
+
+
+def _insert_or_update(
+    db: sqlite_utils.Database,
+    table: str,
+    key_column: str,
+    key: str,
+    values: dict[str, Any],
+    now: str,
+    *,
+    on_insert: dict[str, Any] | None = None,
+    on_update: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """Insert the row, or update the values that differ; ``(the row as it was, or None when new, the changes)``.
+
+    Both stamp ``last_seen_at`` (an insert ``first_seen_at`` too); ``on_insert``/``on_update`` are set besides.
+    """
+    stored = _rows(db, f"SELECT * FROM {table} WHERE {key_column} = ?", (key,))
+    if not stored:
+        row = {key_column: key, **(on_insert or {}), **values, "first_seen_at": now, "last_seen_at": now}
+        db.conn.execute(
+            f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values())
+        )
+        return None, values
+    changed = {name: value for name, value in values.items() if stored[0][name] != value}
+    assignments = {**changed, "last_seen_at": now, **(on_update or {})}
+    db.conn.execute(
+        f"UPDATE {table} SET {', '.join(f'{name} = ?' for name in assignments)} WHERE {key_column} = ?",
+        [*assignments.values(), key],
+    )
+    return stored[0], changed
+
+
 def upsert_returns(db: sqlite_utils.Database, rows: Iterable[Mapping[str, Any]]) -> UpsertCounts:
     """Insert new returns, update changed ones, and record every newly seen status; all in one transaction.
 
@@ -99,32 +149,10 @@ def upsert_returns(db: sqlite_utils.Database, rows: Iterable[Mapping[str, Any]])
     now = now_iso()
     with transaction(db):
         for row in rows:
-            unknown = set(row).difference({"document_id", *RETURN_COLUMNS})
-            if unknown:
-                raise ValueError(f"unknown return column(s): {', '.join(sorted(unknown))}")
+            values = _checked_values(row, "document_id", RETURN_COLUMNS, "return")
             document_id = str(row["document_id"]).lower()
-            values = {name: _value(row[name]) for name in RETURN_COLUMNS if name in row}
-            stored = _rows(db, "SELECT * FROM returns WHERE document_id = ?", (document_id,))
-            if not stored:
-                columns = ["document_id", *values, "first_seen_at", "last_seen_at"]
-                db.conn.execute(
-                    f"INSERT INTO returns ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-                    [document_id, *values.values(), now, now],
-                )
-                counts.new += 1
-                counts.new_ids.append(document_id)
-            else:
-                changed = {name: value for name, value in values.items() if stored[0][name] != value}
-                assignments = [f"{name} = ?" for name in changed] + ["last_seen_at = ?"]
-                db.conn.execute(
-                    f"UPDATE returns SET {', '.join(assignments)} WHERE document_id = ?",
-                    [*changed.values(), now, document_id],
-                )
-                if changed:
-                    counts.changed += 1
-                    counts.changed_ids.append(document_id)
-                else:
-                    counts.unchanged += 1
+            stored, changed = _insert_or_update(db, "returns", "document_id", document_id, values, now)
+            counts.count(document_id, new=stored is None, changed=bool(changed))
             if values.get("status") is not None:
                 db.conn.execute(
                     "INSERT INTO return_status_history (document_id, status, seen_at) VALUES (?, ?, ?) "
@@ -329,33 +357,21 @@ def upsert_vraagposten(
     seen: list[str] = []
     with transaction(db):
         for row in rows:
-            unknown = set(row).difference({"id", *VRAAGPOST_COLUMNS})
-            if unknown:
-                raise ValueError(f"unknown vraagpost column(s): {', '.join(sorted(unknown))}")
+            values = _checked_values(row, "id", VRAAGPOST_COLUMNS, "vraagpost")
             line_id = str(row["id"]).lower()
             seen.append(line_id)
-            values = {name: _value(row[name]) for name in VRAAGPOST_COLUMNS if name in row}
-            stored = _rows(db, "SELECT * FROM vraagposten WHERE id = ?", (line_id,))
-            if not stored:
-                columns = ["id", "division", *values, "first_seen_at", "last_seen_at"]
-                db.conn.execute(
-                    f"INSERT INTO vraagposten ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-                    [line_id, division, *values.values(), now, now],
-                )
-                counts.new += 1
-                counts.new_ids.append(line_id)
-                continue
-            changed = {name: value for name, value in values.items() if stored[0][name] != value}
-            reopened = bool(stored[0]["cleared"])
-            assignments = [f"{name} = ?" for name in changed] + ["last_seen_at = ?", "cleared = 0"]
-            db.conn.execute(
-                f"UPDATE vraagposten SET {', '.join(assignments)} WHERE id = ?", [*changed.values(), now, line_id]
+            stored, changed = _insert_or_update(
+                db,
+                "vraagposten",
+                "id",
+                line_id,
+                values,
+                now,
+                on_insert={"division": division},
+                on_update={"cleared": 0},
             )
-            if changed or reopened:
-                counts.changed += 1
-                counts.changed_ids.append(line_id)
-            else:
-                counts.unchanged += 1
+            reopened = stored is not None and bool(stored["cleared"])
+            counts.count(line_id, new=stored is None, changed=bool(changed) or reopened)
         if complete:
             db.conn.execute(
                 "UPDATE vraagposten SET cleared = 1 WHERE division = ? AND cleared = 0 "
