@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -276,13 +277,11 @@ def _link_administrations(story: _Story) -> None:
         capture_json=True,
     )
     clear = suggested["suggestions"]
-    evidence: dict[str, int] = {}
-    for item in clear:
-        kind = re.sub(r"\s*\(.*\)$", "", item["evidence"][0])  # "same KvK number (12345678)" → "same KvK number"
-        evidence[kind] = evidence.get(kind, 0) + 1
+    # "same KvK number (12345678)" → "same KvK number"
+    evidence = Counter(re.sub(r"\s*\(.*\)$", "", item["evidence"][0]) for item in clear)
     story.note(
         f"{len(clear)} clear suggestions, {len(suggested['ambiguous'])} ambiguous (left to a person); evidence: "
-        + "; ".join(f"{count}× {text}" for text, count in sorted(evidence.items(), key=lambda item: -item[1]))
+        + "; ".join(f"{count}× {text}" for text, count in evidence.most_common())
     )
     if not clear:
         return
@@ -302,9 +301,7 @@ def _link_administrations(story: _Story) -> None:
         expect=(0, 3),
         capture_json=True,
     )
-    links: dict[str, int] = {}
-    for row in accepted["rows"]:
-        links[row["solution_link"] or row["status"]] = links.get(row["solution_link"] or row["status"], 0) + 1
+    links = Counter(row["solution_link"] or row["status"] for row in accepted["rows"])
     story.note(
         f"{accepted['counts'].get('linked', 0)} more administrations linked (SolutionLinks in Exact: "
         + ", ".join(f"{count} {what}" for what, count in sorted(links.items()))
@@ -326,10 +323,8 @@ def _returns(story: _Story) -> None:
         capture_json=True,
     )
     if open_items:
-        per_relation: dict[str, int] = {}
-        for item in open_items:
-            per_relation[item["relation"]] = per_relation.get(item["relation"], 0) + 1
-        busiest = max(per_relation, key=lambda relation: per_relation[relation])
+        per_relation = Counter(item["relation"] for item in open_items)
+        busiest = per_relation.most_common(1)[0][0]
         story.note(
             f"{len(open_items)} open vraagposten in {len(per_relation)} administrations; those of relation {busiest}:"
         )
