@@ -43,6 +43,7 @@ def browse(url: str) -> None:
 
 
 def main(argv: list[str]) -> int:
+    """``URL``: start a detached child that consents (so ``webbrowser`` returns at once); ``--now URL``: consent."""
     if len(argv) == 2 and argv[0] == "--now":
         browse(argv[1])
         return 0
