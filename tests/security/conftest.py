@@ -36,10 +36,11 @@ class World:
     template: Path
     crm_csv: Path
     relation: str  # a linked relation with a linked administration
-    document_id: str  # a fetched return
+    document_id: str  # a fetched VAT return in status 40 (realised: feedback is possible)
+    division: int  # the client administration of that return
 
 
-def _story(template: Path, sandbox: Sandbox) -> tuple[str, str]:
+def _story(template: Path, sandbox: Sandbox) -> tuple[str, str, int]:
     from exactlink.sandbox.generator import write_crm_export
 
     steps = [
@@ -59,10 +60,13 @@ def _story(template: Path, sandbox: Sandbox) -> tuple[str, str]:
     db = sqlite3.connect(template / "exactlink.db")
     try:
         relation = db.execute("SELECT relation_number FROM admin_links ORDER BY relation_number").fetchone()[0]
-        document = db.execute("SELECT document_id FROM returns ORDER BY document_id").fetchone()[0]
+        # A VAT return waiting for feedback (status 40): the one `feedback` works on.
+        document, division = db.execute(
+            "SELECT document_id, division FROM returns WHERE kind = 'btw' AND status = 40 ORDER BY document_id"
+        ).fetchone()
     finally:
         db.close()
-    return str(relation), str(document)
+    return str(relation), str(document), int(division)
 
 
 @pytest.fixture(scope="module")
@@ -93,8 +97,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 patch.setenv(name, value)
             patch.setattr(webbrowser, "open", Browser().open)
             patch.setattr(session.runtime, "sleep", lambda seconds: time.sleep(min(seconds, 0.02)))
-            relation, document = _story(template, sandbox)
-        yield World(sandbox, server, env, template, base / "crm.csv", relation, document)
+            relation, document, division = _story(template, sandbox)
+        yield World(sandbox, server, env, template, base / "crm.csv", relation, document, division)
 
 
 @pytest.fixture

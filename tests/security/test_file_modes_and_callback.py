@@ -58,8 +58,14 @@ def assert_private(root: Path) -> None:
 def test_every_file_is_private_even_with_umask_000(
     exact: Exact, browser: Browser, exactlink_home: Path, monkeypatch: pytest.MonkeyPatch, open_umask: None
 ) -> None:
+    import logging
+
     from exactlink.sandbox.generator import write_crm_export
 
+    # Logging is configured once per process; make this test's commands open their log file in this home.
+    logger = logging.getLogger("exactlink")
+    monkeypatch.setattr(logger, "handlers", [])
+    monkeypatch.setattr(logger, "_exactlink_configured", False, raising=False)
     monkeypatch.setenv("EXACTLINK_EXACT__TOKEN_STORAGE", "file")
     assert not exactlink_home.exists()
     assert run_cli("config", "init").exit_code == 0

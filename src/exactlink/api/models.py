@@ -15,8 +15,9 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
+from exactlink.api.errors import ApiError
 from exactlink.api.odata import parse_date, trim_code
 
 
@@ -60,8 +61,20 @@ class ExactModel(BaseModel):
 
     @classmethod
     def parse(cls, row: Mapping[str, Any]) -> Self:
-        """One row of an Exact answer as this model."""
-        return cls.model_validate(dict(row))
+        """One row of an Exact answer as this model.
+
+        Raises:
+            ApiError: a field has a value of the wrong type (or a required one is missing): the answer is not
+                what Exact Online documents, and nothing is made of it.
+        """
+        try:
+            return cls.model_validate(dict(row))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(part) for part in first["loc"]) or "the record"
+            raise ApiError(
+                f"Exact Online sent a {cls.__name__} record exactlink cannot read: {field}: {first['msg']}"
+            ) from None
 
     @classmethod
     def parse_all(cls, rows: Iterable[Mapping[str, Any]]) -> list[Self]:

@@ -131,8 +131,10 @@ def unwrap_collection(body: Any) -> tuple[list[dict[str, Any]], str | None]:
             raise ValueError("'d.results' is not a list")
         next_link = payload.get("__next")
         return [row for row in results if isinstance(row, dict)], next_link or None
-    if isinstance(payload, dict):
+    if isinstance(payload, dict) and payload:
         return [payload], None
+    if isinstance(payload, dict):
+        raise ValueError("'d' is empty: neither rows nor an entity")
     raise ValueError("'d' is neither a collection nor an entity")
 
 

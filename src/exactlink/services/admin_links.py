@@ -149,7 +149,8 @@ class DivisionDirectory:
         wanted = selector.strip()
         if not wanted:
             raise LinkRefused("no administration given")
-        if wanted.isdigit() and int(wanted) in self._by_code:
+        # ASCII digits of a sane length only: int() refuses thousands of digits, and '²' is a digit to isdigit().
+        if wanted.isascii() and wanted.isdigit() and len(wanted) <= 18 and int(wanted) in self._by_code:
             return self._by_code[int(wanted)]
         pool = self.divisions + list(self._all_divisions().values())
         return find_division(pool, wanted, select_command=select_command)

@@ -307,6 +307,28 @@ def _int64(value: Any) -> int:
     return int(str(value).strip().rstrip("Ll"))
 
 
+def _timestamp(raw: Mapping[str, Any], endpoint: str, division: int, *, key: str | None = "ID") -> int:
+    """The row's sync ``Timestamp``, after checking the row has it (and its ``key``).
+
+    Raises:
+        ApiError: Exact sent a row without a usable Timestamp or key; nothing of that page is stored.
+    """
+    from exactlink.api.errors import ApiError
+
+    try:
+        stamp = _int64(raw["Timestamp"])
+    except (KeyError, ValueError, TypeError):
+        stamp = None
+    if stamp is None or (key is not None and not raw.get(key)):
+        missing = "Timestamp" if stamp is None else key
+        raise ApiError(
+            f"Exact Online sent a row of {endpoint} without a usable {missing}; nothing of that page was stored",
+            division=division,
+            endpoint=endpoint,
+        )
+    return stamp
+
+
 def _guid(value: Any) -> str | None:
     return str(value).lower() if value else None
 
@@ -392,11 +414,12 @@ def _refresh_sync_entity(
         filter=f"Timestamp gt {int64_literal(start if start is not None else FIRST_TIMESTAMP)}",
     )
     for chunk in _chunks(rows, SYNC_PAGE_SIZE):
-        cursor.observe(_int64(raw["Timestamp"]) for raw in chunk)
+        stamps = [_timestamp(raw, endpoint, division) for raw in chunk]
+        cursor.observe(stamps)
         mapped = []
-        for raw in chunk:
+        for raw, stamp in zip(chunk, stamps, strict=True):
             row = _map_row(raw, fields)
-            row["timestamp"] = _int64(raw["Timestamp"])
+            row["timestamp"] = stamp
             mapped.append(row)
         checkpoint = cursor.checkpoint()
         with transaction(db):
@@ -505,7 +528,7 @@ def _refresh_deleted(
         filter=f"Timestamp gt {int64_literal(start if start is not None else FIRST_TIMESTAMP)}",
     )
     for chunk in _chunks(rows, SYNC_PAGE_SIZE):
-        cursor.observe(_int64(raw["Timestamp"]) for raw in chunk)
+        cursor.observe([_timestamp(raw, DELETED_ENDPOINT, division, key=None) for raw in chunk])
         keys: dict[int, list[str]] = {}
         for raw in chunk:
             entity_type = int(raw.get("EntityType") or 0)

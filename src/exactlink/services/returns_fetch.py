@@ -519,6 +519,12 @@ def _explain(target: AdminTarget, settings: Settings, today: date, outcome: Admi
         return
     if outcome.kept:
         return
+    if outcome.fetched and not outcome.kept and not outcome.skipped_by_settings:
+        outcome.note = (
+            f"{outcome.unknown} return(s) found of a type exactlink does not know (not VAT, ICP or payroll); "
+            "they were not stored"
+        )
+        return
     if outcome.fetched and not outcome.kept:
         skipped = ", ".join(f"{count} {kind}" for kind, count in sorted(outcome.skipped_by_settings.items()))
         outcome.note = f"returns found ({skipped}) are not processed: the settings switch that kind off"
