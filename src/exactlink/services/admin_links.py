@@ -569,7 +569,7 @@ def read_link_csv(path: Path) -> list[tuple[int | None, str, str]]:
     Raises:
         CsvUnreadable: the file cannot be read, has no rows or lacks a column (exit 1, as for the other CSVs).
     """
-    from exactlink.store.crm_csv import CsvUnreadable, csv_records, read_csv_text
+    from exactlink.store.crm_csv import CsvUnreadable, csv_records, read_csv_text, unneutralise
 
     text, _ = read_csv_text(path, None)
     lines = [line for line in text.splitlines() if line.strip()]
@@ -592,7 +592,7 @@ def read_link_csv(path: Path) -> list[tuple[int | None, str, str]]:
             continue
         if not any(cell.strip() for cell in record):
             continue
-        relation = record[relation_index].strip() if len(record) > relation_index else ""
+        relation = unneutralise(record[relation_index].strip()) if len(record) > relation_index else ""
         division = record[division_index].strip() if len(record) > division_index else ""
         result.append((number, relation, division))
     if not result:
@@ -826,13 +826,14 @@ def write_suggestions_csv(report: SuggestReport, path: Path) -> int:
     writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
     writer.writerow(["relatienummer", "administratie", "relatienaam", "administratienaam", "bewijs"])
     for suggestion in report.clear:
+        # Every text cell: a relation number from the CRM can start with '=' as well as a name can.
         writer.writerow(
             [
-                suggestion.relation_number,
+                neutralise_formula(suggestion.relation_number),
                 suggestion.division,
                 neutralise_formula(suggestion.relation_name),
                 neutralise_formula(suggestion.division_name),
-                "; ".join(suggestion.evidence),
+                neutralise_formula("; ".join(suggestion.evidence)),
             ]
         )
     try:
