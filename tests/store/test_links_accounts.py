@@ -12,6 +12,7 @@ from exactlink.store.accounts import (
     find_accounts_by_name,
     get_account,
     get_cursor,
+    list_accounts,
     reset_cursor,
     set_cursor,
     upsert_account_addresses,
@@ -106,6 +107,12 @@ def test_account_mirror_upserts_trims_codes_and_finds(db: sqlite_utils.Database)
     assert [a["code"] for a in find_accounts_by_name(db, 100, "vries")] == ["1001", "1002"]
     with pytest.raises(ValueError, match="unknown accounts column"):
         upsert_accounts(db, 100, [{"id": "x", "Code": "1"}])
+    assert list_accounts(db, 100, columns=("id", "code")) == [
+        {"id": ACCOUNT, "code": "1001"},
+        {"id": OTHER, "code": "1002"},
+    ]
+    with pytest.raises(ValueError, match="unknown accounts column"):
+        list_accounts(db, 100, columns=("id", "code; DROP TABLE accounts"))
 
 
 def test_cursor_never_moves_back(db: sqlite_utils.Database) -> None:

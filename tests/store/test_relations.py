@@ -19,6 +19,7 @@ from exactlink.store.relations import (
     get_sbr_start,
     iter_relation_records,
     list_relations,
+    matching_fields,
     relations_pending_push,
     set_address,
     set_exact_address_id,
@@ -111,6 +112,32 @@ def test_set_address_and_sbr_start(db: sqlite_utils.Database) -> None:
     assert get_sbr_start(db, "R001") is None
     with pytest.raises(RelationNotFound):
         set_sbr_start(db, "R404", None)
+
+
+def test_matching_fields_take_the_first_address_with_a_postcode_or_street(db: sqlite_utils.Database) -> None:
+    upsert_relation(db, _record())  # visit and postal
+    no_visit = {
+        "visit": Address("visit", None, None, None, "NL"),  # a bare country is no address
+        "invoice": Address("invoice", "Markt 3", None, "Delft", "NL"),
+    }
+    upsert_relation(
+        db, _record(relation_number="R002", addresses=no_visit, ibans=["NL20INGB0001234567", "NL91ABNA0417164300"])
+    )
+    upsert_relation(db, _record(relation_number="R003", name="Nothing", addresses={}, ibans=[], rsin=None, kvk=None))
+    first, second, third = matching_fields(db)
+    assert first == (
+        "R001", "Bakkerij De Vries B.V.", "999900018", None, None, None, "69599084", "2601 DC", "Dorpsstraat 1",
+        ("NL91ABNA0417164300",),
+    )  # fmt: skip
+    assert (second.postcode, second.street) == (None, "Markt 3")
+    assert second.ibans == ("NL20INGB0001234567", "NL91ABNA0417164300")
+    assert (third.relation_number, third.postcode, third.street, third.ibans, third.rsin) == (
+        "R003",
+        None,
+        None,
+        (),
+        None,
+    )
 
 
 def test_iter_relation_records_matches_single_reads(db: sqlite_utils.Database) -> None:

@@ -13,7 +13,7 @@ killed between pages resumes from the last complete page.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from exactlink.store.db import from_json, now_iso, to_json, transaction
@@ -164,9 +164,27 @@ def find_accounts_by_name(db: sqlite_utils.Database, division: int, name: str) -
     )
 
 
-def list_accounts(db: sqlite_utils.Database, division: int) -> list[dict[str, Any]]:
-    """Every mirrored account of ``division``, by code."""
-    return _rows(db, "SELECT * FROM accounts WHERE division = ? ORDER BY code", (int(division),))
+def _column_list(entity: str, columns: Sequence[str] | None) -> str:
+    """``*``, or the named columns after checking each one exists (they end up in SQL text)."""
+    if columns is None:
+        return "*"
+    _table, known = ENTITIES[entity]
+    unknown = set(columns).difference({"id", "division", *known, "extra", "timestamp", "synced_at"})
+    if unknown:
+        raise ValueError(f"unknown {entity} column(s): {', '.join(sorted(unknown))}")
+    return ", ".join(columns)
+
+
+def list_accounts(
+    db: sqlite_utils.Database, division: int, *, columns: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """Every mirrored account of ``division``, by code; only ``columns`` when given (matching at 20,000
+    accounts reads just what it uses and skips decoding ``extra``)."""
+    return _rows(
+        db,
+        f"SELECT {_column_list('accounts', columns)} FROM accounts WHERE division = ? ORDER BY code",
+        (int(division),),
+    )
 
 
 def account_children(db: sqlite_utils.Database, account_id: str) -> dict[str, list[dict[str, Any]]]:
@@ -179,10 +197,17 @@ def account_children(db: sqlite_utils.Database, account_id: str) -> dict[str, li
     }
 
 
-def list_account_children(db: sqlite_utils.Database, entity: str, division: int) -> list[dict[str, Any]]:
-    """Every mirrored row of ``entity`` (``addresses``, ``contacts``, ``bank_accounts``) in ``division``."""
+def list_account_children(
+    db: sqlite_utils.Database, entity: str, division: int, *, columns: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """Every mirrored row of ``entity`` (``addresses``, ``contacts``, ``bank_accounts``) in ``division``;
+    only ``columns`` when given."""
     table, _columns = ENTITIES[entity]
-    return _rows(db, f"SELECT * FROM {table} WHERE division = ? ORDER BY account_id, id", (int(division),))
+    return _rows(
+        db,
+        f"SELECT {_column_list(entity, columns)} FROM {table} WHERE division = ? ORDER BY account_id, id",
+        (int(division),),
+    )
 
 
 def count_accounts(db: sqlite_utils.Database, division: int) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from exactlink.store.db import from_json, now_iso, to_json, transaction
 
@@ -224,6 +224,55 @@ def iter_relation_records(db: sqlite_utils.Database) -> Iterable[RelationRecord]
             ibans=ibans.get(number, []),
             issues=from_json(row["issues"], []),
         )
+
+
+class MatchingFields(NamedTuple):
+    """What matching reads of one relation: its identifiers, its name, one address and its IBANs.
+
+    The address is the visit address, else the postal, else the invoice address (the first with a
+    postcode or a street); ``street`` is its street line (with the house number).
+    """
+
+    relation_number: str
+    name: str
+    rsin: str | None
+    bsn: str | None
+    vat_number: str | None
+    payroll_tax_number: str | None
+    kvk: str | None
+    postcode: str | None
+    street: str | None
+    ibans: tuple[str, ...]
+
+
+def matching_fields(db: sqlite_utils.Database) -> list[MatchingFields]:
+    """Every relation's :class:`MatchingFields`, ordered by number.
+
+    Three plain queries and no dataclass per child, so ``match`` over 20,000 relations reads them in a
+    fraction of what :func:`iter_relation_records` takes.
+    """
+    rank = {kind: position for position, kind in enumerate(ADDRESS_TYPES)}
+    addresses: dict[str, tuple[int, str | None, str | None]] = {}
+    for number, kind, street, postcode in db.conn.execute(
+        "SELECT relation_number, type, street, postcode FROM addresses "
+        "WHERE coalesce(street, '') != '' OR coalesce(postcode, '') != ''"
+    ):
+        if number not in addresses or rank[kind] < addresses[number][0]:
+            addresses[number] = (rank[kind], postcode, street)
+    ibans: dict[str, list[str]] = {}
+    for number, iban in db.conn.execute("SELECT relation_number, iban FROM bank_accounts ORDER BY iban"):
+        ibans.setdefault(number, []).append(iban)
+    result = []
+    no_address: tuple[int, str | None, str | None] = (0, None, None)
+    for number, name, rsin, bsn, vat, payroll, kvk in db.conn.execute(
+        "SELECT relation_number, name, rsin, bsn, vat_number, payroll_tax_number, kvk FROM relations "
+        "ORDER BY relation_number"
+    ):
+        _rank, postcode, street = addresses.get(number, no_address)
+        result.append(
+            MatchingFields(number, name, rsin, bsn, vat, payroll, kvk, postcode, street, tuple(ibans.get(number, ())))
+        )
+    return result
 
 
 def diff_relation(stored: RelationRecord | None, record: RelationRecord) -> RelationChange:
