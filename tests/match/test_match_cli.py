@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -108,6 +109,27 @@ def test_a_deleted_account_warns_on_the_terminal(office: Office) -> None:
     result = run_cli("match")
     assert result.exit_code == 0, result.stderr
     assert f"relation {number} lost its link" in result.stderr
+
+
+def _whole_db() -> dict[str, list[tuple[Any, ...]]]:
+    tables = [row[0] for row in query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+    return {table: sorted(query(f"SELECT * FROM {table}"), key=repr) for table in tables}
+
+
+def test_a_dry_run_reads_exact_but_writes_nothing_locally(office: Office) -> None:
+    first = {row["relation"]: row for row in office.match()}
+    number = next(n for n, row in sorted(first.items()) if row["status"] == "linked")
+    account_id = office.account_by_code(first[number]["account_code"])["ID"]
+    office.sandbox.delete(office.division, "crm/Accounts", account_id)
+    before = _whole_db()
+    dry = run_cli("match", "--dry-run")
+    assert dry.exit_code == 0, dry.stderr
+    assert f"relation {number} lost its link" in dry.stderr, "the report shows what Exact's deletion does..."
+    assert _whole_db() == before, "...but neither the link nor the local copy of the accounts changes"
+    assert query("SELECT count(*) FROM accounts WHERE id = ?", (account_id.lower(),)) == [(1,)]
+    real = run_cli("match")
+    assert f"relation {number} lost its link" in real.stderr
+    assert query("SELECT count(*) FROM links WHERE relation_number = ?", (number,)) == [(0,)]
 
 
 def _number_only_relation(office: Office, tmp_path: Path) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sqlite3
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from exactlink.exitcodes import ExitCode
+from exactlink.paths import get_paths
 from exactlink.sandbox import Faults
 from tests.cli import run_cli
 from tests.sync.conftest import Killed, SyncOffice, query, start_sync_office
@@ -132,6 +134,33 @@ def test_dry_run_shows_the_field_diff_and_writes_nothing(synced: SyncOffice) -> 
     assert table.exit_code == 0
     assert "dry run, nothing written" in table.stdout and "Exact → CRM" in table.stdout
     assert "010-1112233" in table.stdout and "would change" in table.stdout
+
+
+def test_a_dry_run_leaves_the_database_free_for_other_writers(
+    synced: SyncOffice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from exactlink.services import office_mirror
+
+    refresh = office_mirror.refresh_office_mirror
+    writes_while_reading: list[int] = []
+
+    def refresh_while_cron_writes(*args: Any, **kwargs: Any) -> Any:
+        # Another process wants the write lock while the dry run reads Exact: it must get it at once.
+        other = sqlite3.connect(get_paths().database, timeout=0)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("INSERT OR REPLACE INTO meta (key, value, updated_at) VALUES ('probe', '1', 'now')")
+            other.execute("COMMIT")
+            writes_while_reading.append(1)
+        finally:
+            other.close()
+        return refresh(*args, **kwargs)
+
+    monkeypatch.setattr(office_mirror, "refresh_office_mirror", refresh_while_cron_writes)
+    for direction in ("inbound", "outbound"):
+        synced.sync("--dry-run", "--direction", direction)
+    assert writes_while_reading == [1, 1]
+    assert query("SELECT count(*) FROM meta WHERE key = 'probe'") == [(1,)], "the other writer's row stays"
 
 
 def test_contact_persons_are_linked_only_when_they_exist_on_both_sides(synced: SyncOffice) -> None:

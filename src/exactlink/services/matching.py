@@ -365,8 +365,10 @@ def run_match(
 ) -> MatchReport:
     """``match``: refresh the office mirror, match every relation, link what is certain (not in a dry run).
 
-    A dry run still refreshes the local copy of Exact's accounts (a read-only cache of Exact) but links
-    nothing and records no run.
+    A dry run reads Exact Online just the same (so the report is current) but does all of it in an in-memory
+    copy of the database (:func:`~exactlink.store.db.scratch_copy`) that is thrown away: it links nothing,
+    keeps nothing of the refresh (not even the links an account deleted in Exact would lose), records no run,
+    and takes no lock.
 
     Raises:
         NotConfigured: no office administration chosen (``exactlink tenant select``).
@@ -380,7 +382,7 @@ def run_match(
     from exactlink.services.session import open_client
     from exactlink.services.tenant import require_office
     from exactlink.settings import load_settings
-    from exactlink.store.db import open_db
+    from exactlink.store.db import open_db, scratch_copy
     from exactlink.store.runs import finish_run, start_run
 
     settings = settings or load_settings()
@@ -390,11 +392,12 @@ def run_match(
         with nullcontext() if dry_run else run_lock(LOCK_NAME):
             run_id = None if dry_run else start_run(db, COMMAND)
             try:
-                with open_client(settings) as client:
-                    mirror = refresh_office_mirror(client, db, office.division, progress=progress)
-                rows = evaluate(db, office.division, numbers_must_match=_numbers_must_match(settings))
-                if not dry_run:
-                    write_new_links(db, rows)
+                with scratch_copy(db) if dry_run else nullcontext(db) as work:
+                    with open_client(settings) as client:
+                        mirror = refresh_office_mirror(client, work, office.division, progress=progress)
+                    rows = evaluate(work, office.division, numbers_must_match=_numbers_must_match(settings))
+                    if not dry_run:
+                        write_new_links(work, rows)
             except BaseException:
                 if run_id is not None:
                     finish_run(db, run_id, "failed", {})

@@ -18,15 +18,16 @@ Crash safety: nothing about a run is remembered except the data itself. The next
 Exact (which then includes whatever the interrupted run wrote) and recomputes the differences, so it finishes
 the work without writing anything twice. A POST whose outcome is unknown (a time-out, a 5xx) is followed by a
 look-up in Exact before it is tried once more. Inbound changes to one relation are written in one
-transaction. ``dry_run`` runs everything in a transaction that is rolled back and writes nothing to Exact.
+transaction. ``dry_run`` runs everything on an in-memory copy of the database that is thrown away
+(:func:`~exactlink.store.db.scratch_copy`) and writes nothing to Exact.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -311,10 +312,10 @@ def sync_office(
 ) -> SyncReport:
     """Refresh the copy of Exact, then synchronise every linked relation (or ``options.only``).
 
-    The caller holds the run lock (unless it is a dry run) and, for a dry run, the rollback guard
-    (:func:`rolled_back`). A failure on one relation is recorded and the others carry on; a failure that
-    concerns the whole administration (error budget, daily limit, access) stops the run and marks the
-    relations not reached as failed.
+    The caller holds the run lock (unless it is a dry run) and, for a dry run, passes a scratch copy of the
+    database (:func:`~exactlink.store.db.scratch_copy`). A failure on one relation is recorded and the others
+    carry on; a failure that concerns the whole administration (error budget, daily limit, access) stops the
+    run and marks the relations not reached as failed.
     """
     from exactlink.services.office_mirror import refresh_office_mirror
 
@@ -735,25 +736,6 @@ def _create_once(
 # Runs: lock, history, dry-run guard
 
 
-@contextmanager
-def rolled_back(db: sqlite_utils.Database) -> Iterator[None]:
-    """Run the block inside one transaction that is always rolled back: a dry run writes nothing.
-
-    The copy of Exact is still refreshed inside it, so the differences shown are current.
-    """
-    from exactlink.store.db import transaction
-
-    class _Undo(Exception):
-        pass
-
-    try:
-        with transaction(db):
-            yield
-            raise _Undo
-    except _Undo:
-        pass
-
-
 def resolve_options(
     settings: Settings,
     *,
@@ -789,13 +771,14 @@ def run_sync(
     """``exactlink sync``: one run under the run lock, recorded in the run history.
 
     Raises ``LockHeld`` (another sync runs), ``NotConfigured`` (no office administration), ``LoginRequired``.
-    A dry run takes no lock, records no run and writes nothing (see :func:`rolled_back`).
+    A dry run takes no lock, records no run and writes nothing: it reads Exact (so the diff is current) into
+    an in-memory copy of the database that is thrown away, so it never holds the database's write lock either.
     """
     from exactlink.services.locking import run_lock
     from exactlink.services.session import open_client
     from exactlink.services.tenant import require_office
     from exactlink.settings import load_settings
-    from exactlink.store.db import open_db
+    from exactlink.store.db import open_db, scratch_copy
     from exactlink.store.runs import finish_run, start_run
 
     settings = settings or load_settings()
@@ -808,8 +791,8 @@ def run_sync(
             office = require_office(db)
             with open_client(settings) as client:
                 if dry_run:
-                    with rolled_back(db):
-                        report = sync_office(client, db, office.division, options, progress=progress)
+                    with scratch_copy(db) as scratch:
+                        report = sync_office(client, scratch, office.division, options, progress=progress)
                 else:
                     run_id = start_run(db, RUN_COMMAND)
                     try:

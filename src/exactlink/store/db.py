@@ -178,6 +178,26 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
         raise
 
 
+@contextmanager
+def scratch_copy(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """An in-memory copy of the database, for a dry run: it may be written freely, and nothing reaches the file.
+
+    The copy is a consistent snapshot taken with SQLite's backup API (one read transaction, so it never waits
+    for a writer and never blocks one), and it is thrown away when the block ends. A dry run that refreshes
+    the copy of Exact Online or applies an inbound sync to it holds no lock on the real database meanwhile:
+    cron and other commands write on.
+    """
+    import sqlite_utils
+
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        db.conn.backup(conn)
+        conn.execute("PRAGMA foreign_keys = ON")
+        yield sqlite_utils.Database(conn)
+    finally:
+        conn.close()
+
+
 def _db_file(conn: sqlite3.Connection) -> Path:
     for _seq, name, file in conn.execute("PRAGMA database_list"):
         if name == "main":
