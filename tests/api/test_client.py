@@ -45,6 +45,26 @@ def test_paging_follows_next_verbatim_and_sends_select(make_client: MakeClient) 
     assert "Prefer" not in first.headers
 
 
+def test_pages_come_as_exact_sent_them_and_only_when_asked(make_client: MakeClient) -> None:
+    calls: list[str] = []
+    next_1 = f"{BASE}/api/v1/42/sync/CRM/Accounts?$skiptoken=1"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(str(request.url))
+        if str(request.url) == next_1:
+            return page([{"ID": "c"}])
+        return page([{"ID": "a"}, {"ID": "b"}], next_1)
+
+    client = make_client(handler)
+    pages = client.get_pages(42, "sync/CRM/Accounts", select="ID", filter="Timestamp gt 1L")
+    assert next(pages) == [{"ID": "a"}, {"ID": "b"}]
+    assert len(calls) == 1, "the next page is requested only when the caller asks for it"
+    assert list(pages) == [[{"ID": "c"}]]
+    assert len(calls) == 2
+    empty = make_client(lambda request: page([]))
+    assert list(empty.get_pages(42, "sync/CRM/Accounts", select="ID")) == [[]], "an empty answer is one page"
+
+
 def test_query_keeps_odata_readable() -> None:
     query = build_query({"$select": "ID,Code", "$filter": "Name eq 'A&B'"})
     assert query == "$select=ID,Code&$filter=Name%20eq%20'A%26B'"

@@ -184,19 +184,28 @@ def test_only_some_entities(tmp_path: Path) -> None:
 
 
 class _FakeClient:
-    """Serves prepared rows per endpoint and records the filters it was asked for."""
+    """Serves prepared rows per endpoint in pages of ``page_size`` and records the filters it was asked for.
 
-    def __init__(self, rows: dict[str, Sequence[dict[str, Any]]], fail_after: int | None = None) -> None:
+    ``fail_after``: the connection drops when the page holding that row index is requested.
+    """
+
+    def __init__(
+        self, rows: dict[str, Sequence[dict[str, Any]]], fail_after: int | None = None, page_size: int = 1000
+    ) -> None:
         self.rows = rows
         self.filters: list[tuple[str, str | None]] = []
         self.fail_after = fail_after
+        self.page_size = page_size
 
-    def get_collection(self, division: int, path: str, *, select: Any, filter: str | None = None) -> Iterator[dict]:
+    def get_pages(
+        self, division: int, path: str, *, select: Any, filter: str | None = None
+    ) -> Iterator[list[dict[str, Any]]]:
         self.filters.append((path, filter))
-        for index, row in enumerate(self.rows.get(path, ())):
-            if self.fail_after is not None and index == self.fail_after:
+        rows = [dict(row) for row in self.rows.get(path, ())]
+        for start in range(0, max(len(rows), 1), self.page_size):
+            if self.fail_after is not None and start <= self.fail_after < start + self.page_size:
                 raise ConnectionError("the connection dropped")
-            yield dict(row)
+            yield rows[start : start + self.page_size]
 
 
 def _account(number: int, timestamp: int) -> dict[str, Any]:
@@ -208,12 +217,11 @@ def _account(number: int, timestamp: int) -> dict[str, Any]:
     }
 
 
-def test_a_tie_on_the_page_boundary_is_not_lost(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(office_mirror, "SYNC_PAGE_SIZE", 2)
+def test_a_tie_on_the_page_boundary_is_not_lost(tmp_path: Path) -> None:
     db = _db(tmp_path)
-    # Rows 2 and 3 share Timestamp 20 across the boundary of the first "page"; the stream breaks on row 4.
+    # Rows 2 and 3 share Timestamp 20 across the boundary of the first page; the stream breaks on the second.
     stream = [_account(1, 10), _account(2, 20), _account(3, 20), _account(4, 30)]
-    client = _FakeClient({"sync/CRM/Accounts": stream}, fail_after=3)
+    client = _FakeClient({"sync/CRM/Accounts": stream}, fail_after=3, page_size=2)
     with pytest.raises(ConnectionError):
         refresh_office_mirror(client, db, 1, entities=("accounts",))  # type: ignore[arg-type]
     assert get_cursor(db, 1, "accounts") == 19  # one below the page's highest Timestamp, not 20
@@ -223,17 +231,28 @@ def test_a_tie_on_the_page_boundary_is_not_lost(tmp_path: Path, monkeypatch: pyt
     assert _count(db, "accounts") == 4 and get_cursor(db, 1, "accounts") == 30
 
 
-def test_an_unordered_stream_is_checkpointed_only_at_its_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(office_mirror, "SYNC_PAGE_SIZE", 2)
+def test_an_unordered_stream_is_checkpointed_only_at_its_end(tmp_path: Path) -> None:
     db = _db(tmp_path)
     stream = [_account(1, 50), _account(2, 10), _account(3, 40), _account(4, 30), _account(5, 60)]
-    client = _FakeClient({"sync/CRM/Accounts": stream}, fail_after=4)
+    client = _FakeClient({"sync/CRM/Accounts": stream}, fail_after=4, page_size=2)
     with pytest.raises(ConnectionError):
         refresh_office_mirror(client, db, 1, entities=("accounts",))  # type: ignore[arg-type]
     assert get_cursor(db, 1, "accounts") is None  # rows kept, cursor not moved
     assert _count(db, "accounts") == 4
     refresh_office_mirror(_FakeClient({"sync/CRM/Accounts": stream}), db, 1, entities=("accounts",))  # type: ignore[arg-type]
     assert get_cursor(db, 1, "accounts") == 60 and _count(db, "accounts") == 5
+
+
+def test_calls_are_the_pages_exact_sent_whatever_their_size(tmp_path: Path) -> None:
+    db = _db(tmp_path)
+    stream = [_account(number, 10 * number) for number in range(1, 8)]
+    client = _FakeClient({"sync/CRM/Accounts": stream}, page_size=3)
+    stats = refresh_office_mirror(client, db, 1, entities=("accounts",))  # type: ignore[arg-type]
+    accounts = stats.entities["accounts"]
+    assert (accounts.calls, accounts.rows, accounts.changed) == (3, 7, 7)  # pages of 3, 3 and 1 rows
+    assert accounts.cursor_after == 70
+    nothing = refresh_office_mirror(_FakeClient({}), db, 1, entities=("accounts",))  # type: ignore[arg-type]
+    assert (nothing.calls, nothing.rows) == (1, 0), "an empty answer is one call"
 
 
 def _date(moment: datetime) -> str:

@@ -236,6 +236,45 @@ def test_outbound_writes_only_changed_fields_creates_once_and_then_nothing(outbo
     assert again["counts"]["write_calls"] == 0 and len(outbound.transport.writes) == writes_before + 3
 
 
+def test_a_post_exact_applied_but_never_answered_is_looked_up_not_repeated(
+    outbound: SyncOffice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outbound.sync()
+    relation = next(
+        r for r in outbound.linked if not any(a["Type"] == 3 for a in outbound.children("crm/Addresses", r))
+    )
+    edit_crm_file(
+        outbound.office.crm_file,
+        relation,
+        factuuradres="Factuurweg 9",
+        factuuradres_postcode="3511AB",
+        factuuradres_plaats="Utrecht",
+    )
+    import_crm(outbound.office.crm_file)
+    monkeypatch.setenv("EXACTLINK_EXACT__TIMEOUT_SECONDS", "1")
+    outbound.sandbox.faults = Faults(hang_seconds=1.5)
+
+    def hang_the_post(write: Any) -> None:
+        if write.method == "POST":  # Exact stores the address, but its answer comes after we gave up
+            outbound.sandbox.faults.script("hang")
+
+    outbound.transport.before_write = hang_the_post
+    posts_before = len(outbound.writes("POST"))
+    report = outbound.sync()
+    outbound.transport.before_write = None
+    outbound.sandbox.faults = Faults()
+
+    (result,) = [row for row in report["relations"] if row["relation"] == relation]
+    assert result["status"] == "changed" and result["calls"] == 2, "the POST, then one look-up instead of a second POST"
+    assert len(outbound.writes("POST")) == posts_before + 1
+    invoices = [a for a in outbound.children("crm/Addresses", relation) if a["Type"] == 3]
+    assert len(invoices) == 1 and invoices[0]["AddressLine1"] == "Factuurweg 9"
+    assert query(
+        "SELECT exact_address_id FROM addresses WHERE relation_number = ? AND type = 'invoice'", (relation,)
+    ) == [(invoices[0]["ID"].lower(),)]
+    assert outbound.sync()["counts"]["write_calls"] == 0
+
+
 def test_one_relation_failing_does_not_stop_the_others(outbound: SyncOffice) -> None:
     for relation in outbound.linked[:3]:
         edit_crm_file(outbound.office.crm_file, relation, telefoon="030-1234567")

@@ -153,6 +153,25 @@ class ExactClient:
             top: ``$top``.
             params: further query options (e.g. ``{"$orderby": "Code"}``).
         """
+        for page in self.get_pages(division, path, select=select, filter=filter, top=top, params=params):
+            yield from page
+
+    def get_pages(
+        self,
+        division: int | None,
+        path: str,
+        *,
+        select: str | Sequence[str],
+        filter: str | None = None,
+        top: int | None = None,
+        params: Mapping[str, str | int] | None = None,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """The pages of a collection as Exact sent them: one list of rows per successful GET (an empty
+        collection is one empty page). Same arguments as :meth:`get_collection`, which yields their rows.
+
+        For callers that commit per page or count the pages a read cost. The next page is requested only
+        when the caller asks for it.
+        """
         url: str | None = self._url(division, path, self._options(select, filter, top, params))
         endpoint = endpoint_name(path)
         page = 0
@@ -161,7 +180,7 @@ class ExactClient:
             rows, next_link = self._collection(response, division, endpoint)
             page += 1
             log.debug("%s division %s: page %d, %d rows", endpoint, division_label(division), page, len(rows))
-            yield from rows
+            yield rows
             url = self._next_url(next_link, division, endpoint) if next_link else None
 
     def get_first(

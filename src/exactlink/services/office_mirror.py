@@ -16,11 +16,11 @@
   accounts are applied to the mirror (an account's deletion also drops its children and any relation's link
   to it); other entity types are skipped.
 
-Crash safety: rows are written in chunks of one page (the endpoint's documented page size, so a chunk is a
-page whenever Exact pages as documented), and each chunk is committed together with the entity's cursor in
-ONE transaction. A run killed at any point resumes from the last committed chunk; rows are upserted by Exact
-``ID``, so reading a row twice never duplicates it. The cursor stored after a chunk in the middle of the
-stream is the chunk's highest ``Timestamp`` *minus one*: a strict ``gt`` cursor at a page boundary would drop
+Crash safety: rows are written page by page, as Exact sent them (:meth:`ExactClient.get_pages`), and each page
+is committed together with the entity's cursor in ONE transaction before the next page is requested. A run
+killed at any point resumes from the last committed page; rows are upserted by Exact ``ID``, so reading a row
+twice never duplicates it. The cursor stored after a page in the middle of the stream is the page's highest
+``Timestamp`` *minus one*: a strict ``gt`` cursor at a page boundary would drop
 rows that share the boundary's Timestamp (the Nango review in anchors.md), and minus one re-reads at most
 those rows. It is only moved while the stream is observed in ascending ``Timestamp`` order (the order Exact
 pages sync endpoints in); if a stream ever arrives out of order, no mid-stream checkpoint is taken and the
@@ -35,7 +35,7 @@ Not handled here: a division move in Exact resets its timestamps (``system/Divis
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -140,9 +140,9 @@ Progress = Callable[[str, int], None]
 class EntityStats:
     """What refreshing one entity cost and brought.
 
-    ``calls`` counts the pages requested (one HTTP call each when Exact answers first time; retries of
-    5xx/429 answers are not counted), derived from the rows and the endpoint's documented page size:
-    an empty answer is one call. ``rows`` is what Exact sent, ``changed`` what was written (or, for
+    ``calls`` counts the pages Exact answered (one successful GET each; an empty answer is one call; retries of
+    5xx/429 answers are not counted, the client's error budget and rate-limit state keep those).
+    ``rows`` is what Exact sent, ``changed`` what was written (or, for
     ``deleted``, removed from the mirror). ``full`` is true on the first read (no cursor yet).
     """
 
@@ -283,25 +283,6 @@ def refresh_office_mirror(
 # Reading in page-sized chunks
 
 
-def _chunks(rows: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    """Consecutive lists of ``size`` rows (the last may be shorter; nothing when there are no rows).
-
-    The source is pulled lazily, so a chunk is handed out before the next page is requested.
-    """
-    chunk: list[dict[str, Any]] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def _calls_for(rows: int, page_size: int) -> int:
-    return max(1, -(-rows // page_size))
-
-
 def _int64(value: Any) -> int:
     """Exact sends Int64 values (``Timestamp``) as JSON strings."""
     return int(str(value).strip().rstrip("Ll"))
@@ -396,46 +377,72 @@ class _TimestampCursor:
         return self.highest if self.highest > (self.start or 0) else None
 
 
-def _refresh_sync_entity(
-    client: ExactClient, db: sqlite_utils.Database, division: int, entity: str, progress: Progress | None
-) -> EntityStats:
+def _read_sync_stream(
+    client: ExactClient,
+    db: sqlite_utils.Database,
+    stats: EntityStats,
+    division: int,
+    progress: Progress | None,
+    write_page: Callable[[list[dict[str, Any]], list[int]], int],
+    *,
+    key: str | None = "ID",
+) -> None:
+    """Read one ``Timestamp gt`` stream page by page into ``stats`` (calls, rows, changed, cursor_after).
+
+    ``write_page(rows, timestamps)`` stores one page and returns how many mirror rows it changed; it runs in
+    the transaction that also stores the page's checkpoint (see the module text). ``key`` is the field every
+    row must have besides its Timestamp.
+    """
     from exactlink.api.odata import int64_literal
     from exactlink.store.accounts import get_cursor, set_cursor
     from exactlink.store.db import transaction
 
-    endpoint, fields = _SYNC_ENDPOINTS[entity]
-    start = get_cursor(db, division, entity)
-    stats = EntityStats(entity, endpoint, SYNC_PAGE_SIZE, full=start is None, cursor_before=start)
+    entity, endpoint, start = stats.entity, stats.endpoint, stats.cursor_before
     cursor = _TimestampCursor(start)
-    rows = client.get_collection(
+    pages = client.get_pages(
         division,
         endpoint,
         select=select_fields(entity),
         filter=f"Timestamp gt {int64_literal(start if start is not None else FIRST_TIMESTAMP)}",
     )
-    for chunk in _chunks(rows, SYNC_PAGE_SIZE):
-        stamps = [_timestamp(raw, endpoint, division) for raw in chunk]
+    for page in pages:
+        stats.calls += 1
+        stamps = [_timestamp(raw, endpoint, division, key=key) for raw in page]
         cursor.observe(stamps)
-        mapped = []
-        for raw, stamp in zip(chunk, stamps, strict=True):
-            row = _map_row(raw, fields)
-            row["timestamp"] = stamp
-            mapped.append(row)
         checkpoint = cursor.checkpoint()
         with transaction(db):
-            stats.changed += _upsert(db, entity, division, mapped)
+            stats.changed += write_page(page, stamps)
             if checkpoint is not None:
                 set_cursor(db, division, entity, checkpoint)
-        stats.rows += len(chunk)
+        stats.rows += len(page)
         if progress is not None:
             progress(entity, stats.rows)
     final = cursor.final()
     if final is not None:
         set_cursor(db, division, entity, final)
-    stats.calls = _calls_for(stats.rows, SYNC_PAGE_SIZE)
     stats.cursor_after = get_cursor(db, division, entity)
     if progress is not None:
         progress(entity, stats.rows)
+
+
+def _refresh_sync_entity(
+    client: ExactClient, db: sqlite_utils.Database, division: int, entity: str, progress: Progress | None
+) -> EntityStats:
+    from exactlink.store.accounts import get_cursor
+
+    endpoint, fields = _SYNC_ENDPOINTS[entity]
+    start = get_cursor(db, division, entity)
+    stats = EntityStats(entity, endpoint, SYNC_PAGE_SIZE, full=start is None, cursor_before=start)
+
+    def write_page(page: list[dict[str, Any]], stamps: list[int]) -> int:
+        mapped = []
+        for raw, stamp in zip(page, stamps, strict=True):
+            row = _map_row(raw, fields)
+            row["timestamp"] = stamp
+            mapped.append(row)
+        return _upsert(db, entity, division, mapped)
+
+    _read_sync_stream(client, db, stats, division, progress, write_page)
     return stats
 
 
@@ -478,16 +485,17 @@ def _refresh_bank_accounts(
     else:
         since = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=start) - MODIFIED_OVERLAP
         since = max(since, FIRST_MODIFIED).replace(microsecond=0)
-    rows = client.get_collection(
+    pages = client.get_pages(
         division,
         BANK_ACCOUNTS_ENDPOINT,
         select=select_fields(BANK_ACCOUNTS),
         filter=f"Modified ge {datetime_literal(since)}",
     )
     highest = start or 0
-    for chunk in _chunks(rows, CRUD_PAGE_SIZE):
+    for page in pages:
+        stats.calls += 1
         mapped = []
-        for raw in chunk:
+        for raw in page:
             row = _map_row(raw, BANK_ACCOUNT_FIELDS)
             row["timestamp"] = _modified_ms(raw.get("Modified"))
             highest = max(highest, row["timestamp"])
@@ -498,12 +506,11 @@ def _refresh_bank_accounts(
         with transaction(db):
             if changed:
                 stats.changed += _upsert(db, BANK_ACCOUNTS, division, changed)
-        stats.rows += len(chunk)
+        stats.rows += len(page)
         if progress is not None:
             progress(BANK_ACCOUNTS, stats.rows)
     if highest > (start or 0):
         set_cursor(db, division, BANK_ACCOUNTS, highest)
-    stats.calls = _calls_for(stats.rows, CRUD_PAGE_SIZE)
     stats.cursor_after = get_cursor(db, division, BANK_ACCOUNTS)
     if progress is not None:
         progress(BANK_ACCOUNTS, stats.rows)
@@ -513,47 +520,28 @@ def _refresh_bank_accounts(
 def _refresh_deleted(
     client: ExactClient, db: sqlite_utils.Database, mirror: MirrorStats, progress: Progress | None
 ) -> EntityStats:
-    from exactlink.api.odata import int64_literal
-    from exactlink.store.accounts import DELETED_ENTITY_TYPES, apply_deletions, get_cursor, set_cursor
-    from exactlink.store.db import transaction
+    from exactlink.store.accounts import DELETED_ENTITY_TYPES, apply_deletions, get_cursor
 
     division = mirror.division
     start = get_cursor(db, division, DELETED)
     stats = EntityStats(DELETED, DELETED_ENDPOINT, SYNC_PAGE_SIZE, full=start is None, cursor_before=start)
-    cursor = _TimestampCursor(start)
-    rows = client.get_collection(
-        division,
-        DELETED_ENDPOINT,
-        select=select_fields(DELETED),
-        filter=f"Timestamp gt {int64_literal(start if start is not None else FIRST_TIMESTAMP)}",
-    )
-    for chunk in _chunks(rows, SYNC_PAGE_SIZE):
-        cursor.observe([_timestamp(raw, DELETED_ENDPOINT, division, key=None) for raw in chunk])
+
+    def write_page(page: list[dict[str, Any]], _stamps: list[int]) -> int:
         keys: dict[int, list[str]] = {}
-        for raw in chunk:
+        for raw in page:
             entity_type = int(raw.get("EntityType") or 0)
             key = _guid(raw.get("EntityKey"))
             if entity_type in DELETED_ENTITY_TYPES and key:
                 keys.setdefault(entity_type, []).append(key)
-        checkpoint = cursor.checkpoint()
-        with transaction(db):
-            for entity_type, entity_keys in sorted(keys.items()):
-                outcome = apply_deletions(db, entity_type, entity_keys)
-                name = DELETED_ENTITY_TYPES[entity_type]
-                mirror.deleted[name] = mirror.deleted.get(name, 0) + int(outcome["deleted"])
-                stats.changed += int(outcome["deleted"])
-                mirror.unlinked.extend(outcome["unlinked"])
-            if checkpoint is not None:
-                set_cursor(db, division, DELETED, checkpoint)
-        stats.rows += len(chunk)
-        if progress is not None:
-            progress(DELETED, stats.rows)
-    final = cursor.final()
-    if final is not None:
-        set_cursor(db, division, DELETED, final)
-    stats.calls = _calls_for(stats.rows, SYNC_PAGE_SIZE)
-    stats.cursor_after = get_cursor(db, division, DELETED)
+        removed = 0
+        for entity_type, entity_keys in sorted(keys.items()):
+            outcome = apply_deletions(db, entity_type, entity_keys)
+            name = DELETED_ENTITY_TYPES[entity_type]
+            mirror.deleted[name] = mirror.deleted.get(name, 0) + int(outcome["deleted"])
+            removed += int(outcome["deleted"])
+            mirror.unlinked.extend(outcome["unlinked"])
+        return removed
+
+    _read_sync_stream(client, db, stats, division, progress, write_page, key=None)
     mirror.unlinked.sort()
-    if progress is not None:
-        progress(DELETED, stats.rows)
     return stats

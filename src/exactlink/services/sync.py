@@ -724,11 +724,12 @@ def _create_once(
         return client.post(division, path, body), 1
     except TransientApiError as exc:
         log.info("creating %s did not answer clearly (%s); looking it up before trying again", path, exc.message)
-    rows = list(client.get_collection(division, path, select=list(fields), filter=lookup))
-    calls = 1 + max(1, -(-len(rows) // office_mirror.CRUD_PAGE_SIZE))
-    for row in rows:
-        if is_same(row):
-            return row, calls
+    calls = 1
+    for page in client.get_pages(division, path, select=list(fields), filter=lookup):
+        calls += 1
+        for row in page:
+            if is_same(row):
+                return row, calls
     return client.post(division, path, body), calls + 1
 
 
