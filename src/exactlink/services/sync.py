@@ -340,10 +340,11 @@ def sync_office(
             result.status, result.error = "failed", f"not attempted: {stop}"
             continue
         try:
-            if options.direction == "inbound":
-                _sync_inbound(db, snapshot, link, options, result)
-            else:
-                _sync_outbound(client, db, division, snapshot, link, options, result)
+            sides = _sides(snapshot, link, result)  # None: skipped, the account is not in the copy of Exact
+            if sides is not None and options.direction == "inbound":
+                _sync_inbound(db, snapshot, link, *sides, options, result)
+            elif sides is not None:
+                _sync_outbound(client, db, division, snapshot, link, *sides, options, result)
         except ExactlinkError as exc:
             result.status, result.error = "failed", exc.message
             log.warning("sync of relation %s failed: %s", link["relation_number"], exc.message)
@@ -396,6 +397,7 @@ def _stops_the_run(exc: ExactlinkError) -> bool:
 
 
 def _sides(snapshot: _Snapshot, link: Mapping[str, Any], result: RelationResult) -> tuple[CrmSide, ExactSide] | None:
+    """Both sides of one link, or None (``result`` marked skipped) when the account is not in the copy of Exact."""
     exact = snapshot.exact_side(link["account_id"])
     if exact is None:
         result.status = "skipped"
@@ -411,15 +413,13 @@ def _sync_inbound(
     db: sqlite_utils.Database,
     snapshot: _Snapshot,
     link: Mapping[str, Any],
+    crm: CrmSide,
+    exact: ExactSide,
     options: SyncOptions,
     result: RelationResult,
 ) -> None:
     from exactlink.domain.sync_fields import plan_inbound
 
-    sides = _sides(snapshot, link, result)
-    if sides is None:
-        return
-    crm, exact = sides
     plan = plan_inbound(crm, exact, numbers_must_match=options.numbers_must_match)
     if plan.new_number and plan.new_number in snapshot.relations:
         _refuse(plan.changes, RELATION_NUMBER, f"not renumbered: relation {plan.new_number} already exists")
@@ -496,15 +496,13 @@ def _sync_outbound(
     division: int,
     snapshot: _Snapshot,
     link: Mapping[str, Any],
+    crm: CrmSide,
+    exact: ExactSide,
     options: SyncOptions,
     result: RelationResult,
 ) -> None:
     from exactlink.domain.sync_fields import plan_outbound
 
-    sides = _sides(snapshot, link, result)
-    if sides is None:
-        return
-    crm, exact = sides
     plan = plan_outbound(
         crm, exact, numbers_must_match=options.numbers_must_match, delete_in_exact=options.delete_in_exact
     )
