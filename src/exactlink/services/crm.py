@@ -534,7 +534,13 @@ def show_relation(relation_number: str, *, show_bsn: bool = False, today: date |
     from exactlink.store.accounts import get_account
     from exactlink.store.db import open_db
     from exactlink.store.links import get_admin_link, get_link
-    from exactlink.store.relations import get_addresses, get_bank_accounts, get_contacts, get_relation
+    from exactlink.store.relations import (
+        CONTACT_FIELDS,
+        get_addresses,
+        get_bank_accounts,
+        get_contacts,
+        get_relation,
+    )
     from exactlink.store.returns import relation_returns
 
     db = open_db()
@@ -557,18 +563,7 @@ def show_relation(relation_number: str, *, show_bsn: bool = False, today: date |
                 for a in get_addresses(db, relation_number)
             ],
             "contacts": [
-                {
-                    k: c[k]
-                    for k in (
-                        "full_name",
-                        "first_name",
-                        "middle_name",
-                        "last_name",
-                        "email",
-                        "phone",
-                        "exact_contact_id",
-                    )
-                }
+                {k: c[k] for k in ("full_name", *CONTACT_FIELDS, "exact_contact_id")}
                 for c in get_contacts(db, relation_number)
             ],
             "bank_accounts": [
