@@ -16,7 +16,8 @@ from exactlink.exitcodes import ExitCode
 from exactlink.paths import get_paths
 from exactlink.sandbox import Faults
 from tests.cli import run_cli
-from tests.sync.conftest import Killed, SyncOffice, query, start_sync_office
+from tests.match.conftest import start_office
+from tests.sync.conftest import Killed, RecordingTransport, SyncOffice, query, start_sync_office
 
 CRM_TABLES = {
     "relations": "relation_number, name, kvk, rsin, bsn, vat_number, phone, website",
@@ -435,6 +436,62 @@ def test_faults_end_in_the_same_state_as_a_clean_run(
             if faulty:
                 assert any(entry.status >= 500 for entry in synced.sandbox.request_log)
                 assert sum(entry.status == 429 for entry in synced.sandbox.request_log) >= 4
+    assert states[0] == states[1]
+
+
+def test_import_match_review_and_sync_both_ways_under_faults_end_like_a_clean_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, no_sleep: None
+) -> None:
+    """The whole story over real HTTP: crm import → match → match review → sync outbound → sync inbound."""
+    from exactlink.services.session import runtime
+
+    states, reviewed = [], []
+    for faulty in (False, True):
+        monkeypatch.setenv("EXACTLINK_HOME", str(tmp_path / f"home-{faulty}"))
+        (tmp_path / f"office-{faulty}").mkdir()
+        for office in start_office(monkeypatch, tmp_path / f"office-{faulty}", clients=16, seed=2):
+            transport = RecordingTransport()
+            monkeypatch.setattr(runtime, "transport", transport)
+            synced = SyncOffice(office, transport)
+            # A relation without any number, named and addressed like an account only Exact has: a suggestion.
+            in_crm = {code for _number, code in office.sandbox.data.ground_truth if code}
+            exact_only = min(
+                (a for a in office.accounts().values() if a["Code"].strip() not in in_crm and a["Postcode"]),
+                key=lambda a: a["Code"],
+            )
+            extra = tmp_path / f"extra-{faulty}.csv"
+            extra.write_text(
+                "relatienummer;naam;bezoekadres;bezoekadres postcode;bezoekadres plaats\n"
+                f"9901;{exact_only['Name']};{exact_only['AddressLine1']};{exact_only['Postcode']};{exact_only['City']}\n",
+                encoding="utf-8",
+            )
+            import_crm(extra)
+            if faulty:
+                office.sandbox.faults = Faults(error_rate=0.05, drop_rate=0.03, burst_429=4, seed=8)
+            match = run_cli("match", "--json")
+            assert match.exit_code == 0, match.stderr
+            review = run_cli("match", "review", "--stdin", "--json", input="a\n" * 40)
+            assert review.exit_code == 0, review.stderr
+            reviewed.append(json.loads(review.stdout)["accepted"])
+            edit_crm_file(
+                office.crm_file, query("SELECT min(relation_number) FROM links")[0][0], telefoon="030-7654321"
+            )
+            import_crm(office.crm_file)
+            sync_until_done(synced, "--direction", "outbound")
+            last = query("SELECT max(relation_number) FROM links")[0][0]
+            office.sandbox.mutate(
+                office.division, "crm/Accounts", synced.account_of(last)["ID"], Website="x.example.nl"
+            )
+            sync_until_done(synced, "--direction", "inbound")
+            office.sandbox.faults = Faults()
+            for direction in ("outbound", "inbound"):
+                assert synced.sync("--dry-run", "--direction", direction)["counts"]["fields"] == 0
+            states.append((crm_state(), exact_state(synced)))
+            if faulty:
+                statuses = [entry.status for entry in office.sandbox.request_log]
+                assert any(status >= 500 for status in statuses) and statuses.count(429) >= 4
+    assert [row["relation"] for row in reviewed[0]] == ["9901"], "the review accepted the suggestion"
+    assert reviewed[0] == reviewed[1]
     assert states[0] == states[1]
 
 
