@@ -169,3 +169,50 @@ def test_sbr_start_bounds(imported: None) -> None:
     assert run_cli("crm", "set", "R001", "--sbr-start", today.isoformat(), "--clear").exit_code == 2
     assert run_cli("crm", "set", "R001", "--sbr-start", "gisteren").exit_code == 2
     assert run_cli("crm", "set", "R404", "--clear").exit_code == 1
+
+
+# -- crm edit ---------------------------------------------------------------------------------------
+
+
+def _relation(number: str) -> dict[str, object]:
+    return dict(json.loads(run_cli("crm", "show", number, "--json", "--show-bsn").stdout))
+
+
+def test_edit_normalises_changes_only_what_differs_and_clears_the_flag(imported: None) -> None:
+    assert any(issue["column"] == "kvk-nummer" for issue in _relation("R003")["issues"])  # type: ignore[attr-defined]
+    result = run_cli(
+        "crm", "edit", "R003", "--kvk", "6959 9084", "--phone", "015-1234567", "--name", "Foute Gegevens", "--json"
+    )
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "relation": "R003", "changed": ["kvk", "phone"], "unchanged": ["name"], "dry_run": False,
+    }  # fmt: skip
+    after = _relation("R003")
+    assert (after["kvk"], after["phone"], after["pending_push"]) == ("69599084", "015-1234567", True)
+    columns = [issue["column"] for issue in after["issues"]]  # type: ignore[attr-defined]
+    assert "kvk-nummer" not in columns and "bsn" in columns, "only the edited field's flag goes"
+    cleared = json.loads(run_cli("crm", "edit", "R003", "--phone", "", "--json").stdout)
+    assert cleared["changed"] == ["phone"] and _relation("R003")["phone"] is None
+    assert "R003: kvk changed" in run_cli("crm", "edit", "R003", "--kvk", "01234567").stderr
+
+
+def test_edit_refuses_invalid_values_and_writes_nothing(imported: None) -> None:
+    before = _relation("R001")
+    for flags, message in (
+        (["--kvk", "1234567"], "KvK number must be 8 digits, not 7"),
+        (["--phone", "010-1", "--bsn", "111222334"], "BSN fails the 11-proef"),
+        (["--name", " "], "name cannot be empty"),
+        ([], "give at least one field"),
+    ):
+        result = run_cli("crm", "edit", "R001", *flags)
+        assert result.exit_code == 2 and message in result.stderr, (flags, result.stderr)
+    assert _relation("R001") == before
+    unknown = run_cli("crm", "edit", "R404", "--phone", "1")
+    assert unknown.exit_code == 1 and "R404 is not in the local CRM mirror" in unknown.stderr
+
+
+def test_edit_dry_run_writes_nothing(imported: None) -> None:
+    before = _relation("R001")
+    result = run_cli("crm", "edit", "R001", "--website", "nieuw.nl", "--dry-run")
+    assert result.exit_code == 0 and "R001: website would change" in result.stderr
+    assert _relation("R001") == before

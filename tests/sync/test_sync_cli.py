@@ -514,6 +514,23 @@ def test_direct_sync_pushes_a_crm_import_at_once(outbound: SyncOffice, monkeypat
     assert "switch it on only after all existing relations are linked" in result.stderr
 
 
+def test_direct_sync_pushes_a_crm_edit_at_once(outbound: SyncOffice, monkeypatch: pytest.MonkeyPatch) -> None:
+    outbound.sync()
+    relation = outbound.linked[1]
+    before = len(outbound.transport.writes)
+    quiet = run_cli("crm", "edit", relation, "--website", "zonder-direct.nl", "--json")
+    assert quiet.exit_code == 0 and "direct_sync" not in json.loads(quiet.stdout)
+    assert len(outbound.transport.writes) == before, "without sync.direct the next `sync` pushes it"
+    monkeypatch.setenv("EXACTLINK_SYNC__DIRECT", "true")
+    result = run_cli("crm", "edit", relation, "--phone", "020-7654321", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["direct_sync"]["direction"] == "outbound"
+    assert [w.body for w in outbound.transport.writes[before:]] == [
+        {"Phone": "020-7654321", "Website": "zonder-direct.nl"}
+    ]
+    assert query("SELECT pending_push FROM relations WHERE relation_number = ?", (relation,)) == [(0,)]
+
+
 def test_direct_sync_that_cannot_run_only_warns(outbound: SyncOffice, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EXACTLINK_SYNC__DIRECT", "true")
     assert run_cli("logout").exit_code == 0

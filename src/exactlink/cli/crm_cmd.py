@@ -1,13 +1,14 @@
-"""``exactlink crm``: the local mirror of the office's CRM (import, export, list, show, set)."""
+"""``exactlink crm``: the local mirror of the office's CRM (import, export, list, show, edit, set)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
 crm_app = typer.Typer(
-    help="The local mirror of the office's CRM: import, export, list, show, set.", no_args_is_help=True
+    help="The local mirror of the office's CRM: import, export, list, show, edit, set.", no_args_is_help=True
 )
 
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document on stdout.")
@@ -113,6 +114,50 @@ def crm_show(
     from exactlink.cli.crm_render import print_relation
 
     print_relation(data)
+
+
+def _field_option(flag: str, what: str) -> Any:
+    """A ``crm edit`` field option (typer.Option is typed Any, so the parameter keeps its own type)."""
+    return typer.Option(None, flag, help=f"New {what} ('' clears it).")
+
+
+@crm_app.command("edit")
+def crm_edit(
+    relation: str = typer.Argument(..., help="Relation number."),
+    name: str | None = typer.Option(None, "--name", help="New name."),
+    legal_form: str | None = _field_option("--legal-form", "legal form"),
+    kvk: str | None = _field_option("--kvk", "KvK number"),
+    rsin: str | None = _field_option("--rsin", "RSIN"),
+    bsn: str | None = _field_option("--bsn", "BSN"),
+    vat_number: str | None = _field_option("--vat-number", "OB number or btw-id"),
+    payroll_tax_number: str | None = _field_option("--payroll-tax-number", "loonheffingennummer"),
+    phone: str | None = _field_option("--phone", "phone number"),
+    email: str | None = _field_option("--email", "e-mail address"),
+    website: str | None = _field_option("--website", "website"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check and show what would change; write nothing."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Change a relation's own fields by hand: `crm edit 1043 --phone 015-1234567 --kvk 69599084`.
+
+    Values are normalised and checked like an import's; an invalid one is refused (exit 2) and nothing
+    changes. With direct synchronisation on (sync.direct) and the direction outbound, the change is
+    pushed to Exact Online at once; otherwise the next `exactlink sync` pushes it.
+    """
+    from exactlink.console import emit_json, info
+    from exactlink.services.crm import edit_relation
+
+    given = {
+        "name": name, "legal_form": legal_form, "kvk": kvk, "rsin": rsin, "bsn": bsn, "vat_number": vat_number,
+        "payroll_tax_number": payroll_tax_number, "phone": phone, "email": email, "website": website,
+    }  # fmt: skip
+    result = edit_relation(relation, {k: v for k, v in given.items() if v is not None}, dry_run=dry_run)
+    if json_output:
+        emit_json(result)
+        return
+    fields = ", ".join(result["changed"]) or "nothing"
+    info(f"{relation}: {fields} {'would change' if dry_run else 'changed'}")
+    if "direct_sync" in result:
+        info(f"pushed to Exact Online at once ({result['direct_sync']['counts']['write_calls']} call(s))")
 
 
 @crm_app.command("set")

@@ -421,6 +421,85 @@ def _push_directly(report: ImportReport) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------
+# Edit
+
+
+EDITABLE_FIELDS: tuple[str, ...] = (
+    "name",
+    "legal_form",
+    "kvk",
+    "rsin",
+    "bsn",
+    "vat_number",
+    "payroll_tax_number",
+    "phone",
+    "email",
+    "website",
+)
+_FIELD_LABELS = {"kvk": "KvK number", "rsin": "RSIN", "bsn": "BSN", "vat_number": "OB number / btw-id"}
+
+
+def edit_relation(relation_number: str, values: dict[str, str], *, dry_run: bool = False) -> dict[str, Any]:
+    """``crm edit REL --FIELD VALUE …``: change some of a relation's own fields by hand.
+
+    Each value is normalised and checked like an imported one (:func:`check_value`); unlike an import, an
+    invalid value is refused (exit 2), since whoever types it can correct it at once. An empty value clears
+    the field (never the name). A changed field loses its import flag, and the relation is marked for the
+    outbound push; with direct synchronisation on (``sync.direct``, outbound) it is pushed to Exact Online
+    at once (``direct_sync`` in the result). Returns ``relation``, ``changed``, ``unchanged``, ``dry_run``.
+
+    Raises:
+        UsageError: no field given, an unknown field, an invalid value, or an empty name.
+        RelationUnknown: the relation is not in the mirror.
+    """
+    from exactlink.store.db import open_db, transaction
+    from exactlink.store.relations import get_relation, update_relation_fields
+    from exactlink.store.runs import finish_run, start_run
+    from exactlink.store.sync_state import drop_issues
+
+    if not values:
+        raise UsageError("give at least one field to change, e.g. --phone 015-1234567", hint="see crm edit --help")
+    unknown = sorted(set(values).difference(EDITABLE_FIELDS))
+    if unknown:
+        raise UsageError(f"not a field of a relation: {', '.join(unknown)}")
+    checked: dict[str, str | None] = {}
+    for name, raw in values.items():
+        check = check_value(name, raw)
+        if check.error:
+            raise UsageError(f"{_FIELD_LABELS.get(name, name.replace('_', ' '))}: {check.error}; nothing was changed")
+        checked[name] = check.value
+    if "name" in checked and not checked["name"]:
+        raise UsageError("a relation's name cannot be empty")
+    db = open_db()
+    try:
+        row = get_relation(db, relation_number)
+        if row is None:
+            raise _not_found(relation_number)
+        changed = [name for name, value in checked.items() if (row[name] or None) != (value or None)]
+        if changed and not dry_run:
+            run_id = start_run(db, "crm edit")
+            with transaction(db):
+                update_relation_fields(db, relation_number, checked, mark_pending_push=True)
+                drop_issues(db, relation_number, changed)
+            finish_run(db, run_id, "ok", {"relation": relation_number, "fields": changed})
+    finally:
+        db.close()
+    result: dict[str, Any] = {
+        "relation": relation_number,
+        "changed": changed,
+        "unchanged": [name for name in checked if name not in changed],
+        "dry_run": dry_run,
+    }
+    if changed and not dry_run:
+        from exactlink.services.sync import push_relations
+
+        pushed = push_relations([relation_number])
+        if pushed is not None:
+            result["direct_sync"] = pushed.as_json()
+    return result
+
+
+# ---------------------------------------------------------------------------------------------------
 # Export
 
 
