@@ -30,6 +30,15 @@ def test_fresh_database_is_private_wal_and_migrated() -> None:
     assert db.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert db.conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
     assert applied_migrations(db) == [m.__name__ for m in MIGRATIONS]
+    tables = {row[0] for row in db.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert tables >= {
+        *("relations", "addresses", "contacts", "bank_accounts"),  # the CRM side
+        *("links", "admin_links", "match_decisions"),  # relation ↔ account, relation ↔ administration, decisions
+        *("accounts", "account_addresses", "account_contacts", "account_bank_accounts", "sync_cursors", "runs"),
+    }
+    with pytest.raises(sqlite3.IntegrityError):  # addresses are visit, postal or invoice
+        db.conn.execute("INSERT INTO relations (relation_number, created_at, updated_at) VALUES ('R', '', '')")
+        db.conn.execute("INSERT INTO addresses (relation_number, type, updated_at) VALUES ('R', 'delivery', '')")
     db.close()
 
 
