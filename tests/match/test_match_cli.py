@@ -125,6 +125,7 @@ def test_a_dry_run_reads_exact_but_writes_nothing_locally(office: Office) -> Non
     dry = run_cli("match", "--dry-run")
     assert dry.exit_code == 0, dry.stderr
     assert f"relation {number} lost its link" in dry.stderr, "the report shows what Exact's deletion does..."
+    assert "read from Exact Online (dry run: not kept)" in dry.stdout
     assert _whole_db() == before, "...but neither the link nor the local copy of the accounts changes"
     assert query("SELECT count(*) FROM accounts WHERE id = ?", (account_id.lower(),)) == [(1,)]
     real = run_cli("match")

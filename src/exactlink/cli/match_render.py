@@ -59,9 +59,10 @@ def print_match_report(report: MatchReport, *, show_bsn: bool, show_all: bool, q
     verb = "would be linked now" if report.dry_run else "linked now"
     mirror = report.mirror
     if mirror is not None and not quiet:
+        kept = "read from Exact Online (dry run: not kept)" if report.dry_run else "in the local copy of the accounts"
         console.print(
             f"Office administration {report.office_division}: {mirror.calls} API call(s), "
-            f"{mirror.changed} change(s) in the local copy of the accounts",
+            f"{mirror.changed} change(s) {kept}",
             highlight=False,
         )
     for relation in report.unlinked_by_deletion:
