@@ -76,6 +76,9 @@ def test_the_first_identifier_both_sides_have_decides() -> None:
     # Same RSIN, KvK mistyped (two digits swapped) in the CRM: the RSIN decides, the pair links.
     result = only(match_relations([relation(rsin=RSIN_A, kvk="69590984")], [account(rsin=RSIN_A, kvk=KVK_A)]))
     assert (result.status, result.method) == ("linked", "rsin")
+    assert result.reason == "same RSIN/BSN; the KvK number differs, check it"
+    same = only(match_relations([relation(rsin=RSIN_A, kvk=KVK_A)], [account(rsin=RSIN_A, kvk=KVK_A)]))
+    assert same.reason == "same RSIN/BSN"
 
 
 def test_invalid_identifiers_are_ignored_and_explained() -> None:

@@ -483,6 +483,10 @@ class _Matcher:
             METHOD_OB_NUMBER: "the RSIN/BSN inside the OB number matches",
             METHOD_PAYROLL_NUMBER: "the RSIN/BSN inside the loonheffingennummer matches",
         }.get(method, "same RSIN/BSN")
+        # A later identifier that differs does not undo the one that decided (see _conflict), but say so:
+        # one side holds a mistyped number, and a sync in the leading system's direction will overwrite it.
+        if method != METHOD_KVK and relation.kvk and account.kvk and relation.kvk != account.kvk:
+            label += "; the KvK number differs, check it"
         if _NUMBER in self.tiers and method != METHOD_RELATION_NUMBER and relation.number_key != account.number_key:
             label += f"; relation number differs from account code {account.code}"
         return MatchResult(relation.ident, "linked", account.ident, account.code, method, reason=label)
