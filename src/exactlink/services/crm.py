@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 from exactlink.errors import ExactlinkError, UsageError
 from exactlink.store.crm_csv import CrmCsv, CsvRow, parse_contact_item, split_multi_value
-from exactlink.store.relations import ADDRESS_TYPES, Address, Contact, RelationChange, RelationRecord
+from exactlink.store.relations import (
+    ADDRESS_TYPES,
+    RELATION_FIELDS,
+    Address,
+    Contact,
+    RelationChange,
+    RelationRecord,
+)
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -424,18 +431,7 @@ def _push_directly(report: ImportReport) -> None:
 # Edit
 
 
-EDITABLE_FIELDS: tuple[str, ...] = (
-    "name",
-    "legal_form",
-    "kvk",
-    "rsin",
-    "bsn",
-    "vat_number",
-    "payroll_tax_number",
-    "phone",
-    "email",
-    "website",
-)
+EDITABLE_FIELDS: tuple[str, ...] = RELATION_FIELDS  # the relation's own fields; children are edited by import
 _FIELD_LABELS = {"kvk": "KvK number", "rsin": "RSIN", "bsn": "BSN", "vat_number": "OB number / btw-id"}
 
 
