@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -169,3 +172,89 @@ def test_corrupt_budget_file_is_treated_as_empty(tmp_path: Path, fake_time: Fake
     budget.begin(1, "crm/Accounts")
     budget.end(1, "crm/Accounts", failed=True)
     assert budget.failures(1, "crm/Accounts") == 1
+
+
+def test_calls_in_flight_in_another_run_count_against_the_budget(tmp_path: Path, fake_time: FakeTime) -> None:
+    # Two runs (cron and an interactive command) during an outage: with 9 failures recorded and one call of
+    # the first run still in flight, the second run must not send a call that could be the 11th failure.
+    state = tmp_path / "error-budget.json"
+    cron, interactive = ErrorBudget(state, clock=fake_time.clock), ErrorBudget(state, clock=fake_time.clock)
+    for _ in range(9):
+        cron.begin(4, "crm/Accounts")
+        cron.end(4, "crm/Accounts", failed=True)
+    cron.begin(4, "crm/Accounts")
+    outcome: list[object] = []
+
+    def second_run() -> None:
+        try:
+            interactive.begin(4, "crm/Accounts")
+            outcome.append("sent")
+        except ErrorBudgetExhausted as refused:
+            outcome.append(refused)
+
+    waiting = threading.Thread(target=second_run)
+    waiting.start()
+    waiting.join(timeout=0.5)
+    assert waiting.is_alive() and outcome == [], "the second run waits while the first one's call is in flight"
+
+    cron.end(4, "crm/Accounts", failed=True)
+    waiting.join(timeout=10)
+
+    assert len(outcome) == 1 and isinstance(outcome[0], ErrorBudgetExhausted)
+    assert interactive.failures(4, "crm/Accounts") == 10
+
+
+def test_a_call_in_flight_that_succeeds_lets_the_other_run_go_on(tmp_path: Path, fake_time: FakeTime) -> None:
+    state = tmp_path / "error-budget.json"
+    first, second = ErrorBudget(state, clock=fake_time.clock), ErrorBudget(state, clock=fake_time.clock)
+    for _ in range(9):
+        first.begin(4, "crm/Accounts")
+        first.end(4, "crm/Accounts", failed=True)
+    first.begin(4, "crm/Accounts")
+    waiting = threading.Thread(target=second.begin, args=(4, "crm/Accounts"))
+    waiting.start()
+    waiting.join(timeout=0.3)
+    assert waiting.is_alive()
+
+    first.end(4, "crm/Accounts", failed=False)
+    waiting.join(timeout=10)
+
+    assert not waiting.is_alive(), "the second run's call goes ahead once the first one's succeeded"
+
+
+def test_calls_of_another_process_hold_their_places_until_it_is_killed(tmp_path: Path, fake_time: FakeTime) -> None:
+    state = tmp_path / "error-budget.json"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from pathlib import Path\n"
+            "from exactlink.api.budget import ErrorBudget\n"
+            "budget = ErrorBudget(Path(sys.argv[1]))\n"
+            "for _ in range(10):\n"
+            "    budget.begin(4, 'crm/Accounts')\n"
+            "print('ready', flush=True)\n"
+            "time.sleep(60)\n",
+            str(state),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        budget = ErrorBudget(state, clock=fake_time.clock)
+        waiting = threading.Thread(target=budget.begin, args=(4, "crm/Accounts"))
+        waiting.start()
+        waiting.join(timeout=0.5)
+        assert waiting.is_alive(), "ten calls of another run are in flight: an eleventh waits"
+        assert budget.failures(4, "crm/Accounts") == 0
+
+        holder.kill()  # kill -9: the kernel drops its locks, nothing is left to clean up
+        waiting.join(timeout=10)
+
+        assert not waiting.is_alive()
+        budget.end(4, "crm/Accounts", failed=False)
+    finally:
+        holder.kill()
+        holder.wait()

@@ -7,6 +7,14 @@ directory (guarded by a file lock, so cron runs and interactive runs share one c
 call the budget is checked: when one more failure could cross the limit, work on that division stops
 with :class:`ErrorBudgetExhausted` and the run goes on with the other divisions.
 
+Calls still in flight count too, in every process: several runs at once during an outage (cron, an
+interactive command, a direct sync) would otherwise each see room for one more failure and together
+overshoot, and Exact would block the app for everyone. So a call holds a *slot* of its (division,
+endpoint) from before it is sent until its outcome is recorded: a byte-range lock in a shared file, which
+the kernel drops the moment a process dies (kill -9 included). A call waits while failures plus the slots
+held by every run fill the budget, and is refused once failures alone do. Without POSIX record locks
+(Windows) only the calls of the own process are counted.
+
 Retry policy (see :func:`is_retryable`): GET, PUT and DELETE are idempotent and are retried after
 5xx answers, time-outs and dropped connections, with exponential backoff and jitter. A POST is
 retried only when the request certainly never reached Exact (the connection could not be opened)
@@ -17,22 +25,34 @@ SolutionLink before creating one).
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import random
 import re
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 
 from exactlink.api.errors import ErrorBudgetExhausted, division_label
 
+try:
+    import fcntl
+except ImportError:  # Windows: no POSIX record locks
+    fcntl = None  # type: ignore[assignment]
+
 EXACT_ERROR_LIMIT = 10
 WINDOW_SECONDS = 3600.0
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE"})
+# How long a call waits for other runs' calls to the same endpoint to finish, and how often it looks.
+SLOT_WAIT_SECONDS = 120.0
+SLOT_POLL_SECONDS = 0.05
 
 _KEY_SUFFIX = re.compile(r"\(.*\)$")
 
@@ -101,7 +121,8 @@ class ErrorBudget:
     """Failed calls per (division, endpoint) in a rolling hour, persisted across runs.
 
     Args:
-        path: the JSON file shared by all runs; ``None`` keeps the count in memory only.
+        path: the JSON file shared by all runs; ``None`` keeps the count (and the calls in flight) in this
+            process only. The slots of the calls in flight live next to it (``error-budget.slots``).
         lock_path: the file lock guarding ``path``.
         limit: Exact's limit of failed calls per endpoint per division per hour.
         window: the rolling window in seconds.
@@ -125,6 +146,7 @@ class ErrorBudget:
         self._memory: dict[str, list[float]] = {}
         self._cache_signature: tuple[int, int, int] | None = None
         self._in_flight: dict[str, int] = {}
+        self._slots: dict[str, list[int]] = {}
         self._guard = threading.Lock()
 
     @staticmethod
@@ -134,6 +156,9 @@ class ErrorBudget:
     def begin(self, division: int | None, endpoint: str) -> None:
         """Before a call: refuse it when one more failure could exceed the limit; else count it in flight.
 
+        With a shared file the call also takes a slot that other runs see; while failures plus the calls
+        in flight of every run fill the budget, this waits (up to ``SLOT_WAIT_SECONDS``) for those calls.
+
         Raises:
             ErrorBudgetExhausted: the division has used up its error budget for ``endpoint``.
         """
@@ -142,19 +167,54 @@ class ErrorBudget:
             recent = self._recent(self._load().get(key, []))
             in_flight = self._in_flight.get(key, 0)
             if len(recent) + in_flight >= self.limit:
-                retry_at = datetime.fromtimestamp(min(recent) + self.window, UTC) if recent else None
-                raise ErrorBudgetExhausted(
-                    division=division, endpoint=endpoint, failures=len(recent), retry_at=retry_at
-                )
+                raise self._exhausted(division, endpoint, recent)
             self._in_flight[key] = in_flight + 1
+        slots = _SharedSlots.for_file(self.path.with_suffix(".slots")) if self.path else None
+        if slots is None:
+            return
+        try:
+            slot = self._take_slot(slots, key, division, endpoint)
+        except _SlotsUnavailable:
+            return  # the file system has no record locks: count this process's calls only, as without a file
+        except BaseException:
+            with self._guard:
+                self._in_flight[key] = max(0, self._in_flight.get(key, 0) - 1)
+            raise
+        with self._guard:
+            self._slots.setdefault(key, []).append(slot)
 
     def end(self, division: int | None, endpoint: str, *, failed: bool) -> None:
         """After a call: record it as failed (persisted) or just stop counting it in flight."""
         key = self._key(division, endpoint)
         with self._guard:
             self._in_flight[key] = max(0, self._in_flight.get(key, 0) - 1)
+            held = self._slots.get(key)
+            slot = held.pop() if held else None
             if failed:
                 self._record(key)
+        if slot is not None and self.path is not None:
+            # Only now, with the failure on file: a run that finds the slot free also finds the failure.
+            slots = _SharedSlots.for_file(self.path.with_suffix(".slots"))
+            if slots is not None:
+                slots.release(key, slot, self.limit)
+
+    def _take_slot(self, slots: _SharedSlots, key: str, division: int | None, endpoint: str) -> int:
+        deadline = time.monotonic() + SLOT_WAIT_SECONDS
+        while True:
+            slot, busy = slots.take(key, self.limit)
+            # Read after taking the slot: a run that freed a slot had recorded its failure before.
+            recent = self._recent(self._read_file().get(key, []))
+            if slot is not None and len(recent) + busy <= self.limit:
+                return slot
+            if slot is not None:
+                slots.release(key, slot, self.limit)
+            if len(recent) >= self.limit or time.monotonic() > deadline:
+                raise self._exhausted(division, endpoint, recent)
+            time.sleep(SLOT_POLL_SECONDS)
+
+    def _exhausted(self, division: int | None, endpoint: str, recent: list[float]) -> ErrorBudgetExhausted:
+        retry_at = datetime.fromtimestamp(min(recent) + self.window, UTC) if recent else None
+        return ErrorBudgetExhausted(division=division, endpoint=endpoint, failures=len(recent), retry_at=retry_at)
 
     def failures(self, division: int | None, endpoint: str) -> int:
         """Failed calls to ``endpoint`` of ``division`` within the window (all runs)."""
@@ -219,3 +279,77 @@ class ErrorBudget:
             self._memory = data
             stat = self.path.stat()
             self._cache_signature = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
+class _SlotsUnavailable(Exception):
+    """The slots file cannot be locked here (e.g. a network file system without lock support)."""
+
+
+class _SharedSlots:
+    """Per key, numbered slots (0 … limit-1) that processes hold with POSIX byte-range locks on one file.
+
+    A held slot is a call in flight. The kernel drops a process's locks when it dies, so a killed run
+    never keeps a slot. POSIX locks belong to a process, not to a thread: which slots this process's
+    threads hold is tracked here, and there is one instance per file and process, because closing any
+    descriptor of the file would drop every lock the process holds on it.
+    """
+
+    _instances: ClassVar[dict[tuple[int, str], _SharedSlots]] = {}
+    _instances_lock = threading.Lock()
+    BUCKETS = 1 << 16  # keys hash into buckets; two keys sharing one only makes both more careful
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        self._held: set[int] = set()  # byte offsets this process has locked
+        self._lock = threading.Lock()
+
+    @classmethod
+    def for_file(cls, path: Path) -> _SharedSlots | None:
+        """The process's instance for ``path`` (``None`` where POSIX record locks do not exist)."""
+        if fcntl is None:
+            return None
+        key = (os.getpid(), str(path))  # a forked child holds none of its parent's locks: its own instance
+        with cls._instances_lock:
+            instance = cls._instances.get(key)
+            if instance is None:
+                try:
+                    instance = cls._instances[key] = cls(path)
+                except OSError:
+                    return None
+            return instance
+
+    def _offset(self, key: str, slot: int, limit: int) -> int:
+        return (zlib.crc32(key.encode("utf-8")) % self.BUCKETS) * limit + slot
+
+    def take(self, key: str, limit: int) -> tuple[int | None, int]:
+        """Take a free slot of ``key``; returns it (or ``None``) and how many slots are busy with it counted."""
+        with self._lock:
+            taken: int | None = None
+            busy = 0
+            for slot in range(limit):
+                offset = self._offset(key, slot, limit)
+                if offset in self._held:
+                    busy += 1  # a call of this process
+                    continue
+                try:
+                    fcntl.lockf(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, offset, os.SEEK_SET)
+                except OSError as problem:
+                    if problem.errno not in (errno.EAGAIN, errno.EACCES):
+                        raise _SlotsUnavailable(str(problem)) from None
+                    busy += 1  # a call of another process
+                    continue
+                if taken is None:
+                    taken = slot
+                    self._held.add(offset)
+                    busy += 1
+                else:
+                    fcntl.lockf(self._fd, fcntl.LOCK_UN, 1, offset, os.SEEK_SET)
+            return taken, busy
+
+    def release(self, key: str, slot: int, limit: int) -> None:
+        """Give a slot back (its call has ended and its outcome is recorded)."""
+        offset = self._offset(key, slot, limit)
+        with self._lock:
+            self._held.discard(offset)
+            fcntl.lockf(self._fd, fcntl.LOCK_UN, 1, offset, os.SEEK_SET)
