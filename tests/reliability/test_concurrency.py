@@ -29,7 +29,7 @@ import pytest
 
 from exactlink.exitcodes import ExitCode
 from exactlink.sandbox import Faults, Sandbox
-from tests.reliability.world import Template, integrity_problems, open_world
+from tests.reliability.world import Template, budget_used, integrity_problems, open_world
 
 LATENCY_MS = 60.0
 # Calls a fetch-returns run makes to the client administrations (one at a time with the setting below).
@@ -166,3 +166,37 @@ def test_twenty_processes_share_one_login_and_one_database(templates: dict[str, 
             f"figures: {len(worked)} fetch-returns run(s) did the work, {len(skipped)} skipped quietly, "
             f"{len(locked_out)} exited 5; 1 token refresh; most client calls in flight: {in_flight.most}"
         )
+
+
+@pytest.mark.slow
+def test_an_outage_seen_by_many_runs_at_once_stays_within_the_error_budget(
+    templates: dict[str, Template], tmp_path: Path
+) -> None:
+    # Exact answers every call with 503 while eight runs start together, twice: their retries together
+    # must still stop at Exact's 10 failed calls per endpoint, or Exact blocks the app for everyone.
+    with open_world(templates["office"], tmp_path, sandbox_time=False) as world:
+        world.sandbox.faults = Faults(error_rate=1.0, latency_ms=LATENCY_MS)
+        env = world.subprocess_env()
+        finished = []
+        for _ in range(2):
+            processes = [
+                subprocess.Popen(
+                    [sys.executable, "-m", "exactlink", "tenant", "list", "--json"],
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+                for _ in range(8)
+            ]
+            finished += [(process.wait(timeout=90), process.communicate()[1]) for process in processes]
+
+        assert world.sandbox.blocked_endpoints == {}
+        assert budget_used(world.sandbox) == 10
+        assert all(code == ExitCode.ERROR and line_count(stderr) == 1 for code, stderr in finished), finished
+
+
+def line_count(text: str) -> int:
+    """Lines of output (an error is one line; this one has no hint line)."""
+    return len(text.strip().splitlines())
