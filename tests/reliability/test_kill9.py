@@ -13,7 +13,6 @@ answered a seeded random number of calls plus a random fraction of a call, and s
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
@@ -113,7 +112,7 @@ def kill_at_random(
     try:
         wait_until(lambda: len(world.sandbox.request_log) >= target or process.poll() is not None, timeout=60)
         time.sleep(extra)
-        os.kill(process.pid, signal.SIGKILL)
+        process.kill()  # SIGKILL; does nothing when the process has already ended (and been reaped)
     finally:
         _, stderr = process.communicate(timeout=30)
     assert process.returncode == -signal.SIGKILL, f"finished before the kill: {stderr.decode()}"
