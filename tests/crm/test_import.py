@@ -306,11 +306,11 @@ def test_contact_details_from_exact_survive_a_reimport(write_csv: WriteCsv) -> N
 
 
 def test_the_sandbox_generators_export_imports(tmp_path: Path) -> None:
-    from datetime import date
+    from datetime import UTC, datetime
 
     from exactlink.sandbox.generator import generate, write_crm_export
 
-    data = generate(200, seed=7, today=date(2026, 11, 2))
+    data = generate(200, seed=7, now=datetime(2026, 11, 2, 9, tzinfo=UTC))
     path = tmp_path / "generated.csv"
     write_crm_export(data, path)
     report = _import(path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -183,7 +183,7 @@ def build_data(accounts: int = 130) -> SandboxData:
         current_division=OFFICE,
     )
     return SandboxData(
-        today=date(2026, 2, 1),
+        now=datetime(2026, 2, 1, 9, tzinfo=UTC),
         office_division=OFFICE,
         users=[user],
         divisions=divisions,

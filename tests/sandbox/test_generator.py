@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import time_machine
 from stdnum import iban as stdnum_iban
 from stdnum.nl import bsn as stdnum_bsn
 from stdnum.nl import btw as stdnum_btw
@@ -37,7 +38,7 @@ from exactlink.sandbox.model import (
     SandboxData,
 )
 
-TODAY = date(2026, 11, 28)
+NOW = datetime(2026, 11, 28, 10, 15, tzinfo=UTC)
 GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 DIVISION_FIELDS = (
     *("Code", "Description", "Hid", "Customer", "CustomerCode", "CustomerName", "Current", "IsMainDivision"),
@@ -49,7 +50,7 @@ DIVISION_FIELDS = (
 
 @pytest.fixture(scope="module")
 def data() -> SandboxData:
-    return generate(200, seed=7, today=TODAY)
+    return generate(200, seed=7, now=NOW)
 
 
 def office_table(data: SandboxData, table: str) -> list[dict]:
@@ -76,7 +77,7 @@ def is_fiscal_number(value: str) -> bool:
 
 
 def test_same_seed_gives_byte_identical_output(tmp_path: Path) -> None:
-    first, second = generate(60, seed=3, today=TODAY), generate(60, seed=3, today=TODAY)
+    first, second = generate(60, seed=3, now=NOW), generate(60, seed=3, now=NOW)
     assert first == second
     for name, data in (("a", first), ("b", second)):
         write_crm_export(data, tmp_path / f"crm-{name}.csv")
@@ -86,24 +87,25 @@ def test_same_seed_gives_byte_identical_output(tmp_path: Path) -> None:
 
 
 def test_another_seed_gives_other_data() -> None:
-    first, second = generate(60, seed=3, today=TODAY), generate(60, seed=4, today=TODAY)
+    first, second = generate(60, seed=3, now=NOW), generate(60, seed=4, now=NOW)
     assert first.office_division != second.office_division
     assert [r["naam"] for r in first.crm_rows] != [r["naam"] for r in second.crm_rows]
     assert set(first.divisions) != set(second.divisions)
 
 
-def test_default_today_is_the_real_date_and_everything_follows_it() -> None:
-    data = generate(20, seed=1)
-    assert data.today == date.today()
+def test_default_now_is_the_current_time_and_everything_follows_it() -> None:
+    moment = datetime(2027, 5, 14, 16, 40, tzinfo=UTC)
+    with time_machine.travel(moment, tick=False):
+        data = generate(20, seed=1)
+    assert data.now == moment and data.today == date(2027, 5, 14)
     created = [r["Created"] for r in client_records(data, RETURNS)]
     assert created
-    midnight = datetime.combine(date.today(), datetime.min.time(), UTC)
-    assert all(midnight - timedelta(days=90) <= moment < midnight for moment in created)
+    assert all(moment - timedelta(days=90) <= created_at < moment for created_at in created)
 
 
 def test_small_and_tiny_offices_generate() -> None:
     for clients in (1, 5, 20):
-        data = generate(clients, seed=2, today=TODAY)
+        data = generate(clients, seed=2, now=NOW)
         accounts = office_table(data, ACCOUNTS)
         assert sum(1 for a in accounts if a["Status"] == "C" and a["EndDate"] is None) >= clients
         assert len(data.users) == 2
@@ -113,7 +115,7 @@ def test_small_and_tiny_offices_generate() -> None:
 
 def test_twenty_thousand_clients_in_a_few_seconds() -> None:
     started = time.perf_counter()
-    data = generate(20_000, seed=1, today=TODAY)
+    data = generate(20_000, seed=1, now=NOW)
     elapsed = time.perf_counter() - started
     assert elapsed < 8, f"generate(20000) took {elapsed:.1f} s"
     assert len(data.ground_truth) == len(data.crm_rows) == 21_000
@@ -145,7 +147,7 @@ def test_office_division_is_the_practice_division(data: SandboxData) -> None:
     codes = list(data.divisions)
     assert len(set(codes)) == len(codes)
     assert all(100_000 <= code < 10_000_000 for code in codes)
-    assert data.office_division != generate(20, seed=8, today=TODAY).office_division
+    assert data.office_division != generate(20, seed=8, now=NOW).office_division
 
 
 def test_office_accounts_are_the_clients_plus_others(data: SandboxData) -> None:

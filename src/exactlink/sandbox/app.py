@@ -29,7 +29,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -98,20 +98,21 @@ class Sandbox:
     Args:
         clients: number of client administrations to generate (ignored when ``data`` is given).
         seed: generator seed; also seeds the fault injection.
-        today: the generator's "today" (None: the real date).
+        now: the moment the sandbox starts at: the data is generated for it and the clock runs on from it
+            (None: the clock follows the real time, so an exactlink process on this machine agrees with it).
         data: ready-made ``SandboxData`` (tests build small ones by hand).
         client_id, client_secret, redirect_uri: the default app registration (random id and secret by default).
         minutely_limit, daily_limit: rate limits per app and division.
         max_errors: failed calls per endpoint/division/app per hour before the endpoint is blocked.
         faults: initial fault settings (``sandbox.faults`` can be replaced or changed at any time).
-        clock: the clock to use (default: real time, movable with ``advance``).
+        clock: the clock to use instead (``now`` is then unused); the data is generated at its time.
     """
 
     def __init__(
         self,
         clients: int = 200,
         seed: int = 1,
-        today: date | None = None,
+        now: datetime | None = None,
         data: SandboxData | None = None,
         *,
         client_id: str | None = None,
@@ -123,12 +124,12 @@ class Sandbox:
         faults: Faults | None = None,
         clock: Clock | None = None,
     ) -> None:
+        self.clock = clock or Clock(start=now)
         if data is None:
             from exactlink.sandbox.generator import generate
 
-            data = generate(clients, seed, today)
+            data = generate(clients, seed, self.clock.now_datetime())
         self.data = data
-        self.clock = clock or Clock()
         self.faults = faults or Faults(seed=seed)
         self.limits = RateLimiter(minutely_limit, daily_limit)
         self.errors = ErrorBudget(max_errors)

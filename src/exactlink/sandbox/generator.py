@@ -1,6 +1,6 @@
 """Deterministic generator of the sandbox's Exact Online data and the office's CRM export.
 
-``generate(clients, seed, today)`` builds one accounting office (a practice division whose
+``generate(clients, seed, now)`` builds one accounting office (a practice division whose
 ``crm/Accounts`` are the office's clients, plus suppliers and prospects that are not in the CRM) and
 one client division per client with tax returns, a small chart of accounts and vraagposten lines.
 It also builds the office's CRM export, with the mess a real CRM has, and the ground truth of which
@@ -9,7 +9,8 @@ CRM relation is which Exact account.
 Every identifier is synthetic but valid by the Dutch rules (11-proef BSN/RSIN, OB-nummer,
 mod-97 btw-id, IBAN, postcode) except the ones the CRM export deliberately breaks. BSNs come from the
 ``9999`` prefix used by RvIG's fictitious test persons; RSINs from the ``8`` range of legal entities.
-The same ``(clients, seed, today)`` always gives the same data; every date is relative to ``today``.
+The same ``(clients, seed, now)`` always gives the same data; every date is relative to ``now``, and the
+scenario of ``exactlink.sandbox.scenario`` (the returns the demo and the tests rely on) holds for every ``now``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 from exactlink.sandbox import _names as words
+from exactlink.sandbox import scenario as promised
 from exactlink.sandbox.model import (
     ACCOUNTS,
     ADDRESSES,
@@ -43,6 +45,7 @@ from exactlink.sandbox.model import (
     Record,
     SandboxData,
     SandboxUser,
+    Scenario,
 )
 
 DEFAULT_BASE_URL = "https://start.exactonline.nl"
@@ -51,9 +54,9 @@ COLLEAGUE_USERNAME = "medewerker@kantoor.example"
 SANDBOX_PASSWORD = "sandbox"
 
 # Return types and statuses as Exact Online numbers them (see exact-api.md §4.6).
-VAT_RETURN, ICP_RETURN, PAYROLL_RETURN = 31, 32, 146
+VAT_RETURN, ICP_RETURN, PAYROLL_RETURN = promised.VAT_RETURN, promised.ICP_RETURN, promised.PAYROLL_RETURN
 RETURN_STATUSES = (-10, 0, 5, 10, 20, 30, 40, 50)
-SUPPLETIE_DESCRIPTION = "Suppletie omzetbelasting"
+SUPPLETIE_DESCRIPTION = promised.SUPPLETIE_DESCRIPTION
 
 _T = TypeVar("_T")
 
@@ -298,18 +301,28 @@ class _Relation:
 
 
 def generate(
-    clients: int = 200, seed: int = 1, today: date | None = None, *, base_url: str = DEFAULT_BASE_URL
+    clients: int = 200, seed: int = 1, now: datetime | None = None, *, base_url: str = DEFAULT_BASE_URL
 ) -> SandboxData:
-    """Build the sandbox's office, client divisions, users, CRM export and ground truth.
+    """Build the sandbox's office, client divisions, users, CRM export and ground truth as of ``now``.
 
     ``clients`` is the number of the office's clients in Exact Online (20 … 20,000 are the intended
     sizes); the CRM export holds those plus about 5 % relations that are not in Exact, and the office
-    administration holds about 10 % extra accounts that are not in the CRM. ``base_url`` only shapes
-    the returns' ``DocumentViewUrl``.
+    administration holds about 10 % extra accounts that are not in the CRM. ``now`` (aware; default the
+    current time) is the moment everything is dated from. ``base_url`` only shapes the returns'
+    ``DocumentViewUrl``.
+
+    Raises:
+        ValueError: ``clients`` below 1 or a naive ``now``.
+        ScenarioError: the data breaks the scenario's promise (a bug of the generator, never the caller's).
     """
     if clients < 1:
         raise ValueError("clients must be at least 1")
-    return _Generator(clients, seed, today or date.today(), base_url.rstrip("/")).run()
+    moment = datetime.now(UTC) if now is None else now
+    if moment.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    data = _Generator(clients, seed, moment.astimezone(UTC), base_url.rstrip("/")).run()
+    promised.check_scenario(data)
+    return data
 
 
 def write_crm_export(data: SandboxData, path: str | os.PathLike[str]) -> None:
@@ -331,11 +344,13 @@ def write_ground_truth(data: SandboxData, path: str | os.PathLike[str]) -> None:
 class _Generator:
     """One generation run. Separate random streams keep the parts independent of each other."""
 
-    def __init__(self, clients: int, seed: int, today: date, base_url: str) -> None:
+    def __init__(self, clients: int, seed: int, now: datetime, base_url: str) -> None:
         self.clients = clients
-        self.today = today
+        self.now = now
+        self.today = now.date()
         self.base_url = base_url
-        self.midnight = datetime(today.year, today.month, today.day, tzinfo=UTC)
+        self.midnight = datetime(now.year, now.month, now.day, tzinfo=UTC)
+        self.seed = seed
         self.rng = random.Random(f"exactlink-sandbox/{seed}/world")
         self.div_rng = random.Random(f"exactlink-sandbox/{seed}/divisions")
         self.crm_rng = random.Random(f"exactlink-sandbox/{seed}/crm")
@@ -747,14 +762,16 @@ class _Generator:
         crm_relations = sorted(clients + crm_only, key=lambda r: int(r.number or 0))
         crm_rows = _CrmWriter(self.crm_rng).rows(crm_relations)
         ground_truth = [(r.number or "", r.code) for r in crm_relations]
+        scenario = _Showcase(self, office, client_divisions[: promised.SHOWCASE_COUNT]).build(crm_rows)
         return SandboxData(
-            today=self.today,
+            now=self.now,
             office_division=office_code,
             users=users,
             divisions=divisions,
             unconsented_divisions=unconsented,
             crm_rows=crm_rows,
             ground_truth=ground_truth,
+            scenario=scenario,
         )
 
     # ---- divisions ------------------------------------------------------------------------------
@@ -1288,19 +1305,7 @@ class _DivisionContent:
             return
         code, description = variant
         account_id = guid()
-        accounts[account_id] = {
-            "ID": account_id,
-            "Code": code,
-            "Description": description,
-            "BalanceType": "B",
-            "BalanceSide": "D",
-            "Type": 90,
-            "Matching": True,
-            "Blocked": False,
-            "Division": code_of,
-            "Created": created,
-            "Modified": created,
-        }
+        accounts[account_id] = _suspense_account(account_id, code, description, code_of, created)
         self.vraagposten(account_id, code, description)
 
     def vraagposten(self, account_id: str, code: str, description: str) -> None:
@@ -1311,32 +1316,20 @@ class _DivisionContent:
 
         def add_line(moment: datetime, amount: float, text: str, journal: str, counterparty: str | None) -> None:
             sequence[journal] += 1
-            line_id = self.g.guid()
-            lines[line_id] = {
-                "ID": line_id,
-                "Division": self.division.code,
-                "Date": moment,
-                "FinancialYear": moment.year,
-                "FinancialPeriod": moment.month,
-                "EntryID": self.g.guid(),
-                "EntryNumber": (moment.year % 100) * 1_000_000 + int(journal) * 10_000 + sequence[journal],
-                "JournalCode": journal,
-                "JournalDescription": "Bank" if journal == "20" else "Memoriaal",
-                "LineNumber": _randint(rng, 1, 3),
-                "GLAccount": account_id,
-                "GLAccountCode": code,
-                "GLAccountDescription": description,
-                "AmountDC": amount,
-                "AmountFC": amount,
-                "Currency": "EUR",
-                "Description": text,
-                "Account": None,
-                "AccountName": counterparty,
-                "Status": 20 if rng.random() < 0.15 else 50,
-                "Type": 40 if journal == "20" else 90,
-                "Created": moment + timedelta(hours=10),
-                "Modified": moment + timedelta(hours=10),
-            }
+            line = _transaction_line(
+                self.g.guid,
+                self.division.code,
+                (account_id, code, description),
+                moment,
+                amount,
+                text,
+                journal,
+                counterparty,
+                sequence=sequence[journal],
+                line_number=_randint(rng, 1, 3),
+                status=20 if rng.random() < 0.15 else 50,
+            )
+            lines[line["ID"]] = line
 
         postings = []
         for _ in range(_ENTRY_COUNTS.pick(rng)):
@@ -1351,6 +1344,204 @@ class _DivisionContent:
         postings.sort(key=lambda posting: posting[0])
         for posting in postings:
             add_line(*posting)
+
+
+class _Showcase:
+    """Writes the scenario (``exactlink.sandbox.scenario.ROLES``) into the first client administrations.
+
+    Runs after everything random, with a stream of its own, so the rest of the office is the same with or
+    without it. Each showcase administration is made usable and owned by its client's account, its CRM row is
+    written again without injected mess, and its returns and vraagposten are replaced by the promised ones.
+    """
+
+    def __init__(
+        self, generator: _Generator, office: DivisionData, showcase: list[tuple[_Relation, DivisionData]]
+    ) -> None:
+        self.g = generator
+        self.office = office
+        self.showcase = showcase
+        self.rng = random.Random(f"exactlink-sandbox/{generator.seed}/scenario")
+
+    def build(self, crm_rows: list[dict[str, str]]) -> Scenario:
+        row_index = {row["relatienummer"]: index for index, row in enumerate(crm_rows)}
+        writer = _CrmWriter(self.rng)
+        returns: dict[str, tuple[int, str]] = {}
+        for position, (client, division) in enumerate(self.showcase):
+            self.make_usable(client, division)
+            number = client.number or ""
+            crm_rows[row_index[number]] = writer.row(
+                client,
+                missing_fiscal=False,
+                only_in_ob=False,
+                mistyped_fiscal=False,
+                broken_kvk=False,
+                missing_kvk=False,
+                moved=False,
+            )
+            division.tables[RETURNS].clear()
+            for role in promised.ROLES:
+                if role.administration == position:
+                    returns[role.name] = (division.code, self.add_return(client, division, role))
+            if position in (promised.VRAAGPOSTEN_OPEN, promised.VRAAGPOSTEN_BALANCED):
+                self.vraagposten(division, balanced=position == promised.VRAAGPOSTEN_BALANCED)
+        codes = tuple(division.code for _, division in self.showcase)
+        return Scenario(
+            administrations=codes,
+            relations=tuple(client.number or "" for client, _ in self.showcase),
+            returns=returns,
+            vraagposten_open=codes[promised.VRAAGPOSTEN_OPEN] if len(codes) > promised.VRAAGPOSTEN_OPEN else None,
+            vraagposten_balanced=(
+                codes[promised.VRAAGPOSTEN_BALANCED] if len(codes) > promised.VRAAGPOSTEN_BALANCED else None
+            ),
+        )
+
+    def make_usable(self, client: _Relation, division: DivisionData) -> None:
+        """Active, unblocked, owned by the client's account, which carries the RSIN/BSN (consent is already given)."""
+        assert client.account_id is not None, "accounts are made before the scenario"
+        division.record.update(
+            {
+                "Status": 1,
+                "BlockingStatus": 0,
+                "ArchiveDate": None,
+                "Customer": client.account_id,
+                "CustomerCode": f"{client.code:>18}",
+                "CustomerName": client.name,
+            }
+        )
+        account = self.office.tables[ACCOUNTS][client.account_id]
+        account.update({"RSIN": client.rsin, "BSN": client.bsn})
+
+    def add_return(self, client: _Relation, division: DivisionData, role: promised.Role) -> str:
+        now = self.g.now
+        year, month = promised.period_of(now, role.periods_back)
+        last_day = date(year, month, monthrange(year, month)[1])
+        if role.type == VAT_RETURN:
+            amount = -self.rng.uniform(50, 900) if role.suppletie else client.size / 3 * self.rng.uniform(0.5, 1.5)
+            description = SUPPLETIE_DESCRIPTION if role.suppletie else "Aangifte omzetbelasting"
+            payroll_type = None
+        elif role.type == ICP_RETURN:
+            amount, description, payroll_type = 0.0, "Opgaaf intracommunautaire prestaties", None
+        else:
+            amount, description, payroll_type = self.rng.uniform(1500, 9000), "Loonaangifte", "Loonaangifte"
+        period = _period_description("M", year, month)
+        document_id = self.g.guid()
+        division.tables[RETURNS][document_id] = {
+            "DocumentID": document_id,
+            "Request": self.g.guid(),
+            "Type": role.type,
+            "Status": role.status,
+            "Frequency": "M",
+            "Year": year,
+            "Period": month,
+            "PeriodDescription": period,
+            "Amount": float(round(amount)),
+            "Currency": "EUR",
+            "DueDate": _due_end_of_next_month(last_day),
+            "Created": role.created(now),
+            "Description": description,
+            "Subject": f"{description} {period}",
+            "DocumentViewUrl": f"{self.g.base_url}/docs/DocView.aspx?DocumentID=%7b{document_id}%7d"
+            f"&_Division_={division.code}",
+            "PayrollDeclarationType": payroll_type,
+        }
+        return document_id
+
+    def vraagposten(self, division: DivisionData, *, balanced: bool) -> None:
+        """Three postings on the suspense account: all cleared (balanced) or one left open."""
+        accounts = division.tables[GL_ACCOUNTS]
+        suspense = [key for key, account in accounts.items() if "vraagpost" in str(account["Description"]).lower()]
+        for key in suspense:
+            del accounts[key]
+        lines = division.tables[TRANSACTION_LINES]
+        for key in [key for key, line in lines.items() if line["GLAccount"] in suspense]:
+            del lines[key]
+        account_id = self.g.guid()
+        accounts[account_id] = _suspense_account(
+            account_id, "2300", "Vraagposten", division.code, division.record["Created"]
+        )
+        midnight = self.g.midnight
+        for number, days_ago in enumerate((40, 25, 12), start=1):
+            text, counterparty = _choice(self.rng, words.VRAAGPOST_TEXTS)
+            amount = round(self.rng.uniform(40, 2500), 2)
+            day = midnight - timedelta(days=days_ago)
+            postings = [(day, amount, text, "20")]
+            if balanced or number != 2:
+                postings.append((day + timedelta(days=3), -amount, _choice(self.rng, words.CLEARING_TEXTS), "90"))
+            for moment, value, words_of_line, journal in postings:
+                line = _transaction_line(
+                    self.g.guid,
+                    division.code,
+                    (account_id, "2300", "Vraagposten"),
+                    moment,
+                    value,
+                    words_of_line,
+                    journal,
+                    counterparty,
+                    sequence=number,
+                    line_number=1,
+                    status=50,
+                )
+                division.tables[TRANSACTION_LINES][line["ID"]] = line
+
+
+def _suspense_account(account_id: str, code: str, description: str, division: int, created: datetime) -> Record:
+    """The vraagposten (suspense) G/L account: a balance account whose lines are matched when cleared."""
+    return {
+        "ID": account_id,
+        "Code": code,
+        "Description": description,
+        "BalanceType": "B",
+        "BalanceSide": "D",
+        "Type": 90,
+        "Matching": True,
+        "Blocked": False,
+        "Division": division,
+        "Created": created,
+        "Modified": created,
+    }
+
+
+def _transaction_line(
+    guid: Callable[[], str],
+    division: int,
+    gl_account: tuple[str, str, str],
+    moment: datetime,
+    amount: float,
+    text: str,
+    journal: str,
+    counterparty: str | None,
+    *,
+    sequence: int,
+    line_number: int,
+    status: int,
+) -> Record:
+    """One financial/TransactionLines row on ``gl_account`` (ID, code, description): bank (20) or memorial (90)."""
+    account_id, code, description = gl_account
+    return {
+        "ID": guid(),
+        "Division": division,
+        "Date": moment,
+        "FinancialYear": moment.year,
+        "FinancialPeriod": moment.month,
+        "EntryID": guid(),
+        "EntryNumber": (moment.year % 100) * 1_000_000 + int(journal) * 10_000 + sequence,
+        "JournalCode": journal,
+        "JournalDescription": "Bank" if journal == "20" else "Memoriaal",
+        "LineNumber": line_number,
+        "GLAccount": account_id,
+        "GLAccountCode": code,
+        "GLAccountDescription": description,
+        "AmountDC": amount,
+        "AmountFC": amount,
+        "Currency": "EUR",
+        "Description": text,
+        "Account": None,
+        "AccountName": counterparty,
+        "Status": status,
+        "Type": 40 if journal == "20" else 90,
+        "Created": moment + timedelta(hours=10),
+        "Modified": moment + timedelta(hours=10),
+    }
 
 
 @functools.lru_cache(maxsize=64)

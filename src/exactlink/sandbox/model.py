@@ -9,7 +9,7 @@ right-aligned to 18 characters as Exact stores it. The server assigns the sync `
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 Record = dict[str, Any]
@@ -50,11 +50,44 @@ class DivisionData:
     tables: dict[str, dict[str, Record]] = field(default_factory=lambda: {name: {} for name in TABLES})
 
 
+@dataclass(frozen=True)
+class Scenario:
+    """What generated data promises for any moment it is generated at (``sandbox.scenario`` checks it).
+
+    ``administrations`` are the showcase client administrations (active, consented, unblocked, owned by their
+    client's account) and ``relations`` their CRM relation numbers, in the same order; the CRM export carries
+    their RSIN/BSN intact, so matching links them on it. ``returns`` names one return per role (see
+    ``sandbox.scenario.ROLES``) as (division, DocumentID); ``vraagposten_open`` / ``vraagposten_balanced`` name
+    an administration whose suspense account has open lines / lines that all cancel out.
+    """
+
+    administrations: tuple[int, ...] = ()
+    relations: tuple[str, ...] = ()
+    returns: dict[str, tuple[int, str]] = field(default_factory=dict)
+    vraagposten_open: int | None = None
+    vraagposten_balanced: int | None = None
+
+    def document(self, role: str) -> str:
+        """The DocumentID of the return playing ``role`` (KeyError when this office is too small for it)."""
+        return self.returns[role][1]
+
+    def division_of(self, role: str) -> int:
+        """The client administration holding the return playing ``role``."""
+        return self.returns[role][0]
+
+    def relation_of(self, division: int) -> str:
+        """The CRM relation number that owns showcase administration ``division``."""
+        return self.relations[self.administrations.index(division)]
+
+
 @dataclass
 class SandboxData:
-    """Everything the sandbox serves, plus the office's CRM export and the matching ground truth."""
+    """Everything the sandbox serves, plus the office's CRM export and the matching ground truth.
 
-    today: date
+    ``now`` is the moment the data was generated for (aware, UTC): every date in it is relative to ``now``.
+    """
+
+    now: datetime
     office_division: int
     users: list[SandboxUser]
     divisions: dict[int, DivisionData]
@@ -64,6 +97,12 @@ class SandboxData:
     crm_rows: list[dict[str, str]] = field(default_factory=list)
     # (relatienummer, trimmed account code or None when the relation is not in Exact).
     ground_truth: list[tuple[str, str | None]] = field(default_factory=list)
+    scenario: Scenario = field(default_factory=Scenario)
+
+    @property
+    def today(self) -> date:
+        """The UTC date of ``now``."""
+        return self.now.date()
 
 
 # The CSV the generator writes and `exactlink crm import` reads (UTF-8 with BOM, ';' separated, like Excel NL).
