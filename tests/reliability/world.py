@@ -581,7 +581,12 @@ def build_templates(directory: Path) -> dict[str, Template]:
             )
 
             relations = {relation for relation, _ in linked}
-            pairs = [pair for pair in office.candidates(with_returns=False) if pair[0] in relations][:12]
+            # The showcase administrations first: the scenario promises their returns on any day.
+            scenario = office.sandbox.data.scenario
+            showcase = list(zip(scenario.relations, scenario.administrations, strict=True))
+            assert {relation for relation, _ in showcase} <= relations, (showcase, relations)
+            others = [pair for pair in office.candidates(with_returns=False) if pair[0] in relations]
+            pairs = (showcase + [pair for pair in others if pair not in showcase])[:12]
             assert len(pairs) >= 6, pairs
             csv_file = snapshots / "admins.csv"
             lines = ["relatienummer;administratie", *(f"{relation};{division}" for relation, division in pairs)]

@@ -8,9 +8,10 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -19,6 +20,17 @@ from exactlink.sandbox import model as sandbox_model
 from tests.auth.conftest import CLIENT_ID, CLIENT_SECRET, Browser, free_port
 from tests.auth.conftest import browser as browser
 from tests.cli import run_cli
+
+
+def office_today() -> date:
+    """Today in the office's time zone (the default ``schedule.timezone``): the date exactlink's rules use."""
+    return datetime.now(ZoneInfo("Europe/Amsterdam")).date()
+
+
+def window_start(days: int = 30) -> datetime:
+    """Where fetch-returns' window starts today: midnight of the office's date ``days`` back, as Exact reads it."""
+    start = office_today() - timedelta(days=days)
+    return datetime(start.year, start.month, start.day, tzinfo=UTC)
 
 
 @dataclass
@@ -52,11 +64,15 @@ class Office:
         return self.sandbox.records(division, sandbox_model.RETURNS)
 
     def returns_in_window(self, division: int, days: int = 30) -> list[dict[str, Any]]:
-        start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=days)
+        start = window_start(days)
         return [r for r in self.returns_of(division).values() if r["Created"] >= start]
 
     def candidates(self, *, owned: bool = True, with_returns: bool = True) -> list[tuple[str, int]]:
-        """(relation, division) pairs of usable client administrations, owned = the division's Customer is set."""
+        """(relation, division) pairs of usable client administrations, owned = the division's Customer is set.
+
+        ``with_returns``: each has a return inside the 30-day window, made in Exact now where it has none, so a
+        test never depends on what the generator happened to date inside the window today.
+        """
         pairs = []
         for relation, division in sorted(self.division_by_relation.items()):
             if not self.usable(division):
@@ -64,7 +80,7 @@ class Office:
             if owned != bool(self.division_record(division).get("Customer")):
                 continue
             if with_returns and not self.returns_in_window(division):
-                continue
+                self.make_return(division)
             pairs.append((relation, division))
         return pairs
 
@@ -81,8 +97,6 @@ class Office:
 
     def link_admin_in_store(self, relation: str, division: int, *, sbr_days: int | None = 30) -> None:
         """A linked administration written straight into the mirror (fast set-up; the CLI path is tested too)."""
-        from datetime import date
-
         from exactlink.store.admin import update_admin_info
         from exactlink.store.links import set_admin_link
         from exactlink.store.relations import set_sbr_start
@@ -93,7 +107,7 @@ class Office:
             set_admin_link(db, relation, division)
             update_admin_info(db, division, name=str(self.division_record(division)["Description"]))
             if sbr_days is not None:
-                set_sbr_start(db, relation, date.today() - timedelta(days=sbr_days))
+                set_sbr_start(db, relation, office_today() - timedelta(days=sbr_days))
         finally:
             db.close()
 

@@ -12,7 +12,7 @@ import pytest
 from exactlink.domain.returns import return_kind_of
 from exactlink.sandbox import model as sandbox_model
 from tests.cli import run_cli
-from tests.returns.conftest import Office
+from tests.returns.conftest import Office, office_today
 
 KIND_FOR_SETTING = {"btw": "vat", "btw_suppletie": "vat", "icp": "vat", "loonheffing": "payroll"}
 
@@ -31,7 +31,7 @@ def expected_returns(
     office: Office, divisions: list[int], *, since: date | None = None, kinds: set[str] | None = None
 ) -> dict[str, int]:
     """Document id → Exact status of every return the rules say to keep."""
-    start = since or date.today() - timedelta(days=30)
+    start = since or office_today() - timedelta(days=30)
     moment = datetime(start.year, start.month, start.day, tzinfo=UTC)
     wanted = kinds or {"btw", "btw_suppletie", "icp", "loonheffing"}
     result = {}
@@ -56,7 +56,7 @@ def test_one_filtered_returns_call_per_administration_inside_the_window(office: 
     result = run_cli("fetch-returns", "--json")
 
     assert result.exit_code == 0, result.stderr
-    start = (date.today() - timedelta(days=30)).isoformat()
+    start = (office_today() - timedelta(days=30)).isoformat()
     for division in divisions:
         calls = [
             e for e in office.sandbox.request_log if e.endpoint == "read/financial/Returns" and e.division == division
@@ -111,7 +111,7 @@ def test_an_sbr_start_date_in_the_future_fetches_nothing_and_says_why(office: Of
 
     relation, _ = link(office, 1)[0]
     db = office.db()
-    set_sbr_start(db, relation, date.today() + timedelta(days=5))
+    set_sbr_start(db, relation, office_today() + timedelta(days=5))
     db.close()
 
     result = run_cli("fetch-returns")

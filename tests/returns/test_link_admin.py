@@ -8,7 +8,7 @@ from pathlib import Path
 
 from exactlink.sandbox import model as sandbox_model
 from tests.cli import run_cli
-from tests.returns.conftest import Office
+from tests.returns.conftest import Office, office_today
 
 
 def _admin_link(office: Office, relation: str) -> dict | None:
@@ -59,7 +59,7 @@ def test_link_records_the_solution_link_and_the_sbr_start_date(office: Office) -
     assert (created["SolutionType"], created["Status"]) == (0, 0)
     stored = _admin_link(office, relation)
     assert stored is not None and stored["division"] == division and stored["solution_link_id"] == created["ID"]
-    assert _sbr_start(office, relation) == date.today() - timedelta(days=30)
+    assert _sbr_start(office, relation) == office_today() - timedelta(days=30)
 
 
 def test_dry_run_writes_nothing(office: Office) -> None:
@@ -79,7 +79,7 @@ def test_division_by_name_and_an_existing_sbr_start_date_is_kept(office: Office)
 
     relation, division = office.candidates()[1]
     office.link_account(relation)
-    chosen = date.today() - timedelta(days=3)
+    chosen = office_today() - timedelta(days=3)
     db = office.db()
     set_sbr_start(db, relation, chosen)
     db.close()

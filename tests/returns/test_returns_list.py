@@ -6,7 +6,7 @@ import json
 from datetime import UTC, date, datetime, timedelta
 
 from tests.cli import run_cli
-from tests.returns.conftest import Office
+from tests.returns.conftest import Office, office_today
 
 
 def _fetch(office: Office, count: int = 8) -> list[int]:
@@ -32,7 +32,7 @@ def test_list_shows_what_an_office_needs(office: Office) -> None:
     assert (q["period"], q["kind"], q["exact_status"]) == ("2026 Q3", "btw", 40)
     assert (q["due_date"], q["due_date_source"]) == ("2026-10-31", "computed")
     assert q["exact_status_text"].startswith("gerealiseerd")
-    assert q["days_to_deadline"] == (date(2026, 10, 31) - date.today()).days
+    assert q["days_to_deadline"] == (date(2026, 10, 31) - office_today()).days
     assert q["administration"] == office.division_record(divisions[0])["Description"]
     m = rows[month["DocumentID"]]
     assert (m["period"], m["due_date"], m["due_date_source"]) == ("2026-10", "2026-11-30", "exact")
@@ -43,7 +43,7 @@ def test_list_shows_what_an_office_needs(office: Office) -> None:
 
 def _made(office: Office, division: int, type_: int, status: int, due_in_days: int) -> str:
     """A return created yesterday in Exact with a due date ``due_in_days`` from today; its document id."""
-    due = datetime.combine(date.today() + timedelta(days=due_in_days), datetime.min.time(), tzinfo=UTC)
+    due = datetime.combine(office_today() + timedelta(days=due_in_days), datetime.min.time(), tzinfo=UTC)
     return str(office.make_return(division, Type=type_, Status=status, DueDate=due)["DocumentID"])
 
 

@@ -57,15 +57,18 @@ def _story(template: Path, sandbox: Sandbox) -> tuple[str, str, int]:
     for args in steps:
         result = run_cli(*args)
         assert result.exit_code in (0, 3), (args, result.stderr)
+    # A VAT return waiting for feedback (status 40): the one `feedback` works on; the scenario promises it.
+    document, division = (
+        sandbox.data.scenario.document("realised_vat"),
+        sandbox.data.scenario.division_of("realised_vat"),
+    )
     db = sqlite3.connect(template / "exactlink.db")
     try:
         relation = db.execute("SELECT relation_number FROM admin_links ORDER BY relation_number").fetchone()[0]
-        # A VAT return waiting for feedback (status 40): the one `feedback` works on.
-        document, division = db.execute(
-            "SELECT document_id, division FROM returns WHERE kind = 'btw' AND status = 40 ORDER BY document_id"
-        ).fetchone()
+        stored = db.execute("SELECT kind, status FROM returns WHERE document_id = ?", (document,)).fetchone()
     finally:
         db.close()
+    assert stored == ("btw", 40), stored
     return str(relation), str(document), int(division)
 
 
