@@ -34,6 +34,32 @@ if TYPE_CHECKING:
 Narrate = Callable[[str, str], None]
 
 
+@dataclass(frozen=True)
+class Completed:
+    """How one ``exactlink`` command of the story ended; stdout/stderr are None where they were not captured."""
+
+    returncode: int
+    stdout: bytes | None
+    stderr: bytes | None
+
+
+# run(args, env, capture_stdout, capture_stderr): runs ``exactlink ARGS`` with exactly the environment ``env``.
+CommandRunner = Callable[[list[str], dict[str, str], bool, bool], Completed]
+
+
+def run_in_child_process(args: list[str], env: dict[str, str], capture_stdout: bool, capture_stderr: bool) -> Completed:
+    """The demo's way: ``python -m exactlink ARGS`` in a child process, as an administrator would type it."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "exactlink", *args],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE if capture_stdout else None,
+        stderr=subprocess.PIPE if capture_stderr else None,
+        check=False,
+    )
+    return Completed(completed.returncode, completed.stdout, completed.stderr)
+
+
 class DemoStepFailed(ExactlinkError):
     """A command of the demo story did not end as expected."""
 
@@ -65,32 +91,35 @@ def _free_port() -> int:
 
 class _Story:
     def __init__(
-        self, env: dict[str, str], narrate: Narrate, run: DemoRun, *, debug: bool = False, capture: bool = False
+        self,
+        env: dict[str, str],
+        narrate: Narrate,
+        run: DemoRun,
+        runner: CommandRunner,
+        *,
+        debug: bool = False,
+        capture: bool = False,
     ) -> None:
         self.env = env
         self.narrate = narrate
         self.run = run
+        self.runner = runner
         self.debug = debug
         self.capture = capture
 
     def command(self, title: str, *args: str, expect: Sequence[int] = (0,), capture_json: bool = False) -> Any:
-        """Narrate, run ``exactlink ARGS`` in a child process, check its exit code."""
+        """Narrate, run ``exactlink ARGS`` (in a child process unless another runner was given), check its exit code."""
         self.narrate(title, "exactlink " + shlex.join(args))
-        completed = subprocess.run(
-            [sys.executable, "-m", "exactlink", *(["-vv"] if self.debug else []), *args],
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE if capture_json or self.capture else None,
-            stderr=subprocess.PIPE if self.capture else None,
-            check=False,
+        completed = self.runner(
+            [*(["-vv"] if self.debug else []), *args], self.env, capture_json or self.capture, self.capture
         )
         self.run.steps.append((" ".join(args), completed.returncode))
         if self.capture:
-            self.run.outputs.append(ChildOutput(" ".join(args), completed.stdout, completed.stderr))
+            self.run.outputs.append(ChildOutput(" ".join(args), completed.stdout or b"", completed.stderr or b""))
         if completed.returncode not in expect:
             raise DemoStepFailed(f"`exactlink {shlex.join(args)}` exited {completed.returncode}")
         if capture_json:
-            return json.loads(completed.stdout.decode("utf-8"))
+            return json.loads((completed.stdout or b"").decode("utf-8"))
         return None
 
     def note(self, text: str) -> None:
@@ -107,13 +136,16 @@ def run_demo(
     debug: bool = False,
     capture: bool = False,
     sandbox: Sandbox | None = None,
+    runner: CommandRunner = run_in_child_process,
+    then: Callable[[DemoRun, dict[str, str]], None] | None = None,
 ) -> DemoRun:
     """Run the story end to end; returns what ran. Raises ``DemoStepFailed`` when a step goes wrong.
 
     ``debug`` runs every child with ``-vv`` and ``logging.level = DEBUG`` (debug lines on its stderr and in the
     log file); ``capture`` keeps each child's stdout and stderr in ``DemoRun.outputs`` instead of passing them on;
     ``sandbox`` runs the story against that sandbox (``clients`` and ``seed`` are then unused), so a test can
-    inspect it afterwards.
+    inspect it afterwards. ``runner`` runs each command (a test runs them in-process, on a clock it sets);
+    ``then(run, env)`` is called after the story while the sandbox still serves, with the commands' environment.
     """
     from exactlink.paths import create_private_file
     from exactlink.sandbox import Sandbox
@@ -147,8 +179,10 @@ def run_demo(
         if debug:
             env["EXACTLINK_LOGGING__LEVEL"] = "DEBUG"
         run = DemoRun(home=home, base_url=server.base_url)
-        story = _Story(env, narrate, run, debug=debug, capture=capture)
+        story = _Story(env, narrate, run, runner, debug=debug, capture=capture)
         _tell(story, crm_file)
+        if then is not None:
+            then(run, env)
     return run
 
 
