@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import keyring
 import pytest
 from keyring.backend import KeyringBackend
+
+SYSTEM_PACKAGES_SCRIPT = Path(__file__).with_name("realworld") / "system-packages.sh"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Before any test: the real-world tests' Debian packages, installed with apt-get when missing and root.
+
+    The script says so in one line on the terminal when it installs anything (and nothing when all is there);
+    xdist workers leave it to the main process. A failure is reported by the real-world tests themselves.
+    """
+    if hasattr(session.config, "workerinput"):
+        return
+    capture = session.config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        subprocess.run(["bash", str(SYSTEM_PACKAGES_SCRIPT)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
 
 
 class MemoryKeyring(KeyringBackend):

@@ -28,7 +28,7 @@ if [ "$EUID" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "install them first: sudo apt-get install -y --no-install-recommends ${missing[*]}" >&2
   exit 1
 fi
-echo "installing for the real-world tests: ${missing[*]}" >&2
+echo "installing Debian packages for the real-world tests with apt-get (as root): ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq -o DPkg::Lock::Timeout=300
 apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=300 "${missing[@]}" >/dev/null
