@@ -35,9 +35,10 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 SECONDS_BAR = 10.0
 DEFAULT_ADMINS = 500
@@ -91,7 +92,7 @@ def _prepare(home: Path, admins: int, seed: int) -> tuple[Any, Any, list[int]]:
     db = open_db()
     try:
         set_office(db, office, str(data.divisions[office].record["Description"]))
-        start = date.today() - timedelta(days=30)
+        start = datetime.now(UTC).astimezone(ZoneInfo("Europe/Amsterdam")).date() - timedelta(days=30)
         with transaction(db):
             for code, record in usable:
                 account = accounts[record["Customer"]]

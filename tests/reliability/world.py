@@ -27,7 +27,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Collection, Generator, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -37,6 +37,7 @@ from typer.testing import Result
 
 from exactlink.sandbox import RunningServer, Sandbox
 from exactlink.sandbox import model as sandbox_model
+from exactlink.sandbox.generator import generate
 from exactlink.sandbox.oauth import App
 from tests.auth.conftest import CLIENT_ID, CLIENT_SECRET, Browser
 from tests.cli import run_cli
@@ -73,6 +74,9 @@ class Template:
     data: dict[str, Any] = field(default_factory=dict)
     clients: int = CLIENTS
     seed: int = SEED
+    # The moment the template's office was generated for: every world regenerates exactly that office (a run
+    # that crosses midnight would otherwise serve other dates than the database holds).
+    generated_at: datetime | None = None
 
 
 @dataclass
@@ -414,7 +418,8 @@ def open_world(
     from exactlink.sandbox import Faults
     from exactlink.services.session import runtime
 
-    sandbox = Sandbox(clients=template.clients, seed=template.seed)
+    data = generate(template.clients, template.seed, template.generated_at) if template.generated_at else None
+    sandbox = Sandbox(clients=template.clients, seed=template.seed, data=data)
     template.prepare(sandbox)
     app = sandbox.register_app(CLIENT_ID, CLIENT_SECRET, template.redirect_uri)
     home = directory / "home"
@@ -615,6 +620,7 @@ def build_templates(directory: Path) -> dict[str, Template]:
                 marked = run_cli("returns", "mark", document, outcome)
                 assert marked.exit_code == 0, marked.stderr
             templates["feedback"] = template("feedback", prepare=statuses, data={"documents": documents})
+            templates = {name: replace(made, generated_at=office.sandbox.data.now) for name, made in templates.items()}
         finally:
             offices.close()
     shutil.rmtree(home, ignore_errors=True)
