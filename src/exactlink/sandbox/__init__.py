@@ -11,10 +11,20 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from exactlink.sandbox.app import ClientGaveUp, ConnectionDropped, LoggedRequest, Sandbox
     from exactlink.sandbox.clock import Clock
+    from exactlink.sandbox.evidence import Evidence
     from exactlink.sandbox.faults import Faults
     from exactlink.sandbox.server import RunningServer
 
-__all__ = ["ClientGaveUp", "Clock", "ConnectionDropped", "Faults", "LoggedRequest", "RunningServer", "Sandbox"]
+__all__ = [
+    "ClientGaveUp",
+    "Clock",
+    "ConnectionDropped",
+    "Evidence",
+    "Faults",
+    "LoggedRequest",
+    "RunningServer",
+    "Sandbox",
+]
 
 _LOCATIONS = {
     "Sandbox": "exactlink.sandbox.app",
@@ -22,6 +32,7 @@ _LOCATIONS = {
     "ConnectionDropped": "exactlink.sandbox.app",
     "ClientGaveUp": "exactlink.sandbox.app",
     "Clock": "exactlink.sandbox.clock",
+    "Evidence": "exactlink.sandbox.evidence",
     "Faults": "exactlink.sandbox.faults",
     "RunningServer": "exactlink.sandbox.server",
 }

@@ -29,13 +29,14 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from exactlink.sandbox import model, odata, query
 from exactlink.sandbox.clock import Clock
 from exactlink.sandbox.endpoints import DELETED_ENTITY_TYPES, ENDPOINTS, Endpoint, Route, parse_key, resolve
+from exactlink.sandbox.evidence import DELETED_LOG_DAYS, NOT_MANUAL_APPROVAL, Evidence
 from exactlink.sandbox.faults import ERROR_MESSAGES, FaultDecision, Faults
 from exactlink.sandbox.limits import ErrorBudget, RateLimiter
 from exactlink.sandbox.model import SandboxData, SandboxUser
@@ -52,6 +53,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8765/callback"
+# The default registration when the App Center accepts only https (an office's own page; nothing listens there).
+HTTPS_REDIRECT_URI = "https://kantoor.example/exactlink/callback"
 FAILURE_STATUSES = frozenset({400, 401, 403, 404})
 _WWW_AUTHENTICATE = {"WWW-Authenticate": 'Bearer realm="Exact Online", error="invalid_token"'}
 _API_PREFIX = "/api/v1/"
@@ -105,6 +108,8 @@ class Sandbox:
         minutely_limit, daily_limit: rate limits per app and division.
         max_errors: failed calls per endpoint/division/app per hour before the endpoint is blocked.
         faults: initial fault settings (``sandbox.faults`` can be replaced or changed at any time).
+        evidence: which evidence about the real Exact Online the sandbox follows (``Evidence.strict()`` for all of
+            it, see ``sandbox/evidence.py``); ``sandbox.evidence`` can be replaced at any time.
         clock: the clock to use instead (``now`` is then unused); the data is generated at its time.
     """
 
@@ -117,12 +122,13 @@ class Sandbox:
         *,
         client_id: str | None = None,
         client_secret: str | None = None,
-        redirect_uri: str = DEFAULT_REDIRECT_URI,
+        redirect_uri: str | None = None,
         minutely_limit: int = 60,
         daily_limit: int = 5000,
         max_errors: int = 10,
         faults: Faults | None = None,
         clock: Clock | None = None,
+        evidence: Evidence | None = None,
     ) -> None:
         self.clock = clock or Clock(start=now)
         if data is None:
@@ -133,10 +139,15 @@ class Sandbox:
         self.faults = faults or Faults(seed=seed)
         self.limits = RateLimiter(minutely_limit, daily_limit)
         self.errors = ErrorBudget(max_errors)
-        self.oauth = OAuthServer(data.users, self.clock)
+        self.evidence = evidence or Evidence()
+        self.oauth = OAuthServer(data.users, self.clock, lambda: self.evidence)
+        if redirect_uri is None:
+            redirect_uri = HTTPS_REDIRECT_URI if self.evidence.https_redirect_only else DEFAULT_REDIRECT_URI
         self.default_app: App = self.oauth.register_app(
             client_id or new_client_id(), client_secret or secrets.token_urlsafe(32), redirect_uri
         )
+        # Returns sent another way than "Manual (with approval)": ProcessReturn refuses them (manual_approval_only).
+        self._sent_otherwise: set[tuple[int, str]] = set()
         self.request_log: list[LoggedRequest] = []
         self._lock = threading.RLock()
         self._extras: dict[str, dict[str, str]] = {}
@@ -179,6 +190,18 @@ class Sandbox:
         """Register an app (as in Exact's App Center); its redirect URI must later match exactly."""
         with self._lock:
             return self.oauth.register_app(client_id, client_secret, redirect_uri, name)
+
+    def send_otherwise(self, division: int, document_id: str) -> None:
+        """Mark a return as sent another way than "Manual (with approval)" (ProcessReturn may then refuse it)."""
+        with self._lock:
+            self._sent_otherwise.add((division, document_id.lower()))
+
+    def move_division(self, division: int) -> None:
+        """Move a division to another database as Exact does: new, lower Timestamps and a DivisionMoveDate."""
+        with self._lock:
+            state = self._divisions[division]
+            state.move()
+            state.record["DivisionMoveDate"] = self.clock.now_datetime()
 
     def advance(self, seconds: float) -> None:
         """Move the sandbox clock forward (tokens, codes, rate windows and the error budget follow it)."""
@@ -653,9 +676,13 @@ class Sandbox:
         if endpoint.kind in ("sync", "deleted"):
             table = state.deleted if endpoint.kind == "deleted" else state.tables[endpoint.table or ""]
             cursor = options.filter.timestamp_cursor() if options.filter is not None else None
+            # sync/Deleted forgets what is older than two months.
+            forgotten = self.clock.now_datetime() - timedelta(days=DELETED_LOG_DAYS)
 
             def changed_after(after: Any) -> Iterator[tuple[Any, Any]]:
                 for record in table.changed_after(int(after or 0)):
+                    if endpoint.kind == "deleted" and record["DeletedDate"] < forgotten:
+                        continue
                     yield record["Timestamp"], record
 
             return changed_after, cursor
@@ -688,7 +715,7 @@ class Sandbox:
         self, call: _Call, endpoint: Endpoint, division: int, state: DivisionState, user: SandboxUser
     ) -> Reply:
         options = query.parse_options(call.params, self._properties(endpoint), endpoint.entity_type)
-        query.enforce_rules(endpoint, options)
+        query.enforce_rules(endpoint, options, self.evidence)
         ordered, start = self._ordered(endpoint, state, user, options)
         page, fingerprint = query.fetch_page(endpoint, division, options, ordered, start)
         payload: dict[str, Any] = {"results": self._shape_all(call, endpoint, division, page.rows, options.select)}
@@ -771,7 +798,9 @@ class Sandbox:
     ) -> Reply:
         table_name = endpoint.table or ""
         properties = self._properties(endpoint)
-        values = coerce_body(self._json_body(call), properties, endpoint.entity_type, endpoint.key_field)
+        values = self._writable(
+            endpoint, coerce_body(self._json_body(call), properties, endpoint.entity_type, endpoint.key_field)
+        )
         moment = datetime.fromtimestamp(now, tz=UTC)
         record = self._rules(state, division).prepare_create(table_name, values, user, moment)
         record.update({"Modified": moment, "Modifier": user.user_id, "ModifierFullName": user.full_name})
@@ -795,8 +824,9 @@ class Sandbox:
         current = table.get(key)
         if current is None:
             return error_reply(404, f"Resource not found for the segment '{endpoint.name.rsplit('/', 1)[-1]}'.")
-        values = coerce_body(
-            self._json_body(call), self._properties(endpoint), endpoint.entity_type, endpoint.key_field
+        values = self._writable(
+            endpoint,
+            coerce_body(self._json_body(call), self._properties(endpoint), endpoint.entity_type, endpoint.key_field),
         )
         changes = self._rules(state, division).prepare_update(table_name, key, current, values)
         moment = datetime.fromtimestamp(now, tz=UTC)
@@ -806,6 +836,12 @@ class Sandbox:
         if table_name == model.ACCOUNTS and "Name" in changes:
             self._rename_account(state, key, changes["Name"])
         return empty_reply(204)
+
+    def _writable(self, endpoint: Endpoint, values: dict[str, Any]) -> dict[str, Any]:
+        """The body without the GET-only properties Exact skips silently (when the evidence knob says so)."""
+        if not self.evidence.read_only_ignored:
+            return values
+        return {name: value for name, value in values.items() if name not in endpoint.read_only_on_write}
 
     def _mirror_visit_address(
         self, state: DivisionState, table_name: str, record: dict[str, Any], changed: Iterable[str]
@@ -903,6 +939,8 @@ class Sandbox:
                 break
         if target is None:
             raise WriteError(f"No returns found for document id '{raw_request}' with status 40")
+        if self.evidence.manual_approval_only and (division, str(target).lower()) in self._sent_otherwise:
+            raise WriteError(NOT_MANUAL_APPROVAL)
         moment = datetime.fromtimestamp(now, tz=UTC)
         returns.update(target, {"Status": status, "Modified": moment}, state.next_timestamp())
         result = {

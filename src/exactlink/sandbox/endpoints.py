@@ -12,6 +12,11 @@ Rules per endpoint, as Exact Online applies them (exact-api.md §2–§4):
 - ``practice_only``: ``accountancy/SolutionLinks`` exists only in the accountancy practice division;
   elsewhere the sandbox answers 403 (no ``Reason`` header) "Forbidden - … only available in an accountancy
   practice division".
+- ``filter_with_sync_api``: the mandatory filter the evidence expects where a sync API exists but the sandbox
+  only applies with ``Evidence.mandatory_filter_with_sync_api`` (``financial/GLAccounts``,
+  ``bulk/Financial/TransactionLines``).
+- ``read_only_on_write``: properties Exact documents as GET-only; with ``Evidence.read_only_ignored`` a POST or
+  PUT carrying them is answered as usual but they are skipped (``accountancy/SolutionLinks.Status``).
 
 Service segments (``crm``, ``CRM``, ``financial``) match case-insensitively; entity names exactly.
 """
@@ -44,6 +49,12 @@ CONTACT_FILTER_FIELDS = _names(
     "Person Phone"
 )
 
+GL_ACCOUNT_FILTER_FIELDS = _names("ID Code Created Description Modified SearchCode Type BalanceType")
+TRANSACTION_LINE_FILTER_FIELDS = _names(
+    "ID Account Created Date EntryID EntryNumber FinancialPeriod FinancialYear GLAccount GLAccountCode JournalCode "
+    "Modified Status Type"
+)
+
 # sync/Deleted EntityType per table (exact-api.md §4.8).
 DELETED_ENTITY_TYPES = {model.ACCOUNTS: 2, model.ADDRESSES: 3, model.CONTACTS: 5, model.BANK_ACCOUNTS: 48}
 
@@ -65,6 +76,8 @@ class Endpoint:
     mandatory_filter: frozenset[str] | None = None
     methods: frozenset[str] = field(default_factory=lambda: frozenset({"GET"}))
     practice_only: bool = False
+    filter_with_sync_api: frozenset[str] | None = None
+    read_only_on_write: frozenset[str] = frozenset()
 
     @property
     def key_type(self) -> str:
@@ -93,7 +106,7 @@ def _sync(name: str, table: str, type_name: str, properties: dict[str, str]) -> 
 
 
 def _bulk(
-    name: str, table: str, type_name: str, properties: dict[str, str], mandatory: frozenset[str] | None
+    name: str, table: str, type_name: str, properties: dict[str, str], mandatory: frozenset[str] | None, **rules: object
 ) -> Endpoint:
     return Endpoint(
         name,
@@ -104,6 +117,7 @@ def _bulk(
         page_size=BIG_PAGE,
         select_rule="select",
         mandatory_filter=mandatory,
+        **rules,  # type: ignore[arg-type]
     )
 
 
@@ -184,6 +198,7 @@ ENDPOINTS: dict[str, Endpoint] = {
             schema.SOLUTION_LINK,
             methods=_CRUD,
             practice_only=True,
+            read_only_on_write=frozenset({"Status"}),
         ),
         _entity(
             "read/financial/Returns",
@@ -202,14 +217,27 @@ ENDPOINTS: dict[str, Endpoint] = {
             methods=frozenset({"POST"}),
         ),
         _entity(
-            "financial/GLAccounts", model.GL_ACCOUNTS, "GLAccount", schema.GL_ACCOUNT, select_rule="select_or_top1"
+            "financial/GLAccounts",
+            model.GL_ACCOUNTS,
+            "GLAccount",
+            schema.GL_ACCOUNT,
+            select_rule="select_or_top1",
+            filter_with_sync_api=GL_ACCOUNT_FILTER_FIELDS,
         ),
+        _sync("sync/Financial/GLAccounts", model.GL_ACCOUNTS, "Financial.GLAccount", schema.GL_ACCOUNT),
         _bulk(
             "bulk/Financial/TransactionLines",
             model.TRANSACTION_LINES,
             "Financial.TransactionLine",
             schema.TRANSACTION_LINE,
             None,
+            filter_with_sync_api=TRANSACTION_LINE_FILTER_FIELDS,
+        ),
+        _sync(
+            "sync/Financial/TransactionLines",
+            model.TRANSACTION_LINES,
+            "Financial.TransactionLine",
+            schema.TRANSACTION_LINE,
         ),
     )
 }

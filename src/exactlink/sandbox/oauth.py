@@ -44,11 +44,13 @@ import re
 import secrets
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 from exactlink.sandbox.clock import Clock
+from exactlink.sandbox.evidence import HTTPS_ONLY, PKCE_REFUSED, Evidence
 from exactlink.sandbox.model import SandboxUser
 from exactlink.sandbox.replies import Reply, html_reply, json_reply
 
@@ -131,9 +133,11 @@ def _token_error(status: int, error: str, description: str) -> Reply:
 class OAuthServer:
     """App registrations, the login page, authorization codes and the token endpoint."""
 
-    def __init__(self, users: list[SandboxUser], clock: Clock) -> None:
+    def __init__(self, users: list[SandboxUser], clock: Clock, evidence: Callable[[], Evidence] | None = None) -> None:
         self.users = users
         self.clock = clock
+        # The sandbox's current evidence knobs (read on every request: a test may change them at any time).
+        self.evidence = evidence or Evidence
         self.apps: dict[str, App] = {}
         self.token_calls: Counter[str] = Counter()
         self._codes: dict[str, _Code] = {}
@@ -144,7 +148,13 @@ class OAuthServer:
     # -- registration and users ---------------------------------------------------------------------
 
     def register_app(self, client_id: str, client_secret: str, redirect_uri: str, name: str = "exactlink") -> App:
-        """Register (or replace) an app."""
+        """Register (or replace) an app.
+
+        Raises:
+            ValueError: an http redirect URI while the App Center accepts only https (``https_redirect_only``).
+        """
+        if self.evidence().https_redirect_only and not redirect_uri.startswith("https://"):
+            raise ValueError(HTTPS_ONLY)
         app = App(client_id, client_secret, redirect_uri, name)
         self.apps[client_id] = app
         return app
@@ -197,6 +207,8 @@ class OAuthServer:
             return "The redirect_uri does not match the redirect URI registered for this app."
         if params.get("response_type") != "code":
             return "The response_type must be 'code'."
+        if params.get("code_challenge") and self.evidence().refuse_pkce:
+            return PKCE_REFUSED
         if params.get("code_challenge") and params.get("code_challenge_method") != "S256":
             return "The code_challenge_method must be 'S256'."
         return None
@@ -302,6 +314,9 @@ class OAuthServer:
                 400, "invalid_request", f"The refresh token expired at {expired_at} and it is now {_exact_time(now)}."
             )
         if now - token.access_issued < EARLIEST_REFRESH_SECONDS:
+            other = self.evidence().too_early_refresh
+            if other is not None:
+                return _token_error(other.status, other.error, other.description)
             return _token_error(
                 401,
                 "invalid_request",

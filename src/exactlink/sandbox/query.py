@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from exactlink.sandbox import odata
 from exactlink.sandbox.endpoints import Endpoint, key_literal
+from exactlink.sandbox.evidence import UNSUPPORTED_FILTER, Evidence
 
 Record = Mapping[str, Any]
 Ordered = Callable[[Any], Iterator[tuple[Any, Record]]]
@@ -88,20 +89,35 @@ def _count_option(seen: dict[str, str], name: str) -> int | None:
     return int(text)
 
 
-def enforce_rules(endpoint: Endpoint, options: QueryOptions) -> None:
-    """The endpoint's own rules: $select/$top=1, mandatory filter, sync filter and order restrictions."""
+def enforce_rules(endpoint: Endpoint, options: QueryOptions, rules: Evidence | None = None) -> None:
+    """The endpoint's own rules: $select/$top=1, mandatory filter, sync filter and order restrictions.
+
+    ``rules`` adds what the evidence knobs switch on: the mandatory filter where a sync API exists, and the
+    refusal of the uncertain filter forms.
+    """
+    rules = rules or Evidence()
     if endpoint.select_rule == "select" and not options.select:
         raise odata.ODataError(SELECT_MESSAGE)
     if endpoint.select_rule == "select_or_top1" and not options.select and options.top != 1:
         raise odata.ODataError(SELECT_MESSAGE)
-    if endpoint.mandatory_filter is not None and (
-        options.filter is None or not options.filter.properties() & endpoint.mandatory_filter
-    ):
-        fields = ",".join(sorted(endpoint.mandatory_filter, key=str.lower))
+    mandatory = endpoint.mandatory_filter
+    if mandatory is None and rules.mandatory_filter_with_sync_api:
+        mandatory = endpoint.filter_with_sync_api
+    if mandatory is not None and (options.filter is None or not options.filter.properties() & mandatory):
+        fields = ",".join(sorted(mandatory, key=str.lower))
         raise odata.ODataError(
             "This endpoint has mandatory filtering applied. A GET request for this endpoint must have a $filter "
             f"parameter with one of the following fields in the url:{fields}."
         )
+    filtered = options.filter.properties() if options.filter is not None else set()
+    if rules.refuse_returns_created_filter and endpoint.name == "read/financial/Returns" and "Created" in filtered:
+        raise odata.ODataError(UNSUPPORTED_FILTER)
+    if (
+        rules.refuse_transaction_lines_code_filter
+        and endpoint.name == "bulk/Financial/TransactionLines"
+        and "GLAccountCode" in filtered
+    ):
+        raise odata.ODataError(UNSUPPORTED_FILTER)
     if endpoint.kind in ("sync", "deleted"):
         if options.filter is not None and options.filter.timestamp_cursor() is None:
             others = sorted(options.filter.properties() - {"Timestamp"})

@@ -53,6 +53,13 @@ class DivisionState:
         self.rowversion += 1
         return self.rowversion
 
+    def move(self) -> None:
+        """Moved to another database: every Timestamp starts again, lower than any cursor of before."""
+        self.rowversion = 1_000
+        for table in self.tables.values():
+            table.restamp_all(self.next_timestamp)
+        self.deleted = Table("sync/Deleted", "ID", {})
+
     @property
     def tables(self) -> dict[str, Table]:
         """The entity tables (loaded and stamped on first access)."""

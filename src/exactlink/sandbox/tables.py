@@ -15,7 +15,7 @@ The caller (the ``Sandbox``) holds its lock around every call; a table is not th
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 Record = dict[str, Any]
@@ -87,6 +87,15 @@ class Table:
         self._timestamp_log.append((timestamp, key))
         if self._stale_entries > 1000 and self._stale_entries * 2 > len(self._timestamp_log):
             self._compact_log()
+
+    def restamp_all(self, next_timestamp: Callable[[], int]) -> None:
+        """Give every record a new Timestamp from ``next_timestamp`` (key order), forgetting the old ones."""
+        self._timestamp_log = []
+        self._stale_entries = 0
+        for key in self._sorted_keys:
+            stamp = next_timestamp()
+            self.records[key]["Timestamp"] = stamp
+            self._timestamp_log.append((stamp, key))
 
     def insert(self, record: Record, timestamp: int) -> None:
         """Add a new record and stamp it."""

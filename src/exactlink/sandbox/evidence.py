@@ -1,0 +1,148 @@
+"""Where the sandbox follows the public evidence about Exact Online, and the knobs for what is uncertain.
+
+``RULES`` is the one table of the evidence the sandbox enforces (from the project's exact-evidence.md, each
+with its verdict and source). :class:`Evidence` holds the switches: ``Evidence.strict()`` answers as the
+evidence says Exact does; the *uncertain* forms (``refuse_*`` and ``too_early_refresh``) are off in both and
+a test turns each on to run the client against the other possible world.
+
+The default ``Evidence()`` keeps the sandbox's earlier, more lenient answers for the rules the client does
+not follow yet (listed in ``LENIENT_BY_DEFAULT``); the rules that cost the client nothing are always on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+# The message Exact gives for an unsupported filter (picqer/exact-php-client #532).
+UNSUPPORTED_FILTER = "This $filter parameter is not supported for this resource."
+# The refusal of a return that was sent another way; Exact's wording is unknown, so the sandbox names the rule.
+NOT_MANUAL_APPROVAL = (
+    "Only realized VAT or EC Sales List declarations with sent method 'Manual (with approval)' can be processed."
+)
+HTTPS_ONLY = "The redirect URI must use https (Exact Online App Center, since July 2021)."
+PKCE_REFUSED = "The request contains parameters that are not supported: code_challenge, code_challenge_method."
+# How long sync/Deleted keeps an entry ("Data older than 2 months is automatically deleted").
+DELETED_LOG_DAYS = 61
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One piece of evidence: the knob that enforces it, the verdict, what Exact does, and the source."""
+
+    knob: str
+    verdict: str  # contradicts, at risk, unknown, consistent
+    what: str
+    source: str
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "https_redirect_only",
+        "contradicts",
+        "The App Center accepts only https redirect URIs, matched exactly.",
+        "websmurf/laravel-exact-online #8; Exact API changes of July 2021",
+    ),
+    Rule(
+        "read_only_ignored",
+        "contradicts",
+        "Read-only properties are skipped silently on POST and PUT (SolutionLinks.Status is GET-only).",
+        "exactonline-api-dotnet-client #56 (Exact staff); REST reference accountancy/SolutionLinks",
+    ),
+    Rule(
+        "mandatory_filter_with_sync_api",
+        "at risk",
+        "financial/GLAccounts and bulk/Financial/TransactionLines need a $filter (a sync API exists for both).",
+        "Exact announcement 'mandatory filtering where sync APIs are available'; picqer #591",
+    ),
+    Rule(
+        "manual_approval_only",
+        "contradicts",
+        "ProcessReturn processes only returns sent 'Manual (with approval)'; others are refused.",
+        "REST reference financial/ProcessReturn",
+    ),
+    Rule(
+        "deleted_log",
+        "consistent",
+        "sync/Deleted keeps entries for two months only (always on).",
+        "REST reference sync/Deleted",
+    ),
+    Rule(
+        "division_move",
+        "consistent",
+        "A division moved to another database gets new Timestamps and a DivisionMoveDate (Sandbox.move_division).",
+        "REST reference sync/Deleted",
+    ),
+    Rule(
+        "solution_link_delete",
+        "consistent",
+        "accountancy/SolutionLinks supports DELETE (always on).",
+        "REST reference accountancy/SolutionLinks",
+    ),
+    Rule(
+        "refuse_returns_created_filter",
+        "unknown",
+        "read/financial/Returns may refuse '$filter=Created ge datetime'…''.",
+        "picqer #532 (other endpoints)",
+    ),
+    Rule(
+        "refuse_transaction_lines_code_filter",
+        "unknown",
+        "bulk/Financial/TransactionLines may refuse a filter on GLAccountCode.",
+        "picqer #500 (other endpoints)",
+    ),
+    Rule(
+        "refuse_pkce",
+        "unknown",
+        "No public client sends PKCE to Exact; the authorization page may refuse code_challenge.",
+        "no public evidence",
+    ),
+    Rule(
+        "too_early_refresh",
+        "unknown",
+        "A refresh before the access token's last 30 s is refused; the exact status and wording are unknown.",
+        "ossobv/exactonline api/autorefresh.py (the text), picqer #644",
+    ),
+)
+LENIENT_BY_DEFAULT = (
+    "https_redirect_only",
+    "read_only_ignored",
+    "mandatory_filter_with_sync_api",
+    "manual_approval_only",
+)
+
+
+@dataclass(frozen=True)
+class TooEarly:
+    """Another answer to a too-early refresh: its status, OAuth ``error`` and ``error_description``."""
+
+    status: int
+    error: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The sandbox's switches for the evidence in ``RULES`` (see the module docstring)."""
+
+    https_redirect_only: bool = False
+    read_only_ignored: bool = False
+    mandatory_filter_with_sync_api: bool = False
+    manual_approval_only: bool = False
+    refuse_returns_created_filter: bool = False
+    refuse_transaction_lines_code_filter: bool = False
+    refuse_pkce: bool = False
+    too_early_refresh: TooEarly | None = None
+
+    @classmethod
+    def strict(cls, **uncertain: object) -> Evidence:
+        """Every rule the evidence settles as Exact applies it; ``uncertain`` sets the ``refuse_*`` knobs."""
+        settled = {name: True for name in LENIENT_BY_DEFAULT}
+        return replace(cls(**settled), **uncertain)  # type: ignore[arg-type]
+
+    def changed(self, **knobs: object) -> Evidence:
+        """A copy with some knobs set (unknown names are a TypeError, as with the constructor)."""
+        known = {field.name for field in fields(self)}
+        unknown = sorted(set(knobs) - known)
+        if unknown:
+            raise TypeError(f"unknown evidence knob(s): {', '.join(unknown)}")
+        return replace(self, **knobs)  # type: ignore[arg-type]
