@@ -17,6 +17,7 @@ from exactlink.auth.tokens import TokenStore
 from exactlink.errors import LoginRequired
 from exactlink.exitcodes import ExitCode
 from exactlink.sandbox import Sandbox
+from exactlink.sandbox.evidence import Evidence, TooEarly
 from tests.auth.conftest import Exact
 from tests.cli import run_cli
 
@@ -171,6 +172,46 @@ def test_too_early_answer_keeps_the_current_token(sandbox: Sandbox, tmp_path: Pa
     assert store.load() == seed, "nothing was rotated"
     sandbox.advance(500)
     assert provider.access_token() != seed.access_token, "the refresh token still works afterwards"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        TooEarly(400, "invalid_grant", "Token can not be refreshed yet."),
+        TooEarly(401, "unauthorized_client", "Refresh refused."),
+        TooEarly(400, "invalid_request", "Something else entirely"),
+    ],
+    ids=["invalid-grant", "unauthorized", "unknown"],
+)
+def test_any_refusal_while_the_access_token_is_valid_keeps_the_login(
+    sandbox: Sandbox, tmp_path: Path, answer: TooEarly
+) -> None:
+    sandbox.evidence = Evidence(too_early_refresh=answer)  # Exact's wording of 'too early' is not known for sure
+    store = token_file_store(tmp_path)
+    seed = seed_login(sandbox, store)
+    seed.expires_at = sandbox.clock.now() + 20  # our clock is ahead of Exact's: refreshing looks due, Exact says no
+    store.save(seed)
+    provider = provider_for(sandbox, store, tmp_path)
+    assert provider.access_token() == seed.access_token
+    assert provider.access_token() == seed.access_token
+    assert sandbox.token_calls["refresh_token"] == 1, "one refusal, then no refresh until the token has expired"
+    assert store.load() == seed
+    sandbox.advance(15)
+    assert provider.access_token() == seed.access_token and sandbox.token_calls["refresh_token"] == 1
+    sandbox.evidence = Evidence()
+    sandbox.advance(571)  # expired for us (and for Exact): the refresh is tried again and works
+    assert provider.access_token() != seed.access_token
+    assert sandbox.token_calls["refresh_token"] == 2
+
+
+def test_a_refused_refresh_after_the_token_was_rejected_means_login_again(sandbox: Sandbox, tmp_path: Path) -> None:
+    sandbox.evidence = Evidence(too_early_refresh=TooEarly(400, "invalid_grant", "Token can not be refreshed yet."))
+    store = token_file_store(tmp_path)
+    seed = seed_login(sandbox, store)
+    provider = provider_for(sandbox, store, tmp_path)
+    sandbox.advance(100)
+    with pytest.raises(LoginRequired):
+        provider.refresh_after_unauthorized(seed.access_token)  # Exact refused the token itself: nothing to keep
 
 
 def test_invalid_grant_means_login_again(sandbox: Sandbox, tmp_path: Path) -> None:

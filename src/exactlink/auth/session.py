@@ -7,7 +7,9 @@ loser ends up with a dead token and the office has to log in again. So a refresh
 1. under one file lock (``get_paths().lock_file("token-refresh")``), shared by every process;
 2. after re-reading the stored tokens under that lock, since another process may have refreshed;
 3. when the access token is expired or within 30 s of it (Exact refuses earlier refreshes; its
-   "too early" answer means: keep using the current access token);
+   "too early" answer means: keep using the current access token, and so does any refusal while the stored
+   access token is still valid: Exact's wording of "too early" is not known for certain, and a login is never
+   given up while a token that works is at hand; the refresh is tried again once that token has expired);
 
 and the new tokens are stored atomically *before* the new access token is used, so a crash can never
 lose the rotated refresh token. A dead refresh token (``invalid_grant``, "Old refresh token used",
@@ -78,6 +80,8 @@ class TokenProvider(httpx.Auth):
         self._thread_lock = threading.RLock()
         self._expiry_warned = False
         self.refreshes = 0
+        # After a refusal while the token was still valid: no new refresh before this moment (its expiry).
+        self._refresh_held_until = 0.0
 
     def close(self) -> None:
         """Close the token endpoint's connections."""
@@ -101,7 +105,8 @@ class TokenProvider(httpx.Auth):
             if tokens is None:
                 raise not_logged_in()
             self._warn_if_login_expires_soon(tokens)
-            if tokens.expires_at - self._clock() > REFRESH_MARGIN:
+            now = self._clock()
+            if tokens.expires_at - now > REFRESH_MARGIN or now < min(self._refresh_held_until, tokens.expires_at):
                 return tokens.access_token
             return self._refresh(rejected=None)
 
@@ -165,6 +170,18 @@ class TokenProvider(httpx.Auth):
             fresh = self.oauth.refresh(stored.refresh_token)
         except RefreshTooEarly:
             log.info("Exact Online says the access token is still valid; keeping it")
+            self._tokens = stored
+            return stored.access_token
+        except LoginRequired as refused:
+            if stored.expires_at <= now or stored.access_token == rejected:
+                raise
+            log.warning(
+                "Exact Online refused to refresh the login (%s) while the access token is valid for %.0f s more; "
+                "using it and refreshing after it expires",
+                refused.message,
+                stored.expires_at - now,
+            )
+            self._refresh_held_until = stored.expires_at
             self._tokens = stored
             return stored.access_token
         fresh.user = stored.user
