@@ -129,7 +129,12 @@ def test_each_command_gets_one_workspace_and_it_is_closed_at_the_end(monkeypatch
         workspace = context.default_workspace(**fields)
         made.append(workspace)
         real_close = workspace.close
-        monkeypatch.setattr(workspace, "close", lambda: (closed.append(workspace), real_close()))
+
+        def close() -> None:
+            closed.append(workspace)
+            real_close()
+
+        monkeypatch.setattr(workspace, "close", close)
         return workspace
 
     monkeypatch.setattr(context, "make_workspace", make)
