@@ -35,6 +35,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -52,12 +53,12 @@ def _prepare(home: Path, admins: int, seed: int) -> tuple[Any, Any, list[int]]:
     from exactlink.sandbox import Sandbox
     from exactlink.sandbox import model as sandbox_model
     from exactlink.services.session import token_store
-    from exactlink.settings import load_settings
     from exactlink.store.admin import update_admin_info
     from exactlink.store.db import open_db, transaction
     from exactlink.store.links import set_admin_link, set_link
     from exactlink.store.meta import set_office
     from exactlink.store.relations import RelationRecord, apply_relation, set_sbr_start
+    from exactlink.workspace import Workspace
 
     sandbox = Sandbox(clients=int(admins * 1.45) + 20, seed=seed)
     server = sandbox.serve()
@@ -72,7 +73,7 @@ def _prepare(home: Path, admins: int, seed: int) -> tuple[Any, Any, list[int]]:
     )
     tokens = sandbox.issue_tokens()
     now = time.time()
-    token_store(load_settings()).save(
+    token_store(Workspace()).save(
         TokenSet(tokens["access_token"], tokens["refresh_token"], now + float(tokens["expires_in"]), now)
     )
     data = sandbox.data
@@ -118,11 +119,13 @@ def _prepare(home: Path, admins: int, seed: int) -> tuple[Any, Any, list[int]]:
 def _timed_run(sandbox: Any, workers: int, relation: str | None = None) -> dict[str, Any]:
     from exactlink.services.returns_fetch import fetch_returns
     from exactlink.settings import load_settings
+    from exactlink.workspace import Workspace
 
     sandbox.reset_counters()
     settings = load_settings(exact={"max_concurrent_divisions": workers})
     started = time.perf_counter()
-    report = fetch_returns(settings=settings, show_progress=False, relation=relation)
+    with closing(Workspace(settings)) as ws:
+        report = fetch_returns(ws, show_progress=False, relation=relation)
     seconds = time.perf_counter() - started
     statuses = Counter(entry.status for entry in sandbox.request_log)
     return {

@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +53,10 @@ def _prepare(home: Path, clients: int, seed: int) -> tuple[Any, Any]:
     from exactlink.sandbox.generator import write_crm_export
     from exactlink.services.crm import import_crm
     from exactlink.services.session import token_store
-    from exactlink.settings import load_settings
     from exactlink.store.db import open_db, transaction
     from exactlink.store.links import set_link
     from exactlink.store.meta import set_office
+    from exactlink.workspace import Workspace
 
     sandbox = Sandbox(clients=clients, seed=seed)
     server = sandbox.serve()
@@ -71,13 +72,14 @@ def _prepare(home: Path, clients: int, seed: int) -> tuple[Any, Any]:
     )
     tokens = sandbox.issue_tokens()
     now = time.time()
-    token_store(load_settings()).save(
+    token_store(Workspace()).save(
         TokenSet(tokens["access_token"], tokens["refresh_token"], now + float(tokens["expires_in"]), now)
     )
     office = sandbox.data.office_division
     export = home / "crm-export.csv"
     write_crm_export(sandbox.data, export)
-    import_crm(export)
+    with closing(Workspace()) as ws:
+        import_crm(ws, export)
     ids_by_code = {
         str(record["Code"]).strip(): record["ID"]
         for record in sandbox.records(office, ENTITY_TABLES["accounts"]).values()
@@ -96,10 +98,12 @@ def _prepare(home: Path, clients: int, seed: int) -> tuple[Any, Any]:
 
 def _measured_run(sandbox: Any) -> dict[str, Any]:
     from exactlink.services.sync import run_sync
+    from exactlink.workspace import Workspace
 
     sandbox.reset_counters()
     started = time.perf_counter()
-    report = run_sync(direction="inbound")
+    with closing(Workspace()) as ws:
+        report = run_sync(ws, direction="inbound")
     seconds = time.perf_counter() - started
     rest = [entry for entry in sandbox.request_log if entry.division is not None]
     statuses = Counter(entry.status for entry in rest)

@@ -6,7 +6,10 @@
 * ``sandbox/`` is a test double and shares no code with the client it tests (no api/auth/services/store/cli);
 * command modules (``cli/``) import only Typer, the standard library and exactlink at module level, so
   ``exactlink --help`` starts fast; importing the CLI loads no heavy package;
-* every Typer command function stays thin (its body, docstring excluded, at most 30 lines of code).
+* every Typer command function stays thin (its body, docstring excluded, at most 30 lines of code);
+* ``services/`` receives its world in a ``Workspace``: no service loads the settings, opens the database, reads
+  the wall clock or imports the console;
+* the run lifecycle (run lock, run-history row, outcome) is written once, in ``exactlink.workspace``.
 """
 
 from __future__ import annotations
@@ -257,6 +260,104 @@ def test_the_checks_themselves_catch_violations() -> None:
         print(a + b)
 
     assert body_lines(long_command) == 3
+
+
+# What a service gets from its workspace instead: ``ws.settings``, ``ws.db``, ``ws.clock``, ``ws.output``.
+WORLD_BUILDING_CALLS = (
+    "load_settings",
+    "open_db",
+    "datetime.now",
+    "datetime.utcnow",
+    "datetime.today",
+    "date.today",
+    "time.time",
+)
+WORLD_BUILDING_NAMES = ("load_settings", "open_db")
+RUN_LIFECYCLE_CALLS = ("run_lock", "start_run", "finish_run")
+RUN_LIFECYCLE_HOME = PACKAGE / "workspace.py"
+
+
+def _dotted(node: ast.expr) -> str | None:
+    """``a.b.c`` for a name or an attribute chain, else None."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = _dotted(node.value)
+        return None if base is None else f"{base}.{node.attr}"
+    return None
+
+
+def calls_of(file: Path, source: str | None = None) -> list[tuple[str, int]]:
+    """``(dotted name, line)`` of every call in ``file`` (or in ``source`` as if it were that file)."""
+    text = file.read_text(encoding="utf-8") if source is None else source
+    found = []
+    for node in ast.walk(ast.parse(text, filename=str(file))):
+        if isinstance(node, ast.Call) and (name := _dotted(node.func)) is not None:
+            found.append((name, node.lineno))
+    return found
+
+
+def _calls_one_of(name: str, forbidden: tuple[str, ...]) -> bool:
+    return any(name == target or name.endswith("." + target) for target in forbidden)
+
+
+def world_building(file: Path, source: str | None = None) -> list[str]:
+    """Where ``file`` builds its own world: calls, imports of the console, imports of ``load_settings``/``open_db``."""
+    where = file.relative_to(PACKAGE)
+    found = [
+        f"{where}:{line} calls {name}"
+        for name, line in calls_of(file, source)
+        if _calls_one_of(name, WORLD_BUILDING_CALLS)
+    ]
+    found += [
+        f"{where}:{site.line} imports {site.module}"
+        for site in imports_of(file, source)
+        if _matches(site.module, "exactlink.console")
+    ]
+    text = file.read_text(encoding="utf-8") if source is None else source
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.ImportFrom):
+            found += [f"{where}:{node.lineno} imports {a.name}" for a in node.names if a.name in WORLD_BUILDING_NAMES]
+    return found
+
+
+def test_services_receive_their_world_in_a_workspace() -> None:
+    found = [line for file in layer_files("services") for line in world_building(file)]
+    assert found == [], "take it from the Workspace (ws.settings, ws.db, ws.clock, ws.output) instead"
+
+
+def test_the_run_lifecycle_exists_once() -> None:
+    found = [
+        f"{file.relative_to(PACKAGE)}:{line} calls {name}"
+        for file in sorted(PACKAGE.rglob("*.py"))
+        if file != RUN_LIFECYCLE_HOME
+        for name, line in calls_of(file)
+        if _calls_one_of(name, RUN_LIFECYCLE_CALLS)
+    ]
+    assert found == [], "use Workspace.run(command, lock=…) instead of taking the lock or writing runs yourself"
+    assert {name for name, _ in calls_of(RUN_LIFECYCLE_HOME)}.issuperset(RUN_LIFECYCLE_CALLS)
+
+
+def test_the_world_check_catches_violations() -> None:
+    sample = PACKAGE / "services" / "_architecture_probe.py"
+    source = textwrap.dedent(
+        """
+        import datetime as dt
+        from datetime import UTC, date, datetime
+        from exactlink.settings import load_settings
+        def use():
+            from exactlink.console import warn
+            from exactlink import store
+            settings = load_settings()
+            db = store.db.open_db()
+            warn(str(datetime.now(UTC)) + str(date.today()) + str(dt.datetime.now()))
+        """
+    )
+    found = world_building(sample, source)
+    assert any("imports load_settings" in line for line in found)
+    assert any("imports exactlink.console" in line for line in found)
+    called = {line.split(" calls ")[1] for line in found if " calls " in line}
+    assert called == {"load_settings", "store.db.open_db", "datetime.now", "date.today", "dt.datetime.now"}
 
 
 def test_every_command_has_a_docstring_for_its_help() -> None:

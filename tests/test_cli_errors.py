@@ -28,7 +28,7 @@ def test_an_unexpected_exception_is_one_line_and_the_traceback_goes_to_the_log(
 ) -> None:
     from exactlink.services import config_view
 
-    def broken() -> None:
+    def broken(ws: object) -> None:
         raise RuntimeError("boom: access_token=abc123secret while calling Exact")
 
     monkeypatch.setattr(config_view, "effective_config", broken)

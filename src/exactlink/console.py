@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -78,3 +80,26 @@ def progress(*, quiet: bool = False) -> Progress:
         transient=True,
         disable=quiet or not console.is_terminal,
     )
+
+
+class ConsoleOutput:
+    """The Rich-backed output the CLI gives a workspace: status lines and warnings on stderr, a progress bar."""
+
+    def __init__(self, *, quiet: bool = False) -> None:
+        self.quiet = quiet
+
+    def info(self, message: str) -> None:
+        """A status line on stderr (not with ``quiet``)."""
+        info(message, quiet=self.quiet)
+
+    def warn(self, message: str) -> None:
+        """A warning on stderr."""
+        warn(message)
+
+    @contextmanager
+    def progress(self, description: str, total: int | None, *, show: bool = True) -> Iterator[Callable[[], None]]:
+        """A Rich progress bar for the block (only on an interactive stderr, and not with ``quiet``)."""
+        bar = progress(quiet=self.quiet or not show)
+        with bar:
+            task = bar.add_task(description, total=total)
+            yield lambda: bar.advance(task)

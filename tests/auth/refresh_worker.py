@@ -21,8 +21,8 @@ import exactlink.api.ratelimit
 import exactlink.auth.oauth
 import exactlink.auth.session
 import exactlink.auth.tokens  # noqa: F401
-from exactlink.services.session import open_client
 from exactlink.settings import load_settings
+from exactlink.workspace import RecordingOutput, Workspace
 
 
 def call_me(gate: str, env: dict[str, str], results: Any) -> None:
@@ -34,7 +34,7 @@ def call_me(gate: str, env: dict[str, str], results: Any) -> None:
         deadline = time.monotonic() + 60
         while not Path(gate).exists() and time.monotonic() < deadline:
             time.sleep(0.002)
-        with open_client(settings, warn=lambda message: None) as client:
+        with Workspace(settings, output=RecordingOutput()).client() as client:
             me = client.me()
             results.put(("ok", me.UserName, getattr(client.tokens, "refreshes", None)))
     except Exception as exc:  # reported to the test, which fails on it

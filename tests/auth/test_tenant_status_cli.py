@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
+from exactlink.clock import Clock
 from exactlink.errors import NotConfigured
 from exactlink.exitcodes import ExitCode
 from exactlink.services.tenant import DivisionEntry, find_division, require_office
 from exactlink.store.db import open_db
 from tests.auth.conftest import Exact
-from tests.cli import run_cli
+from tests.cli import run_cli, set_workspace
 
 
 def test_tenant_list_marks_practice_main_and_unconsented(logged_in: Exact) -> None:
@@ -187,9 +189,7 @@ def test_a_used_up_daily_limit_ends_cleanly_and_says_when_to_try_again(logged_in
 
 
 def test_status_shows_failed_calls_and_an_expiring_login(logged_in: Exact, monkeypatch: pytest.MonkeyPatch) -> None:
-    from exactlink.services import session
-
-    monkeypatch.setattr(session.runtime, "sleep", lambda seconds: None)  # no real back-off waits
+    set_workspace(monkeypatch, sleep=lambda seconds: None)  # no real back-off waits
     logged_in.sandbox.faults.error_rate = 1.0
     failed = run_cli("tenant", "list")
     assert failed.exit_code == ExitCode.ERROR
@@ -201,8 +201,8 @@ def test_status_shows_failed_calls_and_an_expiring_login(logged_in: Exact, monke
     assert "failed calls to current/Me in the current administration: 4 of 10 in the last hour" in text
 
     # 28 days later (our clock), the login has two days left: status says so.
-    now = session.runtime.clock()
-    monkeypatch.setattr(session.runtime, "clock", lambda: now + 28 * 86_400)
+    now = time.time()
+    set_workspace(monkeypatch, clock=Clock(lambda: now + 28 * 86_400))
     report = json.loads(run_cli("status", "--json").stdout)
     assert report["refresh_token"]["expires_soon"] is True and report["refresh_token"]["days_left"] <= 2
     assert "<- expires soon" in run_cli("status").stdout
@@ -211,11 +211,9 @@ def test_status_shows_failed_calls_and_an_expiring_login(logged_in: Exact, monke
 def test_tenant_list_under_injected_faults_gives_the_clean_result_within_the_error_budget(
     logged_in: Exact, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from exactlink.services import session
-
     sandbox = logged_in.sandbox
     clean = run_cli("tenant", "list", "--json")
-    monkeypatch.setattr(session.runtime, "sleep", lambda seconds: None)  # back-off and 429 waits cost no time
+    set_workspace(monkeypatch, sleep=lambda seconds: None)  # back-off and 429 waits cost no time
     monkeypatch.setenv("EXACTLINK_EXACT__TIMEOUT_SECONDS", "0.3")
     sandbox.faults.hang_seconds = 0.6
     sandbox.reset_counters()

@@ -18,9 +18,8 @@ from exactlink.auth.oauth import TokenSet
 from exactlink.auth.tokens import TokenStore, service_name
 from exactlink.errors import LoginRequired
 from exactlink.exitcodes import ExitCode
-from exactlink.services import session
 from tests.auth.conftest import Browser, Exact
-from tests.cli import run_cli
+from tests.cli import run_cli, set_workspace
 from tests.conftest import MemoryKeyring
 
 BASE = "https://start.exactonline.nl"
@@ -208,7 +207,7 @@ def test_login_with_a_failing_keyring_uses_the_file_and_says_so(
 def test_login_with_a_hanging_keyring_falls_back(
     exact: Exact, browser: Browser, hanging: HangingKeyring, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(session.runtime, "keyring_timeout", 0.2)
+    set_workspace(monkeypatch, keyring_timeout=0.2)
     result = run_cli("login")
     assert result.exit_code == 0, result.stderr
     assert "did not answer within" in result.stderr

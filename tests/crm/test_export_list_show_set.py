@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from exactlink.services.crm import today_in_office_zone
 from exactlink.store.crm_csv import FORMULA_START, neutralise_formula, unneutralise
+from exactlink.workspace import Workspace
 from tests.cli import run_cli
 from tests.crm.conftest import BAD_ROW, GOOD_ROW, PERSON_ROW, WriteCsv
 
@@ -145,7 +145,7 @@ def test_show_json_has_everything(imported: None) -> None:
 
 
 def test_sbr_start_bounds(imported: None) -> None:
-    today = today_in_office_zone()
+    today = Workspace().clock.today()
     earliest = today - timedelta(days=30)
     ok = run_cli("crm", "set", "R001", "--sbr-start", earliest.isoformat(), "--json")
     assert ok.exit_code == 0, ok.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from exactlink.sandbox.model import CRM_EXPORT_COLUMNS
 from exactlink.store.crm_csv import header_names
 from exactlink.store.db import open_db
-from tests.cli import run_cli
+from tests.cli import new_workspace, run_cli
 from tests.crm.conftest import BAD_ROW, GOOD_ROW, PERSON_ROW, WriteCsv
 
 
@@ -233,12 +234,13 @@ def test_an_exception_mid_import_writes_nothing(write_csv: WriteCsv, monkeypatch
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(relations, "apply_relation", failing)
-    with pytest.raises(KeyboardInterrupt):
-        import_crm(write_csv([GOOD_ROW, PERSON_ROW, BAD_ROW]))
+    with closing(new_workspace()) as ws, pytest.raises(KeyboardInterrupt):
+        import_crm(ws, write_csv([GOOD_ROW, PERSON_ROW, BAD_ROW]))
     for table in ("relations", "addresses", "contacts", "bank_accounts"):
         assert _count(table) == 0
     monkeypatch.setattr(relations, "apply_relation", real)
-    assert import_crm(write_csv([GOOD_ROW, PERSON_ROW, BAD_ROW])).counts()["new"] == 3
+    with closing(new_workspace()) as ws:
+        assert import_crm(ws, write_csv([GOOD_ROW, PERSON_ROW, BAD_ROW])).counts()["new"] == 3
 
 
 def test_columns_absent_from_the_file_keep_their_stored_values(write_csv: WriteCsv) -> None:

@@ -15,7 +15,7 @@ from exactlink.paths import get_paths
 from exactlink.sandbox import RunningServer, Sandbox
 from exactlink.sandbox.generator import write_crm_export
 from tests.auth.conftest import CLIENT_ID, CLIENT_SECRET, Browser, free_port
-from tests.cli import run_cli
+from tests.cli import run_cli, set_workspace
 
 
 @dataclass
@@ -71,9 +71,7 @@ def import_crm(path: Path) -> None:
 @pytest.fixture
 def no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retries and rate-limit waits return at once (the sandbox's limits still count every call)."""
-    from exactlink.services.session import runtime
-
-    monkeypatch.setattr(runtime, "sleep", lambda seconds: None)
+    set_workspace(monkeypatch, sleep=lambda seconds: None)
 
 
 def start_office(

@@ -415,8 +415,9 @@ def open_world(
     ``sandbox_time`` makes exactlink's waits move the sandbox clock instead of sleeping (see the module); turn
     it off when the commands run as subprocesses, which live on real time.
     """
+    from exactlink.clock import Clock
     from exactlink.sandbox import Faults
-    from exactlink.services.session import runtime
+    from tests.cli import set_workspace
 
     data = generate(template.clients, template.seed, template.generated_at) if template.generated_at else None
     sandbox = Sandbox(clients=template.clients, seed=template.seed, data=data)
@@ -439,8 +440,7 @@ def open_world(
         for name, value in env.items():
             patch.setenv(name, value)
         if sandbox_time:
-            patch.setattr(runtime, "clock", sandbox.clock.now)
-            patch.setattr(runtime, "sleep", sandbox.advance)
+            set_workspace(patch, clock=Clock(sandbox.clock.now), sleep=sandbox.advance)
         clock = sandbox.clock.now if sandbox_time else time.time
         _save_tokens(sandbox, app, server.base_url, template.user, expired=expired_token, clock=clock)
         sandbox.faults = Faults(latency_ms=latency_ms, hang_seconds=HANG_SECONDS)

@@ -19,7 +19,7 @@ from exactlink.sandbox import RunningServer, Sandbox
 from exactlink.sandbox import model as sandbox_model
 from tests.auth.conftest import CLIENT_ID, CLIENT_SECRET, Browser, free_port
 from tests.auth.conftest import browser as browser
-from tests.cli import run_cli
+from tests.cli import run_cli, set_workspace
 
 
 def office_today() -> date:
@@ -139,13 +139,12 @@ def build_office(
 ) -> Iterator[Office]:
     """Start the sandbox, log in, select the office, import the CRM export; yields the :class:`Office`."""
     from exactlink.sandbox.generator import write_crm_export
-    from exactlink.services import session
 
     sandbox = Sandbox(clients=clients, seed=seed)
     redirect_uri = f"http://127.0.0.1:{free_port()}/callback"
     sandbox.register_app(CLIENT_ID, CLIENT_SECRET, redirect_uri)
     # Retries and rate-limit waits happen for real but short, so fault tests stay fast.
-    monkeypatch.setattr(session.runtime, "sleep", lambda seconds: time.sleep(min(seconds, 0.02)))
+    set_workspace(monkeypatch, sleep=lambda seconds: time.sleep(min(seconds, 0.02)))
     with sandbox.serve() as server:
         env = {
             "EXACTLINK_BASE_URL": server.base_url,

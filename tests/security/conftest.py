@@ -23,7 +23,7 @@ import pytest
 
 from exactlink.sandbox import RunningServer, Sandbox
 from tests.auth.conftest import CLIENT_ID, CLIENT_SECRET, Browser, free_port
-from tests.cli import run_cli
+from tests.cli import run_cli, set_workspace
 
 
 @dataclass
@@ -77,8 +77,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     """Build the populated template once per module (and per xdist worker)."""
     import webbrowser
 
-    from exactlink.services import session
-
     base = tmp_path_factory.mktemp("world")
     template = base / "home"
     sandbox = Sandbox(clients=12, seed=7)
@@ -99,7 +97,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             for name, value in env.items():
                 patch.setenv(name, value)
             patch.setattr(webbrowser, "open", Browser().open)
-            patch.setattr(session.runtime, "sleep", lambda seconds: time.sleep(min(seconds, 0.02)))
+            set_workspace(patch, sleep=lambda seconds: time.sleep(min(seconds, 0.02)))
             relation, document, division = _story(template, sandbox)
         yield World(sandbox, server, env, template, base / "crm.csv", relation, document, division)
 
@@ -107,13 +105,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 @pytest.fixture
 def populated(world: World, exactlink_home: Path, monkeypatch: pytest.MonkeyPatch) -> World:
     """This test's EXACTLINK_HOME holds a copy of the populated template; EXACTLINK_* point at the sandbox."""
-    from exactlink.services import session
-
     shutil.rmtree(exactlink_home, ignore_errors=True)
     shutil.copytree(world.template, exactlink_home)
     for name, value in world.env.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setattr(session.runtime, "sleep", lambda seconds: time.sleep(min(seconds, 0.02)))
+    set_workspace(monkeypatch, sleep=lambda seconds: time.sleep(min(seconds, 0.02)))
     world.sandbox.reset_limits()  # many tests share one office administration's minutely limit
     return world
 

@@ -1,6 +1,6 @@
 """A server that answers nonsense: HTML, truncated JSON, an empty 200, ``{"d":{}}``, unknown enum values.
 
-The sandbox is wrapped in a transport (``exactlink.services.session.runtime.transport``, the test seam) that
+The sandbox is wrapped in a transport (the workspace's ``transport``, set with ``tests.cli.set_workspace``) that
 corrupts the answers of one endpoint. Each command must then end with one clear error line (no traceback, no
 exception repr) and a documented exit code, and leave nothing written half:
 
@@ -27,7 +27,7 @@ import httpx
 import pytest
 
 from exactlink.exitcodes import ExitCode
-from tests.cli import run_cli
+from tests.cli import run_cli, set_workspace
 from tests.security.conftest import World, assert_one_clear_error, database_dump
 
 JSON = "application/json; charset=utf-8"
@@ -125,11 +125,9 @@ class CorruptingTransport(httpx.BaseTransport):
 @pytest.fixture
 def corrupt(populated: World, monkeypatch: pytest.MonkeyPatch) -> Callable[..., CorruptingTransport]:
     """``corrupt(endpoint, corruption, division=, forward=)`` installs the corrupting transport."""
-    from exactlink.services import session
-
     def install(endpoint: str, corruption: Corruption, **options: Any) -> CorruptingTransport:
         transport = CorruptingTransport(populated.sandbox.transport(), endpoint, corruption, **options)
-        monkeypatch.setattr(session.runtime, "transport", transport)
+        set_workspace(monkeypatch, transport=transport)
         return transport
 
     return install

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from exactlink.sandbox import Sandbox
-from tests.cli import run_cli
+from tests.cli import run_cli, set_workspace
 from tests.match.conftest import Office, no_sleep, query, start_office
 
 __all__ = ["Office", "SyncOffice", "no_sleep", "query"]
@@ -107,13 +107,11 @@ def start_sync_office(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *, clients: int = 12, seed: int = 7
 ) -> Iterator[SyncOffice]:
     """Log in, choose the office, import the CRM, `exactlink match`, and record writes from then on."""
-    from exactlink.services.session import runtime
-
     for office in start_office(monkeypatch, tmp_path, clients=clients, seed=seed):
         result = run_cli("match", "--json")
         assert result.exit_code == 0, result.stderr
         transport = RecordingTransport()
-        monkeypatch.setattr(runtime, "transport", transport)
+        set_workspace(monkeypatch, transport=transport)
         linked = [row[0] for row in query("SELECT relation_number FROM links ORDER BY 1")]
         assert linked, "match linked nothing"
         yield SyncOffice(office, transport, linked)

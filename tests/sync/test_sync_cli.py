@@ -7,6 +7,7 @@ import io
 import json
 import sqlite3
 from collections import Counter
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 from exactlink.exitcodes import ExitCode
 from exactlink.paths import get_paths
 from exactlink.sandbox import Faults
-from tests.cli import run_cli
+from tests.cli import new_workspace, run_cli, set_workspace
 from tests.match.conftest import start_office
 from tests.sync.conftest import Killed, RecordingTransport, SyncOffice, query, start_sync_office
 
@@ -443,7 +444,6 @@ def test_import_match_review_and_sync_both_ways_under_faults_end_like_a_clean_ru
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, no_sleep: None
 ) -> None:
     """The whole story over real HTTP: crm import → match → match review → sync outbound → sync inbound."""
-    from exactlink.services.session import runtime
 
     states, reviewed = [], []
     for faulty in (False, True):
@@ -451,7 +451,7 @@ def test_import_match_review_and_sync_both_ways_under_faults_end_like_a_clean_ru
         (tmp_path / f"office-{faulty}").mkdir()
         for office in start_office(monkeypatch, tmp_path / f"office-{faulty}", clients=16, seed=2):
             transport = RecordingTransport()
-            monkeypatch.setattr(runtime, "transport", transport)
+            set_workspace(monkeypatch, transport=transport)
             synced = SyncOffice(office, transport)
             # A relation without any number, named and addressed like an account only Exact has: a suggestion.
             in_crm = {code for _number, code in office.sandbox.data.ground_truth if code}
@@ -551,7 +551,6 @@ def test_direct_sync_does_nothing_inbound(synced: SyncOffice, monkeypatch: pytes
 
 
 def test_watch_polls_until_told_to_stop(synced: SyncOffice, monkeypatch: pytest.MonkeyPatch) -> None:
-    from exactlink.services.session import runtime
     from exactlink.services.sync import SyncReport, watch
 
     result = run_cli("sync", "--watch", "--max-polls", "2", "--interval", "0.001", "--json")
@@ -566,7 +565,8 @@ def test_watch_polls_until_told_to_stop(synced: SyncOffice, monkeypatch: pytest.
         seen.append(report)
         synced.sandbox.mutate(synced.division, "crm/Accounts", account_id, Website="na-de-eerste-poll.nl")
 
-    summary = watch(interval_minutes=0.001, max_polls=2, on_poll=between_polls, sleep=lambda seconds: None)
+    with closing(new_workspace()) as ws:
+        summary = watch(ws, interval_minutes=0.001, max_polls=2, on_poll=between_polls, sleep=lambda seconds: None)
     assert summary.polls == 2 and summary.fields >= 1
     assert [c.exact_value for c in seen[1].changes() if c.field == "website"] == ["na-de-eerste-poll.nl"]
 
@@ -575,13 +575,14 @@ def test_watch_polls_until_told_to_stop(synced: SyncOffice, monkeypatch: pytest.
     def unblock(seconds: float) -> None:
         synced.sandbox.update_division(synced.division, BlockingStatus=0)
 
-    recovered = watch(interval_minutes=0.001, max_polls=2, sleep=unblock)
+    with closing(new_workspace()) as ws:
+        recovered = watch(ws, interval_minutes=0.001, max_polls=2, sleep=unblock)
     assert (recovered.failed_polls, recovered.polls, recovered.exit_code) == (1, 1, ExitCode.PARTIAL)
 
     def interrupt(seconds: float) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(runtime, "sleep", interrupt)
+    set_workspace(monkeypatch, sleep=interrupt)
     stopped = run_cli("sync", "--watch")
     assert stopped.exit_code == 0, stopped.stderr
     assert "stopped with Ctrl-C" in stopped.stdout and "1 poll(s)" in stopped.stdout

@@ -48,6 +48,7 @@ def link(
     row is validated first; bad rows are reported and skipped; exit 3 when some rows failed.
     """
     from exactlink.cli.admin_render import print_link_report, print_link_row
+    from exactlink.cli.context import workspace
     from exactlink.console import emit_json
     from exactlink.errors import UsageError
     from exactlink.services import admin_links
@@ -55,12 +56,12 @@ def link(
     if csv_file is not None:
         if relation or division:
             raise UsageError("give either REL DIVISION or --csv FILE, not both")
-        report = admin_links.link_from_csv(csv_file, dry_run=dry_run, force=force)
+        report = admin_links.link_from_csv(workspace(), csv_file, dry_run=dry_run, force=force)
         emit_json(report.as_json()) if json_output else print_link_report(report)
         raise typer.Exit(report.exit_code)
     if not relation or not division:
         raise UsageError("give REL DIVISION (or --csv FILE)", hint="exactlink link-admin --help")
-    row = admin_links.link_one(relation, division, dry_run=dry_run, force=force)
+    row = admin_links.link_one(workspace(), relation, division, dry_run=dry_run, force=force)
     emit_json(row.as_json()) if json_output else print_link_row(row)
 
 
@@ -77,14 +78,15 @@ def suggest(
     KvK / VAT / OB number. Review them, then --accept, or --csv-out FILE, edit it, and `link-admin --csv FILE`.
     """
     from exactlink.cli.admin_render import print_link_report, print_suggestions
+    from exactlink.cli.context import workspace
     from exactlink.console import emit_json, info
     from exactlink.services import admin_links
 
-    report = admin_links.suggest_links()
+    report = admin_links.suggest_links(workspace())
     if csv_out is not None:
         info(f"wrote {admin_links.write_suggestions_csv(report, csv_out)} suggestions to {csv_out}")
     if accept:
-        result = admin_links.accept_suggestions(report, dry_run=dry_run)
+        result = admin_links.accept_suggestions(workspace(), report, dry_run=dry_run)
         emit_json(result.as_json()) if json_output else print_link_report(result)
         raise typer.Exit(result.exit_code)
     emit_json(report.as_json()) if json_output else print_suggestions(report)
@@ -94,10 +96,11 @@ def suggest(
 def list_links(json_output: bool = JSON_OPTION) -> None:
     """List the linked client administrations with their SBR start date and last fetch."""
     from exactlink.cli.admin_render import print_admin_list
+    from exactlink.cli.context import workspace
     from exactlink.console import emit_json
     from exactlink.services.admin_links import list_admin_links_view
 
-    rows = list_admin_links_view()
+    rows = list_admin_links_view(workspace())
     emit_json(rows) if json_output else print_admin_list(rows)
 
 
@@ -111,10 +114,11 @@ def unlink(
 
     Returns fetched earlier stay in the local mirror.
     """
+    from exactlink.cli.context import workspace
     from exactlink.console import emit_json, info
     from exactlink.services.admin_links import unlink as unlink_administration
 
-    result = unlink_administration(relation, dry_run=dry_run)
+    result = unlink_administration(workspace(), relation, dry_run=dry_run)
     if json_output:
         emit_json(result)
         return
@@ -133,13 +137,14 @@ def vraagposten(
 
     By default every G/L account whose description contains 'vraagpost' is used.
     """
+    from exactlink.cli.context import workspace
     from exactlink.console import emit_json, info
     from exactlink.errors import UsageError
     from exactlink.services.admin_links import set_vraagposten_accounts
 
     if (accounts is None) == (not default):
         raise UsageError("give either --accounts CODES or --default")
-    result = set_vraagposten_accounts(relation, None if default else (accounts or "").split(","))
+    result = set_vraagposten_accounts(workspace(), relation, None if default else (accounts or "").split(","))
     if json_output:
         emit_json(result)
         return

@@ -49,17 +49,21 @@ def login(
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Log in to Exact Online in the browser (authorization code + PKCE) and store the tokens safely."""
+    from exactlink.cli.context import workspace
     from exactlink.console import emit_json, info, out, warn
     from exactlink.services.login import login as run_login
     from exactlink.services.login import store_client_secret
-    from exactlink.settings import load_settings
 
+    ws = workspace()
     overrides = {key: value for key, value in {"region": region, "base_url": base_url}.items() if value}
-    settings = load_settings(**({"exact": overrides} if overrides else {}))
+    if overrides:
+        from exactlink.settings import load_settings
+
+        ws.settings = load_settings(exact=overrides)
     if store_secret:
-        info(f"client secret stored in {store_client_secret(settings, _read_secret())}")
+        info(f"client secret stored in {store_client_secret(ws, _read_secret())}")
     outcome = run_login(
-        settings, use_browser=not no_browser, force_login=force_login, show_url=_show_url, read_pasted_url=_read_line
+        ws, use_browser=not no_browser, force_login=force_login, show_url=_show_url, read_pasted_url=_read_line
     )
     for message in outcome.warnings:
         warn(message)
@@ -79,11 +83,11 @@ def login(
 
 def logout(json_output: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Remove the stored Exact Online tokens (keyring and fallback file); the client secret is kept."""
+    from exactlink.cli.context import workspace
     from exactlink.console import emit_json, out
     from exactlink.services.login import logout as run_logout
-    from exactlink.settings import load_settings
 
-    removed = run_logout(load_settings())
+    removed = run_logout(workspace())
     if json_output:
         emit_json({"removed_from": removed})
     elif removed:

@@ -29,10 +29,11 @@ def config_path(
 @config_app.command("show")
 def config_show(json_output: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Print every effective setting and where it came from (secrets are never shown)."""
+    from exactlink.cli.context import workspace
     from exactlink.console import emit_json, out
     from exactlink.services.config_view import effective_config
 
-    rows = effective_config()
+    rows = effective_config(workspace())
     if json_output:
         emit_json(rows)
         return

@@ -36,11 +36,13 @@ def crm_import(
     with row and column. A file that cannot be read changes nothing (exit 1); rows that cannot be
     imported at all (no or a repeated relation number) make the exit code 3.
     """
+    from exactlink.cli.context import workspace
     from exactlink.console import emit_json
     from exactlink.services.crm import import_crm
 
+    ws = workspace()
     report = import_crm(
-        file, dry_run=dry_run, encoding=encoding, delimiter=delimiter, repair_leading_zeros=repair_leading_zeros
+        ws, file, dry_run=dry_run, encoding=encoding, delimiter=delimiter, repair_leading_zeros=repair_leading_zeros
     )
     if json_output:
         emit_json(report.as_json())
@@ -62,6 +64,7 @@ def crm_export(
     """Export the mirror as CSV (the import format; UTF-8 with BOM, spreadsheet formulas neutralised)."""
     import sys
 
+    from exactlink.cli.context import workspace
     from exactlink.console import info
     from exactlink.services.crm import effective_show_bsn, export_crm
 
@@ -70,7 +73,9 @@ def crm_export(
 
         raise UsageError("give the file to write the CSV to, or '-' for stdout")
     target = None if file == "-" else Path(file)
-    count, text = export_crm(target, delimiter=delimiter, show_bsn=effective_show_bsn(show_bsn), english=english)
+    ws = workspace()
+    show = effective_show_bsn(ws, show_bsn)
+    count, text = export_crm(ws, target, delimiter=delimiter, show_bsn=show, english=english)
     if text is not None:
         sys.stdout.write(text)
     else:
@@ -85,10 +90,12 @@ def crm_list(
     unlinked: bool = typer.Option(False, "--unlinked", help="Only relations not linked to an office account."),
 ) -> None:
     """List the relations: number, name, KvK, RSIN/BSN (masked), linked account and administration, issues."""
+    from exactlink.cli.context import workspace
     from exactlink.console import emit_json
     from exactlink.services.crm import effective_show_bsn, list_relations_view
 
-    rows = list_relations_view(show_bsn=effective_show_bsn(show_bsn), flagged=flagged, unlinked=unlinked)
+    ws = workspace()
+    rows = list_relations_view(ws, show_bsn=effective_show_bsn(ws, show_bsn), flagged=flagged, unlinked=unlinked)
     if json_output:
         emit_json(rows)
         return
@@ -104,10 +111,12 @@ def crm_show(
     show_bsn: bool = SHOW_BSN_OPTION,
 ) -> None:
     """Show one relation: fields, addresses, contacts, bank accounts, links, SBR window, issues, recent returns."""
+    from exactlink.cli.context import workspace
     from exactlink.console import emit_json
     from exactlink.services.crm import effective_show_bsn, show_relation
 
-    data = show_relation(relation, show_bsn=effective_show_bsn(show_bsn))
+    ws = workspace()
+    data = show_relation(ws, relation, show_bsn=effective_show_bsn(ws, show_bsn))
     if json_output:
         emit_json(data)
         return
@@ -143,6 +152,7 @@ def crm_edit(
     changes. With direct synchronisation on (sync.direct) and the direction outbound, the change is
     pushed to Exact Online at once; otherwise the next `exactlink sync` pushes it.
     """
+    from exactlink.cli.context import workspace
     from exactlink.console import emit_json, info
     from exactlink.services.crm import edit_relation
 
@@ -150,7 +160,7 @@ def crm_edit(
         "name": name, "legal_form": legal_form, "kvk": kvk, "rsin": rsin, "bsn": bsn, "vat_number": vat_number,
         "payroll_tax_number": payroll_tax_number, "phone": phone, "email": email, "website": website,
     }  # fmt: skip
-    result = edit_relation(relation, {k: v for k, v in given.items() if v is not None}, dry_run=dry_run)
+    result = edit_relation(workspace(), relation, {k: v for k, v in given.items() if v is not None}, dry_run=dry_run)
     if json_output:
         emit_json(result)
         return
@@ -171,10 +181,11 @@ def crm_set(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Set a relation's SBR start date: returns are fetched from that date (never more than 30 days back)."""
+    from exactlink.cli.context import workspace
     from exactlink.console import emit_json, info
     from exactlink.services.crm import set_sbr_start_date
 
-    result = set_sbr_start_date(relation, sbr_start, clear=clear, dry_run=dry_run)
+    result = set_sbr_start_date(workspace(), relation, sbr_start, clear=clear, dry_run=dry_run)
     if json_output:
         emit_json(result)
         return

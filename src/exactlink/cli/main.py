@@ -119,6 +119,7 @@ app = typer.Typer(
 
 @app.callback()
 def root(
+    ctx: typer.Context,
     verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More log output on stderr (-vv: debug)."),
 ) -> None:
     """Link your office's CRM to Exact Online: match relations, sync relation data, fetch tax returns.
@@ -126,11 +127,13 @@ def root(
     Exit codes: 0 ok, 1 error, 2 usage, 3 partial failure in a bulk run, 4 login required,
     5 another run holds the lock, 130 interrupted.
     """
+    from exactlink.cli.context import open_workspace
     from exactlink.console import reset_consoles
     from exactlink.logging_setup import setup_logging
 
     reset_consoles()
     setup_logging(verbose)
+    open_workspace(ctx)
 
 
 def _register() -> None:

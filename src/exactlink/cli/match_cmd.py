@@ -34,14 +34,16 @@ def match(
     """
     if ctx.invoked_subcommand is not None:
         return
+    from exactlink.cli.context import workspace
     from exactlink.cli.match_render import mirror_progress, print_match_report
     from exactlink.console import emit_json
     from exactlink.services.crm import effective_show_bsn
     from exactlink.services.matching import run_match
 
-    show_bsn = effective_show_bsn(show_bsn)
+    ws = workspace()
+    show_bsn = effective_show_bsn(ws, show_bsn)
     with mirror_progress(quiet=quiet or json_output) as progress:
-        report = run_match(dry_run=dry_run, progress=progress)
+        report = run_match(ws, dry_run=dry_run, progress=progress)
     if json_output:
         emit_json(report.as_json(show_bsn=show_bsn))
     else:
@@ -68,13 +70,16 @@ def review(
     postcode and house number, no close second candidate) or feed answers with --stdin. Works on the local
     copy of the accounts: run `exactlink match` first. Exit 3 when an accepted pair could not be linked.
     """
+    from exactlink.cli.context import workspace
     from exactlink.cli.match_render import ask_in_terminal, print_review_report, require_interactive
     from exactlink.console import emit_json
     from exactlink.services.crm import effective_show_bsn
     from exactlink.services.matching import review as run_review
 
     require_interactive(from_stdin or accept_all_above is not None)
-    report = run_review(ask_in_terminal, accept_all_above=accept_all_above, show_bsn=effective_show_bsn(show_bsn))
+    ws = workspace()
+    show = effective_show_bsn(ws, show_bsn)
+    report = run_review(ws, ask_in_terminal, accept_all_above=accept_all_above, show_bsn=show)
     emit_json(report.as_json()) if json_output else print_review_report(report)
     if report.exit_code:
         raise typer.Exit(report.exit_code)
@@ -120,10 +125,11 @@ def unlink(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Remove a relation's account link; matching will not propose that pair again (link by hand to undo)."""
+    from exactlink.cli.context import workspace
     from exactlink.console import emit_json, info
     from exactlink.services.manual_links import unlink as run_unlink
 
-    result = run_unlink(relation, dry_run=dry_run)
+    result = run_unlink(workspace(), relation, dry_run=dry_run)
     if json_output:
         emit_json(result)
     elif not result["unlinked"]:

@@ -184,6 +184,7 @@ def _print_candidates(candidates: list[dict[str, object]]) -> None:
 
 def link_single(relation: str | None, account: str | None, *, force: bool, dry_run: bool, json_output: bool) -> None:
     """``match link REL ACCOUNT``: link, print the outcome; an ambiguous name lists the candidates (exit 2)."""
+    from exactlink.cli.context import workspace
     from exactlink.console import emit_json, error_line, info
     from exactlink.errors import UsageError
     from exactlink.services.manual_links import AmbiguousAccount, link_manually
@@ -191,7 +192,7 @@ def link_single(relation: str | None, account: str | None, *, force: bool, dry_r
     if not relation or not account:
         raise UsageError("give a relation number and an account (code or name), or --csv FILE")
     try:
-        plan = link_manually(relation, account, force=force, dry_run=dry_run)
+        plan = link_manually(workspace(), relation, account, force=force, dry_run=dry_run)
     except AmbiguousAccount as exc:
         if json_output:
             emit_json({"error": exc.message, "candidates": exc.candidates})
@@ -231,13 +232,14 @@ def link_bulk(
     encoding: str | None,
 ) -> None:
     """``match link --csv FILE``: per-row report; exit 3 when some rows failed."""
+    from exactlink.cli.context import workspace
     from exactlink.console import emit_json
     from exactlink.errors import UsageError
     from exactlink.services.manual_links import link_from_csv
 
     if relation:
         raise UsageError("give either REL ACCOUNT or --csv FILE, not both")
-    report = link_from_csv(csv_file, force=force, dry_run=dry_run, delimiter=delimiter, encoding=encoding)
+    report = link_from_csv(workspace(), csv_file, force=force, dry_run=dry_run, delimiter=delimiter, encoding=encoding)
     if json_output:
         emit_json(report.as_json())
     else:

@@ -31,11 +31,13 @@ def fetch_returns(
     Exit 3 when some administrations failed (one line each), 1 when all did, 5 when another run holds
     the lock (0 with --skip-if-locked).
     """
+    from exactlink.cli.context import workspace
     from exactlink.cli.returns_render import print_fetch_report
     from exactlink.console import emit_json
     from exactlink.services.returns_fetch import fetch_returns as run
 
     report = run(
+        workspace(),
         relation=relation,
         dry_run=dry_run,
         office_hours=office_hours,
@@ -61,11 +63,13 @@ def returns_list(
 
     A due date marked * was computed from the period because Exact Online gave none.
     """
+    from exactlink.cli.context import workspace
     from exactlink.cli.returns_render import print_returns_list
     from exactlink.console import emit_json
     from exactlink.services.returns_view import list_returns_view
 
-    rows = list_returns_view(kind=kind, status=status, due_within=due_within, overdue=overdue, relation=relation)
+    ws = workspace()
+    rows = list_returns_view(ws, kind=kind, status=status, due_within=due_within, overdue=overdue, relation=relation)
     emit_json(rows) if json_output else print_returns_list(rows)
 
 
@@ -74,11 +78,12 @@ def returns_show(
     document_id: str = typer.Argument(..., help="The return's document id."), json_output: bool = JSON_OPTION
 ) -> None:
     """Show one return with its status history."""
+    from exactlink.cli.context import workspace
     from exactlink.cli.returns_render import print_return
     from exactlink.console import emit_json
     from exactlink.services.returns_view import show_return
 
-    view = show_return(document_id)
+    view = show_return(workspace(), document_id)
     emit_json(view) if json_output else print_return(view)
 
 
@@ -91,13 +96,14 @@ def returns_mark(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Mark a return locally; `feedback --pending` reports it to Exact Online later (nothing is sent now)."""
+    from exactlink.cli.context import workspace
     from exactlink.console import emit_json, info
     from exactlink.errors import UsageError
     from exactlink.services.returns_view import mark
 
     if processed + rejected + new != 1:
         raise UsageError("give exactly one of --processed, --rejected, --new")
-    result = mark(document_id, "processed" if processed else "rejected" if rejected else "new")
+    result = mark(workspace(), document_id, "processed" if processed else "rejected" if rejected else "new")
     emit_json(result) if json_output else info(f"{document_id}: {result['local_status']} ({result['feedback_state']})")
 
 
@@ -114,6 +120,7 @@ def feedback(
     Only VAT and ICP returns in status 40 (realized) can be reported; payroll returns cannot. A return is
     never reported twice. `--pending` reports everything marked locally; exit 3 when some failed.
     """
+    from exactlink.cli.context import workspace
     from exactlink.cli.returns_render import print_feedback
     from exactlink.console import emit_json
     from exactlink.errors import UsageError
@@ -121,10 +128,11 @@ def feedback(
 
     if pending == (document_id is not None) or (document_id is not None and processed == rejected):
         raise UsageError("use `feedback DOC --processed|--rejected` or `feedback --pending`")
+    ws = workspace()
     if pending:
-        report = service.feedback_pending(dry_run=dry_run)
+        report = service.feedback_pending(ws, dry_run=dry_run)
     else:
         outcome = "processed" if processed else "rejected"
-        report = service.FeedbackReport([service.feedback_one(str(document_id), outcome, dry_run=dry_run)], dry_run)
+        report = service.FeedbackReport([service.feedback_one(ws, str(document_id), outcome, dry_run=dry_run)], dry_run)
     emit_json(report.as_json()) if json_output else print_feedback(report)
     raise typer.Exit(report.exit_code)

@@ -50,9 +50,9 @@ def serve(
         redirect_uri,
     )
     runner.check_serve_options(options)
-    from exactlink.settings import load_settings
+    from exactlink.cli.context import workspace
 
-    sandbox, server = runner.start_sandbox(options, load_settings().exact.redirect_uri)
+    sandbox, server = runner.start_sandbox(options, workspace().settings.exact.redirect_uri)
     details = runner.connection_info(sandbox, server)
     if json_output:
         emit_json(details)

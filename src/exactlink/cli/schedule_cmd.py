@@ -21,10 +21,11 @@ def schedule(
 
     Install with `crontab -e`; or save the units in ~/.config/systemd/user/, then enable the timer.
     """
+    from exactlink.cli.context import workspace
     from exactlink.console import emit_json, out
     from exactlink.services.schedule_plan import build_schedule
 
-    plan = build_schedule()
+    plan = build_schedule(workspace())
     parts = {"cron": cron or not systemd, "systemd": systemd or not cron}
     if json_output:
         emit_json(plan.as_json(**parts))

@@ -14,12 +14,12 @@ def status(json_output: bool = typer.Option(False, "--json", help="Print JSON.")
 
     Exits 4 when nobody is logged in (handy for monitoring).
     """
+    from exactlink.cli.context import workspace
     from exactlink.console import emit_json, out
     from exactlink.exitcodes import ExitCode
     from exactlink.services.status import status_lines, status_report
-    from exactlink.settings import load_settings
 
-    report = status_report(load_settings())
+    report = status_report(workspace())
     if json_output:
         emit_json(report)
     else:

@@ -44,12 +44,15 @@ def run_sync_command(
     show_bsn: bool,
 ) -> int:
     """One ``sync`` run: report on stdout (table or JSON), warnings on stderr; returns the exit code."""
+    from exactlink.cli.context import workspace
     from exactlink.console import emit_json, warn
     from exactlink.services.crm import effective_show_bsn
     from exactlink.services.sync import run_sync
 
+    ws = workspace()
     with progress_hook(quiet=quiet or json_output) as hook:
         report = run_sync(
+            ws,
             direction=direction,
             dry_run=dry_run,
             relations=relations or None,
@@ -58,7 +61,7 @@ def run_sync_command(
         )
     for line in report.warnings:
         warn(line)
-    show = effective_show_bsn(show_bsn)
+    show = effective_show_bsn(ws, show_bsn)
     if json_output:
         emit_json(report.as_json(show_bsn=show))
     elif not quiet or report.exit_code:
@@ -124,6 +127,7 @@ def run_watch_command(
     relations: Sequence[str],
 ) -> int:
     """``sync --watch``: a line per poll on stderr, the summary on stdout at the end; returns the exit code."""
+    from exactlink.cli.context import workspace
     from exactlink.console import emit_json, info, warn
     from exactlink.services.sync import watch
 
@@ -138,6 +142,7 @@ def run_watch_command(
         )
 
     summary = watch(
+        workspace(),
         direction=direction,
         interval_minutes=interval,
         max_polls=max_polls,

@@ -16,10 +16,11 @@ def register(app: typer.Typer) -> None:
 @tenant_app.command("list")
 def tenant_list(json_output: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """List every administration the login sees: practice, main, blocked/archived, not consented."""
+    from exactlink.cli.context import workspace
     from exactlink.console import emit_json, out
     from exactlink.services.tenant import list_divisions_with_office
 
-    overview, office = list_divisions_with_office()
+    overview, office = list_divisions_with_office(workspace())
     if json_output:
         emit_json({"office": office, "divisions": [entry.to_json() for entry in overview.divisions]})
         return
@@ -44,17 +45,18 @@ def tenant_select(
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Choose the office administration (kantooradministratie) by code or name."""
+    from exactlink.cli.context import workspace
     from exactlink.console import emit_json, out, warn
     from exactlink.services.tenant import resolve_office, save_office, selection_json, selection_message
 
-    entry, warnings = resolve_office(division)
+    entry, warnings = resolve_office(workspace(), division)
     for message in warnings:
         warn(message)
     question = f"Use {entry.code} {entry.name} as the office administration?"
     if not (dry_run or yes) and sys.stdin.isatty() and not typer.confirm(question):
         raise typer.Exit(1)
     if not dry_run:
-        save_office(entry)
+        save_office(workspace(), entry)
     if json_output:
         emit_json(selection_json(entry, warnings, dry_run=dry_run))
     else:
@@ -64,10 +66,11 @@ def tenant_select(
 @tenant_app.command("show")
 def tenant_show(json_output: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Show the chosen office administration."""
+    from exactlink.cli.context import workspace
     from exactlink.console import emit_json, out
     from exactlink.services.tenant import office_or_fail
 
-    office = office_or_fail()
+    office = office_or_fail(workspace())
     if json_output:
         emit_json({"division": office.division, "name": office.name, "selected_at": office.selected_at})
         return

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from exactlink.api.client import ExactClient
     from exactlink.settings import Settings
     from exactlink.store.meta import OfficeAdministration
+    from exactlink.workspace import Workspace
 
 SOLUTION_LINKS = "accountancy/SolutionLinks"
 SOLUTION_TYPE_INTERNAL = 0
@@ -474,80 +475,61 @@ def _check_duplicates(rows: Sequence[LinkRow]) -> None:
             seen_divisions[row.division.code] = row
 
 
-def _open_context(db: sqlite_utils.Database, client: ExactClient, settings: Settings) -> _Context:
-    from exactlink.services.crm import today_in_office_zone
+def _open_context(ws: Workspace, client: ExactClient) -> _Context:
     from exactlink.services.tenant import require_office
 
-    office = require_office(db)
+    office = require_office(ws.db)
     return _Context(
-        db=db,
+        db=ws.db,
         client=client,
         office=office,
         directory=DivisionDirectory(client, office.division),
-        settings=settings,
-        today=today_in_office_zone(settings),
+        settings=ws.settings,
+        today=ws.clock.today(),
     )
 
 
 def link_rows(
+    ws: Workspace,
     requests: Iterable[tuple[int | None, str, str]],
     *,
     dry_run: bool = False,
     force: bool = False,
-    settings: Settings | None = None,
 ) -> LinkReport:
     """Validate every ``(row, relation, division)`` request, then carry out the valid ones one by one.
 
     Rows that are invalid are reported and skipped; a row Exact refuses is reported as failed; neither
     affects the others. Takes the ``link-admin`` run lock unless ``dry_run``.
     """
-    from exactlink.services.locking import run_lock
-    from exactlink.services.session import open_client
-    from exactlink.settings import load_settings
-    from exactlink.store.db import open_db
-
-    settings = settings or load_settings()
     rows = [
         LinkRow(relation_number=str(rel).strip(), selector=str(div).strip(), row=number)
         for number, rel, div in requests
     ]
-    report = LinkReport(rows=rows, dry_run=dry_run, window_days=settings.returns.window_days)
+    report = LinkReport(rows=rows, dry_run=dry_run, window_days=ws.settings.returns.window_days)
     if not rows:
         return report
-    lock = _null_lock() if dry_run else run_lock(LOCK_NAME)
-    with lock:
-        db = open_db()
-        try:
-            with open_client(settings) as client:
-                context = _open_context(db, client, settings)
-                for row in rows:
-                    if not row.relation_number:
-                        _refuse(row, "no relation number in this row")
-                    elif not row.selector:
-                        _refuse(row, f"no administration given for relation {row.relation_number}")
-                    else:
-                        validate_row(context, row, force=force)
-                _check_duplicates(rows)
-                planned = [row for row in rows if row.status == "planned"]
-                links = SolutionLinkIndex(
-                    client, context.office.division, read_all=len(planned) > PER_ACCOUNT_LOOKUP_LIMIT
-                )
-                for row in planned:
-                    carry_out(context, row, links, dry_run=dry_run)
-        finally:
-            db.close()
+    with ws.run("link-admin", lock=LOCK_NAME, dry_run=dry_run, record=False), ws.client() as client:
+        context = _open_context(ws, client)
+        for row in rows:
+            if not row.relation_number:
+                _refuse(row, "no relation number in this row")
+            elif not row.selector:
+                _refuse(row, f"no administration given for relation {row.relation_number}")
+            else:
+                validate_row(context, row, force=force)
+        _check_duplicates(rows)
+        planned = [row for row in rows if row.status == "planned"]
+        links = SolutionLinkIndex(
+            client, context.office.division, read_all=len(planned) > PER_ACCOUNT_LOOKUP_LIMIT
+        )
+        for row in planned:
+            carry_out(context, row, links, dry_run=dry_run)
     return report
 
 
-def _null_lock() -> Any:
-    from contextlib import nullcontext
-
-    return nullcontext()
-
-
-def link_one(relation: str, division: str, *, dry_run: bool = False, force: bool = False) -> LinkRow:
+def link_one(ws: Workspace, relation: str, division: str, *, dry_run: bool = False, force: bool = False) -> LinkRow:
     """``link-admin REL DIVISION``: link one administration; a refusal is raised (exit 1) with its reason."""
-    report = link_rows([(None, relation, division)], dry_run=dry_run, force=force)
+    report = link_rows(ws, [(None, relation, division)], dry_run=dry_run, force=force)
     row = report.rows[0]
     if not row.ok:
         raise LinkRefused(row.message, hint=row.hint)
@@ -600,9 +582,9 @@ def read_link_csv(path: Path) -> list[tuple[int | None, str, str]]:
     return result
 
 
-def link_from_csv(path: Path, *, dry_run: bool = False, force: bool = False) -> LinkReport:
+def link_from_csv(ws: Workspace, path: Path, *, dry_run: bool = False, force: bool = False) -> LinkReport:
     """``link-admin --csv FILE``: link every row of the file (see :func:`link_rows`)."""
-    return link_rows(read_link_csv(path), dry_run=dry_run, force=force)
+    return link_rows(ws, read_link_csv(path), dry_run=dry_run, force=force)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -731,7 +713,7 @@ class SuggestReport:
         }
 
 
-def suggest_links(settings: Settings | None = None) -> SuggestReport:
+def suggest_links(ws: Workspace) -> SuggestReport:
     """Propose administrations for relations linked to an office account but not yet to an administration.
 
     Evidence, strongest first: an internal SolutionLink Exact already holds for the relation's account;
@@ -739,59 +721,52 @@ def suggest_links(settings: Settings | None = None) -> SuggestReport:
     number rules a pair out. Where one relation has several candidates of the best strength, or one
     administration several relations, all of them are marked ambiguous.
     """
-    from exactlink.services.session import open_client
-    from exactlink.settings import load_settings
-    from exactlink.store.db import open_db
     from exactlink.store.links import list_admin_links, list_links
     from exactlink.store.relations import get_relation
 
-    settings = settings or load_settings()
-    db = open_db()
-    try:
-        with open_client(settings) as client:
-            context = _open_context(db, client, settings)
-            links = SolutionLinkIndex(client, context.office.division, read_all=True)
-            admin_links = list_admin_links(db)
-            linked_relations = {row["relation_number"] for row in admin_links}
-            linked_divisions = {int(row["division"]) for row in admin_links}
-            free = [
-                _division_keys(division)
-                for division in context.directory.divisions
-                if division.code not in linked_divisions and division.problem(context.office.division) is None
-            ]
-            by_code = {keys.division.code: keys for keys in free}
-            index: dict[tuple[str, str], list[_DivisionKeys]] = {}
-            for keys in free:
-                for kind, value in (("customer", keys.division.customer), ("kvk", keys.kvk), ("fiscal", keys.fiscal)):
-                    if value:
-                        index.setdefault((kind, value), []).append(keys)
-                for vat in keys.vats:
-                    index.setdefault(("vat", vat), []).append(keys)
-            candidates: list[Suggestion] = []
-            for link in list_links(db):
-                number = link["relation_number"]
-                if number in linked_relations:
-                    continue
-                relation = get_relation(db, number) or {}
-                account_id = str(link["account_id"]).lower()
-                in_exact = {
-                    int(row["InternalSolutionDivision"])
-                    for row in links.for_account(account_id)
-                    if row.get("SolutionType") == SOLUTION_TYPE_INTERNAL
-                    and row.get("Status") == LINK_ACTIVE
-                    and row.get("InternalSolutionDivision") is not None
-                }
-                for keys in _candidate_divisions(relation, account_id, in_exact, index, by_code):
-                    evidence, strength = _evidence(relation, account_id, keys, keys.division.code in in_exact)
-                    if strength:
-                        division = keys.division
-                        candidates.append(
-                            Suggestion(
-                                number, relation.get("name") or "", division.code, division.name, evidence, strength
-                            )
+    db = ws.db
+    with ws.client() as client:
+        context = _open_context(ws, client)
+        links = SolutionLinkIndex(client, context.office.division, read_all=True)
+        admin_links = list_admin_links(db)
+        linked_relations = {row["relation_number"] for row in admin_links}
+        linked_divisions = {int(row["division"]) for row in admin_links}
+        free = [
+            _division_keys(division)
+            for division in context.directory.divisions
+            if division.code not in linked_divisions and division.problem(context.office.division) is None
+        ]
+        by_code = {keys.division.code: keys for keys in free}
+        index: dict[tuple[str, str], list[_DivisionKeys]] = {}
+        for keys in free:
+            for kind, value in (("customer", keys.division.customer), ("kvk", keys.kvk), ("fiscal", keys.fiscal)):
+                if value:
+                    index.setdefault((kind, value), []).append(keys)
+            for vat in keys.vats:
+                index.setdefault(("vat", vat), []).append(keys)
+        candidates: list[Suggestion] = []
+        for link in list_links(db):
+            number = link["relation_number"]
+            if number in linked_relations:
+                continue
+            relation = get_relation(db, number) or {}
+            account_id = str(link["account_id"]).lower()
+            in_exact = {
+                int(row["InternalSolutionDivision"])
+                for row in links.for_account(account_id)
+                if row.get("SolutionType") == SOLUTION_TYPE_INTERNAL
+                and row.get("Status") == LINK_ACTIVE
+                and row.get("InternalSolutionDivision") is not None
+            }
+            for keys in _candidate_divisions(relation, account_id, in_exact, index, by_code):
+                evidence, strength = _evidence(relation, account_id, keys, keys.division.code in in_exact)
+                if strength:
+                    division = keys.division
+                    candidates.append(
+                        Suggestion(
+                            number, relation.get("name") or "", division.code, division.name, evidence, strength
                         )
-    finally:
-        db.close()
+                    )
     return SuggestReport(_resolve_competition(candidates))
 
 
@@ -843,9 +818,10 @@ def write_suggestions_csv(report: SuggestReport, path: Path) -> int:
     return len(report.clear)
 
 
-def accept_suggestions(report: SuggestReport, *, dry_run: bool = False) -> LinkReport:
+def accept_suggestions(ws: Workspace, report: SuggestReport, *, dry_run: bool = False) -> LinkReport:
     """``suggest --accept``: link every clear suggestion (ambiguous ones are left for a person)."""
     return link_rows(
+        ws,
         [(index, s.relation_number, str(s.division)) for index, s in enumerate(report.clear, start=1)],
         dry_run=dry_run,
     )
@@ -855,18 +831,14 @@ def accept_suggestions(report: SuggestReport, *, dry_run: bool = False) -> LinkR
 # List, unlink, vraagposten accounts
 
 
-def list_admin_links_view() -> list[dict[str, Any]]:
+def list_admin_links_view(ws: Workspace) -> list[dict[str, Any]]:
     """``link-admin list``: every linked administration with its relation, SBR start date and last fetch."""
     from exactlink.store.admin import all_admin_info
-    from exactlink.store.db import open_db
     from exactlink.store.links import list_admin_links
 
-    db = open_db()
-    try:
-        infos = all_admin_info(db)
-        rows = list_admin_links(db)
-    finally:
-        db.close()
+    db = ws.db
+    infos = all_admin_info(db)
+    rows = list_admin_links(db)
     result = []
     for row in rows:
         info = infos.get(int(row["division"]), {})
@@ -888,7 +860,7 @@ def list_admin_links_view() -> list[dict[str, Any]]:
     return result
 
 
-def unlink(relation: str, *, dry_run: bool = False) -> dict[str, Any]:
+def unlink(ws: Workspace, relation: str, *, dry_run: bool = False) -> dict[str, Any]:
     """``link-admin unlink REL``: set the SolutionLink inactive in Exact, then forget the link locally.
 
     Fetched returns stay in the mirror (they are history). Raises :class:`LinkRefused` when the relation
@@ -896,45 +868,38 @@ def unlink(relation: str, *, dry_run: bool = False) -> dict[str, Any]:
     """
     from exactlink.api.errors import ApiError
     from exactlink.api.odata import key_path
-    from exactlink.services.locking import run_lock
-    from exactlink.services.session import open_client
     from exactlink.services.tenant import require_office
-    from exactlink.store.db import open_db
     from exactlink.store.links import get_admin_link, get_link, remove_admin_link
 
-    lock = _null_lock() if dry_run else run_lock(LOCK_NAME)
-    with lock:
-        db = open_db()
-        try:
-            office = require_office(db)
-            current = get_admin_link(db, relation)
-            if current is None:
-                raise LinkRefused(f"relation {relation} has no linked administration")
-            division = int(current["division"])
-            outcome = {"relation": relation, "division": division, "solution_link_id": None, "dry_run": dry_run}
-            with open_client() as client:
-                link_id = current["solution_link_id"]
-                account = get_link(db, relation)
-                if not link_id and account is not None:
-                    index = SolutionLinkIndex(client, office.division, read_all=False)
-                    _, found = choose_solution_link(index.for_account(str(account["account_id"])), division)
-                    if found is not None and found.get("InternalSolutionDivision") == division:
-                        link_id = found.get("ID")
-                outcome["solution_link_id"] = link_id
-                if link_id and not dry_run:
-                    try:
-                        client.put(office.division, key_path(SOLUTION_LINKS, link_id), {"Status": LINK_INACTIVE})
-                    except ApiError as error:
-                        if error.status != 404:
-                            raise
-            if not dry_run:
-                remove_admin_link(db, relation)
-        finally:
-            db.close()
+    with ws.run("link-admin unlink", lock=LOCK_NAME, dry_run=dry_run, record=False):
+        db = ws.db
+        office = require_office(db)
+        current = get_admin_link(db, relation)
+        if current is None:
+            raise LinkRefused(f"relation {relation} has no linked administration")
+        division = int(current["division"])
+        outcome = {"relation": relation, "division": division, "solution_link_id": None, "dry_run": dry_run}
+        with ws.client() as client:
+            link_id = current["solution_link_id"]
+            account = get_link(db, relation)
+            if not link_id and account is not None:
+                index = SolutionLinkIndex(client, office.division, read_all=False)
+                _, found = choose_solution_link(index.for_account(str(account["account_id"])), division)
+                if found is not None and found.get("InternalSolutionDivision") == division:
+                    link_id = found.get("ID")
+            outcome["solution_link_id"] = link_id
+            if link_id and not dry_run:
+                try:
+                    client.put(office.division, key_path(SOLUTION_LINKS, link_id), {"Status": LINK_INACTIVE})
+                except ApiError as error:
+                    if error.status != 404:
+                        raise
+        if not dry_run:
+            remove_admin_link(db, relation)
     return outcome
 
 
-def set_vraagposten_accounts(relation: str, codes: Sequence[str] | None) -> dict[str, Any]:
+def set_vraagposten_accounts(ws: Workspace, relation: str, codes: Sequence[str] | None) -> dict[str, Any]:
     """Configure the vraagposten G/L account codes of the relation's administration (None: back to the default).
 
     The next ``fetch-returns`` reads the chart of accounts again to check the codes.
@@ -943,7 +908,7 @@ def set_vraagposten_accounts(relation: str, codes: Sequence[str] | None) -> dict
         UsageError: ``codes`` is given but names no code (``--accounts ""`` or ``","``).
     """
     from exactlink.store.admin import forget_vraagposten_choice, update_admin_info
-    from exactlink.store.db import open_db, transaction
+    from exactlink.store.db import transaction
     from exactlink.store.links import get_admin_link
 
     cleaned = [code.strip() for code in codes or () if code.strip()]
@@ -951,15 +916,12 @@ def set_vraagposten_accounts(relation: str, codes: Sequence[str] | None) -> dict
         raise UsageError(
             "--accounts names no G/L account code", hint="use --default for the accounts named 'vraagpost'"
         )
-    db = open_db()
-    try:
-        current = get_admin_link(db, relation)
-        if current is None:
-            raise LinkRefused(f"relation {relation} has no linked administration")
-        division = int(current["division"])
-        with transaction(db):
-            forget_vraagposten_choice(db, division)
-            update_admin_info(db, division, vraagposten_configured=cleaned or None)
-    finally:
-        db.close()
+    db = ws.db
+    current = get_admin_link(db, relation)
+    if current is None:
+        raise LinkRefused(f"relation {relation} has no linked administration")
+    division = int(current["division"])
+    with transaction(db):
+        forget_vraagposten_choice(db, division)
+        update_admin_info(db, division, vraagposten_configured=cleaned or None)
     return {"relation": relation, "division": division, "vraagposten_accounts": cleaned, "default": not cleaned}

@@ -5,18 +5,21 @@ from __future__ import annotations
 import os
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from exactlink.errors import UsageError
 from exactlink.paths import get_paths, write_private_atomically
-from exactlink.settings import load_settings, settings_sources
+from exactlink.settings import settings_sources
+
+if TYPE_CHECKING:
+    from exactlink.workspace import Workspace
 
 
-def effective_config() -> list[dict[str, Any]]:
+def effective_config(ws: Workspace) -> list[dict[str, Any]]:
     """Every ``section.key`` with its effective value and source; the client secret only as set/unset."""
-    settings = load_settings()
+    settings = ws.settings
     sources = settings_sources(settings)
     rows: list[dict[str, Any]] = []
     for section_name, section in settings:

@@ -30,7 +30,7 @@ from exactlink.store.relations import (
 if TYPE_CHECKING:
     import sqlite_utils
 
-    from exactlink.settings import Settings
+    from exactlink.workspace import Workspace
 
 
 class RelationUnknown(ExactlinkError):
@@ -380,6 +380,7 @@ def plan_import(
 
 
 def import_crm(
+    ws: Workspace,
     path: Path,
     *,
     dry_run: bool = False,
@@ -393,36 +394,29 @@ def import_crm(
     database is touched. Re-importing the same file changes nothing. The run is recorded in the history.
     """
     from exactlink.store.crm_csv import read_crm_csv
-    from exactlink.store.db import open_db, transaction
+    from exactlink.store.db import transaction
     from exactlink.store.relations import apply_relation
-    from exactlink.store.runs import finish_run, start_run
 
     parsed = read_crm_csv(path, encoding=encoding, delimiter=delimiter)
-    db = open_db()
-    try:
-        report, plan = plan_import(db, parsed, repair_leading_zeros=repair_leading_zeros, dry_run=dry_run)
-        if dry_run:
-            return report
-        run_id = start_run(db, "crm import")
-        try:
-            with transaction(db):
-                for record, stored in plan:
-                    apply_relation(db, record, stored, mark_pending_push=True)
-        except BaseException:
-            finish_run(db, run_id, "failed", {"file": Path(path).name})
-            raise
-        finish_run(db, run_id, "partial" if report.skipped else "ok", {"file": Path(path).name, **report.counts()})
-    finally:
-        db.close()
-    _push_directly(report)
+    db = ws.db
+    report, plan = plan_import(db, parsed, repair_leading_zeros=repair_leading_zeros, dry_run=dry_run)
+    if dry_run:
+        return report
+    with ws.run("crm import") as run:
+        run.begin({"file": Path(path).name})
+        with transaction(db):
+            for record, stored in plan:
+                apply_relation(db, record, stored, mark_pending_push=True)
+        run.finish(report.exit_code, {"file": Path(path).name, **report.counts()})
+    _push_directly(ws, report)
     return report
 
 
-def _push_directly(report: ImportReport) -> None:
+def _push_directly(ws: Workspace, report: ImportReport) -> None:
     """Direct synchronisation (``sync.direct``, outbound): push the imported changes to Exact Online at once."""
     from exactlink.services.sync import push_relations
 
-    pushed = push_relations([*report.new, *(change.relation_number for change in report.changed)])
+    pushed = push_relations(ws, [*report.new, *(change.relation_number for change in report.changed)])
     if pushed is not None:
         report.direct_sync = pushed.as_json()
 
@@ -435,7 +429,9 @@ EDITABLE_FIELDS: tuple[str, ...] = RELATION_FIELDS  # the relation's own fields;
 _FIELD_LABELS = {"kvk": "KvK number", "rsin": "RSIN", "bsn": "BSN", "vat_number": "OB number / btw-id"}
 
 
-def edit_relation(relation_number: str, values: dict[str, str], *, dry_run: bool = False) -> dict[str, Any]:
+def edit_relation(
+    ws: Workspace, relation_number: str, values: dict[str, str], *, dry_run: bool = False
+) -> dict[str, Any]:
     """``crm edit REL --FIELD VALUE …``: change some of a relation's own fields by hand.
 
     Each value is normalised and checked like an imported one (:func:`check_value`); unlike an import, an
@@ -448,9 +444,8 @@ def edit_relation(relation_number: str, values: dict[str, str], *, dry_run: bool
         UsageError: no field given, an unknown field, an invalid value, or an empty name.
         RelationUnknown: the relation is not in the mirror.
     """
-    from exactlink.store.db import open_db, transaction
+    from exactlink.store.db import transaction
     from exactlink.store.relations import get_relation, update_relation_fields
-    from exactlink.store.runs import finish_run, start_run
     from exactlink.store.sync_state import drop_issues
 
     if not values:
@@ -466,20 +461,17 @@ def edit_relation(relation_number: str, values: dict[str, str], *, dry_run: bool
         checked[name] = check.value
     if "name" in checked and not checked["name"]:
         raise UsageError("a relation's name cannot be empty")
-    db = open_db()
-    try:
-        row = get_relation(db, relation_number)
-        if row is None:
-            raise _not_found(relation_number)
-        changed = [name for name, value in checked.items() if (row[name] or None) != (value or None)]
-        if changed and not dry_run:
-            run_id = start_run(db, "crm edit")
+    db = ws.db
+    row = get_relation(db, relation_number)
+    if row is None:
+        raise _not_found(relation_number)
+    changed = [name for name, value in checked.items() if (row[name] or None) != (value or None)]
+    if changed and not dry_run:
+        with ws.run("crm edit") as run:
+            run.begin({"relation": relation_number, "fields": changed})
             with transaction(db):
                 update_relation_fields(db, relation_number, checked, mark_pending_push=True)
                 drop_issues(db, relation_number, changed)
-            finish_run(db, run_id, "ok", {"relation": relation_number, "fields": changed})
-    finally:
-        db.close()
     result: dict[str, Any] = {
         "relation": relation_number,
         "changed": changed,
@@ -489,7 +481,7 @@ def edit_relation(relation_number: str, values: dict[str, str], *, dry_run: bool
     if changed and not dry_run:
         from exactlink.services.sync import push_relations
 
-        pushed = push_relations([relation_number])
+        pushed = push_relations(ws, [relation_number])
         if pushed is not None:
             result["direct_sync"] = pushed.as_json()
     return result
@@ -518,7 +510,7 @@ def record_to_row(record: RelationRecord, *, show_bsn: bool) -> dict[str, str | 
 
 
 def export_crm(
-    path: Path | None, *, delimiter: str | None = None, show_bsn: bool = False, english: bool = False
+    ws: Workspace, path: Path | None, *, delimiter: str | None = None, show_bsn: bool = False, english: bool = False
 ) -> tuple[int, str | None]:
     """``crm export``: write every relation as CSV (UTF-8 with BOM, mode 0600) to ``path``.
 
@@ -526,15 +518,10 @@ def export_crm(
     """
     from exactlink.paths import write_private_atomically
     from exactlink.store.crm_csv import render_csv, resolve_delimiter
-    from exactlink.store.db import open_db
     from exactlink.store.relations import iter_relation_records
 
     separator = resolve_delimiter(delimiter) or ";"
-    db = open_db()
-    try:
-        rows = [record_to_row(record, show_bsn=show_bsn) for record in iter_relation_records(db)]
-    finally:
-        db.close()
+    rows = [record_to_row(record, show_bsn=show_bsn) for record in iter_relation_records(ws.db)]
     text = render_csv(rows, delimiter=separator, english=english)
     if path is None:
         return len(rows), text
@@ -549,13 +536,9 @@ def export_crm(
 # List and show
 
 
-def effective_show_bsn(flag: bool, settings: Settings | None = None) -> bool:
+def effective_show_bsn(ws: Workspace, flag: bool) -> bool:
     """``--show-bsn`` or the ``privacy.show_bsn`` setting."""
-    if flag:
-        return True
-    from exactlink.settings import load_settings
-
-    return bool((settings or load_settings()).privacy.show_bsn)
+    return flag or bool(ws.settings.privacy.show_bsn)
 
 
 def _masked(value: str | None, show_bsn: bool) -> str | None:
@@ -565,18 +548,13 @@ def _masked(value: str | None, show_bsn: bool) -> str | None:
 
 
 def list_relations_view(
-    *, show_bsn: bool = False, flagged: bool = False, unlinked: bool = False
+    ws: Workspace, *, show_bsn: bool = False, flagged: bool = False, unlinked: bool = False
 ) -> list[dict[str, Any]]:
     """``crm list``: one dict per relation (``relation``, ``name``, ``kvk``, ``rsin``, ``bsn`` (masked),
     ``account_code``, ``account_id``, ``administration``, ``issues``)."""
-    from exactlink.store.db import open_db
     from exactlink.store.relations import list_relations
 
-    db = open_db()
-    try:
-        rows = list_relations(db, flagged=flagged, unlinked=unlinked)
-    finally:
-        db.close()
+    rows = list_relations(ws.db, flagged=flagged, unlinked=unlinked)
     return [
         {
             "relation": row["relation_number"],
@@ -593,21 +571,10 @@ def list_relations_view(
     ]
 
 
-def today_in_office_zone(settings: Settings | None = None) -> date:
-    """Today's date in the office's time zone (``schedule.timezone``, Europe/Amsterdam by default)."""
-    from zoneinfo import ZoneInfo
-
-    from exactlink.settings import load_settings
-
-    zone = ZoneInfo((settings or load_settings()).schedule.timezone)
-    return datetime.now(zone).date()
-
-
-def show_relation(relation_number: str, *, show_bsn: bool = False, today: date | None = None) -> dict[str, Any]:
+def show_relation(ws: Workspace, relation_number: str, *, show_bsn: bool = False) -> dict[str, Any]:
     """``crm show``: everything the mirror knows about one relation, as one dict."""
     from exactlink.domain.returns import returns_window_start
     from exactlink.store.accounts import get_account
-    from exactlink.store.db import open_db
     from exactlink.store.links import get_admin_link, get_link
     from exactlink.store.relations import (
         CONTACT_FIELDS,
@@ -618,73 +585,70 @@ def show_relation(relation_number: str, *, show_bsn: bool = False, today: date |
     )
     from exactlink.store.returns import relation_returns
 
-    db = open_db()
-    try:
-        row = get_relation(db, relation_number)
-        if row is None:
-            raise _not_found(relation_number)
-        link = get_link(db, relation_number)
-        account = get_account(db, link["account_id"]) if link else None
-        admin = get_admin_link(db, relation_number)
-        sbr_start = date.fromisoformat(row["sbr_start_date"]) if row["sbr_start_date"] else None
-        day = today or today_in_office_zone()
-        result: dict[str, Any] = {
-            "relation": relation_number,
-            **{name: row[name] for name in ("name", "legal_form", "kvk", "rsin")},
-            "bsn": _masked(row["bsn"], show_bsn),
-            **{name: row[name] for name in ("vat_number", "payroll_tax_number", "phone", "email", "website")},
-            "addresses": [
-                {k: a[k] for k in ("type", "street", "postcode", "city", "country", "exact_address_id")}
-                for a in get_addresses(db, relation_number)
-            ],
-            "contacts": [
-                {k: c[k] for k in ("full_name", *CONTACT_FIELDS, "exact_contact_id")}
-                for c in get_contacts(db, relation_number)
-            ],
-            "bank_accounts": [
-                {"iban": b["iban"], "exact_bank_account_id": b["exact_bank_account_id"]}
-                for b in get_bank_accounts(db, relation_number)
-            ],
-            "account": None
-            if link is None
-            else {
-                "account_id": link["account_id"],
-                "account_code": link["account_code"],
-                "account_name": account["name"] if account else None,
-                "method": link["method"],
-                "linked_by": link["linked_by"],
-                "linked_at": link["linked_at"],
-            },
-            "administration": None
-            if admin is None
-            else {k: admin[k] for k in ("division", "solution_link_id", "linked_at", "backlog_fetched_at")},
-            "sbr_start_date": row["sbr_start_date"],
-            "returns_window_start": returns_window_start(day, sbr_start).isoformat(),
-            "issues": row["issues"],
-            "pending_push": row["pending_push"],
-            "created_at": row["created_at"],
-            "updated_at": row["updated_at"],
-            "recent_returns": [
-                {
-                    k: r[k]
-                    for k in (
-                        "document_id",
-                        "kind",
-                        "year",
-                        "period",
-                        "period_description",
-                        "status",
-                        "amount",
-                        "due_date",
-                        "local_status",
-                        "feedback_state",
-                    )
-                }
-                for r in relation_returns(db, relation_number, limit=10)
-            ],
-        }
-    finally:
-        db.close()
+    db = ws.db
+    row = get_relation(db, relation_number)
+    if row is None:
+        raise _not_found(relation_number)
+    link = get_link(db, relation_number)
+    account = get_account(db, link["account_id"]) if link else None
+    admin = get_admin_link(db, relation_number)
+    sbr_start = date.fromisoformat(row["sbr_start_date"]) if row["sbr_start_date"] else None
+    day = ws.clock.today()
+    result: dict[str, Any] = {
+        "relation": relation_number,
+        **{name: row[name] for name in ("name", "legal_form", "kvk", "rsin")},
+        "bsn": _masked(row["bsn"], show_bsn),
+        **{name: row[name] for name in ("vat_number", "payroll_tax_number", "phone", "email", "website")},
+        "addresses": [
+            {k: a[k] for k in ("type", "street", "postcode", "city", "country", "exact_address_id")}
+            for a in get_addresses(db, relation_number)
+        ],
+        "contacts": [
+            {k: c[k] for k in ("full_name", *CONTACT_FIELDS, "exact_contact_id")}
+            for c in get_contacts(db, relation_number)
+        ],
+        "bank_accounts": [
+            {"iban": b["iban"], "exact_bank_account_id": b["exact_bank_account_id"]}
+            for b in get_bank_accounts(db, relation_number)
+        ],
+        "account": None
+        if link is None
+        else {
+            "account_id": link["account_id"],
+            "account_code": link["account_code"],
+            "account_name": account["name"] if account else None,
+            "method": link["method"],
+            "linked_by": link["linked_by"],
+            "linked_at": link["linked_at"],
+        },
+        "administration": None
+        if admin is None
+        else {k: admin[k] for k in ("division", "solution_link_id", "linked_at", "backlog_fetched_at")},
+        "sbr_start_date": row["sbr_start_date"],
+        "returns_window_start": returns_window_start(day, sbr_start).isoformat(),
+        "issues": row["issues"],
+        "pending_push": row["pending_push"],
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+        "recent_returns": [
+            {
+                k: r[k]
+                for k in (
+                    "document_id",
+                    "kind",
+                    "year",
+                    "period",
+                    "period_description",
+                    "status",
+                    "amount",
+                    "due_date",
+                    "local_status",
+                    "feedback_state",
+                )
+            }
+            for r in relation_returns(db, relation_number, limit=10)
+        ],
+    }
     return result
 
 
@@ -717,32 +681,28 @@ def check_sbr_start(start: date, today: date) -> None:
 
 
 def set_sbr_start_date(
-    relation_number: str, value: str | None, *, clear: bool = False, dry_run: bool = False, today: date | None = None
+    ws: Workspace, relation_number: str, value: str | None, *, clear: bool = False, dry_run: bool = False
 ) -> dict[str, Any]:
     """``crm set REL --sbr-start DATE`` / ``--clear``: move the start of the relation's returns window.
 
     Returns ``relation``, ``previous``, ``sbr_start_date``, ``returns_window_start``, ``changed``, ``dry_run``.
     """
     from exactlink.domain.returns import returns_window_start
-    from exactlink.store.db import open_db
     from exactlink.store.relations import get_sbr_start, relation_exists, set_sbr_start
 
     if clear == (value is not None):
         raise UsageError("give either --sbr-start DATE or --clear")
-    day = today or today_in_office_zone()
+    day = ws.clock.today()
     start = None if clear else parse_date(value or "")
     if start is not None:
         check_sbr_start(start, day)
-    db = open_db()
-    try:
-        if not relation_exists(db, relation_number):
-            raise _not_found(relation_number)
-        previous = get_sbr_start(db, relation_number)
-        changed = previous != start
-        if changed and not dry_run:
-            set_sbr_start(db, relation_number, start)
-    finally:
-        db.close()
+    db = ws.db
+    if not relation_exists(db, relation_number):
+        raise _not_found(relation_number)
+    previous = get_sbr_start(db, relation_number)
+    changed = previous != start
+    if changed and not dry_run:
+        set_sbr_start(db, relation_number, start)
     return {
         "relation": relation_number,
         "previous": previous.isoformat() if previous else None,

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import sqlite_utils
 
     from exactlink.api.client import ExactClient
+    from exactlink.workspace import Workspace
 
 PROCESS_RETURN_PATH = "financial/ProcessReturn"
 LOCK_NAME = "returns"
@@ -179,34 +180,16 @@ def report_return(
     return finish("reported", f"reported to Exact Online as {outcome} (status {code}, {status_label(code)})", ok=True)
 
 
-def _with_run(dry_run: bool, body: Any) -> Any:
+def _with_run(ws: Workspace, dry_run: bool, body: Any) -> Any:
     """Run ``body(db, client)`` under the returns lock (not in a dry run) with a run-history record."""
-    from contextlib import nullcontext
-
-    from exactlink.services.locking import run_lock
-    from exactlink.services.session import open_client
-    from exactlink.store.db import open_db
-    from exactlink.store.runs import finish_run, start_run
-
-    with nullcontext() if dry_run else run_lock(LOCK_NAME):
-        db = open_db()
-        try:
-            run_id = None if dry_run else start_run(db, COMMAND)
-            outcome, summary = "failed", {}
-            try:
-                with open_client() as client:
-                    report: FeedbackReport = body(db, client)
-                outcome = {0: "ok", 3: "partial"}.get(report.exit_code, "failed")
-                summary = report.as_json()["counts"]
-                return report
-            finally:
-                if run_id is not None:
-                    finish_run(db, run_id, outcome, summary)
-        finally:
-            db.close()
+    with ws.run(COMMAND, lock=LOCK_NAME, dry_run=dry_run) as run:
+        with ws.client() as client:
+            report: FeedbackReport = body(ws.db, client)
+        run.finish(report.exit_code, report.as_json()["counts"])
+        return report
 
 
-def feedback_one(document_id: str, outcome: str, *, dry_run: bool = False) -> FeedbackResult:
+def feedback_one(ws: Workspace, document_id: str, outcome: str, *, dry_run: bool = False) -> FeedbackResult:
     """``feedback DOC --processed|--rejected``: mark the return locally and report it at once.
 
     Raises:
@@ -227,14 +210,14 @@ def feedback_one(document_id: str, outcome: str, *, dry_run: bool = False) -> Fe
             row = mark_return(db, full_id, outcome)
         return FeedbackReport([report_return(db, client, row, outcome, dry_run=dry_run)], dry_run=dry_run)
 
-    report: FeedbackReport = _with_run(dry_run, body)
+    report: FeedbackReport = _with_run(ws, dry_run, body)
     result = report.results[0]
     if not result.ok:
         raise FeedbackRefused(result.message)
     return result
 
 
-def feedback_pending(*, dry_run: bool = False) -> FeedbackReport:
+def feedback_pending(ws: Workspace, *, dry_run: bool = False) -> FeedbackReport:
     """``feedback --pending``: report every return marked processed/rejected locally and not yet reported."""
     from exactlink.store.returns import pending_feedback
 
@@ -244,5 +227,5 @@ def feedback_pending(*, dry_run: bool = False) -> FeedbackReport:
             report.results.append(report_return(db, client, row, row["local_status"], dry_run=dry_run))
         return report
 
-    result: FeedbackReport = _with_run(dry_run, body)
+    result: FeedbackReport = _with_run(ws, dry_run, body)
     return result

@@ -12,7 +12,7 @@ from exactlink.errors import UsageError
 if TYPE_CHECKING:
     from exactlink.api.models import Me
     from exactlink.auth.tokens import TokenStore
-    from exactlink.settings import Settings
+    from exactlink.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +39,12 @@ class LoginOutcome:
         }
 
 
-def store_client_secret(settings: Settings, secret: str) -> str:
+def store_client_secret(ws: Workspace, secret: str) -> str:
     """Keep the client secret in the keyring (or the fallback file); returns where it went."""
-    from exactlink.services.session import token_store
-
     secret = secret.strip()
     if not secret:
         raise UsageError("the client secret is empty")
-    store = token_store(settings)
+    store = ws.token_store()
     store.set_secret(secret)
     return store.location()
 
@@ -62,7 +60,7 @@ def open_browser(url: str) -> None:
 
 
 def login(
-    settings: Settings,
+    ws: Workspace,
     *,
     use_browser: bool,
     force_login: bool,
@@ -72,7 +70,7 @@ def login(
     """Run the authorization-code flow (PKCE + state), store the tokens, and ask Exact who logged in.
 
     Args:
-        settings: the effective settings (site, client id, redirect URI, token storage).
+        ws: the workspace; its settings give the site, client id, redirect URI and token storage.
         use_browser: listen on the redirect URI's loopback port and open the browser; otherwise the
             user pastes the redirected URL (also chosen when the redirect URI is not a loopback address).
         force_login: make Exact show its login screen even when the browser is logged in.
@@ -88,11 +86,12 @@ def login(
     from exactlink.auth.oauth import authorization_url
     from exactlink.auth.pkce import new_pkce_pair, new_state
     from exactlink.paths import get_paths
-    from exactlink.services.session import oauth_client, token_store
+    from exactlink.services.session import oauth_client
 
+    settings = ws.settings
     get_paths().ensure()
-    store = token_store(settings)
-    oauth = oauth_client(settings, store)
+    store = ws.token_store()
+    oauth = oauth_client(ws, store)
     try:
         pkce = new_pkce_pair()
         state = new_state()
@@ -110,17 +109,16 @@ def login(
         store.save(tokens)
     finally:
         oauth.close()
-    return _describe_login(settings, store)
+    return _describe_login(ws, store)
 
 
-def _describe_login(settings: Settings, store: TokenStore) -> LoginOutcome:
+def _describe_login(ws: Workspace, store: TokenStore) -> LoginOutcome:
     """Ask ``current/Me`` who logged in, check that they see a practice division, remember the user."""
     from exactlink.api.errors import ApiError
     from exactlink.auth.session import TokenProvider
-    from exactlink.services.session import open_client
     from exactlink.services.tenant import list_divisions
 
-    with open_client(settings, store=store) as client:
+    with ws.client(store=store) as client:
         me = client.me()
         warnings: list[str] = []
         practice: list[tuple[int, str]] = []
@@ -143,7 +141,7 @@ def _describe_login(settings: Settings, store: TokenStore) -> LoginOutcome:
             )
     return LoginOutcome(
         user=me,
-        base_url=settings.exact.effective_base_url,
+        base_url=ws.settings.exact.effective_base_url,
         storage=store.location(),
         storage_kind=store.kind,
         practice_divisions=practice,
@@ -151,8 +149,6 @@ def _describe_login(settings: Settings, store: TokenStore) -> LoginOutcome:
     )
 
 
-def logout(settings: Settings) -> list[str]:
+def logout(ws: Workspace) -> list[str]:
     """Remove this site's and app's tokens from the keyring and the fallback file; returns where they were."""
-    from exactlink.services.session import token_store
-
-    return token_store(settings).delete()
+    return ws.token_store().delete()

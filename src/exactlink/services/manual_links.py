@@ -20,7 +20,7 @@ from exactlink.services.matching import LOCK_NAME
 if TYPE_CHECKING:
     import sqlite_utils
 
-    from exactlink.settings import Settings
+    from exactlink.workspace import Workspace
 
 
 class AccountNotFound(ExactlinkError):
@@ -197,21 +197,19 @@ def apply_link(db: sqlite_utils.Database, plan: LinkPlan) -> None:
     plan.action = {"link": "linked", "relink": "relinked"}.get(plan.action, plan.action)
 
 
-def _refresh_quietly(db: sqlite_utils.Database, division: int, settings: Settings | None) -> bool:
+def _refresh_quietly(ws: Workspace, division: int) -> bool:
     """Refresh the mirror once (an account created in Exact a minute ago); False when that is not possible."""
     from exactlink.services.office_mirror import refresh_office_mirror
-    from exactlink.services.session import open_client
-
     try:
-        with open_client(settings) as client:
-            refresh_office_mirror(client, db, division)
+        with ws.client() as client:
+            refresh_office_mirror(client, ws.db, division)
     except ExactlinkError:
         return False
     return True
 
 
 def link_manually(
-    relation: str, account_text: str, *, force: bool = False, dry_run: bool = False, settings: Settings | None = None
+    ws: Workspace, relation: str, account_text: str, *, force: bool = False, dry_run: bool = False
 ) -> LinkPlan:
     """``match link REL ACCOUNT``: link a relation to an office account by hand.
 
@@ -222,32 +220,25 @@ def link_manually(
         AmbiguousAccount: the name fits several accounts (exit 2, with the candidates).
         AccountNotFound, RelationUnknown, LinkConflict: the link cannot be made (exit 1).
     """
-    from contextlib import nullcontext
-
-    from exactlink.services.locking import run_lock
     from exactlink.services.tenant import require_office
-    from exactlink.store.db import open_db
 
-    db = open_db()
-    try:
-        office = require_office(db)
-        with nullcontext() if dry_run else run_lock(LOCK_NAME):
+    db = ws.db
+    office = require_office(db)
+    with ws.run("match link", lock=LOCK_NAME, dry_run=dry_run, record=False):
+        plan = plan_link(db, office.division, relation, account_text, force=force)
+        if (
+            not dry_run
+            and plan.account_id is None
+            and not plan.candidates
+            and plan.error
+            and plan.error.startswith("no account")
+            and _refresh_quietly(ws, office.division)
+        ):
             plan = plan_link(db, office.division, relation, account_text, force=force)
-            if (
-                not dry_run
-                and plan.account_id is None
-                and not plan.candidates
-                and plan.error
-                and plan.error.startswith("no account")
-                and _refresh_quietly(db, office.division, settings)
-            ):
-                plan = plan_link(db, office.division, relation, account_text, force=force)
-            _raise_for(plan)
-            if not dry_run:
-                apply_link(db, plan)
-            return plan
-    finally:
-        db.close()
+        _raise_for(plan)
+        if not dry_run:
+            apply_link(db, plan)
+        return plan
 
 
 def _raise_for(plan: LinkPlan) -> None:
@@ -266,7 +257,7 @@ def _raise_for(plan: LinkPlan) -> None:
     raise LinkConflict(message, hint="exactlink match unlink REL, or add --force to move the link")
 
 
-def unlink(relation: str, *, dry_run: bool = False) -> dict[str, Any]:
+def unlink(ws: Workspace, relation: str, *, dry_run: bool = False) -> dict[str, Any]:
     """``match unlink REL``: remove the relation's account link and reject the pair for future matching.
 
     Returns ``{"relation", "account_code", "account_id", "unlinked"}``; ``unlinked`` is false when the
@@ -275,38 +266,32 @@ def unlink(relation: str, *, dry_run: bool = False) -> dict[str, Any]:
     Raises:
         RelationUnknown: the relation is not in the mirror.
     """
-    from contextlib import nullcontext
-
     from exactlink.services.crm import RelationUnknown
-    from exactlink.services.locking import run_lock
-    from exactlink.store.db import open_db, transaction
+    from exactlink.store.db import transaction
     from exactlink.store.links import get_link, record_decision, remove_link
     from exactlink.store.relations import relation_exists
 
     number = relation.strip()
-    db = open_db()
-    try:
-        if not relation_exists(db, number):
-            raise RelationUnknown(
-                f"relation {number} is not in the local CRM mirror",
-                hint="import the CRM export first: exactlink crm import FILE",
-            )
-        with nullcontext() if dry_run else run_lock(LOCK_NAME):
-            link = get_link(db, number)
-            result = {
-                "relation": number,
-                "account_code": link["account_code"] if link else None,
-                "account_id": link["account_id"] if link else None,
-                "unlinked": link is not None,
-                "dry_run": dry_run,
-            }
-            if link is not None and not dry_run:
-                with transaction(db):
-                    remove_link(db, number)
-                    record_decision(db, number, link["account_id"], "rejected")
-            return result
-    finally:
-        db.close()
+    db = ws.db
+    if not relation_exists(db, number):
+        raise RelationUnknown(
+            f"relation {number} is not in the local CRM mirror",
+            hint="import the CRM export first: exactlink crm import FILE",
+        )
+    with ws.run("match unlink", lock=LOCK_NAME, dry_run=dry_run, record=False):
+        link = get_link(db, number)
+        result = {
+            "relation": number,
+            "account_code": link["account_code"] if link else None,
+            "account_id": link["account_id"] if link else None,
+            "unlinked": link is not None,
+            "dry_run": dry_run,
+        }
+        if link is not None and not dry_run:
+            with transaction(db):
+                remove_link(db, number)
+                record_decision(db, number, link["account_id"], "rejected")
+        return result
 
 
 # --------------------------------------------------------------------------------------------------
@@ -412,6 +397,7 @@ def read_link_csv(
 
 
 def link_from_csv(
+    ws: Workspace,
     path: Path,
     *,
     force: bool = False,
@@ -425,47 +411,39 @@ def link_from_csv(
     or ambiguous, a link would break one relation ↔ one account (also between rows of the file), or the store
     refuses it. Failed rows never stop or change the others. A dry run checks and reports only.
     """
-    from contextlib import nullcontext
-
-    from exactlink.services.locking import run_lock
     from exactlink.services.tenant import require_office
-    from exactlink.store.db import open_db
     from exactlink.store.links import LinkConflict
-    from exactlink.store.runs import finish_run, start_run
 
     rows = read_link_csv(path, encoding=encoding, delimiter=delimiter)
     report = BulkLinkReport(path=str(path), dry_run=dry_run)
-    db = open_db()
-    try:
-        office = require_office(db)
-        with nullcontext() if dry_run else run_lock(LOCK_NAME):
-            seen_relations: dict[str, int] = {}
-            seen_accounts: dict[str, int] = {}
-            for number, relation, account in rows:
-                plan = plan_link(db, office.division, relation, account, force=force)
-                plan.row = number
-                if plan.ok and plan.relation in seen_relations:
-                    plan.error = f"relation {plan.relation} is also on row {seen_relations[plan.relation]}"
-                elif plan.ok and plan.account_id in seen_accounts:
-                    plan.error = (
-                        f"account {plan.account_code} is also on row {seen_accounts[plan.account_id]} "
-                        "(one relation, one account)"
-                    )
-                if plan.ok:
-                    seen_relations[plan.relation] = number
-                    seen_accounts[str(plan.account_id)] = number
-                report.plans.append(plan)
-            if dry_run:
-                return report
-            run_id = start_run(db, "match link --csv")
-            for plan in report.plans:
-                if not plan.ok:
-                    continue
-                try:
-                    apply_link(db, plan)
-                except (LinkConflict, ExactlinkError) as exc:
-                    plan.error = exc.message
-            finish_run(db, run_id, "partial" if report.failed else "ok", report.counts())
+    db = ws.db
+    office = require_office(db)
+    with ws.run("match link --csv", lock=LOCK_NAME, dry_run=dry_run, begin=False) as run:
+        seen_relations: dict[str, int] = {}
+        seen_accounts: dict[str, int] = {}
+        for number, relation, account in rows:
+            plan = plan_link(db, office.division, relation, account, force=force)
+            plan.row = number
+            if plan.ok and plan.relation in seen_relations:
+                plan.error = f"relation {plan.relation} is also on row {seen_relations[plan.relation]}"
+            elif plan.ok and plan.account_id in seen_accounts:
+                plan.error = (
+                    f"account {plan.account_code} is also on row {seen_accounts[plan.account_id]} "
+                    "(one relation, one account)"
+                )
+            if plan.ok:
+                seen_relations[plan.relation] = number
+                seen_accounts[str(plan.account_id)] = number
+            report.plans.append(plan)
+        if dry_run:
             return report
-    finally:
-        db.close()
+        run.begin()
+        for plan in report.plans:
+            if not plan.ok:
+                continue
+            try:
+                apply_link(db, plan)
+            except (LinkConflict, ExactlinkError) as exc:
+                plan.error = exc.message
+        run.finish(report.exit_code, report.counts())
+        return report

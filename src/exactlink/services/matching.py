@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 
     from exactlink.domain.matching import AccountKeys, MatchResult, RelationKeys
     from exactlink.services.office_mirror import MirrorStats, Progress
-    from exactlink.settings import Settings
     from exactlink.store.relations import MatchingFields, RelationRecord
+    from exactlink.workspace import Workspace
 
 # One lock for everything that writes relation ↔ account links or refreshes the office mirror (match, sync).
 LOCK_NAME = "relations"
@@ -321,12 +321,6 @@ class MatchReport:
         return [row.to_json(show_bsn=show_bsn) for row in self.rows]
 
 
-def _numbers_must_match(settings: Settings | None) -> bool:
-    from exactlink.settings import load_settings
-
-    return bool((settings or load_settings()).sync.numbers_must_match)
-
-
 def write_new_links(db: sqlite_utils.Database, rows: list[MatchRow]) -> int:
     """Store the links ``evaluate`` found (``new_link``) in one transaction; return how many were written.
 
@@ -357,12 +351,7 @@ def write_new_links(db: sqlite_utils.Database, rows: list[MatchRow]) -> int:
     return written
 
 
-def run_match(
-    *,
-    dry_run: bool = False,
-    settings: Settings | None = None,
-    progress: Progress | None = None,
-) -> MatchReport:
+def run_match(ws: Workspace, *, dry_run: bool = False, progress: Progress | None = None) -> MatchReport:
     """``match``: refresh the office mirror, match every relation, link what is certain (not in a dry run).
 
     A dry run reads Exact Online just the same (so the report is current) but does all of it in an in-memory
@@ -377,37 +366,22 @@ def run_match(
     """
     from contextlib import nullcontext
 
-    from exactlink.services.locking import run_lock
     from exactlink.services.office_mirror import refresh_office_mirror
-    from exactlink.services.session import open_client
     from exactlink.services.tenant import require_office
-    from exactlink.settings import load_settings
-    from exactlink.store.db import open_db, scratch_copy
-    from exactlink.store.runs import finish_run, start_run
+    from exactlink.store.db import scratch_copy
 
-    settings = settings or load_settings()
-    db = open_db()
-    try:
-        office = require_office(db)
-        with nullcontext() if dry_run else run_lock(LOCK_NAME):
-            run_id = None if dry_run else start_run(db, COMMAND)
-            try:
-                with scratch_copy(db) if dry_run else nullcontext(db) as work:
-                    with open_client(settings) as client:
-                        mirror = refresh_office_mirror(client, work, office.division, progress=progress)
-                    rows = evaluate(work, office.division, numbers_must_match=_numbers_must_match(settings))
-                    if not dry_run:
-                        write_new_links(work, rows)
-            except BaseException:
-                if run_id is not None:
-                    finish_run(db, run_id, "failed", {})
-                raise
-            report = MatchReport(rows, dry_run, office.division, mirror, list(mirror.unlinked))
-            if run_id is not None:
-                finish_run(db, run_id, "ok", {**report.counts(), "api_calls": mirror.calls})
-            return report
-    finally:
-        db.close()
+    db = ws.db
+    office = require_office(db)
+    with ws.run(COMMAND, lock=LOCK_NAME, dry_run=dry_run) as run:
+        with scratch_copy(db) if dry_run else nullcontext(db) as work:
+            with ws.client() as client:
+                mirror = refresh_office_mirror(client, work, office.division, progress=progress)
+            rows = evaluate(work, office.division, numbers_must_match=ws.settings.sync.numbers_must_match)
+            if not dry_run:
+                write_new_links(work, rows)
+        report = MatchReport(rows, dry_run, office.division, mirror, list(mirror.unlinked))
+        run.finish(0, {**report.counts(), "api_calls": mirror.calls})
+    return report
 
 
 # --------------------------------------------------------------------------------------------------
@@ -557,11 +531,11 @@ def decide(db: sqlite_utils.Database, row: MatchRow, answer: Answer) -> str | No
 
 
 def review(
+    ws: Workspace,
     ask: Callable[[ReviewItem, int, int], Answer],
     *,
     accept_all_above: int | None = None,
     show_bsn: bool = False,
-    settings: Settings | None = None,
 ) -> ReviewReport:
     """``match review``: walk the suggestions; ``ask(item, position, total)`` returns the answer for each.
 
@@ -570,40 +544,35 @@ def review(
     at least that value is accepted and the rest is left for a person. A pair whose account got linked
     earlier in the same session is passed over.
     """
-    from exactlink.services.locking import run_lock
     from exactlink.services.tenant import require_office
-    from exactlink.store.db import open_db
     from exactlink.store.links import link_for_account
 
-    db = open_db()
-    try:
-        office = require_office(db)
-        with run_lock(LOCK_NAME):
-            items = review_items(
-                db, office.division, numbers_must_match=_numbers_must_match(settings), show_bsn=show_bsn
-            )
-            report = ReviewReport()
-            for position, item in enumerate(items, start=1):
-                row = item.row
-                if row.account_id and link_for_account(db, row.account_id):
-                    continue
-                if accept_all_above is not None:
-                    eligible = row.confidence == "high" and (row.score or 0) >= accept_all_above
-                    answer: Answer = "accept" if eligible else "skip"
-                else:
-                    answer = ask(item, position, len(items))
-                if answer == "quit":
-                    report.remaining = len(items) - position + 1
-                    break
-                error = decide(db, row, answer)
-                if error:
-                    report.failed.append((row, error))
-                elif answer == "accept":
-                    report.accepted.append(row)
-                elif answer == "reject":
-                    report.rejected.append(row)
-                else:
-                    report.skipped.append(row)
-            return report
-    finally:
-        db.close()
+    db = ws.db
+    office = require_office(db)
+    with ws.run("match review", lock=LOCK_NAME, record=False):
+        items = review_items(
+            db, office.division, numbers_must_match=ws.settings.sync.numbers_must_match, show_bsn=show_bsn
+        )
+        report = ReviewReport()
+        for position, item in enumerate(items, start=1):
+            row = item.row
+            if row.account_id and link_for_account(db, row.account_id):
+                continue
+            if accept_all_above is not None:
+                eligible = row.confidence == "high" and (row.score or 0) >= accept_all_above
+                answer: Answer = "accept" if eligible else "skip"
+            else:
+                answer = ask(item, position, len(items))
+            if answer == "quit":
+                report.remaining = len(items) - position + 1
+                break
+            error = decide(db, row, answer)
+            if error:
+                report.failed.append((row, error))
+            elif answer == "accept":
+                report.accepted.append(row)
+            elif answer == "reject":
+                report.rejected.append(row)
+            else:
+                report.skipped.append(row)
+        return report

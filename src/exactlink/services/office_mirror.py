@@ -241,8 +241,8 @@ def refresh_office_mirror(
     """Bring the mirror of the office administration up to date with Exact Online; return what it cost.
 
     Args:
-        client: an authenticated client (``services.session.open_client``).
-        db: the open mirror (``store.db.open_db``).
+        client: an authenticated client (``Workspace.client()``).
+        db: the open mirror (``Workspace.db``).
         office_division: the office administration's division code.
         entities: which of ``accounts``, ``addresses``, ``contacts``, ``bank_accounts``, ``deleted`` to refresh,
             refreshed in the order of :data:`ALL_ENTITIES` whatever the order given.

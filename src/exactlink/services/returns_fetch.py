@@ -29,12 +29,11 @@ import queue
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from exactlink.errors import ExactlinkError, LockHeld
+from exactlink.errors import ExactlinkError
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -42,6 +41,7 @@ if TYPE_CHECKING:
     from exactlink.api.client import ExactClient
     from exactlink.domain.vraagposten import VraagpostenAccounts
     from exactlink.settings import Settings
+    from exactlink.workspace import Run, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -629,14 +629,13 @@ def _settle(
 
 
 def fetch_returns(
+    ws: Workspace,
     *,
     relation: str | None = None,
     dry_run: bool = False,
     office_hours: bool = False,
     skip_if_locked: bool = False,
     show_progress: bool = True,
-    settings: Settings | None = None,
-    now: datetime | None = None,
 ) -> FetchReport:
     """Run ``fetch-returns`` (see the module docstring); the report says what happened per administration.
 
@@ -649,89 +648,50 @@ def fetch_returns(
     import time
 
     from exactlink.domain.schedule import in_office_hours
-    from exactlink.services.locking import run_lock
-    from exactlink.settings import load_settings
 
-    settings = settings or load_settings()
-    moment = now or datetime.now(UTC)
+    settings = ws.settings
+    moment = ws.clock.now()
     schedule = settings.schedule
     if office_hours and not in_office_hours(moment, schedule.timezone, schedule.first_hour, schedule.last_hour):
         reason = f"outside office hours ({schedule.first_hour:02d}:00–{schedule.last_hour:02d}:59 {schedule.timezone})"
         log.info("fetch-returns skipped: %s", reason)
         return FetchReport(skipped=reason, dry_run=dry_run)
     started = time.monotonic()
-    with ExitStack() as stack:
-        if not dry_run:
-            try:
-                stack.enter_context(run_lock(LOCK_NAME))
-            except LockHeld:
-                if not skip_if_locked:
-                    raise
-                _record_skip()
-                log.info("fetch-returns skipped: another run holds the returns lock")
-                return FetchReport(skipped="another exactlink run holds the returns lock")
-        report = _fetch(settings, moment, relation=relation, dry_run=dry_run, show_progress=show_progress)
+    with ws.run(COMMAND, lock=LOCK_NAME, dry_run=dry_run, begin=False, skip_if_locked=skip_if_locked) as run:
+        if run.skipped:
+            return FetchReport(skipped="another exactlink run holds the returns lock")
+        report = _fetch(ws, run, moment, relation=relation, dry_run=dry_run, show_progress=show_progress)
     report.seconds = time.monotonic() - started
     return report
 
 
-def _record_skip() -> None:
-    from exactlink.store.db import open_db
-    from exactlink.store.runs import finish_run, start_run
-
-    db = open_db()
-    try:
-        finish_run(db, start_run(db, COMMAND), "skipped", {"skipped": "another run held the returns lock"})
-    finally:
-        db.close()
-
-
 def _fetch(
-    settings: Settings, moment: datetime, *, relation: str | None, dry_run: bool, show_progress: bool
+    ws: Workspace, run: Run, moment: datetime, *, relation: str | None, dry_run: bool, show_progress: bool
 ) -> FetchReport:
     from zoneinfo import ZoneInfo
 
-    from exactlink.console import progress
-    from exactlink.services.session import open_client
     from exactlink.services.tenant import require_office
-    from exactlink.store.db import open_db
-    from exactlink.store.runs import finish_run, start_run
 
+    settings = ws.settings
     today = moment.astimezone(ZoneInfo(settings.schedule.timezone)).date()
     report = FetchReport(dry_run=dry_run, window_days=settings.returns.window_days)
-    db = open_db()
-    try:
-        require_office(db)
-        targets = plan_targets(db, settings, today, relation=relation, now=moment)
-        if not targets:
-            report.note = "no client administrations are linked yet: link one with `exactlink link-admin REL DIVISION`"
-            return report
-        if not dry_run:
-            report.run_id = start_run(db, COMMAND)
-        outcome_word = "failed"
-        summary: dict[str, Any] = {}
-        try:
-            reachable = [target for target in targets if target.relation_linked]
-            report.outcomes.extend(_skipped_outcome(target, today) for target in targets if not target.relation_linked)
-            with open_client(settings) as client, progress(quiet=not show_progress) as bar:
-                task = bar.add_task("fetching returns", total=len(reachable))
+    db = ws.db
+    require_office(db)
+    targets = plan_targets(db, settings, today, relation=relation, now=moment)
+    if not targets:
+        report.note = "no client administrations are linked yet: link one with `exactlink link-admin REL DIVISION`"
+        return report
+    run.begin()
+    report.run_id = run.id
+    reachable = [target for target in targets if target.relation_linked]
+    report.outcomes.extend(_skipped_outcome(target, today) for target in targets if not target.relation_linked)
+    with ws.client() as client, ws.output.progress("fetching returns", len(reachable), show=show_progress) as advance:
 
-                def handle(target: AdminTarget, fetched: Fetched | None, error: ExactlinkError | None) -> None:
-                    report.outcomes.append(_settle(db, target, fetched, error, settings, today, dry_run=dry_run))
-                    bar.advance(task)
+        def handle(target: AdminTarget, fetched: Fetched | None, error: ExactlinkError | None) -> None:
+            report.outcomes.append(_settle(db, target, fetched, error, settings, today, dry_run=dry_run))
+            advance()
 
-                _run_concurrently(client, reachable, settings, today, handle)
-            report.outcomes.sort(key=lambda outcome: (outcome.relation_number, outcome.division))
-            outcome_word, summary = report.outcome_word, report.summary()
-        except KeyboardInterrupt:
-            outcome_word, summary = "interrupted", {"error": "interrupted"}
-            raise
-        except ExactlinkError as error:
-            summary = {"error": error.message}
-            raise
-        finally:
-            if report.run_id is not None:
-                finish_run(db, report.run_id, outcome_word, summary)
-    finally:
-        db.close()
+        _run_concurrently(client, reachable, settings, today, handle)
+    report.outcomes.sort(key=lambda outcome: (outcome.relation_number, outcome.division))
+    run.finish(report.exit_code, report.summary())
     return report

@@ -20,6 +20,8 @@ from exactlink.errors import UsageError
 if TYPE_CHECKING:
     import sqlite_utils
 
+    from exactlink.workspace import Workspace
+
 KINDS = ("btw", "btw_suppletie", "icp", "loonheffing", "vraagposten")
 _DONE_STATUSES = frozenset({0, 50})
 
@@ -132,17 +134,15 @@ def _names(db: sqlite_utils.Database) -> dict[int, str]:
 
 
 def list_returns_view(
+    ws: Workspace,
     *,
     kind: str | None = None,
     status: str | None = None,
     due_within: int | None = None,
     overdue: bool = False,
     relation: str | None = None,
-    today: date | None = None,
 ) -> list[dict[str, Any]]:
     """``returns list``: the fetched returns (or open vraagposten), filtered as asked, by due date."""
-    from exactlink.services.crm import today_in_office_zone
-    from exactlink.store.db import open_db
     from exactlink.store.returns import list_returns, list_vraagposten, short_document_ids
 
     if kind is not None and kind not in KINDS:
@@ -150,16 +150,13 @@ def list_returns_view(
     if due_within is not None and due_within < 0:
         raise UsageError("--due-within takes a number of days (0 or more)")
     status_code = parse_status(status) if status is not None else None
-    day = today or today_in_office_zone()
-    db = open_db()
-    try:
-        names = _names(db)
-        if kind == "vraagposten":
-            return [_vraagpost_view(row, names) for row in list_vraagposten(db, relation_number=relation)]
-        rows = list_returns(db, kinds=[kind] if kind else None, relation_number=relation, status=status_code)
-        short_ids = short_document_ids(db)
-    finally:
-        db.close()
+    day = ws.clock.today()
+    db = ws.db
+    names = _names(db)
+    if kind == "vraagposten":
+        return [_vraagpost_view(row, names) for row in list_vraagposten(db, relation_number=relation)]
+    rows = list_returns(db, kinds=[kind] if kind else None, relation_number=relation, status=status_code)
+    short_ids = short_document_ids(db)
     views = [return_view(row, day, names, short_ids) for row in rows]
     if due_within is not None or overdue:
         views = [view for view in views if _needs_action(view)]
@@ -174,21 +171,16 @@ def _needs_action(view: dict[str, Any]) -> bool:
     return view["exact_status"] not in _DONE_STATUSES and view["local_status"] != "processed"
 
 
-def show_return(document_id: str, today: date | None = None) -> dict[str, Any]:
+def show_return(ws: Workspace, document_id: str) -> dict[str, Any]:
     """``returns show DOC``: one return with its status history (each status with when it was first seen)."""
     from exactlink.domain.returns import status_label
-    from exactlink.services.crm import today_in_office_zone
-    from exactlink.store.db import open_db
     from exactlink.store.returns import get_return, resolve_document_id
 
-    db = open_db()
-    try:
-        full_id = resolve_document_id(db, document_id, hint="list them with `exactlink returns list`")
-        row = get_return(db, full_id)
-        assert row is not None
-        view = return_view(row, today or today_in_office_zone(), _names(db))
-    finally:
-        db.close()
+    db = ws.db
+    full_id = resolve_document_id(db, document_id, hint="list them with `exactlink returns list`")
+    row = get_return(db, full_id)
+    assert row is not None
+    view = return_view(row, ws.clock.today(), _names(db))
     view.update(
         {
             "request_id": row.get("request_id"),
@@ -205,16 +197,12 @@ def show_return(document_id: str, today: date | None = None) -> dict[str, Any]:
     return view
 
 
-def mark(document_id: str, local_status: str) -> dict[str, Any]:
+def mark(ws: Workspace, document_id: str, local_status: str) -> dict[str, Any]:
     """``returns mark DOC --processed|--rejected|--new``: the office's own status; feedback is queued, not sent."""
-    from exactlink.store.db import open_db
     from exactlink.store.returns import mark_return, resolve_document_id
 
-    db = open_db()
-    try:
-        row = mark_return(db, resolve_document_id(db, document_id), local_status)
-    finally:
-        db.close()
+    db = ws.db
+    row = mark_return(db, resolve_document_id(db, document_id), local_status)
     return {
         "document_id": row["document_id"],
         "local_status": row["local_status"],

@@ -12,9 +12,9 @@ import shutil
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import tzinfo
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from exactlink.domain.schedule import (
@@ -27,7 +27,9 @@ from exactlink.domain.schedule import (
 )
 from exactlink.errors import ConfigError
 from exactlink.paths import get_paths
-from exactlink.settings import load_settings
+
+if TYPE_CHECKING:
+    from exactlink.workspace import Workspace
 
 ETC_TIMEZONE = Path("/etc/timezone")
 ETC_LOCALTIME = Path("/etc/localtime")
@@ -171,16 +173,15 @@ class SchedulePlan:
         return "\n".join(parts)
 
 
-def build_schedule(*, now: datetime | None = None) -> SchedulePlan:
+def build_schedule(ws: Workspace) -> SchedulePlan:
     """The schedule for this machine (:func:`detect_machine_timezone`, :func:`find_executable`) and settings.
 
-    Args:
-        now: the moment from which the machine's zone is compared with the office zone; default now.
+    The machine's zone is compared with the office zone as of the workspace clock's now.
 
     Raises:
         ConfigError: ``schedule.timezone`` is not a known zone.
     """
-    settings = load_settings().schedule
+    settings = ws.settings.schedule
     try:
         as_zone(settings.timezone)
     except ValueError:
@@ -197,7 +198,7 @@ def build_schedule(*, now: datetime | None = None) -> SchedulePlan:
         argv,
         machine_tz=machine_zone.zone if machine_zone else None,
         machine_tz_name=machine_zone.name if machine_zone else None,
-        at=now or datetime.now(UTC),
+        at=ws.clock.now(),
         tz=settings.timezone,
         first_hour=settings.first_hour,
         last_hour=settings.last_hour,

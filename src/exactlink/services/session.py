@@ -1,26 +1,20 @@
-"""Build an authenticated Exact Online client from the settings; every command that talks to Exact uses this.
+"""Build an authenticated Exact Online client from a workspace; ``Workspace.client()`` uses this.
 
-``open_client(settings)`` wires the pieces: the token store (keyring or 0600 file), the app registration
+``open_client(ws)`` wires the pieces: the token store (keyring or 0600 file), the app registration
 (client id from the settings, client secret from ``EXACTLINK_CLIENT_SECRET`` or the keyring), the
 cross-process token refresh, the shared error budget and the rate-limit log in the state directory.
-
-``runtime`` is the one seam for tests and the sandbox: it holds the httpx transport, the clock and the
-sleep function everything here uses. Production code never changes it.
+The httpx transport, the clock and the sleep function come from the workspace, so tests and the sandbox
+change them there.
 """
 
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from exactlink.errors import ConfigError
 
 if TYPE_CHECKING:
-    import httpx
-
     from exactlink.api.budget import ErrorBudget
     from exactlink.api.client import ExactClient
     from exactlink.api.ratelimit import RateLimitLog
@@ -28,27 +22,9 @@ if TYPE_CHECKING:
     from exactlink.auth.session import TokenProvider
     from exactlink.auth.tokens import TokenStore
     from exactlink.settings import Settings
+    from exactlink.workspace import Workspace
 
 SECRET_ENV = "EXACTLINK_CLIENT_SECRET"
-
-
-@dataclass
-class Runtime:
-    """How exactlink reaches Exact Online: real network and real time, unless a test swaps them."""
-
-    transport: httpx.BaseTransport | None = None
-    clock: Callable[[], float] = time.time
-    sleep: Callable[[float], None] = time.sleep
-    keyring_timeout: float = 10.0
-
-
-runtime = Runtime()
-
-
-def _default_warn(message: str) -> None:
-    from exactlink.console import warn
-
-    warn(message)
 
 
 def require_client_id(settings: Settings) -> str:
@@ -67,16 +43,17 @@ def require_client_id(settings: Settings) -> str:
     return client_id
 
 
-def token_store(settings: Settings, *, warn: Callable[[str], None] | None = None) -> TokenStore:
+def token_store(ws: Workspace) -> TokenStore:
     """The token store of the configured site and app (``exact.token_storage`` decides keyring or file)."""
     from exactlink.auth.tokens import TokenStore
 
+    settings = ws.settings
     return TokenStore(
         settings.exact.effective_base_url,
         require_client_id(settings),
         mode=settings.exact.token_storage,
-        keyring_timeout=runtime.keyring_timeout,
-        warn=warn or _default_warn,
+        keyring_timeout=ws.keyring_timeout,
+        warn=ws.output.warn,
     )
 
 
@@ -110,34 +87,32 @@ def oauth_app(settings: Settings, store: TokenStore) -> OAuthApp:
     )
 
 
-def oauth_client(settings: Settings, store: TokenStore) -> OAuthClient:
+def oauth_client(ws: Workspace, store: TokenStore) -> OAuthClient:
     """A client for the app's token endpoint."""
     from exactlink.auth.oauth import OAuthClient
 
     return OAuthClient(
-        oauth_app(settings, store),
-        transport=runtime.transport,
-        timeout=settings.exact.timeout_seconds,
-        clock=runtime.clock,
+        oauth_app(ws.settings, store),
+        transport=ws.transport,
+        timeout=ws.settings.exact.timeout_seconds,
+        clock=ws.clock.time,
     )
 
 
-def token_provider(
-    settings: Settings, store: TokenStore, *, warn: Callable[[str], None] | None = None
-) -> TokenProvider:
+def token_provider(ws: Workspace, store: TokenStore) -> TokenProvider:
     """The cross-process-safe source of access tokens for this login."""
     from exactlink.auth.session import TokenProvider
 
-    return TokenProvider(store, oauth_client(settings, store), clock=runtime.clock, warn=warn or _default_warn)
+    return TokenProvider(store, oauth_client(ws, store), clock=ws.clock.time, warn=ws.output.warn)
 
 
-def error_budget() -> ErrorBudget:
+def error_budget(ws: Workspace) -> ErrorBudget:
     """The error budget shared by all runs (a JSON file in the state directory)."""
     from exactlink.api.budget import ErrorBudget
     from exactlink.paths import get_paths
 
     paths = get_paths()
-    return ErrorBudget(paths.state_dir / "error-budget.json", paths.lock_file("error-budget"), clock=runtime.clock)
+    return ErrorBudget(paths.state_dir / "error-budget.json", paths.lock_file("error-budget"), clock=ws.clock.time)
 
 
 def rate_limit_log() -> RateLimitLog:
@@ -149,12 +124,7 @@ def rate_limit_log() -> RateLimitLog:
     return RateLimitLog(paths.state_dir / "rate-limits.json", paths.lock_file("rate-limits"))
 
 
-def open_client(
-    settings: Settings | None = None,
-    *,
-    warn: Callable[[str], None] | None = None,
-    store: TokenStore | None = None,
-) -> ExactClient:
+def open_client(ws: Workspace, *, store: TokenStore | None = None) -> ExactClient:
     """An authenticated ``ExactClient`` for the configured site; close it (or use ``with``) when done.
 
     ``store`` reuses a token store the caller already has (so a broken keyring is probed only once).
@@ -167,21 +137,20 @@ def open_client(
     from exactlink.api.ratelimit import RateLimiter
     from exactlink.auth.session import not_logged_in
     from exactlink.paths import get_paths
-    from exactlink.settings import load_settings
 
-    settings = settings or load_settings()
+    settings = ws.settings
     get_paths().ensure()
-    store = store or token_store(settings, warn=warn)
+    store = store or token_store(ws)
     if store.load() is None:
         raise not_logged_in()
-    provider = token_provider(settings, store, warn=warn)
+    provider = token_provider(ws, store)
     return ExactClient(
         settings.exact.effective_base_url,
         provider,
-        transport=runtime.transport,
+        transport=ws.transport,
         timeout=settings.exact.timeout_seconds,
-        limiter=RateLimiter(clock=runtime.clock, sleep=runtime.sleep),
-        budget=error_budget(),
+        limiter=RateLimiter(clock=ws.clock.time, sleep=ws.sleep),
+        budget=error_budget(ws),
         rate_log=rate_limit_log(),
-        sleep=runtime.sleep,
+        sleep=ws.sleep,
     )

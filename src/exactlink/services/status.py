@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from exactlink.api.ratelimit import LimitState
-    from exactlink.settings import Settings
+    from exactlink.workspace import Workspace
 
 
 def _iso(moment: float | None) -> str | None:
@@ -36,10 +36,11 @@ def _budget_row(key: str, state: LimitState, now: float) -> dict[str, Any]:
     }
 
 
-def login_status(settings: Settings) -> dict[str, Any]:
+def login_status(ws: Workspace) -> dict[str, Any]:
     """Who is logged in, where the tokens are, and when the access and refresh tokens expire."""
     from exactlink.auth.session import EXPIRY_WARNING
-    from exactlink.services.session import runtime, token_store
+
+    settings = ws.settings
 
     report: dict[str, Any] = {
         "base_url": settings.exact.effective_base_url,
@@ -52,12 +53,12 @@ def login_status(settings: Settings) -> dict[str, Any]:
     }
     if not report["client_id_configured"]:
         return report
-    store = token_store(settings)
+    store = ws.token_store()
     tokens = store.load()
     report["token_storage"] = {"kind": store.kind, "location": store.location()}
     if tokens is None:
         return report
-    now = runtime.clock()
+    now = ws.clock.time()
     refresh_left = tokens.refresh_expires_at - now
     report["logged_in"] = refresh_left > 0
     report["user"] = tokens.user
@@ -70,25 +71,18 @@ def login_status(settings: Settings) -> dict[str, Any]:
     return report
 
 
-def status_report(settings: Settings, *, runs: int = 5) -> dict[str, Any]:
+def status_report(ws: Workspace, *, runs: int = 5) -> dict[str, Any]:
     """The whole ``status`` document (see the module docstring)."""
-    from exactlink.services.session import error_budget, rate_limit_log, runtime
-    from exactlink.store.db import open_db
+    from exactlink.services.session import error_budget, rate_limit_log
+    from exactlink.services.tenant import current_office, office_json
     from exactlink.store.runs import last_runs
 
-    report = login_status(settings)
-    now = runtime.clock()
-    db = open_db()
-    try:
-        from exactlink.services.tenant import current_office, office_json
-
-        office = current_office(db)
-        report["office"] = office_json(office)
-        report["last_runs"] = last_runs(db, runs)
-    finally:
-        db.close()
+    report = login_status(ws)
+    now = ws.clock.time()
+    report["office"] = office_json(current_office(ws.db))
+    report["last_runs"] = last_runs(ws.db, runs)
     report["api_budget"] = [_budget_row(key, state, now) for key, state in sorted(rate_limit_log().read().items())]
-    budget = error_budget()
+    budget = error_budget(ws)
     report["error_budget"] = [
         {"division": key.split("|", 1)[0], "endpoint": key.split("|", 1)[1], "failures": count, "limit": budget.limit}
         for key, count in sorted(budget.snapshot().items())

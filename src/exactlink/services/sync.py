@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from exactlink.api.client import ExactClient
     from exactlink.services.office_mirror import MirrorStats
     from exactlink.settings import Settings
+    from exactlink.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -759,12 +760,12 @@ def resolve_options(
 
 
 def run_sync(
+    ws: Workspace,
     *,
     direction: str | None = None,
     dry_run: bool = False,
     relations: Sequence[str] | None = None,
     delete_in_exact: bool = False,
-    settings: Settings | None = None,
     progress: ProgressHook | None = None,
 ) -> SyncReport:
     """``exactlink sync``: one run under the run lock, recorded in the run history.
@@ -773,39 +774,22 @@ def run_sync(
     A dry run takes no lock, records no run and writes nothing: it reads Exact (so the diff is current) into
     an in-memory copy of the database that is thrown away, so it never holds the database's write lock either.
     """
-    from exactlink.services.locking import run_lock
-    from exactlink.services.session import open_client
     from exactlink.services.tenant import require_office
-    from exactlink.settings import load_settings
-    from exactlink.store.db import open_db, scratch_copy
-    from exactlink.store.runs import finish_run, start_run
+    from exactlink.store.db import scratch_copy
 
-    settings = settings or load_settings()
+    settings = ws.settings
     options = resolve_options(
         settings, direction=direction, dry_run=dry_run, relations=relations, delete_in_exact=delete_in_exact
     )
-    with nullcontext() if dry_run else run_lock(LOCK_NAME):
-        db = open_db()
-        try:
-            office = require_office(db)
-            with open_client(settings) as client:
-                if dry_run:
-                    with scratch_copy(db) as scratch:
-                        report = sync_office(client, scratch, office.division, options, progress=progress)
-                else:
-                    run_id = start_run(db, RUN_COMMAND)
-                    try:
-                        report = sync_office(client, db, office.division, options, progress=progress)
-                    except KeyboardInterrupt:
-                        finish_run(db, run_id, "interrupted", {"direction": options.direction})
-                        raise
-                    except BaseException:
-                        finish_run(db, run_id, "failed", {"direction": options.direction})
-                        raise
-                    finish_run(db, run_id, "partial" if report.exit_code else "ok", report.summary())
-            report.warnings.extend(direct_sync_warnings(db, settings))
-        finally:
-            db.close()
+    with ws.run(RUN_COMMAND, lock=LOCK_NAME, dry_run=dry_run, begin=False) as run:
+        db = ws.db
+        office = require_office(db)
+        with ws.client() as client:
+            with scratch_copy(db) if dry_run else nullcontext(db) as work:
+                run.begin({"direction": options.direction})
+                report = sync_office(client, work, office.division, options, progress=progress)
+            run.finish(report.exit_code, report.summary())
+        report.warnings.extend(direct_sync_warnings(db, settings))
     return report
 
 
@@ -856,12 +840,12 @@ class WatchSummary:
 
 
 def watch(
+    ws: Workspace,
     *,
     direction: str | None = None,
     interval_minutes: float | None = None,
     max_polls: int | None = None,
     relations: Sequence[str] | None = None,
-    settings: Settings | None = None,
     on_poll: Callable[[SyncReport], None] | None = None,
     sleep: Callable[[float], None] | None = None,
     on_start: Callable[[], None] | None = None,
@@ -871,13 +855,11 @@ def watch(
     Each poll takes the run lock for its own duration (a poll that finds it held is skipped), so other
     commands can run in between. Ctrl-C ends the watch with the summary so far; ``max_polls`` ends it
     after that many polls. ``on_start`` is called once the options are found valid, before the first poll.
+    The wait between polls is ``sleep`` (default: the workspace's).
     """
-    from exactlink.console import warn
     from exactlink.errors import ConfigError, LockHeld, LoginRequired, NotConfigured
-    from exactlink.services.session import runtime
-    from exactlink.settings import load_settings
 
-    settings = settings or load_settings()
+    settings = ws.settings
     if (settings.sync.direction if direction is None else direction) != "inbound":
         raise UsageError(
             "sync --watch polls Exact Online for changes, which only makes sense inbound; the direction is outbound",
@@ -888,12 +870,12 @@ def watch(
         raise UsageError(f"--interval must be a number of minutes more than 0, not {minutes:g}")
     if on_start is not None:
         on_start()
-    wait = sleep or runtime.sleep
+    wait = sleep or ws.sleep
     summary = WatchSummary()
     try:
         while max_polls is None or summary.polls + summary.skipped_polls < max_polls:
             try:
-                report = run_sync(direction="inbound", relations=relations, settings=settings)
+                report = run_sync(ws, direction="inbound", relations=relations)
             except LockHeld:
                 summary.skipped_polls += 1
                 log.info("sync --watch: another run holds the lock; skipping this poll")
@@ -903,7 +885,7 @@ def watch(
                 # Exact unreachable, an error budget used up …: this poll failed, the next one may not.
                 summary.skipped_polls += 1
                 summary.failed_polls += 1
-                warn(f"sync --watch: this poll failed: {exc.message}")
+                ws.output.warn(f"sync --watch: this poll failed: {exc.message}")
             else:
                 summary.polls += 1
                 counts = report.counts()
@@ -921,7 +903,7 @@ def watch(
     return summary
 
 
-def push_relations(numbers: Sequence[str], *, settings: Settings | None = None) -> SyncReport | None:
+def push_relations(ws: Workspace, numbers: Sequence[str]) -> SyncReport | None:
     """Direct synchronisation: push CRM changes to Exact Online at once (outbound only).
 
     Called by the ``crm`` service after it changed relations. Does nothing (returns None) unless
@@ -929,37 +911,31 @@ def push_relations(numbers: Sequence[str], *, settings: Settings | None = None) 
     linked. When it cannot run (not logged in, another sync holds the lock …) it warns and returns None:
     the next ``exactlink sync`` pushes the changes, as they stay marked as pending.
     """
-    from exactlink.console import warn
-
     try:
-        return _push_changed(numbers, settings, warn)
+        return _push_changed(ws, numbers)
     except ExactlinkError as exc:
-        warn(f"direct synchronisation did not run: {exc.message}; `exactlink sync` will push the changes")
+        ws.output.warn(f"direct synchronisation did not run: {exc.message}; `exactlink sync` will push the changes")
         return None
 
 
-def _push_changed(numbers: Sequence[str], settings: Settings | None, warn: Callable[[str], None]) -> SyncReport | None:
-    from exactlink.settings import load_settings
-    from exactlink.store.db import open_db
+def _push_changed(ws: Workspace, numbers: Sequence[str]) -> SyncReport | None:
     from exactlink.store.links import list_links
 
-    settings = settings or load_settings()
+    settings = ws.settings
     if not settings.sync.direct or settings.sync.direction != "outbound" or not numbers:
         return None
-    db = open_db()
-    try:
-        linked = {link["relation_number"] for link in list_links(db)}
-        advice = direct_sync_warnings(db, settings)
-    finally:
-        db.close()
+    linked = {link["relation_number"] for link in list_links(ws.db)}
+    advice = direct_sync_warnings(ws.db, settings)
     for line in advice:
-        warn(line)
+        ws.output.warn(line)
     wanted = [number for number in dict.fromkeys(numbers) if number in linked]
     if not wanted:
         return None
-    report = run_sync(direction="outbound", relations=wanted, settings=settings)
+    report = run_sync(ws, direction="outbound", relations=wanted)
     report.warnings = [line for line in report.warnings if line not in advice]
     failed = report.counts()["failed"]
     if failed:
-        warn(f"direct synchronisation: {failed} relation(s) could not be pushed; `exactlink sync` retries them")
+        ws.output.warn(
+            f"direct synchronisation: {failed} relation(s) could not be pushed; `exactlink sync` retries them"
+        )
     return report

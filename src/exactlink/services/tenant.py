@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from exactlink.api.client import ExactClient
     from exactlink.api.models import Division, Me
     from exactlink.store.meta import OfficeAdministration
+    from exactlink.workspace import Workspace
 
 STATUS_WORDS = {0: "inactive", 1: "active", 2: "archived"}
 BLOCKING_WORDS = {
@@ -229,11 +230,9 @@ def choose_office(client: ExactClient, selector: str) -> tuple[DivisionEntry, li
     return entry, warnings
 
 
-def resolve_office(selector: str) -> tuple[DivisionEntry, list[str]]:
+def resolve_office(ws: Workspace, selector: str) -> tuple[DivisionEntry, list[str]]:
     """For ``tenant select``: ask Exact which administrations the login sees and resolve ``selector`` among them."""
-    from exactlink.services.session import open_client
-
-    with open_client() as client:
+    with ws.client() as client:
         return choose_office(client, selector)
 
 
@@ -290,37 +289,18 @@ def office_json(office: OfficeAdministration | None) -> dict[str, Any] | None:
     )
 
 
-def list_divisions_with_office() -> tuple[TenantOverview, dict[str, Any] | None]:
+def list_divisions_with_office(ws: Workspace) -> tuple[TenantOverview, dict[str, Any] | None]:
     """For ``tenant list``: every administration the login sees, and the chosen office (``None`` if none)."""
-    from exactlink.services.session import open_client
-    from exactlink.store.db import open_db
-
-    with open_client() as client:
+    with ws.client() as client:
         overview = list_divisions(client)
-    db = open_db()
-    try:
-        return overview, office_json(current_office(db))
-    finally:
-        db.close()
+    return overview, office_json(current_office(ws.db))
 
 
-def save_office(entry: DivisionEntry) -> OfficeAdministration:
+def save_office(ws: Workspace, entry: DivisionEntry) -> OfficeAdministration:
     """For ``tenant select``: store ``entry`` as the office administration in the database."""
-    from exactlink.store.db import open_db
-
-    db = open_db()
-    try:
-        return store_office(db, entry)
-    finally:
-        db.close()
+    return store_office(ws.db, entry)
 
 
-def office_or_fail() -> OfficeAdministration:
-    """For commands without an open database: the chosen office administration, or ``NotConfigured``."""
-    from exactlink.store.db import open_db
-
-    db = open_db()
-    try:
-        return require_office(db)
-    finally:
-        db.close()
+def office_or_fail(ws: Workspace) -> OfficeAdministration:
+    """The chosen office administration, or ``NotConfigured``."""
+    return require_office(ws.db)
