@@ -93,8 +93,23 @@ def _sync_economy(quick: bool) -> tuple[dict[str, Any], list[Row]]:
     return figures, summary_rows(figures)
 
 
+def _generator(quick: bool) -> tuple[dict[str, Any], list[Row]]:
+    from bench.bench_generator import run
+
+    figures = run(clients=2_000 if quick else 20_000)
+    return figures, [
+        (
+            f"Sandbox: generate {figures['clients']:,} clients < {figures['bar_seconds']:.1f} s",
+            f"{figures['seconds']:.2f} s ({figures['ratio_to_bar']:.0%} of the bar), {figures['divisions']:,} "
+            "administrations",
+            figures["ok"],
+        )
+    ]
+
+
 BENCHMARKS: dict[str, Callable[[bool], tuple[dict[str, Any], list[Row]]]] = {
     "startup": _startup,
+    "generator": _generator,
     "tokens": _tokens,
     "matching": _matching,
     "sync_economy": _sync_economy,
