@@ -1369,15 +1369,7 @@ class _Showcase:
         for position, (client, division) in enumerate(self.showcase):
             self.make_usable(client, division)
             number = client.number or ""
-            crm_rows[row_index[number]] = writer.row(
-                client,
-                missing_fiscal=False,
-                only_in_ob=False,
-                mistyped_fiscal=False,
-                broken_kvk=False,
-                missing_kvk=False,
-                moved=False,
-            )
+            crm_rows[row_index[number]] = writer.row(client)
             division.tables[RETURNS].clear()
             for role in promised.ROLES:
                 if role.administration == position:
@@ -1671,13 +1663,14 @@ class _CrmWriter:
         self,
         relation: _Relation,
         *,
-        missing_fiscal: bool,
-        only_in_ob: bool,
-        mistyped_fiscal: bool,
-        broken_kvk: bool,
-        missing_kvk: bool,
-        moved: bool,
+        missing_fiscal: bool = False,
+        only_in_ob: bool = False,
+        mistyped_fiscal: bool = False,
+        broken_kvk: bool = False,
+        missing_kvk: bool = False,
+        moved: bool = False,
     ) -> dict[str, str]:
+        """The export row of ``relation``, with the mess the flags ask for (none by default)."""
         rng = self.rng
         fiscal = relation.fiscal_number or ""
         if mistyped_fiscal:
