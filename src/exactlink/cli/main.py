@@ -138,11 +138,12 @@ def root(
 
 def _register() -> None:
     # Each command group lives in its own module; the order here is the order in --help.
-    from exactlink.cli import auth_cmd, status_cmd, tenant_cmd
+    from exactlink.cli import auth_cmd, doctor_cmd, status_cmd, tenant_cmd
 
     auth_cmd.register(app)
     tenant_cmd.register(app)
     status_cmd.register(app)
+    doctor_cmd.register(app)
     from exactlink.cli import config_cmd, demo_cmd
 
     config_cmd.register(app)

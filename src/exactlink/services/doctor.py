@@ -1,0 +1,468 @@
+"""``exactlink doctor``: what an office checks first against its real Exact Online, read-only.
+
+The checks, in order, each ending ``ok``, ``warn``, ``refused`` (Exact said no, with its message),
+``fallback`` (the preferred form was refused and the fallback works), ``failed`` or ``skipped``:
+
+1. configuration: an app is configured, its secret is available, the site is https, the redirect URI is one
+   Exact's App Center accepts (https only since July 2021: an http loopback address may be refused there);
+2. login: logged in, where the tokens are kept (keyring or the 0600 file), access and refresh token health;
+3. clock: the server's ``Date`` header against this machine's clock (token expiry and windows rely on it);
+4. access: the office administration and every linked client administration, visible and consented;
+5. probes: one smallest-page call (``$top=1``) of every endpoint × ``$select`` × ``$filter`` form exactlink
+   uses, in the office administration and in one client administration. After an endpoint's first refusal
+   only its fallback form is tried, so the whole run costs at most one failed call per endpoint and
+   administration (Exact blocks an app after ten in an hour). What works is stored per endpoint form
+   (``meta`` key ``doctor.forms``) so the commands can take the fallback the tenant needs.
+
+Nothing is written to Exact Online.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import httpx
+
+    from exactlink.api.client import ExactClient
+    from exactlink.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+OK, WARN, REFUSED, FALLBACK, FAILED, SKIPPED = "ok", "warn", "refused", "fallback", "failed", "skipped"
+CLOCK_SKEW_WARNING = timedelta(seconds=60)
+LEARNED_FORMS_KEY = "doctor.forms"
+# A GUID that names no record: a filter on it is valid and answers an empty page.
+NO_RECORD = "00000000-0000-4000-8000-000000000000"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the doctor's report."""
+
+    area: str
+    name: str
+    status: str
+    detail: str = ""
+    hint: str | None = None
+
+
+@dataclass
+class DoctorReport:
+    """Every check in order; ``forms`` is what was learned per probed endpoint form (``ok`` or the fallback)."""
+
+    checks: list[Check] = field(default_factory=list)
+    forms: dict[str, str] = field(default_factory=dict)
+    failed_calls: int = 0
+
+    def add(self, area: str, name: str, status: str, detail: str = "", hint: str | None = None) -> Check:
+        """Record one check and return it."""
+        check = Check(area, name, status, detail, hint)
+        self.checks.append(check)
+        return check
+
+    @property
+    def healthy(self) -> bool:
+        """No check failed or was refused without a working fallback."""
+        return not any(check.status in (FAILED, REFUSED) for check in self.checks)
+
+    def as_json(self) -> dict[str, Any]:
+        """The report for ``--json``."""
+        return {
+            "healthy": self.healthy,
+            "checks": [asdict(check) for check in self.checks],
+            "forms": self.forms,
+            "failed_calls": self.failed_calls,
+        }
+
+
+@dataclass(frozen=True)
+class Form:
+    """One way exactlink reads an endpoint: ``$select`` and ``$filter`` (made at run time from the clock).
+
+    ``fallback`` names the form (same table) to use when this one is refused; ``scope`` says in which
+    administration it is read: ``me`` (none), ``office`` or ``client``.
+    """
+
+    name: str
+    scope: str
+    endpoint: str
+    select: Callable[[], list[str] | str]
+    filter: Callable[[datetime], str | None] = lambda now: None
+    fallback: str | None = None
+    is_fallback: bool = False
+
+
+def _forms() -> tuple[Form, ...]:
+    from exactlink.api.models import Division, Me, SolutionLink
+    from exactlink.api.odata import datetime_literal, guid_literal
+    from exactlink.services import office_mirror, returns_fetch
+
+    def since_timestamp(now: datetime) -> str:
+        return "Timestamp gt 1L"
+
+    def sync_form(name: str, endpoint: str, entity: str) -> Form:
+        return Form(name, "office", endpoint, lambda: office_mirror.select_fields(entity), since_timestamp)
+
+    gl_sync = "sync/Financial/GLAccounts"
+    lines_sync = "sync/Financial/TransactionLines"
+    return (
+        Form("who is logged in", "me", "current/Me", Me.select),
+        Form("administrations", "office", "system/Divisions", Division.select),
+        Form("all administrations", "office", "system/AllDivisions", Division.select),
+        sync_form("accounts (sync)", "sync/CRM/Accounts", office_mirror.ACCOUNTS),
+        sync_form("addresses (sync)", "sync/CRM/Addresses", office_mirror.ADDRESSES),
+        sync_form("contacts (sync)", "sync/CRM/Contacts", office_mirror.CONTACTS),
+        Form(
+            "bank accounts (changed since)",
+            "office",
+            office_mirror.BANK_ACCOUNTS_ENDPOINT,
+            lambda: office_mirror.select_fields(office_mirror.BANK_ACCOUNTS),
+            lambda now: f"Modified ge {datetime_literal((now - timedelta(days=1)).replace(microsecond=0))}",
+        ),
+        Form(
+            "deleted records",
+            "office",
+            office_mirror.DELETED_ENDPOINT,
+            lambda: "EntityKey,EntityType,Timestamp",
+            since_timestamp,
+        ),
+        Form("SolutionLinks", "office", "accountancy/SolutionLinks", SolutionLink.select),
+        Form(
+            "returns (created since)",
+            "client",
+            returns_fetch.RETURNS_PATH,
+            returns_fetch.return_select,
+            lambda now: f"Created ge {datetime_literal((now - timedelta(days=30)).date())}",
+            fallback="returns (no filter)",
+        ),
+        Form(
+            "returns (no filter)", "client", returns_fetch.RETURNS_PATH, returns_fetch.return_select, is_fallback=True
+        ),
+        Form(
+            "one return (feedback)",
+            "client",
+            returns_fetch.RETURNS_PATH,
+            returns_fetch.return_select,
+            lambda now: f"DocumentID eq {guid_literal(NO_RECORD)}",
+        ),
+        Form(
+            "G/L accounts",
+            "client",
+            returns_fetch.GL_ACCOUNTS_PATH,
+            lambda: returns_fetch.GL_ACCOUNT_SELECT,
+            fallback="G/L accounts (sync)",
+        ),
+        Form(
+            "G/L accounts (sync)",
+            "client",
+            gl_sync,
+            lambda: "ID,Code,Description,Timestamp",
+            since_timestamp,
+            is_fallback=True,
+        ),
+        Form(
+            "vraagposten lines (by account code)",
+            "client",
+            returns_fetch.TRANSACTION_LINES_PATH,
+            lambda: returns_fetch.TRANSACTION_LINE_SELECT,
+            lambda now: "GLAccountCode eq '2300'",
+            fallback="vraagposten lines (sync)",
+        ),
+        Form(
+            "vraagposten lines (sync)",
+            "client",
+            lines_sync,
+            lambda: returns_fetch.TRANSACTION_LINE_SELECT + ",Timestamp",
+            since_timestamp,
+            is_fallback=True,
+        ),
+    )
+
+
+def run_doctor(ws: Workspace) -> DoctorReport:
+    """Run every check (see the module docstring); stores what the probes learned."""
+    report = DoctorReport()
+    ready = _configuration(ws, report)
+    if ready:
+        ready = _login(ws, report)
+    if not ready:
+        report.add("probes", "Exact Online", SKIPPED, "no login to probe with")
+        return report
+    seen: list[httpx.Response] = []
+    client = _recording_client(ws, seen)
+    try:
+        office, clients = _access(ws, client, report)
+        _clock(ws, seen, report)
+        _probe_all(ws, client, report, office, clients[:1])
+    finally:
+        client.close()
+    if report.forms:
+        from exactlink.store.meta import get_value, set_value
+
+        learned = {**(get_value(ws.db, LEARNED_FORMS_KEY) or {}), **report.forms}
+        set_value(ws.db, LEARNED_FORMS_KEY, learned)
+    return report
+
+
+# -- configuration and login ---------------------------------------------------------------------------
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _configuration(ws: Workspace, report: DoctorReport) -> bool:
+    import httpx
+
+    from exactlink.errors import ConfigError
+    from exactlink.services.session import client_secret
+
+    exact = ws.settings.exact
+    if not exact.client_id.strip():
+        report.add(
+            "configuration",
+            "app registration",
+            FAILED,
+            "exact.client_id is empty",
+            "register the app in the Exact App Center, then set client_id under [exact] in config.toml",
+        )
+        return False
+    report.add("configuration", "app registration", OK, f"client id {exact.client_id.strip()}")
+    try:
+        client_secret(ws.token_store())
+        report.add("configuration", "client secret", OK, "available")
+    except ConfigError as problem:
+        report.add("configuration", "client secret", FAILED, problem.message, problem.hint)
+        return False
+    site = httpx.URL(exact.effective_base_url)
+    if site.scheme == "https" or _is_loopback(site.host):
+        report.add("configuration", "site", OK, exact.effective_base_url)
+    else:
+        report.add("configuration", "site", FAILED, f"{exact.effective_base_url} is not https", "use the https address")
+    redirect = httpx.URL(exact.redirect_uri)
+    if redirect.scheme == "https":
+        report.add("configuration", "redirect URI", OK, f"{exact.redirect_uri} (register exactly this address)")
+    else:
+        report.add(
+            "configuration",
+            "redirect URI",
+            WARN,
+            f"{exact.redirect_uri} is http: Exact's App Center has required https redirect URIs since July 2021",
+            "if the App Center refuses it, register an https address and set exact.redirect_uri to it",
+        )
+    return True
+
+
+def _login(ws: Workspace, report: DoctorReport) -> bool:
+    from exactlink.services.status import login_status
+
+    status = login_status(ws)
+    storage = status.get("token_storage") or {}
+    where = f"{storage.get('kind')} ({storage.get('location')})" if storage else "unknown"
+    if not status["logged_in"]:
+        report.add("login", "logged in", FAILED, f"no usable login (tokens: {where})", "run `exactlink login`")
+        return False
+    user = status.get("user") or {}
+    who = user.get("username") or user.get("full_name") or "yes"
+    report.add("login", "logged in", OK, f"{who}; tokens in {where}")
+    refresh = status["refresh_token"]
+    if refresh["expires_soon"]:
+        report.add(
+            "login",
+            "refresh token",
+            WARN,
+            f"expires in {refresh['days_left']} days unless exactlink talks to Exact before then",
+            "any run renews it; or run `exactlink login`",
+        )
+    else:
+        report.add("login", "refresh token", OK, f"{refresh['days_left']} days left (renewed by every run)")
+    return True
+
+
+def _recording_client(ws: Workspace, seen: list[httpx.Response]) -> ExactClient:
+    """The workspace's client, with every answer's headers kept (the clock check reads ``Date``)."""
+    import httpx
+
+    inner = ws.transport or httpx.HTTPTransport()
+
+    class Recording(httpx.BaseTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            response = inner.handle_request(request)
+            seen.append(response)
+            return response
+
+        def close(self) -> None:
+            inner.close()
+
+    previous = ws.transport
+    ws.transport = Recording()
+    try:
+        return ws.client()
+    finally:
+        ws.transport = previous
+
+
+# -- clock and access ----------------------------------------------------------------------------------
+
+
+def _clock(ws: Workspace, seen: list[httpx.Response], report: DoctorReport) -> None:
+    dated = next((response for response in seen if response.headers.get("Date")), None)
+    if dated is None:
+        report.add("clock", "server time", SKIPPED, "Exact's answers carried no Date header")
+        return
+    try:
+        server = parsedate_to_datetime(dated.headers["Date"]).astimezone(UTC)
+    except (TypeError, ValueError):
+        report.add("clock", "server time", SKIPPED, f"unreadable Date header {dated.headers['Date']!r}")
+        return
+    skew = ws.clock.now() - server
+    seconds = abs(skew.total_seconds())
+    if abs(skew) > CLOCK_SKEW_WARNING:
+        ahead = "ahead of" if skew.total_seconds() > 0 else "behind"
+        report.add(
+            "clock",
+            "server time",
+            WARN,
+            f"this machine is {seconds:.0f} s {ahead} Exact Online",
+            "set the machine's clock right (NTP): token refreshes and the returns window depend on it",
+        )
+    else:
+        report.add("clock", "server time", OK, f"within {max(seconds, 1):.0f} s of Exact Online")
+
+
+def _access(ws: Workspace, client: ExactClient, report: DoctorReport) -> tuple[int | None, list[int]]:
+    """The office administration and the linked client administrations that can be read."""
+    from exactlink.api.errors import ApiError
+    from exactlink.api.models import Division
+    from exactlink.store.links import list_admin_links
+    from exactlink.store.meta import get_office
+
+    office = get_office(ws.db)
+    if office is None:
+        report.add("access", "office administration", FAILED, "none selected", "run `exactlink tenant select`")
+        return None, []
+    try:
+        visible = {
+            row.Code: row
+            for row in Division.parse_all(
+                client.get_collection(office.division, "system/Divisions", select=Division.select())
+            )
+        }
+        everything = {
+            row.Code
+            for row in Division.parse_all(
+                client.get_collection(office.division, "system/AllDivisions", select=Division.select())
+            )
+        }
+    except ApiError as problem:
+        report.add("access", "office administration", REFUSED, problem.message)
+        return None, []
+    if office.division not in visible:
+        report.add("access", "office administration", FAILED, f"{office.division} is not visible to this login")
+        return None, []
+    report.add("access", "office administration", OK, f"{office.division} {office.name}")
+    linked = sorted({int(link["division"]) for link in list_admin_links(ws.db)})
+    unconsented = [code for code in linked if code in everything and code not in visible]
+    missing = [code for code in linked if code not in everything]
+    usable = [code for code in linked if code in visible and not visible[code].BlockingStatus]
+    blocked = [code for code in linked if code in visible and visible[code].BlockingStatus]
+    if not linked:
+        report.add("access", "client administrations", WARN, "none linked yet", "link them with `exactlink link-admin`")
+    elif unconsented or missing or blocked:
+        parts = [f"{len(usable)} of {len(linked)} linked administrations usable"]
+        if unconsented:
+            parts.append(f"no consent for {', '.join(map(str, unconsented))}")
+        if blocked:
+            parts.append(f"blocked: {', '.join(map(str, blocked))}")
+        if missing:
+            parts.append(f"not visible at all: {', '.join(map(str, missing))}")
+        report.add(
+            "access",
+            "client administrations",
+            WARN,
+            "; ".join(parts),
+            "give the app consent for them in Exact Online (or unlink them with `exactlink link-admin unlink`)",
+        )
+    else:
+        report.add("access", "client administrations", OK, f"all {len(linked)} linked administrations usable")
+    if not usable:
+        others = [code for code, row in visible.items() if code != office.division and not row.BlockingStatus]
+        usable = sorted(others)[:1]
+    return office.division, usable
+
+
+# -- probes --------------------------------------------------------------------------------------------
+
+
+def _probe_all(
+    ws: Workspace, client: ExactClient, report: DoctorReport, office: int | None, clients: list[int]
+) -> None:
+    forms = {form.name: form for form in _forms()}
+    now = ws.clock.now()
+    scopes: dict[str, list[int | None]] = {
+        "me": [None],
+        "office": [office] if office is not None else [],
+        "client": list(clients),
+    }
+    for scope, divisions in scopes.items():
+        if not divisions:
+            report.add("probes", f"{scope} administration", SKIPPED, "no administration to probe")
+        for division in divisions:
+            _probe_scope(client, report, forms, scope, division, now)
+
+
+def _probe_scope(
+    client: ExactClient, report: DoctorReport, forms: dict[str, Form], scope: str, division: int | None, now: datetime
+) -> None:
+    """Every form of ``scope`` in ``division``; after an endpoint's first refusal only its fallback is tried."""
+    refused_endpoints: set[str] = set()
+    for form in forms.values():
+        if form.scope != scope or form.is_fallback:
+            continue
+        if form.endpoint in refused_endpoints:
+            report.add("probes", form.name, SKIPPED, f"{form.endpoint} already refused once")
+            continue
+        where = f"{form.endpoint} in {division}" if division is not None else form.endpoint
+        problem = _probe(client, division, form, now)
+        if problem is None:
+            report.add("probes", form.name, OK, where)
+            report.forms[form.name] = form.name
+            continue
+        report.failed_calls += 1
+        refused_endpoints.add(form.endpoint)
+        fallback = forms.get(form.fallback or "")
+        if fallback is None:
+            report.add("probes", form.name, REFUSED, f"{where}: {problem}")
+            continue
+        second = _probe(client, division, fallback, now)
+        if second is None:
+            report.add(
+                "probes", form.name, FALLBACK, f"{where}: {problem} → {fallback.name} ({fallback.endpoint}) works"
+            )
+            report.forms[form.name] = fallback.name
+        else:
+            report.failed_calls += 1
+            report.add("probes", form.name, REFUSED, f"{where}: {problem}; the fallback {fallback.name} too: {second}")
+
+
+def _probe(client: ExactClient, division: int | None, form: Form, now: datetime) -> str | None:
+    """One smallest-page call of ``form``; None when Exact answered, else Exact's message."""
+    from exactlink.api.errors import ApiError
+
+    try:
+        pages = client.get_pages(division, form.endpoint, select=form.select(), filter=form.filter(now), top=1)
+        next(iter(pages), None)
+    except ApiError as problem:
+        return problem.message
+    return None
