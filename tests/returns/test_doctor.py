@@ -5,9 +5,17 @@ fallback taken, at most one failed call per endpoint and administration, and the
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
 from collections import Counter
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from exactlink.sandbox import model
 from exactlink.sandbox.evidence import UNSUPPORTED_FILTER, Evidence
 from tests.cli import run_cli
 from tests.returns.conftest import Office
@@ -96,3 +104,149 @@ def test_the_table_reads_at_80_columns(office: Office) -> None:
     assert all(len(line) <= 80 for line in result.stdout.splitlines())
     for word in ("configuration", "login", "clock", "access", "probes", "all checks passed"):
         assert word in result.stdout
+
+
+# -- --record: scrubbed cassettes that replay through the real code --------------------------------------
+
+SHIPPED = Path(__file__).resolve().parents[1] / "cassettes" / "doctor"
+
+
+def personal_values(office: Office) -> set[str]:
+    """Every name, e-mail, phone, IBAN and fiscal number the sandbox could have answered with."""
+    data = office.sandbox.data
+    found: set[str] = set()
+    for division in data.divisions.values():
+        found.update(str(division.record.get(key) or "") for key in ("Description", "Email", "Phone", "VATNumber"))
+        for table in (model.ACCOUNTS, model.CONTACTS, model.BANK_ACCOUNTS, model.ADDRESSES):
+            for row in division.tables[table].values():
+                for key in (
+                    "Name",
+                    "FullName",
+                    "LastName",
+                    "Email",
+                    "Phone",
+                    "Mobile",
+                    "BankAccount",
+                    "BSN",
+                    "RSIN",
+                    "AccountName",
+                    "AddressLine1",
+                    "BankAccountHolderName",
+                    "VATNumber",
+                ):
+                    found.add(str(row.get(key) or ""))
+    for user in data.users:
+        found.update((user.full_name, user.email, user.username))
+    return {value for value in found if len(value) >= 6}
+
+
+def record(office: Office, directory: Path) -> tuple[Path, dict[str, Any]]:
+    link_showcase(office)
+    office.sandbox.evidence = Evidence.strict(
+        refuse_returns_created_filter=True, refuse_transaction_lines_code_filter=True
+    )
+    result = run_cli("doctor", "--json", "--record", str(directory))
+    assert result.exit_code == 0, result.stdout
+    report = json.loads(result.stdout)
+    return Path(report["recording"]), report
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _strings(item)]
+    if isinstance(value, list):
+        return [text for item in value for text in _strings(item)]
+    return [value] if isinstance(value, str) else []
+
+
+def test_a_recording_holds_no_token_or_personal_data(office: Office, tmp_path: Path) -> None:
+    cassette, report = record(office, tmp_path / "recording")
+    text = cassette.read_text(encoding="utf-8")
+    tokens = json.loads((Path(os.environ["EXACTLINK_HOME"]) / "state" / "tokens.json").read_text())
+    secrets = {value for value in _strings(tokens) if len(value) > 12}
+    secrets.add(office.env["EXACTLINK_CLIENT_SECRET"])
+    leaked = {value for value in secrets | personal_values(office) if value in text}
+    assert leaked == set()
+    assert not re.search(r"\b9999\d{5}\b", text), "a BSN from RvIG's test range"
+    interactions = json.loads(text)["interactions"]
+    assert len(interactions) >= 15 and cassette.stat().st_mode & 0o777 == 0o600
+    assert any(UNSUPPORTED_FILTER in item["response"]["body"]["string"] for item in interactions)
+    assert all("authorization" not in {name.lower() for name in item["request"]["headers"]} for item in interactions)
+    assert report["forms"]["G/L accounts"] == "G/L accounts (sync)"
+
+
+def replay(cassette: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Run `doctor --json` with no server at all: the answers come from ``cassette`` (vcrpy, nothing recorded)."""
+    import vcr
+
+    from exactlink.auth.oauth import TokenSet
+    from exactlink.clock import Clock
+    from exactlink.store.links import set_admin_link
+    from exactlink.store.meta import set_office
+    from exactlink.store.relations import RelationRecord, apply_relation
+    from tests.cli import new_workspace, set_workspace
+
+    recorded = json.loads(cassette.with_name(cassette.name.replace(".json", ".report.json")).read_text())
+    moment = datetime.fromisoformat(recorded["recorded_at"])
+    first = json.loads(cassette.read_text())["interactions"][0]["request"]["uri"]
+    base = first.split("/api/")[0]
+    for name, value in {
+        "EXACTLINK_BASE_URL": base,
+        "EXACTLINK_CLIENT_ID": "{cassette-app}",
+        "EXACTLINK_CLIENT_SECRET": "cassette-secret",
+        "EXACTLINK_EXACT__TOKEN_STORAGE": "file",
+    }.items():
+        monkeypatch.setenv(name, value)
+    set_workspace(monkeypatch, clock=Clock.frozen(moment))
+    office_division = next(
+        int(check["detail"].split()[0]) for check in recorded["checks"] if check["name"] == "office administration"
+    )
+    client = next(
+        int(match.group(1))
+        for check in recorded["checks"]
+        if check["name"] == "returns (created since)" and (match := re.search(r" in (\d+)", check["detail"]))
+    )
+
+    ws = new_workspace()
+    try:
+        set_office(ws.db, office_division, "Kantoor")
+        apply_relation(ws.db, RelationRecord(relation_number="1001", name="Klant"), None)
+        set_admin_link(ws.db, "1001", client)
+        now = moment.timestamp()
+        ws.token_store().save(TokenSet("replayed-access", "replayed-refresh", expires_at=now + 600, refreshed_at=now))
+    finally:
+        ws.close()
+    player = vcr.VCR(serializer="json", record_mode="none", match_on=("method", "path", "query"))
+    with player.use_cassette(str(cassette)):
+        result = run_cli("doctor", "--json")
+    return json.loads(result.stdout) | {"exit_code": result.exit_code}
+
+
+def test_a_recording_replays_through_the_real_code(
+    office: Office, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cassette, report = record(office, tmp_path / "recording")
+    probes = {check["name"]: check["status"] for check in report["checks"] if check["area"] == "probes"}
+    shutil.rmtree(Path(os.environ["EXACTLINK_HOME"]))
+
+    office.sandbox.evidence = Evidence()  # the live sandbox would now accept every form …
+    office.sandbox.reset_counters()
+
+    replayed = replay(cassette, monkeypatch)
+
+    assert office.sandbox.calls() == 0, "… but no request reached it: every answer came from the cassette"
+    assert replayed["exit_code"] == 0, replayed
+    assert {check["name"]: check["status"] for check in replayed["checks"] if check["area"] == "probes"} == probes
+    assert replayed["forms"] == report["forms"]
+
+
+def test_the_shipped_recording_replays(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Recorded once with `exactlink doctor --record` against the strict sandbox refusing both uncertain filters
+    # (test_a_recording_replays_through_the_real_code makes the same kind); replayed on any day, no server.
+    cassettes = sorted(SHIPPED.glob("doctor-*Z.json"))
+    assert len(cassettes) == 1, cassettes
+    replayed = replay(cassettes[0], monkeypatch)
+    assert replayed["exit_code"] == 0, replayed
+    statuses = {check["name"]: check["status"] for check in replayed["checks"] if check["area"] == "probes"}
+    assert statuses["returns (created since)"] == statuses["G/L accounts"] == "fallback"
+    assert statuses["accounts (sync)"] == "ok"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 
@@ -9,7 +11,15 @@ def register(app: typer.Typer) -> None:
     app.command("doctor")(doctor)
 
 
-def doctor(json_output: bool = typer.Option(False, "--json", help="Print one JSON document on stdout.")) -> None:
+def doctor(
+    json_output: bool = typer.Option(False, "--json", help="Print one JSON document on stdout."),
+    record: Path | None = typer.Option(
+        None,
+        "--record",
+        metavar="DIR",
+        help="Save every call and answer in DIR as a cassette, scrubbed of tokens and personal data, to send on.",
+    ),
+) -> None:
     """Check the set-up against Exact Online: configuration, login, clock, access, and every query form.
 
     Read-only. Each query exactlink uses is tried once with the smallest page; a form Exact refuses is
@@ -22,7 +32,7 @@ def doctor(json_output: bool = typer.Option(False, "--json", help="Print one JSO
     from exactlink.exitcodes import ExitCode
     from exactlink.services.doctor import run_doctor
 
-    report = run_doctor(workspace())
+    report = run_doctor(workspace(), record=record)
     if json_output:
         emit_json(report.as_json())
     else:

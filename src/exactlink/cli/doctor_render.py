@@ -34,3 +34,5 @@ def print_doctor_report(report: DoctorReport) -> None:
     if report.failed_calls:
         verdict += f" ({report.failed_calls} call(s) refused by Exact Online while probing)"
     console.print(Text(verdict), soft_wrap=False)
+    if report.recording:
+        console.print(Text(f"recorded (scrubbed) in {report.recording}"), soft_wrap=False)

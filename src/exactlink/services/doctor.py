@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ class DoctorReport:
     checks: list[Check] = field(default_factory=list)
     forms: dict[str, str] = field(default_factory=dict)
     failed_calls: int = 0
+    recording: str | None = None
 
     def add(self, area: str, name: str, status: str, detail: str = "", hint: str | None = None) -> Check:
         """Record one check and return it."""
@@ -78,6 +80,7 @@ class DoctorReport:
             "checks": [asdict(check) for check in self.checks],
             "forms": self.forms,
             "failed_calls": self.failed_calls,
+            "recording": self.recording,
         }
 
 
@@ -185,8 +188,12 @@ def _forms() -> tuple[Form, ...]:
     )
 
 
-def run_doctor(ws: Workspace) -> DoctorReport:
-    """Run every check (see the module docstring); stores what the probes learned."""
+def run_doctor(ws: Workspace, *, record: Path | None = None) -> DoctorReport:
+    """Run every check (see the module docstring); stores what the probes learned.
+
+    ``record``: a directory where every call and answer is saved, scrubbed, as a vcrpy cassette
+    (``doctor-<UTC time>.json``, JSON serializer) with the report beside it, for the office to send on.
+    """
     report = DoctorReport()
     ready = _configuration(ws, report)
     if ready:
@@ -202,6 +209,13 @@ def run_doctor(ws: Workspace) -> DoctorReport:
         _probe_all(ws, client, report, office, clients[:1])
     finally:
         client.close()
+    if record is not None:
+        from exactlink.errors import UsageError
+
+        try:
+            report.recording = str(_write_cassette(record, seen, report, ws.clock.now()))
+        except OSError as problem:
+            raise UsageError(f"cannot write the recording in {record}: {problem.strerror or problem}") from None
     if report.forms:
         from exactlink.store.meta import get_value, set_value
 
@@ -298,7 +312,13 @@ def _recording_client(ws: Workspace, seen: list[httpx.Response]) -> ExactClient:
 
     class Recording(httpx.BaseTransport):
         def handle_request(self, request: httpx.Request) -> httpx.Response:
-            response = inner.handle_request(request)
+            answer = inner.handle_request(request)
+            try:
+                body = answer.read()
+            finally:
+                answer.close()
+            # A fresh, fully read answer: the client reads it as usual and the recording keeps it.
+            response = httpx.Response(answer.status_code, headers=answer.headers, content=body, request=request)
             seen.append(response)
             return response
 
@@ -311,6 +331,50 @@ def _recording_client(ws: Workspace, seen: list[httpx.Response]) -> ExactClient:
         return ws.client()
     finally:
         ws.transport = previous
+
+
+def _write_cassette(directory: Path, seen: list[httpx.Response], report: DoctorReport, now: datetime) -> Path:
+    """Save the calls as a vcrpy cassette (JSON serializer), scrubbed, and the report beside it; 0600 files."""
+    import json
+
+    from exactlink.domain.scrub import scrub_text, scrub_value
+    from exactlink.paths import write_private_atomically
+
+    interactions = []
+    for response in seen:
+        request = response.request
+        text = response.content.decode("utf-8", "replace")
+        try:
+            text = json.dumps(scrub_value(json.loads(text)), ensure_ascii=False) if text else text
+        except ValueError:
+            text = scrub_text(text)
+        kept = ("accept", "content-type", "user-agent")
+        interactions.append(
+            {
+                "request": {
+                    "body": "",
+                    "headers": {name: [value] for name, value in request.headers.items() if name.lower() in kept},
+                    "method": request.method,
+                    "uri": scrub_text(str(request.url)),
+                },
+                "response": {
+                    "status": {"code": response.status_code, "message": response.reason_phrase},
+                    "headers": {
+                        name: [value]
+                        for name, value in response.headers.items()
+                        if name.lower() not in ("set-cookie", "content-length", "content-encoding")
+                    },
+                    "body": {"string": text},
+                },
+            }
+        )
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    cassette = directory / f"doctor-{stamp}.json"
+    write_private_atomically(cassette, json.dumps({"interactions": interactions, "version": 1}, indent=1).encode())
+    summary = {**report.as_json(), "recorded_at": now.astimezone(UTC).isoformat(timespec="seconds")}
+    write_private_atomically(directory / f"doctor-{stamp}.report.json", json.dumps(summary, indent=1).encode())
+    return cassette
 
 
 # -- clock and access ----------------------------------------------------------------------------------
