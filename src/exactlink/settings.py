@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from exactlink.errors import ConfigError
-from exactlink.paths import get_paths
+from exactlink.paths import get_paths, read_private_file
 
 REGION_HOSTS: dict[str, str] = {
     "nl": "https://start.exactonline.nl",
@@ -57,9 +57,12 @@ class ExactSettings(_Section):
     @field_validator("base_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
+        from exactlink.urls import insecure_url_problem
+
         value = value.strip().rstrip("/")
-        if value and not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
+        problem = insecure_url_problem(value) if value else None
+        if problem:
+            raise ValueError(f"{problem}; only a loopback address such as http://127.0.0.1 may use http")
         return value
 
     @property
@@ -173,9 +176,12 @@ class _TomlSource(PydanticBaseSettingsSource):
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
-    """Parse ``config.toml``; refuse secrets in it. A missing file is an empty config."""
+    """Parse ``config.toml``; refuse secrets in it, and a file another user owns or may change (exit 2).
+
+    A missing file is an empty config.
+    """
     try:
-        raw = path.read_bytes()
+        raw = read_private_file(path, secret=False)
     except FileNotFoundError:
         return {}
     except OSError as exc:

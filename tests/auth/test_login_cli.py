@@ -189,6 +189,7 @@ def test_logout_also_removes_a_fallback_file(logged_in: Exact, exactlink_home: P
     token_file.write_text(
         json.dumps({service_name(logged_in.base_url, CLIENT_ID): {"tokens": "{}"}, "other": {"tokens": "{}"}})
     )
+    token_file.chmod(0o600)  # as exactlink writes it; an open token file is refused
     result = run_cli("logout")
     assert str(token_file) in result.stdout
     assert json.loads(token_file.read_text()) == {"other": {"tokens": "{}"}}
