@@ -105,7 +105,13 @@ class ExactClient:
         backoff: Backoff | None = None,
         max_attempts: int = 4,
     ) -> None:
+        from exactlink.errors import ConfigError
+        from exactlink.urls import insecure_url_problem
+
         self.base_url = base_url.rstrip("/")
+        problem = insecure_url_problem(self.base_url)
+        if problem:
+            raise ConfigError(f"refusing to send the access token to {self.base_url}: it {problem}")
         self.tokens = tokens
         self.limiter = limiter or RateLimiter(sleep=sleep)
         self.budget = budget or ErrorBudget()

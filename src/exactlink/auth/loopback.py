@@ -57,7 +57,10 @@ def code_from_redirect(url: str, expected_state: str) -> str:
             hint="run `exactlink login` again and use only the newest browser tab",
         )
     if error:
-        description = (values.get("error_description") or [""])[0]
+        from exactlink.api.errors import server_text
+
+        description = server_text((values.get("error_description") or [""])[0]) or ""
+        error = server_text(error, 80) or "error"
         if error == "access_denied":
             raise LoginFailed("consent was refused in the browser; nothing was stored", hint="run `exactlink login`")
         raise LoginFailed(f"Exact Online refused the login: {description or error}", hint="run `exactlink login`")

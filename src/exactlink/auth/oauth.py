@@ -56,6 +56,14 @@ class OAuthApp:
     client_secret: str = field(repr=False)
     redirect_uri: str
 
+    def __post_init__(self) -> None:
+        from exactlink.errors import ConfigError
+        from exactlink.urls import insecure_url_problem
+
+        problem = insecure_url_problem(self.token_endpoint)
+        if problem:
+            raise ConfigError(f"refusing the token endpoint {self.token_endpoint}: it {problem}")
+
     @property
     def auth_endpoint(self) -> str:
         return f"{self.base_url.rstrip('/')}/api/oauth2/auth"
@@ -145,13 +153,15 @@ def _error_fields(response: httpx.Response) -> tuple[str, str]:
         return "", ""
     if not isinstance(data, dict):
         return "", ""
+    from exactlink.api.errors import server_text
+
     error = data.get("error")
     description = data.get("error_description")
     if isinstance(error, dict):  # the REST error shape, just in case
         message = error.get("message")
         text = message.get("value") if isinstance(message, dict) else message
-        return str(error.get("code") or ""), str(text or "")
-    return str(error or ""), str(description or "")
+        return server_text(str(error.get("code") or ""), 80) or "", server_text(text) or ""
+    return server_text(str(error or ""), 80) or "", server_text(description) or ""
 
 
 def _is_too_early(response: httpx.Response, error: str, description: str) -> bool:

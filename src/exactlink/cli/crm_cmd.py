@@ -60,9 +60,8 @@ def crm_export(
     english: bool = typer.Option(False, "--english-headers", help="English column names instead of Dutch."),
 ) -> None:
     """Export the mirror as CSV (the import format; UTF-8 with BOM, spreadsheet formulas neutralised)."""
-    import sys
 
-    from exactlink.console import info
+    from exactlink.console import emit_text, info
     from exactlink.services.crm import effective_show_bsn, export_crm
 
     if not file.strip():
@@ -72,7 +71,7 @@ def crm_export(
     target = None if file == "-" else Path(file)
     count, text = export_crm(target, delimiter=delimiter, show_bsn=effective_show_bsn(show_bsn), english=english)
     if text is not None:
-        sys.stdout.write(text)
+        emit_text(text)
     else:
         info(f"wrote {count} relations to {file}")
 
