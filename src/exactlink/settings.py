@@ -50,6 +50,8 @@ class ExactSettings(_Section):
     client_id: str = ""
     redirect_uri: str = "http://127.0.0.1:8765/callback"
     timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    max_answer_megabytes: float = Field(default=32.0, gt=0, le=2048)
+    max_pages: int = Field(default=10_000, ge=1)
     max_concurrent_divisions: int = Field(default=32, ge=1, le=64)
     token_storage: Literal["auto", "keyring", "file"] = "auto"
     login_timeout_seconds: float = Field(default=300.0, gt=0)
@@ -66,9 +68,20 @@ class ExactSettings(_Section):
         return value
 
     @property
+    def max_answer_bytes(self) -> int:
+        """``max_answer_megabytes`` in bytes."""
+        return int(self.max_answer_megabytes * 1_000_000)
+
+    @property
     def effective_base_url(self) -> str:
         """``base_url`` when set, otherwise the host of the configured region."""
         return self.base_url or REGION_HOSTS[self.region]
+
+
+class RunSettings(_Section):
+    """How long one run may hold the run lock (see ``exactlink.services.locking``)."""
+
+    max_minutes: float = Field(default=120.0, gt=0)
 
 
 class SyncSettings(_Section):
@@ -126,6 +139,7 @@ class Settings(BaseSettings):
     )
 
     exact: ExactSettings = ExactSettings()
+    runs: RunSettings = RunSettings()
     sync: SyncSettings = SyncSettings()
     returns: ReturnsSettings = ReturnsSettings()
     schedule: ScheduleSettings = ScheduleSettings()

@@ -20,7 +20,7 @@ import pytest
 from exactlink.console import json_text, neutralise
 from exactlink.exitcodes import ExitCode
 from tests.cli import run_cli
-from tests.security.conftest import World, assert_one_clear_error
+from tests.security.conftest import World, assert_one_clear_error, expire_stored_tokens
 from tests.security.test_bad_server import JSON, CorruptingTransport
 from tests.security.test_bad_server import corrupt as corrupt
 
@@ -167,15 +167,7 @@ def test_a_division_name_with_escapes_is_inert_in_the_table_and_exact_in_json(
 def test_an_oauth_error_description_of_60000_characters_is_one_inert_capped_line(
     populated: World, exactlink_home: Path, corrupt: Callable[..., CorruptingTransport]
 ) -> None:
-    from tests.security.test_bad_server import expired as _expired  # noqa: F401  (documentation: same set-up)
-
-    token_file = exactlink_home / "state" / "tokens.json"
-    stored = json.loads(token_file.read_text(encoding="utf-8"))
-    for entry in stored.values():
-        tokens = json.loads(entry["tokens"])
-        tokens["expires_at"] = 0
-        entry["tokens"] = json.dumps(tokens)
-    token_file.write_text(json.dumps(stored), encoding="utf-8")
+    expire_stored_tokens(exactlink_home)
     description = CLEAR + TITLE + "refused " + "B" * 60_000
     body = json.dumps({"error": "invalid_request", "error_description": description}).encode()
     corrupt("oauth2/token", lambda original: (400, JSON, body), forward=False)

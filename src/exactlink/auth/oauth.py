@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from exactlink import __version__
+from exactlink.api.bounded import AnswerTooLarge, send_bounded
 from exactlink.errors import ExactlinkError, LoginRequired
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,10 @@ TOKEN_ANSWER_TIMEOUT = 60.0
 """Seconds to wait for the token endpoint's answer, however short ``exact.timeout_seconds`` is: Exact acts on
 a refresh (or code exchange) as soon as it arrives, rotating the refresh token (or using up the code), so an
 answer given up on is a login lost."""
+
+
+MAX_TOKEN_ANSWER = 100_000
+"""The largest token-endpoint answer read (a real one is well under 2 KB)."""
 
 
 class LoginFailed(ExactlinkError):
@@ -289,8 +294,15 @@ class OAuthClient:
         attempts = 2 if retry_connect else 1
         timeout = httpx.Timeout(self._timeout, read=max(self._timeout, TOKEN_ANSWER_TIMEOUT))
         for attempt in range(1, attempts + 1):
+            request = self._http.build_request("POST", self.app.token_endpoint, data=form, timeout=timeout)
             try:
-                return self._http.post(self.app.token_endpoint, data=form, timeout=timeout)
+                return send_bounded(
+                    self._http, request, deadline=max(self._timeout, TOKEN_ANSWER_TIMEOUT), max_bytes=MAX_TOKEN_ANSWER
+                )
+            except AnswerTooLarge:
+                raise OAuthError(
+                    f"Exact Online's token endpoint sent an answer larger than {MAX_TOKEN_ANSWER} bytes"
+                ) from None
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 if attempt == attempts:
                     raise OAuthError(

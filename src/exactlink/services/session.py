@@ -180,6 +180,7 @@ def open_client(
         provider,
         transport=runtime.transport,
         timeout=settings.exact.timeout_seconds,
+        max_answer_bytes=settings.exact.max_answer_bytes, max_pages=settings.exact.max_pages,  # security round 2
         limiter=RateLimiter(clock=runtime.clock, sleep=runtime.sleep),
         budget=error_budget(),
         rate_log=rate_limit_log(),
