@@ -85,9 +85,11 @@ def crm_list(
 ) -> None:
     """List the relations: number, name, KvK, RSIN/BSN (masked), linked account and administration, issues."""
     from exactlink.console import emit_json
+    from exactlink.domain.privacy import mask_view
     from exactlink.services.crm import effective_show_bsn, list_relations_view
 
-    rows = list_relations_view(show_bsn=effective_show_bsn(show_bsn), flagged=flagged, unlinked=unlinked)
+    show = effective_show_bsn(show_bsn)
+    rows = mask_view(list_relations_view(show_bsn=show, flagged=flagged, unlinked=unlinked), show_bsn=show)
     if json_output:
         emit_json(rows)
         return
@@ -104,9 +106,11 @@ def crm_show(
 ) -> None:
     """Show one relation: fields, addresses, contacts, bank accounts, links, SBR window, issues, recent returns."""
     from exactlink.console import emit_json
+    from exactlink.domain.privacy import mask_view
     from exactlink.services.crm import effective_show_bsn, show_relation
 
-    data = show_relation(relation, show_bsn=effective_show_bsn(show_bsn))
+    show = effective_show_bsn(show_bsn)
+    data = mask_view(show_relation(relation, show_bsn=show), show_bsn=show)
     if json_output:
         emit_json(data)
         return

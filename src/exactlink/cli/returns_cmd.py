@@ -63,9 +63,12 @@ def returns_list(
     """
     from exactlink.cli.returns_render import print_returns_list
     from exactlink.console import emit_json
+    from exactlink.domain.privacy import mask_view
+    from exactlink.services.crm import effective_show_bsn
     from exactlink.services.returns_view import list_returns_view
 
     rows = list_returns_view(kind=kind, status=status, due_within=due_within, overdue=overdue, relation=relation)
+    rows = mask_view(rows, show_bsn=effective_show_bsn(False))
     emit_json(rows) if json_output else print_returns_list(rows)
 
 
@@ -76,9 +79,11 @@ def returns_show(
     """Show one return with its status history."""
     from exactlink.cli.returns_render import print_return
     from exactlink.console import emit_json
+    from exactlink.domain.privacy import mask_view
+    from exactlink.services.crm import effective_show_bsn
     from exactlink.services.returns_view import show_return
 
-    view = show_return(document_id)
+    view = mask_view(show_return(document_id), show_bsn=effective_show_bsn(False))
     emit_json(view) if json_output else print_return(view)
 
 
