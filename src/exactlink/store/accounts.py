@@ -112,7 +112,7 @@ def _upsert(db: sqlite_utils.Database, entity: str, division: int, rows: Iterabl
             values["account_id"] = _checked_guid(values["account_id"], entity, "account_id", optional=True)
         params.append(
             (
-                _checked_guid(row["id"], entity, "id"),
+                _checked_guid(row["id"], entity, "id") if entity == "accounts" else str(row["id"]).lower(),
                 int(division),
                 *values.values(),
                 to_json(row.get("extra") or {}),
