@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 MAX_RENDERED = 2_000
-"""The longest string (one table cell, one message) shown on a terminal; the rest is cut off with a note."""
+"""The longest line (of a table cell or a message) shown on a terminal; the rest is cut off with a note."""
 MAX_ERROR = 600
 """The longest error or warning message shown (a server's error text can be any length)."""
 
@@ -47,6 +47,13 @@ def neutralise(text: str, limit: int | None = MAX_RENDERED) -> str:
     return _UNSAFE.sub(_visible, text)
 
 
+def neutralise_lines(text: str, limit: int = MAX_RENDERED) -> str:
+    """:func:`neutralise` with the length cap applied per line (a long listing of short lines stays whole)."""
+    if len(text) <= limit:
+        return neutralise(text, limit=None)
+    return "\n".join(neutralise(line, limit) for line in text.split("\n"))
+
+
 def _safe_console(**options: Any) -> Console:
     from rich.console import Console
 
@@ -54,7 +61,7 @@ def _safe_console(**options: Any) -> Console:
         """A Rich console that neutralises every string it renders (see :func:`neutralise`)."""
 
         def render_str(self, text: str, **kwargs: Any) -> Any:
-            return super().render_str(neutralise(text), **kwargs)
+            return super().render_str(neutralise_lines(text), **kwargs)
 
     return SafeConsole(**options)
 

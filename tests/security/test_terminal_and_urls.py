@@ -209,3 +209,12 @@ def test_the_client_and_the_token_endpoint_refuse_plain_http_whoever_builds_them
         OAuthApp("http://exact.example", "id", "secret", "http://127.0.0.1:8765/callback")
     with pytest.raises(ConfigError, match="https"):
         ExactClient("http://exact.example", tokens=None)  # type: ignore[arg-type]
+
+
+def test_the_console_caps_each_line_so_a_long_listing_of_short_lines_stays_whole() -> None:
+    from exactlink.console import MAX_RENDERED, neutralise_lines
+
+    listing = "\n".join(f"line {n}" for n in range(1_000))
+    assert neutralise_lines(listing) == listing
+    capped = neutralise_lines("short\n" + "A" * (MAX_RENDERED + 10))
+    assert capped.startswith("short\n") and capped.endswith("(10 more characters not shown)")
