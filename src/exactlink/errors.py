@@ -27,6 +27,10 @@ class ConfigError(ExactlinkError):
     exit_code = ExitCode.USAGE
 
 
+class UnsafePermissions(ConfigError):
+    """A file or directory exactlink would trust can be changed (or read) by another user: refused, exit 2."""
+
+
 class UsageError(ExactlinkError):
     """A command was called with arguments that cannot work."""
 

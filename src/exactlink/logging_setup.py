@@ -1,12 +1,19 @@
-"""Logging: a 0600 log file under the log directory plus stderr, both scrubbed of secrets and BSNs."""
+"""Logging: a 0600 log file under the log directory plus stderr, both scrubbed of secrets and BSNs.
+
+Log lines also have their control characters made visible (:func:`exactlink.console.neutralise`): a name or an
+error text from a server must not act on the terminal that shows ``-v`` output or ``tail -f`` of the log.
+"""
 
 from __future__ import annotations
 
+import io
 import logging
 import logging.handlers
+import os
 import re
+from pathlib import Path
 
-from exactlink.paths import create_private_file, get_paths
+from exactlink.paths import get_paths, open_private_file
 
 _KEY_VALUE = re.compile(
     r"(?i)\b(access_token|refresh_token|client_secret|code_verifier|code|password)"
@@ -16,12 +23,22 @@ _BEARER = re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+")
 
 
 def redact(text: str) -> str:
-    """Remove tokens, secrets and anything that looks like a BSN/RSIN from a log line."""
+    """Remove tokens, secrets and anything that looks like a BSN/RSIN from a log line; show control characters."""
+    from exactlink.console import neutralise
     from exactlink.domain.privacy import mask_bsn_in_text
 
     text = _KEY_VALUE.sub(r"\1\2[REDACTED]", text)
     text = _BEARER.sub("Bearer [REDACTED]", text)
-    return mask_bsn_in_text(text)
+    return neutralise(mask_bsn_in_text(text), limit=None)
+
+
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log whose every file (the first and each new one after a rollover) is a private 0600 file,
+    opened without following a symbolic link (:func:`exactlink.paths.open_private_file`)."""
+
+    def _open(self) -> io.TextIOWrapper:
+        fd = open_private_file(Path(self.baseFilename), os.O_WRONLY | os.O_APPEND)
+        return os.fdopen(fd, "a", encoding=self.encoding or "utf-8", errors=self.errors)
 
 
 class RedactingFilter(logging.Filter):
@@ -64,8 +81,7 @@ def setup_logging(verbosity: int = 0, level: str | None = None) -> None:
 
     paths = get_paths()
     paths.ensure()
-    create_private_file(paths.log_file)
-    file_handler = logging.handlers.RotatingFileHandler(paths.log_file, maxBytes=2_000_000, backupCount=3)
+    file_handler = PrivateRotatingFileHandler(paths.log_file, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
     file_handler.setLevel(logging.DEBUG if verbosity else getattr(logging, level or configured_level()))
     file_handler.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
     file_handler.addFilter(redacting)

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from exactlink.errors import ConfigError
-from exactlink.paths import get_paths
+from exactlink.paths import get_paths, read_private_file
 
 REGION_HOSTS: dict[str, str] = {
     "nl": "https://start.exactonline.nl",
@@ -50,6 +50,8 @@ class ExactSettings(_Section):
     client_id: str = ""
     redirect_uri: str = "http://127.0.0.1:8765/callback"
     timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    max_answer_megabytes: float = Field(default=32.0, gt=0, le=2048)
+    max_pages: int = Field(default=10_000, ge=1)
     max_concurrent_divisions: int = Field(default=32, ge=1, le=64)
     token_storage: Literal["auto", "keyring", "file"] = "auto"
     login_timeout_seconds: float = Field(default=300.0, gt=0)
@@ -57,15 +59,29 @@ class ExactSettings(_Section):
     @field_validator("base_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
+        from exactlink.urls import insecure_url_problem
+
         value = value.strip().rstrip("/")
-        if value and not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
+        problem = insecure_url_problem(value) if value else None
+        if problem:
+            raise ValueError(f"{problem}; only a loopback address such as http://127.0.0.1 may use http")
         return value
+
+    @property
+    def max_answer_bytes(self) -> int:
+        """``max_answer_megabytes`` in bytes."""
+        return int(self.max_answer_megabytes * 1_000_000)
 
     @property
     def effective_base_url(self) -> str:
         """``base_url`` when set, otherwise the host of the configured region."""
         return self.base_url or REGION_HOSTS[self.region]
+
+
+class RunSettings(_Section):
+    """How long one run may hold the run lock (see ``exactlink.services.locking``)."""
+
+    max_minutes: float = Field(default=120.0, gt=0)
 
 
 class SyncSettings(_Section):
@@ -123,6 +139,7 @@ class Settings(BaseSettings):
     )
 
     exact: ExactSettings = ExactSettings()
+    runs: RunSettings = RunSettings()
     sync: SyncSettings = SyncSettings()
     returns: ReturnsSettings = ReturnsSettings()
     schedule: ScheduleSettings = ScheduleSettings()
@@ -173,9 +190,12 @@ class _TomlSource(PydanticBaseSettingsSource):
 
 
 def read_config_file(path: Path) -> dict[str, Any]:
-    """Parse ``config.toml``; refuse secrets in it. A missing file is an empty config."""
+    """Parse ``config.toml``; refuse secrets in it, and a file another user owns or may change (exit 2).
+
+    A missing file is an empty config.
+    """
     try:
-        raw = path.read_bytes()
+        raw = read_private_file(path, secret=False)
     except FileNotFoundError:
         return {}
     except OSError as exc:

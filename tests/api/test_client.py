@@ -17,6 +17,8 @@ from tests.api.conftest import BASE, StaticTokens, exact_error, page
 
 MakeClient = Callable[..., ExactClient]
 
+USER_ID = "0b5e5a55-0000-4000-8000-0000000000a1"  # Exact sends GUIDs (upper case); the models lower-case them
+
 
 def test_paging_follows_next_verbatim_and_sends_select(make_client: MakeClient) -> None:
     seen: list[httpx.Request] = []
@@ -82,14 +84,14 @@ def test_get_first_and_me(make_client: MakeClient) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
         if request.url.path == "/api/v1/current/Me":
-            return page([{"UserID": "U-1", "FullName": "Anna Admin", "CurrentDivision": 7}])
+            return page([{"UserID": USER_ID.upper(), "FullName": "Anna Admin", "CurrentDivision": 7}])
         return page([{"ID": "x"}])
 
     client = make_client(handler)
     assert client.get_first(7, "crm/Accounts", select="ID") == {"ID": "x"}
     assert seen[0].url.params["$top"] == "1"
     me = client.me()
-    assert me.FullName == "Anna Admin" and me.CurrentDivision == 7 and me.UserID == "u-1"
+    assert me.FullName == "Anna Admin" and me.CurrentDivision == 7 and me.UserID == USER_ID
     client.me()
     assert len(seen) == 2, "current/Me is cached per client"
     assert "$select" in seen[1].url.params

@@ -61,13 +61,18 @@ def test_the_listener_accepts_one_callback_and_then_stops(exact: Exact, browser:
     assert exact.sandbox.token_calls["authorization_code"] == 1
 
 
-def test_a_callback_with_the_wrong_state_is_refused(
-    exact: Exact, browser: Browser, memory_keyring: MemoryKeyring
+def test_a_callback_with_the_wrong_state_is_ignored_and_the_login_times_out(
+    exact: Exact, browser: Browser, memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Security round two: a wrong-state callback no longer ends the login (any web page could send one); it is
+    # answered, ignored, and the login waits on for the real one until its time-out.
+    monkeypatch.setenv("EXACTLINK_EXACT__LOGIN_TIMEOUT_SECONDS", "1")
     browser.tamper_state = True
     result = run_cli("login")
     assert result.exit_code == ExitCode.ERROR
-    assert "state mismatch" in result.stderr
+    assert "no answer from the browser within 1 s (1 request(s) without this login's state were ignored)" in (
+        result.stderr.replace("\n", " ")
+    )
     assert browser.callback_answers[0].status_code == 400
     assert exact.sandbox.token_calls["authorization_code"] == 0, "the code is never exchanged"
     assert stored_tokens(memory_keyring, exact) is None
@@ -189,6 +194,7 @@ def test_logout_also_removes_a_fallback_file(logged_in: Exact, exactlink_home: P
     token_file.write_text(
         json.dumps({service_name(logged_in.base_url, CLIENT_ID): {"tokens": "{}"}, "other": {"tokens": "{}"}})
     )
+    token_file.chmod(0o600)  # as exactlink writes it; an open token file is refused
     result = run_cli("logout")
     assert str(token_file) in result.stdout
     assert json.loads(token_file.read_text()) == {"other": {"tokens": "{}"}}

@@ -158,16 +158,29 @@ def test_keyring_mode_refuses_to_fall_back() -> None:
     assert not store.token_file.exists()
 
 
-def test_the_newest_copy_wins_and_a_keyring_save_removes_the_stale_file(memory_keyring: MemoryKeyring) -> None:
+def test_a_working_keyring_outranks_a_newer_file_and_a_keyring_save_removes_the_stale_file(
+    memory_keyring: MemoryKeyring,
+) -> None:
+    # Security round two: a newer-looking tokens.json (planted, or left over) never replaces the keyring's login.
     file_store = TokenStore(BASE, "abc", mode="file")
     file_store.save(tokens(2))
     store = TokenStore(BASE, "abc")
     memory_keyring.set_password(store.service, "tokens", tokens(1).to_json())
-    assert store.load() == tokens(2)
-    assert store.kind == "file"
+    assert store.load() == tokens(1)
+    assert store.kind == "keyring"
     store.save(tokens(3))
     assert not store.token_file.exists(), "no plaintext copy is left once the keyring holds the tokens"
     assert store.load() == tokens(3)
+
+
+def test_the_file_is_used_in_auto_mode_when_the_keyring_holds_nothing_or_is_unusable(
+    memory_keyring: MemoryKeyring,
+) -> None:
+    TokenStore(BASE, "abc", mode="file").save(tokens(2))
+    assert TokenStore(BASE, "abc").load() == tokens(2), "an empty keyring: the earlier file login still works"
+    memory_keyring.set_password(service_name(BASE, "abc"), "tokens", tokens(1).to_json())
+    keyring.set_keyring(RaisingKeyring())
+    assert TokenStore(BASE, "abc", warn=lambda message: None).load() == tokens(2), "an unusable keyring"
 
 
 def test_several_logins_share_the_file(exactlink_home: Path) -> None:
@@ -186,6 +199,7 @@ def test_unreadable_file_is_ignored(exactlink_home: Path) -> None:
     store = TokenStore(BASE, "abc", mode="file")
     store.token_file.parent.mkdir(parents=True)
     store.token_file.write_text("{broken")
+    store.token_file.chmod(0o600)
     assert store.load() is None
 
 

@@ -102,7 +102,9 @@ def test_dutch_synonyms(write_csv: WriteCsv) -> None:
     report = _import(write_csv([row], columns=columns))
     assert report["columns"]["vat_number"] == "OB-nummer"
     assert report["columns"]["visit_city"] == "Plaats"
-    assert json.loads(run_cli("crm", "show", "R5", "--json").stdout)["vat_number"] == "NL999900018B01"
+    # The OB number holds a BSN, so `crm show` masks it unless --show-bsn (security round two).
+    assert json.loads(run_cli("crm", "show", "R5", "--json").stdout)["vat_number"] == "NL*****0018B01"
+    assert json.loads(run_cli("crm", "show", "R5", "--json", "--show-bsn").stdout)["vat_number"] == "NL999900018B01"
 
 
 def test_cp1252_is_refused_with_a_hint_and_read_when_asked(write_csv: WriteCsv) -> None:

@@ -68,15 +68,19 @@ def test_login_in_chromium_stores_the_tokens(exact: Exact, person: ChromiumUser)
     assert run_cli("tenant", "list").exit_code == 0
 
 
-def test_a_forged_state_is_refused_and_nothing_is_stored(exact: Exact, person: ChromiumUser) -> None:
+def test_a_forged_state_is_ignored_and_nothing_is_stored(
+    exact: Exact, person: ChromiumUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Security round two: a forged callback is answered and ignored; the login waits on until its time-out.
+    monkeypatch.setenv("EXACTLINK_EXACT__LOGIN_TIMEOUT_SECONDS", "3")
     person.forge_state = True
     result = run_cli("login")
     assert result.exit_code == ExitCode.ERROR
-    assert "state mismatch" in result.stderr and "nothing was stored" in result.stderr
+    assert "no answer from the browser" in result.stderr and "nothing was stored" in result.stderr
     assert "Traceback" not in result.stderr
     (callback,) = person.answers
     assert f"state={FORGED_STATE}" in callback.url
-    assert (callback.status, callback.heading) == (400, "Login not completed")
+    assert (callback.status, callback.heading) == (400, "Not this login")
     assert exact.sandbox.token_calls["authorization_code"] == 0, "the code of a forged callback is never exchanged"
     assert login_status()["logged_in"] is False
 

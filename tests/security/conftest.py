@@ -148,3 +148,16 @@ def assert_one_clear_error(stderr: str) -> str:
     others = [line for line in lines if line not in errors and not _ALLOWED_LINE.match(line)]
     assert others == [], stderr
     return errors[0]
+
+
+def expire_stored_tokens(home: Path) -> None:
+    """Make the stored access token count as expired, so the next call refreshes first."""
+    import json
+
+    token_file = home / "state" / "tokens.json"
+    stored = json.loads(token_file.read_text(encoding="utf-8"))
+    for entry in stored.values():
+        tokens = json.loads(entry["tokens"])
+        tokens["expires_at"] = 0
+        entry["tokens"] = json.dumps(tokens)
+    token_file.write_text(json.dumps(stored), encoding="utf-8")

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import httpx
 
 from exactlink import __version__
+from exactlink.api.bounded import DEFAULT_MAX_ANSWER_BYTES, AnswerTooLarge, DeadlineExceeded, send_bounded
 from exactlink.api.budget import Backoff, ErrorBudget, endpoint_name, is_retryable
 from exactlink.api.errors import (
     ApiError,
@@ -44,6 +45,8 @@ log = logging.getLogger(__name__)
 # Characters left readable in query strings: OData operators and literals (spaces become %20).
 _QUERY_SAFE = "$,'()/:*"
 MAX_RATE_LIMITED_RETRIES = 10
+DEFAULT_MAX_PAGES = 10_000
+"""The most pages one collection read follows (10,000 pages of up to 1,000 rows); more is a runaway ``__next``."""
 
 
 class TokenSource(Protocol):
@@ -67,6 +70,8 @@ def build_query(params: Mapping[str, str | int]) -> str:
 
 
 def _describe_transport_error(exc: BaseException) -> str:
+    if isinstance(exc, DeadlineExceeded):
+        return str(exc)
     if isinstance(exc, httpx.TimeoutException):
         return "no answer in time"
     if isinstance(exc, httpx.ConnectError):
@@ -83,7 +88,9 @@ class ExactClient:
         base_url: e.g. ``https://start.exactonline.nl`` (no trailing ``/api``).
         tokens: supplies and refreshes the bearer token.
         transport: an httpx transport (tests pass the sandbox's or a ``MockTransport``).
-        timeout: seconds per HTTP call.
+        timeout: seconds per HTTP call, in total (connect, send and the whole answer; not per read).
+        max_answer_bytes: the largest answer read; a larger one is refused while it streams in.
+        max_pages: the most pages one collection read follows.
         limiter: per-division pacing; a fresh one by default.
         budget: the error budget; in memory by default (``open_client`` passes the shared file).
         rate_log: where the last rate-limit headers are recorded on :meth:`close`.
@@ -104,14 +111,25 @@ class ExactClient:
         sleep: Callable[[float], None] = time.sleep,
         backoff: Backoff | None = None,
         max_attempts: int = 4,
+        max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES,
+        max_pages: int = DEFAULT_MAX_PAGES,
     ) -> None:
+        from exactlink.errors import ConfigError
+        from exactlink.urls import insecure_url_problem
+
         self.base_url = base_url.rstrip("/")
+        problem = insecure_url_problem(self.base_url)
+        if problem:
+            raise ConfigError(f"refusing to send the access token to {self.base_url}: it {problem}")
         self.tokens = tokens
         self.limiter = limiter or RateLimiter(sleep=sleep)
         self.budget = budget or ErrorBudget()
         self.rate_log = rate_log
         self.backoff = backoff or Backoff(sleep=sleep)
         self.max_attempts = max_attempts
+        self.timeout = timeout
+        self.max_answer_bytes = max_answer_bytes
+        self.max_pages = max_pages
         self._http = httpx.Client(
             transport=transport,
             timeout=timeout,
@@ -175,13 +193,17 @@ class ExactClient:
         url: str | None = self._url(division, path, self._options(select, filter, top, params))
         endpoint = endpoint_name(path)
         page = 0
+        followed: set[str] = set()
         while url:
             response = self._send("GET", url, division=division, endpoint=endpoint)
             rows, next_link = self._collection(response, division, endpoint)
             page += 1
             log.debug("%s division %s: page %d, %d rows", endpoint, division_label(division), page, len(rows))
             yield rows
+            followed.add(url)
             url = self._next_url(next_link, division, endpoint) if next_link else None
+            if url is not None:
+                self._check_paging(url, followed, page, division, endpoint)
 
     def get_first(
         self,
@@ -275,6 +297,22 @@ class ExactClient:
         url = f"{self.base_url}/api/v1/{path}" if division is None else f"{self.base_url}/api/v1/{division}/{path}"
         return f"{url}?{build_query(options)}" if options else url
 
+    def _check_paging(
+        self, url: str, followed: set[str], pages: int, division: int | None, endpoint: str
+    ) -> None:
+        """Stop a ``__next`` chain that repeats itself or runs past ``max_pages``."""
+        problem = None
+        if url in followed:
+            problem = "sent a next-page link it had already sent (the pages go round in a circle)"
+        elif pages >= self.max_pages:
+            problem = f"kept sending next-page links past {self.max_pages} pages"
+        if problem:
+            raise DivisionError(
+                f"Exact Online {problem} for {endpoint} in {administration(division)}; stopped reading it",
+                division=division,
+                endpoint=endpoint,
+            )
+
     def _next_url(self, link: str, division: int | None, endpoint: str) -> str:
         """A ``__next`` link, used verbatim; refused when it points away from this site (the token would go along)."""
         absolute = urllib.parse.urljoin(self.base_url + "/", link)
@@ -335,7 +373,18 @@ class ExactClient:
                 headers["Content-Type"] = "application/json"
                 headers["Prefer"] = "return=representation"
             try:
-                response = self._http.request(method, url, headers=headers, json=body)
+                request = self._http.build_request(method, url, headers=headers, json=body)
+                response = send_bounded(self._http, request, deadline=self.timeout, max_bytes=self.max_answer_bytes)
+            except AnswerTooLarge as exc:
+                # Not retried: a server this talkative will be so again.
+                self.limiter.release(division)
+                self.budget.end(division, endpoint, failed=True)
+                raise TransientApiError(
+                    f"{method} {endpoint} for {administration(division)} failed: Exact Online's {exc}",
+                    division=division,
+                    endpoint=endpoint,
+                    hint="if Exact Online really sends this much, raise exact.max_answer_megabytes",
+                ) from None
             except httpx.TransportError as exc:
                 self.limiter.release(division)
                 self.budget.end(division, endpoint, failed=True)

@@ -108,8 +108,26 @@ class TransientApiError(DivisionError):
     """The call kept failing (5xx, time-outs, dropped connections) after the allowed retries."""
 
 
+SERVER_TEXT_LIMIT = 300
+"""The most of a server's own error text that goes into a message (it can be any length)."""
+
+
+def server_text(value: object, limit: int = SERVER_TEXT_LIMIT) -> str | None:
+    """A server's error text fit for one message line: whitespace runs collapsed, at most ``limit`` characters.
+
+    Control characters are left to the terminal layer (``exactlink.console.neutralise``), which shows them.
+    """
+    if not isinstance(value, str):
+        return None
+    text = " ".join(value.split())
+    if len(text) > limit:
+        text = text[:limit] + f" … ({len(text) - limit} more characters)"
+    return text or None
+
+
 def exact_error_message(body: bytes | str | None) -> str | None:
-    """Exact's ``error.message.value`` (or an OAuth ``error_description``) from an error body, if any."""
+    """Exact's ``error.message.value`` (or an OAuth ``error_description``) from an error body, if any, shortened
+    by :func:`server_text`."""
     if not body:
         return None
     try:
@@ -122,12 +140,10 @@ def exact_error_message(body: bytes | str | None) -> str | None:
     if isinstance(error, dict):
         message = error.get("message")
         if isinstance(message, dict) and isinstance(message.get("value"), str):
-            return str(message["value"]).strip() or None
+            return server_text(message["value"])
         if isinstance(message, str):
-            return message.strip() or None
-    if isinstance(data.get("error_description"), str):
-        return str(data["error_description"]).strip() or None
-    return None
+            return server_text(message)
+    return server_text(data.get("error_description"))
 
 
 def forbidden_message(reason: str | None, division: int | None, exact_text: str | None) -> str:

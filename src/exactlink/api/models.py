@@ -11,6 +11,7 @@ out unless ``sync=True``.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Self
@@ -26,7 +27,15 @@ def _trimmed(value: object) -> object:
 
 
 def _guid(value: object) -> object:
-    return value.lower() if isinstance(value, str) else value
+    # Checked where Exact's ids enter: they end up in OData filters (``Account eq guid'…'``) and in the database.
+    if not isinstance(value, str):
+        return value
+    if not value.strip():
+        return None
+    try:
+        return str(uuid.UUID(value.strip()))
+    except ValueError:
+        raise ValueError(f"not a GUID: {value[:40]!r}") from None
 
 
 ExactDate = Annotated[datetime | None, BeforeValidator(parse_date)]

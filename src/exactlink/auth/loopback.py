@@ -1,10 +1,15 @@
-"""The browser's way back to the CLI: a one-shot HTTP listener on 127.0.0.1, or a pasted URL.
+"""The browser's way back to the CLI: a one-shot HTTP listener on a loopback address, or a pasted URL.
 
-Exact Online compares redirect URIs exactly, so the listener binds the port of the configured
-redirect URI (``exact.redirect_uri``), on 127.0.0.1 only. It accepts exactly one callback on the
-redirect path: that callback must carry the ``state`` of this login attempt; any later request is
-turned away, and the listener stops as soon as the login is done. The browser gets a small page
-saying it can be closed. Nothing the callback carries is logged.
+Exact Online compares redirect URIs exactly, so the listener binds exactly the host and port of the
+configured redirect URI (``exact.redirect_uri``): an IPv4 loopback address (127.0.0.1) or ``[::1]``. A
+``localhost`` redirect URI is refused: the browser may try ``::1`` while exactlink listens on 127.0.0.1 (or
+the other way round), and another local user could listen on the address left free and take the code.
+
+The listener accepts exactly one callback on the redirect path that carries the ``state`` of this login
+attempt. A request without that ``state`` (another local process, or a web page that makes the browser
+load ``http://127.0.0.1:PORT/callback``) is answered and ignored: the login keeps waiting for the real
+callback until its time-out. Once the login is decided every later request is turned away and the listener
+stops. The browser gets a small page saying it can be closed. Nothing the callback carries is logged.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from __future__ import annotations
 import html
 import http.server
 import os
+import secrets
+import socket
 import threading
 import urllib.parse
 from dataclasses import dataclass
@@ -19,24 +26,40 @@ from types import TracebackType
 
 from exactlink.auth.oauth import LoginFailed
 from exactlink.errors import ExactlinkError, UsageError
-
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
+from exactlink.urls import is_loopback_host
 
 
 @dataclass(frozen=True)
 class RedirectTarget:
     """Where the listener must bind and which path it answers."""
 
+    host: str
     port: int
     path: str
 
 
 def loopback_target(redirect_uri: str) -> RedirectTarget | None:
-    """The port and path of a loopback redirect URI (``http://127.0.0.1:8765/callback``); else ``None``."""
+    """The host, port and path of a loopback-IP redirect URI (``http://127.0.0.1:8765/callback``); else ``None``.
+
+    Raises:
+        UsageError: the redirect URI names ``localhost`` (say 127.0.0.1 instead).
+    """
     parts = urllib.parse.urlsplit(redirect_uri)
-    if parts.scheme != "http" or parts.hostname not in LOOPBACK_HOSTS:
+    if parts.scheme != "http":
         return None
-    return RedirectTarget(port=parts.port or 80, path=parts.path or "/")
+    if (parts.hostname or "").lower() == "localhost":
+        fixed = redirect_uri.replace(parts.netloc, parts.netloc.lower().replace("localhost", "127.0.0.1"), 1)
+        raise UsageError(
+            f"the redirect URI {redirect_uri} names localhost, which can mean 127.0.0.1 or ::1: another local "
+            "user could listen on the one exactlink does not and take the login",
+            hint=f"register {fixed} in the Exact App Center and set exact.redirect_uri (EXACTLINK_REDIRECT_URI) to it",
+        )
+    if not is_loopback_host(parts.hostname):
+        return None
+    return RedirectTarget(host=parts.hostname or "", port=parts.port or 80, path=parts.path or "/")
+
+
+STATE_MISMATCH = "the login answer does not belong to this login attempt"
 
 
 def code_from_redirect(url: str, expected_state: str) -> str:
@@ -51,13 +74,16 @@ def code_from_redirect(url: str, expected_state: str) -> str:
     state = (values.get("state") or [""])[0]
     error = (values.get("error") or [""])[0]
     code = (values.get("code") or [""])[0]
-    if state != expected_state:
+    if not secrets.compare_digest(state, expected_state):
         raise LoginFailed(
-            "the login answer does not belong to this login attempt (state mismatch); nothing was stored",
+            f"{STATE_MISMATCH} (state mismatch); nothing was stored",
             hint="run `exactlink login` again and use only the newest browser tab",
         )
     if error:
-        description = (values.get("error_description") or [""])[0]
+        from exactlink.api.errors import server_text
+
+        description = server_text((values.get("error_description") or [""])[0]) or ""
+        error = server_text(error, 80) or "error"
         if error == "access_denied":
             raise LoginFailed("consent was refused in the browser; nothing was stored", hint="run `exactlink login`")
         raise LoginFailed(f"Exact Online refused the login: {description or error}", hint="run `exactlink login`")
@@ -81,6 +107,10 @@ class _Server(http.server.ThreadingHTTPServer):
     allow_reuse_address = os.name != "nt"
     daemon_threads = True
     listener: LoopbackListener
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -134,13 +164,16 @@ class LoopbackListener:
         self._failure: LoginFailed | None = None
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self.ignored = 0
+        """Requests to the redirect path without this login's ``state`` (answered and ignored)."""
 
     def __enter__(self) -> LoopbackListener:
+        host = self.target.host
         try:
-            server = _Server(("127.0.0.1", self.target.port), _Handler)
+            server = (_Server6 if ":" in host else _Server)((host, self.target.port), _Handler)
         except OSError as exc:
             raise ExactlinkError(
-                f"cannot listen on 127.0.0.1:{self.target.port} for the login callback ({exc.strerror or exc})",
+                f"cannot listen on {host}:{self.target.port} for the login callback ({exc.strerror or exc})",
                 hint=(
                     "stop the program using that port, or register another redirect URI "
                     "(e.g. http://127.0.0.1:8766/callback) in the Exact App Center and set exact.redirect_uri "
@@ -165,13 +198,17 @@ class LoopbackListener:
             self._thread.join(timeout=5)
 
     def accept(self, query: str) -> tuple[int, bytes]:
-        """Handle a request to the redirect path: the first one decides the login, later ones are refused."""
+        """Handle a request to the redirect path: the first one with this login's ``state`` decides the login;
+        one without it is answered and ignored; once decided, every later one is refused."""
         with self._lock:
             if self._done.is_set():
                 return 409, _page("Already handled", "This login was already answered. You can close this tab.")
             try:
                 self._code = code_from_redirect(query, self._expected_state)
             except LoginFailed as failure:
+                if failure.message.startswith(STATE_MISMATCH):
+                    self.ignored += 1
+                    return 400, _page("Not this login", "This answer does not belong to the login exactlink waits for.")
                 self._failure = failure
                 self._done.set()
                 return 400, _page("Login not completed", f"{failure.message}. You can close this tab.")
@@ -187,8 +224,9 @@ class LoopbackListener:
             LoginFailed: the callback was refused (state mismatch, consent denied) or none came in time.
         """
         if not self._done.wait(timeout):
+            ignored = f" ({self.ignored} request(s) without this login's state were ignored)" if self.ignored else ""
             raise LoginFailed(
-                f"no answer from the browser within {timeout:g} s; nothing was stored",
+                f"no answer from the browser within {timeout:g} s{ignored}; nothing was stored",
                 hint="run `exactlink login` again (or `exactlink login --no-browser` on a machine without a browser)",
             )
         if self._failure is not None:

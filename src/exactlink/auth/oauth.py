@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from exactlink import __version__
+from exactlink.api.bounded import AnswerTooLarge, send_bounded
 from exactlink.errors import ExactlinkError, LoginRequired
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,10 @@ TOKEN_ANSWER_TIMEOUT = 60.0
 """Seconds to wait for the token endpoint's answer, however short ``exact.timeout_seconds`` is: Exact acts on
 a refresh (or code exchange) as soon as it arrives, rotating the refresh token (or using up the code), so an
 answer given up on is a login lost."""
+
+
+MAX_TOKEN_ANSWER = 100_000
+"""The largest token-endpoint answer read (a real one is well under 2 KB)."""
 
 
 class LoginFailed(ExactlinkError):
@@ -55,6 +60,14 @@ class OAuthApp:
     client_id: str
     client_secret: str = field(repr=False)
     redirect_uri: str
+
+    def __post_init__(self) -> None:
+        from exactlink.errors import ConfigError
+        from exactlink.urls import insecure_url_problem
+
+        problem = insecure_url_problem(self.token_endpoint)
+        if problem:
+            raise ConfigError(f"refusing the token endpoint {self.token_endpoint}: it {problem}")
 
     @property
     def auth_endpoint(self) -> str:
@@ -145,13 +158,15 @@ def _error_fields(response: httpx.Response) -> tuple[str, str]:
         return "", ""
     if not isinstance(data, dict):
         return "", ""
+    from exactlink.api.errors import server_text
+
     error = data.get("error")
     description = data.get("error_description")
     if isinstance(error, dict):  # the REST error shape, just in case
         message = error.get("message")
         text = message.get("value") if isinstance(message, dict) else message
-        return str(error.get("code") or ""), str(text or "")
-    return str(error or ""), str(description or "")
+        return server_text(str(error.get("code") or ""), 80) or "", server_text(text) or ""
+    return server_text(str(error or ""), 80) or "", server_text(description) or ""
 
 
 def _is_too_early(response: httpx.Response, error: str, description: str) -> bool:
@@ -279,8 +294,15 @@ class OAuthClient:
         attempts = 2 if retry_connect else 1
         timeout = httpx.Timeout(self._timeout, read=max(self._timeout, TOKEN_ANSWER_TIMEOUT))
         for attempt in range(1, attempts + 1):
+            request = self._http.build_request("POST", self.app.token_endpoint, data=form, timeout=timeout)
             try:
-                return self._http.post(self.app.token_endpoint, data=form, timeout=timeout)
+                return send_bounded(
+                    self._http, request, deadline=max(self._timeout, TOKEN_ANSWER_TIMEOUT), max_bytes=MAX_TOKEN_ANSWER
+                )
+            except AnswerTooLarge:
+                raise OAuthError(
+                    f"Exact Online's token endpoint sent an answer larger than {MAX_TOKEN_ANSWER} bytes"
+                ) from None
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 if attempt == attempts:
                     raise OAuthError(

@@ -9,6 +9,11 @@ that silently drops writes (the ``null`` backend, or any backend that does not g
 stored), that raises, or that hangs, is replaced by the fallback file ``get_paths().token_file``
 (mode 0600, written atomically), with one warning saying how to get a real keyring. ``keyring`` mode
 refuses to fall back; ``file`` mode never touches the keyring.
+
+In ``auto`` mode a usable keyring that holds tokens always wins over the file, however new the file's copy
+claims to be: a file is easier to plant than a keyring entry. The file is read only when it is a regular
+file of this user that nobody else can read or change (else the command stops with exit 2, like ssh does
+with an open private key).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from typing import Any, Literal
 
 from exactlink.auth.oauth import TokenSet
 from exactlink.errors import LoginRequired
-from exactlink.paths import get_paths, write_private_atomically
+from exactlink.paths import create_private_file, get_paths, read_private_file, write_private_atomically
 
 log = logging.getLogger(__name__)
 
@@ -149,24 +154,20 @@ class TokenStore:
     # -- tokens -------------------------------------------------------------------------------
 
     def load(self) -> TokenSet | None:
-        """The stored tokens (the newest copy when both the keyring and the file hold one)."""
-        candidates: list[tuple[TokenSet, Literal["keyring", "file"]]] = []
+        """The stored tokens: the keyring's copy when it holds one, else the file's (never the file's over a
+        working keyring's, see the module docstring)."""
         text = self._keyring_get(TOKENS_USER)
-        if text:
-            tokens = TokenSet.from_json(text)
-            if tokens is not None:
-                candidates.append((tokens, "keyring"))
+        tokens = TokenSet.from_json(text) if text else None
+        if tokens is not None:
+            self.last_used = "keyring"
+            return tokens
         if self.mode != "keyring":
             text = self._file_get(TOKENS_USER)
-            if text:
-                tokens = TokenSet.from_json(text)
-                if tokens is not None:
-                    candidates.append((tokens, "file"))
-        if not candidates:
-            return None
-        tokens, where = max(candidates, key=lambda item: (item[0].refreshed_at, item[0].expires_at))
-        self.last_used = where
-        return tokens
+            tokens = TokenSet.from_json(text) if text else None
+            if tokens is not None:
+                self.last_used = "file"
+                return tokens
+        return None
 
     def save(self, tokens: TokenSet) -> Literal["keyring", "file"]:
         """Store ``tokens`` (atomically); returns where they went."""
@@ -299,7 +300,7 @@ class TokenStore:
 
     def _file_read(self) -> dict[str, dict[str, str]]:
         try:
-            data = json.loads(self.token_file.read_text(encoding="utf-8"))
+            data = json.loads(read_private_file(self.token_file, secret=True).decode("utf-8"))
         except FileNotFoundError:
             return {}
         except (OSError, ValueError):
@@ -317,6 +318,7 @@ class TokenStore:
 
         lock_path = get_paths().lock_file("token-file")
         lock_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        create_private_file(lock_path)
         with FileLock(str(lock_path), timeout=60, mode=0o600):
             data = self._file_read()
             if not change(data):

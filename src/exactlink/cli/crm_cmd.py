@@ -62,10 +62,9 @@ def crm_export(
     english: bool = typer.Option(False, "--english-headers", help="English column names instead of Dutch."),
 ) -> None:
     """Export the mirror as CSV (the import format; UTF-8 with BOM, spreadsheet formulas neutralised)."""
-    import sys
 
     from exactlink.cli.context import workspace
-    from exactlink.console import info
+    from exactlink.console import emit_text, info
     from exactlink.services.crm import effective_show_bsn, export_crm
 
     if not file.strip():
@@ -77,7 +76,7 @@ def crm_export(
     show = effective_show_bsn(ws, show_bsn)
     count, text = export_crm(ws, target, delimiter=delimiter, show_bsn=show, english=english)
     if text is not None:
-        sys.stdout.write(text)
+        emit_text(text)
     else:
         info(f"wrote {count} relations to {file}")
 
@@ -92,10 +91,12 @@ def crm_list(
     """List the relations: number, name, KvK, RSIN/BSN (masked), linked account and administration, issues."""
     from exactlink.cli.context import workspace
     from exactlink.console import emit_json
+    from exactlink.domain.privacy import mask_view
     from exactlink.services.crm import effective_show_bsn, list_relations_view
 
     ws = workspace()
-    rows = list_relations_view(ws, show_bsn=effective_show_bsn(ws, show_bsn), flagged=flagged, unlinked=unlinked)
+    show = effective_show_bsn(ws, show_bsn)
+    rows = mask_view(list_relations_view(ws, show_bsn=show, flagged=flagged, unlinked=unlinked), show_bsn=show)
     if json_output:
         emit_json(rows)
         return
@@ -113,10 +114,12 @@ def crm_show(
     """Show one relation: fields, addresses, contacts, bank accounts, links, SBR window, issues, recent returns."""
     from exactlink.cli.context import workspace
     from exactlink.console import emit_json
+    from exactlink.domain.privacy import mask_view
     from exactlink.services.crm import effective_show_bsn, show_relation
 
     ws = workspace()
-    data = show_relation(ws, relation, show_bsn=effective_show_bsn(ws, show_bsn))
+    show = effective_show_bsn(ws, show_bsn)
+    data = mask_view(show_relation(ws, relation, show_bsn=show), show_bsn=show)
     if json_output:
         emit_json(data)
         return

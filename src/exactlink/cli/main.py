@@ -130,8 +130,10 @@ def root(
     from exactlink.cli.context import open_workspace
     from exactlink.console import reset_consoles
     from exactlink.logging_setup import setup_logging
+    from exactlink.paths import get_paths
 
     reset_consoles()
+    get_paths().ensure()  # every command refuses directories another user could change, before anything else
     setup_logging(verbose)
     open_workspace(ctx)
 

@@ -66,10 +66,13 @@ def returns_list(
     from exactlink.cli.context import workspace
     from exactlink.cli.returns_render import print_returns_list
     from exactlink.console import emit_json
+    from exactlink.domain.privacy import mask_view
+    from exactlink.services.crm import effective_show_bsn
     from exactlink.services.returns_view import list_returns_view
 
     ws = workspace()
     rows = list_returns_view(ws, kind=kind, status=status, due_within=due_within, overdue=overdue, relation=relation)
+    rows = mask_view(rows, show_bsn=effective_show_bsn(ws, False))
     emit_json(rows) if json_output else print_returns_list(rows)
 
 
@@ -81,9 +84,12 @@ def returns_show(
     from exactlink.cli.context import workspace
     from exactlink.cli.returns_render import print_return
     from exactlink.console import emit_json
+    from exactlink.domain.privacy import mask_view
+    from exactlink.services.crm import effective_show_bsn
     from exactlink.services.returns_view import show_return
 
-    view = show_return(workspace(), document_id)
+    ws = workspace()
+    view = mask_view(show_return(ws, document_id), show_bsn=effective_show_bsn(ws, False))
     emit_json(view) if json_output else print_return(view)
 
 

@@ -58,8 +58,10 @@ def print_fetch_report(report: FetchReport, *, quiet: bool = False) -> None:
                 info(f"relation {relations[0]}: {note.replace('REL', relations[0])}")
             else:
                 info(f"{len(relations)} relations ({_shown(relations)}): {note}")
+    from rich.markup import escape
+
     for line in report.failure_lines():
-        err().print(f"[red]failed:[/red] {line}", highlight=False)
+        err().print(f"[red]failed:[/red] {escape(line)}", highlight=False)
     if report.failures and not quiet:
         warn(f"{len(report.failures)} of {len(report.outcomes)} administrations failed")
 

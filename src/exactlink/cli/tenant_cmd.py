@@ -46,13 +46,13 @@ def tenant_select(
 ) -> None:
     """Choose the office administration (kantooradministratie) by code or name."""
     from exactlink.cli.context import workspace
-    from exactlink.console import emit_json, out, warn
+    from exactlink.console import emit_json, neutralise, out, warn
     from exactlink.services.tenant import resolve_office, save_office, selection_json, selection_message
 
     entry, warnings = resolve_office(workspace(), division)
     for message in warnings:
         warn(message)
-    question = f"Use {entry.code} {entry.name} as the office administration?"
+    question = neutralise(f"Use {entry.code} {entry.name} as the office administration?")
     if not (dry_run or yes) and sys.stdin.isatty() and not typer.confirm(question):
         raise typer.Exit(1)
     if not dry_run:

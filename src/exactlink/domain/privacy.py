@@ -1,8 +1,16 @@
-"""Masking of personal data (BSN) for terminal output and logs."""
+"""Masking of personal data (BSN) for terminal output, ``--json``, exports and logs: the one home.
+
+:func:`mask_personal` masks one value by its kind (a BSN, an OB number or loonheffingennummer, free text);
+:func:`mask_view` masks a whole JSON-like view by field name. The helpers below them (``mask_bsn``,
+``mask_bsn_in_text``, ``mask_fiscal``) are its building blocks.
+"""
 
 from __future__ import annotations
 
 import re
+from typing import Any, Literal, TypeVar, cast
+
+T = TypeVar("T")
 
 _NINE_DIGITS = re.compile(r"(?<![\dA-Za-z])(\d{9})(?![\dA-Za-z])")
 # The fiscal number inside an OB number (NL123456782B01) or a loonheffingennummer (123456782L01): an
@@ -39,3 +47,78 @@ def mask_bsn_in_text(text: str) -> str:
         return (match.group(1) or "") + masked(match.group(2)) + match.group(3)
 
     return _NINE_DIGITS_IN_TAX_NUMBER.sub(replace_inside, _NINE_DIGITS.sub(replace, text))
+
+
+# -- the one entry point ---------------------------------------------------------------------------------------------
+
+_ANY_NINE_DIGITS = re.compile(r"(?<!\d)\d{9}(?!\d)")
+
+BSN_FIELDS = frozenset({"bsn"})
+"""Fields that hold a BSN itself: masked whatever the value looks like."""
+FISCAL_FIELDS = frozenset({"vat_number", "payroll_tax_number", "ob_number", "loonheffingennummer", "btw_nummer"})
+"""Fields that hold an OB number or a loonheffingennummer: an eenmanszaak's old-form OB number
+(``NL<BSN>B01``) and a natural person's loonheffingennummer (``<BSN>L01``) contain the owner's BSN, so every
+9-digit run in them is masked (the 11-proef cannot tell a BSN from an RSIN)."""
+NOT_PERSONAL_FIELDS = frozenset(
+    {
+        "relation", "relation_number", "document_id", "short_id", "request_id", "id", "account_id", "account_code",
+        "code", "division", "kvk", "rsin", "iban", "view_url", "url", "created_at", "updated_at",
+    }
+)  # fmt: skip
+"""Identifiers that are not personal data even when they are 9 digits (an RSIN is a company's number)."""
+
+Kind = Literal["bsn", "fiscal", "text"]
+
+
+def mask_fiscal(value: str) -> str:
+    """Every 9-digit run in an OB number or loonheffingennummer masked: ``NL*****6782B01``, ``*****6782L01``."""
+    return _ANY_NINE_DIGITS.sub(lambda match: "*****" + match.group(0)[-4:], value)
+
+
+def mask_personal(value: str | None, kind: Kind = "text", *, show_bsn: bool = False) -> str | None:
+    """The one masking function: ``value`` with every BSN it may hold masked, unless ``show_bsn``.
+
+    Args:
+        value: the text.
+        kind: ``bsn`` (the value is a BSN), ``fiscal`` (an OB number or loonheffingennummer) or ``text``
+            (free text from the CRM or Exact Online: only 11-proef numbers, also inside tax numbers).
+        show_bsn: ``--show-bsn`` or ``privacy.show_bsn``: return ``value`` unchanged.
+    """
+    if not value or show_bsn:
+        return value
+    if kind == "bsn":
+        return mask_bsn(value)
+    if kind == "fiscal":
+        return mask_fiscal(value)
+    return mask_bsn_in_text(value)
+
+
+def kind_of_field(name: str) -> Kind | None:
+    """How a view field is masked: ``bsn``, ``fiscal``, ``None`` for :data:`NOT_PERSONAL_FIELDS`, else ``text``
+    (any other field may be free text from the CRM or Exact Online: a name, a description, a note)."""
+    if name in BSN_FIELDS:
+        return "bsn"
+    if name in FISCAL_FIELDS:
+        return "fiscal"
+    return None if name in NOT_PERSONAL_FIELDS else "text"
+
+
+def mask_view(data: T, *, show_bsn: bool = False) -> T:
+    """A JSON-like view (dicts, lists, strings) with every field :func:`kind_of_field` knows masked.
+
+    Used for every output of relations, returns and vraagposten, human and ``--json`` alike.
+    """
+    if show_bsn:
+        return data
+    if isinstance(data, list):
+        return cast(T, [mask_view(item) for item in data])
+    if isinstance(data, dict):
+        masked: dict[Any, Any] = {}
+        for key, value in data.items():
+            kind = kind_of_field(key) if isinstance(key, str) else None
+            if isinstance(value, str) and kind is not None:
+                masked[key] = mask_personal(value, kind)
+            else:
+                masked[key] = mask_view(value)
+        return cast(T, masked)
+    return data

@@ -4,10 +4,10 @@ An office sends its recorded probes to whoever helps it; they must carry the *sh
 (which properties, which types, paging links, error messages) and nothing about people or companies.
 So scrubbing keeps only what is structural and replaces every other text:
 
-* kept: numbers (also those Exact sends as text, like an Int64 ``Timestamp``), booleans, nulls, GUIDs, Exact's ``/Date(…)/`` values and ISO dates, ``__metadata`` and
-  ``__next`` (URLs of the same service), the values of a few structural properties (``Code`` of a
-  G/L account, ``Currency``, … see ``STRUCTURAL``), and Exact's error messages (the point of a recording
-  of a refusal);
+* kept: numbers (also those Exact sends as text, like an Int64 ``Timestamp``), booleans, nulls, GUIDs,
+  Exact's ``/Date(…)/`` values and ISO dates, ``__metadata`` and ``__next`` (URLs of the same service), the
+  values of a few structural properties (``Code`` of a G/L account, ``Currency``, … see ``STRUCTURAL``),
+  and Exact's error messages (the point of a recording of a refusal);
 * replaced: every other string, by ``"scrubbed"`` (its length is not kept either);
 * and every kept string is still searched for what looks like an e-mail address, an IBAN, a BSN-like
   nine-digit number or a phone number, which are replaced too (a safety net for a structural value that

@@ -149,6 +149,8 @@ def open_client(ws: Workspace, *, store: TokenStore | None = None) -> ExactClien
         provider,
         transport=ws.transport,
         timeout=settings.exact.timeout_seconds,
+        max_answer_bytes=settings.exact.max_answer_bytes,
+        max_pages=settings.exact.max_pages,
         limiter=RateLimiter(clock=ws.clock.time, sleep=ws.sleep),
         budget=error_budget(ws),
         rate_log=rate_limit_log(),

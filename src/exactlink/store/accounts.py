@@ -13,9 +13,11 @@ killed between pages resumes from the last complete page.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from exactlink.errors import ExactlinkError
 from exactlink.store.db import from_json, now_iso, to_json, transaction
 
 if TYPE_CHECKING:
@@ -68,6 +70,23 @@ _CRM_ID_COLUMNS: dict[str, tuple[str, str]] = {
 }
 
 
+class NotAGuid(ExactlinkError):
+    """A mirrored row's key is not a GUID (it would end up in a ``guid'…'`` filter): the page is refused."""
+
+
+def _checked_guid(value: Any, entity: str, column: str, *, optional: bool = False) -> str | None:
+    """``value`` as a canonical lower-case GUID; raises :class:`NotAGuid` for anything else."""
+    if value is None and optional:
+        return None
+    try:
+        return str(uuid.UUID(str(value).strip()))
+    except ValueError:
+        raise NotAGuid(
+            f"Exact Online sent {entity} with a {column} that is not a GUID ({str(value)[:40]!r}); "
+            "nothing of that page was stored"
+        ) from None
+
+
 def _upsert(db: sqlite_utils.Database, entity: str, division: int, rows: Iterable[Mapping[str, Any]]) -> int:
     table, columns = ENTITIES[entity]
     all_columns = ("id", "division", *columns, "extra", "timestamp", "synced_at")
@@ -89,9 +108,11 @@ def _upsert(db: sqlite_utils.Database, entity: str, division: int, rows: Iterabl
         for flag in ("main",):
             if flag in values:
                 values[flag] = int(bool(values[flag]))
+        if "account_id" in values:
+            values["account_id"] = _checked_guid(values["account_id"], entity, "account_id", optional=True)
         params.append(
             (
-                str(row["id"]).lower(),
+                _checked_guid(row["id"], entity, "id") if entity == "accounts" else str(row["id"]).lower(),
                 int(division),
                 *values.values(),
                 to_json(row.get("extra") or {}),

@@ -197,12 +197,7 @@ def read_csv_text(path: Path, encoding: str | None, name: str | None = None) -> 
     """
     codec = resolve_encoding(encoding)
     name = name or str(path)
-    try:
-        raw = Path(path).read_bytes()
-    except IsADirectoryError:
-        raise CsvUnreadable(f"cannot read {name}: it is a directory") from None
-    except OSError as exc:
-        raise CsvUnreadable(f"cannot read {name}: {exc.strerror or exc}") from None
+    raw = _read_limited(Path(path), name, utf16=codec.startswith("utf-16"))
     if codec == "utf-8-sig" and raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         codec = "utf-16"
     text = _decode(raw, codec, name)
@@ -211,6 +206,48 @@ def read_csv_text(path: Path, encoding: str | None, name: str | None = None) -> 
     if not text.strip():
         raise CsvUnreadable(f"{name} is empty")
     return text, codec
+
+
+MAX_CSV_BYTES = 200_000_000
+"""The largest CSV file read (an office's CRM export is a few megabytes); checked while reading."""
+_CHUNK = 1 << 20
+
+
+def _read_limited(path: Path, name: str, *, utf16: bool, max_bytes: int = MAX_CSV_BYTES) -> bytes:
+    """The bytes of ``path``, read in chunks: a file larger than ``max_bytes`` or holding NUL bytes (binary) is
+    refused as soon as that shows, before the rest is read (``/dev/zero`` stops at the first chunk)."""
+    try:
+        handle = open(path, "rb")  # noqa: SIM115  (closed below; the read is chunked)
+    except IsADirectoryError:
+        raise CsvUnreadable(f"cannot read {name}: it is a directory") from None
+    except OSError as exc:
+        raise CsvUnreadable(f"cannot read {name}: {exc.strerror or exc}") from None
+    chunks: list[bytes] = []
+    size = 0
+    with handle:
+        while True:
+            try:
+                chunk = handle.read(_CHUNK)
+            except IsADirectoryError:
+                raise CsvUnreadable(f"cannot read {name}: it is a directory") from None
+            except OSError as exc:
+                raise CsvUnreadable(f"cannot read {name}: {exc.strerror or exc}") from None
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > max_bytes:
+                raise CsvUnreadable(f"{name} is larger than {max_bytes // 1_000_000} MB; that is not a CRM export")
+            first = size == len(chunk)
+            if (
+                not utf16
+                and b"\x00" in chunk
+                and not (first and chunk.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)))
+            ):
+                raise CsvUnreadable(f"{name} is not a text file (it contains NUL bytes)")
+            if first and chunk.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                utf16 = True
+            chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def csv_records(text: str, delimiter: str, name: str) -> list[list[str]]:
