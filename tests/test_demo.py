@@ -22,3 +22,12 @@ def test_demo_runs_every_step_of_the_story(tmp_path: Path) -> None:
     run = run_demo(clients=12, seed=2, home=tmp_path / "demo", narrate=narrate)
 
     assert_the_story(run, notes)
+
+
+def test_the_story_keeps_the_callers_log_level_and_nothing_else_of_exactlink() -> None:
+    from exactlink.services.demo import child_environment
+
+    env = child_environment(
+        {"PATH": "/usr/bin", "EXACTLINK_LOGGING__LEVEL": "DEBUG", "EXACTLINK_BASE_URL": "https://elsewhere.example"}
+    )
+    assert env == {"PATH": "/usr/bin", "EXACTLINK_LOGGING__LEVEL": "DEBUG"}

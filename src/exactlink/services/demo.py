@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -127,6 +127,16 @@ class _Story:
         self.narrate(text, "")
 
 
+# The caller's settings that the story's commands keep; every other EXACTLINK_* variable would point them
+# elsewhere than the demo's sandbox and home.
+PASSED_ON = ("EXACTLINK_LOGGING__LEVEL",)
+
+
+def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment of the story's commands: the caller's, without its ``EXACTLINK_*`` but ``PASSED_ON``."""
+    return {name: value for name, value in environ.items() if not name.startswith("EXACTLINK_") or name in PASSED_ON}
+
+
 def run_demo(
     *,
     clients: int,
@@ -164,7 +174,7 @@ def run_demo(
     write_crm_export(sandbox.data, crm_file)
 
     with sandbox.serve() as server:
-        env = {name: value for name, value in os.environ.items() if not name.startswith("EXACTLINK_")}
+        env = child_environment(os.environ)
         env.update(
             EXACTLINK_HOME=str(home),
             EXACTLINK_BASE_URL=server.base_url,
