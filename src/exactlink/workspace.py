@@ -259,7 +259,8 @@ class Workspace:
         with ExitStack() as stack:
             if lock is not None and not dry_run:
                 try:
-                    stack.enter_context(run_lock(lock))
+                    limit = float(self.settings.runs.max_minutes) * 60
+                    stack.enter_context(run_lock(lock, max_seconds=limit, clock=self.clock.time))
                 except LockHeld:
                     if not skip_if_locked:
                         raise

@@ -17,7 +17,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +28,8 @@ from exactlink.exitcodes import ExitCode
 from exactlink.paths import create_private_file, get_paths, read_private_file, write_private_atomically
 
 log = logging.getLogger(__name__)
+
+DEFAULT_MAX_SECONDS = 120 * 60.0  # runs.max_minutes' default
 
 
 class LockStuck(ExactlinkError):
@@ -61,14 +63,14 @@ def _read_owner(path: Path) -> dict[str, Any] | None:
     return dict(owner)
 
 
-def _refusal(name: str, owner: dict[str, Any] | None) -> ExactlinkError:
+def _refusal(name: str, owner: dict[str, Any] | None, now: float) -> ExactlinkError:
     if owner is None:
         return LockHeld(
             f"another exactlink run holds the {name} lock",
             hint="wait for it to finish; cron runs skip quietly with --skip-if-locked",
         )
     who = f"`exactlink {owner.get('command') or '?'}` (pid {owner['pid']}, started {_iso(float(owner['started']))})"
-    if time.time() > float(owner["deadline"]):
+    if now > float(owner["deadline"]):
         return LockStuck(
             f"the {name} lock is held by {who} past its deadline of {_iso(float(owner['deadline']))}; "
             "that run is probably hung",
@@ -78,12 +80,6 @@ def _refusal(name: str, owner: dict[str, Any] | None) -> ExactlinkError:
         f"another exactlink run holds the {name} lock: {who}",
         hint="wait for it to finish; cron runs skip quietly with --skip-if-locked",
     )
-
-
-def _max_seconds() -> float:
-    from exactlink.settings import load_settings
-
-    return float(load_settings().runs.max_minutes) * 60
 
 
 def _stop_overdue_run(name: str, max_seconds: float) -> None:
@@ -98,13 +94,21 @@ def _stop_overdue_run(name: str, max_seconds: float) -> None:
 
 
 @contextmanager
-def run_lock(name: str = "run", *, wait_seconds: float = 0.0, max_seconds: float | None = None) -> Iterator[None]:
+def run_lock(
+    name: str = "run",
+    *,
+    wait_seconds: float = 0.0,
+    max_seconds: float = DEFAULT_MAX_SECONDS,
+    clock: Callable[[], float] = time.time,
+) -> Iterator[None]:
     """Hold the named inter-process lock for the block; raise ``LockHeld`` (exit 5) if another run has it.
 
     Args:
         name: the lock (``returns``, ``relations`` …).
         wait_seconds: how long to wait for a busy lock.
-        max_seconds: how long this run may hold it (default ``runs.max_minutes``); past that it is stopped.
+        max_seconds: how long this run may hold it (``Workspace.run`` passes ``runs.max_minutes``); past that
+            it is stopped.
+        clock: epoch seconds for the recorded start and deadline (the workspace's clock).
 
     Raises:
         LockHeld: another run holds the lock.
@@ -121,11 +125,11 @@ def run_lock(name: str = "run", *, wait_seconds: float = 0.0, max_seconds: float
     try:
         lock.acquire()
     except Timeout:
-        raise _refusal(name, _read_owner(owner_path)) from None
-    limit = _max_seconds() if max_seconds is None else max_seconds
+        raise _refusal(name, _read_owner(owner_path), clock()) from None
+    limit = max_seconds
     watchdog = threading.Timer(limit, _stop_overdue_run, args=(name, limit))
     try:
-        started = time.time()
+        started = clock()
         owner = {
             "pid": os.getpid(),
             "command": " ".join(sys.argv[1:3]) if sys.argv[0].endswith("exactlink") else name,
