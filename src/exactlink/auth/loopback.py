@@ -21,6 +21,7 @@ import secrets
 import socket
 import threading
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -56,7 +57,8 @@ def loopback_target(redirect_uri: str) -> RedirectTarget | None:
         )
     if not is_loopback_host(parts.hostname):
         return None
-    return RedirectTarget(host=parts.hostname or "", port=parts.port or 80, path=parts.path or "/")
+    port = parts.port if parts.port is not None else 80
+    return RedirectTarget(host=parts.hostname or "", port=port, path=parts.path or "/")
 
 
 STATE_MISMATCH = "the login answer does not belong to this login attempt"
@@ -148,6 +150,12 @@ class LoopbackListener:
         ExactlinkError: the port is in use (exit 1, with how to change ``redirect_uri``).
     """
 
+    @classmethod
+    def on_free_port(cls) -> LoopbackListener:
+        """A listener on ``http://127.0.0.1:<a free port>/callback`` (for the relay page, see ``auth.relay``);
+        set the ``state`` it waits for with :meth:`expect` once it is bound and :attr:`port` is known."""
+        return cls("http://127.0.0.1:0/callback", "")
+
     def __init__(self, redirect_uri: str, expected_state: str) -> None:
         target = loopback_target(redirect_uri)
         if target is None:
@@ -157,6 +165,8 @@ class LoopbackListener:
             )
         self.redirect_uri = redirect_uri
         self.target = target
+        self.port = target.port
+        """The port listened on (the one the system chose, for :meth:`on_free_port`)."""
         self._expected_state = expected_state
         self._done = threading.Event()
         self._lock = threading.Lock()
@@ -182,6 +192,7 @@ class LoopbackListener:
             ) from None
         server.listener = self
         self._server = server
+        self.port = int(server.server_address[1])
         self._thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="exactlink-login-callback", daemon=True
         )
@@ -217,6 +228,23 @@ class LoopbackListener:
                 "Logged in", "exactlink received the login. You can close this tab and return to the terminal."
             )
 
+    def expect(self, state: str) -> None:
+        """Wait for a callback with this ``state`` (a listener made with :meth:`on_free_port`)."""
+        with self._lock:
+            self._expected_state = state
+
+    def poll(self) -> str | None:
+        """The authorization code once the callback came, None while it has not.
+
+        Raises:
+            LoginFailed: the callback came and refused the login (consent denied, Exact's error).
+        """
+        if not self._done.is_set():
+            return None
+        if self._failure is not None:
+            raise self._failure
+        return self._code
+
     def wait(self, timeout: float) -> str:
         """Block until the callback arrives; returns the authorization code.
 
@@ -233,3 +261,39 @@ class LoopbackListener:
             raise self._failure
         assert self._code is not None
         return self._code
+
+
+def wait_for_callback_or_paste(
+    listener: LoopbackListener, read_pasted_url: Callable[[], str], expected_state: str, timeout: float
+) -> str:
+    """The authorization code from whichever comes first: the listener's callback or a pasted address.
+
+    For an https redirect URI: a relay page at that address sends the browser on to the listener; without one
+    the user pastes the address the browser ends on. A paste that is empty or unreadable (no terminal) does
+    not end the login: the listener keeps waiting until ``timeout``.
+
+    Raises:
+        LoginFailed: the answer refused the login, belongs to another login, or none came in time.
+    """
+    import queue
+    import time
+
+    pasted: queue.Queue[str] = queue.Queue(maxsize=1)
+
+    def read() -> None:
+        try:
+            pasted.put(read_pasted_url())
+        except (LoginFailed, OSError, ValueError, EOFError):
+            return
+
+    threading.Thread(target=read, name="exactlink-login-paste", daemon=True).start()
+    deadline = time.monotonic() + timeout
+    while True:
+        code = listener.poll()
+        if code is not None:
+            return code
+        try:
+            return code_from_redirect(pasted.get(timeout=0.1), expected_state)
+        except queue.Empty:
+            if time.monotonic() >= deadline:
+                return listener.wait(0)  # raises the time-out (or returns a callback that just came)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import typer
 
@@ -12,15 +13,22 @@ def register(app: typer.Typer) -> None:
     app.command("logout")(logout)
 
 
-def _show_url(url: str, paste_expected: bool) -> None:
+def _show_url(url: str, way_back: str) -> None:
     from exactlink.console import info
+    from exactlink.services.login import PASTE, WAIT
 
     info("Open this URL to log in to Exact Online:")
     info(url)
-    if paste_expected:
+    if way_back == WAIT:
+        info("Waiting for the browser to come back…")
+    elif way_back == PASTE:
         info("After logging in, your browser is sent to the redirect URI. Paste that full URL here:")
     else:
-        info("Waiting for the browser to come back…")
+        info(
+            "After logging in, exactlink continues by itself if the page at your redirect URI forwards the login "
+            "(`exactlink login --relay-page FILE` writes that page). Otherwise paste the full address the browser "
+            "ends on here:"
+        )
 
 
 def _read_line() -> str:
@@ -46,14 +54,26 @@ def login(
     base_url: str | None = typer.Option(None, "--base-url", help="Explicit Exact Online base URL (overrides region)."),
     force_login: bool = typer.Option(False, "--force-login", help="Make Exact show its login screen again."),
     store_secret: bool = typer.Option(False, "--store-secret", help="Read the client secret (stdin/prompt), keep it."),
+    relay_page: Path | None = typer.Option(
+        None,
+        "--relay-page",
+        metavar="FILE",
+        help="Only write the page to host at an https redirect URI; it forwards the login to exactlink.",
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Log in to Exact Online in the browser (authorization code + PKCE) and store the tokens safely."""
+    """Log in to Exact Online in the browser (authorization code + PKCE) and store the tokens safely.
+
+    With an https redirect URI (the App Center's rule since 2021) the browser comes back through the page
+    `--relay-page` writes, hosted at that address, or you paste the address the browser ends on.
+    """
     from exactlink.cli.context import workspace
     from exactlink.console import emit_json, info, out, warn
     from exactlink.services.login import login as run_login
-    from exactlink.services.login import store_client_secret
+    from exactlink.services.login import store_client_secret, write_relay_page
 
+    if relay_page is not None:
+        return info(f"wrote {write_relay_page(relay_page)}: host it at your registered https redirect URI")
     ws = workspace()
     overrides = {key: value for key, value in {"region": region, "base_url": base_url}.items() if value}
     if overrides:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from exactlink.errors import UsageError
@@ -15,6 +16,10 @@ if TYPE_CHECKING:
     from exactlink.workspace import Workspace
 
 log = logging.getLogger(__name__)
+
+# How the login comes back, for ``show_url``: the browser returns by itself (a loopback redirect URI), by a relay
+# page or a pasted address (an https one), or only by a pasted address (``--no-browser``).
+WAIT, WAIT_OR_PASTE, PASTE = "wait", "wait-or-paste", "paste"
 
 
 @dataclass
@@ -49,6 +54,22 @@ def store_client_secret(ws: Workspace, secret: str) -> str:
     return store.location()
 
 
+def write_relay_page(path: Path) -> Path:
+    """Write the relay page (see ``exactlink.auth.relay``) to ``path``, readable by the web server (0644).
+
+    Raises:
+        UsageError: the file cannot be written.
+    """
+    from exactlink.auth.relay import relay_page
+
+    try:
+        path.write_text(relay_page(), encoding="utf-8")
+        path.chmod(0o644)
+    except OSError as problem:
+        raise UsageError(f"cannot write the relay page to {path}: {problem.strerror or problem}") from None
+    return path
+
+
 def open_browser(url: str) -> None:
     """Ask the desktop to open ``url``; failure is fine (the URL is always printed too)."""
     import webbrowser
@@ -64,17 +85,19 @@ def login(
     *,
     use_browser: bool,
     force_login: bool,
-    show_url: Callable[[str, bool], None],
+    show_url: Callable[[str, str], None],
     read_pasted_url: Callable[[], str],
 ) -> LoginOutcome:
     """Run the authorization-code flow (PKCE + state), store the tokens, and ask Exact who logged in.
 
     Args:
         ws: the workspace; its settings give the site, client id, redirect URI and token storage.
-        use_browser: listen on the redirect URI's loopback port and open the browser; otherwise the
-            user pastes the redirected URL (also chosen when the redirect URI is not a loopback address).
+        use_browser: open the browser and listen on 127.0.0.1: on the redirect URI's own port for a loopback
+            redirect URI, or on a free port named in ``state`` for an https one, where a relay page forwards the
+            browser (``exactlink login --relay-page``) or the user pastes the address it ends on; without the
+            browser the user always pastes the redirected URL.
         force_login: make Exact show its login screen even when the browser is logged in.
-        show_url: prints the authorization URL; its second argument says whether a paste is expected.
+        show_url: prints the authorization URL; its second argument is ``WAIT``, ``WAIT_OR_PASTE`` or ``PASTE``.
         read_pasted_url: reads the redirected URL the user pastes.
 
     Raises:
@@ -82,9 +105,15 @@ def login(
         ExactlinkError: the callback port is busy (exit 1).
         ConfigError: no client id or client secret.
     """
-    from exactlink.auth.loopback import LoopbackListener, code_from_redirect, loopback_target
+    from exactlink.auth.loopback import (
+        LoopbackListener,
+        code_from_redirect,
+        loopback_target,
+        wait_for_callback_or_paste,
+    )
     from exactlink.auth.oauth import authorization_url
     from exactlink.auth.pkce import new_pkce_pair, new_state
+    from exactlink.auth.relay import relay_state
     from exactlink.paths import get_paths
     from exactlink.services.session import oauth_client
 
@@ -94,15 +123,28 @@ def login(
     oauth = oauth_client(ws, store)
     try:
         pkce = new_pkce_pair()
-        state = new_state()
-        url = authorization_url(oauth.app, state=state, code_challenge=pkce.challenge, force_login=force_login)
+        timeout = settings.exact.login_timeout_seconds
+
+        def url_for(state: str) -> str:
+            return authorization_url(oauth.app, state=state, code_challenge=pkce.challenge, force_login=force_login)
+
         if use_browser and loopback_target(settings.exact.redirect_uri) is not None:
+            state = new_state()
             with LoopbackListener(settings.exact.redirect_uri, state) as listener:
-                show_url(url, False)
-                open_browser(url)
-                code = listener.wait(settings.exact.login_timeout_seconds)
+                show_url(url_for(state), WAIT)
+                open_browser(url_for(state))
+                code = listener.wait(timeout)
+        elif use_browser:
+            # An https redirect URI: a relay page hosted there forwards to this listener; else the user pastes.
+            with LoopbackListener.on_free_port() as listener:
+                state = relay_state(new_state(), listener.port)
+                listener.expect(state)
+                show_url(url_for(state), WAIT_OR_PASTE)
+                open_browser(url_for(state))
+                code = wait_for_callback_or_paste(listener, read_pasted_url, state, timeout)
         else:
-            show_url(url, True)
+            state = new_state()
+            show_url(url_for(state), PASTE)
             code = code_from_redirect(read_pasted_url(), state)
         tokens = oauth.exchange_code(code, pkce.verifier)
         # Stored before first use: from here on the login survives whatever happens next.
