@@ -616,7 +616,7 @@ def show_relation(ws: Workspace, relation_number: str, *, show_bsn: bool = False
         else {
             "account_id": link["account_id"],
             "account_code": link["account_code"],
-            "account_name": account["name"] if account else None,
+            "account_name": account.name if account else None,
             "method": link["method"],
             "linked_by": link["linked_by"],
             "linked_at": link["linked_at"],
