@@ -445,8 +445,8 @@ def edit_relation(
         RelationUnknown: the relation is not in the mirror.
     """
     from exactlink.store.db import transaction
+    from exactlink.store.relation_updates import drop_issues
     from exactlink.store.relations import get_relation, update_relation_fields
-    from exactlink.store.sync_state import drop_issues
 
     if not values:
         raise UsageError("give at least one field to change, e.g. --phone 015-1234567", hint="see crm edit --help")

@@ -216,8 +216,8 @@ class _Snapshot:
     def load(cls, db: sqlite_utils.Database, division: int) -> _Snapshot:
         from exactlink.store.accounts import children_by_account, list_accounts
         from exactlink.store.links import list_admin_links, list_links
+        from exactlink.store.relation_updates import relation_children
         from exactlink.store.relations import list_relations
-        from exactlink.store.sync_state import relation_children
 
         return cls(
             links=list_links(db),
@@ -448,6 +448,7 @@ def _apply_inbound(db: sqlite_utils.Database, link: Mapping[str, Any], plan: Inb
     """Write one relation's inbound plan into the CRM mirror, all in one transaction."""
     from exactlink.store.db import transaction
     from exactlink.store.links import set_link
+    from exactlink.store.relation_updates import drop_issues, renumber_relation, replace_bank_accounts, update_contact
     from exactlink.store.relations import (
         Address,
         delete_address,
@@ -455,7 +456,6 @@ def _apply_inbound(db: sqlite_utils.Database, link: Mapping[str, Any], plan: Inb
         set_exact_address_id,
         update_relation_fields,
     )
-    from exactlink.store.sync_state import drop_issues, renumber_relation, replace_bank_accounts, update_contact
 
     number = link["relation_number"]
     with transaction(db):

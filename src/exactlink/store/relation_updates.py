@@ -1,9 +1,12 @@
-"""Store operations the relation-data sync needs beyond the basic ones in ``relations`` and ``accounts``.
+"""Updates to CRM relations taken over from Exact Online (inbound sync), beyond the basic ones in ``relations``.
 
 * bulk reads of the CRM children (addresses, contacts, bank accounts) with their Exact ids, grouped by
   relation, so one sync over thousands of relations costs a handful of queries;
 * renumbering a relation (``sync.numbers_must_match``, inbound) together with every row that refers to it;
-* updating a linked contact person and replacing a relation's bank accounts with their Exact ids.
+* updating a linked contact person and replacing a relation's bank accounts with their Exact ids;
+* forgetting import issues about values now taken from Exact.
+
+(The office-account mirror's own writes are in ``accounts``.)
 
 Every function runs in one :func:`~exactlink.store.db.transaction` (a savepoint inside the caller's).
 """

@@ -1,4 +1,5 @@
-"""Store helpers of the sync: renumbering with dependants, mirror patches, contact and bank-account writes."""
+"""Relation updates of the inbound sync (renumbering with dependants, contact and bank-account writes) and the
+mirror after a PUT."""
 
 from __future__ import annotations
 
@@ -9,6 +10,14 @@ from exactlink.domain.entities import AccountAddress, OfficeAccount, updated
 from exactlink.store.accounts import get_account, remove_record, save_records
 from exactlink.store.db import open_db
 from exactlink.store.links import get_admin_link, get_link, set_admin_link, set_link
+from exactlink.store.relation_updates import (
+    RelationNumberTaken,
+    drop_issues,
+    relation_children,
+    renumber_relation,
+    replace_bank_accounts,
+    update_contact,
+)
 from exactlink.store.relations import (
     Address,
     Contact,
@@ -18,14 +27,6 @@ from exactlink.store.relations import (
     upsert_relation,
 )
 from exactlink.store.returns import relation_returns
-from exactlink.store.sync_state import (
-    RelationNumberTaken,
-    drop_issues,
-    relation_children,
-    renumber_relation,
-    replace_bank_accounts,
-    update_contact,
-)
 
 ACCOUNT = "0b7f8a1e-0000-4000-8000-000000000001"
 DIVISION = 1234
