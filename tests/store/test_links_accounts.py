@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import sqlite_utils
 
+from exactlink.domain.entities import AccountAddress, AccountContact, OfficeAccount, from_exact
 from exactlink.store.accounts import (
+    AccountChildren,
+    Deletions,
     account_children,
     apply_deletions,
     find_accounts_by_code,
@@ -14,10 +19,8 @@ from exactlink.store.accounts import (
     get_cursor,
     list_accounts,
     reset_cursor,
+    save_records,
     set_cursor,
-    upsert_account_addresses,
-    upsert_account_contacts,
-    upsert_accounts,
 )
 from exactlink.store.links import (
     LinkConflict,
@@ -93,26 +96,22 @@ def test_admin_links(relations: sqlite_utils.Database) -> None:
 
 def test_account_mirror_upserts_trims_codes_and_finds(db: sqlite_utils.Database) -> None:
     rows = [
-        {"id": ACCOUNT.upper(), "code": "              1001", "name": "Bakkerij De Vries", "timestamp": 10},
-        {"id": OTHER, "code": "   1002", "name": "De Vries Holding", "timestamp": 11, "extra": {"Blocked": False}},
+        from_exact(OfficeAccount, {"ID": ACCOUNT.upper(), "Code": "1001".rjust(18), "Name": "Bakkerij De Vries"}),
+        from_exact(OfficeAccount, {"ID": OTHER, "Code": "   1002", "Name": "De Vries Holding"}),
     ]
-    assert upsert_accounts(db, 100, rows) == 2
-    assert upsert_accounts(db, 100, rows) == 2
+    rows = [replace(row, division=100, timestamp=stamp) for row, stamp in zip(rows, (10, 11), strict=True)]
+    assert save_records(db, rows) == 2
+    assert save_records(db, rows) == 2
     assert db.conn.execute("SELECT count(*) FROM accounts").fetchone()[0] == 2
     account = get_account(db, ACCOUNT)
-    assert account is not None and account["code"] == "1001" and account["timestamp"] == 10
-    assert get_account(db, OTHER)["extra"] == {"Blocked": False}  # type: ignore[index]
-    assert [a["id"] for a in find_accounts_by_code(db, 100, " 1002")] == [OTHER]
-    assert [a["code"] for a in find_accounts_by_name(db, 100, "bakkerij de vries")] == ["1001"]
-    assert [a["code"] for a in find_accounts_by_name(db, 100, "vries")] == ["1001", "1002"]
-    with pytest.raises(ValueError, match="unknown accounts column"):
-        upsert_accounts(db, 100, [{"id": "x", "Code": "1"}])
-    assert list_accounts(db, 100, columns=("id", "code")) == [
-        {"id": ACCOUNT, "code": "1001"},
-        {"id": OTHER, "code": "1002"},
-    ]
-    with pytest.raises(ValueError, match="unknown accounts column"):
-        list_accounts(db, 100, columns=("id", "code; DROP TABLE accounts"))
+    assert account is not None and account.code == "1001" and account.timestamp == 10
+    assert account == rows[0]
+    assert [a.id for a in find_accounts_by_code(db, 100, " 1002")] == [OTHER]
+    assert [a.code for a in find_accounts_by_name(db, 100, "bakkerij de vries")] == ["1001"]
+    assert [a.code for a in find_accounts_by_name(db, 100, "vries")] == ["1001", "1002"]
+    assert [(a.id, a.code) for a in list_accounts(db, 100)] == [(ACCOUNT, "1001"), (OTHER, "1002")]
+    with pytest.raises(TypeError, match="records of one kind"):
+        save_records(db, [rows[0], AccountAddress(id="a1", account_id=ACCOUNT)])
 
 
 def test_cursor_never_moves_back(db: sqlite_utils.Database) -> None:
@@ -128,17 +127,17 @@ def test_deletions_drop_children_links_and_crm_side_ids(relations: sqlite_utils.
     db = relations
     from exactlink.store.relations import Address, set_address
 
-    upsert_accounts(db, 100, [{"id": ACCOUNT, "code": "1001", "name": "A"}])
-    upsert_account_addresses(db, 100, [{"id": "addr-1", "account_id": ACCOUNT, "type": 1, "main": True}])
-    upsert_account_contacts(db, 100, [{"id": "c-1", "account_id": ACCOUNT, "full_name": "Jan"}])
+    save_records(db, [OfficeAccount(id=ACCOUNT, code="1001", name="A", division=100)])
+    save_records(db, [AccountAddress(id="addr-1", account_id=ACCOUNT, type=1, main=True, division=100)])
+    save_records(db, [AccountContact(id="c-1", account_id=ACCOUNT, full_name="Jan", division=100)])
     set_link(db, "R1", ACCOUNT, "1001", method="rsin", linked_by="auto")
     set_address(db, "R1", Address("visit", "Straat 1"))
     set_exact_address_id(db, "R1", "visit", "addr-1")
-    assert apply_deletions(db, 3, ["ADDR-1"]) == {"deleted": 1, "unlinked": []}
+    assert apply_deletions(db, 3, ["ADDR-1"]) == Deletions(deleted=1, unlinked=[])
     assert db.conn.execute("SELECT exact_address_id FROM addresses").fetchone()[0] is None
-    result = apply_deletions(db, "accounts", [ACCOUNT, "never-seen"])
-    assert result == {"deleted": 1, "unlinked": ["R1"]}
-    assert account_children(db, ACCOUNT) == {"addresses": [], "contacts": [], "bank_accounts": []}
+    result = apply_deletions(db, OfficeAccount, [ACCOUNT, "never-seen"])
+    assert result == Deletions(deleted=1, unlinked=["R1"])
+    assert account_children(db, ACCOUNT) == AccountChildren(addresses=[], contacts=[], bank_accounts=[])
     assert get_link(db, "R1") is None
     with pytest.raises(ValueError):
         apply_deletions(db, 999, ["x"])

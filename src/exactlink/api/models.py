@@ -16,10 +16,18 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, create_model
 
 from exactlink.api.errors import ApiError
 from exactlink.api.odata import parse_date, trim_code
+from exactlink.domain.entities import (
+    AccountAddress,
+    AccountBankAccount,
+    AccountContact,
+    MirroredRecord,
+    OfficeAccount,
+    exact_fields,
+)
 
 
 def _trimmed(value: object) -> object:
@@ -130,78 +138,32 @@ class Division(ExactModel):
     OBNumber: str | None = None
 
 
-class Account(ExactModel):
-    """``crm/Accounts`` (and ``sync/CRM/Accounts``): a relation in an administration."""
-
-    ID: Guid = None
-    Code: TrimmedCode = None
-    Name: str | None = None
-    SearchCode: str | None = None
-    VATNumber: str | None = None
-    ChamberOfCommerce: str | None = None
-    BSN: str | None = None
-    RSIN: str | None = None
-    Phone: str | None = None
-    Email: str | None = None
-    Website: str | None = None
-    AddressLine1: str | None = None
-    AddressLine2: str | None = None
-    Postcode: str | None = None
-    City: str | None = None
-    Country: str | None = None
-    Status: str | None = None
-    Blocked: bool | None = None
-    Modified: ExactDate = None
-    Timestamp: int | None = None
+_EXACT_TYPES: dict[str, Any] = {
+    "guid": Guid,
+    "code": TrimmedCode,
+    "text": str | None,
+    "int": int | None,
+    "bool": bool | None,
+}
 
 
-class Address(ExactModel):
-    """``crm/Addresses``: Type 1 visit, 2 postal, 3 invoice, 4 delivery."""
-
-    ID: Guid = None
-    Account: Guid = None
-    Type: int | None = None
-    Main: bool | None = None
-    AddressLine1: str | None = None
-    AddressLine2: str | None = None
-    AddressLine3: str | None = None
-    Postcode: str | None = None
-    City: str | None = None
-    Country: str | None = None
-    Modified: ExactDate = None
-    Timestamp: int | None = None
+def mirrored_model(kind: type[MirroredRecord]) -> type[ExactModel]:
+    """The pydantic view of a mirrored entity, derived from its one declaration in ``exactlink.domain.entities``:
+    its Exact fields, plus ``Modified`` and (sync endpoints only) ``Timestamp``."""
+    fields: dict[str, Any] = {name: (_EXACT_TYPES[how], None) for name, (_, how, _) in exact_fields(kind).items()}
+    fields["Modified"] = (ExactDate, None)
+    fields["Timestamp"] = (int | None, None)
+    return create_model(kind.ENTITY.api_name, __base__=ExactModel, __doc__=kind.__doc__, **fields)
 
 
-class Contact(ExactModel):
-    """``crm/Contacts``: a contact person of an account."""
-
-    ID: Guid = None
-    Account: Guid = None
-    FirstName: str | None = None
-    MiddleName: str | None = None
-    LastName: str | None = None
-    FullName: str | None = None
-    Email: str | None = None
-    Phone: str | None = None
-    Mobile: str | None = None
-    IsMainContact: bool | None = None
-    Modified: ExactDate = None
-    Timestamp: int | None = None
-
-
-class BankAccount(ExactModel):
-    """``crm/BankAccounts``: ``BankAccount`` is the number (an IBAN in practice)."""
-
-    ID: Guid = None
-    Account: Guid = None
-    BankAccount: str | None = None
-    BankAccountHolderName: str | None = None
-    BICCode: str | None = None
-    Description: str | None = None
-    Main: bool | None = None
-    Type: str | None = None
-    Modified: ExactDate = None
-    Timestamp: int | None = None
+Account = mirrored_model(OfficeAccount)
+"""``crm/Accounts`` (and ``sync/CRM/Accounts``): a relation in an administration."""
+Address = mirrored_model(AccountAddress)
+"""``crm/Addresses``: Type 1 visit, 2 postal, 3 invoice, 4 delivery."""
+Contact = mirrored_model(AccountContact)
+"""``crm/Contacts``: a contact person of an account."""
+BankAccount = mirrored_model(AccountBankAccount)
+"""``crm/BankAccounts``: ``BankAccount`` is the number (an IBAN in practice)."""
 
 
 class SolutionLink(ExactModel):

@@ -102,7 +102,7 @@ def link(
     fits several accounts lists them (exit 2). With --csv every row is checked first, a bad row never stops
     the others, and the run exits 3 when some rows failed; --dry-run prints the plan.
     """
-    from exactlink.cli.match_render import link_bulk, link_single
+    from exactlink.cli.runners import link_bulk, link_single
 
     if csv_file is not None:
         link_bulk(

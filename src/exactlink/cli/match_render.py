@@ -5,10 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING
-
-import typer
 
 if TYPE_CHECKING:
     from exactlink.services.manual_links import BulkLinkReport, LinkPlan
@@ -170,7 +167,7 @@ def print_review_report(report: ReviewReport) -> None:
 # link
 
 
-def _print_candidates(candidates: list[dict[str, object]]) -> None:
+def print_candidates(candidates: list[dict[str, object]]) -> None:
     from rich.markup import escape
     from rich.table import Table
 
@@ -182,31 +179,7 @@ def _print_candidates(candidates: list[dict[str, object]]) -> None:
     err().print(table)
 
 
-def link_single(relation: str | None, account: str | None, *, force: bool, dry_run: bool, json_output: bool) -> None:
-    """``match link REL ACCOUNT``: link, print the outcome; an ambiguous name lists the candidates (exit 2)."""
-    from exactlink.cli.context import workspace
-    from exactlink.console import emit_json, error_line, info
-    from exactlink.errors import UsageError
-    from exactlink.services.manual_links import AmbiguousAccount, link_manually
-
-    if not relation or not account:
-        raise UsageError("give a relation number and an account (code or name), or --csv FILE")
-    try:
-        plan = link_manually(workspace(), relation, account, force=force, dry_run=dry_run)
-    except AmbiguousAccount as exc:
-        if json_output:
-            emit_json({"error": exc.message, "candidates": exc.candidates})
-        else:
-            error_line(exc.message, exc.hint)
-            _print_candidates(exc.candidates)
-        raise typer.Exit(int(exc.exit_code)) from None
-    if json_output:
-        emit_json({**plan.to_json(), "dry_run": dry_run})
-        return
-    info(_plan_text(plan, dry_run))
-
-
-def _plan_text(plan: LinkPlan, dry_run: bool) -> str:
+def plan_text(plan: LinkPlan, dry_run: bool) -> str:
     target = f"account {plan.account_code} ({plan.account_name})"
     if plan.error:
         return f"relation {plan.relation}: {plan.error}"
@@ -219,33 +192,6 @@ def _plan_text(plan: LinkPlan, dry_run: bool) -> str:
     if plan.takes_from:
         extra.append(f"taken from relation {plan.takes_from}")
     return f"relation {plan.relation} {verb} to {target}" + (f" ({'; '.join(extra)})" if extra else "")
-
-
-def link_bulk(
-    csv_file: Path,
-    relation: str | None,
-    *,
-    force: bool,
-    dry_run: bool,
-    json_output: bool,
-    delimiter: str | None,
-    encoding: str | None,
-) -> None:
-    """``match link --csv FILE``: per-row report; exit 3 when some rows failed."""
-    from exactlink.cli.context import workspace
-    from exactlink.console import emit_json
-    from exactlink.errors import UsageError
-    from exactlink.services.manual_links import link_from_csv
-
-    if relation:
-        raise UsageError("give either REL ACCOUNT or --csv FILE, not both")
-    report = link_from_csv(workspace(), csv_file, force=force, dry_run=dry_run, delimiter=delimiter, encoding=encoding)
-    if json_output:
-        emit_json(report.as_json())
-    else:
-        print_bulk_report(report)
-    if report.exit_code:
-        raise typer.Exit(report.exit_code)
 
 
 def print_bulk_report(report: BulkLinkReport) -> None:

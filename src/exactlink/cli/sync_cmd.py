@@ -33,14 +33,14 @@ def sync(
     exist on both sides, bank accounts. A run that stopped half-way is completed by the next one.
     Exit 3 when some relations failed.
     """
-    from exactlink.cli import sync_render
+    from exactlink.cli import runners
 
     if watch:
         if dry_run or delete_in_exact:
             from exactlink.errors import UsageError
 
             raise UsageError("--watch takes no --dry-run or --delete-in-exact")
-        code = sync_render.run_watch_command(
+        code = runners.run_watch_command(
             direction=direction,
             interval=interval,
             max_polls=max_polls,
@@ -49,7 +49,7 @@ def sync(
             relations=relation,
         )
     else:
-        code = sync_render.run_sync_command(
+        code = runners.run_sync_command(
             direction=direction,
             dry_run=dry_run,
             json_output=json_output,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -31,42 +31,6 @@ def progress_hook(*, quiet: bool) -> Iterator[ProgressHook]:
 
     with bar:
         yield update
-
-
-def run_sync_command(
-    *,
-    direction: str | None,
-    dry_run: bool,
-    json_output: bool,
-    quiet: bool,
-    relations: Sequence[str],
-    delete_in_exact: bool,
-    show_bsn: bool,
-) -> int:
-    """One ``sync`` run: report on stdout (table or JSON), warnings on stderr; returns the exit code."""
-    from exactlink.cli.context import workspace
-    from exactlink.console import emit_json, warn
-    from exactlink.services.crm import effective_show_bsn
-    from exactlink.services.sync import run_sync
-
-    ws = workspace()
-    with progress_hook(quiet=quiet or json_output) as hook:
-        report = run_sync(
-            ws,
-            direction=direction,
-            dry_run=dry_run,
-            relations=relations or None,
-            delete_in_exact=delete_in_exact,
-            progress=hook,
-        )
-    for line in report.warnings:
-        warn(line)
-    show = effective_show_bsn(ws, show_bsn)
-    if json_output:
-        emit_json(report.as_json(show_bsn=show))
-    elif not quiet or report.exit_code:
-        print_report(report, show_bsn=show, quiet=quiet)
-    return report.exit_code
 
 
 def print_report(report: SyncReport, *, show_bsn: bool = False, quiet: bool = False) -> None:
@@ -115,46 +79,6 @@ def print_report(report: SyncReport, *, show_bsn: bool = False, quiet: bool = Fa
         f"{counts['write_calls']} to write" + (" (planned)" if report.dry_run else ""),
         highlight=False,
     )
-
-
-def run_watch_command(
-    *,
-    direction: str | None,
-    interval: float | None,
-    max_polls: int | None,
-    json_output: bool,
-    quiet: bool,
-    relations: Sequence[str],
-) -> int:
-    """``sync --watch``: a line per poll on stderr, the summary on stdout at the end; returns the exit code."""
-    from exactlink.cli.context import workspace
-    from exactlink.console import emit_json, info, warn
-    from exactlink.services.sync import watch
-
-    def on_poll(report: SyncReport) -> None:
-        for line in report.warnings:
-            warn(line)
-        counts = report.counts()
-        info(
-            f"poll: {counts['changed']} relation(s) updated ({counts['fields']} field(s)), "
-            f"{counts['failed']} failed, {len(report.unlinked)} unlinked",
-            quiet=quiet,
-        )
-
-    summary = watch(
-        workspace(),
-        direction=direction,
-        interval_minutes=interval,
-        max_polls=max_polls,
-        relations=relations or None,
-        on_poll=on_poll,
-        on_start=lambda: info("watching Exact Online for changes (inbound); Ctrl-C stops", quiet=quiet),
-    )
-    if json_output:
-        emit_json(summary.as_json())
-    else:
-        print_watch_summary(summary, quiet=quiet)
-    return summary.exit_code
 
 
 def print_watch_summary(summary: WatchSummary, *, quiet: bool = False) -> None:

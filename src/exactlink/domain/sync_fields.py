@@ -41,9 +41,11 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from operator import attrgetter
 from typing import Any, Literal
 
 from exactlink.domain import identifiers
+from exactlink.domain.entities import OfficeAccount, exact_fields
 from exactlink.domain.names import strip_accents
 
 Direction = Literal["inbound", "outbound"]
@@ -61,27 +63,44 @@ ADDRESS_TYPE_NAMES: dict[int, str] = {code: name for name, code in ADDRESS_TYPE_
 class AccountField:
     """One of the relation's own fields and where it lives in Exact Online.
 
-    ``key`` is the CRM relation column, ``exact`` the ``crm/Accounts`` property, ``mirror`` the column of
-    the office-account mirror. ``keep_when_blank``: an empty value on the leading side never erases it.
+    ``key`` is the CRM relation column, ``mirror`` the attribute of the mirrored account
+    (:class:`~exactlink.domain.entities.OfficeAccount`), whose declaration gives the ``crm/Accounts`` property
+    (:attr:`exact`). ``keep_when_blank``: an empty value on the leading side never erases it.
     """
 
     key: str
     label: str
-    exact: str
     mirror: str
     kind: FieldKind
     keep_when_blank: bool
 
+    @property
+    def exact(self) -> str:
+        """The ``crm/Accounts`` property."""
+        return _EXACT_NAMES[self.mirror]
+
+
+_EXACT_NAMES: dict[str, str] = {column: name for name, (column, _how, _default) in exact_fields(OfficeAccount).items()}
 
 ACCOUNT_FIELDS: tuple[AccountField, ...] = (
-    AccountField("name", "name", "Name", "name", "name", True),
-    AccountField("vat_number", "OB number", "VATNumber", "vat_number", "vat", True),
-    AccountField("rsin", "RSIN", "RSIN", "rsin", "fiscal", True),
-    AccountField("bsn", "BSN", "BSN", "bsn", "fiscal", True),
-    AccountField("kvk", "KvK number", "ChamberOfCommerce", "chamber_of_commerce", "kvk", True),
-    AccountField("phone", "phone", "Phone", "phone", "phone", False),
-    AccountField("website", "website", "Website", "website", "website", False),
+    AccountField("name", "name", "name", "name", True),
+    AccountField("vat_number", "OB number", "vat_number", "vat", True),
+    AccountField("rsin", "RSIN", "rsin", "fiscal", True),
+    AccountField("bsn", "BSN", "bsn", "fiscal", True),
+    AccountField("kvk", "KvK number", "chamber_of_commerce", "kvk", True),
+    AccountField("phone", "phone", "phone", "phone", False),
+    AccountField("website", "website", "website", "website", False),
 )
+"""The relation fields sync keeps equal on both sides (the one meaning of ``ACCOUNT_FIELDS``)."""
+
+_MIRROR_VALUES = attrgetter(*(spec.mirror for spec in ACCOUNT_FIELDS))
+
+
+def synced_values(account: OfficeAccount) -> dict[str, str | None]:
+    """``{key: value}`` of the synchronised fields as the mirrored account holds them."""
+    return dict(zip((spec.key for spec in ACCOUNT_FIELDS), _MIRROR_VALUES(account), strict=True))
+
+
 FIELDS_BY_KEY: dict[str, AccountField] = {spec.key: spec for spec in ACCOUNT_FIELDS}
 
 # The names a change can carry besides ACCOUNT_FIELDS keys.

@@ -445,8 +445,8 @@ def edit_relation(
         RelationUnknown: the relation is not in the mirror.
     """
     from exactlink.store.db import transaction
+    from exactlink.store.relation_updates import drop_issues
     from exactlink.store.relations import get_relation, update_relation_fields
-    from exactlink.store.sync_state import drop_issues
 
     if not values:
         raise UsageError("give at least one field to change, e.g. --phone 015-1234567", hint="see crm edit --help")
@@ -616,7 +616,7 @@ def show_relation(ws: Workspace, relation_number: str, *, show_bsn: bool = False
         else {
             "account_id": link["account_id"],
             "account_code": link["account_code"],
-            "account_name": account["name"] if account else None,
+            "account_name": account.name if account else None,
             "method": link["method"],
             "linked_by": link["linked_by"],
             "linked_at": link["linked_at"],

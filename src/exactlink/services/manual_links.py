@@ -20,6 +20,7 @@ from exactlink.services.matching import LOCK_NAME
 if TYPE_CHECKING:
     import sqlite_utils
 
+    from exactlink.domain.entities import OfficeAccount
     from exactlink.workspace import Workspace
 
 
@@ -43,11 +44,11 @@ def _looks_like_guid(text: str) -> bool:
     return True
 
 
-def _candidate(row: dict[str, Any]) -> dict[str, Any]:
-    return {"account_id": row["id"], "account_code": row["code"], "name": row["name"], "city": row.get("city")}
+def _candidate(account: OfficeAccount) -> dict[str, Any]:
+    return {"account_id": account.id, "account_code": account.code, "name": account.name, "city": account.city}
 
 
-def find_account(db: sqlite_utils.Database, division: int, text: str) -> dict[str, Any]:
+def find_account(db: sqlite_utils.Database, division: int, text: str) -> OfficeAccount:
     """The office account meant by ``text``: its Exact id, its code (trimmed or Exact's padded form) or its name.
 
     A code wins over a name. A name matches case-insensitively, whole first, else as a part.
@@ -63,7 +64,7 @@ def find_account(db: sqlite_utils.Database, division: int, text: str) -> dict[st
         raise UsageError("give an account code or name")
     if _looks_like_guid(query):
         account = get_account(db, query.strip("{}"))
-        if account is not None and account["division"] == division:
+        if account is not None and account.division == division:
             return account
     by_code = find_accounts_by_code(db, division, query)
     if len(by_code) == 1:
@@ -147,16 +148,16 @@ def plan_link(db: sqlite_utils.Database, division: int, relation: str, account_t
     except ExactlinkError as exc:
         plan.error = exc.message
         return plan
-    plan.account_id, plan.account_code, plan.account_name = account["id"], account["code"], account["name"]
+    plan.account_id, plan.account_code, plan.account_name = account.id, account.code, account.name
     current = get_link(db, plan.relation)
-    holder = link_for_account(db, account["id"])
-    if current and current["account_id"] == account["id"]:
+    holder = link_for_account(db, account.id)
+    if current and current["account_id"] == account.id:
         plan.action = "unchanged"
         return plan
     if holder and holder["relation_number"] != plan.relation:
         if not force:
             plan.error = (
-                f"account {account['code']} is already linked to relation {holder['relation_number']} "
+                f"account {account.code} is already linked to relation {holder['relation_number']} "
                 "(one relation, one account): unlink it first or use --force"
             )
             return plan

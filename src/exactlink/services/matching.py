@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     import sqlite_utils
 
+    from exactlink.domain.entities import AccountAddress, OfficeAccount
     from exactlink.domain.matching import AccountKeys, MatchResult, RelationKeys
     from exactlink.services.office_mirror import MirrorStats, Progress
     from exactlink.store.relations import MatchingFields, RelationRecord
@@ -86,10 +87,10 @@ def relation_keys(fields: MatchingFields) -> RelationKeys:
 
 @dataclass
 class OfficeAccounts:
-    """The mirrored office accounts with what matching and display need: rows, visit addresses, IBANs."""
+    """The mirrored office accounts with what matching and display need: accounts, visit addresses, IBANs."""
 
-    rows: dict[str, dict[str, Any]]
-    addresses: dict[str, dict[str, Any]]
+    accounts: dict[str, OfficeAccount]
+    addresses: dict[str, AccountAddress]
     ibans: dict[str, list[str]]
 
     def keys(self) -> list[AccountKeys]:
@@ -97,20 +98,20 @@ class OfficeAccounts:
         from exactlink.domain.matching import AccountKeys
 
         result = []
-        for account_id, row in self.rows.items():
-            postcode, line = row.get("postcode"), row.get("address_line")
+        for account_id, account in self.accounts.items():
+            postcode, line = account.postcode, account.address_line
             address = self.addresses.get(account_id)
             if not (postcode or line) and address is not None:
-                postcode, line = address.get("postcode"), address.get("address_line")
+                postcode, line = address.postcode, address.address_line
             result.append(
                 AccountKeys(
                     account_id=account_id,
-                    code=row.get("code"),
-                    name=row.get("name"),
-                    rsin=row.get("rsin"),
-                    bsn=row.get("bsn"),
-                    vat_number=row.get("vat_number"),
-                    kvk=row.get("chamber_of_commerce"),
+                    code=account.code,
+                    name=account.name,
+                    rsin=account.rsin,
+                    bsn=account.bsn,
+                    vat_number=account.vat_number,
+                    kvk=account.chamber_of_commerce,
                     postcode=postcode,
                     house_number=line,
                     ibans=tuple(self.ibans.get(account_id, ())),
@@ -120,42 +121,35 @@ class OfficeAccounts:
 
     def address_of(self, account_id: str) -> tuple[str | None, str | None, str | None]:
         """(street line, postcode, city) of the account, from the account or its main/visit address."""
-        row = self.rows.get(account_id, {})
-        if row.get("address_line") or row.get("postcode"):
-            return row.get("address_line"), row.get("postcode"), row.get("city")
-        address = self.addresses.get(account_id, {})
-        return address.get("address_line"), address.get("postcode"), address.get("city")
-
-
-# What matching and its display read of the mirror (not the ``extra`` JSON, which is slow to decode by the 10,000).
-_ACCOUNT_COLUMNS = (
-    *("id", "code", "name", "chamber_of_commerce", "rsin", "bsn", "vat_number"),
-    *("address_line", "postcode", "city"),
-)
-_ADDRESS_COLUMNS = ("account_id", "type", "main", "address_line", "postcode", "city")
+        account = self.accounts.get(account_id)
+        if account is not None and (account.address_line or account.postcode):
+            return account.address_line, account.postcode, account.city
+        address = self.addresses.get(account_id)
+        return (address.address_line, address.postcode, address.city) if address else (None, None, None)
 
 
 def load_office_accounts(db: sqlite_utils.Database, division: int) -> OfficeAccounts:
     """Read the office accounts of ``division`` from the mirror."""
+    from exactlink.domain.entities import AccountAddress, AccountBankAccount
     from exactlink.domain.sync_fields import ADDRESS_TYPE_CODES
-    from exactlink.store.accounts import list_account_children, list_accounts
+    from exactlink.store.accounts import list_accounts, list_records
 
     visit = ADDRESS_TYPE_CODES["visit"]
-    rows = {row["id"]: row for row in list_accounts(db, division, columns=_ACCOUNT_COLUMNS)}
-    addresses: dict[str, dict[str, Any]] = {}
+    accounts = {account.id: account for account in list_accounts(db, division)}
+    addresses: dict[str, AccountAddress] = {}
     ranks: dict[str, int] = {}
-    for address in list_account_children(db, "addresses", division, columns=_ADDRESS_COLUMNS):
+    for address in list_records(db, AccountAddress, division):
         # Prefer the visit address, then the main address, then any.
-        rank = 0 if address.get("type") == visit else 1 if address.get("main") else 2
-        account_id = address["account_id"]
+        rank = 0 if address.type == visit else 1 if address.main else 2
+        account_id = address.account_id
         if account_id not in ranks or rank < ranks[account_id]:
             ranks[account_id] = rank
             addresses[account_id] = address
     ibans: dict[str, list[str]] = {}
-    for bank in list_account_children(db, "bank_accounts", division, columns=("account_id", "bank_account")):
-        if bank.get("bank_account"):
-            ibans.setdefault(bank["account_id"], []).append(bank["bank_account"])
-    return OfficeAccounts(rows, addresses, ibans)
+    for bank in list_records(db, AccountBankAccount, division):
+        if bank.bank_account:
+            ibans.setdefault(bank.account_id, []).append(bank.bank_account)
+    return OfficeAccounts(accounts, addresses, ibans)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -260,14 +254,14 @@ def evaluate(db: sqlite_utils.Database, division: int, *, numbers_must_match: bo
 def _row(
     fields: MatchingFields, result: MatchResult, accounts: OfficeAccounts, link: dict[str, Any] | None
 ) -> MatchRow:
-    account = accounts.rows.get(result.account_id or "") if result.account_id else None
+    account = accounts.accounts.get(result.account_id or "") if result.account_id else None
     row = MatchRow(
         relation=fields.relation_number,
         name=fields.name,
         status=result.status,
         account_id=result.account_id,
         account_code=result.account_code,
-        account_name=account.get("name") if account else None,
+        account_name=account.name if account else None,
         method=result.method,
         reason=result.reason,
         score=result.score,
@@ -438,17 +432,19 @@ def _relation_side(record: RelationRecord, show_bsn: bool) -> Side:
 
 
 def _account_side(account_id: str, accounts: OfficeAccounts, show_bsn: bool) -> Side:
-    row = accounts.rows.get(account_id, {})
+    from exactlink.domain.entities import OfficeAccount
+
+    account = accounts.accounts.get(account_id) or OfficeAccount(id=account_id)
     return Side(
-        title=f"account {row.get('code') or account_id}",
-        name=row.get("name") or "",
+        title=f"account {account.code or account_id}",
+        name=account.name or "",
         address=_address_text(*accounts.address_of(account_id)),
         identifiers=_identifiers(
             (
-                ("KvK", row.get("chamber_of_commerce")),
-                ("RSIN", row.get("rsin")),
-                ("BSN", mask_fiscal(row.get("bsn"), show_bsn)),
-                ("OB/btw", mask_fiscal(row.get("vat_number"), show_bsn)),
+                ("KvK", account.chamber_of_commerce),
+                ("RSIN", account.rsin),
+                ("BSN", mask_fiscal(account.bsn, show_bsn)),
+                ("OB/btw", mask_fiscal(account.vat_number, show_bsn)),
                 ("IBAN", ", ".join(accounts.ibans.get(account_id, [])) or None),
             )
         ),

@@ -40,6 +40,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from exactlink.domain.entities import (
+    BY_DELETED_TYPE,
+    BY_NAME,
+    MIRRORED,
+    AccountAddress,
+    AccountBankAccount,
+    AccountContact,
+    MirroredRecord,
+    OfficeAccount,
+    from_exact,
+    select,
+)
+
 if TYPE_CHECKING:
     import sqlite_utils
 
@@ -53,78 +66,24 @@ MODIFIED_OVERLAP = timedelta(minutes=10)
 FIRST_MODIFIED = datetime(1900, 1, 1, tzinfo=UTC)
 FIRST_TIMESTAMP = 1
 
-ACCOUNTS = "accounts"
-ADDRESSES = "addresses"
-CONTACTS = "contacts"
-BANK_ACCOUNTS = "bank_accounts"
+ACCOUNTS = OfficeAccount.ENTITY.name
+ADDRESSES = AccountAddress.ENTITY.name
+CONTACTS = AccountContact.ENTITY.name
+BANK_ACCOUNTS = AccountBankAccount.ENTITY.name
 DELETED = "deleted"
 
 ALL_ENTITIES: tuple[str, ...] = (ACCOUNTS, ADDRESSES, CONTACTS, BANK_ACCOUNTS, DELETED)
 
-# Exact field → mirror column, per entity. A column of None keeps the value in the row's ``extra`` JSON under
-# the Exact name (for fields a caller needs but the store has no column for). ``$select`` is exactly these
-# fields plus Timestamp (sync) or Modified (bank accounts).
-ACCOUNT_FIELDS: dict[str, str | None] = {
-    "ID": "id",
-    "Code": "code",
-    "Name": "name",
-    "ChamberOfCommerce": "chamber_of_commerce",
-    "RSIN": "rsin",
-    "BSN": "bsn",
-    "VATNumber": "vat_number",
-    "Phone": "phone",
-    "Email": "email",
-    "Website": "website",
-    "AddressLine1": "address_line",
-    "Postcode": "postcode",
-    "City": "city",
-    "Country": "country",
-    "Status": "status",
-}
-ADDRESS_FIELDS: dict[str, str | None] = {
-    "ID": "id",
-    "Account": "account_id",
-    "Type": "type",
-    "Main": "main",
-    "AddressLine1": "address_line",
-    "Postcode": "postcode",
-    "City": "city",
-    "Country": "country",
-}
-CONTACT_FIELDS: dict[str, str | None] = {
-    "ID": "id",
-    "Account": "account_id",
-    "FullName": "full_name",
-    "FirstName": "first_name",
-    "MiddleName": "middle_name",
-    "LastName": "last_name",
-    "Email": "email",
-    "Phone": "phone",
-}
-BANK_ACCOUNT_FIELDS: dict[str, str | None] = {
-    "ID": "id",
-    "Account": "account_id",
-    "BankAccount": "bank_account",
-    "BICCode": "bic",
-    "Main": "main",
-}
+# What each entity reads and where it goes is declared once, in ``exactlink.domain.entities``.
 DELETED_FIELDS: tuple[str, ...] = ("Timestamp", "EntityKey", "EntityType")
-
-_SYNC_ENDPOINTS: dict[str, tuple[str, dict[str, str | None]]] = {
-    ACCOUNTS: ("sync/CRM/Accounts", ACCOUNT_FIELDS),
-    ADDRESSES: ("sync/CRM/Addresses", ADDRESS_FIELDS),
-    CONTACTS: ("sync/CRM/Contacts", CONTACT_FIELDS),
-}
-BANK_ACCOUNTS_ENDPOINT = "crm/BankAccounts"
+BANK_ACCOUNTS_ENDPOINT = AccountBankAccount.ENTITY.endpoint
 DELETED_ENDPOINT = "sync/Deleted"
 
-ENDPOINTS: dict[str, str] = {
-    ACCOUNTS: "sync/CRM/Accounts",
-    ADDRESSES: "sync/CRM/Addresses",
-    CONTACTS: "sync/CRM/Contacts",
-    BANK_ACCOUNTS: BANK_ACCOUNTS_ENDPOINT,
-    DELETED: DELETED_ENDPOINT,
+_SYNCED: dict[str, type[MirroredRecord]] = {
+    kind.ENTITY.name: kind for kind in (OfficeAccount, AccountAddress, AccountContact)
 }
+
+ENDPOINTS: dict[str, str] = {**{kind.ENTITY.name: kind.ENTITY.endpoint for kind in MIRRORED}, DELETED: DELETED_ENDPOINT}
 PAGE_SIZES: dict[str, int] = {
     ACCOUNTS: SYNC_PAGE_SIZE,
     ADDRESSES: SYNC_PAGE_SIZE,
@@ -224,10 +183,7 @@ def select_fields(entity: str) -> list[str]:
     """The ``$select`` list used for ``entity``."""
     if entity == DELETED:
         return list(DELETED_FIELDS)
-    if entity == BANK_ACCOUNTS:
-        return [*BANK_ACCOUNT_FIELDS, "Modified"]
-    _endpoint, fields = _SYNC_ENDPOINTS[entity]
-    return [*fields, "Timestamp"]
+    return select(BY_NAME[entity])
 
 
 def refresh_office_mirror(
@@ -310,44 +266,6 @@ def _timestamp(raw: Mapping[str, Any], endpoint: str, division: int, *, key: str
     return stamp
 
 
-def _guid(value: Any) -> str | None:
-    return str(value).lower() if value else None
-
-
-def _map_row(raw: Mapping[str, Any], fields: Mapping[str, str | None]) -> dict[str, Any]:
-    row: dict[str, Any] = {}
-    extra: dict[str, Any] = {}
-    for exact_name, column in fields.items():
-        value = raw.get(exact_name)
-        if column is None:
-            if value is not None:
-                extra[exact_name] = value
-            continue
-        if column in ("id", "account_id"):
-            value = _guid(value)
-        elif isinstance(value, str) and column != "code":
-            value = value.strip() or None
-        row[column] = value
-    if extra:
-        row["extra"] = extra
-    return row
-
-
-_UPSERTS: dict[str, str] = {
-    ACCOUNTS: "upsert_accounts",
-    ADDRESSES: "upsert_account_addresses",
-    CONTACTS: "upsert_account_contacts",
-    BANK_ACCOUNTS: "upsert_account_bank_accounts",
-}
-
-
-def _upsert(db: sqlite_utils.Database, entity: str, division: int, rows: list[dict[str, Any]]) -> int:
-    from exactlink.store import accounts as store
-
-    upsert: Callable[[Any, int, list[dict[str, Any]]], int] = getattr(store, _UPSERTS[entity])
-    return upsert(db, division, rows)
-
-
 class _TimestampCursor:
     """Tracks the Timestamp cursor of one sync stream and decides what may be committed with each chunk."""
 
@@ -428,19 +346,17 @@ def _read_sync_stream(
 def _refresh_sync_entity(
     client: ExactClient, db: sqlite_utils.Database, division: int, entity: str, progress: Progress | None
 ) -> EntityStats:
-    from exactlink.store.accounts import get_cursor
+    from exactlink.store.accounts import get_cursor, save_records
 
-    endpoint, fields = _SYNC_ENDPOINTS[entity]
+    kind = _SYNCED[entity]
     start = get_cursor(db, division, entity)
-    stats = EntityStats(entity, endpoint, SYNC_PAGE_SIZE, full=start is None, cursor_before=start)
+    stats = EntityStats(entity, kind.ENTITY.endpoint, SYNC_PAGE_SIZE, full=start is None, cursor_before=start)
 
     def write_page(page: list[dict[str, Any]], stamps: list[int]) -> int:
-        mapped = []
-        for raw, stamp in zip(page, stamps, strict=True):
-            row = _map_row(raw, fields)
-            row["timestamp"] = stamp
-            mapped.append(row)
-        return _upsert(db, entity, division, mapped)
+        records = [
+            from_exact(kind, raw, division=division, timestamp=stamp) for raw, stamp in zip(page, stamps, strict=True)
+        ]
+        return save_records(db, records)
 
     _read_sync_stream(client, db, stats, division, progress, write_page)
     return stats
@@ -455,27 +371,11 @@ def _modified_ms(value: Any) -> int:
     return (parsed - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
 
 
-def _unchanged_ids(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> set[str]:
-    """Ids of bank-account rows the mirror already holds with the same ``Modified`` (kept in ``timestamp``)."""
-    if not rows:
-        return set()
-    stored: dict[str, int] = {}
-    ids = [row["id"] for row in rows]
-    for start in range(0, len(ids), 500):
-        part = ids[start : start + 500]
-        marks = ", ".join("?" * len(part))
-        for row_id, timestamp in db.conn.execute(
-            f"SELECT id, timestamp FROM account_bank_accounts WHERE id IN ({marks})", part
-        ):
-            stored[row_id] = int(timestamp)
-    return {row["id"] for row in rows if stored.get(row["id"]) == row["timestamp"]}
-
-
 def _refresh_bank_accounts(
     client: ExactClient, db: sqlite_utils.Database, division: int, progress: Progress | None
 ) -> EntityStats:
     from exactlink.api.odata import datetime_literal
-    from exactlink.store.accounts import get_cursor, set_cursor
+    from exactlink.store.accounts import get_cursor, save_records, set_cursor, stored_timestamps
     from exactlink.store.db import transaction
 
     start = get_cursor(db, division, BANK_ACCOUNTS)  # milliseconds since the epoch of the newest Modified
@@ -494,18 +394,17 @@ def _refresh_bank_accounts(
     highest = start or 0
     for page in pages:
         stats.calls += 1
-        mapped = []
-        for raw in page:
-            row = _map_row(raw, BANK_ACCOUNT_FIELDS)
-            row["timestamp"] = _modified_ms(raw.get("Modified"))
-            highest = max(highest, row["timestamp"])
-            mapped.append(row)
-        unchanged = _unchanged_ids(db, mapped)
-        changed = [row for row in mapped if row["id"] not in unchanged]
+        records = [
+            from_exact(AccountBankAccount, raw, division=division, timestamp=_modified_ms(raw.get("Modified")))
+            for raw in page
+        ]
+        highest = max([highest, *(record.timestamp for record in records)])
+        # Rows re-read through the overlap whose Modified did not change are not written again.
+        stored = stored_timestamps(db, AccountBankAccount, [record.id for record in records])
+        changed = [record for record in records if stored.get(record.id) != record.timestamp]
         # Pages are cut by ID, not by Modified: the cursor may only move once the whole stream was read.
         with transaction(db):
-            if changed:
-                stats.changed += _upsert(db, BANK_ACCOUNTS, division, changed)
+            stats.changed += save_records(db, changed)
         stats.rows += len(page)
         if progress is not None:
             progress(BANK_ACCOUNTS, stats.rows)
@@ -520,7 +419,7 @@ def _refresh_bank_accounts(
 def _refresh_deleted(
     client: ExactClient, db: sqlite_utils.Database, mirror: MirrorStats, progress: Progress | None
 ) -> EntityStats:
-    from exactlink.store.accounts import DELETED_ENTITY_TYPES, apply_deletions, get_cursor
+    from exactlink.store.accounts import apply_deletions, get_cursor
 
     division = mirror.division
     start = get_cursor(db, division, DELETED)
@@ -530,16 +429,17 @@ def _refresh_deleted(
         keys: dict[int, list[str]] = {}
         for raw in page:
             entity_type = int(raw.get("EntityType") or 0)
-            key = _guid(raw.get("EntityKey"))
-            if entity_type in DELETED_ENTITY_TYPES and key:
+            key = str(raw.get("EntityKey") or "").lower()
+            if entity_type in BY_DELETED_TYPE and key:
                 keys.setdefault(entity_type, []).append(key)
         removed = 0
         for entity_type, entity_keys in sorted(keys.items()):
-            outcome = apply_deletions(db, entity_type, entity_keys)
-            name = DELETED_ENTITY_TYPES[entity_type]
-            mirror.deleted[name] = mirror.deleted.get(name, 0) + int(outcome["deleted"])
-            removed += int(outcome["deleted"])
-            mirror.unlinked.extend(outcome["unlinked"])
+            kind = BY_DELETED_TYPE[entity_type]
+            outcome = apply_deletions(db, kind, entity_keys)
+            name = kind.ENTITY.name
+            mirror.deleted[name] = mirror.deleted.get(name, 0) + outcome.deleted
+            removed += outcome.deleted
+            mirror.unlinked.extend(outcome.unlinked)
         return removed
 
     _read_sync_stream(client, db, stats, division, progress, write_page, key=None)

@@ -31,6 +31,16 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
+from exactlink.domain.entities import (
+    AccountAddress,
+    AccountBankAccount,
+    AccountContact,
+    MirroredRecord,
+    OfficeAccount,
+    exact_fields,
+    from_exact,
+    updated,
+)
 from exactlink.domain.sync_fields import (
     ACCOUNT_FIELDS,
     ADDRESS_TYPE_CODES,
@@ -46,6 +56,7 @@ from exactlink.domain.sync_fields import (
     ExactSide,
     InboundPlan,
     OutboundPlan,
+    synced_values,
 )
 from exactlink.errors import ExactlinkError, UsageError
 
@@ -55,6 +66,7 @@ if TYPE_CHECKING:
     from exactlink.api.client import ExactClient
     from exactlink.services.office_mirror import MirrorStats
     from exactlink.settings import Settings
+    from exactlink.store.accounts import AccountChildren
     from exactlink.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -196,27 +208,23 @@ class _Snapshot:
     links: list[dict[str, Any]]
     relations: dict[str, dict[str, Any]]
     children: dict[str, dict[str, list[dict[str, Any]]]]
-    accounts: dict[str, dict[str, Any]]
-    account_children: dict[str, dict[str, list[dict[str, Any]]]]
+    accounts: dict[str, OfficeAccount]
+    account_children: dict[str, AccountChildren]
     administrations: dict[str, int]
 
     @classmethod
     def load(cls, db: sqlite_utils.Database, division: int) -> _Snapshot:
-        from exactlink.store.accounts import list_account_children, list_accounts
+        from exactlink.store.accounts import children_by_account, list_accounts
         from exactlink.store.links import list_admin_links, list_links
+        from exactlink.store.relation_updates import relation_children
         from exactlink.store.relations import list_relations
-        from exactlink.store.sync_state import relation_children
 
-        grouped: dict[str, dict[str, list[dict[str, Any]]]] = {}
-        for entity in ("addresses", "contacts", "bank_accounts"):
-            for row in list_account_children(db, entity, division):
-                grouped.setdefault(row["account_id"], {}).setdefault(entity, []).append(row)
         return cls(
             links=list_links(db),
             relations={row["relation_number"]: row for row in list_relations(db)},
             children=relation_children(db),
-            accounts={row["id"]: row for row in list_accounts(db, division)},
-            account_children=grouped,
+            accounts={account.id: account for account in list_accounts(db, division)},
+            account_children=children_by_account(db, division),
             administrations={row["relation_number"]: row["division"] for row in list_admin_links(db)},
         )
 
@@ -247,43 +255,39 @@ class _Snapshot:
         )
 
     def exact_side(self, account_id: str) -> ExactSide | None:
+        from exactlink.store.accounts import AccountChildren
+
         account = self.accounts.get(account_id.lower())
         if account is None:
             return None
-        children = self.account_children.get(account["id"], {})
+        children = self.account_children.get(account.id) or AccountChildren()
         return ExactSide(
-            account_id=account["id"],
-            code=account["code"],
-            fields={spec.key: account.get(spec.mirror) for spec in ACCOUNT_FIELDS},
-            visit=AddressValue(account["address_line"], account["postcode"], account["city"], account["country"]),
-            timestamp=int(account["timestamp"] or 0),
+            account_id=account.id,
+            code=account.code,
+            fields=synced_values(account),
+            visit=AddressValue(account.address_line, account.postcode, account.city, account.country),
+            timestamp=account.timestamp,
             addresses=[
                 ExactAddress(
-                    row["id"],
-                    int(row["type"]),
-                    bool(row["main"]),
-                    AddressValue(row["address_line"], row["postcode"], row["city"], row["country"]),
-                    int(row["timestamp"] or 0),
+                    row.id,
+                    row.type,
+                    row.main,
+                    AddressValue(row.address_line, row.postcode, row.city, row.country),
+                    row.timestamp,
                 )
-                for row in children.get("addresses", [])
-                if row["type"] in ADDRESS_TYPE_NAMES
+                for row in children.addresses
+                if row.type is not None and row.type in ADDRESS_TYPE_NAMES
             ],
             contacts=[
                 ExactContact(
-                    row["id"],
-                    row["full_name"],
-                    row["first_name"],
-                    row["middle_name"],
-                    row["last_name"],
-                    row["email"],
-                    row["phone"],
+                    row.id, row.full_name, row.first_name, row.middle_name, row.last_name, row.email, row.phone
                 )
-                for row in children.get("contacts", [])
+                for row in children.contacts
             ],
             bank_accounts=[
-                ExactBankAccount(row["id"], row["bank_account"] or "", bool(row["main"]))
-                for row in children.get("bank_accounts", [])
-                if row["bank_account"]
+                ExactBankAccount(bank.id, bank.bank_account, bank.main)
+                for bank in children.bank_accounts
+                if bank.bank_account
             ],
         )
 
@@ -444,6 +448,7 @@ def _apply_inbound(db: sqlite_utils.Database, link: Mapping[str, Any], plan: Inb
     """Write one relation's inbound plan into the CRM mirror, all in one transaction."""
     from exactlink.store.db import transaction
     from exactlink.store.links import set_link
+    from exactlink.store.relation_updates import drop_issues, renumber_relation, replace_bank_accounts, update_contact
     from exactlink.store.relations import (
         Address,
         delete_address,
@@ -451,7 +456,6 @@ def _apply_inbound(db: sqlite_utils.Database, link: Mapping[str, Any], plan: Inb
         set_exact_address_id,
         update_relation_fields,
     )
-    from exactlink.store.sync_state import drop_issues, renumber_relation, replace_bank_accounts, update_contact
 
     number = link["relation_number"]
     with transaction(db):
@@ -523,40 +527,20 @@ def _sync_outbound(
 def _code_owner(snapshot: _Snapshot, padded_code: str, account_id: str) -> str | None:
     code = padded_code.strip()
     for account in snapshot.accounts.values():
-        if account["code"] == code and account["id"] != account_id:
-            return f"account {account['name'] or account['id']}"
+        if account.code == code and account.id != account_id:
+            return f"account {account.name or account.id}"
     return None
 
 
-# Exact property → mirror column, from the office mirror's own mapping.
-def _mirror_columns(entity: str) -> dict[str, str]:
-    from exactlink.services import office_mirror
+def _patch_mirror(
+    db: sqlite_utils.Database, kind: type[MirroredRecord], record_id: str, body: Mapping[str, Any]
+) -> None:
+    """After a successful PUT of ``body``: the mirrored record (when there is one) holds what Exact now holds."""
+    from exactlink.store.accounts import get_record, save_records
 
-    fields = {
-        "accounts": office_mirror.ACCOUNT_FIELDS,
-        "addresses": office_mirror.ADDRESS_FIELDS,
-        "contacts": office_mirror.CONTACT_FIELDS,
-        "bank_accounts": office_mirror.BANK_ACCOUNT_FIELDS,
-    }[entity]
-    return {exact: column for exact, column in fields.items() if column is not None}
-
-
-def _mirror_values(entity: str, body: Mapping[str, Any]) -> dict[str, Any]:
-    columns = _mirror_columns(entity)
-    return {columns[name]: value for name, value in body.items() if name in columns and columns[name] != "id"}
-
-
-def _mirror_row(entity: str, raw: Mapping[str, Any]) -> dict[str, Any]:
-    """An entity as Exact returned it (a POST's answer, a look-up) as a mirror row."""
-    row: dict[str, Any] = {}
-    for exact_name, column in _mirror_columns(entity).items():
-        value = raw.get(exact_name)
-        if column in ("id", "account_id"):
-            value = str(value).lower() if value else None
-        elif isinstance(value, str):
-            value = value.strip() or None
-        row[column] = value
-    return row
+    record = get_record(db, kind, record_id)
+    if record is not None:
+        save_records(db, [updated(record, body)])
 
 
 def _push(
@@ -577,8 +561,6 @@ def _push(
         set_exact_bank_account_id,
         set_exact_contact_id,
     )
-    from exactlink.store.sync_state import patch_mirror_row
-
     number, account_id = plan.relation, plan.account_id
     if plan.address_ids or plan.contact_ids or plan.bank_ids:
         with transaction(db):
@@ -592,7 +574,7 @@ def _push(
         client.put(division, key_path("crm/Accounts", account_id), plan.account)
         result.calls += 1
         with transaction(db):
-            patch_mirror_row(db, "accounts", account_id, _mirror_values("accounts", plan.account))
+            _patch_mirror(db, OfficeAccount, account_id, plan.account)
             if "Code" in plan.account:
                 code = plan.account["Code"].strip()
                 set_link(db, number, account_id, code, method=link["method"] or "manual", linked_by=link["linked_by"])
@@ -602,7 +584,7 @@ def _push(
         client.put(division, key_path("crm/Contacts", exact_id), body)
         result.calls += 1
         with transaction(db):
-            patch_mirror_row(db, "contacts", exact_id, _mirror_values("contacts", body))
+            _patch_mirror(db, AccountContact, exact_id, body)
             set_exact_contact_id(db, number, full_name, exact_id)
     _push_bank_accounts(client, db, division, plan, result)
     clear_pending_push(db, [number])
@@ -612,9 +594,9 @@ def _push_addresses(
     client: ExactClient, db: sqlite_utils.Database, division: int, plan: OutboundPlan, result: RelationResult
 ) -> None:
     from exactlink.api.odata import key_path
+    from exactlink.store.accounts import remove_record, save_records
     from exactlink.store.db import transaction
     from exactlink.store.relations import set_exact_address_id
-    from exactlink.store.sync_state import patch_mirror_row, remove_mirror_row
 
     number, account_id = plan.relation, plan.account_id
     for write in plan.addresses:
@@ -622,54 +604,54 @@ def _push_addresses(
             client.put(division, key_path("crm/Addresses", write.exact_id), write.body)
             result.calls += 1
             with transaction(db):
-                patch_mirror_row(db, "addresses", write.exact_id, _mirror_values("addresses", write.body))
+                _patch_mirror(db, AccountAddress, write.exact_id, write.body)
                 set_exact_address_id(db, number, write.type, write.exact_id)
             continue
         type_code = ADDRESS_TYPE_CODES[write.type]
         created, calls = _create_once(
             client,
             division,
-            "crm/Addresses",
+            AccountAddress,
             {"Account": account_id, **write.body},
             lookup=f"Account eq guid'{account_id}' and Type eq {type_code}",
             is_same=_same_address(write.address),
         )
         result.calls += calls
         with transaction(db):
-            _remember_created(db, division, "addresses", created)
+            save_records(db, [from_exact(AccountAddress, created, division=division)])
             set_exact_address_id(db, number, write.type, str(created["ID"]).lower())
     for _kind, exact_id in plan.address_deletes:
         client.delete(division, key_path("crm/Addresses", exact_id))
         result.calls += 1
-        remove_mirror_row(db, "addresses", exact_id)
+        remove_record(db, AccountAddress, exact_id)
 
 
 def _push_bank_accounts(
     client: ExactClient, db: sqlite_utils.Database, division: int, plan: OutboundPlan, result: RelationResult
 ) -> None:
     from exactlink.api.odata import key_path
+    from exactlink.store.accounts import remove_record, save_records
     from exactlink.store.db import transaction
     from exactlink.store.relations import set_exact_bank_account_id
-    from exactlink.store.sync_state import remove_mirror_row
 
     number, account_id = plan.relation, plan.account_id
     for iban in plan.bank_posts:
         created, calls = _create_once(
             client,
             division,
-            "crm/BankAccounts",
+            AccountBankAccount,
             {"Account": account_id, "BankAccount": iban},
             lookup=f"Account eq guid'{account_id}'",
             is_same=_same_iban(iban),
         )
         result.calls += calls
         with transaction(db):
-            _remember_created(db, division, "bank_accounts", created)
+            save_records(db, [from_exact(AccountBankAccount, created, division=division)])
             set_exact_bank_account_id(db, number, iban, str(created["ID"]).lower())
     for _iban, exact_id in plan.bank_deletes:
         client.delete(division, key_path("crm/BankAccounts", exact_id))
         result.calls += 1
-        remove_mirror_row(db, "bank_accounts", exact_id)
+        remove_record(db, AccountBankAccount, exact_id)
 
 
 def _same_address(address: AddressValue) -> Callable[[Mapping[str, Any]], bool]:
@@ -693,17 +675,10 @@ def _compact_iban(value: Any) -> str:
     return compact_iban(str(value or ""))
 
 
-def _remember_created(db: sqlite_utils.Database, division: int, entity: str, raw: Mapping[str, Any]) -> None:
-    from exactlink.store import accounts
-
-    upsert = {"addresses": accounts.upsert_account_addresses, "bank_accounts": accounts.upsert_account_bank_accounts}
-    upsert[entity](db, division, [_mirror_row(entity, raw)])
-
-
 def _create_once(
     client: ExactClient,
     division: int,
-    path: str,
+    kind: type[MirroredRecord],
     body: Mapping[str, Any],
     *,
     lookup: str,
@@ -715,16 +690,14 @@ def _create_once(
     whether the entity exists now (``lookup`` filter, ``is_same`` test) before it is tried once more.
     """
     from exactlink.api.errors import TransientApiError
-    from exactlink.services import office_mirror
 
-    entity = "addresses" if path == "crm/Addresses" else "bank_accounts"
-    fields = office_mirror.ADDRESS_FIELDS if entity == "addresses" else office_mirror.BANK_ACCOUNT_FIELDS
+    path = kind.ENTITY.resource
     try:
         return client.post(division, path, body), 1
     except TransientApiError as exc:
         log.info("creating %s did not answer clearly (%s); looking it up before trying again", path, exc.message)
     calls = 1
-    for page in client.get_pages(division, path, select=list(fields), filter=lookup):
+    for page in client.get_pages(division, path, select=list(exact_fields(kind)), filter=lookup):
         calls += 1
         for row in page:
             if is_same(row):

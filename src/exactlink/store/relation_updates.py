@@ -1,11 +1,12 @@
-"""Store operations the relation-data sync needs beyond the basic ones in ``relations`` and ``accounts``.
+"""Updates to CRM relations taken over from Exact Online (inbound sync), beyond the basic ones in ``relations``.
 
 * bulk reads of the CRM children (addresses, contacts, bank accounts) with their Exact ids, grouped by
   relation, so one sync over thousands of relations costs a handful of queries;
-* writing what Exact Online now holds into the office-account mirror right after a PUT/POST/DELETE, so the
-  next diff is computed against the new state without another call;
 * renumbering a relation (``sync.numbers_must_match``, inbound) together with every row that refers to it;
-* updating a linked contact person and replacing a relation's bank accounts with their Exact ids.
+* updating a linked contact person and replacing a relation's bank accounts with their Exact ids;
+* forgetting import issues about values now taken from Exact.
+
+(The office-account mirror's own writes are in ``accounts``.)
 
 Every function runs in one :func:`~exactlink.store.db.transaction` (a savepoint inside the caller's).
 """
@@ -16,7 +17,6 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from exactlink.errors import ExactlinkError
-from exactlink.store.accounts import ENTITIES
 from exactlink.store.db import from_json, now_iso, to_json, transaction
 from exactlink.store.relations import CONTACT_FIELDS, RelationNotFound
 
@@ -46,43 +46,6 @@ def relation_children(db: sqlite_utils.Database) -> dict[str, dict[str, list[dic
             children = grouped.setdefault(row["relation_number"], {})
             children.setdefault(table, []).append(row)
     return grouped
-
-
-# ---------------------------------------------------------------------------------------------------
-# The office-account mirror after our own writes
-
-
-def patch_mirror_row(db: sqlite_utils.Database, entity: str, row_id: str, changes: Mapping[str, Any]) -> bool:
-    """Set some columns of one mirrored row (``entity``: accounts, addresses, contacts, bank_accounts).
-
-    Used right after a successful PUT, with the values Exact now holds. Returns True when the row exists.
-    Unknown columns raise ``ValueError``.
-    """
-    table, columns = ENTITIES[entity]
-    unknown = set(changes).difference(columns)
-    if unknown:
-        raise ValueError(f"unknown {entity} column(s): {', '.join(sorted(unknown))}")
-    if not changes:
-        return False
-    values = dict(changes)
-    if "code" in values:
-        values["code"] = str(values["code"] or "").strip()
-    if "main" in values:
-        values["main"] = int(bool(values["main"]))
-    assignments = ", ".join(f"{name} = ?" for name in values)
-    with transaction(db):
-        cursor = db.conn.execute(
-            f"UPDATE {table} SET {assignments}, synced_at = ? WHERE id = ?",
-            [*values.values(), now_iso(), row_id.lower()],
-        )
-        return cursor.rowcount > 0
-
-
-def remove_mirror_row(db: sqlite_utils.Database, entity: str, row_id: str) -> bool:
-    """Forget one mirrored child row (after we deleted it in Exact); True when it existed."""
-    table, _columns = ENTITIES[entity]
-    with transaction(db):
-        return db.conn.execute(f"DELETE FROM {table} WHERE id = ?", (row_id.lower(),)).rowcount > 0
 
 
 # ---------------------------------------------------------------------------------------------------

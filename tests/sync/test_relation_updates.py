@@ -1,13 +1,23 @@
-"""Store helpers of the sync: renumbering with dependants, mirror patches, contact and bank-account writes."""
+"""Relation updates of the inbound sync (renumbering with dependants, contact and bank-account writes) and the
+mirror after a PUT."""
 
 from __future__ import annotations
 
 import pytest
 import sqlite_utils
 
-from exactlink.store.accounts import get_account, upsert_account_addresses, upsert_accounts
+from exactlink.domain.entities import AccountAddress, OfficeAccount, updated
+from exactlink.store.accounts import get_account, remove_record, save_records
 from exactlink.store.db import open_db
 from exactlink.store.links import get_admin_link, get_link, set_admin_link, set_link
+from exactlink.store.relation_updates import (
+    RelationNumberTaken,
+    drop_issues,
+    relation_children,
+    renumber_relation,
+    replace_bank_accounts,
+    update_contact,
+)
 from exactlink.store.relations import (
     Address,
     Contact,
@@ -17,16 +27,6 @@ from exactlink.store.relations import (
     upsert_relation,
 )
 from exactlink.store.returns import relation_returns
-from exactlink.store.sync_state import (
-    RelationNumberTaken,
-    drop_issues,
-    patch_mirror_row,
-    relation_children,
-    remove_mirror_row,
-    renumber_relation,
-    replace_bank_accounts,
-    update_contact,
-)
 
 ACCOUNT = "0b7f8a1e-0000-4000-8000-000000000001"
 DIVISION = 1234
@@ -46,7 +46,7 @@ def db() -> sqlite_utils.Database:
         ),
     )
     upsert_relation(database, RelationRecord("R002", name="Other"))
-    upsert_accounts(database, DIVISION, [{"id": ACCOUNT, "code": "   204518", "name": "Bakkerij", "phone": "1"}])
+    save_records(database, [OfficeAccount(id=ACCOUNT, code="204518", name="Bakkerij", phone="1", division=DIVISION)])
     set_link(database, "R001", ACCOUNT, "204518", method="kvk", linked_by="auto")
     set_admin_link(database, "R001", 777)
     return database
@@ -80,20 +80,20 @@ def test_renumbering_refuses_a_taken_or_unknown_number(db: sqlite_utils.Database
     assert renumber_relation(db, "R001", "R001") == []
 
 
-def test_patching_the_mirror_changes_only_the_given_columns(db: sqlite_utils.Database) -> None:
-    assert patch_mirror_row(db, "accounts", ACCOUNT.upper(), {"phone": "2", "code": "  R001"})
+def test_a_put_changes_only_the_fields_it_sent_in_the_mirror(db: sqlite_utils.Database) -> None:
+    account = get_account(db, ACCOUNT.upper())
+    assert account is not None
+    save_records(db, [updated(account, {"Phone": "2", "Code": "  R001", "ID": "not-the-key", "Unmirrored": 1})])
     account = get_account(db, ACCOUNT)
     assert account is not None
-    assert (account["phone"], account["code"], account["name"]) == ("2", "R001", "Bakkerij")
-    assert not patch_mirror_row(db, "accounts", "0b7f8a1e-0000-4000-8000-00000000dead", {"phone": "3"})
-    with pytest.raises(ValueError, match="unknown accounts column"):
-        patch_mirror_row(db, "accounts", ACCOUNT, {"Phone": "3"})
+    assert (account.phone, account.code, account.name, account.id) == ("2", "R001", "Bakkerij", ACCOUNT)
+    assert get_account(db, "0b7f8a1e-0000-4000-8000-00000000dead") is None
 
 
 def test_removing_a_mirrored_child(db: sqlite_utils.Database) -> None:
-    upsert_account_addresses(db, DIVISION, [{"id": "A1", "account_id": ACCOUNT, "type": 2}])
-    assert remove_mirror_row(db, "addresses", "a1")
-    assert not remove_mirror_row(db, "addresses", "a1")
+    save_records(db, [AccountAddress(id="a1", account_id=ACCOUNT, type=2, division=DIVISION)])
+    assert remove_record(db, AccountAddress, "A1")
+    assert not remove_record(db, AccountAddress, "a1")
 
 
 def test_contact_update_and_bank_accounts_replacement(db: sqlite_utils.Database) -> None:
