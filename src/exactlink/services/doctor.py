@@ -12,7 +12,7 @@ The checks, in order, each ending ``ok``, ``warn``, ``refused`` (Exact said no, 
    uses, in the office administration and in one client administration. After an endpoint's first refusal
    only its fallback form is tried, so the whole run costs at most one failed call per endpoint and
    administration (Exact blocks an app after ten in an hour). What works is stored per endpoint form
-   (``meta`` key ``doctor.forms``) so the commands can take the fallback the tenant needs.
+   (``exactlink.api.forms``), and ``fetch-returns`` takes the fallback the tenant needs from then on.
 
 Nothing is written to Exact Online.
 """
@@ -37,7 +37,6 @@ log = logging.getLogger(__name__)
 
 OK, WARN, REFUSED, FALLBACK, FAILED, SKIPPED = "ok", "warn", "refused", "fallback", "failed", "skipped"
 CLOCK_SKEW_WARNING = timedelta(seconds=60)
-LEARNED_FORMS_KEY = "doctor.forms"
 # A GUID that names no record: a filter on it is valid and answers an empty page.
 NO_RECORD = "00000000-0000-4000-8000-000000000000"
 
@@ -102,6 +101,7 @@ class Form:
 
 
 def _forms() -> tuple[Form, ...]:
+    from exactlink.api import forms
     from exactlink.api.models import Division, Me, SolutionLink
     from exactlink.api.odata import datetime_literal, guid_literal
     from exactlink.services import office_mirror, returns_fetch
@@ -112,8 +112,8 @@ def _forms() -> tuple[Form, ...]:
     def sync_form(name: str, endpoint: str, entity: str) -> Form:
         return Form(name, "office", endpoint, lambda: office_mirror.select_fields(entity), since_timestamp)
 
-    gl_sync = "sync/Financial/GLAccounts"
-    lines_sync = "sync/Financial/TransactionLines"
+    gl_sync = forms.GL_ACCOUNTS_SYNC_PATH
+    lines_sync = forms.TRANSACTION_LINES_SYNC_PATH
     return (
         Form("who is logged in", "me", "current/Me", Me.select),
         Form("administrations", "office", "system/Divisions", Division.select),
@@ -137,15 +137,15 @@ def _forms() -> tuple[Form, ...]:
         ),
         Form("SolutionLinks", "office", "accountancy/SolutionLinks", SolutionLink.select),
         Form(
-            "returns (created since)",
+            forms.RETURNS_CREATED,
             "client",
             returns_fetch.RETURNS_PATH,
             returns_fetch.return_select,
             lambda now: f"Created ge {datetime_literal((now - timedelta(days=30)).date())}",
-            fallback="returns (no filter)",
+            fallback=forms.RETURNS_ALL,
         ),
         Form(
-            "returns (no filter)", "client", returns_fetch.RETURNS_PATH, returns_fetch.return_select, is_fallback=True
+            forms.RETURNS_ALL, "client", returns_fetch.RETURNS_PATH, returns_fetch.return_select, is_fallback=True
         ),
         Form(
             "one return (feedback)",
@@ -155,14 +155,14 @@ def _forms() -> tuple[Form, ...]:
             lambda now: f"DocumentID eq {guid_literal(NO_RECORD)}",
         ),
         Form(
-            "G/L accounts",
+            forms.GL_ACCOUNTS,
             "client",
             returns_fetch.GL_ACCOUNTS_PATH,
             lambda: returns_fetch.GL_ACCOUNT_SELECT,
-            fallback="G/L accounts (sync)",
+            fallback=forms.GL_ACCOUNTS_SYNC,
         ),
         Form(
-            "G/L accounts (sync)",
+            forms.GL_ACCOUNTS_SYNC,
             "client",
             gl_sync,
             lambda: "ID,Code,Description,Timestamp",
@@ -170,15 +170,15 @@ def _forms() -> tuple[Form, ...]:
             is_fallback=True,
         ),
         Form(
-            "vraagposten lines (by account code)",
+            forms.LINES_BY_CODE,
             "client",
             returns_fetch.TRANSACTION_LINES_PATH,
             lambda: returns_fetch.TRANSACTION_LINE_SELECT,
             lambda now: "GLAccountCode eq '2300'",
-            fallback="vraagposten lines (sync)",
+            fallback=forms.LINES_SYNC,
         ),
         Form(
-            "vraagposten lines (sync)",
+            forms.LINES_SYNC,
             "client",
             lines_sync,
             lambda: returns_fetch.TRANSACTION_LINE_SELECT + ",Timestamp",
@@ -217,10 +217,9 @@ def run_doctor(ws: Workspace, *, record: Path | None = None) -> DoctorReport:
         except OSError as problem:
             raise UsageError(f"cannot write the recording in {record}: {problem.strerror or problem}") from None
     if report.forms:
-        from exactlink.store.meta import get_value, set_value
+        from exactlink.services.returns_fetch import remember_forms
 
-        learned = {**(get_value(ws.db, LEARNED_FORMS_KEY) or {}), **report.forms}
-        set_value(ws.db, LEARNED_FORMS_KEY, learned)
+        remember_forms(ws.db, report.forms)
     return report
 
 

@@ -89,6 +89,7 @@ class AdminTarget:
     vraagposten_configured: tuple[str, ...] = ()
     vraagposten_cached: tuple[str, ...] | None = None
     had_older_returns: bool = False
+    forms: dict[str, str] = field(default_factory=dict)  # learned query forms (``exactlink.api.forms``)
 
 
 @dataclass
@@ -101,6 +102,7 @@ class Fetched:
     vraagposten_codes: tuple[str, ...] = ()
     vraagposten_lines: list[dict[str, Any]] | None = None
     vraagposten_error: str | None = None
+    learned: dict[str, str] = field(default_factory=dict)  # fallbacks this call had to take
 
 
 @dataclass
@@ -248,13 +250,16 @@ def plan_targets(
     Raises:
         NothingToFetch: ``relation`` has no linked administration (the seed's explanation is the message).
     """
+    from exactlink.api.forms import LEARNED_KEY
     from exactlink.domain.returns import EmptyReason, explain_empty_fetch, returns_window_start
     from exactlink.services.crm import RelationUnknown
     from exactlink.store.admin import all_admin_info, division_has_returns_before
     from exactlink.store.links import get_link, list_admin_links
+    from exactlink.store.meta import get_value
     from exactlink.store.relations import relation_exists
 
     window_days = settings.returns.window_days
+    learned = dict(get_value(db, LEARNED_KEY) or {})
     links = list_admin_links(db)
     if relation is not None:
         links = [row for row in links if row["relation_number"] == relation]
@@ -293,6 +298,7 @@ def plan_targets(
                 vraagposten_configured=tuple(info.get("vraagposten_configured") or ()),
                 vraagposten_cached=cached,
                 had_older_returns=division_has_returns_before(db, division, window_start.isoformat()),
+                forms=learned,
             )
         )
     return targets
@@ -311,7 +317,6 @@ def fetch_administration(
         ExactlinkError: the Returns call failed (a vraagposten failure is kept in ``vraagposten_error``).
     """
     from exactlink.api.errors import ApiError
-    from exactlink.api.odata import datetime_literal
     from exactlink.domain.returns import window_is_closed
 
     if cancel is not None and cancel.is_set():
@@ -319,14 +324,7 @@ def fetch_administration(
     result = Fetched()
     process = settings.returns
     if (process.process_vat or process.process_payroll) and not window_is_closed(target.window_start, today):
-        result.returns = list(
-            client.get_collection(
-                target.division,
-                RETURNS_PATH,
-                select=return_select(),
-                filter=f"Created ge {datetime_literal(target.window_start)}",
-            )
-        )
+        result.returns = _read_returns(client, target, result)
         result.returns_called = True
     if process.process_vraagposten:
         try:
@@ -336,13 +334,66 @@ def fetch_administration(
     return result
 
 
+def _with_fallback(
+    target: AdminTarget,
+    result: Fetched,
+    form: str,
+    preferred: Callable[[], list[Any]],
+    fallback: Callable[[], list[Any]],
+) -> list[Any]:
+    """Read in the preferred ``form`` unless the fallback was learned; a refusal of the form (not an outage) takes
+    the fallback at once and is remembered in ``result.learned``: one refused call per endpoint, ever."""
+    from exactlink.api.errors import ApiError
+    from exactlink.api.forms import FALLBACKS, chosen, refuses_form
+
+    if chosen(target.forms, form) == form:
+        try:
+            return preferred()
+        except ApiError as error:
+            if not refuses_form(error):
+                raise
+            log.info("%s refused in %s (%s): taking %s", form, target.division, error.message, FALLBACKS[form])
+            result.learned[form] = FALLBACKS[form]
+    return fallback()
+
+
+def _read_returns(client: ExactClient, target: AdminTarget, result: Fetched) -> list[dict[str, Any]]:
+    """The window's returns: filtered on ``Created`` by Exact, or all of them windowed here (the fallback)."""
+    from exactlink.api.forms import RETURNS_CREATED
+    from exactlink.api.odata import datetime_literal, parse_date
+
+    start = datetime(target.window_start.year, target.window_start.month, target.window_start.day, tzinfo=UTC)
+
+    def filtered() -> list[dict[str, Any]]:
+        condition = f"Created ge {datetime_literal(target.window_start)}"
+        return list(client.get_collection(target.division, RETURNS_PATH, select=return_select(), filter=condition))
+
+    def windowed_here() -> list[dict[str, Any]]:
+        rows = client.get_collection(target.division, RETURNS_PATH, select=return_select())
+        return [row for row in rows if (parse_date(row.get("Created")) or start) >= start]
+
+    return _with_fallback(target, result, RETURNS_CREATED, filtered, windowed_here)
+
+
 def _fetch_vraagposten(client: ExactClient, target: AdminTarget, settings: Settings, result: Fetched) -> None:
+    from exactlink.api import forms
     from exactlink.api.odata import string_literal
     from exactlink.domain.vraagposten import select_vraagposten_accounts
 
+    division = target.division
     codes = target.vraagposten_cached
     if codes is None:
-        accounts = client.get_collection(target.division, GL_ACCOUNTS_PATH, select=GL_ACCOUNT_SELECT)
+        accounts = _with_fallback(
+            target,
+            result,
+            forms.GL_ACCOUNTS,
+            lambda: list(client.get_collection(division, GL_ACCOUNTS_PATH, select=GL_ACCOUNT_SELECT)),
+            lambda: list(
+                client.get_collection(
+                    division, forms.GL_ACCOUNTS_SYNC_PATH, select=GL_ACCOUNT_SELECT, filter=forms.FROM_THE_START
+                )
+            ),
+        )
         result.gl_choice = select_vraagposten_accounts(
             accounts, target.vraagposten_configured, settings.returns.vraagposten_description
         )
@@ -350,9 +401,22 @@ def _fetch_vraagposten(client: ExactClient, target: AdminTarget, settings: Setti
     result.vraagposten_codes = tuple(codes)
     if not codes:
         return
+    wanted = set(codes)
     condition = " or ".join(f"GLAccountCode eq {string_literal(code)}" for code in codes)
-    result.vraagposten_lines = list(
-        client.get_collection(target.division, TRANSACTION_LINES_PATH, select=TRANSACTION_LINE_SELECT, filter=condition)
+    result.vraagposten_lines = _with_fallback(
+        target,
+        result,
+        forms.LINES_BY_CODE,
+        lambda: list(
+            client.get_collection(division, TRANSACTION_LINES_PATH, select=TRANSACTION_LINE_SELECT, filter=condition)
+        ),
+        lambda: [
+            line
+            for line in client.get_collection(
+                division, forms.TRANSACTION_LINES_SYNC_PATH, select=TRANSACTION_LINE_SELECT, filter=forms.FROM_THE_START
+            )
+            if str(line.get("GLAccountCode") or "").strip() in wanted
+        ],
     )
 
 
@@ -499,6 +563,8 @@ def store_administration(
                 vraagposten_checked_at=now_iso(),
             )
         update_admin_info(db, target.division, **info)
+        if fetched.learned:
+            remember_forms(db, fetched.learned)
         if target.first_fetch and fetched.returns_called:
             mark_backlog_fetched(db, target.relation_number)
             if outcome.kept:
@@ -508,6 +574,16 @@ def store_administration(
                     "once: " + backlog_explanation(target.relation_number, settings.returns.window_days)
                 )
     return outcome
+
+
+def remember_forms(db: sqlite_utils.Database, learned: dict[str, str]) -> dict[str, str]:
+    """Add query forms learned from Exact's refusals (``exactlink.api.forms``) to what is stored; returns all."""
+    from exactlink.api.forms import LEARNED_KEY
+    from exactlink.store.meta import get_value, set_value
+
+    forms = {**(get_value(db, LEARNED_KEY) or {}), **learned}
+    set_value(db, LEARNED_KEY, forms)
+    return forms
 
 
 def _explain(target: AdminTarget, settings: Settings, today: date, outcome: AdminOutcome) -> None:

@@ -1,0 +1,51 @@
+"""The query forms whose acceptance differs per Exact Online tenant, their fallbacks, and how a refusal looks.
+
+Public evidence leaves open whether Exact accepts ``read/financial/Returns`` filtered on ``Created``, whether
+``financial/GLAccounts`` may be read without a filter (a sync API exists for it, so mandatory filtering may
+apply), and whether ``bulk/Financial/TransactionLines`` takes a filter on ``GLAccountCode``. For each there is
+a preferred form and a fallback that must work (no filter and windowing locally; the sync API). Whoever meets a
+refusal takes the fallback at once and the choice is stored per form (``LEARNED_KEY`` in the store's meta), so a
+tenant costs at most one refused call per endpoint and administration to learn it; ``exactlink doctor`` probes
+and stores the same choices up front.
+"""
+
+from __future__ import annotations
+
+from exactlink.api.errors import ApiError
+
+RETURNS_CREATED = "returns (created since)"
+RETURNS_ALL = "returns (no filter)"
+GL_ACCOUNTS = "G/L accounts"
+GL_ACCOUNTS_SYNC = "G/L accounts (sync)"
+LINES_BY_CODE = "vraagposten lines (by account code)"
+LINES_SYNC = "vraagposten lines (sync)"
+FALLBACKS = {RETURNS_CREATED: RETURNS_ALL, GL_ACCOUNTS: GL_ACCOUNTS_SYNC, LINES_BY_CODE: LINES_SYNC}
+LEARNED_KEY = "exact.forms"
+
+GL_ACCOUNTS_SYNC_PATH = "sync/Financial/GLAccounts"
+TRANSACTION_LINES_SYNC_PATH = "sync/Financial/TransactionLines"
+FROM_THE_START = "Timestamp gt 1L"
+
+_REFUSAL_WORDS = (
+    "not supported",
+    "mandatory filtering",
+    "filtering on these fields",
+    "is not valid",
+    "could not find a property",
+    "unknown property",
+)
+
+
+def refuses_form(error: ApiError) -> bool:
+    """Whether ``error`` is Exact refusing the *form* of a read (its filter or the lack of one), so the
+    fallback will do; any other failure (an outage, no access) is not a reason to change forms."""
+    if error.status != 400:
+        return False
+    text = error.message.lower()
+    return any(words in text for words in _REFUSAL_WORDS)
+
+
+def chosen(learned: dict[str, str], form: str) -> str:
+    """The form to use for ``form``: the fallback once it was learned, else ``form`` itself."""
+    choice = learned.get(form, form)
+    return choice if choice in (form, FALLBACKS.get(form)) else form
