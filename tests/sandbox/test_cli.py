@@ -33,6 +33,7 @@ from tests.cli import run_cli
         (["--burst-429", "-1"], "--burst-429 must not be negative"),
         (["--clients", "0"], "--clients must be between 1 and 100000"),
         (["--redirect-uri", "callback"], "--redirect-uri must be an http(s) URL"),
+        (["--now", "next tuesday"], "--now must be an ISO-8601 time"),
     ],
 )
 def test_bad_serve_flags_give_one_line_and_exit_2(flags: list[str], complaint: str) -> None:
@@ -190,3 +191,24 @@ def test_serve_with_a_broken_config_is_one_line(exactlink_home: Path) -> None:
     assert result.exit_code == 2
     assert "exact.redirect_uri" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_serve_strict_and_now_follow_the_evidence_at_another_moment() -> None:
+    from datetime import UTC, datetime
+
+    options = runner.ServeOptions(clients=12, seed=2, strict=True, now="2027-06-30T22:30Z")
+    sandbox, server = runner.start_sandbox(options, "http://127.0.0.1:8765/callback")
+    try:
+        assert sandbox.data.now == datetime(2027, 6, 30, 22, 30, tzinfo=UTC)
+        assert abs(sandbox.clock.now() - sandbox.data.now.timestamp()) < 60
+        assert sandbox.evidence.https_redirect_only and sandbox.evidence.read_only_ignored
+        assert sandbox.default_app.redirect_uri.startswith("https://"), "the App Center takes only https"
+        assert runner.connection_info(sandbox, server)["redirect_uri"] == sandbox.default_app.redirect_uri
+    finally:
+        server.stop()
+    lenient = runner.ServeOptions(clients=12, seed=2)
+    sandbox, server = runner.start_sandbox(lenient, "http://127.0.0.1:8765/callback")
+    try:
+        assert not sandbox.evidence.https_redirect_only and sandbox.default_app.redirect_uri.startswith("http://")
+    finally:
+        server.stop()

@@ -28,9 +28,17 @@ def serve(
     client_id: str | None = typer.Option(None, "--client-id", help="Register the app with this client ID."),
     client_secret: str | None = typer.Option(None, "--client-secret", help="…and this client secret."),
     redirect_uri: str | None = typer.Option(None, "--redirect-uri", help="…and this redirect URI (default: config)."),
+    strict: bool = typer.Option(False, "--strict", help="Answer as the public evidence says Exact does (https only…)."),
+    now: str | None = typer.Option(
+        None, "--now", metavar="ISO-TIME", help="Start the clock here (e.g. 2027-01-01T00:30Z)."
+    ),
     json_output: bool = typer.Option(False, "--json", help="Print the connection details as JSON."),
 ) -> None:
-    """Serve the sandbox Exact Online on 127.0.0.1 until Ctrl-C; prints the URL, app registration and login."""
+    """Serve the sandbox Exact Online on 127.0.0.1 until Ctrl-C; prints the URL, app registration and login.
+
+    `--strict` follows the public evidence about the real Exact Online (sandbox/evidence.py); `--now` generates
+    the office for another moment and runs the sandbox's clock from there (exactlink itself keeps the real time).
+    """
     import sys
 
     from exactlink.console import emit_json, info
@@ -48,6 +56,8 @@ def serve(
         client_id,
         client_secret,
         redirect_uri,
+        strict,
+        now,
     )
     runner.check_serve_options(options)
     from exactlink.cli.context import workspace

@@ -134,7 +134,7 @@ class Sandbox:
         if data is None:
             from exactlink.sandbox.generator import generate
 
-            data = generate(clients, seed, self.clock.now_datetime())
+            data = generate(clients, seed, now if now is not None and clock is None else self.clock.now_datetime())
         self.data = data
         self.faults = faults or Faults(seed=seed)
         self.limits = RateLimiter(minutely_limit, daily_limit)

@@ -6,6 +6,7 @@ import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,22 @@ class ServeOptions:
     client_id: str | None = None
     client_secret: str | None = None
     redirect_uri: str | None = None
+    strict: bool = False
+    now: str | None = None
+
+    def start(self) -> datetime | None:
+        """The moment of ``--now`` (aware; a time without a zone is UTC), or None for the real time.
+
+        Raises:
+            UsageError: not an ISO-8601 time.
+        """
+        if self.now is None:
+            return None
+        try:
+            moment = datetime.fromisoformat(self.now.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise UsageError(f"--now must be an ISO-8601 time such as 2027-01-01T00:30Z, got {self.now!r}") from None
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def check_generation(clients: int) -> None:
@@ -55,6 +72,7 @@ def check_serve_options(options: ServeOptions) -> None:
         raise UsageError("--error-rate, --drop-rate and --timeout-rate together must not exceed 1")
     if options.latency_ms < 0:
         raise UsageError(f"--latency-ms must not be negative, got {options.latency_ms}")
+    options.start()
     if options.burst_429 < 0:
         raise UsageError(f"--burst-429 must not be negative, got {options.burst_429}")
     if options.client_id is not None and not options.client_id.strip():
@@ -65,7 +83,7 @@ def check_serve_options(options: ServeOptions) -> None:
 
 def start_sandbox(options: ServeOptions, default_redirect_uri: str) -> tuple[Sandbox, RunningServer]:
     """Generate the data, register the app and start the HTTP server on 127.0.0.1."""
-    from exactlink.sandbox.app import Sandbox
+    from exactlink.sandbox.app import HTTPS_REDIRECT_URI, Sandbox
     from exactlink.sandbox.faults import Faults
 
     faults = Faults(
@@ -76,9 +94,16 @@ def start_sandbox(options: ServeOptions, default_redirect_uri: str) -> tuple[San
         burst_429=options.burst_429,
         seed=options.seed,
     )
+    from exactlink.sandbox.evidence import Evidence
+
+    evidence = Evidence.strict() if options.strict else Evidence()
+    if options.strict and options.redirect_uri is None and not default_redirect_uri.startswith("https://"):
+        default_redirect_uri = HTTPS_REDIRECT_URI
     sandbox = Sandbox(
         clients=options.clients,
         seed=options.seed,
+        now=options.start(),
+        evidence=evidence,
         client_id=options.client_id,
         client_secret=options.client_secret,
         redirect_uri=options.redirect_uri or default_redirect_uri,
