@@ -233,6 +233,7 @@ def from_exact(kind: type[R], raw: Mapping[str, Any], *, division: int = 0, time
 
 def updated(record: R, body: Mapping[str, Any]) -> R:
     """``record`` with the values Exact now holds after a PUT of ``body`` (Exact field names)."""
-    values = exact_values(type(record), body)
+    # A PUT addresses its record by key; a key in the body never changes it (and is not read as one).
+    values = exact_values(type(record), {name: value for name, value in body.items() if name != "ID"})
     values.pop("id", None)
     return cast(R, dataclasses.replace(cast(Any, record), **values))
