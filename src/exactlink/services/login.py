@@ -158,15 +158,14 @@ def _describe_login(ws: Workspace, store: TokenStore) -> LoginOutcome:
     """Ask ``current/Me`` who logged in, check that they see a practice division, remember the user."""
     from exactlink.api.errors import ApiError
     from exactlink.auth.session import TokenProvider
-    from exactlink.services.tenant import list_divisions
+    from exactlink.services.tenant import practice_divisions
 
     with ws.client(store=store) as client:
         me = client.me()
         warnings: list[str] = []
         practice: list[tuple[int, str]] = []
         try:
-            overview = list_divisions(client)
-            practice = [(entry.code, entry.name) for entry in overview.practice_divisions()]
+            practice = [(entry.code, entry.name) for entry in practice_divisions(client)]
         except ApiError as exc:
             warnings.append(f"could not list the administrations: {exc.message}")
         else:

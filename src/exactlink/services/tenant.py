@@ -122,35 +122,80 @@ def list_divisions(client: ExactClient) -> TenantOverview:
     When the current division itself is not accessible (the user left it out at consent), the user's
     accounting division is tried instead.
     """
-    from exactlink.api.errors import ApiError, ForbiddenError
-    from exactlink.api.models import Division
+    from exactlink.api.errors import ApiError
 
-    me = client.me()
-    anchors = [code for code in dict.fromkeys([me.CurrentDivision, me.AccountingDivision]) if code is not None]
-    if not anchors:
-        raise UsageError("Exact Online reports no current administration for this login")
-    accessible: list[Division] | None = None
-    anchor = anchors[0]
-    last_error: ForbiddenError | None = None
-    for anchor in anchors:
-        try:
-            accessible = Division.parse_all(client.get_collection(anchor, "system/Divisions", select=Division.select()))
-            break
-        except ForbiddenError as error:
-            last_error = error
-    if accessible is None:
-        assert last_error is not None
-        raise last_error
-    overview = TenantOverview(user=me)
+
+    anchor, accessible = _divisions(client, "system/Divisions")
+    overview = TenantOverview(user=client.me())
     seen = {division.Code for division in accessible}
     entries = [_entry(division, consented=True) for division in accessible]
     try:
-        everything = Division.parse_all(client.get_collection(anchor, "system/AllDivisions", select=Division.select()))
+        _, everything = _divisions(client, "system/AllDivisions", anchor=anchor)
         entries += [_entry(division, consented=False) for division in everything if division.Code not in seen]
     except ApiError:
         overview.all_divisions_checked = False
     overview.divisions = sorted(entries, key=lambda entry: (not entry.practice, not entry.consented, entry.code))
     return overview
+
+
+def _divisions(
+    client: ExactClient, path: str, *, filter: str | None = None, anchor: int | None = None
+) -> tuple[int, list[Division]]:
+    """``path`` (``system/Divisions`` or ``system/AllDivisions``) read in the user's current division, or in the
+    accounting division when the current one was left out at consent; returns that division and the rows."""
+    from exactlink.api.errors import ForbiddenError
+    from exactlink.api.models import Division
+
+    me = client.me()
+    anchors = [anchor] if anchor is not None else list(dict.fromkeys([me.CurrentDivision, me.AccountingDivision]))
+    anchors = [code for code in anchors if code is not None]
+    if not anchors:
+        raise UsageError("Exact Online reports no current administration for this login")
+    last_error: ForbiddenError | None = None
+    for code in anchors:
+        try:
+            rows = client.get_collection(code, path, select=Division.select(), filter=filter)
+            return code, Division.parse_all(rows)
+        except ForbiddenError as error:
+            last_error = error
+    assert last_error is not None
+    raise last_error
+
+
+def practice_divisions(client: ExactClient) -> list[DivisionEntry]:
+    """The practice (office) administrations this login sees: one filtered call after ``current/Me``.
+
+    Falls back to listing every administration when Exact refuses the filter.
+    """
+    from exactlink.api.errors import ApiError
+    from exactlink.api.forms import refuses_form
+
+    try:
+        _, rows = _divisions(client, "system/Divisions", filter="IsPracticeDivision eq true")
+    except ApiError as error:
+        if not refuses_form(error):
+            raise
+        return list_divisions(client).practice_divisions()
+    return [_entry(division, consented=True) for division in rows if division.IsPracticeDivision]
+
+
+def division_by_code(client: ExactClient, code: int) -> DivisionEntry | None:
+    """The administration with this code as the login sees it (consented or not), or None: one filtered call
+    (two when it is not among the consented ones) instead of listing every administration."""
+    from exactlink.api.errors import ApiError
+    from exactlink.api.forms import refuses_form
+
+    condition = f"Code eq {int(code)}"
+    try:
+        anchor, rows = _divisions(client, "system/Divisions", filter=condition)
+        if rows:
+            return _entry(rows[0], consented=True)
+        _, rows = _divisions(client, "system/AllDivisions", filter=condition, anchor=anchor)
+    except ApiError as error:
+        if not refuses_form(error):
+            raise
+        return next((entry for entry in list_divisions(client).divisions if entry.code == code), None)
+    return _entry(rows[0], consented=False) if rows else None
 
 
 class NamedDivision(Protocol):
@@ -211,7 +256,17 @@ def choose_office(client: ExactClient, selector: str) -> tuple[DivisionEntry, li
     Raises:
         UsageError: no match, an ambiguous name, or an administration the app has no consent for.
     """
-    entry = find_division(list_divisions(client).divisions, selector)
+    wanted = selector.strip()
+    if wanted.isascii() and wanted.isdigit() and len(wanted.lstrip("0")) <= 10:
+        found = division_by_code(client, int(wanted))
+        if found is None:
+            raise UsageError(
+                f"administration {wanted} is not among the administrations this login sees",
+                hint="run `exactlink tenant list`",
+            )
+        entry = found
+    else:
+        entry = find_division(list_divisions(client).divisions, selector)
     if not entry.consented:
         raise UsageError(
             f"the app was not given consent for administration {entry.code} {entry.name} "
