@@ -47,7 +47,9 @@ def test_refused_forms_fall_back_once_and_the_result_is_the_same(office: Office)
 
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
-    assert {stored["document_id"] for stored in stored_returns(office).values()} == set(expected_returns(office, divisions))
+    assert {stored["document_id"] for stored in stored_returns(office).values()} == set(
+        expected_returns(office, divisions)
+    )
     assert report["totals"]["vraagposten_open"] > 0, "the open vraagposten came through the sync API"
     refused = refused_per_endpoint(office)
     assert refused and set(refused.values()) == {1}, refused
