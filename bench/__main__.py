@@ -107,7 +107,27 @@ def _generator(quick: bool) -> tuple[dict[str, Any], list[Row]]:
     ]
 
 
+LARGE = {"on": False}  # --large: the onboarding benchmark at 20,000 clients
+
+
+def _onboarding(quick: bool) -> tuple[dict[str, Any], list[Row]]:
+    from bench.bench_onboarding import run
+
+    figures = run(clients=20_000 if LARGE["on"] else 500 if quick else 2_000)
+    return figures, [
+        (
+            f"Onboarding at {figures['clients']:,} clients: login ≤ 3 calls, tenant select ≤ 2, first office read "
+            "within 5 % of the page bound",
+            f"login {figures['login_calls']}, tenant select {figures['tenant_select_calls']}, first read "
+            f"{figures['first_office_read_calls']} of bound {figures['first_office_read_bound']} "
+            f"({figures['first_office_read_ratio']:.0%})",
+            figures["ok"],
+        )
+    ]
+
+
 BENCHMARKS: dict[str, Callable[[bool], tuple[dict[str, Any], list[Row]]]] = {
+    "onboarding": _onboarding,
     "startup": _startup,
     "generator": _generator,
     "tokens": _tokens,
@@ -121,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes (the bars still apply)")
     parser.add_argument("--only", choices=sorted(BENCHMARKS), action="append", help="run only these")
+    parser.add_argument("--large", action="store_true", help="onboarding at 20,000 clients (a few minutes)")
     args = parser.parse_args(argv)
+    LARGE["on"] = args.large
     from rich.console import Console
     from rich.table import Table
 
