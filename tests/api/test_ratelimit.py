@@ -196,3 +196,47 @@ def test_a_call_the_daily_limit_stopped_does_not_hold_on_to_the_error_budget(
         client.get_first(5, "crm/Accounts", select="ID")
     fake_time.now = reset + 1  # a new day: the limit is back
     assert client.get_first(5, "crm/Accounts", select="ID") == {"ID": 1}, "no phantom call left in flight"
+
+
+def test_the_next_process_starts_from_what_the_last_one_saw(fake_time: FakeTime, tmp_path: Path) -> None:
+    """One command uses up the minute; the next command, a new process, waits for the reset instead of a 429."""
+    from exactlink.api.budget import Backoff
+    from tests.api.conftest import BASE, StaticTokens
+
+    fake_time.now = 1_700_000_010.0
+    server = MinutelyServer(fake_time)
+    log = RateLimitLog(tmp_path / "rate-limits.json", tmp_path / "rate-limits.lock")
+
+    def process(*, known: bool) -> ExactClient:
+        return ExactClient(
+            BASE,
+            StaticTokens(),
+            transport=httpx.MockTransport(server),
+            limiter=RateLimiter(clock=fake_time.clock, sleep=fake_time.sleep, known=log.read() if known else None),
+            budget=ErrorBudget(clock=fake_time.clock),
+            backoff=Backoff(sleep=fake_time.sleep, rng=lambda: 0.5),
+            sleep=fake_time.sleep,
+            rate_log=log,
+        )
+
+    with process(known=True) as first:
+        for _ in range(60):
+            first.get_first(11, "crm/Accounts", select="ID")
+    assert server.too_many == 0 and fake_time.sleeps == []
+
+    reset = (int(fake_time.now // 60) + 1) * 60
+    expected_wait = reset - fake_time.now + 1.0  # until the reset the headers gave, plus the skew margin
+    with process(known=True) as second:
+        second.get_first(11, "crm/Accounts", select="ID")
+    assert server.too_many == 0, "the second process knew the minute was used up"
+    assert fake_time.sleeps == [pytest.approx(expected_wait)], "it waited for the reset, not a blind minute"
+
+    blind_start = fake_time.now
+    for _ in range(59):
+        second_again = process(known=True)
+        second_again.get_first(11, "crm/Accounts", select="ID")
+        second_again.close()
+    with process(known=False) as blind:
+        blind.get_first(11, "crm/Accounts", select="ID")
+    assert server.too_many == 1, "a process that starts blind runs into Exact's 429 (what the log prevents)"
+    assert fake_time.now > blind_start

@@ -7,8 +7,10 @@ checks what is left for that division, counting the calls still in flight: when 
 up it waits until the reset, so a normal run never receives a 429. When the daily limit is used up
 it raises :class:`RateLimitExhausted` with the time to try again.
 
-The last headers seen per division are written to a small JSON file in the state directory so
-``exactlink status`` can show the budget left without calling Exact.
+The last headers seen per division are written to a small JSON file in the state directory, so
+``exactlink status`` can show the budget left without calling Exact, and so the next exactlink process starts
+from what is known (``RateLimiter(known=…)``) instead of blind: a command right after another one waits for
+the minute the other used up instead of running into Exact's 429.
 """
 
 from __future__ import annotations
@@ -71,6 +73,8 @@ class RateLimiter:
         clock: epoch seconds now (injectable for tests).
         sleep: how to wait (injectable for tests).
         max_wait: the longest single wait for a minutely reset, in seconds.
+        known: the last states other runs recorded (``RateLimitLog.read()``); windows that have reset since
+            are forgotten on first use, as the limiter's own are.
     """
 
     def __init__(
@@ -79,11 +83,12 @@ class RateLimiter:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         max_wait: float = 65.0,
+        known: Mapping[str, LimitState] | None = None,
     ) -> None:
         self._clock = clock
         self._sleep = sleep
         self._max_wait = max_wait
-        self._states: dict[str, LimitState] = {}
+        self._states: dict[str, LimitState] = {key: LimitState(**asdict(state)) for key, state in (known or {}).items()}
         self._in_flight: dict[str, int] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()

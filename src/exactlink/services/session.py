@@ -144,6 +144,7 @@ def open_client(ws: Workspace, *, store: TokenStore | None = None) -> ExactClien
     if store.load() is None:
         raise not_logged_in()
     provider = token_provider(ws, store)
+    shared_limits = rate_limit_log()
     return ExactClient(
         settings.exact.effective_base_url,
         provider,
@@ -151,8 +152,8 @@ def open_client(ws: Workspace, *, store: TokenStore | None = None) -> ExactClien
         timeout=settings.exact.timeout_seconds,
         max_answer_bytes=settings.exact.max_answer_bytes,
         max_pages=settings.exact.max_pages,
-        limiter=RateLimiter(clock=ws.clock.time, sleep=ws.sleep),
+        limiter=RateLimiter(clock=ws.clock.time, sleep=ws.sleep, known=shared_limits.read()),
         budget=error_budget(ws),
-        rate_log=rate_limit_log(),
+        rate_log=shared_limits,
         sleep=ws.sleep,
     )
