@@ -109,7 +109,8 @@ app = typer.Typer(
     name="exactlink",
     cls=ExactlinkGroup,
     help="Link your office's CRM to Exact Online: match relations, sync relation data, fetch tax returns.",
-    no_args_is_help=True,
+    no_args_is_help=False,  # bare `exactlink` prints the help and exits 0 (the callback does it)
+    invoke_without_command=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # plain help: rendering it with Rich costs ~0.2 s of imports at start-up
     pretty_exceptions_show_locals=False,
@@ -127,6 +128,9 @@ def root(
     Exit codes: 0 ok, 1 error, 2 usage, 3 partial failure in a bulk run, 4 login required,
     5 another run holds the lock, 130 interrupted.
     """
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0)
     from exactlink.cli.context import open_workspace
     from exactlink.console import reset_consoles
     from exactlink.logging_setup import setup_logging
@@ -146,9 +150,10 @@ def _register() -> None:
     tenant_cmd.register(app)
     status_cmd.register(app)
     doctor_cmd.register(app)
-    from exactlink.cli import config_cmd, demo_cmd
+    from exactlink.cli import completion_cmd, config_cmd, demo_cmd
 
     config_cmd.register(app)
+    completion_cmd.register(app)
     demo_cmd.register(app)
     from exactlink.cli import crm_cmd
 
