@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any, Literal, TypeVar, cast
 
@@ -62,7 +63,7 @@ FISCAL_FIELDS = frozenset({"vat_number", "payroll_tax_number", "ob_number", "loo
 NOT_PERSONAL_FIELDS = frozenset(
     {
         "relation", "relation_number", "document_id", "short_id", "request_id", "id", "account_id", "account_code",
-        "code", "division", "kvk", "rsin", "iban", "view_url", "url", "created_at", "updated_at",
+        "code", "division", "kvk", "rsin", "iban", "view_url", "url", "created_at", "updated_at", "alternatives",
     }
 )  # fmt: skip
 """Identifiers that are not personal data even when they are 9 digits (an RSIN is a company's number)."""
@@ -104,21 +105,44 @@ def kind_of_field(name: str) -> Kind | None:
 
 
 def mask_view(data: T, *, show_bsn: bool = False) -> T:
-    """A JSON-like view (dicts, lists, strings) with every field :func:`kind_of_field` knows masked.
+    """A JSON-like view (dicts, lists, strings) or a record (a dataclass instance, its fields read as the keys of
+    a dict) with every field :func:`kind_of_field` knows masked; a record comes back as a masked copy.
 
-    Used for every output of relations, returns and vraagposten, human and ``--json`` alike.
+    Used for every output of relations, returns, vraagposten, matches and sync differences, human and
+    ``--json`` alike, and for ``crm export``.
     """
     if show_bsn:
         return data
     if isinstance(data, list):
         return cast(T, [mask_view(item) for item in data])
     if isinstance(data, dict):
-        masked: dict[Any, Any] = {}
-        for key, value in data.items():
-            kind = kind_of_field(key) if isinstance(key, str) else None
-            if isinstance(value, str) and kind is not None:
-                masked[key] = mask_personal(value, kind)
-            else:
-                masked[key] = mask_view(value)
-        return cast(T, masked)
+        return cast(T, {key: _masked_field(key, value) for key, value in data.items()})
+    if dataclasses.is_dataclass(data) and not isinstance(data, type):
+        fields = [item.name for item in dataclasses.fields(data) if item.init]
+        return cast(T, dataclasses.replace(data, **{name: _masked_field(name, getattr(data, name)) for name in fields}))
     return data
+
+
+def _masked_field(key: object, value: Any) -> Any:
+    kind = kind_of_field(key) if isinstance(key, str) else None
+    if isinstance(value, str):
+        return mask_personal(value, kind) if kind is not None else value
+    if isinstance(value, list):  # the items of a list field are values of that field
+        return [_masked_field(key, item) for item in value]
+    return mask_view(value)
+
+
+def unmasked(shown: str | None, stored: str | None, kind: Kind) -> str | None:
+    """What an imported cell means when it may come from a masked export: the ``stored`` value when ``shown``
+    is its masked form, else ``shown``.
+
+    A masked BSN, OB number or loonheffingennummer is never a value: it keeps ``stored`` even when that is
+    not what was masked (or there is none), so a masked export can be imported back without losing data.
+    """
+    if not shown or shown == stored:
+        return shown
+    if stored and mask_personal(stored, kind) == shown:
+        return stored
+    if kind in ("bsn", "fiscal") and "*" in shown:  # no such number holds a "*"
+        return stored
+    return shown
