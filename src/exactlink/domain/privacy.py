@@ -29,17 +29,14 @@ def mask_bsn(value: str | None) -> str | None:
     return "*" * (len(digits) - 4) + digits[-4:]
 
 
-def _passes_elf_proef(digits: str) -> bool:
-    total = sum(int(d) * w for d, w in zip(digits[:8], range(9, 1, -1), strict=True)) - int(digits[8])
-    return total % 11 == 0
-
-
 def mask_bsn_in_text(text: str) -> str:
     """Mask every 9-digit run in free text that passes the 11-proef (it may be a BSN), also inside an OB number
     (``NL*****6782B01``) or a loonheffingennummer (``*****6782L01``)."""
 
+    from exactlink.domain.identifiers import passes_elf_proef
+
     def masked(digits: str) -> str:
-        return "*****" + digits[-4:] if _passes_elf_proef(digits) else digits
+        return "*****" + digits[-4:] if passes_elf_proef(digits) else digits
 
     def replace(match: re.Match[str]) -> str:
         return masked(match.group(1))
