@@ -1,8 +1,9 @@
 """Masking of personal data (BSN) for terminal output, ``--json``, exports and logs: the one home.
 
 :func:`mask_personal` masks one value by its kind (a BSN, an OB number or loonheffingennummer, free text);
-:func:`mask_view` masks a whole JSON-like view by field name. The helpers below them (``mask_bsn``,
-``mask_bsn_in_text``, ``mask_fiscal``) are its building blocks.
+:func:`mask_view` masks a whole JSON-like view or record by field name, and :func:`unmasked` reads a masked
+cell back. The helpers below them (``mask_bsn``, ``mask_bsn_in_text``, ``mask_fiscal``, and the 11-proef
+``passes_elf_proef`` that :mod:`exactlink.domain.identifiers` uses as well) are its building blocks.
 """
 
 from __future__ import annotations
@@ -29,11 +30,25 @@ def mask_bsn(value: str | None) -> str | None:
     return "*" * (len(digits) - 4) + digits[-4:]
 
 
+_ELF_PROEF_OFFSET = 48 * (9 + 8 + 7 + 6 + 5 + 4 + 3 + 2 - 1)  # the weighted sum of nine ASCII "0"s
+
+
+def passes_elf_proef(digits: str) -> bool:
+    """The BSN/RSIN 11-proef on exactly nine digits: 9·d1 + 8·d2 + … + 2·d8 − d9 ≡ 0 (mod 11), not all zeros.
+
+    The same rule as ``stdnum.nl.bsn`` (a test holds them equal), written out because matching runs
+    it on tens of thousands of numbers and the library call costs several times more.
+    """
+    if len(digits) != 9 or not digits.isascii() or not digits.isdigit():
+        return False
+    b = digits.encode()
+    total = 9 * b[0] + 8 * b[1] + 7 * b[2] + 6 * b[3] + 5 * b[4] + 4 * b[5] + 3 * b[6] + 2 * b[7] - b[8]
+    return (total - _ELF_PROEF_OFFSET) % 11 == 0 and digits != "000000000"
+
+
 def mask_bsn_in_text(text: str) -> str:
     """Mask every 9-digit run in free text that passes the 11-proef (it may be a BSN), also inside an OB number
     (``NL*****6782B01``) or a loonheffingennummer (``*****6782L01``)."""
-
-    from exactlink.domain.identifiers import passes_elf_proef
 
     def masked(digits: str) -> str:
         return "*****" + digits[-4:] if passes_elf_proef(digits) else digits
