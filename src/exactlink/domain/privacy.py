@@ -51,7 +51,8 @@ def mask_bsn_in_text(text: str) -> str:
     (``NL*****6782B01``) or a loonheffingennummer (``*****6782L01``)."""
 
     def masked(digits: str) -> str:
-        return "*****" + digits[-4:] if passes_elf_proef(digits) else digits
+        # Nine zeros is no BSN, but it passes the sum (a placeholder for one): masked too, as it always was.
+        return "*****" + digits[-4:] if passes_elf_proef(digits) or digits == "000000000" else digits
 
     def replace(match: re.Match[str]) -> str:
         return masked(match.group(1))
