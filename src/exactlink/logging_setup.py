@@ -25,11 +25,11 @@ _BEARER = re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+")
 def redact(text: str) -> str:
     """Remove tokens, secrets and anything that looks like a BSN/RSIN from a log line; show control characters."""
     from exactlink.console import neutralise
-    from exactlink.domain.privacy import mask_bsn_in_text
+    from exactlink.domain.privacy import mask_personal
 
     text = _KEY_VALUE.sub(r"\1\2[REDACTED]", text)
     text = _BEARER.sub("Bearer [REDACTED]", text)
-    return neutralise(mask_bsn_in_text(text), limit=None)
+    return neutralise(mask_personal(text) or "", limit=None)
 
 
 class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):

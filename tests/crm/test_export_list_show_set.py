@@ -60,6 +60,31 @@ def test_export_imports_back_unchanged(imported: None, tmp_path: Path) -> None:
     assert shown["bsn"] == "999993653"
 
 
+def test_export_masks_tax_numbers_and_free_text_and_imports_back(write_csv: WriteCsv, tmp_path: Path) -> None:
+    owner = {
+        "relatienummer": "R9",
+        "naam": "Kapper 999993653",
+        "rechtsvorm": "eenmanszaak",
+        "btw-nummer": "NL999993653B01",
+        "loonheffingennummer": "999993653L01",
+        "bezoekadres": "Markt 3 (BSN 999993653)",
+        "contactpersonen": "Anna 999993653 <anna@example.nl>",
+    }
+    assert run_cli("crm", "import", str(write_csv([owner]))).exit_code == 0
+    out = tmp_path / "export.csv"
+    for target in (str(out), "-"):
+        result = run_cli("crm", "export", target)
+        text = result.stdout if target == "-" else out.read_text(encoding="utf-8-sig")
+        assert result.exit_code == 0 and "999993653" not in text, text
+        assert "NL*****3653B01" in text and "*****3653L01" in text and "Kapper *****3653" in text
+    report = json.loads(run_cli("crm", "import", str(out), "--json").stdout)
+    assert report["counts"]["unchanged"] == 1 and report["flagged"] == [], report
+    shown = json.loads(run_cli("crm", "show", "R9", "--json", "--show-bsn").stdout)
+    assert shown["vat_number"] == "NL999993653B01" and shown["payroll_tax_number"] == "999993653L01"
+    assert shown["name"] == "Kapper 999993653" and shown["contacts"][0]["full_name"] == "Anna 999993653"
+    assert "999993653" in run_cli("crm", "export", "-", "--show-bsn").stdout
+
+
 def test_show_bsn_setting_is_honoured(imported: None, monkeypatch: pytest.MonkeyPatch) -> None:
     assert json.loads(run_cli("crm", "show", "R002", "--json").stdout)["bsn"] == "*****3653"
     monkeypatch.setenv("EXACTLINK_PRIVACY__SHOW_BSN", "true")

@@ -50,18 +50,22 @@ def link(
     from exactlink.cli.admin_render import print_link_report, print_link_row
     from exactlink.cli.context import workspace
     from exactlink.console import emit_json
+    from exactlink.domain.privacy import mask_view
     from exactlink.errors import UsageError
     from exactlink.services import admin_links
+    from exactlink.services.crm import effective_show_bsn
 
+    ws = workspace()
+    show = effective_show_bsn(ws, False)
     if csv_file is not None:
         if relation or division:
             raise UsageError("give either REL DIVISION or --csv FILE, not both")
-        report = admin_links.link_from_csv(workspace(), csv_file, dry_run=dry_run, force=force)
+        report = mask_view(admin_links.link_from_csv(ws, csv_file, dry_run=dry_run, force=force), show_bsn=show)
         emit_json(report.as_json()) if json_output else print_link_report(report)
         raise typer.Exit(report.exit_code)
     if not relation or not division:
         raise UsageError("give REL DIVISION (or --csv FILE)", hint="exactlink link-admin --help")
-    row = admin_links.link_one(workspace(), relation, division, dry_run=dry_run, force=force)
+    row = mask_view(admin_links.link_one(ws, relation, division, dry_run=dry_run, force=force), show_bsn=show)
     emit_json(row.as_json()) if json_output else print_link_row(row)
 
 
@@ -80,16 +84,21 @@ def suggest(
     from exactlink.cli.admin_render import print_link_report, print_suggestions
     from exactlink.cli.context import workspace
     from exactlink.console import emit_json, info
+    from exactlink.domain.privacy import mask_view
     from exactlink.services import admin_links
+    from exactlink.services.crm import effective_show_bsn
 
-    report = admin_links.suggest_links(workspace())
+    ws = workspace()
+    show = effective_show_bsn(ws, False)
+    report = admin_links.suggest_links(ws)
+    shown = mask_view(report, show_bsn=show)  # names and evidence; the relation numbers stay as they are
     if csv_out is not None:
-        info(f"wrote {admin_links.write_suggestions_csv(report, csv_out)} suggestions to {csv_out}")
+        info(f"wrote {admin_links.write_suggestions_csv(shown, csv_out)} suggestions to {csv_out}")
     if accept:
-        result = admin_links.accept_suggestions(workspace(), report, dry_run=dry_run)
+        result = mask_view(admin_links.accept_suggestions(ws, report, dry_run=dry_run), show_bsn=show)
         emit_json(result.as_json()) if json_output else print_link_report(result)
         raise typer.Exit(result.exit_code)
-    emit_json(report.as_json()) if json_output else print_suggestions(report)
+    emit_json(shown.as_json()) if json_output else print_suggestions(shown)
 
 
 @admin_app.command("list")
@@ -98,9 +107,12 @@ def list_links(json_output: bool = JSON_OPTION) -> None:
     from exactlink.cli.admin_render import print_admin_list
     from exactlink.cli.context import workspace
     from exactlink.console import emit_json
+    from exactlink.domain.privacy import mask_view
     from exactlink.services.admin_links import list_admin_links_view
+    from exactlink.services.crm import effective_show_bsn
 
-    rows = list_admin_links_view(workspace())
+    ws = workspace()
+    rows = mask_view(list_admin_links_view(ws), show_bsn=effective_show_bsn(ws, False))
     emit_json(rows) if json_output else print_admin_list(rows)
 
 

@@ -49,7 +49,7 @@ def print_match_report(report: MatchReport, *, show_bsn: bool, show_all: bool, q
     from rich.table import Table
 
     from exactlink.console import out, warn
-    from exactlink.services.matching import mask_text
+    from exactlink.domain.privacy import mask_view
 
     console = out()
     counts = report.counts()
@@ -66,6 +66,7 @@ def print_match_report(report: MatchReport, *, show_bsn: bool, show_all: bool, q
         warn(f"relation {relation} lost its link: its account was deleted in Exact Online")
     if not quiet:
         rows = [row for row in report.rows if show_all or row.status != "linked" or row.new_link]
+        rows = mask_view(rows, show_bsn=show_bsn)  # names, reasons and the engine's why
         if rows:
             table = Table("relation", "name", "status", "account", "on / why", title="Relations", title_justify="left")
             for row in rows:
@@ -74,7 +75,7 @@ def print_match_report(report: MatchReport, *, show_bsn: bool, show_all: bool, q
                     part for part in (row.account_code, row.account_name and f"({row.account_name})") if part
                 )
                 method = f"{row.method}: " if row.method and row.status == "linked" else ""
-                detail = mask_text(method + _detail(row), show_bsn) or ""
+                detail = method + _detail(row)
                 table.add_row(escape(row.relation), escape(row.name), status, escape(account), escape(detail))
             console.print(table)
     summary = Table("linked", "suggested", "conflict", "unmatched", verb, title="Summary", title_justify="left")

@@ -34,17 +34,21 @@ def fetch_returns(
     from exactlink.cli.context import workspace
     from exactlink.cli.returns_render import print_fetch_report
     from exactlink.console import emit_json
+    from exactlink.domain.privacy import mask_view
+    from exactlink.services.crm import effective_show_bsn
     from exactlink.services.returns_fetch import fetch_returns as run
 
+    ws = workspace()
     report = run(
-        workspace(),
+        ws,
         relation=relation,
         dry_run=dry_run,
         office_hours=office_hours,
         skip_if_locked=skip_if_locked,
         show_progress=not (quiet or json_output),
     )
-    emit_json(report.as_json()) if json_output else print_fetch_report(report, quiet=quiet)
+    shown = mask_view(report.as_json(), show_bsn=effective_show_bsn(ws, False))  # relation and administration names
+    emit_json(shown) if json_output else print_fetch_report(report, quiet=quiet)
     if json_output:
         print_fetch_report(report, quiet=True)
     raise typer.Exit(report.exit_code)
@@ -66,13 +70,14 @@ def returns_list(
     from exactlink.cli.context import workspace
     from exactlink.cli.returns_render import print_returns_list
     from exactlink.console import emit_json
-    from exactlink.domain.privacy import mask_view
     from exactlink.services.crm import effective_show_bsn
     from exactlink.services.returns_view import list_returns_view
 
     ws = workspace()
-    rows = list_returns_view(ws, kind=kind, status=status, due_within=due_within, overdue=overdue, relation=relation)
-    rows = mask_view(rows, show_bsn=effective_show_bsn(ws, False))
+    rows = list_returns_view(  # masked there, for every caller
+        ws, kind=kind, status=status, due_within=due_within, overdue=overdue, relation=relation,
+        show_bsn=effective_show_bsn(ws, False),
+    )  # fmt: skip
     emit_json(rows) if json_output else print_returns_list(rows)
 
 
@@ -84,12 +89,11 @@ def returns_show(
     from exactlink.cli.context import workspace
     from exactlink.cli.returns_render import print_return
     from exactlink.console import emit_json
-    from exactlink.domain.privacy import mask_view
     from exactlink.services.crm import effective_show_bsn
     from exactlink.services.returns_view import show_return
 
     ws = workspace()
-    view = mask_view(show_return(ws, document_id), show_bsn=effective_show_bsn(ws, False))
+    view = show_return(ws, document_id, show_bsn=effective_show_bsn(ws, False))  # masked there, for every caller
     emit_json(view) if json_output else print_return(view)
 
 

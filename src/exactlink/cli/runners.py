@@ -99,19 +99,24 @@ def link_single(relation: str | None, account: str | None, *, force: bool, dry_r
     from exactlink.cli.context import workspace
     from exactlink.cli.match_render import plan_text, print_candidates
     from exactlink.console import emit_json, error_line, info
+    from exactlink.domain.privacy import mask_view
     from exactlink.errors import UsageError
+    from exactlink.services.crm import effective_show_bsn
     from exactlink.services.manual_links import AmbiguousAccount, link_manually
 
     if not relation or not account:
         raise UsageError("give a relation number and an account (code or name), or --csv FILE")
+    ws = workspace()
+    show = effective_show_bsn(ws, False)
     try:
-        plan = link_manually(workspace(), relation, account, force=force, dry_run=dry_run)
+        plan = mask_view(link_manually(ws, relation, account, force=force, dry_run=dry_run), show_bsn=show)
     except AmbiguousAccount as exc:
+        candidates = mask_view(exc.candidates, show_bsn=show)  # the accounts' names
         if json_output:
-            emit_json({"error": exc.message, "candidates": exc.candidates})
+            emit_json({"error": exc.message, "candidates": candidates})
         else:
             error_line(exc.message, exc.hint)
-            print_candidates(exc.candidates)
+            print_candidates(candidates)
         raise typer.Exit(int(exc.exit_code)) from None
     if json_output:
         emit_json({**plan.to_json(), "dry_run": dry_run})
@@ -133,12 +138,16 @@ def link_bulk(
     from exactlink.cli.context import workspace
     from exactlink.cli.match_render import print_bulk_report
     from exactlink.console import emit_json
+    from exactlink.domain.privacy import mask_view
     from exactlink.errors import UsageError
+    from exactlink.services.crm import effective_show_bsn
     from exactlink.services.manual_links import link_from_csv
 
     if relation:
         raise UsageError("give either REL ACCOUNT or --csv FILE, not both")
-    report = link_from_csv(workspace(), csv_file, force=force, dry_run=dry_run, delimiter=delimiter, encoding=encoding)
+    ws = workspace()
+    report = link_from_csv(ws, csv_file, force=force, dry_run=dry_run, delimiter=delimiter, encoding=encoding)
+    report = mask_view(report, show_bsn=effective_show_bsn(ws, False))  # account names and queries
     if json_output:
         emit_json(report.as_json())
     else:

@@ -39,6 +39,7 @@ def print_report(report: SyncReport, *, show_bsn: bool = False, quiet: bool = Fa
     from rich.table import Table
 
     from exactlink.console import out
+    from exactlink.domain.privacy import mask_personal
     from exactlink.services.sync import masked_change
 
     console = out()
@@ -57,14 +58,15 @@ def print_report(report: SyncReport, *, show_bsn: bool = False, quiet: bool = Fa
                 table.add_row(
                     *(escape(str(data[key] or "")) for key in ("relation", "field", "crm_value", "exact_value")),
                     direction,
-                    escape(change.note or ""),
+                    escape(data["note"] or ""),
                 )
             console.print(table)
             if len(changes) > TABLE_LIMIT:
                 console.print(f"… and {len(changes) - TABLE_LIMIT} more differences (see --json)", highlight=False)
     failures = [result for result in report.results if result.status in ("failed", "skipped")]
     for result in failures:
-        console.print(f"{result.status}: relation {escape(result.relation)}: {escape(result.error or '')}")
+        error = mask_personal(result.error, show_bsn=show_bsn) or ""
+        console.print(f"{result.status}: relation {escape(result.relation)}: {escape(error)}")
     if report.unlinked:
         console.print(
             "Unlinked (their account was deleted in Exact Online): " + escape(", ".join(report.unlinked)),

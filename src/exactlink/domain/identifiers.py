@@ -21,6 +21,8 @@ from stdnum.eu import vat as stdnum_eu_vat
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidLength, ValidationError
 from stdnum.nl import postcode as stdnum_postcode
 
+from exactlink.domain.privacy import passes_elf_proef
+
 
 class IdKind(StrEnum):
     """Which identifier a :class:`Checked` value is."""
@@ -103,22 +105,6 @@ def _strip(value: str | None) -> str:
     if value.isalnum():
         return value
     return _SEPARATORS.sub("", value)
-
-
-_ELF_PROEF_OFFSET = 48 * (9 + 8 + 7 + 6 + 5 + 4 + 3 + 2 - 1)  # the weighted sum of nine ASCII "0"s
-
-
-def passes_elf_proef(digits: str) -> bool:
-    """The BSN/RSIN 11-proef on exactly nine digits: 9·d1 + 8·d2 + … + 2·d8 − d9 ≡ 0 (mod 11), not all zeros.
-
-    The same rule as ``stdnum.nl.bsn`` (a test holds them equal), written out because matching runs
-    it on tens of thousands of numbers and the library call costs several times more.
-    """
-    if len(digits) != 9 or not digits.isascii() or not digits.isdigit():
-        return False
-    b = digits.encode()
-    total = 9 * b[0] + 8 * b[1] + 7 * b[2] + 6 * b[3] + 5 * b[4] + 4 * b[5] + 3 * b[6] + 2 * b[7] - b[8]
-    return (total - _ELF_PROEF_OFFSET) % 11 == 0 and digits != "000000000"
 
 
 def _passes_dutch_mod_97(digits: str, suffix: str) -> bool:

@@ -143,11 +143,11 @@ def build_record(
 ) -> tuple[RelationRecord, list[RowIssue]]:
     """Turn one CSV row into a record and the issues found in it.
 
-    ``headers`` maps field → header text (for messages). A masked BSN (an export made without
-    ``--show-bsn``) keeps the stored BSN instead of overwriting it. Columns absent from the file keep
-    the stored value, so a file with fewer columns never wipes data it does not carry.
+    ``headers`` maps field → header text (for messages). A masked cell (an export made without
+    ``--show-bsn``) keeps the stored value instead of overwriting it (:func:`unmask_cells`). Columns absent
+    from the file keep the stored value, so a file with fewer columns never wipes data it does not carry.
     """
-    values = row.values
+    values = unmask_cells(row.values, stored)
     number = values["relation_number"].strip()
     issues: list[RowIssue] = []
 
@@ -163,11 +163,7 @@ def build_record(
         if field_name not in headers:
             setattr(record, field_name, getattr(stored, field_name) if stored else None)
             continue
-        raw = values[field_name]
-        if field_name == "bsn" and "*" in raw:
-            record.bsn = stored.bsn if stored else None
-            continue
-        check = validate(field_name, raw, repair_leading_zeros=repair_leading_zeros)
+        check = validate(field_name, values[field_name], repair_leading_zeros=repair_leading_zeros)
         setattr(record, field_name, check.value)
         flag(field_name, check)
     for field_name in ("phone", "email", "website"):
@@ -185,6 +181,22 @@ def build_record(
     record.contacts = _contacts(row, number, values, headers, stored, issues, validate)
     record.issues = [{"column": i.column, "message": i.message, "severity": i.severity} for i in issues]
     return record, issues
+
+
+def unmask_cells(values: dict[str, str], stored: RelationRecord | None) -> dict[str, str]:
+    """The cells of one CSV row with every cell that ``crm export`` masked read back as the stored value.
+
+    The stored record is exported the way ``crm export --show-bsn`` writes it, and each cell is compared
+    with it by the masking home (:func:`~exactlink.domain.privacy.unmasked`).
+    """
+    from exactlink.domain.privacy import kind_of_field, unmasked
+
+    cells = record_to_row(stored, show_bsn=True) if stored else {}
+    result: dict[str, str] = {}
+    for name, shown in values.items():
+        kind = kind_of_field(name)
+        result[name] = shown if kind is None else unmasked(shown, cells.get(name), kind) or ""
+    return result
 
 
 def _addresses(
@@ -492,13 +504,12 @@ def edit_relation(
 
 
 def record_to_row(record: RelationRecord, *, show_bsn: bool) -> dict[str, str | None]:
-    """One record as CSV cells keyed by field name; the BSN masked unless ``show_bsn``."""
-    from exactlink.domain.privacy import mask_bsn
+    """One record as CSV cells keyed by field name; unless ``show_bsn``, every cell masked by the masking home
+    (the BSN, the OB and loonheffingen numbers, and any BSN in free text: names, addresses, contacts)."""
+    from exactlink.domain.privacy import mask_view
     from exactlink.store.crm_csv import MULTI_VALUE_SEPARATOR, format_contact_item
 
     row: dict[str, str | None] = {"relation_number": record.relation_number, **record.field_values()}
-    if not show_bsn:
-        row["bsn"] = mask_bsn(record.bsn)
     for kind, address in record.addresses.items():
         row[f"{kind}_street"] = address.street
         row[f"{kind}_postcode"] = address.postcode
@@ -506,7 +517,7 @@ def record_to_row(record: RelationRecord, *, show_bsn: bool) -> dict[str, str | 
         row[f"{kind}_country"] = address.country
     row["ibans"] = MULTI_VALUE_SEPARATOR.join(record.ibans)
     row["contacts"] = MULTI_VALUE_SEPARATOR.join(format_contact_item(c.full_name, c.email) for c in record.contacts)
-    return row
+    return mask_view(row, show_bsn=show_bsn)
 
 
 def export_crm(
@@ -541,27 +552,22 @@ def effective_show_bsn(ws: Workspace, flag: bool) -> bool:
     return flag or bool(ws.settings.privacy.show_bsn)
 
 
-def _masked(value: str | None, show_bsn: bool) -> str | None:
-    from exactlink.domain.privacy import mask_bsn
-
-    return value if show_bsn else mask_bsn(value)
-
-
 def list_relations_view(
     ws: Workspace, *, show_bsn: bool = False, flagged: bool = False, unlinked: bool = False
 ) -> list[dict[str, Any]]:
-    """``crm list``: one dict per relation (``relation``, ``name``, ``kvk``, ``rsin``, ``bsn`` (masked),
-    ``account_code``, ``account_id``, ``administration``, ``issues``)."""
+    """``crm list``: one dict per relation (``relation``, ``name``, ``kvk``, ``rsin``, ``bsn``, ``account_code``,
+    ``account_id``, ``administration``, ``issues``), masked by the masking home unless ``show_bsn``."""
+    from exactlink.domain.privacy import mask_view
     from exactlink.store.relations import list_relations
 
     rows = list_relations(ws.db, flagged=flagged, unlinked=unlinked)
-    return [
+    views = [
         {
             "relation": row["relation_number"],
             "name": row["name"],
             "kvk": row["kvk"],
             "rsin": row["rsin"],
-            "bsn": _masked(row["bsn"], show_bsn),
+            "bsn": row["bsn"],
             "account_code": row["account_code"],
             "account_id": row["account_id"],
             "administration": row["division"],
@@ -569,10 +575,13 @@ def list_relations_view(
         }
         for row in rows
     ]
+    return mask_view(views, show_bsn=show_bsn)
 
 
 def show_relation(ws: Workspace, relation_number: str, *, show_bsn: bool = False) -> dict[str, Any]:
-    """``crm show``: everything the mirror knows about one relation, as one dict."""
+    """``crm show``: everything the mirror knows about one relation, as one dict, masked by the masking home
+    unless ``show_bsn``."""
+    from exactlink.domain.privacy import mask_view
     from exactlink.domain.returns import returns_window_start
     from exactlink.store.accounts import get_account
     from exactlink.store.links import get_admin_link, get_link
@@ -597,7 +606,7 @@ def show_relation(ws: Workspace, relation_number: str, *, show_bsn: bool = False
     result: dict[str, Any] = {
         "relation": relation_number,
         **{name: row[name] for name in ("name", "legal_form", "kvk", "rsin")},
-        "bsn": _masked(row["bsn"], show_bsn),
+        "bsn": row["bsn"],
         **{name: row[name] for name in ("vat_number", "payroll_tax_number", "phone", "email", "website")},
         "addresses": [
             {k: a[k] for k in ("type", "street", "postcode", "city", "country", "exact_address_id")}
@@ -649,7 +658,7 @@ def show_relation(ws: Workspace, relation_number: str, *, show_bsn: bool = False
             for r in relation_returns(db, relation_number, limit=10)
         ],
     }
-    return result
+    return mask_view(result, show_bsn=show_bsn)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -15,7 +15,6 @@ account is never linked to two relations and an earlier link is never overturned
 from __future__ import annotations
 
 import gc
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -35,32 +34,6 @@ COMMAND = "match"
 
 Status = Literal["linked", "suggested", "conflict", "unmatched"]
 STATUSES: tuple[Status, ...] = ("linked", "suggested", "conflict", "unmatched")
-
-
-# --------------------------------------------------------------------------------------------------
-# Masking
-
-
-_NINE_DIGITS_INSIDE = re.compile(r"\d{9}")
-
-
-def mask_fiscal(value: str | None, show_bsn: bool) -> str | None:
-    """Mask the 9-digit fiscal number inside a BSN, OB number or loonheffingennummer (``NL*****6782B01``).
-
-    An eenmanszaak's OB and loonheffingen numbers contain the owner's BSN, so they are masked like one.
-    """
-    if not value or show_bsn:
-        return value
-    return _NINE_DIGITS_INSIDE.sub(lambda match: "*****" + match.group(0)[-4:], value)
-
-
-def mask_text(text: str | None, show_bsn: bool) -> str | None:
-    """Mask anything in free text that may be a BSN (a 9-digit run passing the 11-proef)."""
-    if not text or show_bsn:
-        return text
-    from exactlink.domain.privacy import mask_bsn_in_text
-
-    return mask_bsn_in_text(text)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -180,23 +153,28 @@ class MatchRow:
     new_link: bool = False
 
     def to_json(self, *, show_bsn: bool = False) -> dict[str, Any]:
-        """The ``match --json`` object for this relation."""
-        return {
-            "relation": self.relation,
-            "name": self.name,
-            "account_code": self.account_code,
-            "account_id": self.account_id,
-            "account_name": self.account_name,
-            "status": self.status,
-            "method": self.method,
-            "reason": mask_text(self.reason, show_bsn),
-            "score": self.score,
-            "why": mask_text(self.why, show_bsn),
-            "confidence": self.confidence,
-            "alternatives": list(self.alternatives),
-            "linked_by": self.linked_by,
-            "new_link": self.new_link,
-        }
+        """The ``match --json`` object for this relation, masked by the masking home unless ``show_bsn``."""
+        from exactlink.domain.privacy import mask_view
+
+        return mask_view(
+            {
+                "relation": self.relation,
+                "name": self.name,
+                "account_code": self.account_code,
+                "account_id": self.account_id,
+                "account_name": self.account_name,
+                "status": self.status,
+                "method": self.method,
+                "reason": self.reason,
+                "score": self.score,
+                "why": self.why,
+                "confidence": self.confidence,
+                "alternatives": list(self.alternatives),
+                "linked_by": self.linked_by,
+                "new_link": self.new_link,
+            },
+            show_bsn=show_bsn,
+        )
 
 
 _STORED_REASONS = {
@@ -411,20 +389,23 @@ def _identifiers(pairs: Iterable[tuple[str, str | None]]) -> dict[str, str]:
 
 
 def _relation_side(record: RelationRecord, show_bsn: bool) -> Side:
+    from exactlink.domain.privacy import mask_personal
+
     address = next(
         (record.addresses[kind] for kind in ("visit", "postal", "invoice") if kind in record.addresses), None
     )
+    address_text = _address_text(address.street, address.postcode, address.city) if address else "(no address)"
     return Side(
         title=f"relation {record.relation_number}",
-        name=record.name,
-        address=_address_text(address.street, address.postcode, address.city) if address else "(no address)",
+        name=mask_personal(record.name, show_bsn=show_bsn) or "",
+        address=mask_personal(address_text, show_bsn=show_bsn) or "",
         identifiers=_identifiers(
             (
                 ("KvK", record.kvk),
                 ("RSIN", record.rsin),
-                ("BSN", mask_fiscal(record.bsn, show_bsn)),
-                ("OB/btw", mask_fiscal(record.vat_number, show_bsn)),
-                ("loonheffingen", mask_fiscal(record.payroll_tax_number, show_bsn)),
+                ("BSN", mask_personal(record.bsn, "bsn", show_bsn=show_bsn)),
+                ("OB/btw", mask_personal(record.vat_number, "fiscal", show_bsn=show_bsn)),
+                ("loonheffingen", mask_personal(record.payroll_tax_number, "fiscal", show_bsn=show_bsn)),
                 ("IBAN", ", ".join(record.ibans) or None),
             )
         ),
@@ -433,18 +414,19 @@ def _relation_side(record: RelationRecord, show_bsn: bool) -> Side:
 
 def _account_side(account_id: str, accounts: OfficeAccounts, show_bsn: bool) -> Side:
     from exactlink.domain.entities import OfficeAccount
+    from exactlink.domain.privacy import mask_personal
 
     account = accounts.accounts.get(account_id) or OfficeAccount(id=account_id)
     return Side(
         title=f"account {account.code or account_id}",
-        name=account.name or "",
-        address=_address_text(*accounts.address_of(account_id)),
+        name=mask_personal(account.name, show_bsn=show_bsn) or "",
+        address=mask_personal(_address_text(*accounts.address_of(account_id)), show_bsn=show_bsn) or "",
         identifiers=_identifiers(
             (
                 ("KvK", account.chamber_of_commerce),
                 ("RSIN", account.rsin),
-                ("BSN", mask_fiscal(account.bsn, show_bsn)),
-                ("OB/btw", mask_fiscal(account.vat_number, show_bsn)),
+                ("BSN", mask_personal(account.bsn, "bsn", show_bsn=show_bsn)),
+                ("OB/btw", mask_personal(account.vat_number, "fiscal", show_bsn=show_bsn)),
                 ("IBAN", ", ".join(accounts.ibans.get(account_id, [])) or None),
             )
         ),
@@ -454,7 +436,9 @@ def _account_side(account_id: str, accounts: OfficeAccounts, show_bsn: bool) -> 
 def review_items(
     db: sqlite_utils.Database, division: int, *, numbers_must_match: bool, show_bsn: bool = False
 ) -> list[ReviewItem]:
-    """The suggestions to review, most confident first (from the local mirror; nothing is fetched)."""
+    """The suggestions to review, most confident first (from the local mirror; nothing is fetched), masked by the
+    masking home unless ``show_bsn``."""
+    from exactlink.domain.privacy import mask_view
     from exactlink.store.relations import get_relation_record
 
     rows = [
@@ -469,8 +453,10 @@ def review_items(
         record = get_relation_record(db, row.relation)
         if record is None or row.account_id is None:
             continue
+        # Masking leaves what a decision rests on (relation, account id and code) as it is.
+        shown = mask_view(row, show_bsn=show_bsn)
         items.append(
-            ReviewItem(row, _relation_side(record, show_bsn), _account_side(row.account_id, accounts, show_bsn))
+            ReviewItem(shown, _relation_side(record, show_bsn), _account_side(row.account_id, accounts, show_bsn))
         )
     return items
 

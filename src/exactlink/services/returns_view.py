@@ -141,8 +141,11 @@ def list_returns_view(
     due_within: int | None = None,
     overdue: bool = False,
     relation: str | None = None,
+    show_bsn: bool = False,
 ) -> list[dict[str, Any]]:
-    """``returns list``: the fetched returns (or open vraagposten), filtered as asked, by due date."""
+    """``returns list``: the fetched returns (or open vraagposten), filtered as asked, by due date; masked by the
+    masking home unless ``show_bsn`` (names and descriptions are free text from the CRM and Exact Online)."""
+    from exactlink.domain.privacy import mask_view
     from exactlink.store.returns import list_returns, list_vraagposten, short_document_ids
 
     if kind is not None and kind not in KINDS:
@@ -154,7 +157,8 @@ def list_returns_view(
     db = ws.db
     names = _names(db)
     if kind == "vraagposten":
-        return [_vraagpost_view(row, names) for row in list_vraagposten(db, relation_number=relation)]
+        vraagposten = [_vraagpost_view(row, names) for row in list_vraagposten(db, relation_number=relation)]
+        return mask_view(vraagposten, show_bsn=show_bsn)
     rows = list_returns(db, kinds=[kind] if kind else None, relation_number=relation, status=status_code)
     short_ids = short_document_ids(db)
     views = [return_view(row, day, names, short_ids) for row in rows]
@@ -164,15 +168,17 @@ def list_returns_view(
         views = [v for v in views if v["days_to_deadline"] is not None and 0 <= v["days_to_deadline"] <= due_within]
     if overdue:
         views = [v for v in views if v["days_to_deadline"] is not None and v["days_to_deadline"] < 0]
-    return views
+    return mask_view(views, show_bsn=show_bsn)
 
 
 def _needs_action(view: dict[str, Any]) -> bool:
     return view["exact_status"] not in _DONE_STATUSES and view["local_status"] != "processed"
 
 
-def show_return(ws: Workspace, document_id: str) -> dict[str, Any]:
-    """``returns show DOC``: one return with its status history (each status with when it was first seen)."""
+def show_return(ws: Workspace, document_id: str, *, show_bsn: bool = False) -> dict[str, Any]:
+    """``returns show DOC``: one return with its status history (each status with when it was first seen), masked
+    by the masking home unless ``show_bsn``."""
+    from exactlink.domain.privacy import mask_view
     from exactlink.domain.returns import status_label
     from exactlink.store.returns import get_return, resolve_document_id
 
@@ -194,7 +200,7 @@ def show_return(ws: Workspace, document_id: str) -> dict[str, Any]:
             ],
         }
     )
-    return view
+    return mask_view(view, show_bsn=show_bsn)
 
 
 def mark(ws: Workspace, document_id: str, local_status: str) -> dict[str, Any]:

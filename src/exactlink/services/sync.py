@@ -107,15 +107,17 @@ class RelationResult:
         return [change for change in self.changes if change.applied]
 
     def as_json(self, *, show_bsn: bool = False) -> dict[str, Any]:
-        """JSON form, BSNs masked unless ``show_bsn``."""
+        """JSON form, masked by the masking home unless ``show_bsn``."""
+        from exactlink.domain.privacy import mask_personal
+
         return {
             "relation": self.relation,
-            "name": self.name,
+            "name": mask_personal(self.name, show_bsn=show_bsn),
             "account_code": self.account_code,
             "administration": self.administration,
             "status": self.status,
             "changes": [masked_change(change, show_bsn=show_bsn) for change in self.changes],
-            "error": self.error,
+            "error": mask_personal(self.error, show_bsn=show_bsn),
             "calls": self.calls,
         }
 
@@ -183,17 +185,19 @@ class SyncReport:
 
 
 def masked_change(change: Change, *, show_bsn: bool = False) -> dict[str, Any]:
-    """A change as JSON with BSNs (the ``bsn`` field, and any BSN-like number in free text) masked."""
-    from exactlink.domain.privacy import mask_bsn, mask_bsn_in_text
+    """A change as JSON, masked by the masking home unless ``show_bsn``: the values as the changed field's kind
+    says (a BSN, an OB number, free text), the field (it may name a contact person) and the note as free text."""
+    from exactlink.domain.privacy import kind_of_field, mask_personal
 
     data = change.as_json()
     if show_bsn:
         return data
-    for key in ("crm_value", "exact_value"):
-        value = data[key]
-        if value is None:
-            continue
-        data[key] = mask_bsn(value) if change.field == "bsn" else mask_bsn_in_text(value)
+    kind = kind_of_field(change.field)
+    if kind is not None:
+        data["crm_value"] = mask_personal(change.crm_value, kind)
+        data["exact_value"] = mask_personal(change.exact_value, kind)
+    data["field"] = mask_personal(change.field)
+    data["note"] = mask_personal(change.note)
     return data
 
 

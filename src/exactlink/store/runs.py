@@ -31,12 +31,12 @@ def start_run(db: sqlite_utils.Database, command: str) -> int:
 
 def finish_run(db: sqlite_utils.Database, run_id: int, outcome: str, summary: dict[str, Any]) -> None:
     """Record the end of run ``run_id``: its ``outcome`` (see ``OUTCOMES``) and a JSON ``summary`` of counts."""
-    from exactlink.domain.privacy import mask_bsn_in_text
+    from exactlink.domain.privacy import mask_personal
 
     with transaction(db):
         db.conn.execute(
             "UPDATE runs SET finished_at = ?, outcome = ?, summary = ? WHERE id = ?",
-            (now_iso(), outcome, mask_bsn_in_text(to_json(summary)), run_id),
+            (now_iso(), outcome, mask_personal(to_json(summary)), run_id),
         )
 
 
