@@ -175,6 +175,9 @@ class SolutionLink(ExactModel):
     SolutionType: int | None = None
     InternalSolutionDivision: int | None = None
     Name: str | None = None
+    ExternalSolutionName: str | None = None
+    OtherExternalSolutionName: str | None = None
+    ExternalSolutionUrl: str | None = None
     Status: int | None = None
     Modified: ExactDate = None
 
