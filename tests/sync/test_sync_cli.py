@@ -335,18 +335,30 @@ def test_numbers_must_match_inbound_renumbers_the_relation(synced: SyncOffice, m
     assert query("SELECT account_code FROM links WHERE relation_number = '990001'") == [("990001",)]
 
 
-def test_numbers_must_match_outbound_pushes_the_padded_code(
+def test_numbers_must_match_outbound_reports_the_code_and_never_puts_it(
     outbound: SyncOffice, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Exact answers a PUT of Code with 500 "Gegeven bestaat reeds" or skips it: the office recodes in Exact."""
     relation = outbound.linked[0]
     account = outbound.account_of(relation)
     outbound.sandbox.mutate(outbound.division, "crm/Accounts", account["ID"], Code="990002")
     monkeypatch.setenv("EXACTLINK_SYNC__NUMBERS_MUST_MATCH", "1")
-    outbound.sync("--relation", relation)
-    (put,) = [w for w in outbound.writes("PUT", "crm/Accounts") if w.body and "Code" in w.body]
-    assert put.body is not None and put.body["Code"] == relation.rjust(18)
-    assert outbound.account_of(relation)["Code"] == relation.rjust(18)
-    assert query("SELECT account_code FROM links WHERE relation_number = ?", (relation,)) == [(relation,)]
+    links_before = query("SELECT * FROM links")
+
+    report = outbound.sync("--relation", relation)
+
+    assert not [w for w in outbound.writes("PUT", "crm/Accounts") if w.body and "Code" in w.body]
+    (result,) = report["relations"]
+    (change,) = [c for c in result["changes"] if c["field"] == "relation_number"]
+    assert (change["crm_value"], change["exact_value"], change["applied"]) == (relation, "990002", False)
+    assert "recode account 990002 to " + relation + " in Exact Online's web interface" in change["note"]
+    assert outbound.account_of(relation)["Code"].strip() == "990002"
+    assert query("SELECT * FROM links") == links_before, "nothing stored locally as if the code changed"
+    assert query("SELECT code FROM accounts WHERE id = ?", (account["ID"],)) == [("990002",)]
+    again = outbound.sync("--relation", relation)
+    assert again["counts"]["write_calls"] == 0
+    table = run_cli("sync", "--relation", relation)
+    assert "Exact Online's web interface" in table.stdout
 
 
 # ---------------------------------------------------------------------------------------------------
