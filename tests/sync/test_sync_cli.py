@@ -313,6 +313,38 @@ def test_outbound_deletes_in_exact_only_when_asked(outbound: SyncOffice) -> None
     assert {w.method for w in outbound.writes(endpoint="crm/BankAccounts")} == {"DELETE"}
 
 
+def test_a_change_exact_ignores_is_reported_after_one_read(
+    outbound: SyncOffice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Exact skips read-only properties silently (strict evidence): Phone is made read-only here for the test."""
+    from dataclasses import replace
+
+    from exactlink.sandbox import Evidence, endpoints
+
+    outbound.sync()
+    outbound.sandbox.evidence = Evidence.strict()
+    read_only = replace(endpoints.ENDPOINTS["crm/Accounts"], read_only_on_write=frozenset({"Phone"}))
+    monkeypatch.setitem(endpoints.ENDPOINTS, "crm/Accounts", read_only)
+    monkeypatch.setitem(endpoints._BY_FOLDED_SERVICE, ("crm", "Accounts"), read_only)
+    relation = outbound.linked[0]
+    old_phone = outbound.account_of(relation)["Phone"]
+    edit_crm_file(outbound.office.crm_file, relation, telefoon="030-7654321", website="www.nieuw-adres.nl")
+    import_crm(outbound.office.crm_file)
+    reads_before = outbound.sandbox.calls("crm/Accounts", method="GET")
+
+    report = outbound.sync("--relation", relation, expect=3)
+
+    (result,) = report["relations"]
+    assert result["status"] == "failed" and result["error"] == "Exact ignored the change to Phone"
+    changes = {change["field"]: change for change in result["changes"]}
+    assert changes["phone"]["applied"] is False and "Exact ignored the change to Phone" in changes["phone"]["note"]
+    assert changes["website"]["applied"] is True
+    assert outbound.account_of(relation)["Website"] == "www.nieuw-adres.nl"
+    assert outbound.sandbox.calls("crm/Accounts", method="GET") == reads_before + 1, "one cheap read"
+    mirrored = query("SELECT phone, website FROM accounts WHERE id = ?", (outbound.account_of(relation)["ID"],))
+    assert mirrored == [(old_phone, "www.nieuw-adres.nl")], "the mirror holds what Exact holds"
+
+
 # ---------------------------------------------------------------------------------------------------
 # Numbers must match
 

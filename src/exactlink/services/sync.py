@@ -587,8 +587,10 @@ def _push(
     if plan.account:
         client.put(division, key_path("crm/Accounts", account_id), plan.account)
         result.calls += 1
+        held = _read_back(client, division, account_id, plan.account)
         with transaction(db):
-            _patch_mirror(db, OfficeAccount, account_id, plan.account)
+            _patch_mirror(db, OfficeAccount, account_id, held)
+        _report_ignored(result, plan.account, held)
     _push_addresses(client, db, division, plan, result)
     for full_name, exact_id, body in plan.contacts:
         client.put(division, key_path("crm/Contacts", exact_id), body)
@@ -598,6 +600,40 @@ def _push(
             set_exact_contact_id(db, number, full_name, exact_id)
     _push_bank_accounts(client, db, division, plan, result)
     clear_pending_push(db, [number])
+
+
+def _read_back(client: ExactClient, division: int, account_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """What Exact holds for the properties just PUT (one read): Exact skips what it does not take, silently."""
+    from exactlink.api.odata import guid_literal
+
+    row = client.get_first(division, "crm/Accounts", select=sorted(body), filter=f"ID eq {guid_literal(account_id)}")
+    return {name: (row or {}).get(name) for name in body}
+
+
+def _report_ignored(result: RelationResult, body: Mapping[str, Any], held: Mapping[str, Any]) -> None:
+    """Mark the changes Exact did not take (a read shows the old value) and fail the relation, naming them."""
+    from exactlink.domain.sync_fields import same_value
+
+    kinds = {spec.exact: spec.kind for spec in ACCOUNT_FIELDS}
+    ignored = [
+        name
+        for name, value in body.items()
+        if not (
+            same_value(kinds[name], value, held.get(name))
+            if name in kinds
+            else " ".join(str(value or "").split()).casefold() == " ".join(str(held.get(name) or "").split()).casefold()
+        )
+    ]
+    if not ignored:
+        return
+    fields = {spec.key for spec in ACCOUNT_FIELDS if spec.exact in ignored}
+    if set(ignored) - set(kinds):
+        fields.add("visit_address")
+    note = f"Exact ignored the change to {', '.join(ignored)} (a read after the write shows the old value)"
+    for index, change in enumerate(result.changes):
+        if change.field in fields and change.applied:
+            result.changes[index] = replace(change, applied=False, note=note)
+    result.status, result.error = "failed", f"Exact ignored the change to {', '.join(ignored)}"
 
 
 def _push_addresses(
