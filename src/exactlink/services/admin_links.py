@@ -222,11 +222,6 @@ class SolutionLinkIndex:
         self._by_account[key] = self._read(key)
         return self._by_account[key]
 
-    def forget(self, account_id: str, link_id: str) -> None:
-        """Drop a link this run deleted."""
-        links = self._by_account.get(account_id.lower(), [])
-        links[:] = [other for other in links if other.get("ID") != link_id]
-
     def remember(self, account_id: str, link: dict[str, Any]) -> None:
         """Record a link this run created or changed, so a later row sees it."""
         links = self._by_account.setdefault(account_id.lower(), [])
