@@ -175,11 +175,16 @@ class SolutionLink(ExactModel):
     SolutionType: int | None = None
     InternalSolutionDivision: int | None = None
     Name: str | None = None
+    Status: int | None = None
+    Modified: ExactDate = None
+
+
+class SolutionLinkDetail(SolutionLink):
+    """A SolutionLink with what names an external package (SolutionType 1/2), for ``link-admin`` to show."""
+
     ExternalSolutionName: str | None = None
     OtherExternalSolutionName: str | None = None
     ExternalSolutionUrl: str | None = None
-    Status: int | None = None
-    Modified: ExactDate = None
 
 
 class Return(ExactModel):

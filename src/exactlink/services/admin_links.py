@@ -200,14 +200,14 @@ class SolutionLinkIndex:
                 self._by_account.setdefault(str(row.get("Account") or ""), []).append(row)
 
     def _read(self, account_id: str | None) -> list[dict[str, Any]]:
-        from exactlink.api.models import SolutionLink
+        from exactlink.api.models import SolutionLinkDetail
         from exactlink.api.odata import guid_literal
 
         filter_text = f"Account eq {guid_literal(account_id)}" if account_id else None
         rows = self._client.get_collection(
-            self.office_division, SOLUTION_LINKS, select=SolutionLink.select(), filter=filter_text
+            self.office_division, SOLUTION_LINKS, select=SolutionLinkDetail.select(), filter=filter_text
         )
-        return [SolutionLink.parse(row).model_dump() for row in rows]
+        return [SolutionLinkDetail.parse(row).model_dump() for row in rows]
 
     def for_account(self, account_id: str) -> list[dict[str, Any]]:
         """The account's SolutionLinks (read from Exact now unless everything was read up front)."""
@@ -304,9 +304,9 @@ def write_solution_link(
         client.put(links.office_division, key_path(SOLUTION_LINKS, str(link["ID"])), body)
         found = next((row for row in links.reread(account_id) if row.get("ID") == link.get("ID")), None)
     else:
-        from exactlink.api.models import SolutionLink
+        from exactlink.api.models import SolutionLinkDetail
 
-        created = SolutionLink.parse(client.post(links.office_division, SOLUTION_LINKS, body)).model_dump()
+        created = SolutionLinkDetail.parse(client.post(links.office_division, SOLUTION_LINKS, body)).model_dump()
         found = {**created, "Account": created.get("Account") or account_id}
     ignored = ignored_properties(expected, found)
     if ignored:
@@ -944,7 +944,7 @@ def _links_to_unlink(
     client: ExactClient, office_division: int, link_id: str | None, account_id: str | None, division: int
 ) -> list[dict[str, Any]]:
     """The internal SolutionLinks to ``division`` to delete: the recorded one, or the account's (any status)."""
-    from exactlink.api.models import SolutionLink
+    from exactlink.api.models import SolutionLinkDetail
     from exactlink.api.odata import guid_literal
 
     if link_id:
@@ -953,10 +953,11 @@ def _links_to_unlink(
         filter_text = f"Account eq {guid_literal(account_id)}"
     else:
         return []
-    rows = client.get_collection(office_division, SOLUTION_LINKS, select=SolutionLink.select(), filter=filter_text)
+    select = SolutionLinkDetail.select()
+    rows = client.get_collection(office_division, SOLUTION_LINKS, select=select, filter=filter_text)
     return [
         link
-        for link in (SolutionLink.parse(row).model_dump() for row in rows)
+        for link in (SolutionLinkDetail.parse(row).model_dump() for row in rows)
         if link.get("SolutionType") == SOLUTION_TYPE_INTERNAL and link.get("InternalSolutionDivision") == division
     ]
 
