@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
+import pytest
+
+from exactlink.sandbox import Evidence
 from exactlink.sandbox import model as sandbox_model
 from tests.cli import run_cli
 from tests.returns.conftest import Office, office_today
@@ -113,28 +117,132 @@ def test_a_rerun_after_a_killed_run_reuses_the_solution_link(office: Office) -> 
     assert office.sandbox.calls("accountancy/SolutionLinks", method="POST") == 1
 
 
-def test_an_inactive_or_external_solution_link_is_updated_not_duplicated(office: Office) -> None:
+def _only_link(office: Office, account_id: str, **fields: object) -> dict:
+    """Replace the account's SolutionLinks in Exact by one with ``fields``."""
+    for link in office.solution_links(account_id):
+        office.sandbox.delete(office.office_division, sandbox_model.SOLUTION_LINKS, link["ID"])
+    return office.sandbox.create(
+        office.office_division, sandbox_model.SOLUTION_LINKS, Account=account_id, **{"Status": 0, **fields}
+    )
+
+
+EXTERNAL = {
+    "SolutionType": 2,
+    "OtherExternalSolutionName": "SnelStart",
+    "ExternalSolutionUrl": "https://snelstart.example/x",
+}
+
+
+def test_an_inactive_link_is_left_alone_and_a_new_one_created(office: Office) -> None:
+    """Status is read-only in Exact: an inactive link cannot be reactivated, so a new one is created next to it."""
+    office.sandbox.evidence = Evidence.strict()
     relation, division = office.candidates()[0]
     office.link_account(relation)
     account_id = office.account_by_relation[relation][0]
-    for link in office.solution_links(account_id):
-        office.sandbox.delete(office.office_division, sandbox_model.SOLUTION_LINKS, link["ID"])
-    office.sandbox.create(
-        office.office_division,
-        sandbox_model.SOLUTION_LINKS,
-        Account=account_id,
-        SolutionType=2,
-        OtherExternalSolutionName="SnelStart",
-        ExternalSolutionUrl="https://snelstart.example/x",
-        Status=1,
-    )
+    old = _only_link(office, account_id, SolutionType=0, InternalSolutionDivision=division, Status=1)
 
     result = run_cli("link-admin", relation, str(division), "--json")
 
-    assert json.loads(result.stdout)["solution_link"] == "updated"
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["solution_link"] == "created"
+    links = {link["ID"]: link for link in office.solution_links(account_id)}
+    assert links.pop(old["ID"])["Status"] == 1, "the inactive link is kept as it was"
+    ((new_id, new),) = links.items()
+    assert (new["SolutionType"], new["InternalSolutionDivision"], new["Status"]) == (0, division, 0)
+    assert _admin_link(office, relation)["solution_link_id"] == new_id  # type: ignore[index]
+    assert office.sandbox.calls("accountancy/SolutionLinks", method="PUT") == 0
+
+
+def test_an_external_solution_link_is_refused_without_force(office: Office) -> None:
+    office.sandbox.evidence = Evidence.strict()
+    relation, division = office.candidates()[0]
+    office.link_account(relation)
+    account_id, code = office.account_by_relation[relation]
+    external = _only_link(office, account_id, **EXTERNAL)
+
+    dry = run_cli("link-admin", relation, str(division), "--dry-run")
+    refused = run_cli("link-admin", relation, str(division))
+
+    for result in (dry, refused):
+        assert result.exit_code == 1
+        (line,) = [text for text in result.stderr.splitlines() if text.strip()]
+        assert f"account {code} has an external SolutionLink (SnelStart, https://snelstart.example/x)" in line
+        assert f"`exactlink link-admin {relation} {division} --force`" in line
+    assert office.solution_links(account_id) == [external]
+    assert office.sandbox.calls(method="PUT") == office.sandbox.calls(method="POST") == 0
+    assert _admin_link(office, relation) is None and _sbr_start(office, relation) is None
+
+
+def test_force_turns_the_external_link_into_an_internal_one(office: Office) -> None:
+    office.sandbox.evidence = Evidence.strict()
+    relation, division = office.candidates()[0]
+    office.link_account(relation)
+    account_id = office.account_by_relation[relation][0]
+    external = _only_link(office, account_id, **EXTERNAL)
+
+    planned = run_cli("link-admin", relation, str(division), "--force", "--dry-run")
+    assert planned.exit_code == 0, planned.stderr
+    assert "turning an external SolutionLink (SnelStart, https://snelstart.example/x) into an internal" in (
+        planned.stdout
+    )
+    assert office.sandbox.calls(method="PUT") == 0
+
+    forced = run_cli("link-admin", relation, str(division), "--force", "--json")
+
+    assert forced.exit_code == 0, forced.stderr
+    assert json.loads(forced.stdout)["solution_link"] == "converted"
     (link,) = office.solution_links(account_id)
+    assert link["ID"] == external["ID"]
     assert (link["SolutionType"], link["InternalSolutionDivision"], link["Status"]) == (0, division, 0)
-    assert office.sandbox.calls("accountancy/SolutionLinks", method="POST") == 0
+    assert _admin_link(office, relation)["solution_link_id"] == external["ID"]  # type: ignore[index]
+
+
+def test_bulk_reports_external_links_as_refused(office: Office, tmp_path: Path) -> None:
+    pairs = office.candidates()[:2]
+    for relation, _ in pairs:
+        office.link_account(relation)
+    kept_relation = pairs[1][0]
+    account_id = office.account_by_relation[kept_relation][0]
+    external = _only_link(office, account_id, **EXTERNAL)
+    csv_file = tmp_path / "links.csv"
+    csv_file.write_text("".join(f"{relation};{division}\n" for relation, division in pairs), encoding="utf-8")
+
+    planned = run_cli("link-admin", "--csv", str(csv_file), "--dry-run", "--json")
+    result = run_cli("link-admin", "--csv", str(csv_file), "--json")
+    table = run_cli("link-admin", "--csv", str(csv_file))
+
+    for report in (planned, result):
+        assert report.exit_code == 3
+        rows = {row["relation"]: row for row in json.loads(report.stdout)["rows"]}
+        assert rows[kept_relation]["status"] == "refused"
+        assert "external SolutionLink (SnelStart" in rows[kept_relation]["message"]
+    assert rows[pairs[0][0]]["status"] == "linked"
+    assert "1 refused" in table.stderr
+    assert office.solution_links(account_id) == [external]
+    assert _admin_link(office, kept_relation) is None
+
+
+def test_an_ignored_solution_link_change_fails_the_row(office: Office, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exact skips a property it does not accept: made read-only here, the move shows in a read as not done."""
+    from exactlink.sandbox import endpoints
+
+    office.sandbox.evidence = Evidence.strict()
+    relation, division = office.candidates()[0]
+    office.link_account(relation)
+    account_id = office.account_by_relation[relation][0]
+    other = next(code for _, code in office.candidates()[1:] if code != division)
+    old = _only_link(office, account_id, SolutionType=0, InternalSolutionDivision=other)
+    name = "accountancy/SolutionLinks"
+    strict = replace(endpoints.ENDPOINTS[name], read_only_on_write=frozenset({"Status", "InternalSolutionDivision"}))
+    monkeypatch.setitem(endpoints.ENDPOINTS, name, strict)
+    monkeypatch.setitem(endpoints._BY_FOLDED_SERVICE, ("accountancy", "SolutionLinks"), strict)
+
+    result = run_cli("link-admin", relation, str(division))
+
+    assert result.exit_code == 1
+    assert f"Exact ignored the change to InternalSolutionDivision of the SolutionLink {old['ID']}" in result.stderr
+    assert office.sandbox.calls("accountancy/SolutionLinks", method="PUT") == 1
+    assert _admin_link(office, relation) is None
 
 
 def test_refusals_name_the_reason(office: Office) -> None:
@@ -304,19 +412,44 @@ def test_list_unlink_and_relink(office: Office) -> None:
     assert [(row["relation"], row["division"]) for row in listed] == [(relation, division)]
     assert run_cli("link-admin", "list").exit_code == 0
 
-    assert run_cli("link-admin", "unlink", relation, "--dry-run").exit_code == 0
+    dry = run_cli("link-admin", "unlink", relation, "--dry-run")
+    assert dry.exit_code == 0 and "would be deleted in Exact Online" in dry.stderr
     assert _admin_link(office, relation) is not None
+    assert office.sandbox.calls("accountancy/SolutionLinks", method="DELETE") == 0
     unlinked = run_cli("link-admin", "unlink", relation)
     assert unlinked.exit_code == 0, unlinked.stderr
+    assert "is deleted in Exact Online" in unlinked.stderr
     assert _admin_link(office, relation) is None
-    (link,) = [row for row in office.solution_links(account_id) if row.get("InternalSolutionDivision") == division]
-    assert link["Status"] == 1
+    assert [row for row in office.solution_links(account_id) if row.get("InternalSolutionDivision") == division] == []
+    assert office.sandbox.calls("accountancy/SolutionLinks", method="PUT") == 0
     assert run_cli("link-admin", "unlink", relation).exit_code == 1
 
     relinked = run_cli("link-admin", relation, str(division), "--json")
-    assert json.loads(relinked.stdout)["solution_link"] == "updated"
+    assert json.loads(relinked.stdout)["solution_link"] == "created"
     (link,) = [row for row in office.solution_links(account_id) if row.get("InternalSolutionDivision") == division]
     assert link["Status"] == 0
+
+
+def test_unlink_deletes_the_link_where_a_put_of_status_is_ignored(office: Office) -> None:
+    """Against the strict evidence (a PUT of Status is skipped silently) a read after unlink shows the link gone."""
+    office.sandbox.evidence = Evidence.strict()
+    relation, division = office.candidates()[0]
+    office.link_account(relation)
+    account_id = office.account_by_relation[relation][0]
+    assert run_cli("link-admin", relation, str(division)).exit_code == 0
+    office.sandbox.reset_counters()
+
+    result = run_cli("link-admin", "unlink", relation, "--json")
+
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["deleted"] is True
+    assert office.sandbox.calls("accountancy/SolutionLinks", method="DELETE") == 1
+    assert office.sandbox.calls("accountancy/SolutionLinks", method="PUT") == 0
+    calls = [(e.method, e.endpoint) for e in office.sandbox.request_log if e.endpoint == "accountancy/SolutionLinks"]
+    assert calls[-2:] == [("DELETE", "accountancy/SolutionLinks"), ("GET", "accountancy/SolutionLinks")]
+    assert all(row.get("InternalSolutionDivision") != division for row in office.solution_links(account_id))
+    relinked = run_cli("link-admin", relation, str(division), "--json")
+    assert relinked.exit_code == 0 and json.loads(relinked.stdout)["solution_link"] == "created"
 
 
 def test_help_forms() -> None:

@@ -35,16 +35,25 @@ class _Tokens:
 
 
 class RecordedExact:
-    """Answers every GET from the recorded rows of its endpoint; keeps every write it receives."""
+    """Answers every GET from the recorded rows of its endpoint; keeps every write it receives.
+
+    ``crm/Accounts`` (the read after a PUT) answers with the recorded account as the PUTs so far changed it.
+    """
 
     def __init__(self) -> None:
         self.writes: list[tuple[str, str, dict[str, Any]]] = []
+        self.accounts = {row["ID"].lower(): dict(row) for row in ANSWERS["sync/CRM/Accounts"]}
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path.split(f"/api/v1/{DIVISION}/", 1)[1]
+        if request.method == "GET" and path == "crm/Accounts":
+            return httpx.Response(200, json={"d": {"results": list(self.accounts.values())}})
         if request.method == "GET":
             return httpx.Response(200, json={"d": {"results": ANSWERS[path]}})
-        self.writes.append((request.method, path, json.loads(request.content or b"{}")))
+        body = json.loads(request.content or b"{}")
+        self.writes.append((request.method, path, body))
+        if request.method == "PUT" and path.startswith("crm/Accounts("):
+            self.accounts[path.split("'")[1].lower()].update(body)
         return httpx.Response(204)
 
 

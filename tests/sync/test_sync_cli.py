@@ -313,6 +313,38 @@ def test_outbound_deletes_in_exact_only_when_asked(outbound: SyncOffice) -> None
     assert {w.method for w in outbound.writes(endpoint="crm/BankAccounts")} == {"DELETE"}
 
 
+def test_a_change_exact_ignores_is_reported_after_one_read(
+    outbound: SyncOffice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Exact skips read-only properties silently (strict evidence): Phone is made read-only here for the test."""
+    from dataclasses import replace
+
+    from exactlink.sandbox import Evidence, endpoints
+
+    outbound.sync()
+    outbound.sandbox.evidence = Evidence.strict()
+    read_only = replace(endpoints.ENDPOINTS["crm/Accounts"], read_only_on_write=frozenset({"Phone"}))
+    monkeypatch.setitem(endpoints.ENDPOINTS, "crm/Accounts", read_only)
+    monkeypatch.setitem(endpoints._BY_FOLDED_SERVICE, ("crm", "Accounts"), read_only)
+    relation = outbound.linked[0]
+    old_phone = outbound.account_of(relation)["Phone"]
+    edit_crm_file(outbound.office.crm_file, relation, telefoon="030-7654321", website="www.nieuw-adres.nl")
+    import_crm(outbound.office.crm_file)
+    reads_before = outbound.sandbox.calls("crm/Accounts", method="GET")
+
+    report = outbound.sync("--relation", relation, expect=3)
+
+    (result,) = report["relations"]
+    assert result["status"] == "failed" and result["error"] == "Exact ignored the change to Phone"
+    changes = {change["field"]: change for change in result["changes"]}
+    assert changes["phone"]["applied"] is False and "Exact ignored the change to Phone" in changes["phone"]["note"]
+    assert changes["website"]["applied"] is True
+    assert outbound.account_of(relation)["Website"] == "www.nieuw-adres.nl"
+    assert outbound.sandbox.calls("crm/Accounts", method="GET") == reads_before + 1, "one cheap read"
+    mirrored = query("SELECT phone, website FROM accounts WHERE id = ?", (outbound.account_of(relation)["ID"],))
+    assert mirrored == [(old_phone, "www.nieuw-adres.nl")], "the mirror holds what Exact holds"
+
+
 # ---------------------------------------------------------------------------------------------------
 # Numbers must match
 
@@ -335,18 +367,30 @@ def test_numbers_must_match_inbound_renumbers_the_relation(synced: SyncOffice, m
     assert query("SELECT account_code FROM links WHERE relation_number = '990001'") == [("990001",)]
 
 
-def test_numbers_must_match_outbound_pushes_the_padded_code(
+def test_numbers_must_match_outbound_reports_the_code_and_never_puts_it(
     outbound: SyncOffice, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Exact answers a PUT of Code with 500 "Gegeven bestaat reeds" or skips it: the office recodes in Exact."""
     relation = outbound.linked[0]
     account = outbound.account_of(relation)
     outbound.sandbox.mutate(outbound.division, "crm/Accounts", account["ID"], Code="990002")
     monkeypatch.setenv("EXACTLINK_SYNC__NUMBERS_MUST_MATCH", "1")
-    outbound.sync("--relation", relation)
-    (put,) = [w for w in outbound.writes("PUT", "crm/Accounts") if w.body and "Code" in w.body]
-    assert put.body is not None and put.body["Code"] == relation.rjust(18)
-    assert outbound.account_of(relation)["Code"] == relation.rjust(18)
-    assert query("SELECT account_code FROM links WHERE relation_number = ?", (relation,)) == [(relation,)]
+    links_before = query("SELECT * FROM links")
+
+    report = outbound.sync("--relation", relation)
+
+    assert not [w for w in outbound.writes("PUT", "crm/Accounts") if w.body and "Code" in w.body]
+    (result,) = report["relations"]
+    (change,) = [c for c in result["changes"] if c["field"] == "relation_number"]
+    assert (change["crm_value"], change["exact_value"], change["applied"]) == (relation, "990002", False)
+    assert "recode account 990002 to " + relation + " in Exact Online's web interface" in change["note"]
+    assert outbound.account_of(relation)["Code"].strip() == "990002"
+    assert query("SELECT * FROM links") == links_before, "nothing stored locally as if the code changed"
+    assert query("SELECT code FROM accounts WHERE id = ?", (account["ID"],)) == [("990002",)]
+    again = outbound.sync("--relation", relation)
+    assert again["counts"]["write_calls"] == 0
+    table = run_cli("sync", "--relation", relation)
+    assert "Exact Online's web interface" in table.stdout
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -179,6 +179,14 @@ class SolutionLink(ExactModel):
     Modified: ExactDate = None
 
 
+class SolutionLinkDetail(SolutionLink):
+    """A SolutionLink with what names an external package (SolutionType 1/2), for ``link-admin`` to show."""
+
+    ExternalSolutionName: str | None = None
+    OtherExternalSolutionName: str | None = None
+    ExternalSolutionUrl: str | None = None
+
+
 class Return(ExactModel):
     """``read/financial/Returns``: Type 31 VAT, 32 ICP, 146 payroll; Status 40 = realized, 50 = processed."""
 

@@ -37,7 +37,12 @@ def link(
     relation: str | None = typer.Argument(None, help="Relation number (already linked with `exactlink match`)."),
     division: str | None = typer.Argument(None, help="The client administration: its code or (part of) its name."),
     csv_file: Path | None = typer.Option(None, "--csv", help="Link in bulk: CSV of relation number, division code."),
-    force: bool = typer.Option(False, "--force", help="Link even when Exact names another owner account."),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Link even when Exact names another owner account, or turn the account's external SolutionLink "
+        "(books kept in another package) into a link to this administration.",
+    ),
     dry_run: bool = DRY_RUN_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
@@ -122,20 +127,17 @@ def unlink(
     dry_run: bool = DRY_RUN_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Unlink the relation's administration: the SolutionLink in Exact becomes inactive (kept, not deleted).
+    """Unlink the relation's administration: its SolutionLink in Exact Online is deleted (and checked gone).
 
-    Returns fetched earlier stay in the local mirror.
+    Exact cannot set a SolutionLink inactive through its API. Returns fetched earlier stay in the local mirror.
     """
+    from exactlink.cli.admin_render import print_unlink
     from exactlink.cli.context import workspace
-    from exactlink.console import emit_json, info
+    from exactlink.console import emit_json
     from exactlink.services.admin_links import unlink as unlink_administration
 
     result = unlink_administration(workspace(), relation, dry_run=dry_run)
-    if json_output:
-        emit_json(result)
-        return
-    verb = "would unlink" if dry_run else "unlinked"
-    info(f"{verb} administration {result['division']} from relation {relation}; SolutionLink set inactive in Exact")
+    emit_json(result) if json_output else print_unlink(result)
 
 
 @admin_app.command("vraagposten")

@@ -27,6 +27,20 @@ def print_link_row(row: LinkRow, window_days: int = 30) -> None:
         info("note: " + backlog_explanation(row.relation_number, window_days))
 
 
+def print_unlink(result: dict[str, Any]) -> None:
+    """What ``link-admin unlink`` did (or would do) locally and to the SolutionLink in Exact Online."""
+    from exactlink.console import info
+
+    dry_run = result["dry_run"]
+    verb = "would unlink" if dry_run else "unlinked"
+    link = result["solution_link_id"]
+    if link is None:
+        exact = "Exact Online has no SolutionLink for it to delete"
+    else:
+        exact = f"SolutionLink {link} {'would be' if dry_run else 'is'} deleted in Exact Online"
+    info(f"{verb} administration {result['division']} from relation {result['relation']}; {exact}")
+
+
 def print_link_report(report: LinkReport) -> None:
     """The per-row report of a bulk link (``--csv``, ``suggest --accept``)."""
     from rich.markup import escape

@@ -122,13 +122,17 @@ def feedback(
     processed: bool = typer.Option(False, "--processed", help="Report the return as processed (status 50)."),
     rejected: bool = typer.Option(False, "--rejected", help="Report the return as rejected (status 5)."),
     pending: bool = typer.Option(False, "--pending", help="Report every return marked locally and not yet reported."),
+    retry_refused: bool = typer.Option(
+        False, "--retry-refused", help="With --pending: also try again the returns Exact refused before."
+    ),
     dry_run: bool = DRY_RUN_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Report a return back to Exact Online (financial/ProcessReturn): `feedback DOC --processed|--rejected`.
 
     Only VAT and ICP returns in status 40 (realized) can be reported; payroll returns cannot. A return is
-    never reported twice. `--pending` reports everything marked locally; exit 3 when some failed.
+    never reported twice. `--pending` reports everything marked locally; exit 3 when some failed. A return
+    Exact refused is held back (shown, not sent) until a fetch sees it change in Exact, or --retry-refused.
     """
     from exactlink.cli.context import workspace
     from exactlink.cli.returns_render import print_feedback
@@ -138,9 +142,11 @@ def feedback(
 
     if pending == (document_id is not None) or (document_id is not None and processed == rejected):
         raise UsageError("use `feedback DOC --processed|--rejected` or `feedback --pending`")
+    if retry_refused and not pending:
+        raise UsageError("--retry-refused goes with --pending")
     ws = workspace()
     if pending:
-        report = service.feedback_pending(ws, dry_run=dry_run)
+        report = service.feedback_pending(ws, dry_run=dry_run, retry_refused=retry_refused)
     else:
         outcome = "processed" if processed else "rejected"
         report = service.FeedbackReport([service.feedback_one(ws, str(document_id), outcome, dry_run=dry_run)], dry_run)

@@ -129,6 +129,9 @@ def print_returns_list(rows: list[dict[str, Any]]) -> None:
             row["local_status"] + ("" if row["feedback_state"] in ("none", None) else f" ({row['feedback_state']})"),
         )
     out().print(table)
+    for row in rows:
+        if row["feedback_state"] == "refused":
+            info(f"{row['short_id']}: {row['feedback_message'] or 'Exact Online refused the feedback'}")
     info("id: the start of the document id that tells it apart; `returns show`, `returns mark` and `feedback` take it")
     if any(row["due_date_source"] == "computed" for row in rows):
         info("* due date computed from the period (Exact Online gave none)")
@@ -184,7 +187,6 @@ def print_feedback(report: FeedbackReport) -> None:
 
     if not report.results:
         info("nothing to report: no return is marked processed or rejected and still pending")
-        return
     for result in report.results:
         # The message says what happened; the status word is added where it is the news (refused, failed).
         what = result.message if result.ok else f"{result.status}: {result.message}"
@@ -193,3 +195,9 @@ def print_feedback(report: FeedbackReport) -> None:
             out().print(line, highlight=False, markup=False)
         else:
             err().print(line, highlight=False, markup=False)
+    for held in report.held_back:
+        err().print(
+            f"{held['document_id']} (relation {held['relation']}): held back, {held['message']}",
+            highlight=False,
+            markup=False,
+        )

@@ -7,17 +7,22 @@ locally in ``admin_links``. Linking sets the relation's SBR start date to today 
 set, so the first fetch brings in up to 30 days of returns at once (the seed's FAQ explains this).
 
 Idempotence: before writing, the account's SolutionLinks are read. An active internal link to the same
-division is reused as is; another link of the account (inactive, external, another division) is
-updated with PUT; only when the account has none is one created with POST. The POST is never retried
-blindly (see ``exactlink.api.budget``), so a run killed or timed out after Exact created the link finds
-it on the next run instead of creating a second one. Exact is written before the local mirror, so a
-killed run leaves at worst a SolutionLink the next run reuses.
+division is reused as is; an active internal link to another division is moved with PUT; otherwise a new
+one is created with POST. The POST is never retried blindly (see ``exactlink.api.budget``), so a run
+killed or timed out after Exact created the link finds it on the next run instead of creating a second
+one. Exact is written before the local mirror, so a killed run leaves at worst a SolutionLink the next
+run reuses.
+
+What Exact accepts (exact-evidence §2): ``Status`` is GET-only and a PUT or POST carrying it is skipped
+silently, so it is never written: an inactive or archived link cannot be reactivated (a new one is
+created next to it), and unlinking DELETEs the link. A write counts only once a read shows it: a POST's
+answer, or one read of the account's links after a PUT or DELETE; otherwise the row fails with "Exact
+ignored the change to …". An active *external* link (SolutionType 1/2: the client keeps its books in
+another package) is the office's record of that package and is never overwritten without ``--force``;
+such rows are reported as ``refused``.
 
 Bulk (``--csv``): every row is validated first against one listing of the administrations and one
-listing of the SolutionLinks; a bad row is reported and never stops or changes the others. Unlinking
-sets the SolutionLink's Status to 1 (inactive) instead of deleting it: it is the office's record of
-which bookkeeping package a client uses, other Exact users may rely on it, and an inactive link keeps
-its history and is simply reactivated by a later ``link-admin``.
+listing of the SolutionLinks; a bad row is reported and never stops or changes the others.
 """
 
 from __future__ import annotations
@@ -42,8 +47,8 @@ if TYPE_CHECKING:
 
 SOLUTION_LINKS = "accountancy/SolutionLinks"
 SOLUTION_TYPE_INTERNAL = 0
-LINK_ACTIVE = 0
-LINK_INACTIVE = 1
+SOLUTION_TYPES_EXTERNAL = (1, 2)  # 1 a well-known external package, 2 another one
+LINK_ACTIVE = 0  # Status is GET-only in Exact: read, never written
 # Up to this many rows, the SolutionLinks are read per account; above it, all of them once.
 PER_ACCOUNT_LOOKUP_LIMIT = 5
 LOCK_NAME = "link-admin"
@@ -56,6 +61,10 @@ _DIVISION_HEADERS = frozenset(
 
 class LinkRefused(ExactlinkError):
     """The relation and administration cannot be linked (the message says why)."""
+
+
+class WriteIgnored(ExactlinkError):
+    """Exact Online answered a write as done, but a read shows it did not take (the message names what)."""
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -183,7 +192,7 @@ class SolutionLinkIndex:
 
     def __init__(self, client: ExactClient, office_division: int, *, read_all: bool) -> None:
         self._client = client
-        self._office = office_division
+        self.office_division = office_division
         self._by_account: dict[str, list[dict[str, Any]]] = {}
         self._complete = read_all
         if read_all:
@@ -191,14 +200,14 @@ class SolutionLinkIndex:
                 self._by_account.setdefault(str(row.get("Account") or ""), []).append(row)
 
     def _read(self, account_id: str | None) -> list[dict[str, Any]]:
-        from exactlink.api.models import SolutionLink
+        from exactlink.api.models import SolutionLinkDetail
         from exactlink.api.odata import guid_literal
 
         filter_text = f"Account eq {guid_literal(account_id)}" if account_id else None
         rows = self._client.get_collection(
-            self._office, SOLUTION_LINKS, select=SolutionLink.select(), filter=filter_text
+            self.office_division, SOLUTION_LINKS, select=SolutionLinkDetail.select(), filter=filter_text
         )
-        return [SolutionLink.parse(row).model_dump() for row in rows]
+        return [SolutionLinkDetail.parse(row).model_dump() for row in rows]
 
     def for_account(self, account_id: str) -> list[dict[str, Any]]:
         """The account's SolutionLinks (read from Exact now unless everything was read up front)."""
@@ -207,50 +216,107 @@ class SolutionLinkIndex:
             self._by_account[key] = self._read(key)
         return self._by_account.get(key, [])
 
+    def reread(self, account_id: str) -> list[dict[str, Any]]:
+        """The account's SolutionLinks read from Exact now (one call), replacing what was known."""
+        key = account_id.lower()
+        self._by_account[key] = self._read(key)
+        return self._by_account[key]
+
     def remember(self, account_id: str, link: dict[str, Any]) -> None:
         """Record a link this run created or changed, so a later row sees it."""
         links = self._by_account.setdefault(account_id.lower(), [])
         links[:] = [other for other in links if other.get("ID") != link.get("ID")] + [link]
 
 
-def choose_solution_link(links: Sequence[dict[str, Any]], division: int) -> tuple[str, dict[str, Any] | None]:
-    """What to do with an account's SolutionLinks to link ``division``: ``reuse``, ``update`` or ``create``.
+def _describe_external(link: dict[str, Any]) -> str:
+    """An external SolutionLink in words: the package's name and address, as far as Exact gives them."""
+    name = link.get("OtherExternalSolutionName") or link.get("ExternalSolutionName") or link.get("Name")
+    parts = [str(part).strip() for part in (name, link.get("ExternalSolutionUrl")) if part and str(part).strip()]
+    return f"an external SolutionLink ({', '.join(parts)})" if parts else "an external SolutionLink"
 
-    An active internal link to the division is reused; otherwise an internal link to the division (any
-    status), then any internal link, then any link of the account is updated; with none, one is created.
+
+def _is_active(link: dict[str, Any]) -> bool:
+    return link.get("Status") in (None, LINK_ACTIVE)
+
+
+def choose_solution_link(
+    links: Sequence[dict[str, Any]], division: int, *, force: bool = False
+) -> tuple[str, dict[str, Any] | None]:
+    """What to do with an account's SolutionLinks to link ``division``.
+
+    ``reuse`` an active internal link to the division; ``external`` (refused) when the account has an active
+    external link (SolutionType 1/2: the client keeps its books elsewhere), or ``convert`` it with ``force``;
+    ``update`` an active internal link to another division; else ``create`` a new one. Inactive and
+    archived links are left alone: their Status is read-only in Exact, so they cannot be reactivated.
     """
-
-    def internal(link: dict[str, Any]) -> bool:
-        return link.get("SolutionType") == SOLUTION_TYPE_INTERNAL
-
-    for link in links:
-        if internal(link) and link.get("InternalSolutionDivision") == division and link.get("Status") == LINK_ACTIVE:
+    active = [link for link in links if _is_active(link)]
+    for link in active:
+        if link.get("SolutionType") == SOLUTION_TYPE_INTERNAL and link.get("InternalSolutionDivision") == division:
             return "reuse", link
-    for wanted in (
-        lambda link: internal(link) and link.get("InternalSolutionDivision") == division,
-        internal,
-        lambda link: True,
-    ):
-        for link in links:
-            if wanted(link):
-                return "update", link
+    for link in active:
+        if link.get("SolutionType") in SOLUTION_TYPES_EXTERNAL:
+            return ("convert" if force else "external"), link
+    for link in active:
+        if link.get("SolutionType") == SOLUTION_TYPE_INTERNAL:
+            return "update", link
     return "create", None
 
 
+def solution_link_body(action: str, account_id: str, division: int) -> dict[str, Any]:
+    """The body of the write for ``action``: only properties Exact accepts on that method (never ``Status``)."""
+    if action == "create":
+        return {"Account": account_id, "SolutionType": SOLUTION_TYPE_INTERNAL, "InternalSolutionDivision": division}
+    if action == "convert":
+        return {"SolutionType": SOLUTION_TYPE_INTERNAL, "InternalSolutionDivision": division}
+    return {"InternalSolutionDivision": division}
+
+
+def ignored_properties(wanted: dict[str, Any], found: dict[str, Any] | None) -> list[str]:
+    """The properties of ``wanted`` that ``found`` (the record as Exact now holds it) does not show."""
+    if found is None:
+        return sorted(wanted)
+    return [name for name, value in wanted.items() if found.get(name) != value]
+
+
 def write_solution_link(
-    client: ExactClient, office_division: int, account_id: str, division: int, action: str, link: dict[str, Any] | None
+    client: ExactClient,
+    links: SolutionLinkIndex,
+    account_id: str,
+    division: int,
+    action: str,
+    link: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    """Carry out :func:`choose_solution_link`'s decision in Exact Online; return the link as it now is."""
+    """Carry out :func:`choose_solution_link`'s decision in Exact Online; return the link as Exact now holds it.
+
+    A write counts only when a read shows it (Exact skips what it does not accept, silently): a POST's answer
+    is the stored entity; after a PUT the account's links are read back once.
+
+    Raises:
+        WriteIgnored: Exact answered but does not hold the change.
+    """
     from exactlink.api.odata import key_path
 
-    body = {"SolutionType": SOLUTION_TYPE_INTERNAL, "InternalSolutionDivision": division, "Status": LINK_ACTIVE}
     if action == "reuse" and link is not None:
         return link
-    if action == "update" and link is not None:
-        client.put(office_division, key_path(SOLUTION_LINKS, str(link["ID"])), body)
-        return {**link, **body}
-    created = client.post(office_division, SOLUTION_LINKS, {"Account": account_id, **body})
-    return {"ID": str(created.get("ID") or "").lower() or None, "Account": account_id, **body}
+    body = solution_link_body(action, account_id, division)
+    expected = {"SolutionType": SOLUTION_TYPE_INTERNAL, "InternalSolutionDivision": division, "Status": LINK_ACTIVE}
+    if action in ("update", "convert") and link is not None:
+        client.put(links.office_division, key_path(SOLUTION_LINKS, str(link["ID"])), body)
+        found = next((row for row in links.reread(account_id) if row.get("ID") == link.get("ID")), None)
+    else:
+        from exactlink.api.models import SolutionLinkDetail
+
+        created = SolutionLinkDetail.parse(client.post(links.office_division, SOLUTION_LINKS, body)).model_dump()
+        found = {**created, "Account": created.get("Account") or account_id}
+    ignored = ignored_properties(expected, found)
+    if ignored:
+        raise WriteIgnored(
+            f"Exact ignored the change to {', '.join(ignored)} of the SolutionLink "
+            f"{(found or link or {}).get('ID') or ''}".rstrip()
+        )
+    assert found is not None
+    links.remember(account_id, found)
+    return found
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -262,7 +328,8 @@ class LinkRow:
     """One requested link (a CSV row or the command line) and what became of it.
 
     ``status``: ``planned`` (valid, not written: dry run), ``linked``, ``already_linked``, ``invalid``
-    (refused before anything was written) or ``failed`` (Exact refused while writing).
+    (refused before anything was written), ``refused`` (the account has an external SolutionLink and
+    ``--force`` was not given; nothing written) or ``failed`` (Exact refused or ignored the write).
     """
 
     relation_number: str
@@ -282,8 +349,8 @@ class LinkRow:
 
     @property
     def ok(self) -> bool:
-        """True unless the row is invalid or failed."""
-        return self.status not in ("invalid", "failed")
+        """True unless the row is invalid, refused or failed."""
+        return self.status not in ("invalid", "refused", "failed")
 
     def as_json(self) -> dict[str, Any]:
         """The ``--json`` form of one row."""
@@ -339,6 +406,7 @@ class _Context:
     directory: DivisionDirectory
     settings: Settings
     today: date
+    force: bool = False
 
 
 def _refuse(row: LinkRow, message: str, hint: str | None = None) -> LinkRow:
@@ -421,23 +489,34 @@ def carry_out(context: _Context, row: LinkRow, links: SolutionLinkIndex, *, dry_
     start = existing_start or default_sbr_start(context.today, context.settings.returns.window_days)
     row.sbr_start_date, row.sbr_start_set = start.isoformat(), existing_start is None
     try:
-        action, link = choose_solution_link(links.for_account(row.account_id), division.code)
+        action, link = choose_solution_link(links.for_account(row.account_id), division.code, force=context.force)
     except ApiError as error:
         row.status, row.message = "failed", f"could not read the SolutionLinks in Exact Online: {error.message}"
+        return row
+    if action == "external" and link is not None:
+        row.status = "refused"
+        row.message = (
+            f"relation {row.relation_number}'s account {row.account_code or row.account_id} has "
+            f"{_describe_external(link)} in Exact Online: the client keeps its books outside Exact; "
+            f"`exactlink link-admin {row.relation_number} {division.code} --force` turns it into a link to "
+            f"administration {division.code}"
+        )
         return row
     if dry_run:
         row.solution_link = action
         row.message = f"would link relation {row.relation_number} to administration {division.code} ({division.name})"
+        if action == "convert" and link is not None:
+            row.message += f", turning {_describe_external(link)} into an internal link (--force)"
         return row
     try:
-        written = write_solution_link(
-            context.client, context.office.division, row.account_id, division.code, action, link
-        )
+        written = write_solution_link(context.client, links, row.account_id, division.code, action, link)
     except ApiError as error:
         row.status, row.message = "failed", f"Exact Online refused the SolutionLink: {error.message}"
         return row
-    links.remember(row.account_id, written)
-    row.solution_link = {"reuse": "reused", "update": "updated", "create": "created"}[action]
+    except WriteIgnored as error:
+        row.status, row.message = "failed", error.message
+        return row
+    row.solution_link = {"reuse": "reused", "update": "updated", "convert": "converted", "create": "created"}[action]
     row.solution_link_id = written.get("ID")
     with transaction(context.db):
         set_admin_link(context.db, row.relation_number, division.code, solution_link_id=row.solution_link_id)
@@ -475,7 +554,7 @@ def _check_duplicates(rows: Sequence[LinkRow]) -> None:
             seen_divisions[row.division.code] = row
 
 
-def _open_context(ws: Workspace, client: ExactClient) -> _Context:
+def _open_context(ws: Workspace, client: ExactClient, *, force: bool = False) -> _Context:
     from exactlink.services.tenant import require_office
 
     office = require_office(ws.db)
@@ -486,6 +565,7 @@ def _open_context(ws: Workspace, client: ExactClient) -> _Context:
         directory=DivisionDirectory(client, office.division),
         settings=ws.settings,
         today=ws.clock.today(),
+        force=force,
     )
 
 
@@ -509,7 +589,7 @@ def link_rows(
     if not rows:
         return report
     with ws.run("link-admin", lock=LOCK_NAME, dry_run=dry_run, record=False), ws.client() as client:
-        context = _open_context(ws, client)
+        context = _open_context(ws, client, force=force)
         for row in rows:
             if not row.relation_number:
                 _refuse(row, "no relation number in this row")
@@ -860,11 +940,39 @@ def list_admin_links_view(ws: Workspace) -> list[dict[str, Any]]:
     return result
 
 
-def unlink(ws: Workspace, relation: str, *, dry_run: bool = False) -> dict[str, Any]:
-    """``link-admin unlink REL``: set the SolutionLink inactive in Exact, then forget the link locally.
+def _links_to_unlink(
+    client: ExactClient, office_division: int, link_id: str | None, account_id: str | None, division: int
+) -> list[dict[str, Any]]:
+    """The internal SolutionLinks to ``division`` to delete: the recorded one, or the account's (any status)."""
+    from exactlink.api.models import SolutionLinkDetail
+    from exactlink.api.odata import guid_literal
 
-    Fetched returns stay in the mirror (they are history). Raises :class:`LinkRefused` when the relation
-    has no linked administration.
+    if link_id:
+        filter_text = f"ID eq {guid_literal(link_id)}"
+    elif account_id:
+        filter_text = f"Account eq {guid_literal(account_id)}"
+    else:
+        return []
+    select = SolutionLinkDetail.select()
+    rows = client.get_collection(office_division, SOLUTION_LINKS, select=select, filter=filter_text)
+    return [
+        link
+        for link in (SolutionLinkDetail.parse(row).model_dump() for row in rows)
+        if link.get("SolutionType") == SOLUTION_TYPE_INTERNAL and link.get("InternalSolutionDivision") == division
+    ]
+
+
+def unlink(ws: Workspace, relation: str, *, dry_run: bool = False) -> dict[str, Any]:
+    """``link-admin unlink REL``: delete the SolutionLink in Exact, check it is gone, then forget the link locally.
+
+    Exact has no way to set a SolutionLink inactive through the API (``Status`` is read-only and a PUT of it
+    is skipped silently), so unlinking deletes it. Only an internal link to the relation's administration is
+    deleted; an external one or a link to another administration is left alone. Fetched returns stay in the
+    mirror (they are history).
+
+    Raises:
+        LinkRefused: the relation has no linked administration.
+        WriteIgnored: Exact still shows the SolutionLink after the DELETE (the local link is kept).
     """
     from exactlink.api.errors import ApiError
     from exactlink.api.odata import key_path
@@ -878,22 +986,39 @@ def unlink(ws: Workspace, relation: str, *, dry_run: bool = False) -> dict[str, 
         if current is None:
             raise LinkRefused(f"relation {relation} has no linked administration")
         division = int(current["division"])
-        outcome = {"relation": relation, "division": division, "solution_link_id": None, "dry_run": dry_run}
+        account = get_link(db, relation)
+        account_id = str(account["account_id"]) if account is not None else None
+        outcome: dict[str, Any] = {
+            "relation": relation,
+            "division": division,
+            "solution_link_id": None,
+            "deleted": False,
+            "dry_run": dry_run,
+        }
         with ws.client() as client:
-            link_id = current["solution_link_id"]
-            account = get_link(db, relation)
-            if not link_id and account is not None:
-                index = SolutionLinkIndex(client, office.division, read_all=False)
-                _, found = choose_solution_link(index.for_account(str(account["account_id"])), division)
-                if found is not None and found.get("InternalSolutionDivision") == division:
-                    link_id = found.get("ID")
-            outcome["solution_link_id"] = link_id
-            if link_id and not dry_run:
-                try:
-                    client.put(office.division, key_path(SOLUTION_LINKS, link_id), {"Status": LINK_INACTIVE})
-                except ApiError as error:
-                    if error.status != 404:
-                        raise
+            targets = _links_to_unlink(client, office.division, current["solution_link_id"], account_id, division)
+            outcome["solution_link_id"] = targets[0]["ID"] if targets else None
+            if targets and not dry_run:
+                for link in targets:
+                    try:
+                        client.delete(office.division, key_path(SOLUTION_LINKS, str(link["ID"])))
+                    except ApiError as error:
+                        if error.status != 404:
+                            raise
+                deleted = {link["ID"] for link in targets}
+                if account_id:
+                    seen = _links_to_unlink(client, office.division, None, account_id, division)
+                else:
+                    seen = [
+                        row for key in deleted for row in _links_to_unlink(client, office.division, key, None, division)
+                    ]
+                left = [row for row in seen if row["ID"] in deleted]
+                if left:
+                    raise WriteIgnored(
+                        f"Exact ignored the deletion of SolutionLink {left[0]['ID']}: it still links relation "
+                        f"{relation}'s account to administration {division}; the link is kept locally"
+                    )
+                outcome["deleted"] = True
         if not dry_run:
             remove_admin_link(db, relation)
     return outcome

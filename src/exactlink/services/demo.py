@@ -346,10 +346,12 @@ def _link_administrations(story: _Story) -> None:
         capture_json=True,
     )
     links = Counter(row["solution_link"] or row["status"] for row in accepted["rows"])
+    counts = accepted["counts"]
+    not_linked = sum(count for status, count in counts.items() if status in ("invalid", "refused", "failed"))
     story.note(
         f"{accepted['counts'].get('linked', 0)} more administrations linked (SolutionLinks in Exact: "
         + ", ".join(f"{count} {what}" for what, count in sorted(links.items()))
-        + f"); {sum(count for status, count in accepted['counts'].items() if status in ('invalid', 'failed'))} refused"
+        + f"); {not_linked} refused"
     )
 
 

@@ -9,8 +9,13 @@ Exact takes feedback only for VAT (31) and ICP (32) returns in status 40 (Realiz
    status (5/50) the feedback counts as reported; any status but 40 gets the seed's explanation (the
    return is further along in Exact; check and update it there) and is not retried;
 4. only then ``POST financial/ProcessReturn {"Request": …, "Status": 50|5}``. Exact's
-   ``No returns found for document id '…' with status 40`` becomes the seed's explanation; any other
-   failure leaves the return pending (with the message) for the next ``feedback --pending``.
+   ``No returns found for document id '…' with status 40`` becomes the seed's explanation. Any other
+   refusal by Exact (a 4xx with its own message, or ``Processed: false``) is stored as ``refused`` with
+   Exact's message: ProcessReturn takes only returns sent "Manual (with approval)" (exact-evidence §5) and
+   its wording for the others is unknown, so a retry every hour would only spend Exact's 10-errors-per-hour
+   allowance. ``feedback --pending`` holds such a return back until a fetch sees it change in Exact (the
+   store puts it back in ``pending``) or ``--retry-refused`` is given. A time-out or 5xx leaves the return
+   pending for the next run.
 
 The POST is never retried blindly after a time-out (see ``exactlink.api.budget``); the next run's
 re-read finds out whether it went through. Runs take the ``returns`` lock, shared with
@@ -34,6 +39,13 @@ PROCESS_RETURN_PATH = "financial/ProcessReturn"
 LOCK_NAME = "returns"
 COMMAND = "feedback"
 OUTCOMES = ("processed", "rejected")
+# Exact's answers that refuse this return (not a passing fault): stored as ``refused``, not retried blindly.
+REFUSAL_STATUSES = frozenset({400, 404, 409, 422})
+REFUSED_BY_EXACT = "Exact Online refused the feedback"
+NOT_RETRIED = (
+    "not retried until the return changes in Exact Online (seen by fetch-returns) or "
+    "`exactlink feedback --pending --retry-refused`"
+)
 
 
 class FeedbackRefused(ExactlinkError):
@@ -44,8 +56,8 @@ class FeedbackRefused(ExactlinkError):
 class FeedbackResult:
     """What happened to one return's feedback.
 
-    ``status``: ``reported``, ``already_reported`` (nothing sent), ``refused`` (cannot be reported; not
-    retried), ``failed`` (kept pending for the next run) or ``would_report`` (dry run).
+    ``status``: ``reported``, ``already_reported`` (nothing sent), ``refused`` (cannot be reported, or Exact
+    refused it; not retried), ``failed`` (kept pending for the next run) or ``would_report`` (dry run).
     """
 
     document_id: str
@@ -82,6 +94,7 @@ class FeedbackReport:
 
     results: list[FeedbackResult] = field(default_factory=list)
     dry_run: bool = False
+    held_back: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -96,7 +109,12 @@ class FeedbackReport:
         counts: dict[str, int] = {}
         for result in self.results:
             counts[result.status] = counts.get(result.status, 0) + 1
-        return {"dry_run": self.dry_run, "counts": counts, "results": [result.as_json() for result in self.results]}
+        return {
+            "dry_run": self.dry_run,
+            "counts": counts,
+            "results": [result.as_json() for result in self.results],
+            "held_back": self.held_back,
+        }
 
 
 def _status_code(outcome: str) -> int:
@@ -140,10 +158,12 @@ def report_return(
         document_id, row.get("relation_number"), row.get("division"), row.get("kind"), outcome, "", ""
     )
 
-    def finish(status: str, message: str, *, ok: bool = False, final: bool = False) -> FeedbackResult:
+    def finish(
+        status: str, message: str, *, ok: bool = False, final: bool = False, refused: bool = False
+    ) -> FeedbackResult:
         result.status, result.message = status, message
         if not dry_run and status != "already_reported":
-            record_feedback(db, document_id, ok, message, final=final)
+            record_feedback(db, document_id, ok, message, final=final, refused=refused)
         return result
 
     if row.get("type") == RETURN_TYPE_PAYROLL:
@@ -173,9 +193,11 @@ def report_return(
         explanation = explain_process_return_error(error.message)
         if explanation:
             return finish("refused", explanation, final=True)
+        if error.status in REFUSAL_STATUSES:
+            return finish("refused", f"{REFUSED_BY_EXACT}: {error.message}; {NOT_RETRIED}", refused=True)
         return finish("failed", f"Exact Online refused the feedback: {error.message}; it stays pending")
     if answer.get("Processed") is False:
-        return finish("failed", "Exact Online did not process the status change; it stays pending")
+        return finish("refused", f"{REFUSED_BY_EXACT}: it answered Processed = false; {NOT_RETRIED}", refused=True)
     upsert_returns(db, [{"document_id": document_id, "status": code}])
     return finish("reported", f"reported to Exact Online as {outcome} (status {code}, {status_label(code)})", ok=True)
 
@@ -217,13 +239,28 @@ def feedback_one(ws: Workspace, document_id: str, outcome: str, *, dry_run: bool
     return result
 
 
-def feedback_pending(ws: Workspace, *, dry_run: bool = False) -> FeedbackReport:
-    """``feedback --pending``: report every return marked processed/rejected locally and not yet reported."""
+def feedback_pending(ws: Workspace, *, dry_run: bool = False, retry_refused: bool = False) -> FeedbackReport:
+    """``feedback --pending``: report every return marked processed/rejected locally and not yet reported.
+
+    Returns Exact refused (``refused``) are held back (listed in ``held_back``) unless ``retry_refused``.
+    """
     from exactlink.store.returns import pending_feedback
 
     def body(db: sqlite_utils.Database, client: ExactClient) -> FeedbackReport:
         report = FeedbackReport(dry_run=dry_run)
-        for row in pending_feedback(db):
+        refused = pending_feedback(db, state="refused")
+        rows = pending_feedback(db) + (refused if retry_refused else [])
+        if not retry_refused:
+            report.held_back = [
+                {
+                    "document_id": row["document_id"],
+                    "relation": row.get("relation_number"),
+                    "refused_at": row.get("refused_at"),
+                    "message": row.get("feedback_message"),
+                }
+                for row in refused
+            ]
+        for row in rows:
             report.results.append(report_return(db, client, row, row["local_status"], dry_run=dry_run))
         return report
 

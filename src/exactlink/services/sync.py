@@ -12,7 +12,9 @@ entity. Then, for every linked relation, the field-level differences are compute
 * **outbound** (the CRM leads): ``PUT crm/Accounts(guid'…')`` with only the changed properties, ``PUT`` or
   ``POST crm/Addresses`` per type, ``PUT crm/Contacts`` for linked persons, ``POST crm/BankAccounts`` for
   missing IBANs. Nothing is deleted in Exact unless ``delete_in_exact`` is given. After each call the local
-  copy is updated with what was written.
+  copy is updated with what was written. An account code ("numbers must match") is never written: Exact's
+  API answers a PUT of ``Code`` with 500 "Gegeven bestaat reeds" or skips it, so the difference is reported
+  with how to recode the account in Exact Online's web interface, and nothing local changes.
 
 Crash safety: nothing about a run is remembered except the data itself. The next run refreshes the copy of
 Exact (which then includes whatever the interrupted run wrote) and recomputes the differences, so it finishes
@@ -516,20 +518,34 @@ def _sync_outbound(
         crm, exact, numbers_must_match=options.numbers_must_match, delete_in_exact=options.delete_in_exact
     )
     if "Code" in plan.account:
-        taken = _code_owner(snapshot, plan.account["Code"], exact.account_id)
+        code = plan.account.pop("Code").strip()
+        taken = _code_owner(snapshot, code, exact.account_id)
         if taken is not None:
-            del plan.account["Code"]
-            _refuse(plan.changes, RELATION_NUMBER, f"not pushed: account code {crm.relation_number} belongs to {taken}")
+            _refuse(plan.changes, RELATION_NUMBER, f"not pushed: account code {code} belongs to {taken}")
+        else:
+            _refuse(plan.changes, RELATION_NUMBER, recode_advice(exact.code, code))
     result.changes = plan.changes
     result.status = "changed" if result.applied else "unchanged"
     if options.dry_run:
         result.calls = plan.calls
         return
-    _push(client, db, division, link, plan, result)
+    _push(client, db, division, plan, result)
 
 
-def _code_owner(snapshot: _Snapshot, padded_code: str, account_id: str) -> str | None:
-    code = padded_code.strip()
+def recode_advice(current: str | None, wanted: str) -> str:
+    """Why an account code is reported, not written, and how the office changes it in Exact Online.
+
+    Exact's API does not reliably take a new ``crm/Accounts.Code``: PUTs carrying it were answered
+    ``500 "Gegeven bestaat reeds"`` (even with the same value) or skipped (exact-evidence §2).
+    """
+    return (
+        f"not written: Exact Online's API does not reliably change an account code; recode account "
+        f"{(current or '').strip() or '(no code)'} to {wanted} in Exact Online's web interface, and the next "
+        "sync sees it"
+    )
+
+
+def _code_owner(snapshot: _Snapshot, code: str, account_id: str) -> str | None:
     for account in snapshot.accounts.values():
         if account.code == code and account.id != account_id:
             return f"account {account.name or account.id}"
@@ -551,14 +567,12 @@ def _push(
     client: ExactClient,
     db: sqlite_utils.Database,
     division: int,
-    link: Mapping[str, Any],
     plan: OutboundPlan,
     result: RelationResult,
 ) -> None:
     """Execute one relation's outbound plan; after every call the local copy is updated at once."""
     from exactlink.api.odata import key_path
     from exactlink.store.db import transaction
-    from exactlink.store.links import set_link
     from exactlink.store.relations import (
         clear_pending_push,
         set_exact_address_id,
@@ -577,12 +591,10 @@ def _push(
     if plan.account:
         client.put(division, key_path("crm/Accounts", account_id), plan.account)
         result.calls += 1
+        held = _read_back(client, division, account_id, plan.account)
         with transaction(db):
-            _patch_mirror(db, OfficeAccount, account_id, plan.account)
-            if "Code" in plan.account:
-                code = plan.account["Code"].strip()
-                set_link(db, number, account_id, code, method=link["method"] or "manual", linked_by=link["linked_by"])
-                result.account_code = code
+            _patch_mirror(db, OfficeAccount, account_id, held)
+        _report_ignored(result, plan.account, held)
     _push_addresses(client, db, division, plan, result)
     for full_name, exact_id, body in plan.contacts:
         client.put(division, key_path("crm/Contacts", exact_id), body)
@@ -592,6 +604,40 @@ def _push(
             set_exact_contact_id(db, number, full_name, exact_id)
     _push_bank_accounts(client, db, division, plan, result)
     clear_pending_push(db, [number])
+
+
+def _read_back(client: ExactClient, division: int, account_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """What Exact holds for the properties just PUT (one read): Exact skips what it does not take, silently."""
+    from exactlink.api.odata import guid_literal
+
+    row = client.get_first(division, "crm/Accounts", select=sorted(body), filter=f"ID eq {guid_literal(account_id)}")
+    return {name: (row or {}).get(name) for name in body}
+
+
+def _report_ignored(result: RelationResult, body: Mapping[str, Any], held: Mapping[str, Any]) -> None:
+    """Mark the changes Exact did not take (a read shows the old value) and fail the relation, naming them."""
+    from exactlink.domain.sync_fields import same_value
+
+    kinds = {spec.exact: spec.kind for spec in ACCOUNT_FIELDS}
+    ignored = [
+        name
+        for name, value in body.items()
+        if not (
+            same_value(kinds[name], value, held.get(name))
+            if name in kinds
+            else " ".join(str(value or "").split()).casefold() == " ".join(str(held.get(name) or "").split()).casefold()
+        )
+    ]
+    if not ignored:
+        return
+    fields = {spec.key for spec in ACCOUNT_FIELDS if spec.exact in ignored}
+    if set(ignored) - set(kinds):
+        fields.add("visit_address")
+    note = f"Exact ignored the change to {', '.join(ignored)} (a read after the write shows the old value)"
+    for index, change in enumerate(result.changes):
+        if change.field in fields and change.applied:
+            result.changes[index] = replace(change, applied=False, note=note)
+    result.status, result.error = "failed", f"Exact ignored the change to {', '.join(ignored)}"
 
 
 def _push_addresses(

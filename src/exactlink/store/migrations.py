@@ -278,3 +278,66 @@ def m005_returns(db: sqlite_utils.Database) -> None:
         "CREATE INDEX vraagposten_division ON vraagposten (division)",
         "CREATE INDEX vraagposten_relation ON vraagposten (relation_number)",
     )
+
+
+@migration
+def m006_feedback_refused(db: sqlite_utils.Database) -> None:
+    """Feedback state ``refused`` (Exact refused with a message of its own; not retried until the return changes).
+
+    SQLite cannot change a CHECK constraint, so ``returns`` is rebuilt. Its status history is kept aside first:
+    with foreign keys on, dropping ``returns`` would delete the history rows through ON DELETE CASCADE.
+    """
+    _run(
+        db,
+        "CREATE TABLE _history_kept AS SELECT document_id, status, seen_at FROM return_status_history ORDER BY rowid",
+        "DROP TABLE return_status_history",
+        """CREATE TABLE returns_new (
+            document_id TEXT PRIMARY KEY,
+            request_id TEXT,
+            division INTEGER NOT NULL,
+            relation_number TEXT,
+            type INTEGER NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('btw', 'btw_suppletie', 'icp', 'loonheffing')),
+            status INTEGER,
+            year INTEGER,
+            period INTEGER,
+            frequency TEXT,
+            period_description TEXT,
+            amount REAL,
+            currency TEXT,
+            due_date TEXT,
+            created TEXT,
+            description TEXT,
+            view_url TEXT,
+            first_seen_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            local_status TEXT NOT NULL DEFAULT 'new' CHECK (local_status IN ('new', 'processed', 'rejected')),
+            feedback_state TEXT NOT NULL DEFAULT 'none'
+                CHECK (feedback_state IN ('none', 'pending', 'reported', 'failed', 'refused')),
+            feedback_message TEXT,
+            reported_at TEXT,
+            refused_at TEXT
+        )""",
+        """INSERT INTO returns_new (
+            document_id, request_id, division, relation_number, type, kind, status, year, period, frequency,
+            period_description, amount, currency, due_date, created, description, view_url, first_seen_at,
+            last_seen_at, local_status, feedback_state, feedback_message, reported_at
+        ) SELECT
+            document_id, request_id, division, relation_number, type, kind, status, year, period, frequency,
+            period_description, amount, currency, due_date, created, description, view_url, first_seen_at,
+            last_seen_at, local_status, feedback_state, feedback_message, reported_at
+        FROM returns""",
+        "DROP TABLE returns",
+        "ALTER TABLE returns_new RENAME TO returns",
+        "CREATE INDEX returns_relation ON returns (relation_number)",
+        "CREATE INDEX returns_division ON returns (division)",
+        "CREATE INDEX returns_due ON returns (due_date)",
+        """CREATE TABLE return_status_history (
+            document_id TEXT NOT NULL REFERENCES returns (document_id) ON DELETE CASCADE,
+            status INTEGER NOT NULL,
+            seen_at TEXT NOT NULL,
+            UNIQUE (document_id, status)
+        )""",
+        "INSERT INTO return_status_history (document_id, status, seen_at) SELECT * FROM _history_kept",
+        "DROP TABLE _history_kept",
+    )

@@ -7,7 +7,10 @@ are never touched by an upsert.
 
 Feedback states: ``none`` (nothing to report), ``pending`` (marked processed/rejected locally, not yet
 reported, or a transient failure to retry), ``reported`` (Exact accepted it; never reported again),
-``failed`` (Exact refused for a reason a retry cannot fix, e.g. the return is past status 40).
+``failed`` (Exact refused for a reason a retry cannot fix, e.g. the return is past status 40),
+``refused`` (Exact refused with a message of its own, e.g. a return not sent "Manual (with approval)"; kept
+with that message and not retried until a fetch sees the return change in Exact, which puts it back in
+``pending``, or the office asks for a retry).
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ VRAAGPOST_COLUMNS: tuple[str, ...] = (
     "status",
 )
 LOCAL_STATUSES = ("new", "processed", "rejected")
+# A change to any of these (seen by a fetch) may mean the office fixed what Exact refused feedback for.
+_REOPENS_REFUSED = tuple(column for column in RETURN_COLUMNS if column not in ("relation_number", "view_url"))
 
 
 class ReturnNotFound(ExactlinkError):
@@ -153,6 +158,14 @@ def upsert_returns(db: sqlite_utils.Database, rows: Iterable[Mapping[str, Any]])
             document_id = str(row["document_id"]).lower()
             stored, changed = _insert_or_update(db, "returns", "document_id", document_id, values, now)
             counts.count(document_id, new=stored is None, changed=bool(changed))
+            if stored is not None and stored["feedback_state"] == "refused" and set(changed) & set(_REOPENS_REFUSED):
+                db.conn.execute(
+                    "UPDATE returns SET feedback_state = 'pending', feedback_message = ? WHERE document_id = ?",
+                    (
+                        f"changed in Exact Online since it refused the feedback ({stored['feedback_message']})",
+                        document_id,
+                    ),
+                )
             if values.get("status") is not None:
                 db.conn.execute(
                     "INSERT INTO return_status_history (document_id, status, seen_at) VALUES (?, ?, ?) "
@@ -280,8 +293,8 @@ def mark_return(db: sqlite_utils.Database, document_id: str, local_status: str) 
 
     ``processed``/``rejected`` put the feedback in ``pending``; ``new`` withdraws a pending one. A return
     whose outcome was already reported cannot be changed (:class:`AlreadyReported`), except to the same
-    status, which is a no-op. Marking a ``failed`` return again puts it back in ``pending`` (for a retry
-    after the office fixed the cause in Exact Online).
+    status, which is a no-op. Marking a ``failed`` or ``refused`` return again puts it back in ``pending``
+    (for a retry after the office fixed the cause in Exact Online).
     """
     if local_status not in LOCAL_STATUSES:
         raise ValueError(f"local status must be one of {', '.join(LOCAL_STATUSES)}")
@@ -297,7 +310,7 @@ def mark_return(db: sqlite_utils.Database, document_id: str, local_status: str) 
                 f"on {current['reported_at']}; a return is never reported twice",
                 hint="change it in Exact Online itself",
             )
-        if current["local_status"] == local_status and current["feedback_state"] != "failed":
+        if current["local_status"] == local_status and current["feedback_state"] not in ("failed", "refused"):
             return current
         state = "none" if local_status == "new" else "pending"
         db.conn.execute(
@@ -309,31 +322,44 @@ def mark_return(db: sqlite_utils.Database, document_id: str, local_status: str) 
     return updated
 
 
-def pending_feedback(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    """Returns marked processed or rejected locally whose feedback still has to be reported, by due date."""
+def pending_feedback(db: sqlite_utils.Database, *, state: str = "pending") -> list[dict[str, Any]]:
+    """Returns marked processed or rejected locally whose feedback is in ``state``, by due date.
+
+    ``pending``: still to be reported; ``refused``: Exact refused it and it is held back.
+    """
     return _rows(
         db,
         "SELECT t.*, r.name AS name FROM returns t LEFT JOIN relations r ON r.relation_number = t.relation_number "
-        "WHERE t.feedback_state = 'pending' AND t.local_status IN ('processed', 'rejected') "
+        "WHERE t.feedback_state = ? AND t.local_status IN ('processed', 'rejected') "
         "ORDER BY t.due_date IS NULL, t.due_date, t.document_id",
+        (state,),
     )
 
 
 def record_feedback(
-    db: sqlite_utils.Database, document_id: str, ok: bool, message: str | None = None, *, final: bool = False
+    db: sqlite_utils.Database,
+    document_id: str,
+    ok: bool,
+    message: str | None = None,
+    *,
+    final: bool = False,
+    refused: bool = False,
 ) -> None:
     """Record the outcome of reporting a return to Exact Online.
 
-    ``ok`` → ``reported`` (with the time). A failure stays ``pending`` so the next run retries it,
-    unless ``final`` (Exact refused for a reason a retry cannot fix) → ``failed``. ``message`` is kept
+    ``ok`` → ``reported`` (with the time). A failure stays ``pending`` so the next run retries it, unless
+    ``final`` (Exact refused for a reason a retry cannot fix) → ``failed``, or ``refused`` (Exact refused with
+    its own message; held back until the return changes) → ``refused`` (with the time). ``message`` is kept
     for display.
     """
-    state = "reported" if ok else ("failed" if final else "pending")
+    state = "reported" if ok else "refused" if refused else "failed" if final else "pending"
+    now = now_iso()
     with transaction(db):
         cursor = db.conn.execute(
             "UPDATE returns SET feedback_state = ?, feedback_message = ?, "
-            "reported_at = CASE WHEN ? THEN ? ELSE reported_at END WHERE document_id = ?",
-            (state, message, int(ok), now_iso(), document_id.lower()),
+            "reported_at = CASE WHEN ? THEN ? ELSE reported_at END, "
+            "refused_at = CASE WHEN ? THEN ? ELSE NULL END WHERE document_id = ?",
+            (state, message, int(ok), now, int(state == "refused"), now, document_id.lower()),
         )
         if cursor.rowcount == 0:
             raise ReturnNotFound(f"no return with document id {document_id} in the local mirror")
