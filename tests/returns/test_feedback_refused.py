@@ -93,7 +93,8 @@ def test_retry_refused_tries_again_and_reports_once_exact_takes_it(office: Offic
     target = _refused_return(office)
     document = target["DocumentID"]
     assert run_cli("feedback", "--pending").exit_code == 1
-    office.sandbox.evidence = Evidence()  # the office re-sent it "Manual (with approval)" in Exact
+    # The office re-sent it "Manual (with approval)" in Exact.
+    office.sandbox.evidence = Evidence(manual_approval_only=False)
 
     dry = run_cli("feedback", "--pending", "--retry-refused", "--dry-run")
     assert dry.exit_code == 0 and "would report" in dry.stdout

@@ -19,6 +19,7 @@ from exactlink.sandbox.evidence import (
     NOT_MANUAL_APPROVAL,
     PKCE_REFUSED,
     RULES,
+    SETTLED,
     UNSUPPORTED_FILTER,
     Evidence,
     TooEarly,
@@ -40,9 +41,10 @@ def test_every_knob_has_its_evidence_and_strict_turns_on_only_what_is_settled() 
     assert knobs <= documented, knobs - documented
     assert all(rule.source and rule.what for rule in RULES)
     strict = Evidence.strict()
-    assert all(getattr(strict, name) is True for name in LENIENT_BY_DEFAULT)
+    assert all(getattr(strict, name) is True for name in SETTLED)
     assert not strict.refuse_pkce and not strict.refuse_returns_created_filter and strict.too_early_refresh is None
-    assert all(getattr(Evidence(), name) is False for name in LENIENT_BY_DEFAULT)
+    assert all(getattr(Evidence(), name) is (name not in LENIENT_BY_DEFAULT) for name in SETTLED)
+    assert all(getattr(Evidence.lenient(), name) is False for name in SETTLED)
     with pytest.raises(TypeError):
         Evidence().changed(no_such_knob=True)
 
@@ -60,7 +62,7 @@ def test_the_app_center_accepts_only_https_redirect_uris() -> None:
 
 
 def test_solution_link_status_is_skipped_silently_and_delete_removes_the_link() -> None:
-    for evidence, status_after_put in ((Evidence(), 1), (Evidence.strict(), 0)):
+    for evidence, status_after_put in ((Evidence.lenient(), 1), (Evidence.strict(), 0)):
         sandbox = make_sandbox(accounts=3, evidence=evidence)
         url = f"/api/v1/{OFFICE}/accountancy/SolutionLinks"
         with api_client(sandbox) as api:
@@ -79,7 +81,7 @@ def test_solution_link_status_is_skipped_silently_and_delete_removes_the_link() 
 @pytest.mark.parametrize("endpoint", ["financial/GLAccounts", "bulk/Financial/TransactionLines"])
 def test_mandatory_filter_where_a_sync_api_exists(endpoint: str) -> None:
     url = f"/api/v1/{CLIENT_A}/{endpoint}"
-    for evidence, refused in ((Evidence(), False), (Evidence.strict(), True)):
+    for evidence, refused in ((Evidence.lenient(), False), (Evidence.strict(), True)):
         with api_client(make_sandbox(accounts=3, evidence=evidence)) as api:
             answer = api.get(url, params={"$select": "ID"})
             assert (answer.status_code == 400) == refused, answer.text
@@ -117,7 +119,7 @@ def test_the_uncertain_filters_can_be_refused() -> None:
 
 
 def test_process_return_refuses_a_return_not_sent_manual_with_approval() -> None:
-    for evidence, refused in ((Evidence(), False), (Evidence.strict(), True)):
+    for evidence, refused in ((Evidence.lenient(), False), (Evidence.strict(), True)):
         sandbox = make_sandbox(accounts=3, evidence=evidence)
         sandbox.send_otherwise(CLIENT_A, guid("return", 1))
         with api_client(sandbox) as api:

@@ -15,6 +15,7 @@ from exactlink.sandbox.faults import Faults
 from tests.sandbox.conftest import BASE, CLIENT_A, OFFICE, api_client, guid, make_sandbox
 
 GOOD = {"$select": "ID"}
+GL = {"$select": "ID", "$filter": "Code eq '2300'"}  # G/L accounts need a filter: a sync API exists for them
 BANK_URL = f"/api/v1/{OFFICE}/crm/BankAccounts"
 
 
@@ -139,9 +140,9 @@ def test_fault_settings_are_validated() -> None:
 def test_faults_can_be_replaced_at_runtime(sandbox: Sandbox) -> None:
     with api_client(sandbox) as api:
         sandbox.faults = Faults(error_rate=1.0)
-        assert api.get(f"/api/v1/{CLIENT_A}/financial/GLAccounts", params=GOOD).status_code >= 500
+        assert api.get(f"/api/v1/{CLIENT_A}/financial/GLAccounts", params=GL).status_code >= 500
         sandbox.faults = Faults()
-        assert api.get(f"/api/v1/{CLIENT_A}/financial/GLAccounts", params=GOOD).status_code == 200
+        assert api.get(f"/api/v1/{CLIENT_A}/financial/GLAccounts", params=GL).status_code == 200
 
 
 def test_scripted_faults_hit_exactly_the_next_calls(sandbox: Sandbox) -> None:
@@ -149,14 +150,14 @@ def test_scripted_faults_hit_exactly_the_next_calls(sandbox: Sandbox) -> None:
     sandbox.faults.script("burst", "error", "ok", "hang", "drop")
     with api_client(sandbox) as api:
         url = f"/api/v1/{CLIENT_A}/financial/GLAccounts"
-        assert api.get(url, params=GOOD).status_code == 429
-        assert api.get(url, params=GOOD).status_code in (500, 502, 503)
-        assert api.get(url, params=GOOD).status_code == 200
+        assert api.get(url, params=GL).status_code == 429
+        assert api.get(url, params=GL).status_code in (500, 502, 503)
+        assert api.get(url, params=GL).status_code == 200
         with pytest.raises(httpx.ReadTimeout):
-            api.get(url, params=GOOD, timeout=0.1)
+            api.get(url, params=GL, timeout=0.1)
         with pytest.raises(httpx.RemoteProtocolError):
-            api.get(url, params=GOOD)
-        assert api.get(url, params=GOOD).status_code == 200, "the script is used up: no more faults"
+            api.get(url, params=GL)
+        assert api.get(url, params=GL).status_code == 200, "the script is used up: no more faults"
     assert not sandbox.faults.active
     with pytest.raises(ValueError, match="unknown fault kind"):
         sandbox.faults.script("explode")

@@ -5,8 +5,10 @@ with its verdict and source). :class:`Evidence` holds the switches: ``Evidence.s
 evidence says Exact does; the *uncertain* forms (``refuse_*`` and ``too_early_refresh``) are off in both and
 a test turns each on to run the client against the other possible world.
 
-The default ``Evidence()`` keeps the sandbox's earlier, more lenient answers for the rules the client does
-not follow yet (listed in ``LENIENT_BY_DEFAULT``); the rules that cost the client nothing are always on.
+The default ``Evidence()`` follows every settled rule except ``https_redirect_only`` (``LENIENT_BY_DEFAULT``):
+that knob allows an http loopback redirect URI, which the tests and the demo log in through; the https flows
+(relay page, paste) are tested with it on. ``Evidence.lenient()`` is the sandbox as it answered before it
+followed the evidence, for tests that show both worlds.
 """
 
 from __future__ import annotations
@@ -103,12 +105,8 @@ RULES: tuple[Rule, ...] = (
         "ossobv/exactonline api/autorefresh.py (the text), picqer #644",
     ),
 )
-LENIENT_BY_DEFAULT = (
-    "https_redirect_only",
-    "read_only_ignored",
-    "mandatory_filter_with_sync_api",
-    "manual_approval_only",
-)
+SETTLED = ("https_redirect_only", "read_only_ignored", "mandatory_filter_with_sync_api", "manual_approval_only")
+LENIENT_BY_DEFAULT = ("https_redirect_only",)
 
 
 @dataclass(frozen=True)
@@ -125,9 +123,9 @@ class Evidence:
     """The sandbox's switches for the evidence in ``RULES`` (see the module docstring)."""
 
     https_redirect_only: bool = False
-    read_only_ignored: bool = False
-    mandatory_filter_with_sync_api: bool = False
-    manual_approval_only: bool = False
+    read_only_ignored: bool = True
+    mandatory_filter_with_sync_api: bool = True
+    manual_approval_only: bool = True
     refuse_returns_created_filter: bool = False
     refuse_transaction_lines_code_filter: bool = False
     refuse_pkce: bool = False
@@ -136,8 +134,13 @@ class Evidence:
     @classmethod
     def strict(cls, **uncertain: object) -> Evidence:
         """Every rule the evidence settles as Exact applies it; ``uncertain`` sets the ``refuse_*`` knobs."""
-        settled = {name: True for name in LENIENT_BY_DEFAULT}
+        settled = {name: True for name in SETTLED}
         return replace(cls(**settled), **uncertain)  # type: ignore[arg-type]
+
+    @classmethod
+    def lenient(cls, **knobs: object) -> Evidence:
+        """The sandbox before it followed the evidence: every settled rule off (to show both worlds in tests)."""
+        return replace(cls(**{name: False for name in SETTLED}), **knobs)  # type: ignore[arg-type]
 
     def changed(self, **knobs: object) -> Evidence:
         """A copy with some knobs set (unknown names are a TypeError, as with the constructor)."""

@@ -155,19 +155,11 @@ def _forms() -> tuple[Form, ...]:
             lambda now: f"DocumentID eq {guid_literal(NO_RECORD)}",
         ),
         Form(
-            forms.GL_ACCOUNTS,
-            "client",
-            returns_fetch.GL_ACCOUNTS_PATH,
-            lambda: returns_fetch.GL_ACCOUNT_SELECT,
-            fallback=forms.GL_ACCOUNTS_SYNC,
-        ),
-        Form(
             forms.GL_ACCOUNTS_SYNC,
             "client",
             gl_sync,
-            lambda: "ID,Code,Description,Timestamp",
+            lambda: returns_fetch.GL_ACCOUNT_SELECT,
             since_timestamp,
-            is_fallback=True,
         ),
         Form(
             forms.LINES_BY_CODE,

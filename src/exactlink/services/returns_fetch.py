@@ -8,7 +8,7 @@ paced on its own by the API client):
    no call at all when the settings process neither VAT nor payroll returns, or the SBR start date
    lies in the future.
 2. When vraagposten are processed: the suspense G/L account codes come from the administration's
-   configuration, or from a cache of the last ``financial/GLAccounts`` read (re-read after a week), so
+   configuration, or from a cache of the last ``sync/Financial/GLAccounts`` read (re-read after a week), so
    an hourly run makes just one ``bulk/Financial/TransactionLines`` call filtered on those codes.
    Vraagposten are open items, not returns: the 30-day window does not apply to them.
 
@@ -48,7 +48,6 @@ log = logging.getLogger(__name__)
 LOCK_NAME = "returns"
 COMMAND = "fetch-returns"
 RETURNS_PATH = "read/financial/Returns"
-GL_ACCOUNTS_PATH = "financial/GLAccounts"
 TRANSACTION_LINES_PATH = "bulk/Financial/TransactionLines"
 GL_ACCOUNT_SELECT = "ID,Code,Description"
 TRANSACTION_LINE_SELECT = "ID,EntryID,EntryNumber,Date,AmountDC,Description,GLAccountCode,LineNumber,Status"
@@ -383,16 +382,10 @@ def _fetch_vraagposten(client: ExactClient, target: AdminTarget, settings: Setti
     division = target.division
     codes = target.vraagposten_cached
     if codes is None:
-        accounts = _with_fallback(
-            target,
-            result,
-            forms.GL_ACCOUNTS,
-            lambda: list(client.get_collection(division, GL_ACCOUNTS_PATH, select=GL_ACCOUNT_SELECT)),
-            lambda: list(
-                client.get_collection(
-                    division, forms.GL_ACCOUNTS_SYNC_PATH, select=GL_ACCOUNT_SELECT, filter=forms.FROM_THE_START
-                )
-            ),
+        accounts = list(
+            client.get_collection(
+                division, forms.GL_ACCOUNTS_SYNC_PATH, select=GL_ACCOUNT_SELECT, filter=forms.FROM_THE_START
+            )
         )
         result.gl_choice = select_vraagposten_accounts(
             accounts, target.vraagposten_configured, settings.returns.vraagposten_description
