@@ -56,9 +56,11 @@ def _matching(quick: bool) -> tuple[dict[str, Any], list[Row]]:
     for clients in (200, 2_000) if quick else (200, 20_000):
         figures = run(clients)
         results[str(clients)] = figures
-        timing = f", {figures['seconds']:.2f} s ({figures['time_vs_bar']:.0%} of the 2 s bar)" if figures[
-            "time_ok"
-        ] is not None else ""
+        timing = (
+            f", {figures['seconds']:.2f} s ({figures['time_vs_bar']:.0%} of the 2 s bar)"
+            if figures["time_ok"] is not None
+            else ""
+        )
         rows.append(
             (
                 f"Matching at {clients:,} × {figures['accounts']:,}: precision ≥ 99.5 %, recall ≥ 95 %"

@@ -183,8 +183,7 @@ def test_command_modules_import_only_typer_stdlib_and_exactlink_at_module_level(
 
 def test_importing_the_cli_loads_no_heavy_package() -> None:
     probe = (
-        "import sys, exactlink.cli.main\n"
-        f"print(','.join(name for name in {HEAVY_PACKAGES!r} if name in sys.modules))"
+        f"import sys, exactlink.cli.main\nprint(','.join(name for name in {HEAVY_PACKAGES!r} if name in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.strip() == "", f"loaded at start-up: {result.stdout.strip()}"

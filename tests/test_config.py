@@ -65,9 +65,7 @@ def test_bad_config_is_one_line_and_exit_2(exactlink_home: Path, text: str, expe
     assert "s3cret" not in result.stderr + result.stdout
 
 
-def test_show_json_reports_sources_and_redacts_secret(
-    exactlink_home: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_show_json_reports_sources_and_redacts_secret(exactlink_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write_config(exactlink_home, '[sync]\ndirection = "outbound"\n')
     monkeypatch.setenv("EXACTLINK_CLIENT_SECRET", "topsecret")
     monkeypatch.setenv("EXACTLINK_RETURNS__PROCESS_PAYROLL", "false")

@@ -192,9 +192,7 @@ def open_private_file(path: Path, flags: int = os.O_WRONLY) -> int:
             fd = os.open(path, base | os.O_NONBLOCK)
         except OSError as exc:
             if exc.errno == errno.ELOOP:
-                raise UnsafePermissions(
-                    f"refusing to write {path}: it is a symbolic link", hint=f"rm {path}"
-                ) from None
+                raise UnsafePermissions(f"refusing to write {path}: it is a symbolic link", hint=f"rm {path}") from None
             raise
     try:
         info = os.fstat(fd)

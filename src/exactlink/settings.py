@@ -233,9 +233,11 @@ def describe_validation_error(exc: ValidationError) -> str:
         message = "unknown key"
     elif first["type"] == "value_error":
         message = message.removeprefix("Value error, ")  # our own validators' messages read as they are
-    return f"invalid configuration: {location}: {message} (and {len(exc.errors()) - 1} more)" if len(
-        exc.errors()
-    ) > 1 else f"invalid configuration: {location}: {message}"
+    return (
+        f"invalid configuration: {location}: {message} (and {len(exc.errors()) - 1} more)"
+        if len(exc.errors()) > 1
+        else f"invalid configuration: {location}: {message}"
+    )
 
 
 def settings_sources(settings: Settings) -> dict[str, str]:

@@ -346,7 +346,7 @@ def test_a_utf16_file_with_a_byte_order_mark_imports_like_utf8(tmp_path: Path) -
 
 CELL_VARIANTS = {
     "empty": "",
-    "wrong": "=1+2 \u2603 <b>x</b> ' \"quoted\" ;,\t| 0x00",
+    "wrong": '=1+2 \u2603 <b>x</b> \' "quoted" ;,\t| 0x00',
     "huge": "9" * 100_000,  # 100 KB: under the csv module's 128 KB cell limit, so the file is read
 }
 

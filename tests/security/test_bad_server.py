@@ -125,6 +125,7 @@ class CorruptingTransport(httpx.BaseTransport):
 @pytest.fixture
 def corrupt(populated: World, monkeypatch: pytest.MonkeyPatch) -> Callable[..., CorruptingTransport]:
     """``corrupt(endpoint, corruption, division=, forward=)`` installs the corrupting transport."""
+
     def install(endpoint: str, corruption: Corruption, **options: Any) -> CorruptingTransport:
         transport = CorruptingTransport(populated.sandbox.transport(), endpoint, corruption, **options)
         set_workspace(monkeypatch, transport=transport)

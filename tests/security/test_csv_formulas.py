@@ -20,7 +20,7 @@ from exactlink.store.crm_csv import FORMULA_START
 from tests.cli import run_cli
 from tests.crm.conftest import GOOD_ROW, render
 
-EVIL = ["=HYPERLINK(\"http://evil\",\"klik\")", "+31 20 555 0000", "-2+3", "@SUM(1+1)", "\t=1+1", "\r=1+1"]
+EVIL = ['=HYPERLINK("http://evil","klik")', "+31 20 555 0000", "-2+3", "@SUM(1+1)", "\t=1+1", "\r=1+1"]
 
 
 def _cells(text: str) -> list[list[str]]:
@@ -34,8 +34,9 @@ def test_crm_export_neutralises_every_column(tmp_path: Path, exactlink_home: Pat
     assert run_cli("crm", "import", str(source)).exit_code == 0
     db = sqlite3.connect(exactlink_home / "exactlink.db")
     columns = [row[1] for row in db.execute("PRAGMA table_info(relations)")]
-    text_columns = [c for c in ("name", "legal_form", "kvk", "rsin", "vat_number", "phone", "email", "website")
-                    if c in columns]
+    text_columns = [
+        c for c in ("name", "legal_form", "kvk", "rsin", "vat_number", "phone", "email", "website") if c in columns
+    ]
     with db:
         db.execute(f"UPDATE relations SET {', '.join(f'{c} = ?' for c in text_columns)}", [value] * len(text_columns))
         db.execute("UPDATE addresses SET street = ?, city = ?", (value, value))

@@ -152,4 +152,3 @@ def test_the_callback_listens_on_127_0_0_1_only_and_pkce_is_s256_of_the_verifier
     assert query["code_challenge"] == [pkce.s256_challenge(verifier)]
     assert verifier not in str(seen["url"]), "the verifier itself never travels through the browser"
     assert _listening_addresses(port) == [], "the listener is gone once the login is done"
-

@@ -297,9 +297,7 @@ class ExactClient:
         url = f"{self.base_url}/api/v1/{path}" if division is None else f"{self.base_url}/api/v1/{division}/{path}"
         return f"{url}?{build_query(options)}" if options else url
 
-    def _check_paging(
-        self, url: str, followed: set[str], pages: int, division: int | None, endpoint: str
-    ) -> None:
+    def _check_paging(self, url: str, followed: set[str], pages: int, division: int | None, endpoint: str) -> None:
         """Stop a ``__next`` chain that repeats itself or runs past ``max_pages``."""
         problem = None
         if url in followed:

@@ -15,9 +15,7 @@ from exactlink.errors import ExactlinkError
 
 # The 403 ``Reason`` header values Exact Online documents, as sentences. ``{division}`` is filled in.
 FORBIDDEN_REASONS: dict[str, str] = {
-    "NoDivisionAccess": (
-        "this login has no access to {administration} (or the app was not given consent for it)"
-    ),
+    "NoDivisionAccess": ("this login has no access to {administration} (or the app was not given consent for it)"),
     "WrongDivision": "{administration} is not accessible to this login",
     "LicenseExpired": "the Exact Online licence of {administration} has expired",
     "BlockedUser": "this Exact Online user is blocked",
@@ -80,8 +78,7 @@ class RateLimitExhausted(DivisionError):
     def __init__(self, *, division: int | None, endpoint: str | None, retry_at: datetime | None) -> None:
         when = retry_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if retry_at else "tomorrow"
         super().__init__(
-            f"the daily Exact Online API limit for {administration(division)} is used up; "
-            f"try again after {when}",
+            f"the daily Exact Online API limit for {administration(division)} is used up; try again after {when}",
             status=429,
             division=division,
             endpoint=endpoint,

@@ -65,9 +65,7 @@ def scrub_value(value: Any, key: str | None = None, *, keep_text: bool = False) 
     ``keep_text`` keeps strings (still run through :func:`scrub_text`): for Exact's error object.
     """
     if isinstance(value, dict):
-        return {
-            name: scrub_value(item, name, keep_text=keep_text or name == "error") for name, item in value.items()
-        }
+        return {name: scrub_value(item, name, keep_text=keep_text or name == "error") for name, item in value.items()}
     if isinstance(value, list):
         return [scrub_value(item, key, keep_text=keep_text) for item in value]
     if isinstance(value, str):

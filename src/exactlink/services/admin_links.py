@@ -599,9 +599,7 @@ def link_rows(
                 validate_row(context, row, force=force)
         _check_duplicates(rows)
         planned = [row for row in rows if row.status == "planned"]
-        links = SolutionLinkIndex(
-            client, context.office.division, read_all=len(planned) > PER_ACCOUNT_LOOKUP_LIMIT
-        )
+        links = SolutionLinkIndex(client, context.office.division, read_all=len(planned) > PER_ACCOUNT_LOOKUP_LIMIT)
         for row in planned:
             carry_out(context, row, links, dry_run=dry_run)
     return report
@@ -843,9 +841,7 @@ def suggest_links(ws: Workspace) -> SuggestReport:
                 if strength:
                     division = keys.division
                     candidates.append(
-                        Suggestion(
-                            number, relation.get("name") or "", division.code, division.name, evidence, strength
-                        )
+                        Suggestion(number, relation.get("name") or "", division.code, division.name, evidence, strength)
                     )
     return SuggestReport(_resolve_competition(candidates))
 

@@ -144,9 +144,7 @@ def _forms() -> tuple[Form, ...]:
             lambda now: f"Created ge {datetime_literal((now - timedelta(days=30)).date())}",
             fallback=forms.RETURNS_ALL,
         ),
-        Form(
-            forms.RETURNS_ALL, "client", returns_fetch.RETURNS_PATH, returns_fetch.return_select, is_fallback=True
-        ),
+        Form(forms.RETURNS_ALL, "client", returns_fetch.RETURNS_PATH, returns_fetch.return_select, is_fallback=True),
         Form(
             "one return (feedback)",
             "client",

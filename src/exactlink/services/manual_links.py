@@ -201,6 +201,7 @@ def apply_link(db: sqlite_utils.Database, plan: LinkPlan) -> None:
 def _refresh_quietly(ws: Workspace, division: int) -> bool:
     """Refresh the mirror once (an account created in Exact a minute ago); False when that is not possible."""
     from exactlink.services.office_mirror import refresh_office_mirror
+
     try:
         with ws.client() as client:
             refresh_office_mirror(client, ws.db, division)

@@ -579,6 +579,7 @@ def _push(
         set_exact_bank_account_id,
         set_exact_contact_id,
     )
+
     number, account_id = plan.relation, plan.account_id
     if plan.address_ids or plan.contact_ids or plan.bank_ids:
         with transaction(db):

@@ -124,7 +124,6 @@ def list_divisions(client: ExactClient) -> TenantOverview:
     """
     from exactlink.api.errors import ApiError
 
-
     anchor, accessible = _divisions(client, "system/Divisions")
     overview = TenantOverview(user=client.me())
     seen = {division.Code for division in accessible}
