@@ -135,7 +135,7 @@ def _timed_run(sandbox: Any, workers: int, relation: str | None = None) -> dict[
         "calls": len(sandbox.request_log),
         "returns_calls": sandbox.calls("read/financial/Returns"),
         "vraagposten_calls": sandbox.calls("bulk/Financial/TransactionLines"),
-        "gl_account_calls": sandbox.calls("financial/GLAccounts"),
+        "gl_account_calls": sandbox.calls("sync/Financial/GLAccounts"),
         "status_429": statuses.get(429, 0),
         "new_returns": report.totals()["new"],
     }

@@ -271,7 +271,7 @@ def test_vraagposten_are_read_from_the_suspense_account_and_the_choice_is_cached
     second = run_cli("fetch-returns", "--json")
 
     assert first.exit_code == 0 and second.exit_code == 0
-    assert office.sandbox.calls("financial/GLAccounts", division) == 1
+    assert office.sandbox.calls("sync/Financial/GLAccounts", division) == 1
     assert office.sandbox.calls("bulk/Financial/TransactionLines", division) == 2
     call = next(e for e in office.sandbox.request_log if e.endpoint == "bulk/Financial/TransactionLines")
     assert call.query["$filter"] == f"GLAccountCode eq '{code}'"
@@ -306,7 +306,7 @@ def test_vraagposten_off_means_no_ledger_calls(office: Office, monkeypatch: pyte
 
     assert run_cli("fetch-returns").exit_code == 0
 
-    assert office.sandbox.calls("financial/GLAccounts") == 0
+    assert office.sandbox.calls("sync/Financial/GLAccounts") == 0
     assert office.sandbox.calls("bulk/Financial/TransactionLines") == 0
 
 
