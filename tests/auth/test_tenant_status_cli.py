@@ -248,3 +248,29 @@ def test_tenant_select_dry_run_stores_nothing_and_json_says_what_was_chosen(logg
     document = json.loads(chosen.stdout)
     assert document["stored"] is True and "practice" in document["flags"] and document["warnings"] == []
     assert json.loads(run_cli("tenant", "show", "--json").stdout)["division"] == office
+
+
+def test_status_summarises_the_api_budget_in_two_lines(logged_in: Exact) -> None:
+    from exactlink.api.ratelimit import LimitState
+    from exactlink.services.session import rate_limit_log
+
+    office = logged_in.sandbox.data.office_division
+    assert run_cli("tenant", "select", str(office), "--yes").exit_code == 0
+    now = time.time()
+    states = {
+        str(office): LimitState(60, 41, now + 30, 5000, 4200, now + 3600, now),
+        **{str(code): LimitState(60, 59, now + 30, 5000, 5000 - code % 97, now + 3600, now) for code in range(1, 41)},
+        "7": LimitState(60, 59, now + 30, 5000, 120, now + 3600, now),
+    }
+    rate_limit_log().record(states)
+
+    text = run_cli("status").stdout
+    budget = [line for line in text.splitlines() if line.startswith("API budget")]
+    assert budget == [
+        "API budget of the office administration: 41/60 this minute, 4200/5000 today",
+        "API budget of 40 client administrations: lowest 120/5000 today (administration 7), 1 near the limit "
+        "(`exactlink status --verbose` lists them all)",
+    ]
+    verbose = run_cli("status", "--verbose").stdout
+    listed = {line.split(":")[0] for line in verbose.splitlines() if line.startswith("API budget ")}
+    assert {f"API budget {code}" for code in [office, *range(1, 41)]} <= listed

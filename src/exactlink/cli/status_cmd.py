@@ -9,7 +9,10 @@ def register(app: typer.Typer) -> None:
     app.command("status")(status)
 
 
-def status(json_output: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+def status(
+    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+    verbose: bool = typer.Option(False, "--verbose", help="The API budget of every administration, one per line."),
+) -> None:
     """Show who is logged in, where the tokens are, the office administration, API budget and last runs.
 
     Exits 4 when nobody is logged in (handy for monitoring).
@@ -23,7 +26,7 @@ def status(json_output: bool = typer.Option(False, "--json", help="Print JSON.")
     if json_output:
         emit_json(report)
     else:
-        for line in status_lines(report):
+        for line in status_lines(report, verbose=verbose):
             out().print(line, highlight=False, markup=False)
     if not report["logged_in"]:
         raise typer.Exit(int(ExitCode.LOGIN_REQUIRED))

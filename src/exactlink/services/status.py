@@ -90,8 +90,33 @@ def status_report(ws: Workspace, *, runs: int = 5) -> dict[str, Any]:
     return report
 
 
-def status_lines(report: dict[str, Any]) -> list[str]:
-    """The human-readable ``status`` (one fact per line)."""
+NEAR_THE_LIMIT = 0.1  # under 10 % of the day's calls left
+
+
+def budget_lines(rows: list[dict[str, Any]], office: int | None) -> list[str]:
+    """The API budget in at most two lines: the office administration's (shared by everything the office does),
+    and the client administrations' lowest day budget with how many are near their limit."""
+    lines = []
+    for row in rows:
+        if row["division"] == office:
+            lines.append(
+                f"API budget of the office administration: {row['minutely_remaining']}/{row['minutely_limit']} "
+                f"this minute, {row['daily_remaining']}/{row['daily_limit']} today"
+            )
+    clients = [row for row in rows if row["division"] not in (office, "current") and row["daily_limit"]]
+    if clients:
+        lowest = min(clients, key=lambda row: (row["daily_remaining"] is None, row["daily_remaining"] or 0))
+        near = [row for row in clients if (row["daily_remaining"] or 0) < NEAR_THE_LIMIT * row["daily_limit"]]
+        lines.append(
+            f"API budget of {len(clients)} client administrations: lowest {lowest['daily_remaining']}/"
+            f"{lowest['daily_limit']} today (administration {lowest['division']}), {len(near)} near the limit"
+            " (`exactlink status --verbose` lists them all)"
+        )
+    return lines
+
+
+def status_lines(report: dict[str, Any], *, verbose: bool = False) -> list[str]:
+    """The human-readable ``status`` (one fact per line; ``verbose`` lists the budget of every administration)."""
     lines = [f"Exact Online: {report['base_url']}"]
     if not report["client_id_configured"]:
         lines.append("app: not configured (set exact.client_id or EXACTLINK_CLIENT_ID)")
@@ -116,7 +141,10 @@ def status_lines(report: dict[str, Any]) -> list[str]:
         lines.append(f"office administration: {office['division']} {office['name']}")
     else:
         lines.append("office administration: not chosen (run `exactlink tenant select`)")
-    for row in report.get("api_budget", []):
+    budget = report.get("api_budget", [])
+    if not verbose:
+        lines.extend(budget_lines(budget, office["division"] if office else None))
+    for row in budget if verbose else []:
         lines.append(
             f"API budget {row['division']}: {row['minutely_remaining']}/{row['minutely_limit']} this minute, "
             f"{row['daily_remaining']}/{row['daily_limit']} today (seen {row['seen_at']})"
