@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from exactlink.auth.loopback import LoopbackListener
-from exactlink.errors import UsageError
+from exactlink.errors import ExactlinkError, UsageError
 from exactlink.exitcodes import ExitCode
 from tests.auth.conftest import Browser, Exact, free_port
 from tests.auth.conftest import browser as browser
@@ -63,9 +63,15 @@ def _has_ipv6_loopback() -> bool:
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "[::1]"])
 def test_the_listener_binds_exactly_the_host_of_the_redirect_uri(host: str) -> None:
-    if host == "[::1]" and not _has_ipv6_loopback():
-        pytest.skip("no IPv6 loopback here")
     port = free_port()
+    if host == "[::1]" and not _has_ipv6_loopback():
+        # A machine without IPv6 loopback: the login says plainly that it cannot listen there.
+        with (
+            pytest.raises(ExactlinkError, match="cannot listen on ::1"),
+            LoopbackListener(f"http://{host}:{port}/callback", "state"),
+        ):
+            pass
+        return
     with LoopbackListener(f"http://{host}:{port}/callback", "state"):
         assert _connects(host.strip("[]"), port)
         other = "::1" if host == "127.0.0.1" else "127.0.0.1"
