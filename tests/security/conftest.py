@@ -161,3 +161,13 @@ def expire_stored_tokens(home: Path) -> None:
         tokens["expires_at"] = 0
         entry["tokens"] = json.dumps(tokens)
     token_file.write_text(json.dumps(stored), encoding="utf-8")
+
+
+@pytest.fixture
+def open_umask() -> Iterator[None]:
+    """Run the test with ``umask 000``: only an explicit mode keeps a file private."""
+    previous = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(previous)

@@ -28,7 +28,7 @@ import pytest
 
 from exactlink.exitcodes import ExitCode
 from tests.cli import run_cli, set_workspace
-from tests.security.conftest import World, assert_one_clear_error, database_dump
+from tests.security.conftest import World, assert_one_clear_error, database_dump, expire_stored_tokens
 
 JSON = "application/json; charset=utf-8"
 Answer = tuple[int, str, bytes]
@@ -317,14 +317,8 @@ def test_a_division_with_an_unknown_status_is_listed_not_a_crash(
 @pytest.fixture
 def expired(exactlink_home: Path) -> Path:
     """The stored access token counts as expired, so the next call refreshes first."""
-    token_file = exactlink_home / "state" / "tokens.json"
-    stored = json.loads(token_file.read_text(encoding="utf-8"))
-    for entry in stored.values():
-        tokens = json.loads(entry["tokens"])
-        tokens["expires_at"] = 0
-        entry["tokens"] = json.dumps(tokens)
-    token_file.write_text(json.dumps(stored), encoding="utf-8")
-    return token_file
+    expire_stored_tokens(exactlink_home)
+    return exactlink_home / "state" / "tokens.json"
 
 
 @pytest.mark.parametrize("corruption", ["HTML", "truncated JSON", "empty 200", '{"d":{}}', "not OData"])

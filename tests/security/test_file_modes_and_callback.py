@@ -14,11 +14,9 @@ challenge in the authorization URL is the S256 of the verifier the token endpoin
 
 from __future__ import annotations
 
-import os
 import socket
 import stat
 import urllib.parse
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,16 +27,6 @@ from tests.auth.conftest import Browser, Exact
 from tests.auth.conftest import browser as browser
 from tests.auth.conftest import exact as exact
 from tests.cli import run_cli
-
-
-@pytest.fixture
-def open_umask() -> Iterator[None]:
-    """Run the test with ``umask 000``: only an explicit mode keeps a file private."""
-    previous = os.umask(0)
-    try:
-        yield
-    finally:
-        os.umask(previous)
 
 
 def modes(root: Path) -> dict[str, int]:

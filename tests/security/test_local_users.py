@@ -65,15 +65,6 @@ def shared() -> Iterator[Path]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-@pytest.fixture
-def open_umask() -> Iterator[None]:
-    previous = os.umask(0)
-    try:
-        yield
-    finally:
-        os.umask(previous)
-
-
 def tokens(n: int) -> TokenSet:
     return TokenSet(f"access-{n}", f"refresh-{n}", expires_at=1000.0 + n, refreshed_at=float(n))
 
