@@ -192,7 +192,7 @@ def run_doctor(ws: Workspace, *, record: Path | None = None) -> DoctorReport:
         report.add("probes", "Exact Online", SKIPPED, "no login to probe with")
         return report
     seen: list[httpx.Response] = []
-    client = _recording_client(ws, seen)
+    client = _recording_client(ws, seen, bodies=record is not None)
     try:
         office, clients = _access(ws, client, report)
         _clock(ws, seen, report)
@@ -216,20 +216,12 @@ def run_doctor(ws: Workspace, *, record: Path | None = None) -> DoctorReport:
 # -- configuration and login ---------------------------------------------------------------------------
 
 
-def _is_loopback(host: str) -> bool:
-    import ipaddress
-
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def _configuration(ws: Workspace, report: DoctorReport) -> bool:
     import httpx
 
     from exactlink.errors import ConfigError
     from exactlink.services.session import client_secret
+    from exactlink.urls import insecure_url_problem
 
     exact = ws.settings.exact
     if not exact.client_id.strip():
@@ -248,11 +240,11 @@ def _configuration(ws: Workspace, report: DoctorReport) -> bool:
     except ConfigError as problem:
         report.add("configuration", "client secret", FAILED, problem.message, problem.hint)
         return False
-    site = httpx.URL(exact.effective_base_url)
-    if site.scheme == "https" or _is_loopback(site.host):
+    insecure = insecure_url_problem(exact.effective_base_url)
+    if insecure is None:
         report.add("configuration", "site", OK, exact.effective_base_url)
     else:
-        report.add("configuration", "site", FAILED, f"{exact.effective_base_url} is not https", "use the https address")
+        report.add("configuration", "site", FAILED, f"{exact.effective_base_url} {insecure}", "use the https address")
     redirect = httpx.URL(exact.redirect_uri)
     if redirect.scheme == "https":
         report.add("configuration", "redirect URI", OK, f"{exact.redirect_uri} (register exactly this address)")
@@ -293,8 +285,12 @@ def _login(ws: Workspace, report: DoctorReport) -> bool:
     return True
 
 
-def _recording_client(ws: Workspace, seen: list[httpx.Response]) -> ExactClient:
-    """The workspace's client, with every answer's headers kept (the clock check reads ``Date``)."""
+def _recording_client(ws: Workspace, seen: list[httpx.Response], *, bodies: bool) -> ExactClient:
+    """The workspace's client, with every answer kept in ``seen`` (the clock check reads its ``Date``).
+
+    Only with ``bodies`` (``--record``) is an answer read here in full to keep it; otherwise it goes to the
+    client unread, so the client's streamed answer-size limit still applies.
+    """
     import httpx
 
     inner = ws.transport or httpx.HTTPTransport()
@@ -302,6 +298,9 @@ def _recording_client(ws: Workspace, seen: list[httpx.Response]) -> ExactClient:
     class Recording(httpx.BaseTransport):
         def handle_request(self, request: httpx.Request) -> httpx.Response:
             answer = inner.handle_request(request)
+            if not bodies:
+                seen.append(answer)
+                return answer
             try:
                 body = answer.read()
             finally:
