@@ -91,12 +91,11 @@ def crm_list(
     """List the relations: number, name, KvK, RSIN/BSN (masked), linked account and administration, issues."""
     from exactlink.cli.context import workspace
     from exactlink.console import emit_json
-    from exactlink.domain.privacy import mask_view
     from exactlink.services.crm import effective_show_bsn, list_relations_view
 
     ws = workspace()
     show = effective_show_bsn(ws, show_bsn)
-    rows = mask_view(list_relations_view(ws, show_bsn=show, flagged=flagged, unlinked=unlinked), show_bsn=show)
+    rows = list_relations_view(ws, show_bsn=show, flagged=flagged, unlinked=unlinked)  # masked there
     if json_output:
         emit_json(rows)
         return
@@ -114,12 +113,11 @@ def crm_show(
     """Show one relation: fields, addresses, contacts, bank accounts, links, SBR window, issues, recent returns."""
     from exactlink.cli.context import workspace
     from exactlink.console import emit_json
-    from exactlink.domain.privacy import mask_view
     from exactlink.services.crm import effective_show_bsn, show_relation
 
     ws = workspace()
     show = effective_show_bsn(ws, show_bsn)
-    data = mask_view(show_relation(ws, relation, show_bsn=show), show_bsn=show)
+    data = show_relation(ws, relation, show_bsn=show)  # masked there
     if json_output:
         emit_json(data)
         return
