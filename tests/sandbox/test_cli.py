@@ -122,6 +122,18 @@ def test_serve_runs_until_ctrl_c_and_then_exits_0(tmp_path: Path) -> None:
         httpx.get(f"{base_url}/api/v1/current/Me", timeout=2)
 
 
+def test_ctrl_c_while_the_url_is_printed_still_stops_the_server() -> None:
+    from exactlink.sandbox import Sandbox
+
+    def interrupted_announcement() -> None:
+        raise KeyboardInterrupt
+
+    server = Sandbox(clients=1, seed=1).serve()
+    runner.wait_until_interrupted(server, interrupted_announcement)
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{server.base_url}/api/v1/current/Me", timeout=2)
+
+
 def test_export_crm_writes_the_csv_and_the_ground_truth(tmp_path: Path) -> None:
     export, truth = tmp_path / "crm.csv", tmp_path / "truth.csv"
     result = run_cli(

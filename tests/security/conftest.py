@@ -35,7 +35,7 @@ class World:
     env: dict[str, str]
     template: Path
     crm_csv: Path
-    relation: str  # a linked relation with a linked administration
+    relation: str  # a linked relation with a linked administration that has returns and open vraagposten
     document_id: str  # a fetched VAT return in status 40 (realised: feedback is possible)
     division: int  # the client administration of that return
 
@@ -64,7 +64,8 @@ def _story(template: Path, sandbox: Sandbox) -> tuple[str, str, int]:
     )
     db = sqlite3.connect(template / "exactlink.db")
     try:
-        relation = db.execute("SELECT relation_number FROM admin_links ORDER BY relation_number").fetchone()[0]
+        # The relation of the administration whose vraagposten the scenario keeps open, on any day.
+        relation = db.execute("SELECT relation_number FROM admin_links WHERE division = ?", (division,)).fetchone()[0]
         stored = db.execute("SELECT kind, status FROM returns WHERE document_id = ?", (document,)).fetchone()
     finally:
         db.close()

@@ -64,13 +64,16 @@ def serve(
 
     sandbox, server = runner.start_sandbox(options, workspace().settings.exact.redirect_uri)
     details = runner.connection_info(sandbox, server)
-    if json_output:
-        emit_json(details)
-    else:
-        sys.stdout.write("\n".join(runner.describe(details)) + "\n")
-        sys.stdout.flush()
-    info("Press Ctrl-C to stop.")
-    runner.wait_until_interrupted(server)
+
+    def announce() -> None:
+        if json_output:
+            emit_json(details)
+        else:
+            sys.stdout.write("\n".join(runner.describe(details)) + "\n")
+            sys.stdout.flush()
+        info("Press Ctrl-C to stop.")
+
+    runner.wait_until_interrupted(server, announce)
 
 
 @sandbox_app.command("export-crm")

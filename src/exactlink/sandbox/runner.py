@@ -158,9 +158,16 @@ def describe(info: dict[str, object]) -> list[str]:
     ]
 
 
-def wait_until_interrupted(server: RunningServer, pause: Callable[[float], None] = time.sleep) -> None:
-    """Serve until Ctrl-C, then stop the server cleanly (Ctrl-C is the normal way to stop: no error)."""
+def wait_until_interrupted(
+    server: RunningServer, announce: Callable[[], None] = lambda: None, pause: Callable[[float], None] = time.sleep
+) -> None:
+    """Announce the server, serve until Ctrl-C, then stop it cleanly (Ctrl-C is the normal way to stop: no error).
+
+    The announcement runs inside the interrupt handling: a Ctrl-C that arrives while it is being printed (a
+    script may press it as soon as it reads the URL) still stops the server instead of leaving its thread running.
+    """
     try:
+        announce()
         while True:
             pause(3600)
     except KeyboardInterrupt:
