@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 
@@ -13,11 +15,14 @@ def schedule(
     cron: bool = typer.Option(False, "--cron", help="Only the crontab lines."),
     systemd: bool = typer.Option(False, "--systemd", help="Only the systemd service and timer."),
     json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+    report: Path | None = typer.Option(None, "--report", help="Each run also refreshes this overview page (HTML)."),
+    report_mode: str | None = typer.Option(None, "--report-mode", help="The page's file mode, octal (default 0600)."),
 ) -> None:
     """Print the crontab line and systemd timer that run fetch-returns hourly in office hours.
 
     The crontab line fits this machine's time zone; both use the absolute path of exactlink, --office-hours,
-    --skip-if-locked (a run still busy makes the next one skip quietly) and --quiet.
+    --skip-if-locked (a run still busy makes the next one skip quietly) and --quiet. With --report FILE
+    the line also has --report FILE: each run refreshes the overview page (see `exactlink report`).
 
     Install with `crontab -e`; or save the units in ~/.config/systemd/user/, then enable the timer.
     """
@@ -25,7 +30,7 @@ def schedule(
     from exactlink.console import emit_json, out
     from exactlink.services.schedule_plan import build_schedule
 
-    plan = build_schedule(workspace())
+    plan = build_schedule(workspace(), report=report, report_mode=report_mode)
     parts = {"cron": cron or not systemd, "systemd": systemd or not cron}
     if json_output:
         emit_json(plan.as_json(**parts))

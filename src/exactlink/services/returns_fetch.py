@@ -547,7 +547,12 @@ def store_administration(
         outcome.new, outcome.changed, outcome.unchanged = counts.new, counts.changed, counts.unchanged
         if open_rows is not None:
             outcome.vraagposten_new = upsert_vraagposten(db, target.division, open_rows, complete=True).new
-        info: dict[str, Any] = {"last_fetch_at": now_iso(), "last_fetch_note": outcome.empty_reason}
+        info: dict[str, Any] = {
+            "last_fetch_at": now_iso(),
+            "last_fetch_note": outcome.empty_reason,
+            "last_fetch_error": outcome.error,
+            "last_fetch_failed_at": now_iso() if outcome.error else None,
+        }
         if fetched.gl_choice is not None:
             info.update(
                 vraagposten_codes=list(fetched.gl_choice.codes),
@@ -694,6 +699,12 @@ def _settle(
         target.relation_number, target.relation_name, target.division, target.division_name, target.window_start
     )
     outcome.error = error.message if error is not None else "unknown failure"
+    if not dry_run:
+        from exactlink.store.admin import update_admin_info
+        from exactlink.store.db import now_iso
+
+        # Kept per administration so the overview page can say which administrations failed, and why.
+        update_admin_info(db, target.division, last_fetch_error=outcome.error, last_fetch_failed_at=now_iso())
     return outcome
 
 

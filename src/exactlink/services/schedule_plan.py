@@ -173,10 +173,12 @@ class SchedulePlan:
         return "\n".join(parts)
 
 
-def build_schedule(ws: Workspace) -> SchedulePlan:
+def build_schedule(ws: Workspace, *, report: Path | None = None, report_mode: str | None = None) -> SchedulePlan:
     """The schedule for this machine (:func:`detect_machine_timezone`, :func:`find_executable`) and settings.
 
-    The machine's zone is compared with the office zone as of the workspace clock's now.
+    The machine's zone is compared with the office zone as of the workspace clock's now. ``report`` adds
+    ``--report FILE`` (absolute: cron starts in $HOME) so each run refreshes the overview page, ``report_mode``
+    its ``--report-mode``.
 
     Raises:
         ConfigError: ``schedule.timezone`` is not a known zone.
@@ -190,6 +192,12 @@ def build_schedule(ws: Workspace) -> SchedulePlan:
         ) from None
     machine_zone = detect_machine_timezone()
     argv = [*find_executable(), *FETCH_ARGUMENTS]
+    if report is not None:
+        argv += ["--report", str(report.expanduser().absolute())]
+        if report_mode is not None:
+            from exactlink.services.overview import parse_mode
+
+            argv += ["--report-mode", f"0{parse_mode(report_mode):o}"]
     environment: dict[str, str] = {}
     if os.environ.get("EXACTLINK_HOME"):
         # cron starts in $HOME, so a relative EXACTLINK_HOME would point elsewhere

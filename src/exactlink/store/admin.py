@@ -7,7 +7,8 @@ an hourly run does not read the chart of accounts again), and what the last fetc
 
 Known fields: ``name``, ``vraagposten_configured`` (list of codes), ``vraagposten_codes`` (list),
 ``vraagposten_source`` (``configured``/``description``), ``vraagposten_problem`` (text or None),
-``vraagposten_checked_at`` (UTC ISO), ``last_fetch_at``, ``last_fetch_note``.
+``vraagposten_checked_at`` (UTC ISO), ``last_fetch_at``, ``last_fetch_note``, and ``last_fetch_error`` with
+``last_fetch_failed_at`` while the administration's last fetch failed (the overview page shows them).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ FIELDS = frozenset(
         "vraagposten_checked_at",
         "last_fetch_at",
         "last_fetch_note",
+        "last_fetch_error",
+        "last_fetch_failed_at",
     }
 )
 
