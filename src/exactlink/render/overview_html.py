@@ -388,8 +388,8 @@ def _returns_table(overview: Overview, words: _Words) -> str:
     rows = "\n".join(_row(line, words) for line in overview.returns)
     return (
         f'<section aria-labelledby="returns"><h2 id="returns">{escape(words["returns"])}</h2>{form}'
-        f'<div class="scroll" tabindex="0" role="region" aria-labelledby="returns">'
-        f'<table id="returns-table"><caption>{escape(words["caption"])}</caption>'
+        f'<div class="scroll" tabindex="0" role="region" aria-labelledby="returns-caption">'
+        f'<table id="returns-table"><caption id="returns-caption">{escape(words["caption"])}</caption>'
         f"<thead><tr>{head}</tr></thead><tbody>\n{rows}\n</tbody></table></div>"
         f'<p class="legend">{escape(words["legend"])}</p></section>'
     )
