@@ -55,7 +55,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "administration": "Administratie",
         "kind": "Soort",
         "period": "Periode",
-        "amount": "Bedrag",
+        "amount": "Bedrag (€)",
         "due": "Vervaldatum",
         "days": "Dagen",
         "exact_status": "Status in Exact",
@@ -66,7 +66,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "filter_within": "Te doen binnen … dagen",
         "all": "alle",
         "reset": "Alles tonen",
-        "shown": "{n} van {m} aangiftes getoond",
+        "shown": "{n} van {m} aangiftes passen",
+        "paged": " (de eerste {k} staan in de tabel)",
+        "more_rows": "Toon {k} meer",
         "sort_hint": "Sorteren",
         "late": "te laat",
         "today": "vandaag",
@@ -122,7 +124,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "administration": "Administration",
         "kind": "Kind",
         "period": "Period",
-        "amount": "Amount",
+        "amount": "Amount (€)",
         "due": "Due date",
         "days": "Days",
         "exact_status": "Exact status",
@@ -133,7 +135,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "filter_within": "To do within … days",
         "all": "all",
         "reset": "Show all",
-        "shown": "{n} of {m} returns shown",
+        "shown": "{n} of {m} returns match",
+        "paged": " (the first {k} are in the table)",
+        "more_rows": "Show {k} more",
         "sort_hint": "Sort",
         "late": "overdue",
         "today": "today",
@@ -218,6 +222,13 @@ def _csp_hash(text: str) -> str:
     return "sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
 
 
+@cache
+def _status_word(lang: str, status: int | None, dutch: str) -> str:
+    from exactlink.domain.returns import status_name
+
+    return status_name(status) if lang == "en" else dutch.split(" (", 1)[0]
+
+
 class _Words:
     """The page's words and number/date formats in one language."""
 
@@ -228,13 +239,16 @@ class _Words:
     def __getitem__(self, key: str) -> str:
         return self.text[key]
 
-    def amount(self, value: float | None, currency: str = "EUR") -> str:
+    def amount(self, value: float | None, currency: str = "EUR", *, sign: bool = True) -> str:
+        """``€ 1.234,50`` (nl) or ``€ 1,234.50`` (en); without ``sign`` a euro amount is the number alone."""
         if value is None:
             return ""
         text = f"{value:,.2f}"
         if self.lang == "nl":
             text = text.replace(",", "_").replace(".", ",").replace("_", ".")
-        return f"{'€' if currency == 'EUR' else currency} {text}"
+        if currency == "EUR":
+            return f"€ {text}" if sign else text
+        return f"{currency} {text}"
 
     def day(self, value: date) -> str:
         return f"{value.day} {MONTHS[self.lang][value.month - 1]} {value.year}"
@@ -248,11 +262,7 @@ class _Words:
 
     def status(self, line: ReturnLine) -> str:
         """Exact's status word: the Dutch word Exact shows (without the explanation), or Exact's English name."""
-        from exactlink.domain.returns import status_name
-
-        if self.lang == "en":
-            return status_name(line.exact_status)
-        return line.exact_status_text.split(" (", 1)[0]
+        return _status_word(self.lang, line.exact_status, line.exact_status_text)
 
     def local(self, line: ReturnLine) -> str:
         word = self.text.get(line.local_status, line.local_status)
@@ -283,11 +293,11 @@ def _days(line: ReturnLine, words: _Words) -> str:
 def _row(line: ReturnLine, words: _Words) -> str:
     due = line.due_date.isoformat() + (words["computed"] if line.due_computed else "") if line.due_date else "—"
     cells = (
-        f"{line.relation_number} {line.relation_name}".strip(),
+        line.relation_number,  # the name is in the relation's block (the script adds it to the column)
         _administration(line),
         words.kind(line),
         line.period,
-        words.amount(line.amount, line.currency),
+        words.amount(line.amount, line.currency, sign=False),
         due,
         _days(line, words),
         words.status(line),
@@ -374,9 +384,17 @@ def _returns_table(overview: Overview, words: _Words) -> str:
         ("local", "text"),
     )
     head = "".join(f'<th scope="col" data-type="{kind}">{escape(words[name])}</th>' for name, kind in headers)
+    script_texts = {  # the words the script puts on the page
+        "decimal": "," if words.lang == "nl" else ".",
+        "shown": words["shown"],
+        "paged": words["paged"],
+        "more": words["more_rows"],
+        "relation-link": words["show_in_table"],
+        "sort-hint": words["sort_hint"],
+    }
+    data = " ".join(f'data-{name}="{escape(value)}"' for name, value in script_texts.items())
     form = (
-        f'<form id="filters" hidden data-decimal="{"," if words.lang == "nl" else "."}" '
-        f'data-shown="{escape(words["shown"])}" data-sort-hint="{escape(words["sort_hint"])}">'
+        f'<form id="filters" hidden {data}>'
         f'<label>{escape(words["filter_relation"])}<input name="relation" type="search" autocomplete="off"></label>'
         f'<label>{escape(words["filter_kind"])}<select name="kind">{_options(kinds, words)}</select></label>'
         f'<label>{escape(words["filter_status"])}<select name="status">{_options(statuses, words)}</select></label>'
@@ -386,11 +404,15 @@ def _returns_table(overview: Overview, words: _Words) -> str:
         f'<output id="shown" aria-live="polite"></output></form>'
     )
     rows = "\n".join(_row(line, words) for line in overview.returns)
+    # Without script the browser shows the table inside <noscript> as it is. With script that markup stays
+    # text (never 20,000 rows of DOM to lay out): the script reads the rows from it and shows a page at a time.
     return (
         f'<section aria-labelledby="returns"><h2 id="returns">{escape(words["returns"])}</h2>{form}'
-        f'<div class="scroll" tabindex="0" role="region" aria-labelledby="returns-caption">'
-        f'<table id="returns-table"><caption id="returns-caption">{escape(words["caption"])}</caption>'
-        f"<thead><tr>{head}</tr></thead><tbody>\n{rows}\n</tbody></table></div>"
+        f'<noscript id="returns-source"><div class="scroll" tabindex="0" role="region" '
+        f'aria-labelledby="returns-caption"><table id="returns-table">'
+        f'<caption id="returns-caption">{escape(words["caption"])}</caption>'
+        f"<thead><tr>{head}</tr></thead><tbody>\n{rows}\n</tbody></table></div></noscript>"
+        f'<div id="returns-live" hidden></div>'
         f'<p class="legend">{escape(words["legend"])}</p></section>'
     )
 
@@ -419,12 +441,10 @@ def _relation_block(block: RelationBlock, words: _Words) -> str:
     else:
         lines.append(f"<p>{escape(words['no_vraagposten'])}</p>")
     lines.append(_link_health(block, words))
-    link = (
-        f'<a href="#returns" data-rel="{escape(block.relation_number)}">{escape(words["show_in_table"])}</a>'
-        if block.returns
-        else ""
+    return (
+        f'<section class=rel id="r{escape(block.relation_number)}" data-n="{len(block.returns)}">'
+        f"<h3>{_relation_name(block)}</h3>{''.join(lines)}</section>"
     )
-    return f"<section class=rel><h3>{_relation_name(block)}</h3>{''.join(lines)}{link}</section>"
 
 
 def _link_health(block: RelationBlock, words: _Words) -> str:
@@ -432,10 +452,15 @@ def _link_health(block: RelationBlock, words: _Words) -> str:
         return f"<p class=bad>{escape(words['link_none'])}</p>"
     if block.division is None:
         return f"<p class=bad>{escape(words['admin_none'].format(rel=block.relation_number))}</p>"
-    division = f"{block.division} {block.administration or ''}".strip()
+    division = str(block.division)
+    if (
+        block.administration
+        and " ".join(block.administration.split()).casefold() != " ".join(block.name.split()).casefold()
+    ):
+        division += f" {block.administration}"
     text = words["link_ok"].format(code=block.account_code or "?", division=division)
     fetched = (
-        words["fetched"].format(moment=words.moment(block.last_fetch_at))
+        words["fetched"].format(moment=f"{block.last_fetch_at:%Y-%m-%d %H:%M}")
         if block.last_fetch_at
         else words["never_fetched"]
     )

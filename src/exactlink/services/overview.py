@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -27,9 +28,11 @@ from exactlink.domain.overview import (
     due_state,
     needs_action,
 )
+from exactlink.domain.returns import DueDateSource, kind_label, status_label
 from exactlink.errors import UsageError
 
 if TYPE_CHECKING:
+    from exactlink.domain.returns import DueDate
     from exactlink.store.overview import OpenVraagposten, RelationState, StoredReturn
     from exactlink.workspace import Workspace
 
@@ -70,10 +73,28 @@ def parse_mode(text: str | None) -> int:
     return mode
 
 
+@lru_cache(maxsize=65_536)
 def _masked(text: str | None) -> str | None:
     from exactlink.domain.privacy import mask_personal
 
     return mask_personal(text)
+
+
+_kind_label = lru_cache(maxsize=64)(kind_label)
+_status_label = lru_cache(maxsize=64)(status_label)
+
+
+@lru_cache(maxsize=16_384)
+def _due_and_period(
+    kind: str, year: int | None, period: int | None, frequency: str | None, description: str | None, due: str | None
+) -> tuple[DueDate, str]:
+    """The effective due date and the period label (many returns share them: computed once per combination)."""
+    from exactlink.domain.returns import effective_due_date, period_label
+
+    return (
+        effective_due_date(_date(due), kind, year, period, frequency, period_description=description),
+        _masked(period_label(year, period, frequency, kind, description)) or "",
+    )
 
 
 def _date(text: str | None) -> date | None:
@@ -97,18 +118,8 @@ def _moment(text: str | None, zone: ZoneInfo) -> datetime | None:
 
 def return_line(row: StoredReturn, today: date, administrations: dict[int, str]) -> ReturnLine:
     """One stored return with its period, due date (Exact's or computed), days left and state, masked."""
-    from exactlink.domain.returns import (
-        days_to_deadline,
-        effective_due_date,
-        kind_label,
-        period_label,
-        status_label,
-    )
-
-    due = effective_due_date(
-        _date(row.due_date), row.kind, row.year, row.period, row.frequency, period_description=row.period_description
-    )
-    days_left = days_to_deadline(due.due, today)
+    due, period = _due_and_period(row.kind, row.year, row.period, row.frequency, row.period_description, row.due_date)
+    days_left = (due.due - today).days if due.due is not None else None
     return ReturnLine(
         document_id=row.document_id,
         relation_number=row.relation_number or "",
@@ -116,15 +127,15 @@ def return_line(row: StoredReturn, today: date, administrations: dict[int, str])
         division=row.division,
         administration=administrations.get(row.division),
         kind=row.kind,
-        kind_label=kind_label(row.kind),
-        period=_masked(period_label(row.year, row.period, row.frequency, row.kind, row.period_description)) or "",
+        kind_label=_kind_label(row.kind),
+        period=period,
         amount=row.amount,
         currency=row.currency or "EUR",
         due_date=due.due,
-        due_computed=due.source.value == "computed",
+        due_computed=due.source is DueDateSource.COMPUTED,
         days_left=days_left,
         exact_status=row.status,
-        exact_status_text=status_label(row.status),
+        exact_status_text=_status_label(row.status),
         local_status=row.local_status,
         feedback_state=row.feedback_state,
         feedback_message=_masked(row.feedback_message),

@@ -1,0 +1,221 @@
+"""Overview page benchmark: 2,000 relations with ~10 returns each, the page written and opened in Chromium.
+
+    uv run python -m bench.bench_overview                  # 2,000 relations
+    uv run python -m bench.bench_overview --relations 200
+
+Quality bars (issue #12): the file is under 3 MB, ``exactlink report --html`` takes under 2 s (the whole command
+in a fresh process, start-up included, best of three because the machine is shared), and the page is interactive
+in Debian's Chromium in under 1 s (from the request for the page until its script has run: the table sortable and
+filterable). Also measured: one sort of the whole table and one filter, as a person would click them.
+
+The mirror is filled through the store (relations, links, administrations, returns in every state, vraagposten),
+dated around a fixed day; the command runs on the real clock, which only moves which rows are overdue.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+SIZE_BAR_BYTES = 3_000_000
+REPORT_BAR_SECONDS = 2.0
+INTERACTIVE_BAR_SECONDS = 1.0
+PAGE_URL = "http://overview.invalid/overzicht.html"
+KINDS = (("btw", 31), ("icp", 32), ("loonheffing", 146), ("btw_suppletie", 31))
+STATUSES = (10, 20, 20, 30, 40, 40, 50, 50, 50, 5)
+WORDS = ("Bakkerij", "Garage", "Schildersbedrijf", "Installatietechniek", "Kapsalon", "Adviesbureau", "Transport")
+PLACES = ("Delft", "Zwolle", "Groningen", "Tilburg", "Amersfoort", "Leeuwarden", "Utrecht", "Maastricht")
+
+
+def fill_mirror(relations: int, returns_per_relation: int, seed: int = 12) -> None:
+    """The mirror of EXACTLINK_HOME: ``relations`` relations, ~``returns_per_relation`` returns each."""
+    from exactlink.store.admin import update_admin_info
+    from exactlink.store.db import open_db, transaction
+    from exactlink.store.links import set_admin_link, set_link
+    from exactlink.store.meta import set_office
+    from exactlink.store.relations import RelationRecord, upsert_relation
+    from exactlink.store.returns import upsert_returns, upsert_vraagposten
+
+    rng = random.Random(seed)
+    today = datetime.now(UTC).date()
+    db = open_db()
+    set_office(db, 1000, "Kantoor Benchmark")
+    rows: list[dict[str, Any]] = []
+    with transaction(db):
+        for index in range(relations):
+            number = f"{100000 + index}"
+            name = f"{rng.choice(WORDS)} {rng.choice(PLACES)} {index} B.V."
+            upsert_relation(db, RelationRecord(number, name=name))
+            if index % 50 == 49:
+                continue  # a few relations not linked
+            set_link(db, number, f"a{index:07d}-0000-4000-8000-000000000000", str(index), method="kvk",
+                     linked_by="auto")  # fmt: skip
+            if index % 40 == 39:
+                continue  # and a few without an administration
+            division = 3_000_000 + index
+            set_admin_link(db, number, division)
+            error = "Exact Online answered 401: no access to this administration" if index % 97 == 0 else None
+            update_admin_info(
+                db, division, name=name, last_fetch_at=datetime.now(UTC).isoformat(), last_fetch_error=error
+            )
+            for count in range(rng.randint(returns_per_relation - 2, returns_per_relation + 2)):
+                kind, type_code = rng.choice(KINDS)
+                period = 1 + count % 12
+                due = today + timedelta(days=rng.randint(-40, 60))
+                rows.append(
+                    {
+                        "document_id": f"d{index:07d}-{count:04d}-4000-8000-000000000000",
+                        "division": division,
+                        "relation_number": number,
+                        "type": type_code,
+                        "kind": kind,
+                        "status": rng.choice(STATUSES),
+                        "year": today.year,
+                        "period": period,
+                        "frequency": "M",
+                        "amount": round(rng.uniform(-5_000, 60_000), 2),
+                        "currency": "EUR",
+                        "due_date": None if kind == "btw_suppletie" else due,
+                        "created": datetime.now(UTC) - timedelta(days=rng.randint(1, 30)),
+                    }
+                )
+    upsert_returns(db, rows)
+    for index in range(0, relations, 3):
+        division = 3_000_000 + index
+        lines = [
+            {
+                "id": f"v{index}-{line}",
+                "relation_number": f"{100000 + index}",
+                "date": (today - timedelta(days=rng.randint(1, 200))).isoformat(),
+                "amount": round(rng.uniform(-800, 800), 2),
+                "description": "Bankafschrift",
+            }
+            for line in range(rng.randint(1, 6))
+        ]
+        upsert_vraagposten(db, division, lines)
+    db.conn.close()
+
+
+def time_report(page: Path, runs: int = 3) -> tuple[float, int]:
+    """The best wall time of ``exactlink report --html PAGE`` in a fresh process, and the file's size."""
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "exactlink", "report", "--html", str(page)],
+            check=True,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+        )
+        timings.append(time.perf_counter() - started)
+    return min(timings), page.stat().st_size
+
+
+def _serving(html: bytes, requests: list[str]) -> Any:
+    """A route handler that serves the page at PAGE_URL, aborts anything else and notes every request."""
+
+    def route(route: Any) -> None:
+        requests.append(route.request.url)
+        if route.request.url == PAGE_URL:
+            route.fulfill(status=200, body=html, headers={"Content-Type": "text/html; charset=utf-8"})
+        else:
+            route.abort()
+
+    return route
+
+
+def time_in_chromium(page: Path, runs: int = 3) -> dict[str, Any]:
+    """Open the page in Chromium (every request routed; only the page is served): best times to interactive,
+    to sort the table by amount and to filter it on a kind."""
+    from tests.realworld.chromium_user import launched_chromium
+
+    html = page.read_bytes()
+    figures: dict[str, Any] = {"interactive": [], "sort": [], "filter": [], "other_requests": 0, "errors": 0}
+    with launched_chromium() as browser:
+        for _ in range(runs):
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            requests: list[str] = []
+            context.route("**/*", _serving(html, requests))
+            tab = context.new_page()
+            errors: list[str] = []
+            tab.on(
+                "console",
+                lambda message, errors=errors: errors.append(message.text) if message.type == "error" else None,
+            )
+            tab.on("pageerror", lambda error, errors=errors: errors.append(str(error)))
+            started = time.perf_counter()
+            tab.goto(PAGE_URL, wait_until="commit")
+            tab.wait_for_selector("html[data-ready]", state="attached")
+            figures["interactive"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            tab.get_by_role("button", name="Bedrag").click()
+            tab.wait_for_selector("th[aria-sort]", state="attached")
+            figures["sort"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            tab.get_by_label("Soort").select_option("ICP")
+            figures["shown"] = tab.locator("#shown").inner_text()
+            figures["filter"].append(time.perf_counter() - started)
+            figures["other_requests"] += len(requests) - 1
+            figures["errors"] += len(errors)
+            context.close()
+    return {
+        "interactive_seconds": round(min(figures["interactive"]), 3),
+        "sort_seconds": round(min(figures["sort"]), 3),
+        "filter_seconds": round(min(figures["filter"]), 3),
+        "other_requests": figures["other_requests"],
+        "console_errors": figures["errors"],
+        "after_filter": figures["shown"],
+    }
+
+
+def run(relations: int = 2_000, returns_per_relation: int = 10) -> dict[str, Any]:
+    """Fill a fresh mirror, time the command and the page; the figures and whether each bar is met."""
+    with tempfile.TemporaryDirectory(prefix="exactlink-bench-overview-") as home:
+        os.environ["EXACTLINK_HOME"] = home
+        fill_mirror(relations, returns_per_relation)
+        page = Path(home) / "overzicht.html"
+        seconds, size = time_report(page)
+        browser = time_in_chromium(page)
+        from exactlink.store.db import open_db
+
+        db = open_db()
+        returns = int(db.conn.execute("SELECT COUNT(*) FROM returns").fetchone()[0])
+        db.conn.close()
+    figures = {
+        "relations": relations,
+        "returns": returns,
+        "report_seconds": round(seconds, 3),
+        "bytes": size,
+        **browser,
+    }
+    figures["ok"] = (
+        size < SIZE_BAR_BYTES
+        and seconds < REPORT_BAR_SECONDS
+        and browser["interactive_seconds"] < INTERACTIVE_BAR_SECONDS
+        and browser["other_requests"] == 0
+        and browser["console_errors"] == 0
+    )
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--relations", type=int, default=2_000)
+    parser.add_argument("--returns", type=int, default=10, help="returns per relation (about)")
+    args = parser.parse_args(argv)
+    figures = run(args.relations, args.returns)
+    print(json.dumps(figures, indent=2))
+    return 0 if figures["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
