@@ -214,6 +214,9 @@ def _tell(story: _Story, crm_file: Path) -> None:
     _returns(story)
     _feedback(story)
     story.command("10. The hourly office-hours run for cron (or `exactlink schedule --systemd`)", "schedule", "--cron")
+    page = story.run.home / "overzicht.html"
+    story.command("11. The office's overview page, for everyone in the office", "report", "--html", str(page))
+    story.note(f"the overview page is at {page}; open it in a browser: {page.as_uri()}")
 
 
 def _login_and_tenant(story: _Story) -> None:
