@@ -69,6 +69,9 @@ def test_the_page_is_one_private_file_without_a_bsn_or_markup_from_the_data(ws: 
     assert "Gemaakt op woensdag 10 maart 2027 om 09:30 (Europe/Amsterdam)" in page
     assert "na ophaalronde #1 van 10 maart 2027 om 09:00 (deels gelukt)" in page
     assert "Exact Online answered 401: no access to this administration" in page
+    attention = page.split('<h2 id="returns">')[0]
+    assert "R1 Bakkerij Jansen B.V.: BTW 2027-02, 2027-03-07 (3 dagen te laat)" in attention
+    assert "R1 Bakkerij Jansen B.V.: ICP 2027-02, 2027-03-12 (over 2 dagen)" in attention
     assert [p.name for p in target.parent.iterdir()] == ["overzicht.html"]  # no temporary file left behind
 
 

@@ -72,6 +72,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "sort_hint": "Sorteren",
         "late": "te laat",
         "today": "vandaag",
+        "late_by": "{n} dagen te laat",
+        "late_by_one": "1 dag te laat",
+        "in_days": "over {n} dagen",
+        "in_days_one": "morgen",
         "computed": "*",
         "legend": "* vervaldatum berekend uit de periode (Exact Online gaf er geen). "
         "Dagen: tot de vervaldatum, negatief is te laat. Status in Exact zoals Exact Online hem noemt.",
@@ -141,6 +145,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "sort_hint": "Sort",
         "late": "overdue",
         "today": "today",
+        "late_by": "{n} days overdue",
+        "late_by_one": "1 day overdue",
+        "in_days": "in {n} days",
+        "in_days_one": "tomorrow",
         "computed": "*",
         "legend": "* due date computed from the period (Exact Online gave none). "
         "Days: until the due date, negative is overdue. Exact status as Exact Online names it.",
@@ -310,9 +318,17 @@ def _what(line: ReturnLine, words: _Words) -> str:
     return f"{words.kind(line)} {line.period}"
 
 
+def _when(days_left: int, words: _Words) -> str:
+    """``3 dagen te laat``, ``vandaag``, ``over 2 dagen`` (and the English)."""
+    if days_left == 0:
+        return words["today"]
+    key = "late_by" if days_left < 0 else "in_days"
+    return words[key + ("_one" if abs(days_left) == 1 else "")].format(n=abs(days_left))
+
+
 def _return_item(line: ReturnLine, words: _Words) -> str:
     due = line.due_date.isoformat() if line.due_date else "—"
-    days = f" ({_days(line, words)})" if line.days_left is not None else ""
+    days = f" ({_when(line.days_left, words)})" if line.days_left is not None else ""
     who = f"{line.relation_number} {line.relation_name}".strip()
     return escape(f"{who}: {_what(line, words)}, {due}{days}")
 
