@@ -148,3 +148,21 @@ def test_the_default_clock_is_the_office_day(ws: Workspace) -> None:
     ws._clock = None
     ws._given_clock = None  # the system clock, moved by time-machine: already 1 March in Amsterdam
     assert gather_overview(ws).today == date(2031, 3, 1)
+
+
+def test_an_empty_mirror_gives_a_page_that_says_so(tmp_path: Path) -> None:
+    import sqlite_utils
+
+    from exactlink.settings import load_settings
+    from exactlink.store.db import migrate
+    from exactlink.workspace import RecordingOutput
+
+    database = sqlite_utils.Database(memory=True)
+    migrate(database)
+    workspace = Workspace(load_settings(), clock=Clock.frozen(NOW), output=RecordingOutput())
+    workspace._db = database
+    written = write_overview(workspace, tmp_path / "leeg.html")
+    page = written.path.read_text(encoding="utf-8")
+    assert written.items == 0
+    assert "er is nog geen ophaalronde geweest (exactlink fetch-returns)" in page
+    assert "Te laat (0)" in page and "<tbody>\n\n</tbody>" in page

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from itertools import pairwise
 from pathlib import Path
 
@@ -29,11 +30,22 @@ pytestmark = pytest.mark.timeout(90, func_only=True)  # fixtures may first apt-g
 PAGE_URL = "http://overview.invalid/overzicht.html"
 
 
-def write_page(path: Path, lang: str = "nl") -> Path:
-    """The office's page, as ``exactlink report --html`` writes it."""
+def write_page(path: Path, lang: str = "nl", *, extra_returns: int = 0) -> Path:
+    """The office's page, as ``exactlink report --html`` writes it (with ``extra_returns`` more of relation R2)."""
+    from exactlink.store.returns import upsert_returns
+
     db = sqlite_utils.Database(memory=True)
     migrate(db)
     populate(db)
+    upsert_returns(
+        db,
+        [
+            {"document_id": f"e0000000-0000-4000-8000-{number:012d}", "division": 2002, "relation_number": "R2",
+             "type": 31, "kind": "btw", "status": 50 if number % 2 else 20, "year": 2026, "period": 1 + number % 12,
+             "frequency": "M", "amount": float(number), "due_date": TODAY + timedelta(days=30 + number % 200)}
+            for number in range(extra_returns)
+        ],
+    )  # fmt: skip
     ws = Workspace(load_settings(), clock=Clock.frozen(NOW), output=RecordingOutput())
     ws._db = db
     write_overview(ws, path, lang=lang)
@@ -189,4 +201,23 @@ def test_the_english_page_works_the_same(chromium: Browser, tmp_path: Path) -> N
         visit.page.get_by_label("Exact status").select_option("Realized")
         assert len(visit.rows()) == 3
         assert visit.page.locator("#shown").inner_text() == "3 of 7 returns match"
+        assert visit.problems == [] and visit.requests == [PAGE_URL]
+
+
+def test_a_long_table_shows_a_page_at_a_time_and_filters_all_of_it(chromium: Browser, tmp_path: Path) -> None:
+    html = write_page(tmp_path / "long.html", extra_returns=450).read_bytes()
+    for visit in open_page(chromium, html):
+        page = visit.page
+        assert len(visit.rows()) == 200
+        assert page.locator("#shown").inner_text() == "457 van 457 aangiftes passen (de eerste 200 staan in de tabel)"
+        page.get_by_role("button", name="Toon 200 meer").click()
+        assert len(visit.rows()) == 400
+        page.get_by_role("button", name="Toon 57 meer").click()
+        assert len(visit.rows()) == 457 and not page.get_by_role("button", name="meer").is_visible()
+        page.get_by_label("Status in Exact").select_option("verwerkt")  # most of them beyond the first page
+        assert page.locator("#shown").inner_text().startswith("226 van 457 aangiftes passen")
+        page.get_by_role("button", name="Bedrag (€)").click()
+        page.get_by_role("button", name="Bedrag (€)").click()
+        # the largest of all processed ones, not of the page shown before: return 4, then the last extra one
+        assert [row[4] for row in visit.rows()[:2]] == ["1.238,50", "449,00"]
         assert visit.problems == [] and visit.requests == [PAGE_URL]
