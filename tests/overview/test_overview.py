@@ -166,3 +166,13 @@ def test_an_empty_mirror_gives_a_page_that_says_so(tmp_path: Path) -> None:
     assert written.items == 0
     assert "er is nog geen ophaalronde geweest (exactlink fetch-returns)" in page
     assert "Te laat (0)" in page and "<tbody>\n\n</tbody>" in page
+
+
+def test_a_file_that_cannot_be_written_is_one_plain_error(ws: Workspace, tmp_path: Path) -> None:
+    from exactlink.errors import ExactlinkError
+
+    (tmp_path / "a-directory").mkdir()
+    with pytest.raises(ExactlinkError, match=r"cannot write the overview page to .*a-directory: Is a directory"):
+        write_overview(ws, tmp_path / "a-directory")
+    with pytest.raises(ExactlinkError, match="cannot write the calendar to"):
+        write_deadline_calendar(ws, tmp_path / "a-directory")

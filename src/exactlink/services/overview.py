@@ -29,7 +29,7 @@ from exactlink.domain.overview import (
     needs_action,
 )
 from exactlink.domain.returns import DueDateSource, kind_label, status_label
-from exactlink.errors import UsageError
+from exactlink.errors import ExactlinkError, UsageError
 
 if TYPE_CHECKING:
     from exactlink.domain.returns import DueDate
@@ -216,16 +216,25 @@ def write_overview(ws: Workspace, path: Path, *, lang: str = "nl", mode: int = D
 
     Raises:
         UsageError: an unknown language.
+        ExactlinkError: the file cannot be written (the reason is in the message).
     """
-    from exactlink.paths import write_private_atomically
     from exactlink.render.overview_html import render_overview
 
     if lang not in LANGUAGES:
         raise UsageError(f"--lang takes one of {', '.join(LANGUAGES)}, not {lang!r}")
     overview = gather_overview(ws)
     page = render_overview(overview, lang=lang).encode("utf-8")
-    write_private_atomically(path, page, mode=mode)
+    _write(path, page, mode, "the overview page")
     return Written(path, mode, len(overview.returns), len(page))
+
+
+def _write(path: Path, data: bytes, mode: int, what: str) -> None:
+    from exactlink.paths import write_private_atomically
+
+    try:
+        write_private_atomically(path, data, mode=mode)
+    except OSError as exc:
+        raise ExactlinkError(f"cannot write {what} to {path}: {exc.strerror or exc}") from None
 
 
 def write_deadline_calendar(
@@ -243,7 +252,6 @@ def write_deadline_calendar(
     Each event's UID is the return's document id, so an agenda that subscribes to the file updates an event in
     place when its return changes and drops it once the return needs no more action.
     """
-    from exactlink.paths import write_private_atomically
     from exactlink.render.calendar_ics import render_calendar
     from exactlink.store.overview import relation_states, stored_returns
 
@@ -266,5 +274,5 @@ def write_deadline_calendar(
     if overdue:
         events = [line for line in events if line.state is DueState.OVERDUE]
     data = render_calendar(events, stamp=ws.clock.now())
-    write_private_atomically(path, data, mode=DEFAULT_MODE)
+    _write(path, data, DEFAULT_MODE, "the calendar")
     return Written(path, DEFAULT_MODE, len(events), len(data))
