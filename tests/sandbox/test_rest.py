@@ -181,7 +181,7 @@ def test_dates_are_json_dates_and_entities_carry_metadata(api: httpx.Client) -> 
     row = results(
         api.get(f"/api/v1/{OFFICE}/crm/Accounts", params={"$select": "ID,Created", "$filter": f"ID eq guid'{account}'"})
     )[0]
-    assert row["Created"] == "/Date(1736933400000)/"  # 2025-01-15T09:30:00Z
+    assert row["Created"] == "/Date(1736937000000)/"  # 2025-01-15T09:30:00Z is 10:30 on Amsterdam's clock
     assert row["__metadata"] == {
         "uri": f"{BASE}/api/v1/{OFFICE}/crm/Accounts(guid'{account}')",
         "type": "Exact.Web.Api.Models.Account",
