@@ -5,7 +5,8 @@
 The order of checks for a REST call mirrors Exact's gateway:
 
 1. faults (added latency, a dropped connection) — see ``faults.py``;
-2. bearer token: missing or unknown → 401 (``WWW-Authenticate``), no rate-limit headers (no app known);
+2. bearer token: missing or unknown → 401 (``WWW-Authenticate`` with the URL-encoded reason, see
+   :func:`_www_authenticate`), no rate-limit headers (no app known);
 3. error budget: an endpoint blocked for the app and division → 403 ``Reason: TooManyErrors``;
 4. an injected 429 burst, then the real minutely/daily limits → 429;
 5. the call counts against the limits; an expired token → 401, a division the user cannot see or the app has
@@ -31,7 +32,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from exactlink.sandbox import model, odata, query
 from exactlink.sandbox.clock import Clock
@@ -56,7 +57,23 @@ DEFAULT_REDIRECT_URI = "http://127.0.0.1:8765/callback"
 # The default registration when the App Center accepts only https (an office's own page; nothing listens there).
 HTTPS_REDIRECT_URI = "https://kantoor.example/exactlink/callback"
 FAILURE_STATUSES = frozenset({400, 401, 403, 404})
-_WWW_AUTHENTICATE = {"WWW-Authenticate": 'Bearer realm="Exact Online", error="invalid_token"'}
+
+
+def _www_authenticate(reason: str) -> dict[str, str]:
+    """The 401 challenge with its reason URL-encoded, as Exact sends it (exact-evidence.md §7: "access token
+    expired", "message expired"; the layout around the reason is not documented)."""
+    return {
+        "WWW-Authenticate": f'Bearer realm="Exact Online", error="invalid_token", error_description="{quote(reason)}"'
+    }
+
+
+TOKEN_EXPIRED = "access token expired"
+TOKEN_INVALID = "access token invalid"
+NO_TOKEN = "no access token"
+UNKNOWN_USER = "user unknown"
+MESSAGE_EXPIRED = "message expired"
+
+
 _API_PREFIX = "/api/v1/"
 # An account's own address fields are its main visit address (crm/Addresses Type 1, Main).
 _VISIT_FIELDS = ("AddressLine1", "AddressLine2", "AddressLine3", "Postcode", "City", "State", "Country")
@@ -487,13 +504,14 @@ class Sandbox:
                     if "authorization" not in call.headers
                     else ("Unauthorized: the access token is not valid.")
                 )
-                reply = error_reply(401, message, dict(_WWW_AUTHENTICATE))
+                reason = NO_TOKEN if "authorization" not in call.headers else TOKEN_INVALID
+                reply = error_reply(401, message, _www_authenticate(reason))
                 self._log(call, endpoint_name, division, 401, None)
                 return reply
             grant = check.grant
             user = self.oauth.user_by_id(grant.user_id)
             if user is None:
-                reply = error_reply(401, "Unauthorized: the user no longer exists.", dict(_WWW_AUTHENTICATE))
+                reply = error_reply(401, "Unauthorized: the user no longer exists.", _www_authenticate(UNKNOWN_USER))
                 self._log(call, endpoint_name, division, 401, grant.client_id)
                 return reply
             if is_me:
@@ -534,7 +552,9 @@ class Sandbox:
         if not admission.allowed:
             return empty_reply(429, admission.headers)
         if expired:
-            reply = error_reply(401, "Unauthorized: the access token has expired.", dict(_WWW_AUTHENTICATE))
+            reply = error_reply(401, "Unauthorized: the access token has expired.", _www_authenticate(TOKEN_EXPIRED))
+        elif decision.kind == "unauthorized":
+            reply = error_reply(401, "Unauthorized: message expired.", _www_authenticate(MESSAGE_EXPIRED))
         elif decision.kind == "error":
             reply = error_reply(decision.status, ERROR_MESSAGES[decision.status])
         else:
