@@ -32,9 +32,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
-from exactlink.sandbox import model, odata, query
+from exactlink.sandbox import atom, model, odata, query
 from exactlink.sandbox.clock import Clock
 from exactlink.sandbox.endpoints import DELETED_ENTITY_TYPES, ENDPOINTS, Endpoint, Route, parse_key, resolve
 from exactlink.sandbox.evidence import DELETED_LOG_DAYS, NOT_MANUAL_APPROVAL, Evidence
@@ -580,15 +580,22 @@ class Sandbox:
             return error_reply(
                 403, f"Forbidden - {endpoint.name} is only available in an accountancy practice division."
             )
-        if call.method in ("GET", "POST") and not _accepts_json(call):
-            return error_reply(
-                406,
-                "Not Acceptable: send 'Accept: application/json' (Exact Online answers other requests in Atom XML).",
-            )
         try:
-            return self._dispatch(call, route, division, state, user, now)
+            reply = self._dispatch(call, route, division, state, user, now)
         except (odata.ODataError, WriteError) as problem:
-            return error_reply(400, problem.message)
+            reply = error_reply(400, problem.message)
+        return reply if _accepts_json(call) else self._as_atom(call, reply)
+
+    def _as_atom(self, call: _Call, reply: Reply) -> Reply:
+        """Exact answers a request that does not ask for JSON in Atom XML (exact-evidence.md §8), not with 406."""
+        if not reply.headers.get("Content-Type", "").startswith("application/json"):
+            return reply
+        self_url = call.base + call.path + ("?" + urlencode(call.params) if call.params else "")
+        converted = atom.atom_body(reply.body, self_url, self.clock.now_datetime())
+        if converted is None:
+            return reply
+        content_type, body = converted
+        return Reply(reply.status, {**reply.headers, "Content-Type": content_type}, body)
 
     def _dispatch(
         self, call: _Call, route: Route, division: int, state: DivisionState | None, user: SandboxUser, now: float
@@ -600,6 +607,8 @@ class Sandbox:
         if endpoint.kind == "process_return":
             return self._process_return(call, division, state, user, now)
         if call.method == "GET":
+            if route.count:
+                return self._count(call, endpoint, state, user)
             if route.key is not None:
                 return self._get_one(call, endpoint, route.key, division, state, user)
             return self._get_collection(call, endpoint, division, state, user)
@@ -743,9 +752,17 @@ class Sandbox:
             payload["__count"] = str(page.count)
         if page.next_position is not None:
             payload["__next"] = query.next_link(
-                call.base, call.path, options, page.next_position, page.served_after, fingerprint
+                call.base, call.path, endpoint, options, page.next_position, page.served_after, fingerprint
             )
         return json_reply(200, {"d": payload})
+
+    def _count(self, call: _Call, endpoint: Endpoint, state: DivisionState, user: SandboxUser) -> Reply:
+        """``…/$count``: the number of records the ``$filter`` selects, as plain text (the .NET SDK's Count())."""
+        options = query.parse_options(call.params, self._properties(endpoint), endpoint.entity_type)
+        query.enforce_rules(endpoint, options, self.evidence, counting=True)
+        ordered, start = self._ordered(endpoint, state, user, options)
+        count = query.count_matches(options, ordered, start)
+        return Reply(200, {"Content-Type": "text/plain;charset=utf-8"}, str(count).encode())
 
     def _get_one(
         self, call: _Call, endpoint: Endpoint, raw_key: str, division: int, state: DivisionState, user: SandboxUser
