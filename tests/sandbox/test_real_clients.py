@@ -123,3 +123,26 @@ def test_top_carries_over_in_the_next_link(plain: httpx.Client) -> None:
     next_url = first.json()["d"]["__next"]
     assert "$top=40" in next_url
     assert len(json_rows(plain.get(next_url))) == 40
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "unmodelled", "size"),
+    [
+        ("crm/Accounts", "CreditLineSales,GLAR,IntraStatArea,ShippingMethod,LogoUrl", 145),
+        ("crm/Addresses", "FreeTextField_01,FreeDateField_05,Warehouse", 53),
+        ("crm/Contacts", "PictureUrl,IdentificationDate,MarketingNotes", 68),
+    ],
+)
+def test_a_real_property_the_sandbox_does_not_model_answers_null(
+    plain: httpx.Client, endpoint: str, unmodelled: str, size: int
+) -> None:
+    from exactlink.sandbox.endpoints import ENDPOINTS
+
+    assert len(ENDPOINTS[endpoint].properties) >= size  # Exact's public lists, not just what exactlink reads
+    anything = "ID ne guid'00000000-0000-0000-0000-000000000000'"
+    params = {"$select": f"ID,{unmodelled}", "$filter": anything, "$format": "json"}
+    rows = json_rows(plain.get(f"/api/v1/{OFFICE}/{endpoint}", params=params))
+    assert rows and all(row[name] is None for row in rows for name in unmodelled.split(","))
+    refused = plain.get(f"/api/v1/{OFFICE}/{endpoint}", params={**params, "$select": "ID,NoSuchProperty"})
+    assert refused.status_code == 400
+    assert "NoSuchProperty" in refused.json()["error"]["message"]["value"]

@@ -106,6 +106,13 @@ RULES: tuple[Rule, ...] = (
         "airbytehq/airbyte source-exact streams.py ('default for Exact is XML'); exact-evidence.md §8",
     ),
     Rule(
+        "full_property_lists",
+        "contradicts",
+        "Every public property of crm/Accounts, crm/Addresses and crm/Contacts can be selected (null where the "
+        "sandbox does not model it); only a name that is no property at all is a 400 (always on).",
+        "picqer/exact-php-client Account.php, Address.php; leapforce-libraries/go_exactonline contact.go",
+    ),
+    Rule(
         "hrm_divisions_and_count",
         "consistent",
         "hrm/Divisions lists the divisions; <collection>/$count answers the number of matching rows (always on).",
