@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from exactlink.sandbox.app import Sandbox
-from tests.sandbox.conftest import CLIENT_A, OFFICE, make_sandbox
+from tests.sandbox.conftest import CLIENT_A, OFFICE, guid, make_sandbox
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 DATA = "{http://schemas.microsoft.com/ado/2007/08/dataservices}"
@@ -146,3 +146,23 @@ def test_a_real_property_the_sandbox_does_not_model_answers_null(
     refused = plain.get(f"/api/v1/{OFFICE}/{endpoint}", params={**params, "$select": "ID,NoSuchProperty"})
     assert refused.status_code == 400
     assert "NoSuchProperty" in refused.json()["error"]["message"]["value"]
+
+
+def test_expand_bank_accounts_on_accounts(plain: httpx.Client) -> None:
+    owner = guid("account", 1)
+    params = {
+        "$select": "ID,Name,BankAccounts/BankAccount,BankAccounts/Main",
+        "$expand": "BankAccounts",
+        "$filter": f"ID eq guid'{owner}' or ID eq guid'{guid('account', 2)}'",
+        "$format": "json",
+    }
+    rows = {row["ID"]: row for row in json_rows(plain.get(f"/api/v1/{OFFICE}/crm/Accounts", params=params))}
+    banks = rows[owner]["BankAccounts"]["results"]
+    assert [(bank["BankAccount"], bank["Main"]) for bank in banks] == [("NL91ABNA0417164300", True)]
+    assert banks[0]["__metadata"]["type"] == "Exact.Web.Api.Models.BankAccount"
+    assert rows[guid("account", 2)]["BankAccounts"] == {"results": []}
+    by_key = {name: value for name, value in params.items() if name != "$filter"}
+    one = plain.get(f"/api/v1/{OFFICE}/crm/Accounts(guid'{owner}')", params=by_key)
+    assert one.json()["d"]["BankAccounts"]["results"][0]["BankAccount"] == "NL91ABNA0417164300"
+    wrong = plain.get(f"/api/v1/{OFFICE}/crm/Accounts", params={**params, "$expand": "Contacts"})
+    assert wrong.status_code == 400 and "Contacts" in wrong.json()["error"]["message"]["value"]

@@ -672,6 +672,9 @@ class Sandbox:
         self._properties_cache[endpoint.name] = (len(extras), properties)
         return properties
 
+    def _options(self, call: _Call, endpoint: Endpoint) -> query.QueryOptions:
+        return query.parse_options(call.params, self._properties(endpoint), endpoint.entity_type, endpoint.navigation)
+
     def _uri_prefix(self, call: _Call, endpoint: Endpoint, division: int) -> str:
         if endpoint.kind == "me":
             return f"{call.base}/api/v1/current/Me"
@@ -687,6 +690,29 @@ class Sandbox:
             query.shape(record, fields, endpoint.entity_type, prefix, endpoint.key_field, endpoint.key_type)
             for record in records
         ]
+
+    def _expand(
+        self,
+        call: _Call,
+        endpoint: Endpoint,
+        division: int,
+        state: DivisionState,
+        records: list[Any],
+        shaped: list[dict[str, Any]],
+        options: query.QueryOptions,
+    ) -> None:
+        """Fill each ``$expand``-ed navigation property with its related rows, as ``{"results": [...]}``."""
+        for name, select in options.expand.items():
+            target_name, foreign_key = endpoint.navigation[name]
+            target = ENDPOINTS[target_name]
+            known = list(self._properties(target))
+            chosen = odata.parse_select(",".join(select), known, target.entity_type) if select else None
+            related: dict[Any, list[Any]] = {}
+            for row in state.tables[target.table or ""].records.values():
+                related.setdefault(row.get(foreign_key), []).append(row)
+            for record, row in zip(records, shaped, strict=True):
+                children = sorted(related.get(record.get(endpoint.key_field), []), key=lambda r: str(r.get("ID")))
+                row[name] = {"results": self._shape_all(call, target, division, children, chosen)}
 
     def _ordered(
         self, endpoint: Endpoint, state: DivisionState, user: SandboxUser, options: query.QueryOptions
@@ -743,11 +769,13 @@ class Sandbox:
     def _get_collection(
         self, call: _Call, endpoint: Endpoint, division: int, state: DivisionState, user: SandboxUser
     ) -> Reply:
-        options = query.parse_options(call.params, self._properties(endpoint), endpoint.entity_type)
+        options = self._options(call, endpoint)
         query.enforce_rules(endpoint, options, self.evidence)
         ordered, start = self._ordered(endpoint, state, user, options)
         page, fingerprint = query.fetch_page(endpoint, division, options, ordered, start)
-        payload: dict[str, Any] = {"results": self._shape_all(call, endpoint, division, page.rows, options.select)}
+        rows = self._shape_all(call, endpoint, division, page.rows, options.select)
+        self._expand(call, endpoint, division, state, page.rows, rows, options)
+        payload: dict[str, Any] = {"results": rows}
         if page.count is not None:
             payload["__count"] = str(page.count)
         if page.next_position is not None:
@@ -758,7 +786,7 @@ class Sandbox:
 
     def _count(self, call: _Call, endpoint: Endpoint, state: DivisionState, user: SandboxUser) -> Reply:
         """``…/$count``: the number of records the ``$filter`` selects, as plain text (the .NET SDK's Count())."""
-        options = query.parse_options(call.params, self._properties(endpoint), endpoint.entity_type)
+        options = self._options(call, endpoint)
         query.enforce_rules(endpoint, options, self.evidence, counting=True)
         ordered, start = self._ordered(endpoint, state, user, options)
         count = query.count_matches(options, ordered, start)
@@ -770,7 +798,7 @@ class Sandbox:
         if endpoint.kind not in ("entity", "divisions", "all_divisions"):
             return error_reply(405, "Method not allowed.")
         key = parse_key(raw_key, endpoint)
-        options = query.parse_options(call.params, self._properties(endpoint), endpoint.entity_type)
+        options = self._options(call, endpoint)
         record: Any = None
         if endpoint.kind == "entity":
             record = state.tables[endpoint.table or ""].get(str(key))
@@ -780,12 +808,13 @@ class Sandbox:
                 record = {**self._divisions[int(key)].record, "Code": key, "Current": key == user.current_division}
         if record is None:
             return error_reply(404, f"Resource not found for the segment '{endpoint.name.rsplit('/', 1)[-1]}'.")
-        shaped = self._shape_all(call, endpoint, division, [record], options.select)[0]
-        return json_reply(200, {"d": shaped})
+        shaped = self._shape_all(call, endpoint, division, [record], options.select)
+        self._expand(call, endpoint, division, state, [record], shaped, options)
+        return json_reply(200, {"d": shaped[0]})
 
     def _me(self, call: _Call, user: SandboxUser) -> Reply:
         endpoint = ENDPOINTS["current/Me"]
-        options = query.parse_options(call.params, self._properties(endpoint), endpoint.entity_type)
+        options = self._options(call, endpoint)
         current = self._divisions.get(user.current_division)
         division_record = current.record if current else {}
         first, _, last = user.full_name.partition(" ")

@@ -78,6 +78,8 @@ class Endpoint:
     practice_only: bool = False
     filter_with_sync_api: frozenset[str] | None = None
     read_only_on_write: frozenset[str] = frozenset()
+    navigation: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """``$expand``-able navigation properties: name → (the related endpoint, its property naming this key)."""
 
     @property
     def key_type(self) -> str:
@@ -158,6 +160,8 @@ ENDPOINTS: dict[str, Endpoint] = {
             select_rule="select_or_top1",
             mandatory_filter=ACCOUNT_FILTER_FIELDS,
             methods=_CRUD,
+            # picqer/exact-php-client Account.php: "BankAccounts: Collection of Bank accounts".
+            navigation={"BankAccounts": ("crm/BankAccounts", "Account")},
         ),
         _entity(
             "crm/Addresses",

@@ -113,6 +113,12 @@ RULES: tuple[Rule, ...] = (
         "picqer/exact-php-client Account.php, Address.php; leapforce-libraries/go_exactonline contact.go",
     ),
     Rule(
+        "expand",
+        "consistent",
+        "crm/Accounts supports $expand=BankAccounts ($select may name BankAccounts/<property>) (always on).",
+        "picqer/exact-php-client Account.php (BankAccounts: collection of bank accounts); exact-evidence.md §8",
+    ),
+    Rule(
         "hrm_divisions_and_count",
         "consistent",
         "hrm/Divisions lists the divisions; <collection>/$count answers the number of matching rows (always on).",

@@ -17,8 +17,8 @@ import base64
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -30,7 +30,9 @@ Record = Mapping[str, Any]
 Ordered = Callable[[Any], Iterator[tuple[Any, Record]]]
 
 SELECT_MESSAGE = "Please add a $select or a $top=1 statement to the query string."
-_KNOWN_OPTIONS = frozenset({"$filter", "$select", "$top", "$skip", "$skiptoken", "$orderby", "$inlinecount", "$format"})
+_KNOWN_OPTIONS = frozenset(
+    {"$filter", "$select", "$top", "$skip", "$skiptoken", "$orderby", "$inlinecount", "$format", "$expand"}
+)
 _INDEXABLE = frozenset({odata.GUID, odata.STRING, odata.INT16, odata.INT32, odata.INT64, odata.BYTE, odata.BOOLEAN})
 
 
@@ -46,16 +48,25 @@ class QueryOptions:
     skip: int
     inlinecount: bool
     skiptoken: str | None
+    expand: dict[str, list[str] | None] = field(default_factory=dict)
+    """Per expanded navigation property, the properties ``$select`` names of it (``None``: all)."""
 
 
-def parse_options(params: list[tuple[str, str]], properties: dict[str, str], entity_type: str) -> QueryOptions:
-    """Check and parse the query options; raises ``ODataError`` for anything Exact would refuse."""
+def parse_options(
+    params: list[tuple[str, str]],
+    properties: dict[str, str],
+    entity_type: str,
+    navigation: Collection[str] = (),
+) -> QueryOptions:
+    """Check and parse the query options; raises ``ODataError`` for anything Exact would refuse.
+
+    ``navigation`` names the endpoint's navigation properties, the ones ``$expand`` may name; ``$select`` may
+    then name them too, whole (``BankAccounts``) or by property (``BankAccounts/BankAccount``).
+    """
     seen: dict[str, str] = {}
     for name, value in params:
         if name.startswith("$"):
             if name not in _KNOWN_OPTIONS:
-                if name == "$expand":
-                    raise odata.ODataError("The sandbox does not support $expand: request the related entity itself.")
                 raise odata.ODataError(
                     f"The query parameter '{name}' begins with a system-reserved '$' character but is not recognized."
                 )
@@ -73,16 +84,46 @@ def parse_options(params: list[tuple[str, str]], properties: dict[str, str], ent
     inlinecount = seen.get("$inlinecount", "none")
     if inlinecount not in ("allpages", "none"):
         raise odata.ODataError("Invalid value for $inlinecount: use 'allpages' or 'none'.")
+    expand = _parse_expand(seen.get("$expand"), navigation, entity_type)
+    select_text = seen.get("$select")
+    if select_text is not None and expand:
+        select_text = _take_navigation_select(select_text, expand)
     return QueryOptions(
         raw=params,
         filter=odata.FilterExpression(filter_text, properties, entity_type) if filter_text is not None else None,
-        select=odata.parse_select(seen["$select"], names, entity_type) if "$select" in seen else None,
+        select=odata.parse_select(select_text, names, entity_type) if select_text else None,
         orderby=odata.parse_orderby(seen["$orderby"], names, entity_type) if "$orderby" in seen else None,
         top=_count_option(seen, "$top"),
         skip=_count_option(seen, "$skip") or 0,
         inlinecount=inlinecount == "allpages",
         skiptoken=seen.get("$skiptoken"),
+        expand=expand,
     )
+
+
+def _parse_expand(text: str | None, navigation: Collection[str], entity_type: str) -> dict[str, list[str] | None]:
+    if text is None:
+        return {}
+    expand: dict[str, list[str] | None] = {}
+    for raw in text.split(","):
+        name = raw.strip()
+        if name not in navigation:
+            raise odata.ODataError(f"No navigation property '{name}' exists in type '{entity_type}'.")
+        expand[name] = None
+    return expand
+
+
+def _take_navigation_select(text: str, expand: dict[str, list[str] | None]) -> str:
+    """``$select`` without its navigation items, which go into ``expand`` (``Nav/Prop`` narrows ``Nav``)."""
+    own: list[str] = []
+    for raw in text.split(","):
+        head, _, tail = raw.strip().partition("/")
+        if head in expand:
+            if tail:
+                expand[head] = [*(expand[head] or []), tail]
+            continue
+        own.append(raw)
+    return ",".join(own)
 
 
 def _count_option(seen: dict[str, str], name: str) -> int | None:
