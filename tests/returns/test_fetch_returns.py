@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -14,6 +15,7 @@ from exactlink.sandbox import model as sandbox_model
 from tests.cli import run_cli
 from tests.returns.conftest import Office, office_today
 
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 KIND_FOR_SETTING = {"btw": "vat", "btw_suppletie": "vat", "icp": "vat", "loonheffing": "payroll"}
 
 
@@ -32,7 +34,7 @@ def expected_returns(
 ) -> dict[str, int]:
     """Document id → Exact status of every return the rules say to keep."""
     start = since or office_today() - timedelta(days=30)
-    moment = datetime(start.year, start.month, start.day, tzinfo=UTC)
+    moment = datetime(start.year, start.month, start.day, tzinfo=AMSTERDAM)  # Exact reads the window on its clock
     wanted = kinds or {"btw", "btw_suppletie", "icp", "loonheffing"}
     result = {}
     for division in divisions:

@@ -359,9 +359,9 @@ def _with_fallback(
 def _read_returns(client: ExactClient, target: AdminTarget, result: Fetched) -> list[dict[str, Any]]:
     """The window's returns: filtered on ``Created`` by Exact, or all of them windowed here (the fallback)."""
     from exactlink.api.forms import RETURNS_CREATED
-    from exactlink.api.odata import datetime_literal, parse_date
+    from exactlink.api.odata import datetime_literal, exact_midnight, parse_date
 
-    start = datetime(target.window_start.year, target.window_start.month, target.window_start.day, tzinfo=UTC)
+    start = exact_midnight(target.window_start)
 
     def filtered() -> list[dict[str, Any]]:
         condition = f"Created ge {datetime_literal(target.window_start)}"
@@ -417,22 +417,21 @@ def _fetch_vraagposten(client: ExactClient, target: AdminTarget, settings: Setti
 # Writing one administration's results (calling thread)
 
 
-def _as_office_date(moment: datetime | None, zone: Any) -> date | None:
-    # Exact sends due dates as midnight; reading them in the office's zone gives the right day whether
-    # Exact meant UTC midnight or Amsterdam midnight (23:00 UTC the day before).
-    return moment.astimezone(zone).date() if moment is not None else None
+def _exact_calendar_day(moment: datetime | None) -> date | None:
+    # Exact sends a due date as its midnight on Amsterdam's clock: the day is read on that clock, not in the
+    # office's configured zone (which may differ).
+    from exactlink.api.odata import exact_day
+
+    return exact_day(moment) if moment is not None else None
 
 
 def return_rows(
     target: AdminTarget, records: Iterable[dict[str, Any]], settings: Settings, outcome: AdminOutcome
 ) -> list[dict[str, Any]]:
     """The store rows for the returns the settings say to process; counts kinds on ``outcome``."""
-    from zoneinfo import ZoneInfo
-
     from exactlink.api.models import Return
     from exactlink.domain.returns import ReturnKind, is_processed_by_settings, return_kind_of
 
-    zone = ZoneInfo(settings.schedule.timezone)
     rows = []
     for record in records:
         kind = return_kind_of(record)
@@ -459,7 +458,7 @@ def return_rows(
                 "period_description": parsed.PeriodDescription,
                 "amount": parsed.Amount,
                 "currency": parsed.Currency,
-                "due_date": _as_office_date(parsed.DueDate, zone),
+                "due_date": _exact_calendar_day(parsed.DueDate),
                 "created": parsed.Created.isoformat(timespec="seconds") if parsed.Created else None,
                 "description": parsed.Description,
                 "view_url": record.get("DocumentViewUrl"),
