@@ -196,6 +196,7 @@ class CronPlan:
 
     schedule: str
     line: str
+    shell_command: str  # the command part of ``line`` as sh runs it (cron's % escapes undone)
     gated_by_tool: bool
     machine_tz: str
     machine_matches: bool
@@ -230,13 +231,14 @@ def cron_plan(
         machine_tz: the machine's zone (cron uses it); None when it could not be found out.
         at: a moment from which to compare the machine's zone with ``tz`` (normally now).
         tz, first_hour, last_hour: the office hours (settings ``schedule``).
-        environment: variables to set on the line (``EXACTLINK_HOME`` when it is set).
+        environment: variables to set on the line (cron starts the command with almost none of its own).
         flock_file: lock file for the optional ``flock -n`` variant. It must not be the file exactlink locks
             itself: both use flock(2), so exactlink would find its own lock taken.
         machine_tz_name: how to name the machine's zone in the comments (default: its key).
     """
     env = dict(environment or {})
-    shell = _cron_escape(_shell_command(command, env))
+    shell_command = _shell_command(command, env)
+    shell = _cron_escape(shell_command)
     name = machine_tz_name or zone_name(machine_tz)
     try:
         matches = machine_tz is not None and zones_share_wall_clock(machine_tz, tz, at)
@@ -270,6 +272,7 @@ def cron_plan(
     return CronPlan(
         schedule=schedule,
         line=f"{schedule} {shell}",
+        shell_command=shell_command,
         gated_by_tool=not matches,
         machine_tz=name,
         machine_matches=matches,

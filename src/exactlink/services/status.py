@@ -53,7 +53,7 @@ def login_status(ws: Workspace) -> dict[str, Any]:
     }
     if not report["client_id_configured"]:
         return report
-    store = ws.token_store()
+    store = ws.token_store(announce_fallback=True)
     tokens = store.load()
     report["token_storage"] = {"kind": store.kind, "location": store.location()}
     if tokens is None:
