@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import typer
 
+from exactlink.cli.layout import WIDE_OPTION
+
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document on stdout.")
 DRY_RUN_OPTION = typer.Option(False, "--dry-run", help="Show what would happen; write nothing.")
 
@@ -61,6 +63,7 @@ def returns_list(
     due_within: int | None = typer.Option(None, "--due-within", help="Due within DAYS and still to be done."),
     overdue: bool = typer.Option(False, "--overdue", help="Past the due date and still to be done."),
     relation: str | None = typer.Option(None, "--relation", help="Only this relation."),
+    wide: bool = WIDE_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
     """List the fetched returns: relation, administration, kind, period, amount, due date, status, days left.

@@ -181,6 +181,6 @@ def run_schedule_command(*, cron: bool, systemd: bool, check: bool, write_config
     if json_output:
         emit_json(plan.as_json(**parts))
     else:
-        out().print(plan.render(**parts), end="", markup=False, highlight=False, emoji=False)
+        out().print(plan.render(**parts), end="", markup=False, highlight=False, emoji=False, soft_wrap=True)
     print_missing_settings(plan)
     return 0

@@ -760,7 +760,7 @@ def _fetch(
     report.run_id = run.id
     reachable = [target for target in targets if target.relation_linked]
     report.outcomes.extend(_skipped_outcome(target, today) for target in targets if not target.relation_linked)
-    with ws.client() as client, ws.output.progress("fetching returns", len(reachable), show=show_progress) as advance:
+    with ws.client() as client, ws.output.progress("Fetching returns", len(reachable), show=show_progress) as advance:
 
         def handle(target: AdminTarget, fetched: Fetched | None, error: ExactlinkError | None) -> None:
             report.outcomes.append(_settle(db, target, fetched, error, settings, today, dry_run=dry_run))
