@@ -126,26 +126,21 @@ _ANSWERS: dict[str, Answer] = {
 def ask_in_terminal(item: ReviewItem, position: int, total: int) -> Answer:
     """Show both sides of a suggestion on stderr and read the answer from stdin (end of input = quit)."""
     from rich.markup import escape
-    from rich.table import Table
 
+    from exactlink.cli.layout import Column, print_table
     from exactlink.console import err
 
     console = err()
     row = item.row
-    table = Table(
-        "",
-        escape(item.relation.title),
-        escape(item.account.title),
-        title_justify="left",
-        title=f"Suggestion {position}/{total}: score {row.score} ({escape(row.why or '')})",
-    )
-    table.add_row("name", escape(item.relation.name), escape(item.account.name))
-    table.add_row("address", escape(item.relation.address), escape(item.account.address))
+    rows = [
+        ["name", item.relation.name, item.account.name],
+        ["address", item.relation.address, item.account.address],
+    ]
     for label in dict.fromkeys([*item.relation.identifiers, *item.account.identifiers]):
-        table.add_row(
-            label, escape(item.relation.identifiers.get(label, "")), escape(item.account.identifiers.get(label, ""))
-        )
-    console.print(table)
+        rows.append([label, item.relation.identifiers.get(label, ""), item.account.identifiers.get(label, "")])
+    columns = [Column("", key=True), Column(item.relation.title), Column(item.account.title)]
+    title = f"Suggestion {position}/{total}: score {row.score} ({escape(row.why or '')})"
+    print_table(columns, rows, console=console, title=title)
     console.print(escape(row.reason), highlight=False)
     while True:
         console.print(escape("[a]ccept, [r]eject, [s]kip, [q]uit? "), end="", highlight=False)
