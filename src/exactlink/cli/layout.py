@@ -66,9 +66,15 @@ class Column:
 
 
 def _text(value: str | Text) -> Text:
+    """A cell as Rich text, made inert: a name or message from the CRM or a server may hold terminal escapes,
+    and Text, unlike a printed string, does not pass through the safe console's neutralising."""
     from rich.text import Text
 
-    return value.copy() if isinstance(value, Text) else Text(value)
+    from exactlink.console import neutralise_lines
+
+    if isinstance(value, Text):
+        return Text(neutralise_lines(value.plain), style=value.style)  # cells are styled whole, never in spans
+    return Text(neutralise_lines(value))
 
 
 def _longest_line(text: Text) -> int:
@@ -238,7 +244,6 @@ def print_fields(
 ) -> None:
     """Labelled lines (``label: value``), each value wrapped under itself at the terminal's width."""
     from rich.table import Table
-    from rich.text import Text
 
     from exactlink.console import out
 
@@ -246,7 +251,7 @@ def print_fields(
     grid.add_column(no_wrap=True, justify=justify)
     grid.add_column(overflow="fold")
     for label, value in fields:
-        grid.add_row(Text(f"{label}:"), Text(value))
+        grid.add_row(_text(f"{label}:"), _text(value))
     (console or out()).print(grid)
 
 

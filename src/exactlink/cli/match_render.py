@@ -70,7 +70,7 @@ def print_match_report(report: MatchReport, *, show_bsn: bool, show_all: bool, q
         if rows:
             table_rows: list[list[str | Text]] = []
             for row in rows:
-                status = Text(row.status, style=_STATUS_STYLE[row.status]) + (" (new)" if row.new_link else "")
+                status = Text(row.status + (" (new)" if row.new_link else ""), style=_STATUS_STYLE[row.status])
                 account = " ".join(
                     part for part in (row.account_code, row.account_name and f"({row.account_name})") if part
                 )
