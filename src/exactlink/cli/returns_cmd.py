@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from exactlink.cli.layout import WIDE_OPTION
+
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document on stdout.")
 DRY_RUN_OPTION = typer.Option(False, "--dry-run", help="Show what would happen; write nothing.")
 
@@ -70,6 +72,7 @@ def returns_list(
     overdue: bool = typer.Option(False, "--overdue", help="Past the due date and still to be done."),
     relation: str | None = typer.Option(None, "--relation", help="Only this relation."),
     ics: Path | None = typer.Option(None, "--ics", help="Write the open returns' due dates as a calendar (.ics)."),
+    wide: bool = WIDE_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
     """List the fetched returns: relation, administration, kind, period, amount, due date, status, days left.

@@ -17,7 +17,8 @@ per administration (returns upserted by document id with their status history, v
 open/cleared, the G/L choice cached, the first fetch after linking recorded). A run killed half-way
 therefore leaves every administration either fully written or untouched, and the next run completes it.
 
-Built for cron: ``office_hours`` skips outside the configured hours before touching anything; the run
+Built for cron: ``office_hours`` first checks that configuration and login are in place (a broken set-up fails
+at once, even at night), then skips outside the configured hours before touching anything else; the run
 lock (``returns``, shared with ``feedback``) makes a second run exit 5, or skip quietly with
 ``skip_if_locked``; every run is recorded in the run history.
 """
@@ -720,6 +721,7 @@ def fetch_returns(
 
     Raises:
         LockHeld: another run holds the lock (unless ``skip_if_locked``).
+        ConfigError: with ``office_hours``: no client id or client secret (checked before the hour is).
         NotConfigured: no office administration chosen.
         NothingToFetch: ``relation`` has no linked administration.
         LoginRequired: not logged in, or the login stopped working.
@@ -727,10 +729,14 @@ def fetch_returns(
     import time
 
     from exactlink.domain.schedule import in_office_hours
+    from exactlink.services.session import check_ready
 
     settings = ws.settings
     moment = ws.clock.now()
     schedule = settings.schedule
+    if office_hours:
+        # A broken set-up must fail at the first cron run, not the next morning at seven.
+        check_ready(ws)
     if office_hours and not in_office_hours(moment, schedule.timezone, schedule.first_hour, schedule.last_hour):
         reason = f"outside office hours ({schedule.first_hour:02d}:00–{schedule.last_hour:02d}:59 {schedule.timezone})"
         log.info("fetch-returns skipped: %s", reason)
@@ -764,7 +770,7 @@ def _fetch(
     report.run_id = run.id
     reachable = [target for target in targets if target.relation_linked]
     report.outcomes.extend(_skipped_outcome(target, today) for target in targets if not target.relation_linked)
-    with ws.client() as client, ws.output.progress("fetching returns", len(reachable), show=show_progress) as advance:
+    with ws.client() as client, ws.output.progress("Fetching returns", len(reachable), show=show_progress) as advance:
 
         def handle(target: AdminTarget, fetched: Fetched | None, error: ExactlinkError | None) -> None:
             report.outcomes.append(_settle(db, target, fetched, error, settings, today, dry_run=dry_run))
