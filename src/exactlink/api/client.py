@@ -38,6 +38,7 @@ from exactlink.api.errors import (
 from exactlink.api.models import Me
 from exactlink.api.odata import unwrap_collection, unwrap_entity
 from exactlink.api.ratelimit import RateLimiter, RateLimitLog
+from exactlink.api.tls import verified_context
 from exactlink.errors import LoginRequired
 
 log = logging.getLogger(__name__)
@@ -132,6 +133,7 @@ class ExactClient:
         self.max_pages = max_pages
         self._http = httpx.Client(
             transport=transport,
+            verify=verified_context(),
             timeout=timeout,
             follow_redirects=False,
             headers={"Accept": "application/json", "User-Agent": f"exactlink/{__version__}"},
