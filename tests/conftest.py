@@ -6,10 +6,14 @@ import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import keyring
 import pytest
 from keyring.backend import KeyringBackend
+
+if TYPE_CHECKING:
+    from tests.templates import HomeTemplates
 
 SYSTEM_PACKAGES_SCRIPT = Path(__file__).with_name("realworld") / "system-packages.sh"
 
@@ -50,6 +54,14 @@ def _uses_a_module_fixture(item: pytest.Item) -> bool:
     if info is None:
         return False
     return any(definitions[-1].scope == "module" for definitions in info.name2fixturedefs.values() if definitions)
+
+
+@pytest.fixture(scope="session")
+def home_templates(tmp_path_factory: pytest.TempPathFactory) -> HomeTemplates:
+    """The logged-in homes this test worker set up once, to copy per test (see :mod:`tests.templates`)."""
+    from tests.templates import HomeTemplates
+
+    return HomeTemplates(tmp_path_factory.mktemp("home-templates"))
 
 
 class MemoryKeyring(KeyringBackend):

@@ -20,6 +20,7 @@ from exactlink.sandbox import model as sandbox_model
 from tests.auth.conftest import CLIENT_ID, CLIENT_SECRET, Browser, free_port
 from tests.auth.conftest import browser as browser
 from tests.cli import run_cli, set_workspace
+from tests.templates import Built, HomeTemplates
 
 
 def office_today() -> date:
@@ -186,113 +187,13 @@ def build_office(
         yield office
 
 
-@dataclass(frozen=True)
-class OfficeTemplate:
-    """What :func:`build_office` left behind, kept to start identical offices from without repeating it."""
+def _built_office(patch: pytest.MonkeyPatch, directory: Path, clients: int, seed: int) -> Iterator[Built]:
+    """:func:`build_office` as a set-up for :class:`~tests.templates.HomeTemplates`."""
+    import webbrowser
 
-    home: Path  # EXACTLINK_HOME after login, tenant select and the CRM import
-    generated_at: datetime  # the moment the sandbox's data was generated for
-    redirect_uri: str
-    user: dict[str, Any] | None  # who logged in (from current/Me), as the token store keeps it
-    office_division: int
-    account_by_relation: dict[str, tuple[str, str]]
-    division_by_relation: dict[str, int]
-
-
-class OfficeTemplates:
-    """:func:`build_office` once per (clients, seed, office date) and test worker, then a copy per test.
-
-    :meth:`open` gives what :func:`build_office` gives — the same generated office in a fresh sandbox over real
-    HTTP, a logged-in home with the office chosen and the CRM imported — for a copy of a directory and a token
-    pair instead of a browser login and two commands per test. The login, ``tenant select`` and ``crm import``
-    themselves are tested in tests/auth, tests/crm and by :func:`build_office`'s own asserts (the first use).
-    """
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.built: dict[tuple[int, int, date], OfficeTemplate] = {}
-
-    def template(self, clients: int, seed: int) -> OfficeTemplate:
-        """The template for this office size and seed, built on first use (again when the office's date moved on,
-        so the data is always generated for today)."""
-        import webbrowser
-
-        from exactlink.auth.tokens import TokenStore
-
-        key = (clients, seed, office_today())
-        if key not in self.built:
-            base = self.directory / f"{clients}-{seed}-{key[2].isoformat()}"
-            home = base / "home"
-            with pytest.MonkeyPatch.context() as patch:
-                patch.setenv("EXACTLINK_HOME", str(home))
-                patch.setattr(webbrowser, "open", Browser().open)
-                offices = build_office(patch, base, Browser(), clients=clients, seed=seed)
-                made = next(offices)
-                try:
-                    stored = TokenStore(made.server.base_url, CLIENT_ID, mode="file").load()
-                    self.built[key] = OfficeTemplate(
-                        home,
-                        made.sandbox.data.now,
-                        made.env["EXACTLINK_REDIRECT_URI"],
-                        stored.user if stored is not None else None,
-                        made.office_division,
-                        dict(made.account_by_relation),
-                        dict(made.division_by_relation),
-                    )
-                finally:
-                    offices.close()
-        return self.built[key]
-
-    def open(
-        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, home: Path, *, clients: int = 30, seed: int = 5
-    ) -> Iterator[Office]:
-        """Serve a fresh sandbox of the template's office, copy its home to ``home`` and log it in there."""
-        import shutil
-
-        from exactlink.auth.oauth import TokenSet
-        from exactlink.auth.tokens import TokenStore
-        from exactlink.sandbox.generator import generate, write_crm_export
-
-        template = self.template(clients, seed)
-        sandbox = Sandbox(clients=clients, seed=seed, data=generate(clients, seed, template.generated_at))
-        app = sandbox.register_app(CLIENT_ID, CLIENT_SECRET, template.redirect_uri)
-        shutil.rmtree(home, ignore_errors=True)
-        shutil.copytree(template.home, home)
-        set_workspace(monkeypatch, sleep=lambda seconds: time.sleep(min(seconds, 0.02)))
-        with sandbox.serve() as server:
-            env = {
-                "EXACTLINK_BASE_URL": server.base_url,
-                "EXACTLINK_CLIENT_ID": CLIENT_ID,
-                "EXACTLINK_CLIENT_SECRET": CLIENT_SECRET,
-                "EXACTLINK_REDIRECT_URI": template.redirect_uri,
-                "EXACTLINK_EXACT__TOKEN_STORAGE": "file",
-            }
-            for name, value in env.items():
-                monkeypatch.setenv(name, value)
-            store = TokenStore(server.base_url, CLIENT_ID, mode="file")
-            store.token_file.unlink()  # the template's login, made for the template's sandbox
-            user = next(user for user in sandbox.data.users if user.username == Browser.username)
-            issued = sandbox.issue_tokens(app, user)
-            now = time.time()
-            expires_at = now + float(issued["expires_in"])
-            store.save(TokenSet(issued["access_token"], issued["refresh_token"], expires_at, now, template.user))
-            write_crm_export(sandbox.data, tmp_path / "crm.csv")
-            office = Office(
-                sandbox,
-                server,
-                env,
-                template.office_division,
-                dict(template.account_by_relation),
-                dict(template.division_by_relation),
-            )
-            sandbox.reset_counters()
-            yield office
-
-
-@pytest.fixture(scope="session")
-def office_templates(tmp_path_factory: pytest.TempPathFactory) -> OfficeTemplates:
-    """The offices :func:`build_office` made in this test worker, to copy from."""
-    return OfficeTemplates(tmp_path_factory.mktemp("office-templates"))
+    patch.setattr(webbrowser, "open", Browser().open)
+    for made in build_office(patch, directory, Browser(), clients=clients, seed=seed):
+        yield made.server, made.sandbox, (made.office_division, made.account_by_relation, made.division_by_relation)
 
 
 @pytest.fixture
@@ -301,10 +202,19 @@ def office(
     tmp_path: Path,
     browser: Browser,
     exactlink_home: Path,
-    office_templates: OfficeTemplates,
+    home_templates: HomeTemplates,
 ) -> Iterator[Office]:
     """A logged-in exactlink with a 30-client office (nothing linked to an administration yet).
 
-    The office is :func:`build_office`'s, made once per test worker and copied (:class:`OfficeTemplates`).
+    :func:`build_office`'s office, made once per test worker and copied (:mod:`tests.templates`).
     """
-    yield from office_templates.open(monkeypatch, tmp_path, exactlink_home)
+    from exactlink.sandbox.generator import write_crm_export
+
+    copies = home_templates.copy(
+        "returns-office", _built_office, monkeypatch, exactlink_home, clients=30, seed=5, token_storage="file"
+    )
+    with copies as copy:
+        set_workspace(monkeypatch, sleep=lambda seconds: time.sleep(min(seconds, 0.02)))
+        write_crm_export(copy.sandbox.data, tmp_path / "crm.csv")
+        office_division, accounts, divisions = copy.kept
+        yield Office(copy.sandbox, copy.server, copy.env, office_division, dict(accounts), dict(divisions))

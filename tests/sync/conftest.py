@@ -9,18 +9,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
 from exactlink.sandbox import Sandbox
-from tests.auth.conftest import CLIENT_ID, CLIENT_SECRET, Browser
 from tests.cli import run_cli, set_workspace
 from tests.match.conftest import Office, no_sleep, query, start_office
+from tests.templates import Built, HomeTemplates
 
 __all__ = ["Office", "SyncOffice", "no_sleep", "query"]
 
@@ -120,100 +118,10 @@ def start_sync_office(
         yield SyncOffice(office, transport, linked)
 
 
-@dataclass(frozen=True)
-class MatchedTemplate:
-    """What :func:`start_sync_office` left behind, kept to start identical offices from without repeating it."""
-
-    home: Path  # EXACTLINK_HOME after login, tenant select, the CRM import and `match`
-    generated_at: datetime  # the moment the sandbox's data was generated for
-    redirect_uri: str
-    user: dict[str, Any] | None  # who logged in (from current/Me), as the token store keeps it
-
-
-class MatchedTemplates:
-    """:func:`start_sync_office` once per (clients, seed, office date) and test worker, then a copy per test.
-
-    :meth:`open` gives what :func:`start_sync_office` gives — the same generated office in a fresh sandbox over
-    real HTTP, a logged-in home with the office chosen, the CRM imported and matched — for a copy of a directory
-    and a token pair instead of a browser login and three commands per test (those are tested in tests/auth,
-    tests/crm, tests/match, and by :func:`start_sync_office`'s own asserts on first use).
-    """
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.built: dict[tuple[int, int, date], MatchedTemplate] = {}
-
-    def template(self, clients: int, seed: int) -> MatchedTemplate:
-        """The template for this office size and seed, built on first use (again when the office's date moved on,
-        so the data is always generated for today)."""
-        from exactlink.auth.tokens import TokenStore
-
-        key = (clients, seed, datetime.now(ZoneInfo("Europe/Amsterdam")).date())
-        if key not in self.built:
-            base = self.directory / f"{clients}-{seed}-{key[2].isoformat()}"
-            home = base / "home"
-            with pytest.MonkeyPatch.context() as patch:
-                patch.setenv("EXACTLINK_HOME", str(home))
-                offices = start_sync_office(patch, base, clients=clients, seed=seed)
-                made = next(offices)
-                try:
-                    stored = TokenStore(made.office.server.base_url, CLIENT_ID).load()
-                    self.built[key] = MatchedTemplate(
-                        home,
-                        made.sandbox.data.now,
-                        made.office.env["EXACTLINK_REDIRECT_URI"],
-                        stored.user if stored is not None else None,
-                    )
-                finally:
-                    offices.close()
-        return self.built[key]
-
-    def open(
-        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, home: Path, *, clients: int = 12, seed: int = 7
-    ) -> Iterator[SyncOffice]:
-        """Serve a fresh sandbox of the template's office, copy its home to ``home`` and log it in there."""
-        import shutil
-        import time
-
-        from exactlink.auth.oauth import TokenSet
-        from exactlink.auth.tokens import TokenStore
-        from exactlink.sandbox.generator import generate, write_crm_export
-
-        template = self.template(clients, seed)
-        sandbox = Sandbox(clients=clients, seed=seed, data=generate(clients, seed, template.generated_at))
-        app = sandbox.register_app(CLIENT_ID, CLIENT_SECRET, template.redirect_uri)
-        shutil.rmtree(home, ignore_errors=True)
-        shutil.copytree(template.home, home)
-        with sandbox.serve() as server:
-            env = {
-                "EXACTLINK_BASE_URL": server.base_url,
-                "EXACTLINK_CLIENT_ID": CLIENT_ID,
-                "EXACTLINK_CLIENT_SECRET": CLIENT_SECRET,
-                "EXACTLINK_REDIRECT_URI": template.redirect_uri,
-            }
-            for name, value in env.items():
-                monkeypatch.setenv(name, value)
-            user = next(user for user in sandbox.data.users if user.username == Browser.username)
-            issued = sandbox.issue_tokens(app, user)
-            now = time.time()
-            tokens = TokenSet(
-                issued["access_token"], issued["refresh_token"], now + float(issued["expires_in"]), now, template.user
-            )
-            TokenStore(server.base_url, CLIENT_ID).save(tokens)
-            crm_file = tmp_path / "crm-export.csv"
-            write_crm_export(sandbox.data, crm_file)
-            office = Office(sandbox, server, sandbox.data.office_division, crm_file, env)
-            transport = RecordingTransport()
-            set_workspace(monkeypatch, transport=transport)
-            linked = [row[0] for row in query("SELECT relation_number FROM links ORDER BY 1")]
-            assert linked, "match linked nothing"
-            yield SyncOffice(office, transport, linked)
-
-
-@pytest.fixture(scope="session")
-def matched_templates(tmp_path_factory: pytest.TempPathFactory) -> MatchedTemplates:
-    """The matched offices :func:`start_sync_office` made in this test worker, to copy from."""
-    return MatchedTemplates(tmp_path_factory.mktemp("matched-templates"))
+def _built_matched(patch: pytest.MonkeyPatch, directory: Path, clients: int, seed: int) -> Iterator[Built]:
+    """:func:`start_sync_office` as a set-up for :class:`~tests.templates.HomeTemplates`."""
+    for made in start_sync_office(patch, directory, clients=clients, seed=seed):
+        yield made.office.server, made.sandbox, None
 
 
 @pytest.fixture
@@ -222,13 +130,24 @@ def synced(
     tmp_path: Path,
     no_sleep: None,
     exactlink_home: Path,
-    matched_templates: MatchedTemplates,
+    home_templates: HomeTemplates,
 ) -> Iterator[SyncOffice]:
     """A logged-in office (12 clients) with the CRM imported and matched, not synchronised yet.
 
-    The office is :func:`start_sync_office`'s, made once per test worker and copied (:class:`MatchedTemplates`).
+    :func:`start_sync_office`'s office, made once per test worker and copied (:mod:`tests.templates`).
     """
-    yield from matched_templates.open(monkeypatch, tmp_path, exactlink_home)
+    from exactlink.sandbox.generator import write_crm_export
+
+    copies = home_templates.copy("matched-office", _built_matched, monkeypatch, exactlink_home, clients=12, seed=7)
+    with copies as copy:
+        crm_file = tmp_path / "crm-export.csv"
+        write_crm_export(copy.sandbox.data, crm_file)
+        office = Office(copy.sandbox, copy.server, copy.sandbox.data.office_division, crm_file, copy.env)
+        transport = RecordingTransport()
+        set_workspace(monkeypatch, transport=transport)
+        linked = [row[0] for row in query("SELECT relation_number FROM links ORDER BY 1")]
+        assert linked, "match linked nothing"
+        yield SyncOffice(office, transport, linked)
 
 
 @pytest.fixture
