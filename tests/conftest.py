@@ -6,10 +6,14 @@ import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import keyring
 import pytest
 from keyring.backend import KeyringBackend
+
+if TYPE_CHECKING:
+    from tests.templates import HomeTemplates
 
 SYSTEM_PACKAGES_SCRIPT = Path(__file__).with_name("realworld") / "system-packages.sh"
 
@@ -25,6 +29,39 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     capture = session.config.pluginmanager.getplugin("capturemanager")
     with capture.global_and_fixture_disabled():
         subprocess.run(["bash", str(SYSTEM_PACKAGES_SCRIPT)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Long work first, and each module that builds a module-wide world on one xdist worker.
+
+    * A module whose tests use a module-scoped fixture (a populated ``world``, the secrets scan's demo run, a
+      Chromium) becomes one xdist group (``--dist loadgroup`` in pyproject), so its world is built once
+      instead of once on every worker that happens to get one of its tests.
+    * Those modules and the tests marked ``slow`` run first (``--no-loadscope-reorder`` keeps this order), so
+      the last minutes of a run are short tests on both workers instead of one long test on one of them.
+      The sort is stable and moves whole modules, so a module's tests stay together and in their order.
+    """
+    grouped = {item.path for item in items if _uses_a_module_fixture(item)}
+    slow = {item.nodeid for item in items if item.get_closest_marker("slow")}
+    for item in items:
+        if item.path in grouped:
+            item.add_marker(pytest.mark.xdist_group(item.path.relative_to(config.rootpath).as_posix()))
+    items.sort(key=lambda item: 0 if item.path in grouped or item.nodeid in slow else 1)
+
+
+def _uses_a_module_fixture(item: pytest.Item) -> bool:
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    return any(definitions[-1].scope == "module" for definitions in info.name2fixturedefs.values() if definitions)
+
+
+@pytest.fixture(scope="session")
+def home_templates(tmp_path_factory: pytest.TempPathFactory) -> HomeTemplates:
+    """The logged-in homes this test worker set up once, to copy per test (see :mod:`tests.templates`)."""
+    from tests.templates import HomeTemplates
+
+    return HomeTemplates(tmp_path_factory.mktemp("home-templates"))
 
 
 class MemoryKeyring(KeyringBackend):

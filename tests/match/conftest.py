@@ -16,6 +16,7 @@ from exactlink.sandbox import RunningServer, Sandbox
 from exactlink.sandbox.generator import write_crm_export
 from tests.auth.conftest import CLIENT_ID, CLIENT_SECRET, Browser, free_port
 from tests.cli import run_cli, set_workspace
+from tests.templates import Built, HomeTemplates
 
 
 @dataclass
@@ -95,10 +96,28 @@ def start_office(
         yield Office(sandbox, server, sandbox.data.office_division, crm_file, env)
 
 
+def _built_office(patch: pytest.MonkeyPatch, directory: Path, clients: int, seed: int) -> Iterator[Built]:
+    """:func:`start_office` as a set-up for :class:`~tests.templates.HomeTemplates`."""
+    for made in start_office(patch, directory, clients=clients, seed=seed):
+        yield made.server, made.sandbox, None
+
+
 @pytest.fixture
-def office(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, no_sleep: None) -> Iterator[Office]:
-    """A logged-in office with 40 clients and the CRM imported, not matched yet."""
-    yield from start_office(monkeypatch, tmp_path)
+def office(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    no_sleep: None,
+    exactlink_home: Path,
+    home_templates: HomeTemplates,
+) -> Iterator[Office]:
+    """A logged-in office with 40 clients and the CRM imported, not matched yet.
+
+    :func:`start_office`'s office, made once per test worker and copied (:mod:`tests.templates`).
+    """
+    with home_templates.copy("imported-office", _built_office, monkeypatch, exactlink_home, clients=40, seed=7) as copy:
+        crm_file = tmp_path / "crm-export.csv"
+        write_crm_export(copy.sandbox.data, crm_file)
+        yield Office(copy.sandbox, copy.server, copy.sandbox.data.office_division, crm_file, copy.env)
 
 
 @pytest.fixture

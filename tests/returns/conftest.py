@@ -20,6 +20,7 @@ from exactlink.sandbox import model as sandbox_model
 from tests.auth.conftest import CLIENT_ID, CLIENT_SECRET, Browser, free_port
 from tests.auth.conftest import browser as browser
 from tests.cli import run_cli, set_workspace
+from tests.templates import Built, HomeTemplates
 
 
 def office_today() -> date:
@@ -187,7 +188,34 @@ def build_office(
         yield office
 
 
+def _built_office(patch: pytest.MonkeyPatch, directory: Path, clients: int, seed: int) -> Iterator[Built]:
+    """:func:`build_office` as a set-up for :class:`~tests.templates.HomeTemplates`."""
+    import webbrowser
+
+    patch.setattr(webbrowser, "open", Browser().open)
+    for made in build_office(patch, directory, Browser(), clients=clients, seed=seed):
+        yield made.server, made.sandbox, (made.office_division, made.account_by_relation, made.division_by_relation)
+
+
 @pytest.fixture
-def office(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, browser: Browser) -> Iterator[Office]:
-    """A logged-in exactlink with a 30-client office (nothing linked to an administration yet)."""
-    yield from build_office(monkeypatch, tmp_path, browser)
+def office(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    browser: Browser,
+    exactlink_home: Path,
+    home_templates: HomeTemplates,
+) -> Iterator[Office]:
+    """A logged-in exactlink with a 30-client office (nothing linked to an administration yet).
+
+    :func:`build_office`'s office, made once per test worker and copied (:mod:`tests.templates`).
+    """
+    from exactlink.sandbox.generator import write_crm_export
+
+    copies = home_templates.copy(
+        "returns-office", _built_office, monkeypatch, exactlink_home, clients=30, seed=5, token_storage="file"
+    )
+    with copies as copy:
+        set_workspace(monkeypatch, sleep=lambda seconds: time.sleep(min(seconds, 0.02)))
+        write_crm_export(copy.sandbox.data, tmp_path / "crm.csv")
+        office_division, accounts, divisions = copy.kept
+        yield Office(copy.sandbox, copy.server, copy.env, office_division, dict(accounts), dict(divisions))

@@ -18,6 +18,7 @@ import pytest
 from exactlink.sandbox import Sandbox
 from tests.cli import run_cli, set_workspace
 from tests.match.conftest import Office, no_sleep, query, start_office
+from tests.templates import Built, HomeTemplates
 
 __all__ = ["Office", "SyncOffice", "no_sleep", "query"]
 
@@ -117,10 +118,36 @@ def start_sync_office(
         yield SyncOffice(office, transport, linked)
 
 
+def _built_matched(patch: pytest.MonkeyPatch, directory: Path, clients: int, seed: int) -> Iterator[Built]:
+    """:func:`start_sync_office` as a set-up for :class:`~tests.templates.HomeTemplates`."""
+    for made in start_sync_office(patch, directory, clients=clients, seed=seed):
+        yield made.office.server, made.sandbox, None
+
+
 @pytest.fixture
-def synced(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, no_sleep: None) -> Iterator[SyncOffice]:
-    """A logged-in office (12 clients) with the CRM imported and matched, not synchronised yet."""
-    yield from start_sync_office(monkeypatch, tmp_path)
+def synced(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    no_sleep: None,
+    exactlink_home: Path,
+    home_templates: HomeTemplates,
+) -> Iterator[SyncOffice]:
+    """A logged-in office (12 clients) with the CRM imported and matched, not synchronised yet.
+
+    :func:`start_sync_office`'s office, made once per test worker and copied (:mod:`tests.templates`).
+    """
+    from exactlink.sandbox.generator import write_crm_export
+
+    copies = home_templates.copy("matched-office", _built_matched, monkeypatch, exactlink_home, clients=12, seed=7)
+    with copies as copy:
+        crm_file = tmp_path / "crm-export.csv"
+        write_crm_export(copy.sandbox.data, crm_file)
+        office = Office(copy.sandbox, copy.server, copy.sandbox.data.office_division, crm_file, copy.env)
+        transport = RecordingTransport()
+        set_workspace(monkeypatch, transport=transport)
+        linked = [row[0] for row in query("SELECT relation_number FROM links ORDER BY 1")]
+        assert linked, "match linked nothing"
+        yield SyncOffice(office, transport, linked)
 
 
 @pytest.fixture

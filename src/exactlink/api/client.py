@@ -41,6 +41,7 @@ from exactlink.api.errors import (
 from exactlink.api.models import Me
 from exactlink.api.odata import unwrap_collection, unwrap_entity
 from exactlink.api.ratelimit import RateLimiter, RateLimitLog
+from exactlink.api.tls import verified_context
 from exactlink.errors import ExactlinkError, LoginRequired
 
 log = logging.getLogger(__name__)
@@ -140,6 +141,7 @@ class ExactClient:
         self.max_pages = max_pages
         self._http = httpx.Client(
             transport=transport,
+            verify=verified_context(),
             timeout=timeout,
             follow_redirects=False,
             headers={"Accept": "application/json", "User-Agent": f"exactlink/{__version__}"},

@@ -21,6 +21,7 @@ import httpx
 
 from exactlink import __version__
 from exactlink.api.bounded import AnswerTooLarge, send_bounded
+from exactlink.api.tls import verified_context
 from exactlink.errors import ExactlinkError, LoginRequired
 
 log = logging.getLogger(__name__)
@@ -214,6 +215,7 @@ class OAuthClient:
         if self._client is None:
             self._client = httpx.Client(
                 transport=self._transport,
+                verify=verified_context(),
                 timeout=self._timeout,
                 headers={"Accept": "application/json", "User-Agent": f"exactlink/{__version__}"},
             )

@@ -293,7 +293,9 @@ def _recording_client(ws: Workspace, seen: list[httpx.Response], *, bodies: bool
     """
     import httpx
 
-    inner = ws.transport or httpx.HTTPTransport()
+    from exactlink.api.tls import verified_context
+
+    inner = ws.transport or httpx.HTTPTransport(verify=verified_context())
 
     class Recording(httpx.BaseTransport):
         def handle_request(self, request: httpx.Request) -> httpx.Response:
