@@ -4,7 +4,7 @@ A link needs the relation to be linked to its office account first (``exactlink 
 recorded in Exact Online as an ``accountancy/SolutionLinks`` record of that account in the office
 administration (SolutionType 0 "internal", ``InternalSolutionDivision`` = the client's division) and
 locally in ``admin_links``. Linking sets the relation's SBR start date to today − 30 days when none is
-set, so the first fetch brings in up to 30 days of returns at once (the seed's FAQ explains this).
+set, so the first fetch brings in up to 30 days of returns at once (the FAQ of `fetch-returns` explains this).
 
 Idempotence: before writing, the account's SolutionLinks are read. An active internal link to the same
 division is reused as is; an active internal link to another division is moved with PUT; otherwise a new

@@ -677,7 +677,7 @@ def parse_date(text: str) -> date:
 
 
 def check_sbr_start(start: date, today: date) -> None:
-    """Refuse an SBR start date more than 30 days back (the seed: "tot een maximum van 30 dagen terug")."""
+    """Refuse an SBR start date more than 30 days back ("tot een maximum van 30 dagen terug")."""
     from exactlink.domain.returns import MAX_WINDOW_DAYS
 
     earliest = today - timedelta(days=MAX_WINDOW_DAYS)

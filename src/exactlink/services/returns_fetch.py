@@ -247,7 +247,7 @@ def plan_targets(
     """The linked administrations to fetch (only ``relation``'s when given), with their windows.
 
     Raises:
-        NothingToFetch: ``relation`` has no linked administration (the seed's explanation is the message).
+        NothingToFetch: ``relation`` has no linked administration (the message explains it).
     """
     from exactlink.api.forms import LEARNED_KEY
     from exactlink.domain.returns import EmptyReason, explain_empty_fetch, returns_window_start
@@ -580,7 +580,7 @@ def remember_forms(db: sqlite_utils.Database, learned: dict[str, str]) -> dict[s
 
 
 def _explain(target: AdminTarget, settings: Settings, today: date, outcome: AdminOutcome) -> None:
-    """Say why an administration yielded no returns, in the seed's words."""
+    """Say why an administration yielded no returns, in plain words."""
     from exactlink.domain.returns import diagnose_empty_fetch, explain_empty_fetch
 
     if not (settings.returns.process_vat or settings.returns.process_payroll):
@@ -614,7 +614,7 @@ def _explain(target: AdminTarget, settings: Settings, today: date, outcome: Admi
 
 
 def _skipped_outcome(target: AdminTarget, today: date) -> AdminOutcome:
-    """An administration whose relation lost its account link: nothing is fetched (the seed's FAQ)."""
+    """An administration whose relation lost its account link: nothing is fetched (the FAQ's first answer)."""
     from exactlink.domain.returns import EmptyReason, explain_empty_fetch
 
     outcome = AdminOutcome(

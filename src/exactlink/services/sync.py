@@ -1,4 +1,4 @@
-"""The ``sync`` use case: keep the seed's relation data equal on both sides, in the configured direction.
+"""The ``sync`` use case: keep the synchronised relation data equal on both sides, in the configured direction.
 
 Every run starts by bringing the local copy of the office administration up to date
 (:func:`~exactlink.services.office_mirror.refresh_office_mirror`: the sync endpoints with Timestamp cursors,
@@ -818,7 +818,7 @@ def run_sync(
 
 
 def direct_sync_warnings(db: sqlite_utils.Database, settings: Settings) -> list[str]:
-    """The seed's advice: direct synchronisation only once every existing relation is linked."""
+    """The advice: direct synchronisation only once every existing relation is linked."""
     from exactlink.store.relations import list_relations
 
     if not settings.sync.direct:
