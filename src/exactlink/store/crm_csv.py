@@ -368,9 +368,21 @@ def _map_header(header: Sequence[str], name: str) -> tuple[dict[str, str], list[
     if missing:
         raise CsvUnreadable(
             f"{name}: required column {', '.join(missing)} is missing (header: {', '.join(header)[:200]})",
-            hint="see README, 'The CRM mirror', for the accepted column names",
+            hint=_required_column_names(),
         )
     return headers, ignored, positions
+
+
+def _required_column_names() -> str:
+    """The header names accepted for each required column, for the hint of a file that lacks one."""
+    names = []
+    for required in REQUIRED_FIELDS:
+        column = COLUMN_BY_FIELD[required]
+        accepted = list(dict.fromkeys((column.dutch, column.english, *column.aliases)))
+        names.append(", ".join(accepted[:4]) + (", …" if len(accepted) > 4 else ""))
+    return "the header needs both a relation-number column and a name column: " + "; ".join(
+        f"({choices})" for choices in names
+    )
 
 
 def split_multi_value(cell: str) -> list[str]:
