@@ -125,7 +125,7 @@ def _timed_run(sandbox: Any, workers: int, relation: str | None = None) -> dict[
     settings = load_settings(exact={"max_concurrent_divisions": workers})
     started = time.perf_counter()
     with closing(Workspace(settings)) as ws:
-        report = fetch_returns(ws, show_progress=False, relation=relation)
+        report = fetch_returns(ws, show_progress=False, relations=[relation] if relation else ())
     seconds = time.perf_counter() - started
     statuses = Counter(entry.status for entry in sandbox.request_log)
     return {

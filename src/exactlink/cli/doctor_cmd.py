@@ -6,13 +6,15 @@ from pathlib import Path
 
 import typer
 
+from exactlink.cli import options
+
 
 def register(app: typer.Typer) -> None:
     app.command("doctor")(doctor)
 
 
 def doctor(
-    json_output: bool = typer.Option(False, "--json", help="Print one JSON document on stdout."),
+    json_output: bool = options.JSON,
     record: Path | None = typer.Option(
         None,
         "--record",

@@ -44,7 +44,7 @@ def _detail(row: MatchRow) -> str:
 
 
 def print_match_report(report: MatchReport, *, show_bsn: bool, show_all: bool, quiet: bool) -> None:
-    """The counts and, unless quiet, a table of every relation that needs attention or was linked now."""
+    """A table of every relation that needs attention or was linked now, and the counts; quiet: one counts line."""
     from rich.markup import escape
     from rich.table import Table
 
@@ -78,10 +78,15 @@ def print_match_report(report: MatchReport, *, show_bsn: bool, show_all: bool, q
                 detail = method + _detail(row)
                 table.add_row(escape(row.relation), escape(row.name), status, escape(account), escape(detail))
             console.print(table)
+    if quiet:
+        keys = ("linked", "suggested", "conflict", "unmatched")
+        counted = ", ".join(f"{counts[key]} {key}" for key in keys)
+        console.print(f"{counted}; {counts['new_links']} {verb}", highlight=False)
+        return
     summary = Table("linked", "suggested", "conflict", "unmatched", verb, title="Summary", title_justify="left")
     summary.add_row(*(str(counts[key]) for key in ("linked", "suggested", "conflict", "unmatched", "new_links")))
     console.print(summary)
-    if counts["suggested"] and not quiet:
+    if counts["suggested"]:
         console.print("Review the suggestions: exactlink match review", highlight=False)
 
 
@@ -156,8 +161,9 @@ def print_review_report(report: ReviewReport) -> None:
     """What the review decided."""
     from exactlink.console import info, warn
 
+    would = "dry run, nothing written: would have " if report.dry_run else ""
     info(
-        f"accepted {len(report.accepted)}, rejected {len(report.rejected)}, skipped {len(report.skipped)}"
+        f"{would}accepted {len(report.accepted)}, rejected {len(report.rejected)}, skipped {len(report.skipped)}"
         + (f", {report.remaining} left for later" if report.remaining else "")
     )
     for row, error in report.failed:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from exactlink.cli import options
+
 
 def register(app: typer.Typer) -> None:
     app.command("schedule")(schedule)
@@ -12,7 +14,7 @@ def register(app: typer.Typer) -> None:
 def schedule(
     cron: bool = typer.Option(False, "--cron", help="Only the crontab lines."),
     systemd: bool = typer.Option(False, "--systemd", help="Only the systemd service and timer."),
-    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+    json_output: bool = options.JSON,
 ) -> None:
     """Print the crontab line and systemd timer that run fetch-returns hourly in office hours.
 

@@ -798,7 +798,7 @@ def run_sync(
     A dry run takes no lock, records no run and writes nothing: it reads Exact (so the diff is current) into
     an in-memory copy of the database that is thrown away, so it never holds the database's write lock either.
     """
-    from exactlink.services.tenant import require_office
+    from exactlink.services.tenant import require_office_for
     from exactlink.store.db import scratch_copy
 
     settings = ws.settings
@@ -807,7 +807,7 @@ def run_sync(
     )
     with ws.run(RUN_COMMAND, lock=LOCK_NAME, dry_run=dry_run, begin=False) as run:
         db = ws.db
-        office = require_office(db)
+        office = require_office_for(ws)
         with ws.client() as client:
             with scratch_copy(db) if dry_run else nullcontext(db) as work:
                 run.begin({"direction": options.direction})
