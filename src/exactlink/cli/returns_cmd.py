@@ -133,10 +133,11 @@ def feedback(
     dry_run: bool = options.DRY_RUN,
     json_output: bool = options.JSON,
 ) -> None:
-    """Report a return back to Exact Online (financial/ProcessReturn): `feedback DOC --processed|--rejected`.
+    """Report a processed or rejected return back to Exact Online (financial/ProcessReturn).
 
-    Only VAT and ICP returns in status 40 (realized) can be reported; payroll returns cannot. A return is
-    never reported twice. `--pending` reports everything marked locally; exit 3 when some failed. A return
+    `feedback DOC --processed|--rejected` for one return, `feedback --pending` for those marked. Only VAT
+    and ICP returns in status 40 (realized) can be reported; payroll returns cannot. A return is never
+    reported twice. `--pending` reports everything marked locally; exit 3 when some failed. A return
     Exact refused is held back (shown, not sent) until a fetch sees it change in Exact, or --retry-refused.
     """
     from exactlink.cli.context import workspace
