@@ -1,1 +1,1 @@
-"""Benchmarks for exactlink's quality bars (run as ``uv run python -m bench.<name>``)."""
+"""Benchmarks for exactlink's speed, quality and API-economy targets (run as ``uv run python -m bench.<name>``)."""

@@ -3,7 +3,7 @@
     uv run python -m bench            # all benchmarks (a few minutes)
     uv run python -m bench --quick    # smaller sizes, for a smoke run
 
-Each row names the quality bar of PRODUCT.md it measures, the figure, and whether the bar is met.
+Each row names the target (the bar) it measures, the figure, and whether the bar is met.
 The raw figures are also written to ``bench/results/latest.json``. Exits 1 when a bar is missed.
 """
 
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     from rich.table import Table
 
     console = Console()
-    table = Table("quality bar", "measured", "met", title="exactlink benchmarks (sandbox Exact Online)")
+    table = Table("target", "measured", "met", title="exactlink benchmarks (sandbox Exact Online)")
     raw: dict[str, Any] = {}
     all_met = True
     for name in args.only or list(BENCHMARKS):

@@ -4,7 +4,7 @@
     uv run python -m bench.bench_matching --clients 200 --seed 7
     uv run python -m bench.bench_matching --without-identifiers # a CRM without numbers: the name step alone
 
-Quality bars (PRODUCT.md, "Matching"): automatic links have precision ≥ 99.5 %, automatic plus
+Targets (matching): automatic links have precision ≥ 99.5 %, automatic plus
 suggested links reach recall ≥ 95 %, and 20,000 × 20,000 relations match in under 2 s. The time is
 the engine call alone (normalising every raw field included; generating the data and reading its
 tables are not), best of a few runs because the machine may be shared. Exits 1 when a bar is missed.

@@ -3,7 +3,7 @@
     uv run python -m bench.bench_sync_economy                 # 2,000 clients
     uv run python -m bench.bench_sync_economy --clients 500 --seed 3
 
-Quality bars (PRODUCT.md, "API economy"):
+Targets (API economy):
 
 - a full inbound sync of N accounts (with addresses, contacts, bank accounts) costs within 5 % of the lower
   bound of calls the page sizes allow;
@@ -181,7 +181,7 @@ def run(clients: int = DEFAULT_CLIENTS, seed: int = 1) -> dict[str, Any]:
 
 
 def summary_rows(figures: dict[str, Any]) -> list[tuple[str, str, bool]]:
-    """The rows ``python -m bench`` prints: (quality bar, measured, met)."""
+    """The rows ``python -m bench`` prints: (target, measured, met)."""
     full, incremental = figures["full"], figures["incremental"]
     return [
         (
@@ -243,7 +243,7 @@ def print_figures(figures: dict[str, Any]) -> None:
         f"({full['fields_written']:,} fields), {full['failed_calls']} failed calls; "
         f"nothing-changed run: {incremental['seconds']:.2f} s"
     )
-    bars = Table("quality bar", "measured", "met")
+    bars = Table("target", "measured", "met")
     for bar, measured, met in summary_rows(figures):
         bars.add_row(bar, measured, "yes" if met else "[red]NO[/red]")
     console.print(bars)

@@ -2,7 +2,7 @@
 
     uv run python -m bench.bench_tokens [--processes 20]
 
-The bar (PRODUCT.md, "Tokens"): exactly one refresh and zero re-logins. The processes are real
+The target: exactly one refresh and zero re-logins. The processes are real
 ``exactlink tenant list --json`` commands (what cron and an administrator would start), using the file
 token store, against the sandbox over real HTTP; the sandbox counts the token-endpoint calls.
 """

@@ -35,3 +35,17 @@ def new_workspace() -> Workspace:
     from exactlink.cli import context
 
     return context.make_workspace()
+
+
+def database_rows() -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table of the current exactlink database, to show that a dry run wrote nothing."""
+    import sqlite3
+
+    from exactlink.paths import get_paths
+
+    connection = sqlite3.connect(get_paths().database)
+    try:
+        tables = [name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {table: sorted(connection.execute(f'SELECT * FROM "{table}"'), key=repr) for table in sorted(tables)}
+    finally:
+        connection.close()

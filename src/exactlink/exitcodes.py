@@ -4,7 +4,7 @@ from enum import IntEnum
 
 
 class ExitCode(IntEnum):
-    """Process exit codes (see README, "Exit codes")."""
+    """Process exit codes (the table under "Exit codes" in README.md and in `exactlink --help`)."""
 
     OK = 0
     ERROR = 1

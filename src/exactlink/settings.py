@@ -85,7 +85,7 @@ class RunSettings(_Section):
 
 
 class SyncSettings(_Section):
-    """Relation data synchronisation (the seed's step 2)."""
+    """Relation data synchronisation (`exactlink sync`)."""
 
     direction: Literal["inbound", "outbound"] = "inbound"
     direct: bool = False

@@ -107,16 +107,21 @@ def test_dutch_synonyms(write_csv: WriteCsv) -> None:
     assert json.loads(run_cli("crm", "show", "R5", "--json", "--show-bsn").stdout)["vat_number"] == "NL999900018B01"
 
 
-def test_cp1252_is_refused_with_a_hint_and_read_when_asked(write_csv: WriteCsv) -> None:
+def test_cp1252_is_detected_and_a_wrong_encoding_refused_with_a_hint(write_csv: WriteCsv, tmp_path: Path) -> None:
     path = write_csv([{"relatienummer": "R1", "naam": "Café Één"}], bom=False, encoding="cp1252")
-    refused = run_cli("crm", "import", str(path))
-    assert refused.exit_code == 1
-    assert "not UTF-8" in refused.stderr and "--encoding cp1252" in refused.stderr
-    assert _count("relations") == 0
-    report = _import(path, "--encoding", "cp1252")
+    report = _import(path)  # Excel's plain "CSV" on Windows: not UTF-8, so read as Windows-1252
     assert report["encoding"] == "cp1252"
     assert json.loads(run_cli("crm", "show", "R1", "--json").stdout)["name"] == "Café Één"
+    assert _import(path, "--encoding", "cp1252")["counts"]["unchanged"] == 1
     assert run_cli("crm", "import", str(path), "--encoding", "klingon").exit_code == 2
+    wrong = run_cli("crm", "import", str(path), "--encoding", "utf-8")
+    assert wrong.exit_code == 1 and "cannot be decoded as utf-8" in wrong.stderr
+    assert "leave out --encoding" in wrong.stderr
+    neither = tmp_path / "neither.csv"
+    neither.write_bytes(b"relatienummer;naam\r\nR2;Caf\x81\r\n")  # 0x81 is no character in Windows-1252 either
+    refused = run_cli("crm", "import", str(neither))
+    assert refused.exit_code == 1 and "neither UTF-8 nor Windows-1252" in refused.stderr
+    assert "--encoding" in refused.stderr and _count("relations") == 1
 
 
 def test_invalid_values_are_imported_but_flagged_with_row_and_column(write_csv: WriteCsv) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.cli import run_cli
+from tests.cli import database_rows, run_cli
 from tests.match.conftest import Office, WriteFile, import_crm, query
 
 # Accounts created in Exact and CRM relations without identifiers that resemble them: names can only suggest.
@@ -68,6 +68,18 @@ def test_review_without_a_terminal_refuses_with_a_hint(suggestions: Office) -> N
     result = run_cli("match", "review")
     assert result.exit_code == 2
     assert "not a terminal" in result.stderr and "--accept-all-above" in result.stderr
+
+
+def test_review_dry_run_asks_the_same_and_writes_nothing(suggestions: Office) -> None:
+    before = database_rows()
+    trial = run_cli("match", "review", "--stdin", "--dry-run", "--json", input="a\nr\ns\n")
+    assert trial.exit_code == 0, trial.stderr
+    report = json.loads(trial.stdout)
+    assert report["dry_run"] is True
+    assert len(report["accepted"]) == len(report["rejected"]) == len(report["skipped"]) == 1
+    assert database_rows() == before, "a dry run writes nothing"
+    told = run_cli("match", "review", "--stdin", "--dry-run", input="a\n")
+    assert "dry run, nothing written: would have accepted 1" in told.stderr
 
 
 def test_review_accept_reject_skip_persist(suggestions: Office) -> None:

@@ -136,7 +136,7 @@ def test_rewriting_the_calendar_updates_events_in_place(ws: Workspace, tmp_path:
 def test_the_calendar_takes_the_list_filters(ws: Workspace, tmp_path: Path) -> None:
     target = tmp_path / "deadlines.ics"
     assert write_deadline_calendar(ws, target, kind="loonheffing").items == 1
-    assert write_deadline_calendar(ws, target, relation="R1").items == 2
+    assert write_deadline_calendar(ws, target, relations=["R1"]).items == 2
     assert write_deadline_calendar(ws, target, overdue=True).items == 1
     assert write_deadline_calendar(ws, target, due_within=7).items == 2
     with pytest.raises(UsageError, match="--ics"):

@@ -12,7 +12,7 @@ import pytest
 
 from exactlink.domain.returns import return_kind_of
 from exactlink.sandbox import model as sandbox_model
-from tests.cli import run_cli
+from tests.cli import database_rows, run_cli
 from tests.returns.conftest import Office, office_today
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -298,6 +298,10 @@ def test_configured_vraagposten_accounts_win(office: Office) -> None:
     assert run_cli("link-admin", "vraagposten", relation, "--accounts", "4711").exit_code == 0
     missing = json.loads(run_cli("fetch-returns", "--json").stdout)["administrations"][0]
     assert "4711 do not exist" in (missing["vraagposten_note"] or "")
+    before = database_rows()
+    trial = run_cli("link-admin", "vraagposten", relation, "--default", "--dry-run", "--json")
+    assert trial.exit_code == 0 and json.loads(trial.stdout)["dry_run"] is True
+    assert database_rows() == before, "a dry run writes nothing"
     assert run_cli("link-admin", "vraagposten", relation, "--default").exit_code == 0
     back = json.loads(run_cli("fetch-returns", "--json").stdout)["administrations"][0]
     assert back["vraagposten_accounts"] == [code]

@@ -261,13 +261,15 @@ def test_refusals_name_the_reason(office: Office) -> None:
         str(archived): "is archived in Exact Online",
         str(unconsented): "the app was not given consent",
         str(office.office_division): "is the office administration",
-        "9999999": "is not among the administrations this login sees",
         str(other_division): "belongs to account",
     }
     for selector, reason in cases.items():
         result = run_cli("link-admin", relation, selector)
         assert result.exit_code == 1, selector
         assert reason in result.stderr, (selector, result.stderr)
+    # An administration the command line names that does not exist is a usage error, as in `tenant select`.
+    missing = run_cli("link-admin", relation, "9999999")
+    assert missing.exit_code == 2 and "is not among the administrations this login sees" in missing.stderr
     forced = run_cli("link-admin", relation, str(other_division), "--force")
     assert forced.exit_code == 0, forced.stderr
     taken = run_cli("link-admin", other_relation, str(other_division))
@@ -276,10 +278,10 @@ def test_refusals_name_the_reason(office: Office) -> None:
     assert unknown.exit_code == 1 and "relation nope is not in the local CRM mirror" in unknown.stderr
     assert run_cli("link-admin", relation).exit_code == 2
     several = run_cli("link-admin", relation, "B.V.")
-    assert several.exit_code == 1 and "'B.V.' matches" in several.stderr
+    assert several.exit_code == 2 and "'B.V.' matches" in several.stderr
     assert f"select by code, e.g. `exactlink link-admin {relation} " in several.stderr
     nameless = run_cli("link-admin", relation, "no such administration")
-    assert nameless.exit_code == 1 and "no administration is called 'no such administration'" in nameless.stderr
+    assert nameless.exit_code == 2 and "no administration is called 'no such administration'" in nameless.stderr
 
 
 def test_bulk_csv_validates_every_row_and_reports_each(office: Office, tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, timedelta
 
-from tests.cli import run_cli
+from tests.cli import database_rows, run_cli
 from tests.returns.conftest import Office, office_today
 
 
@@ -99,8 +99,19 @@ def test_show_and_mark(office: Office) -> None:
     missing = run_cli("returns", "show", "nope")
     assert missing.exit_code == 1 and "no return with document id nope" in missing.stderr
 
+    before = database_rows()
+    trial = json.loads(run_cli("returns", "mark", short, "--processed", "--dry-run", "--json").stdout)
+    assert trial == {"document_id": document, "local_status": "processed", "feedback_state": "pending", "dry_run": True}
+    assert "would become processed" in run_cli("returns", "mark", short, "--processed", "--dry-run").stderr
+    assert database_rows() == before, "a dry run writes nothing"
     marked = json.loads(run_cli("returns", "mark", short, "--processed", "--json").stdout)
-    assert marked == {"document_id": document, "local_status": "processed", "feedback_state": "pending"}
+    assert marked == {
+        "document_id": document,
+        "local_status": "processed",
+        "feedback_state": "pending",
+        "dry_run": False,
+    }
+    assert database_rows() != before
     withdrawn = json.loads(run_cli("returns", "mark", document, "--new", "--json").stdout)
     assert withdrawn["feedback_state"] == "none"
     assert run_cli("returns", "mark", document).exit_code == 2

@@ -108,8 +108,8 @@ ARGUMENTS: list[tuple[str, tuple[str, ...], int]] = [
     # link-admin
     ("link-admin link nothing", ("link-admin", "link"), USAGE),
     ("link-admin link empty division", ("link-admin", "link", "{relation}", ""), USAGE),
-    ("link-admin link unknown division", ("link-admin", "link", "{relation}", "99999999"), ERROR),
-    ("link-admin link huge division", ("link-admin", "link", "{relation}", HUGE), ERROR),
+    ("link-admin link unknown division", ("link-admin", "link", "{relation}", "99999999"), USAGE),
+    ("link-admin link huge division", ("link-admin", "link", "{relation}", HUGE), USAGE),
     ("link-admin link unknown relation", ("link-admin", "link", "NOPE-1", "1"), ERROR),
     ("link-admin link csv missing", ("link-admin", "link", "--csv", "/nonexistent/admins.csv"), ERROR),
     ("link-admin vraagposten empty", ("link-admin", "vraagposten", "{relation}", "--accounts", ""), USAGE),
@@ -298,7 +298,7 @@ _HEADER = "relatienummer;naam;account;administratie\r\n"
 CSV_FILES: dict[str, bytes | None] = {
     "empty": b"",
     "blank lines": b"\r\n \r\n\t\r\n",
-    "latin-1": (_HEADER + "R1;Caf\u00e9 De Hoek;1;1\r\n").encode("latin-1"),
+    "neither UTF-8 nor Windows-1252": (_HEADER + "R1;Caf\u00e9 De Hoek;1;1\r\n").encode("latin-1") + b"R2;\x81;2;2\r\n",
     "utf-16 without a byte order mark": (_HEADER + "R1;X;1;1\r\n").encode("utf-16-le"),
     "binary": bytes(range(256)) * 16,
     "binary without NUL": bytes(range(1, 256)) * 16,

@@ -57,7 +57,7 @@ def test_plan_targets_lists_the_linked_administrations(db: sqlite_utils.Database
     assert target.first_fetch is True
     assert target.window_start < TODAY
     with pytest.raises(NothingToFetch, match="nothing to fetch for relation R2"):
-        plan_targets(db, settings, TODAY, relation="R2", now=NOW)
+        plan_targets(db, settings, TODAY, relations=["R2"], now=NOW)
 
 
 def test_return_rows_keeps_known_kinds_and_counts_the_rest(db: sqlite_utils.Database, settings: Settings) -> None:

@@ -8,10 +8,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from exactlink.cli.layout import WIDE_OPTION
-
-JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document on stdout.")
-DRY_RUN_OPTION = typer.Option(False, "--dry-run", help="Validate and show the plan; write nothing.")
+from exactlink.cli import options
 
 
 class LinkAdminGroup(TyperGroup):
@@ -45,9 +42,11 @@ def link(
         help="Link even when Exact names another owner account, or turn the account's external SolutionLink "
         "(books kept in another package) into a link to this administration.",
     ),
-    dry_run: bool = DRY_RUN_OPTION,
-    wide: bool = WIDE_OPTION,
-    json_output: bool = JSON_OPTION,
+    dry_run: bool = options.DRY_RUN,
+    wide: bool = options.WIDE,
+    json_output: bool = options.JSON,
+    encoding: str | None = options.CSV_ENCODING,
+    delimiter: str | None = options.CSV_DELIMITER,
 ) -> None:
     """Link a client administration to a relation (`link-admin REL DIVISION`), or many (`link-admin --csv FILE`).
 
@@ -68,7 +67,8 @@ def link(
     if csv_file is not None:
         if relation or division:
             raise UsageError("give either REL DIVISION or --csv FILE, not both")
-        report = mask_view(admin_links.link_from_csv(ws, csv_file, dry_run=dry_run, force=force), show_bsn=show)
+        csv = {"encoding": encoding, "delimiter": delimiter}
+        report = mask_view(admin_links.link_from_csv(ws, csv_file, dry_run=dry_run, force=force, **csv), show_bsn=show)
         emit_json(report.as_json()) if json_output else print_link_report(report)
         raise typer.Exit(report.exit_code)
     if not relation or not division:
@@ -81,9 +81,9 @@ def link(
 def suggest(
     accept: bool = typer.Option(False, "--accept", help="Link every clear suggestion (ambiguous ones are skipped)."),
     csv_out: Path | None = typer.Option(None, "--csv-out", help="Write the clear suggestions as a CSV for --csv."),
-    dry_run: bool = DRY_RUN_OPTION,
-    wide: bool = WIDE_OPTION,
-    json_output: bool = JSON_OPTION,
+    dry_run: bool = options.DRY_RUN,
+    wide: bool = options.WIDE,
+    json_output: bool = options.JSON,
 ) -> None:
     """Propose administrations for linked relations from what Exact knows, with the evidence.
 
@@ -111,7 +111,7 @@ def suggest(
 
 
 @admin_app.command("list")
-def list_links(wide: bool = WIDE_OPTION, json_output: bool = JSON_OPTION) -> None:
+def list_links(wide: bool = options.WIDE, json_output: bool = options.JSON) -> None:
     """List the linked client administrations with their SBR start date and last fetch."""
     from exactlink.cli.admin_render import print_admin_list
     from exactlink.cli.context import workspace
@@ -128,8 +128,8 @@ def list_links(wide: bool = WIDE_OPTION, json_output: bool = JSON_OPTION) -> Non
 @admin_app.command("unlink")
 def unlink(
     relation: str = typer.Argument(..., help="Relation number."),
-    dry_run: bool = DRY_RUN_OPTION,
-    json_output: bool = JSON_OPTION,
+    dry_run: bool = options.DRY_RUN,
+    json_output: bool = options.JSON,
 ) -> None:
     """Unlink the relation's administration: its SolutionLink in Exact Online is deleted (and checked gone).
 
@@ -149,7 +149,8 @@ def vraagposten(
     relation: str = typer.Argument(..., help="Relation number."),
     accounts: str | None = typer.Option(None, "--accounts", help="G/L account code(s), comma separated."),
     default: bool = typer.Option(False, "--default", help="Back to the default: accounts named 'vraagpost'."),
-    json_output: bool = JSON_OPTION,
+    dry_run: bool = options.DRY_RUN,
+    json_output: bool = options.JSON,
 ) -> None:
     """Set the vraagposten (suspense) G/L accounts of the relation's administration.
 
@@ -162,9 +163,11 @@ def vraagposten(
 
     if (accounts is None) == (not default):
         raise UsageError("give either --accounts CODES or --default")
-    result = set_vraagposten_accounts(workspace(), relation, None if default else (accounts or "").split(","))
+    codes = None if default else (accounts or "").split(",")
+    result = set_vraagposten_accounts(workspace(), relation, codes, dry_run=dry_run)
     if json_output:
         emit_json(result)
         return
     chosen = ", ".join(result["vraagposten_accounts"]) or "the default (description contains 'vraagpost')"
-    info(f"vraagposten accounts of administration {result['division']}: {chosen}")
+    would = "would be " if dry_run else ""
+    info(f"vraagposten accounts of administration {result['division']}: {would}{chosen}")

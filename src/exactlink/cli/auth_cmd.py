@@ -7,6 +7,8 @@ from pathlib import Path
 
 import typer
 
+from exactlink.cli import options
+
 
 def register(app: typer.Typer) -> None:
     app.command("login")(login)
@@ -60,7 +62,7 @@ def login(
         metavar="FILE",
         help="Only write the page to host at an https redirect URI; it forwards the login to exactlink.",
     ),
-    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+    json_output: bool = options.JSON,
 ) -> None:
     """Log in to Exact Online in the browser (authorization code + PKCE) and store the tokens safely.
 
@@ -101,7 +103,7 @@ def login(
         info("Other commands use the site from config.toml / EXACTLINK_BASE_URL / EXACTLINK_REGION: set it there too.")
 
 
-def logout(json_output: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+def logout(json_output: bool = options.JSON) -> None:
     """Remove the stored Exact Online tokens (keyring and fallback file); the client secret is kept."""
     from exactlink.cli.context import workspace
     from exactlink.console import emit_json, out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from exactlink.cli.layout import WIDE_OPTION
+from exactlink.cli import options
 
 config_app = typer.Typer(help="Show and create the configuration file.", no_args_is_help=True)
 
@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
 
 @config_app.command("path")
 def config_path(
-    json_output: bool = typer.Option(False, "--json", help="Print every path (database, token fallback, log …)."),
+    json_output: bool = options.JSON,
 ) -> None:
     """Print the path of config.toml; with --json also the database, token fallback, state and log paths."""
     from exactlink.console import emit_json, emit_text
@@ -29,9 +29,7 @@ def config_path(
 
 
 @config_app.command("show")
-def config_show(
-    wide: bool = WIDE_OPTION, json_output: bool = typer.Option(False, "--json", help="Print JSON.")
-) -> None:
+def config_show(wide: bool = options.WIDE, json_output: bool = options.JSON) -> None:
     """Print every effective setting and where it came from (secrets are never shown)."""
     from exactlink.cli.context import workspace
     from exactlink.console import emit_json

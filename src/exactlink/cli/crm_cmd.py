@@ -7,14 +7,11 @@ from typing import Any
 
 import typer
 
-from exactlink.cli.layout import WIDE_OPTION
+from exactlink.cli import options
 
 crm_app = typer.Typer(
     help="The local mirror of the office's CRM: import, export, list, show, edit, set.", no_args_is_help=True
 )
-
-JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document on stdout.")
-SHOW_BSN_OPTION = typer.Option(False, "--show-bsn", help="Show BSNs in full (masked by default).")
 
 
 def register(app: typer.Typer) -> None:
@@ -24,11 +21,11 @@ def register(app: typer.Typer) -> None:
 @crm_app.command("import")
 def crm_import(
     file: Path = typer.Argument(..., help="The CRM export (CSV).", dir_okay=False),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would change; write nothing."),
-    wide: bool = WIDE_OPTION,
-    json_output: bool = JSON_OPTION,
-    delimiter: str | None = typer.Option(None, "--delimiter", help="';', ',', '|' or 'tab' (default: sniffed)."),
-    encoding: str | None = typer.Option(None, "--encoding", help="File encoding (default UTF-8; e.g. cp1252)."),
+    dry_run: bool = options.DRY_RUN,
+    wide: bool = options.WIDE,
+    json_output: bool = options.JSON,
+    delimiter: str | None = options.CSV_DELIMITER,
+    encoding: str | None = options.CSV_ENCODING,
     repair_leading_zeros: bool = typer.Option(
         False, "--repair-leading-zeros", help="Restore leading zeros a spreadsheet dropped from BSN/RSIN/KvK."
     ),
@@ -61,7 +58,7 @@ def crm_import(
 def crm_export(
     file: str = typer.Argument(..., help="Where to write the CSV ('-' for stdout)."),
     delimiter: str = typer.Option(";", "--delimiter", help="';', ',', '|' or 'tab'."),
-    show_bsn: bool = SHOW_BSN_OPTION,
+    show_bsn: bool = options.SHOW_BSN,
     english: bool = typer.Option(False, "--english-headers", help="English column names instead of Dutch."),
 ) -> None:
     """Export the mirror as CSV (the import format; UTF-8 with BOM, spreadsheet formulas neutralised)."""
@@ -86,9 +83,9 @@ def crm_export(
 
 @crm_app.command("list")
 def crm_list(
-    wide: bool = WIDE_OPTION,
-    json_output: bool = JSON_OPTION,
-    show_bsn: bool = SHOW_BSN_OPTION,
+    wide: bool = options.WIDE,
+    json_output: bool = options.JSON,
+    show_bsn: bool = options.SHOW_BSN,
     flagged: bool = typer.Option(False, "--flagged", help="Only relations with invalid or doubtful values."),
     unlinked: bool = typer.Option(False, "--unlinked", help="Only relations not linked to an office account."),
 ) -> None:
@@ -111,9 +108,9 @@ def crm_list(
 @crm_app.command("show")
 def crm_show(
     relation: str = typer.Argument(..., help="Relation number."),
-    wide: bool = WIDE_OPTION,
-    json_output: bool = JSON_OPTION,
-    show_bsn: bool = SHOW_BSN_OPTION,
+    wide: bool = options.WIDE,
+    json_output: bool = options.JSON,
+    show_bsn: bool = options.SHOW_BSN,
 ) -> None:
     """Show one relation: fields, addresses, contacts, bank accounts, links, SBR window, issues, recent returns."""
     from exactlink.cli.context import workspace
@@ -149,8 +146,8 @@ def crm_edit(
     phone: str | None = _field_option("--phone", "phone number"),
     email: str | None = _field_option("--email", "e-mail address"),
     website: str | None = _field_option("--website", "website"),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Check and show what would change; write nothing."),
-    json_output: bool = JSON_OPTION,
+    dry_run: bool = options.DRY_RUN,
+    json_output: bool = options.JSON,
 ) -> None:
     """Change a relation's own fields by hand: `crm edit 1043 --phone 015-1234567 --kvk 69599084`.
 
@@ -183,8 +180,8 @@ def crm_set(
         None, "--sbr-start", help="Start of the returns window (YYYY-MM-DD; at most 30 days back)."
     ),
     clear: bool = typer.Option(False, "--clear", help="Remove the SBR start date (the window is the last 30 days)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Check and show the change; write nothing."),
-    json_output: bool = JSON_OPTION,
+    dry_run: bool = options.DRY_RUN,
+    json_output: bool = options.JSON,
 ) -> None:
     """Set a relation's SBR start date: returns are fetched from that date (never more than 30 days back)."""
     from exactlink.cli.context import workspace

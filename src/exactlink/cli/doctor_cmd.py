@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from exactlink.cli.layout import WIDE_OPTION
+from exactlink.cli import options
 
 
 def register(app: typer.Typer) -> None:
@@ -14,8 +14,8 @@ def register(app: typer.Typer) -> None:
 
 
 def doctor(
-    wide: bool = WIDE_OPTION,
-    json_output: bool = typer.Option(False, "--json", help="Print one JSON document on stdout."),
+    wide: bool = options.WIDE,
+    json_output: bool = options.JSON,
     record: Path | None = typer.Option(
         None,
         "--record",

@@ -19,12 +19,26 @@ if TYPE_CHECKING:
     from exactlink.errors import ExactlinkError
 
 
+TYPER_COMPLETION_OPTIONS = ("install_completion", "show_completion")
+
+
 class ExactlinkGroup(TyperGroup):
     """Root group: turns an ``ExactlinkError`` into one line on stderr and its exit code.
 
     Anything else that escapes a command is a bug; the user still gets one line (exit 1) instead of a
     traceback, and the traceback goes to the log file, scrubbed of secrets like every log line.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from exactlink.cli.options import polish
+
+        polish(self)
+
+    def get_params(self, ctx: Context) -> list[Any]:
+        """Typer's own ``--install-completion``/``--show-completion`` are left out: `exactlink completion SHELL`
+        prints the script for the shell asked for (Typer's pair guesses the shell and ignores a name)."""
+        return [param for param in super().get_params(ctx) if param.name not in TYPER_COMPLETION_OPTIONS]
 
     def make_context(
         self, info_name: str | None, args: list[str], parent: Context | None = None, **extra: Any
@@ -118,10 +132,21 @@ app = typer.Typer(
 )
 
 
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        from importlib.metadata import version
+
+        typer.echo(f"exactlink {version('exactlink')}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def root(
     ctx: typer.Context,
     verbose: int = typer.Option(0, "--verbose", "-v", count=True, help="More log output on stderr (-vv: debug)."),
+    show_version: bool = typer.Option(
+        False, "--version", is_eager=True, callback=_print_version, help="Print the version and exit."
+    ),
 ) -> None:
     """Link your office's CRM to Exact Online: match relations, sync relation data, fetch tax returns.
 

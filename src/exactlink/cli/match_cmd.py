@@ -6,13 +6,9 @@ from pathlib import Path
 
 import typer
 
-from exactlink.cli.layout import WIDE_OPTION
+from exactlink.cli import options
 
 match_app = typer.Typer()
-
-JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document on stdout.")
-SHOW_BSN_OPTION = typer.Option(False, "--show-bsn", help="Show BSNs in full (masked by default).")
-DRY_RUN_OPTION = typer.Option(False, "--dry-run", help="Show what would happen; link nothing.")
 
 
 def register(app: typer.Typer) -> None:
@@ -22,10 +18,10 @@ def register(app: typer.Typer) -> None:
 @match_app.callback(invoke_without_command=True)
 def match(
     ctx: typer.Context,
-    dry_run: bool = typer.Option(False, "--dry-run", help="Match and report, but link nothing."),
-    wide: bool = WIDE_OPTION,
-    json_output: bool = JSON_OPTION,
-    show_bsn: bool = SHOW_BSN_OPTION,
+    dry_run: bool = options.DRY_RUN,
+    wide: bool = options.WIDE,
+    json_output: bool = options.JSON,
+    show_bsn: bool = options.SHOW_BSN,
     show_all: bool = typer.Option(False, "--all", help="Also list relations that were linked before this run."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no table; only the counts line."),
 ) -> None:
@@ -64,8 +60,9 @@ def review(
         help="No questions: accept high-confidence suggestions >= SCORE (0-100).",
     ),
     from_stdin: bool = typer.Option(False, "--stdin", help="Read the answers (a/r/s/q, one per line) from a pipe."),
-    json_output: bool = JSON_OPTION,
-    show_bsn: bool = SHOW_BSN_OPTION,
+    dry_run: bool = options.DRY_RUN,
+    json_output: bool = options.JSON,
+    show_bsn: bool = options.SHOW_BSN,
 ) -> None:
     """Walk the suggestions: [a]ccept links the pair, [r]eject never suggests it again, [s]kip, [q]uit.
 
@@ -82,7 +79,7 @@ def review(
     require_interactive(from_stdin or accept_all_above is not None)
     ws = workspace()
     show = effective_show_bsn(ws, show_bsn)
-    report = run_review(ws, ask_in_terminal, accept_all_above=accept_all_above, show_bsn=show)
+    report = run_review(ws, ask_in_terminal, accept_all_above=accept_all_above, show_bsn=show, dry_run=dry_run)
     emit_json(report.as_json()) if json_output else print_review_report(report)
     if report.exit_code:
         raise typer.Exit(report.exit_code)
@@ -94,11 +91,11 @@ def link(
     account: str | None = typer.Argument(None, help="Account code (with or without Exact's padding) or name."),
     csv_file: Path | None = typer.Option(None, "--csv", help="Link many: CSV with relation number and account."),
     force: bool = typer.Option(False, "--force", help="Move a link: take the account from another relation."),
-    dry_run: bool = DRY_RUN_OPTION,
-    wide: bool = WIDE_OPTION,
-    json_output: bool = JSON_OPTION,
-    delimiter: str | None = typer.Option(None, "--delimiter", help="CSV: ';', ',', '|' or 'tab' (default: sniffed)."),
-    encoding: str | None = typer.Option(None, "--encoding", help="CSV file encoding (default UTF-8)."),
+    dry_run: bool = options.DRY_RUN,
+    wide: bool = options.WIDE,
+    json_output: bool = options.JSON,
+    delimiter: str | None = options.CSV_DELIMITER,
+    encoding: str | None = options.CSV_ENCODING,
 ) -> None:
     """Link a relation to an office account by hand: `match link REL ACCOUNT`, or many with `--csv FILE`.
 
@@ -125,8 +122,8 @@ def link(
 @match_app.command("unlink")
 def unlink(
     relation: str = typer.Argument(..., help="Relation number."),
-    dry_run: bool = DRY_RUN_OPTION,
-    json_output: bool = JSON_OPTION,
+    dry_run: bool = options.DRY_RUN,
+    json_output: bool = options.JSON,
 ) -> None:
     """Remove a relation's account link; matching will not propose that pair again (link by hand to undo)."""
     from exactlink.cli.context import workspace

@@ -44,7 +44,7 @@ def _detail(row: MatchRow) -> str:
 
 
 def print_match_report(report: MatchReport, *, show_bsn: bool, show_all: bool, quiet: bool) -> None:
-    """The counts and, unless quiet, a table of every relation that needs attention or was linked now."""
+    """A table of every relation that needs attention or was linked now, and the counts; quiet: one counts line."""
     from rich.text import Text
 
     from exactlink.cli.layout import Column, print_table
@@ -84,10 +84,15 @@ def print_match_report(report: MatchReport, *, show_bsn: bool, show_all: bool, q
                 Column("on / why", min_width=16),
             ]
             print_table(columns, table_rows, console=console, title="Relations")
+    if quiet:
+        keys = ("linked", "suggested", "conflict", "unmatched")
+        line = ", ".join(f"{counts[key]} {key}" for key in keys)
+        console.print(f"{line}; {counts['new_links']} {verb}", highlight=False)
+        return
     columns = [Column(header, key=True) for header in ("linked", "suggested", "conflict", "unmatched", verb)]
     counted = [str(counts[key]) for key in ("linked", "suggested", "conflict", "unmatched", "new_links")]
     print_table(columns, [counted], console=console, title="Summary")
-    if counts["suggested"] and not quiet:
+    if counts["suggested"]:
         console.print("Review the suggestions: exactlink match review", highlight=False)
 
 
@@ -157,8 +162,9 @@ def print_review_report(report: ReviewReport) -> None:
     """What the review decided."""
     from exactlink.console import info, warn
 
+    would = "dry run, nothing written: would have " if report.dry_run else ""
     info(
-        f"accepted {len(report.accepted)}, rejected {len(report.rejected)}, skipped {len(report.skipped)}"
+        f"{would}accepted {len(report.accepted)}, rejected {len(report.rejected)}, skipped {len(report.skipped)}"
         + (f", {report.remaining} left for later" if report.remaining else "")
     )
     for row, error in report.failed:

@@ -7,10 +7,7 @@ from pathlib import Path
 
 import typer
 
-from exactlink.cli.layout import WIDE_OPTION
-
-JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document on stdout.")
-DRY_RUN_OPTION = typer.Option(False, "--dry-run", help="Show what would happen; write nothing.")
+from exactlink.cli import options
 
 returns_app = typer.Typer(help="The fetched tax returns: list, show, mark.", no_args_is_help=True)
 
@@ -23,13 +20,17 @@ def register(app: typer.Typer) -> None:
 
 def fetch_returns(
     office_hours: bool = typer.Option(False, "--office-hours", help="Do nothing outside the office hours."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing on success (for cron)."),
+    quiet: bool = options.QUIET,
     skip_if_locked: bool = typer.Option(False, "--skip-if-locked", help="Exit 0 quietly when another run is busy."),
-    relation: str | None = typer.Option(None, "--relation", help="Only this relation's administration."),
-    report_file: Path | None = typer.Option(None, "--report", help="Refresh the overview page (HTML) after the run."),
-    report_mode: str | None = typer.Option(None, "--report-mode", help="The page's file mode, octal (default 0600)."),
-    dry_run: bool = DRY_RUN_OPTION,
-    json_output: bool = JSON_OPTION,
+    relation: list[str] | None = options.RELATIONS,
+    report_file: Path | None = typer.Option(
+        None, "--report", metavar="FILE", help="Refresh the overview page (HTML) after the run."
+    ),
+    report_mode: str | None = typer.Option(
+        None, "--report-mode", metavar="MODE", help="The page's file mode, octal (default 0600)."
+    ),
+    dry_run: bool = options.DRY_RUN,
+    json_output: bool = options.JSON,
 ) -> None:
     """Fetch the tax returns (last 30 days) and vraagposten of every linked client administration.
 
@@ -49,7 +50,7 @@ def fetch_returns(
     mode = parse_mode(report_mode)  # refused before the run, not after it
     report = run(
         ws,
-        relation=relation,
+        relations=relation or (),
         dry_run=dry_run,
         office_hours=office_hours,
         skip_if_locked=skip_if_locked,
@@ -66,14 +67,18 @@ def fetch_returns(
 
 @returns_app.command("list")
 def returns_list(
-    kind: str | None = typer.Option(None, "--kind", help="btw, btw_suppletie, icp, loonheffing or vraagposten."),
+    kind: str | None = typer.Option(
+        None, "--kind", help="btw, btw_suppletie, icp, loonheffing (loonbelasting) or vraagposten."
+    ),
     status: str | None = typer.Option(None, "--status", help="Exact status: number (40) or word (realized)."),
     due_within: int | None = typer.Option(None, "--due-within", help="Due within DAYS and still to be done."),
     overdue: bool = typer.Option(False, "--overdue", help="Past the due date and still to be done."),
-    relation: str | None = typer.Option(None, "--relation", help="Only this relation."),
-    ics: Path | None = typer.Option(None, "--ics", help="Write the open returns' due dates as a calendar (.ics)."),
-    wide: bool = WIDE_OPTION,
-    json_output: bool = JSON_OPTION,
+    relation: list[str] | None = options.RELATIONS,
+    ics: Path | None = typer.Option(
+        None, "--ics", metavar="FILE", help="Write the open returns' due dates as a calendar (.ics)."
+    ),
+    wide: bool = options.WIDE,
+    json_output: bool = options.JSON,
 ) -> None:
     """List the fetched returns: relation, administration, kind, period, amount, due date, status, days left.
 
@@ -93,11 +98,11 @@ def returns_list(
 
         code = parse_status(status) if status else None
         written = write_deadline_calendar(
-            ws, ics, kind=kind, relation=relation, status=code, due_within=due_within, overdue=overdue
+            ws, ics, kind=kind, relations=relation or (), status=code, due_within=due_within, overdue=overdue
         )
         return info(f"wrote {written.items} deadlines to {written.path}")
     rows = list_returns_view(  # masked there, for every caller
-        ws, kind=kind, status=status, due_within=due_within, overdue=overdue, relation=relation,
+        ws, kind=kind, status=status, due_within=due_within, overdue=overdue, relations=relation or (),
         show_bsn=effective_show_bsn(ws, False),
     )  # fmt: skip
     emit_json(rows) if json_output else print_returns_list(rows)
@@ -105,7 +110,7 @@ def returns_list(
 
 @returns_app.command("show")
 def returns_show(
-    document_id: str = typer.Argument(..., help="The return's document id."), json_output: bool = JSON_OPTION
+    document_id: str = typer.Argument(..., help="The return's document id."), json_output: bool = options.JSON
 ) -> None:
     """Show one return with its status history."""
     from exactlink.cli.context import workspace
@@ -125,7 +130,8 @@ def returns_mark(
     processed: bool = typer.Option(False, "--processed", help="Processed by the office."),
     rejected: bool = typer.Option(False, "--rejected", help="Rejected by the office."),
     new: bool = typer.Option(False, "--new", help="Back to new (withdraws feedback not yet reported)."),
-    json_output: bool = JSON_OPTION,
+    dry_run: bool = options.DRY_RUN,
+    json_output: bool = options.JSON,
 ) -> None:
     """Mark a return locally; `feedback --pending` reports it to Exact Online later (nothing is sent now)."""
     from exactlink.cli.context import workspace
@@ -135,8 +141,11 @@ def returns_mark(
 
     if processed + rejected + new != 1:
         raise UsageError("give exactly one of --processed, --rejected, --new")
-    result = mark(workspace(), document_id, "processed" if processed else "rejected" if rejected else "new")
-    emit_json(result) if json_output else info(f"{document_id}: {result['local_status']} ({result['feedback_state']})")
+    status = "processed" if processed else "rejected" if rejected else "new"
+    result = mark(workspace(), document_id, status, dry_run=dry_run)
+    would = "would become " if dry_run else ""
+    shown = f"{document_id}: {would}{result['local_status']} ({result['feedback_state']})"
+    emit_json(result) if json_output else info(shown + (" (dry run: nothing written)" if dry_run else ""))
 
 
 def feedback(
@@ -147,13 +156,14 @@ def feedback(
     retry_refused: bool = typer.Option(
         False, "--retry-refused", help="With --pending: also try again the returns Exact refused before."
     ),
-    dry_run: bool = DRY_RUN_OPTION,
-    json_output: bool = JSON_OPTION,
+    dry_run: bool = options.DRY_RUN,
+    json_output: bool = options.JSON,
 ) -> None:
-    """Report a return back to Exact Online (financial/ProcessReturn): `feedback DOC --processed|--rejected`.
+    """Report a processed or rejected return back to Exact Online (financial/ProcessReturn).
 
-    Only VAT and ICP returns in status 40 (realized) can be reported; payroll returns cannot. A return is
-    never reported twice. `--pending` reports everything marked locally; exit 3 when some failed. A return
+    `feedback DOC --processed|--rejected` for one return, `feedback --pending` for those marked. Only VAT
+    and ICP returns in status 40 (realized) can be reported; payroll returns cannot. A return is never
+    reported twice. `--pending` reports everything marked locally; exit 3 when some failed. A return
     Exact refused is held back (shown, not sent) until a fetch sees it change in Exact, or --retry-refused.
     """
     from exactlink.cli.context import workspace

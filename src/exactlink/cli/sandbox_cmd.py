@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from exactlink.cli import options
+
 sandbox_app = typer.Typer(
     help="Run the embedded sandbox Exact Online, or export its generated CRM data.", no_args_is_help=True
 )
@@ -32,7 +34,7 @@ def serve(
     now: str | None = typer.Option(
         None, "--now", metavar="ISO-TIME", help="Start the clock here (e.g. 2027-01-01T00:30Z)."
     ),
-    json_output: bool = typer.Option(False, "--json", help="Print the connection details as JSON."),
+    json_output: bool = options.JSON,
 ) -> None:
     """Serve the sandbox Exact Online on 127.0.0.1 until Ctrl-C; prints the URL, app registration and login.
 
@@ -82,7 +84,7 @@ def export_crm(
     clients: int = typer.Option(200, "--clients", help="Client administrations to generate."),
     seed: int = typer.Option(1, "--seed", help="Seed of the data generator."),
     ground_truth: Path | None = typer.Option(None, "--ground-truth", help="Also write relation → account code."),
-    json_output: bool = typer.Option(False, "--json", help="Print a JSON summary."),
+    json_output: bool = options.JSON,
 ) -> None:
     """Write the generated office's CRM export (the file `crm import` reads), optionally with the ground truth."""
     from exactlink.console import emit_json, info

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from exactlink.cli import options
+
 
 def register(app: typer.Typer) -> None:
     app.command("schedule")(schedule)
@@ -18,7 +20,7 @@ def schedule(
     write_config: bool = typer.Option(
         False, "--write-config", help="Copy EXACTLINK_* settings to config.toml (the secret to the keyring)."
     ),
-    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+    json_output: bool = options.JSON,
     report: Path | None = typer.Option(None, "--report", help="Each run also refreshes this overview page (HTML)."),
     report_mode: str | None = typer.Option(None, "--report-mode", help="The page's file mode, octal (default 0600)."),
 ) -> None:

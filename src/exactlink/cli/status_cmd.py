@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import typer
 
+from exactlink.cli import options
+
 
 def register(app: typer.Typer) -> None:
     app.command("status")(status)
 
 
 def status(
-    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+    json_output: bool = options.JSON,
     verbose: bool = typer.Option(False, "--verbose", help="The API budget of every administration, one per line."),
 ) -> None:
     """Show who is logged in, where the tokens are, the office administration, API budget and last runs.

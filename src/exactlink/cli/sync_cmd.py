@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from exactlink.cli.layout import WIDE_OPTION
+from exactlink.cli import options
 
 
 def register(app: typer.Typer) -> None:
@@ -13,15 +13,15 @@ def register(app: typer.Typer) -> None:
 
 def sync(
     direction: str | None = typer.Option(None, "--direction", help="inbound or outbound (default: sync.direction)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Show the field-level differences; write nothing."),
-    wide: bool = WIDE_OPTION,
-    json_output: bool = typer.Option(False, "--json", help="Print one JSON document on stdout."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing on success (for cron)."),
-    relation: list[str] = typer.Option([], "--relation", "-r", help="Only this relation (repeatable)."),
+    dry_run: bool = options.DRY_RUN,
+    wide: bool = options.WIDE,
+    json_output: bool = options.JSON,
+    quiet: bool = options.QUIET,
+    relation: list[str] | None = options.RELATIONS,
     delete_in_exact: bool = typer.Option(
         False, "--delete-in-exact", help="Outbound: delete addresses and bank accounts that only Exact has."
     ),
-    show_bsn: bool = typer.Option(False, "--show-bsn", help="Show BSNs in full (masked by default)."),
+    show_bsn: bool = options.SHOW_BSN,
     watch: bool = typer.Option(False, "--watch", help="Keep polling Exact Online for changes (inbound)."),
     interval: float | None = typer.Option(
         None, "--interval", help="Minutes between polls (sync.watch_interval_minutes)."
@@ -49,7 +49,7 @@ def sync(
             max_polls=max_polls,
             json_output=json_output,
             quiet=quiet,
-            relations=relation,
+            relations=relation or [],
         )
     else:
         code = runners.run_sync_command(
@@ -57,7 +57,7 @@ def sync(
             dry_run=dry_run,
             json_output=json_output,
             quiet=quiet,
-            relations=relation,
+            relations=relation or [],
             delete_in_exact=delete_in_exact,
             show_bsn=show_bsn,
         )

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from exactlink.cli.layout import WIDE_OPTION
+from exactlink.cli import options
 
 tenant_app = typer.Typer(help="List administrations and choose the office administration.", no_args_is_help=True)
 
@@ -16,9 +16,7 @@ def register(app: typer.Typer) -> None:
 
 
 @tenant_app.command("list")
-def tenant_list(
-    wide: bool = WIDE_OPTION, json_output: bool = typer.Option(False, "--json", help="Print JSON.")
-) -> None:
+def tenant_list(wide: bool = options.WIDE, json_output: bool = options.JSON) -> None:
     """List every administration the login sees: practice, main, blocked/archived, not consented."""
     from exactlink.cli.context import workspace
     from exactlink.console import emit_json, out
@@ -39,8 +37,8 @@ def tenant_list(
 def tenant_select(
     division: str = typer.Argument(..., help="Code or name of the office administration."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Say which administration would be chosen; store nothing."),
-    json_output: bool = typer.Option(False, "--json", help="Print JSON."),
+    dry_run: bool = options.DRY_RUN,
+    json_output: bool = options.JSON,
 ) -> None:
     """Choose the office administration (kantooradministratie) by code or name."""
     from exactlink.cli.context import workspace
@@ -62,7 +60,7 @@ def tenant_select(
 
 
 @tenant_app.command("show")
-def tenant_show(json_output: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+def tenant_show(json_output: bool = options.JSON) -> None:
     """Show the chosen office administration."""
     from exactlink.cli.context import workspace
     from exactlink.cli.layout import shown_time

@@ -2,7 +2,7 @@
 
 Everything here is pure: it takes the values Exact Online's ``read/financial/Returns`` records carry
 (``Type``, ``Status``, ``Year``, ``Period``, ``Frequency``, ``DueDate``, ``Description``, ``Subject``)
-and the office's settings, and returns plain values and sentences in the seed's words. The services
+and the office's settings, and returns plain values and sentences in plain words. The services
 that fetch returns, list them and report feedback build on these functions.
 
 Facts (see the domain reference, §2): Type 31 = VAT (BTW), 32 = EC Sales list (ICP), 146 = payroll
@@ -25,7 +25,7 @@ RETURN_TYPE_VAT = 31
 RETURN_TYPE_ICP = 32
 RETURN_TYPE_PAYROLL = 146
 
-# The seed: "Alleen aangiftes van de afgelopen 30 dagen worden opgehaald" — and an SBR start date can
+# The rule: "Alleen aangiftes van de afgelopen 30 dagen worden opgehaald" — and an SBR start date can
 # move the start of that window, but never further back than 30 days.
 MAX_WINDOW_DAYS = 30
 
@@ -481,7 +481,7 @@ def feedback_refusal(type_code: Any, status: Any) -> str | None:
     """Why ``financial/ProcessReturn`` cannot take feedback for this return, or None when it can.
 
     Exact accepts feedback only for VAT (31) and ICP (32) returns in status 40 (Realized). A payroll
-    return is refused outright; any other status gets the seed's explanation: the return is further
+    return is refused outright; any other status gets the plain explanation: the return is further
     along in Exact (or not yet realised), check it there and update it there if needed.
     """
     code = _as_int(type_code)
@@ -514,7 +514,7 @@ _NO_RETURNS_WITH_STATUS_40 = re.compile(
 
 
 def explain_process_return_error(message: str | None) -> str | None:
-    """Turn Exact's ``No returns found for document id '…' with status 40`` into the seed's explanation.
+    """Turn Exact's ``No returns found for document id '…' with status 40`` into the plain explanation.
 
     Returns None for any other message, so the caller can show Exact's own text instead.
     """
@@ -532,7 +532,7 @@ def explain_process_return_error(message: str | None) -> str | None:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Why a division yields nothing; the backlog after a new link (the seed's FAQ)
+# Why a division yields nothing; the backlog after a new link (the FAQ of `fetch-returns`)
 
 
 class EmptyReason(Enum):
@@ -554,7 +554,7 @@ def diagnose_empty_fetch(
     today: date,
     any_returns_in_administration: bool | None = None,
 ) -> EmptyReason:
-    """The first reason, in the seed's FAQ order, why a fetch for one relation yielded no returns.
+    """The first reason, in the FAQ's order, why a fetch for one relation yielded no returns.
 
     ``any_returns_in_administration``: True when the administration has returns that are all older than
     the window, False when it has none at all (SBR settings not active in Exact), None when unknown (the
@@ -574,7 +574,7 @@ def diagnose_empty_fetch(
 
 
 def explain_empty_fetch(reason: EmptyReason, *, window_start: date | None = None, relation: str | None = None) -> str:
-    """The plain explanation of an :class:`EmptyReason` (the seed's FAQ, with the command that fixes it)."""
+    """The plain explanation of an :class:`EmptyReason` (the FAQ's answer, with the command that fixes it)."""
     rel = relation or "REL"
     since = f" (since {window_start.isoformat()})" if window_start else ""
     texts = {
@@ -605,7 +605,7 @@ def explain_empty_fetch(reason: EmptyReason, *, window_start: date | None = None
 
 
 def backlog_explanation(relation: str | None = None, window_days: int = MAX_WINDOW_DAYS) -> str:
-    """Why many returns arrive at once after a new link (the seed's FAQ), with the command that changes it."""
+    """Why many returns arrive at once after a new link (the FAQ's answer), with the command that changes it."""
     rel = relation or "REL"
     return (
         f"after linking the administration all returns of the last {window_days} days are fetched at once; "

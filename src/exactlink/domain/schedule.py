@@ -1,6 +1,6 @@
 """Office hours and the hourly run: the hour gate, the next run, and the crontab line and systemd timer.
 
-The seed fetches returns "every hour between 7:00 and 20:00": 14 runs a day (07, 08, … 20 inclusive),
+Returns are fetched "every hour between 7:00 and 20:00": 14 runs a day (07, 08, … 20 inclusive),
 in Europe/Amsterdam wall-clock time. Both DST switches (last Sunday of March 02:00→03:00, last Sunday of
 October 03:00→02:00) fall outside those hours, so a schedule in local time always gives 14 runs, while a
 schedule in UTC drifts by an hour twice a year (domain reference §5).

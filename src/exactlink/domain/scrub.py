@@ -1,4 +1,4 @@
-"""Scrubbing Exact Online answers before they leave the office (``exactlink doctor --record``).
+"""Scrubbing Exact Online answers before they leave the office (``exactlink doctor --record DIR``).
 
 An office sends its recorded probes to whoever helps it; they must carry the *shape* of Exact's answers
 (which properties, which types, paging links, error messages) and nothing about people or companies.

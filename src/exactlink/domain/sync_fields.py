@@ -1,6 +1,6 @@
-"""The relation data the seed synchronises, field by field: mapping, normalised comparison, and the plans.
+"""The relation data exactlink synchronises, field by field: mapping, normalised comparison, and the plans.
 
-The seed's list ("Welke gegevens worden gesynchroniseerd?") maps onto Exact Online like this:
+The published list ("Welke gegevens worden gesynchroniseerd?") maps onto Exact Online like this:
 
 ====================================  =====================================================================
 CRM (relation)                        Exact Online (office administration)

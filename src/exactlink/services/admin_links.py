@@ -4,7 +4,7 @@ A link needs the relation to be linked to its office account first (``exactlink 
 recorded in Exact Online as an ``accountancy/SolutionLinks`` record of that account in the office
 administration (SolutionType 0 "internal", ``InternalSolutionDivision`` = the client's division) and
 locally in ``admin_links``. Linking sets the relation's SBR start date to today − 30 days when none is
-set, so the first fetch brings in up to 30 days of returns at once (the seed's FAQ explains this).
+set, so the first fetch brings in up to 30 days of returns at once (the FAQ of `fetch-returns` explains this).
 
 Idempotence: before writing, the account's SolutionLinks are read. An active internal link to the same
 division is reused as is; an active internal link to another division is moved with PUT; otherwise a new
@@ -346,6 +346,8 @@ class LinkRow:
     solution_link_id: str | None = None
     sbr_start_date: str | None = None
     sbr_start_set: bool = False
+    # Why the administration named could not be resolved (unknown or ambiguous): raised as it is for one link.
+    resolve_error: ExactlinkError | None = None
 
     @property
     def ok(self) -> bool:
@@ -416,6 +418,7 @@ def _refuse(row: LinkRow, message: str, hint: str | None = None) -> LinkRow:
 
 def validate_row(context: _Context, row: LinkRow, *, force: bool = False) -> LinkRow:
     """Check one requested link against the mirror and Exact's division list; nothing is written."""
+    from exactlink.services.crm import unknown_relation_hint
     from exactlink.store.links import admin_link_for_division, get_admin_link, get_link
     from exactlink.store.relations import get_relation
 
@@ -425,7 +428,7 @@ def validate_row(context: _Context, row: LinkRow, *, force: bool = False) -> Lin
         return _refuse(
             row,
             f"relation {row.relation_number} is not in the local CRM mirror",
-            "import the CRM export first: exactlink crm import FILE",
+            unknown_relation_hint(db),
         )
     row.relation_name = relation["name"] or None
     link = get_link(db, row.relation_number)
@@ -438,6 +441,7 @@ def validate_row(context: _Context, row: LinkRow, *, force: bool = False) -> Lin
     try:
         division = context.directory.resolve(row.selector, select_command=f"exactlink link-admin {row.relation_number}")
     except ExactlinkError as error:
+        row.resolve_error = error
         return _refuse(row, error.message, error.hint)
     row.division = division
     problem = division.problem(context.office.division)
@@ -555,9 +559,9 @@ def _check_duplicates(rows: Sequence[LinkRow]) -> None:
 
 
 def _open_context(ws: Workspace, client: ExactClient, *, force: bool = False) -> _Context:
-    from exactlink.services.tenant import require_office
+    from exactlink.services.tenant import require_office_for
 
-    office = require_office(ws.db)
+    office = require_office_for(ws)
     return _Context(
         db=ws.db,
         client=client,
@@ -606,9 +610,14 @@ def link_rows(
 
 
 def link_one(ws: Workspace, relation: str, division: str, *, dry_run: bool = False, force: bool = False) -> LinkRow:
-    """``link-admin REL DIVISION``: link one administration; a refusal is raised (exit 1) with its reason."""
+    """``link-admin REL DIVISION``: link one administration; a refusal is raised (exit 1) with its reason.
+
+    An administration that matches none or several is a usage error (exit 2), as in ``tenant select``.
+    """
     report = link_rows(ws, [(None, relation, division)], dry_run=dry_run, force=force)
     row = report.rows[0]
+    if row.resolve_error is not None:
+        raise row.resolve_error
     if not row.ok:
         raise LinkRefused(row.message, hint=row.hint)
     return row
@@ -618,8 +627,10 @@ def link_one(ws: Workspace, relation: str, division: str, *, dry_run: bool = Fal
 # CSV in and out
 
 
-def read_link_csv(path: Path) -> list[tuple[int | None, str, str]]:
-    """Read ``relation number, division`` rows from a CSV (``,``/``;``/tab; header optional; BOM allowed).
+def read_link_csv(
+    path: Path, *, encoding: str | None = None, delimiter: str | None = None
+) -> list[tuple[int | None, str, str]]:
+    """Read ``relation number, division`` rows from a CSV (read as every ``--csv`` is; the header is optional).
 
     A header row is recognised by its names (``relatienummer``/``relation``…, ``administratie``/
     ``division``…) and may carry more columns, which are ignored (so ``suggest --csv-out`` files feed
@@ -629,12 +640,9 @@ def read_link_csv(path: Path) -> list[tuple[int | None, str, str]]:
     Raises:
         CsvUnreadable: the file cannot be read, has no rows or lacks a column (exit 1, as for the other CSVs).
     """
-    from exactlink.store.crm_csv import CsvUnreadable, csv_records, read_csv_text, unneutralise
+    from exactlink.store.crm_csv import CsvUnreadable, read_csv_table, unneutralise
 
-    text, _ = read_csv_text(path, None)
-    lines = [line for line in text.splitlines() if line.strip()]
-    delimiter = max((";", ",", "\t"), key=lambda candidate: lines[0].count(candidate))
-    records = csv_records(text, delimiter, str(path))
+    records = read_csv_table(path, encoding=encoding, delimiter=delimiter).records
     header = [cell.strip().casefold().replace(" ", "_").replace("-", "_") for cell in records[0]]
     relation_column = next((i for i, name in enumerate(header) if name in _RELATION_HEADERS), None)
     division_column = next((i for i, name in enumerate(header) if name in _DIVISION_HEADERS), None)
@@ -660,9 +668,18 @@ def read_link_csv(path: Path) -> list[tuple[int | None, str, str]]:
     return result
 
 
-def link_from_csv(ws: Workspace, path: Path, *, dry_run: bool = False, force: bool = False) -> LinkReport:
+def link_from_csv(
+    ws: Workspace,
+    path: Path,
+    *,
+    dry_run: bool = False,
+    force: bool = False,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+) -> LinkReport:
     """``link-admin --csv FILE``: link every row of the file (see :func:`link_rows`)."""
-    return link_rows(ws, read_link_csv(path), dry_run=dry_run, force=force)
+    rows = read_link_csv(path, encoding=encoding, delimiter=delimiter)
+    return link_rows(ws, rows, dry_run=dry_run, force=force)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -972,12 +989,12 @@ def unlink(ws: Workspace, relation: str, *, dry_run: bool = False) -> dict[str, 
     """
     from exactlink.api.errors import ApiError
     from exactlink.api.odata import key_path
-    from exactlink.services.tenant import require_office
+    from exactlink.services.tenant import require_office_for
     from exactlink.store.links import get_admin_link, get_link, remove_admin_link
 
     with ws.run("link-admin unlink", lock=LOCK_NAME, dry_run=dry_run, record=False):
         db = ws.db
-        office = require_office(db)
+        office = require_office_for(ws)
         current = get_admin_link(db, relation)
         if current is None:
             raise LinkRefused(f"relation {relation} has no linked administration")
@@ -1020,10 +1037,13 @@ def unlink(ws: Workspace, relation: str, *, dry_run: bool = False) -> dict[str, 
     return outcome
 
 
-def set_vraagposten_accounts(ws: Workspace, relation: str, codes: Sequence[str] | None) -> dict[str, Any]:
+def set_vraagposten_accounts(
+    ws: Workspace, relation: str, codes: Sequence[str] | None, *, dry_run: bool = False
+) -> dict[str, Any]:
     """Configure the vraagposten G/L account codes of the relation's administration (None: back to the default).
 
-    The next ``fetch-returns`` reads the chart of accounts again to check the codes.
+    The next ``fetch-returns`` reads the chart of accounts again to check the codes. ``dry_run`` checks the
+    same and writes nothing.
 
     Raises:
         UsageError: ``codes`` is given but names no code (``--accounts ""`` or ``","``).
@@ -1042,7 +1062,14 @@ def set_vraagposten_accounts(ws: Workspace, relation: str, codes: Sequence[str] 
     if current is None:
         raise LinkRefused(f"relation {relation} has no linked administration")
     division = int(current["division"])
-    with transaction(db):
-        forget_vraagposten_choice(db, division)
-        update_admin_info(db, division, vraagposten_configured=cleaned or None)
-    return {"relation": relation, "division": division, "vraagposten_accounts": cleaned, "default": not cleaned}
+    if not dry_run:
+        with transaction(db):
+            forget_vraagposten_choice(db, division)
+            update_admin_info(db, division, vraagposten_configured=cleaned or None)
+    return {
+        "relation": relation,
+        "division": division,
+        "vraagposten_accounts": cleaned,
+        "default": not cleaned,
+        "dry_run": dry_run,
+    }

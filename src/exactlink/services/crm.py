@@ -37,11 +37,18 @@ class RelationUnknown(ExactlinkError):
     """The relation number is not in the local mirror."""
 
 
-def _not_found(relation_number: str) -> RelationUnknown:
-    return RelationUnknown(
-        f"relation {relation_number} is not in the local CRM mirror",
-        hint="import the CRM export first: exactlink crm import FILE",
-    )
+def relation_not_in_mirror(db: sqlite_utils.Database, relation_number: str) -> RelationUnknown:
+    """The error for a relation number the mirror does not hold; its hint depends on whether there is a mirror."""
+    return RelationUnknown(f"relation {relation_number} is not in the local CRM mirror", hint=unknown_relation_hint(db))
+
+
+def unknown_relation_hint(db: sqlite_utils.Database) -> str:
+    """What to do about an unknown relation number: import the CRM first, or look the number up."""
+    from exactlink.store.relations import has_relations
+
+    if has_relations(db):
+        return "check the number: `exactlink crm list` shows the relations"
+    return "import the CRM export first: exactlink crm import FILE"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -476,7 +483,7 @@ def edit_relation(
     db = ws.db
     row = get_relation(db, relation_number)
     if row is None:
-        raise _not_found(relation_number)
+        raise relation_not_in_mirror(db, relation_number)
     changed = [name for name, value in checked.items() if (row[name] or None) != (value or None)]
     if changed and not dry_run:
         with ws.run("crm edit") as run:
@@ -597,7 +604,7 @@ def show_relation(ws: Workspace, relation_number: str, *, show_bsn: bool = False
     db = ws.db
     row = get_relation(db, relation_number)
     if row is None:
-        raise _not_found(relation_number)
+        raise relation_not_in_mirror(db, relation_number)
     link = get_link(db, relation_number)
     account = get_account(db, link["account_id"]) if link else None
     admin = get_admin_link(db, relation_number)
@@ -677,7 +684,7 @@ def parse_date(text: str) -> date:
 
 
 def check_sbr_start(start: date, today: date) -> None:
-    """Refuse an SBR start date more than 30 days back (the seed: "tot een maximum van 30 dagen terug")."""
+    """Refuse an SBR start date more than 30 days back ("tot een maximum van 30 dagen terug")."""
     from exactlink.domain.returns import MAX_WINDOW_DAYS
 
     earliest = today - timedelta(days=MAX_WINDOW_DAYS)
@@ -707,7 +714,7 @@ def set_sbr_start_date(
         check_sbr_start(start, day)
     db = ws.db
     if not relation_exists(db, relation_number):
-        raise _not_found(relation_number)
+        raise relation_not_in_mirror(db, relation_number)
     previous = get_sbr_start(db, relation_number)
     changed = previous != start
     if changed and not dry_run:

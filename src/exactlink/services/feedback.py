@@ -6,10 +6,10 @@ Exact takes feedback only for VAT (31) and ICP (32) returns in status 40 (Realiz
 2. a return already reported is never reported again (``pending`` → ``reported`` in the store);
 3. the return is re-read from Exact with one call filtered on its DocumentID, so a stale local status
    neither wastes a ProcessReturn call nor burns the error budget: when Exact already shows the wanted
-   status (5/50) the feedback counts as reported; any status but 40 gets the seed's explanation (the
+   status (5/50) the feedback counts as reported; any status but 40 gets the plain explanation (the
    return is further along in Exact; check and update it there) and is not retried;
 4. only then ``POST financial/ProcessReturn {"Request": …, "Status": 50|5}``. Exact's
-   ``No returns found for document id '…' with status 40`` becomes the seed's explanation. Any other
+   ``No returns found for document id '…' with status 40`` becomes that explanation. Any other
    refusal by Exact (a 4xx with its own message, or ``Processed: false``) is stored as ``refused`` with
    Exact's message: ProcessReturn takes only returns sent "Manual (with approval)" (exact-evidence §5) and
    its wording for the others is unknown, so a retry every hour would only spend Exact's 10-errors-per-hour

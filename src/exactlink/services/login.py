@@ -94,7 +94,7 @@ def login(
         ws: the workspace; its settings give the site, client id, redirect URI and token storage.
         use_browser: open the browser and listen on 127.0.0.1: on the redirect URI's own port for a loopback
             redirect URI, or on a free port named in ``state`` for an https one, where a relay page forwards the
-            browser (``exactlink login --relay-page``) or the user pastes the address it ends on; without the
+            browser (``exactlink login --relay-page FILE``) or the user pastes the address it ends on; without the
             browser the user always pastes the redirected URL.
         force_login: make Exact show its login screen even when the browser is logged in.
         show_url: prints the authorization URL; its second argument is ``WAIT``, ``WAIT_OR_PASTE`` or ``PASTE``.

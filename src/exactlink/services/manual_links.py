@@ -222,10 +222,10 @@ def link_manually(
         AmbiguousAccount: the name fits several accounts (exit 2, with the candidates).
         AccountNotFound, RelationUnknown, LinkConflict: the link cannot be made (exit 1).
     """
-    from exactlink.services.tenant import require_office
+    from exactlink.services.tenant import require_office_for
 
     db = ws.db
-    office = require_office(db)
+    office = require_office_for(ws)
     with ws.run("match link", lock=LOCK_NAME, dry_run=dry_run, record=False):
         plan = plan_link(db, office.division, relation, account_text, force=force)
         if (
@@ -237,14 +237,14 @@ def link_manually(
             and _refresh_quietly(ws, office.division)
         ):
             plan = plan_link(db, office.division, relation, account_text, force=force)
-        _raise_for(plan)
+        _raise_for(db, plan)
         if not dry_run:
             apply_link(db, plan)
         return plan
 
 
-def _raise_for(plan: LinkPlan) -> None:
-    from exactlink.services.crm import RelationUnknown
+def _raise_for(db: sqlite_utils.Database, plan: LinkPlan) -> None:
+    from exactlink.services.crm import RelationUnknown, unknown_relation_hint
     from exactlink.store.links import LinkConflict
 
     if plan.ok:
@@ -253,7 +253,7 @@ def _raise_for(plan: LinkPlan) -> None:
     if plan.candidates:
         raise AmbiguousAccount(message, plan.candidates, hint="give the account code: exactlink match link REL CODE")
     if plan.account_id is None and message.startswith("relation"):
-        raise RelationUnknown(message, hint="import the CRM export first: exactlink crm import FILE")
+        raise RelationUnknown(message, hint=unknown_relation_hint(db))
     if plan.account_id is None:
         raise AccountNotFound(message, hint="check the code in Exact Online, or run `exactlink match` first")
     raise LinkConflict(message, hint="exactlink match unlink REL, or add --force to move the link")
@@ -268,7 +268,7 @@ def unlink(ws: Workspace, relation: str, *, dry_run: bool = False) -> dict[str, 
     Raises:
         RelationUnknown: the relation is not in the mirror.
     """
-    from exactlink.services.crm import RelationUnknown
+    from exactlink.services.crm import relation_not_in_mirror
     from exactlink.store.db import transaction
     from exactlink.store.links import get_link, record_decision, remove_link
     from exactlink.store.relations import relation_exists
@@ -276,10 +276,7 @@ def unlink(ws: Workspace, relation: str, *, dry_run: bool = False) -> dict[str, 
     number = relation.strip()
     db = ws.db
     if not relation_exists(db, number):
-        raise RelationUnknown(
-            f"relation {number} is not in the local CRM mirror",
-            hint="import the CRM export first: exactlink crm import FILE",
-        )
+        raise relation_not_in_mirror(db, number)
     with ws.run("match unlink", lock=LOCK_NAME, dry_run=dry_run, record=False):
         link = get_link(db, number)
         result = {
@@ -364,20 +361,9 @@ def read_link_csv(
     Raises:
         CsvUnreadable: the file cannot be read or lacks one of the two columns (nothing is linked).
     """
-    from exactlink.store.crm_csv import (
-        CsvUnreadable,
-        csv_records,
-        header_key,
-        read_csv_text,
-        resolve_delimiter,
-        unneutralise,
-    )
+    from exactlink.store.crm_csv import CsvUnreadable, header_key, read_csv_table, unneutralise
 
-    chosen = resolve_delimiter(delimiter)
-    text, _ = read_csv_text(path, encoding)
-    header_line = next(line for line in text.splitlines() if line.strip())
-    separator = chosen or max((";", ",", "\t"), key=header_line.count)
-    records = iter(csv_records(text, separator, str(path)))
+    records = iter(read_csv_table(path, encoding=encoding, delimiter=delimiter).records)
     header = next(records, [])
     keys = [header_key(name) for name in header]
     relation_column = next((keys.index(name) for name in RELATION_HEADERS if name in keys), None)
@@ -413,13 +399,13 @@ def link_from_csv(
     or ambiguous, a link would break one relation ↔ one account (also between rows of the file), or the store
     refuses it. Failed rows never stop or change the others. A dry run checks and reports only.
     """
-    from exactlink.services.tenant import require_office
+    from exactlink.services.tenant import require_office_for
     from exactlink.store.links import LinkConflict
 
     rows = read_link_csv(path, encoding=encoding, delimiter=delimiter)
     report = BulkLinkReport(path=str(path), dry_run=dry_run)
     db = ws.db
-    office = require_office(db)
+    office = require_office_for(ws)
     with ws.run("match link --csv", lock=LOCK_NAME, dry_run=dry_run, begin=False) as run:
         seen_relations: dict[str, int] = {}
         seen_accounts: dict[str, int] = {}

@@ -339,11 +339,11 @@ def run_match(ws: Workspace, *, dry_run: bool = False, progress: Progress | None
     from contextlib import nullcontext
 
     from exactlink.services.office_mirror import refresh_office_mirror
-    from exactlink.services.tenant import require_office
+    from exactlink.services.tenant import require_office_for
     from exactlink.store.db import scratch_copy
 
     db = ws.db
-    office = require_office(db)
+    office = require_office_for(ws)
     with ws.run(COMMAND, lock=LOCK_NAME, dry_run=dry_run) as run:
         with scratch_copy(db) if dry_run else nullcontext(db) as work:
             with ws.client() as client:
@@ -473,6 +473,7 @@ class ReviewReport:
     skipped: list[MatchRow] = field(default_factory=list)
     failed: list[tuple[MatchRow, str]] = field(default_factory=list)
     remaining: int = 0
+    dry_run: bool = False
 
     @property
     def exit_code(self) -> int:
@@ -487,6 +488,7 @@ class ReviewReport:
             "skipped": [{"relation": r.relation, "account_code": r.account_code} for r in self.skipped],
             "failed": [{"relation": r.relation, "account_code": r.account_code, "error": e} for r, e in self.failed],
             "remaining": self.remaining,
+            "dry_run": self.dry_run,
         }
 
 
@@ -518,27 +520,29 @@ def review(
     *,
     accept_all_above: int | None = None,
     show_bsn: bool = False,
+    dry_run: bool = False,
 ) -> ReviewReport:
     """``match review``: walk the suggestions; ``ask(item, position, total)`` returns the answer for each.
 
     With ``accept_all_above``, nobody is asked: every suggestion the engine rates high-confidence (same
     postcode and house number, no close runner-up, no holding/werkmaatschappij difference) with a score of
     at least that value is accepted and the rest is left for a person. A pair whose account got linked
-    earlier in the same session is passed over.
+    earlier in the same session is passed over. ``dry_run`` asks (or decides) the same and writes nothing.
     """
-    from exactlink.services.tenant import require_office
+    from exactlink.services.tenant import require_office_for
     from exactlink.store.links import link_for_account
 
     db = ws.db
-    office = require_office(db)
-    with ws.run("match review", lock=LOCK_NAME, record=False):
+    office = require_office_for(ws)
+    with ws.run("match review", lock=LOCK_NAME, dry_run=dry_run, record=False):
         items = review_items(
             db, office.division, numbers_must_match=ws.settings.sync.numbers_must_match, show_bsn=show_bsn
         )
-        report = ReviewReport()
+        report = ReviewReport(dry_run=dry_run)
+        accepted_accounts: set[str] = set()  # a dry run writes no link, so it remembers the accepted accounts
         for position, item in enumerate(items, start=1):
             row = item.row
-            if row.account_id and link_for_account(db, row.account_id):
+            if row.account_id and (link_for_account(db, row.account_id) or row.account_id in accepted_accounts):
                 continue
             if accept_all_above is not None:
                 eligible = row.confidence == "high" and (row.score or 0) >= accept_all_above
@@ -548,11 +552,13 @@ def review(
             if answer == "quit":
                 report.remaining = len(items) - position + 1
                 break
-            error = decide(db, row, answer)
+            error = None if dry_run else decide(db, row, answer)
             if error:
                 report.failed.append((row, error))
             elif answer == "accept":
                 report.accepted.append(row)
+                if dry_run and row.account_id:
+                    accepted_accounts.add(row.account_id)
             elif answer == "reject":
                 report.rejected.append(row)
             else:

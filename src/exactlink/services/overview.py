@@ -11,6 +11,7 @@ browser or an agenda that reads the file while the hourly run rewrites it sees t
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -242,7 +243,7 @@ def write_deadline_calendar(
     path: Path,
     *,
     kind: str | None = None,
-    relation: str | None = None,
+    relations: Sequence[str] = (),
     status: int | None = None,
     due_within: int | None = None,
     overdue: bool = False,
@@ -266,7 +267,7 @@ def write_deadline_calendar(
         for state in relation_states(db)
         if state.division is not None and state.administration_name
     }
-    rows = stored_returns(db, kinds=[kind] if kind else None, relation_number=relation, status=status)
+    rows = stored_returns(db, kinds=[kind] if kind else None, relation_numbers=relations, status=status)
     lines = [return_line(row, today, administrations) for row in rows]
     events = [line for line in lines if line.state in (DueState.OVERDUE, DueState.SOON, DueState.OPEN)]
     if due_within is not None:

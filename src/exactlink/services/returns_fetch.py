@@ -29,7 +29,7 @@ import logging
 import queue
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -243,16 +243,22 @@ def _parse_iso(text: str | None) -> datetime | None:
 
 
 def plan_targets(
-    db: sqlite_utils.Database, settings: Settings, today: date, *, relation: str | None = None, now: datetime
+    db: sqlite_utils.Database,
+    settings: Settings,
+    today: date,
+    *,
+    relations: Sequence[str] = (),
+    now: datetime,
 ) -> list[AdminTarget]:
-    """The linked administrations to fetch (only ``relation``'s when given), with their windows.
+    """The linked administrations to fetch (only those of ``relations`` when given), with their windows.
 
     Raises:
-        NothingToFetch: ``relation`` has no linked administration (the seed's explanation is the message).
+        RelationUnknown: one of ``relations`` is not in the mirror.
+        NothingToFetch: one of ``relations`` has no linked administration (the message explains it).
     """
     from exactlink.api.forms import LEARNED_KEY
     from exactlink.domain.returns import EmptyReason, explain_empty_fetch, returns_window_start
-    from exactlink.services.crm import RelationUnknown
+    from exactlink.services.crm import relation_not_in_mirror
     from exactlink.store.admin import all_admin_info, division_has_returns_before
     from exactlink.store.links import get_link, list_admin_links
     from exactlink.store.meta import get_value
@@ -261,14 +267,13 @@ def plan_targets(
     window_days = settings.returns.window_days
     learned = dict(get_value(db, LEARNED_KEY) or {})
     links = list_admin_links(db)
-    if relation is not None:
-        links = [row for row in links if row["relation_number"] == relation]
-        if not links:
+    linked = {row["relation_number"] for row in links}
+    if relations:
+        links = [row for row in links if row["relation_number"] in set(relations)]
+    for relation in dict.fromkeys(relations):
+        if relation not in linked:
             if not relation_exists(db, relation):
-                raise RelationUnknown(
-                    f"relation {relation} is not in the local CRM mirror",
-                    hint="import the CRM export first: exactlink crm import FILE",
-                )
+                raise relation_not_in_mirror(db, relation)
             reason = EmptyReason.NO_LINKED_ADMINISTRATION
             if get_link(db, relation) is None:
                 reason = EmptyReason.NO_RELATION_LINK
@@ -585,7 +590,7 @@ def remember_forms(db: sqlite_utils.Database, learned: dict[str, str]) -> dict[s
 
 
 def _explain(target: AdminTarget, settings: Settings, today: date, outcome: AdminOutcome) -> None:
-    """Say why an administration yielded no returns, in the seed's words."""
+    """Say why an administration yielded no returns, in plain words."""
     from exactlink.domain.returns import diagnose_empty_fetch, explain_empty_fetch
 
     if not (settings.returns.process_vat or settings.returns.process_payroll):
@@ -619,7 +624,7 @@ def _explain(target: AdminTarget, settings: Settings, today: date, outcome: Admi
 
 
 def _skipped_outcome(target: AdminTarget, today: date) -> AdminOutcome:
-    """An administration whose relation lost its account link: nothing is fetched (the seed's FAQ)."""
+    """An administration whose relation lost its account link: nothing is fetched (the FAQ's first answer)."""
     from exactlink.domain.returns import EmptyReason, explain_empty_fetch
 
     outcome = AdminOutcome(
@@ -711,7 +716,7 @@ def _settle(
 def fetch_returns(
     ws: Workspace,
     *,
-    relation: str | None = None,
+    relations: Sequence[str] = (),
     dry_run: bool = False,
     office_hours: bool = False,
     skip_if_locked: bool = False,
@@ -723,7 +728,7 @@ def fetch_returns(
         LockHeld: another run holds the lock (unless ``skip_if_locked``).
         ConfigError: with ``office_hours``: no client id or client secret (checked before the hour is).
         NotConfigured: no office administration chosen.
-        NothingToFetch: ``relation`` has no linked administration.
+        NothingToFetch: one of ``relations`` has no linked administration.
         LoginRequired: not logged in, or the login stopped working.
     """
     import time
@@ -745,24 +750,24 @@ def fetch_returns(
     with ws.run(COMMAND, lock=LOCK_NAME, dry_run=dry_run, begin=False, skip_if_locked=skip_if_locked) as run:
         if run.skipped:
             return FetchReport(skipped="another exactlink run holds the returns lock")
-        report = _fetch(ws, run, moment, relation=relation, dry_run=dry_run, show_progress=show_progress)
+        report = _fetch(ws, run, moment, relations=relations, dry_run=dry_run, show_progress=show_progress)
     report.seconds = time.monotonic() - started
     return report
 
 
 def _fetch(
-    ws: Workspace, run: Run, moment: datetime, *, relation: str | None, dry_run: bool, show_progress: bool
+    ws: Workspace, run: Run, moment: datetime, *, relations: Sequence[str], dry_run: bool, show_progress: bool
 ) -> FetchReport:
     from zoneinfo import ZoneInfo
 
-    from exactlink.services.tenant import require_office
+    from exactlink.services.tenant import require_office_for
 
     settings = ws.settings
     today = moment.astimezone(ZoneInfo(settings.schedule.timezone)).date()
     report = FetchReport(dry_run=dry_run, window_days=settings.returns.window_days)
     db = ws.db
-    require_office(db)
-    targets = plan_targets(db, settings, today, relation=relation, now=moment)
+    require_office_for(ws)
+    targets = plan_targets(db, settings, today, relations=relations, now=moment)
     if not targets:
         report.note = "no client administrations are linked yet: link one with `exactlink link-admin REL DIVISION`"
         return report

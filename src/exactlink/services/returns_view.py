@@ -12,6 +12,7 @@ the next ``feedback DOC``) reports it. ``feedback DOC --processed`` marks and re
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,30 @@ if TYPE_CHECKING:
     from exactlink.workspace import Workspace
 
 KINDS = ("btw", "btw_suppletie", "icp", "loonheffing", "vraagposten")
+# The other words an office uses for a kind: loonbelasting is the everyday name of the loonheffing return.
+KIND_ALIASES = {
+    "loonbelasting": "loonheffing",
+    "loonheffingen": "loonheffing",
+    "btw-suppletie": "btw_suppletie",
+    "suppletie": "btw_suppletie",
+    "omzetbelasting": "btw",
+    "vraagpost": "vraagposten",
+}
+
+
+def resolve_kind(kind: str) -> str:
+    """The kind a ``--kind`` value means (case ignored, the aliases above accepted).
+
+    Raises:
+        UsageError: no kind has that name.
+    """
+    word = kind.strip().casefold()
+    word = KIND_ALIASES.get(word, word)
+    if word not in KINDS:
+        raise UsageError(f"unknown kind {kind!r}: use one of {', '.join(KINDS)} (or loonbelasting)")
+    return word
+
+
 _DONE_STATUSES = frozenset({0, 50})
 
 
@@ -140,7 +165,7 @@ def list_returns_view(
     status: str | None = None,
     due_within: int | None = None,
     overdue: bool = False,
-    relation: str | None = None,
+    relations: Sequence[str] = (),
     show_bsn: bool = False,
 ) -> list[dict[str, Any]]:
     """``returns list``: the fetched returns (or open vraagposten), filtered as asked, by due date; masked by the
@@ -148,8 +173,7 @@ def list_returns_view(
     from exactlink.domain.privacy import mask_view
     from exactlink.store.returns import list_returns, list_vraagposten, short_document_ids
 
-    if kind is not None and kind not in KINDS:
-        raise UsageError(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
+    kind = resolve_kind(kind) if kind is not None else None
     if due_within is not None and due_within < 0:
         raise UsageError("--due-within takes a number of days (0 or more)")
     status_code = parse_status(status) if status is not None else None
@@ -157,9 +181,11 @@ def list_returns_view(
     db = ws.db
     names = _names(db)
     if kind == "vraagposten":
-        vraagposten = [_vraagpost_view(row, names) for row in list_vraagposten(db, relation_number=relation)]
+        chosen = [row for row in list_vraagposten(db) if not relations or row["relation_number"] in relations]
+        vraagposten = [_vraagpost_view(row, names) for row in chosen]
         return mask_view(vraagposten, show_bsn=show_bsn)
-    rows = list_returns(db, kinds=[kind] if kind else None, relation_number=relation, status=status_code)
+    rows = list_returns(db, kinds=[kind] if kind else None, status=status_code)
+    rows = [row for row in rows if not relations or row["relation_number"] in relations]
     short_ids = short_document_ids(db)
     views = [return_view(row, day, names, short_ids) for row in rows]
     if due_within is not None or overdue:
@@ -203,14 +229,18 @@ def show_return(ws: Workspace, document_id: str, *, show_bsn: bool = False) -> d
     return mask_view(view, show_bsn=show_bsn)
 
 
-def mark(ws: Workspace, document_id: str, local_status: str) -> dict[str, Any]:
-    """``returns mark DOC --processed|--rejected|--new``: the office's own status; feedback is queued, not sent."""
+def mark(ws: Workspace, document_id: str, local_status: str, *, dry_run: bool = False) -> dict[str, Any]:
+    """``returns mark DOC --processed|--rejected|--new``: the office's own status; feedback is queued, not sent.
+
+    ``dry_run`` checks the same and says what the status would become, writing nothing.
+    """
     from exactlink.store.returns import mark_return, resolve_document_id
 
     db = ws.db
-    row = mark_return(db, resolve_document_id(db, document_id), local_status)
+    row = mark_return(db, resolve_document_id(db, document_id), local_status, dry_run=dry_run)
     return {
         "document_id": row["document_id"],
         "local_status": row["local_status"],
         "feedback_state": row["feedback_state"],
+        "dry_run": dry_run,
     }

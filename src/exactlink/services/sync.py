@@ -1,4 +1,4 @@
-"""The ``sync`` use case: keep the seed's relation data equal on both sides, in the configured direction.
+"""The ``sync`` use case: keep the synchronised relation data equal on both sides, in the configured direction.
 
 Every run starts by bringing the local copy of the office administration up to date
 (:func:`~exactlink.services.office_mirror.refresh_office_mirror`: the sync endpoints with Timestamp cursors,
@@ -798,7 +798,7 @@ def run_sync(
     A dry run takes no lock, records no run and writes nothing: it reads Exact (so the diff is current) into
     an in-memory copy of the database that is thrown away, so it never holds the database's write lock either.
     """
-    from exactlink.services.tenant import require_office
+    from exactlink.services.tenant import require_office_for
     from exactlink.store.db import scratch_copy
 
     settings = ws.settings
@@ -807,7 +807,7 @@ def run_sync(
     )
     with ws.run(RUN_COMMAND, lock=LOCK_NAME, dry_run=dry_run, begin=False) as run:
         db = ws.db
-        office = require_office(db)
+        office = require_office_for(ws)
         with ws.client() as client:
             with scratch_copy(db) if dry_run else nullcontext(db) as work:
                 run.begin({"direction": options.direction})
@@ -818,7 +818,7 @@ def run_sync(
 
 
 def direct_sync_warnings(db: sqlite_utils.Database, settings: Settings) -> list[str]:
-    """The seed's advice: direct synchronisation only once every existing relation is linked."""
+    """The advice: direct synchronisation only once every existing relation is linked."""
     from exactlink.store.relations import list_relations
 
     if not settings.sync.direct:

@@ -334,6 +334,32 @@ def require_office(db: sqlite_utils.Database) -> OfficeAdministration:
     return office
 
 
+def require_office_for(ws: Workspace) -> OfficeAdministration:
+    """:func:`require_office` for a command: its refusal names the first set-up step still to do.
+
+    Raises:
+        NotConfigured: none was chosen yet; the hint follows the real order (configure, log in, select).
+    """
+    office = current_office(ws.db)
+    if office is None:
+        raise NotConfigured("no office administration chosen", hint=first_set_up_step(ws))
+    return office
+
+
+def first_set_up_step(ws: Workspace) -> str:
+    """The next step of the set-up: configure the app, log in, or choose the office administration."""
+    from exactlink.services.session import token_store
+
+    if not ws.settings.exact.client_id.strip():
+        return (
+            "set up exactlink first: set client_id under [exact] in config.toml (`exactlink config init` writes "
+            "the file), then `exactlink login` and `exactlink tenant select`"
+        )
+    if token_store(ws).load() is None:
+        return "log in first: `exactlink login`, then `exactlink tenant select`"
+    return "run `exactlink tenant select`"
+
+
 def office_json(office: OfficeAdministration | None) -> dict[str, Any] | None:
     """The ``--json`` form of the office administration."""
     return (
@@ -357,4 +383,4 @@ def save_office(ws: Workspace, entry: DivisionEntry) -> OfficeAdministration:
 
 def office_or_fail(ws: Workspace) -> OfficeAdministration:
     """The chosen office administration, or ``NotConfigured``."""
-    return require_office(ws.db)
+    return require_office_for(ws)

@@ -1,6 +1,7 @@
 """The CRM export as CSV: reading it (``crm import``) and writing it (``crm export``).
 
-Reading: UTF-8 with or without BOM (or another encoding named explicitly, e.g. ``cp1252``), ``;``, ``,``
+Reading (:func:`read_csv_table`, shared by every ``--csv``): UTF-8 with or without BOM, UTF-16 with a BOM, or
+Windows-1252 when the file is not UTF-8 (or the encoding named with ``--encoding``), ``;``, ``,``
 or tab separated (sniffed from the header row unless given), and a header whose column names may be
 the English or the usual Dutch ones, matched without regard to case, spaces, dashes, underscores or
 dots (``KvK-nummer`` = ``kvk nummer`` = ``KVKNUMMER``). A file that cannot be read, or that lacks a
@@ -187,10 +188,11 @@ def resolve_encoding(value: str | None) -> str:
 
 
 def read_csv_text(path: Path, encoding: str | None, name: str | None = None) -> tuple[str, str]:
-    """The text of a CSV file and the codec it was read with: ``--encoding``, else UTF-8 (BOM allowed).
+    """The text of a CSV file and the codec it was read with: ``--encoding``, else detected.
 
-    A file that starts with a UTF-16 byte order mark (Excel's "Unicode Text") is read as UTF-16 unless another
-    encoding is given.
+    Detected: a UTF-16 byte order mark (Excel's "Unicode Text") means UTF-16; otherwise UTF-8 (with or
+    without BOM), and a file that is not UTF-8 is read as Windows-1252, what Excel's plain "CSV" writes on
+    Windows (the report names the encoding used).
 
     Raises:
         CsvUnreadable: the file is missing, a directory, not in the encoding, contains NUL bytes or is empty.
@@ -200,7 +202,9 @@ def read_csv_text(path: Path, encoding: str | None, name: str | None = None) -> 
     raw = _read_limited(Path(path), name, utf16=codec.startswith("utf-16"))
     if codec == "utf-8-sig" and raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         codec = "utf-16"
-    text = _decode(raw, codec, name)
+    if encoding is None and codec == "utf-8-sig" and not _decodes(raw, codec):
+        codec = "cp1252"
+    text = _decode(raw, codec, name, detected=encoding is None)
     if "\x00" in text:
         raise CsvUnreadable(f"{name} is not a text file (it contains NUL bytes)")
     if not text.strip():
@@ -272,17 +276,28 @@ def csv_records(text: str, delimiter: str, name: str) -> list[list[str]]:
         raise CsvUnreadable(f"{name} is not valid CSV: {exc}") from None
 
 
-def _decode(raw: bytes, encoding: str, path: str) -> str:
+def _decodes(raw: bytes, encoding: str) -> bool:
+    try:
+        raw.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _decode(raw: bytes, encoding: str, path: str, *, detected: bool = False) -> str:
     try:
         return raw.decode(encoding)
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        if encoding == "utf-8-sig":
+        if detected:
             raise CsvUnreadable(
-                f"{path} is not UTF-8 (byte 0x{raw[exc.start]:02x} on line {line})",
-                hint="a file saved by Excel as plain 'CSV' is usually Windows-1252: add --encoding cp1252",
+                f"{path} is neither UTF-8 nor Windows-1252 (byte 0x{raw[exc.start]:02x} on line {line})",
+                hint="give the file's encoding with --encoding (e.g. --encoding latin-1), or save it as UTF-8",
             ) from None
-        raise CsvUnreadable(f"{path} cannot be decoded as {encoding} (line {line})") from None
+        raise CsvUnreadable(
+            f"{path} cannot be decoded as {encoding} (byte 0x{raw[exc.start]:02x} on line {line})",
+            hint="leave out --encoding to have it detected, or give the file's real encoding",
+        ) from None
 
 
 def _sniff_delimiter(header_line: str, path: str) -> str:
@@ -306,6 +321,38 @@ def _count_outside_quotes(line: str, delimiter: str) -> int:
     return count
 
 
+@dataclass
+class CsvTable:
+    """A CSV file as read by every ``--csv`` and ``crm import``: its records, and how it was read."""
+
+    name: str
+    encoding: str
+    delimiter: str
+    records: list[list[str]]
+
+
+def read_csv_table(path: Path, *, encoding: str | None = None, delimiter: str | None = None) -> CsvTable:
+    """Read a CSV file the one way every command does: the encoding given or detected (see
+    :func:`read_csv_text`), the delimiter given (``--delimiter``) or taken from the first line (``;``, ``,`` or
+    tab), and the records checked (:func:`csv_records`).
+
+    Raises:
+        UsageError: an unknown ``--encoding`` or ``--delimiter``.
+        CsvUnreadable: the file cannot be read as CSV.
+    """
+    chosen = resolve_delimiter(delimiter)
+    name = str(path)
+    text, codec = read_csv_text(path, encoding, name)
+    first_line = next(line for line in text.lstrip("\ufeff").splitlines() if line.strip())
+    separator = chosen or _sniff_delimiter(first_line, name)
+    return CsvTable(
+        name=name,
+        encoding="utf-8" if codec == "utf-8-sig" else codec,
+        delimiter=separator,
+        records=csv_records(text, separator, name),
+    )
+
+
 def unneutralise(cell: str) -> str:
     """Undo :func:`neutralise_formula`: drop the ``'`` that an export put before ``= + - @`` tab or CR."""
     if len(cell) > 1 and cell[0] == "'" and cell[1] in FORMULA_START:
@@ -319,18 +366,14 @@ def read_crm_csv(path: Path, *, encoding: str | None = None, delimiter: str | No
     Cells are stripped of surrounding whitespace and of a formula-neutralising ``'``. Empty rows are
     skipped. Rows with more cells than the header are listed in ``bad_rows`` instead of ``rows``.
     """
-    chosen_delimiter = resolve_delimiter(delimiter)
-    name = str(path)
-    text, codec = read_csv_text(path, encoding, name)
-    header_line = text.lstrip("\ufeff").splitlines()[0]
-    sep = chosen_delimiter or _sniff_delimiter(header_line, name)
-    records = csv_records(text, sep, name)
+    table = read_csv_table(path, encoding=encoding, delimiter=delimiter)
+    name, records = table.name, table.records
     header = [cell.strip().lstrip("\ufeff") for cell in records[0]]
     headers, ignored, positions = _map_header(header, name)
     result = CrmCsv(
         path=name,
-        encoding="utf-8" if codec == "utf-8-sig" else codec,
-        delimiter=sep,
+        encoding=table.encoding,
+        delimiter=table.delimiter,
         headers=headers,
         ignored_columns=ignored,
     )
@@ -368,9 +411,21 @@ def _map_header(header: Sequence[str], name: str) -> tuple[dict[str, str], list[
     if missing:
         raise CsvUnreadable(
             f"{name}: required column {', '.join(missing)} is missing (header: {', '.join(header)[:200]})",
-            hint="see README, 'The CRM mirror', for the accepted column names",
+            hint=_required_column_names(),
         )
     return headers, ignored, positions
+
+
+def _required_column_names() -> str:
+    """The header names accepted for each required column, for the hint of a file that lacks one."""
+    names = []
+    for required in REQUIRED_FIELDS:
+        column = COLUMN_BY_FIELD[required]
+        accepted = list(dict.fromkeys((column.dutch, column.english, *column.aliases)))
+        names.append(", ".join(accepted[:4]) + (", …" if len(accepted) > 4 else ""))
+    return "the header needs both a relation-number column and a name column: " + "; ".join(
+        f"({choices})" for choices in names
+    )
 
 
 def split_multi_value(cell: str) -> list[str]:

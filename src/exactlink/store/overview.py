@@ -85,19 +85,20 @@ def stored_returns(
     db: sqlite_utils.Database,
     *,
     kinds: Iterable[str] | None = None,
-    relation_number: str | None = None,
+    relation_numbers: Iterable[str] = (),
     status: int | None = None,
 ) -> list[StoredReturn]:
-    """Every fetched return (or those of ``kinds``/``relation_number``/``status``), by due date, unknown last."""
+    """Every fetched return (or those of ``kinds``/``relation_numbers``/``status``), by due date, unknown last."""
     conditions: list[str] = []
     params: list[Any] = []
     if kinds is not None:
         wanted = list(kinds)
         conditions.append(f"t.kind IN ({', '.join('?' * len(wanted))})")
         params.extend(wanted)
-    if relation_number is not None:
-        conditions.append("t.relation_number = ?")
-        params.append(relation_number)
+    relations = list(relation_numbers)
+    if relations:
+        conditions.append(f"t.relation_number IN ({', '.join('?' * len(relations))})")
+        params.extend(relations)
     if status is not None:
         conditions.append("t.status = ?")
         params.append(status)

@@ -135,6 +135,11 @@ def relation_exists(db: sqlite_utils.Database, relation_number: str) -> bool:
     )
 
 
+def has_relations(db: sqlite_utils.Database) -> bool:
+    """True when the mirror holds at least one relation (the CRM export was imported)."""
+    return db.conn.execute("SELECT 1 FROM relations LIMIT 1").fetchone() is not None
+
+
 def get_relation(db: sqlite_utils.Database, relation_number: str) -> dict[str, Any] | None:
     """The ``relations`` row as a dict (``issues`` decoded to a list, ``pending_push`` a bool), or None."""
     rows = _query(db, "SELECT * FROM relations WHERE relation_number = ?", (relation_number,))

@@ -288,8 +288,12 @@ def relation_returns(db: sqlite_utils.Database, relation_number: str, limit: int
     )
 
 
-def mark_return(db: sqlite_utils.Database, document_id: str, local_status: str) -> dict[str, Any]:
+def mark_return(
+    db: sqlite_utils.Database, document_id: str, local_status: str, *, dry_run: bool = False
+) -> dict[str, Any]:
     """Set the office's own status (``new``, ``processed``, ``rejected``) and queue feedback; return the row.
+
+    With ``dry_run`` the same checks run and the row comes back as it would be, but nothing is written.
 
     ``processed``/``rejected`` put the feedback in ``pending``; ``new`` withdraws a pending one. A return
     whose outcome was already reported cannot be changed (:class:`AlreadyReported`), except to the same
@@ -313,6 +317,8 @@ def mark_return(db: sqlite_utils.Database, document_id: str, local_status: str) 
         if current["local_status"] == local_status and current["feedback_state"] not in ("failed", "refused"):
             return current
         state = "none" if local_status == "new" else "pending"
+        if dry_run:
+            return {**current, "local_status": local_status, "feedback_state": state, "feedback_message": None}
         db.conn.execute(
             "UPDATE returns SET local_status = ?, feedback_state = ?, feedback_message = NULL WHERE document_id = ?",
             (local_status, state, document_id.lower()),
