@@ -3,7 +3,7 @@
     uv run python -m bench.bench_overview                  # 2,000 relations
     uv run python -m bench.bench_overview --relations 200
 
-Quality bars (issue #12): the file is under 3 MB, ``exactlink report --html`` takes under 2 s (the whole command
+Targets: the file is under 3 MB, ``exactlink report --html`` takes under 2 s (the whole command
 in a fresh process, start-up included, best of three because the machine is shared), and the page is interactive
 in Debian's Chromium in under 1 s (from the request for the page until its script has run: the table sortable and
 filterable). Also measured: one sort of the whole table and one filter, as a person would click them.

@@ -5,7 +5,7 @@ selected, the CRM export imported (and matched). Doing that for every test costs
 three commands each time. :class:`HomeTemplates` runs the real set-up once per (set-up, office size, seed,
 office date) in each test worker, keeps the home it produced, and gives each test
 
-* a fresh sandbox holding the same generated office (generated again from the seed for the moment the
+* a fresh sandbox holding the same generated office (generated again from the same random seed for the moment the
   template's office was generated for, so every key and value is the same), served over real HTTP;
 * a copy of the template's home in the test's own ``EXACTLINK_HOME``;
 * a login: a token pair the new sandbox issued to the same app and user, stored where the set-up stored its

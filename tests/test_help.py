@@ -44,6 +44,7 @@ NOT_MUTATING = {
     "doctor",
     "completion",
     "demo",
+    "report",  # writes the overview page, a file of its own; no data changes
     "schedule",
     "tenant list",
     "tenant show",
@@ -68,7 +69,8 @@ OWN_WORDING = {
     ("match link", "--csv"),  # what the file holds differs per command
     ("link-admin link", "--csv"),
 }
-BAD_PLACEHOLDER = re.compile(r"<[a-z][^>]*>|\{[a-z_]+\}|\[[a-z_]+\]")
+# click's "[required]" is a note, not a placeholder.
+BAD_PLACEHOLDER = re.compile(r"<[a-z][^>]*>|\{[a-z_]+\}|\[(?!required\])[a-z_]+\]")
 PLACEHOLDER = re.compile(r"^[A-Z][A-Z0-9-]*$")
 
 

@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
 
 
 def report(
-    html: Path = typer.Option(..., "--html", help="Write the page to this file (replaced atomically)."),
+    html: Path = typer.Option(..., "--html", metavar="FILE", help="Write the page to this file (replaced atomically)."),
     lang: str = LANG_OPTION,
     mode: str | None = MODE_OPTION,
 ) -> None:

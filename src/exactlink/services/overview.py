@@ -1,4 +1,4 @@
-"""``exactlink report --html``, ``fetch-returns --report`` and ``returns list --ics``: the office's overview page
+"""``exactlink report --html FILE``, ``fetch-returns --report`` and ``returns list --ics``: the office's overview page
 and deadline calendar.
 
 The facts come from the mirror (:mod:`exactlink.store.overview`), the rules from :mod:`exactlink.domain.overview`
