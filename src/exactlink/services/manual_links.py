@@ -204,7 +204,7 @@ def _refresh_quietly(ws: Workspace, division: int) -> bool:
 
     try:
         with ws.client() as client:
-            refresh_office_mirror(client, ws.db, division)
+            refresh_office_mirror(client, ws.db, division, now=ws.clock.now())
     except ExactlinkError:
         return False
     return True
