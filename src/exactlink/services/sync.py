@@ -600,7 +600,7 @@ def _push(
     if plan.account:
         client.put(division, key_path("crm/Accounts", account_id), plan.account)
         result.calls += 1
-        held = _read_back(client, division, account_id, plan.account)
+        held = _read_back(client, division, "crm/Accounts", account_id, plan.account)
         with transaction(db):
             _patch_mirror(db, OfficeAccount, account_id, held)
         _report_ignored(result, plan.account, held)
@@ -608,45 +608,63 @@ def _push(
     for full_name, exact_id, body in plan.contacts:
         client.put(division, key_path("crm/Contacts", exact_id), body)
         result.calls += 1
+        held = _read_back(client, division, "crm/Contacts", exact_id, body)
         with transaction(db):
-            _patch_mirror(db, AccountContact, exact_id, body)
+            _patch_mirror(db, AccountContact, exact_id, held)
             set_exact_contact_id(db, number, full_name, exact_id)
+        ignored = _ignored(body, held)
+        if ignored:
+            labels = {"Email": "e-mail", "Phone": "phone"}
+            fields = {f"contact {full_name}: {labels.get(name, name)}" for name in ignored}
+            _mark_ignored(result, fields, [f"{name} of contact {full_name}" for name in ignored])
     _push_bank_accounts(client, db, division, plan, result)
     clear_pending_push(db, [number])
 
 
-def _read_back(client: ExactClient, division: int, account_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+def _read_back(
+    client: ExactClient, division: int, resource: str, record_id: str, body: Mapping[str, Any]
+) -> dict[str, Any]:
     """What Exact holds for the properties just PUT (one read): Exact skips what it does not take, silently."""
     from exactlink.api.odata import guid_literal
 
-    row = client.get_first(division, "crm/Accounts", select=sorted(body), filter=f"ID eq {guid_literal(account_id)}")
+    row = client.get_first(division, resource, select=sorted(body), filter=f"ID eq {guid_literal(record_id)}")
     return {name: (row or {}).get(name) for name in body}
 
 
-def _report_ignored(result: RelationResult, body: Mapping[str, Any], held: Mapping[str, Any]) -> None:
-    """Mark the changes Exact did not take (a read shows the old value) and fail the relation, naming them."""
+def _ignored(body: Mapping[str, Any], held: Mapping[str, Any]) -> list[str]:
+    """The properties of ``body`` whose value the read after the write does not show."""
     from exactlink.domain.sync_fields import same_value
 
     kinds = {spec.exact: spec.kind for spec in ACCOUNT_FIELDS}
-    ignored = [
-        name
-        for name, value in body.items()
-        if not (
-            same_value(kinds[name], value, held.get(name))
-            if name in kinds
-            else " ".join(str(value or "").split()).casefold() == " ".join(str(held.get(name) or "").split()).casefold()
-        )
-    ]
-    if not ignored:
-        return
-    fields = {spec.key for spec in ACCOUNT_FIELDS if spec.exact in ignored}
-    if set(ignored) - set(kinds):
-        fields.add("visit_address")
+
+    def same(name: str, value: Any) -> bool:
+        if name in kinds:
+            return same_value(kinds[name], value, held.get(name))
+        return " ".join(str(value or "").split()).casefold() == " ".join(str(held.get(name) or "").split()).casefold()
+
+    return [name for name, value in body.items() if not same(name, value)]
+
+
+def _mark_ignored(result: RelationResult, fields: set[str], ignored: list[str]) -> None:
+    """Mark the changes of ``fields`` as not taken (a read shows the old value) and fail the relation."""
     note = f"Exact ignored the change to {', '.join(ignored)} (a read after the write shows the old value)"
     for index, change in enumerate(result.changes):
         if change.field in fields and change.applied:
             result.changes[index] = replace(change, applied=False, note=note)
-    result.status, result.error = "failed", f"Exact ignored the change to {', '.join(ignored)}"
+    error = f"Exact ignored the change to {', '.join(ignored)}"
+    result.status = "failed"
+    result.error = error if result.error is None else f"{result.error}; {error}"
+
+
+def _report_ignored(result: RelationResult, body: Mapping[str, Any], held: Mapping[str, Any]) -> None:
+    """The account PUT: mark the changes Exact did not take and fail the relation, naming them."""
+    ignored = _ignored(body, held)
+    if not ignored:
+        return
+    fields = {spec.key for spec in ACCOUNT_FIELDS if spec.exact in ignored}
+    if set(ignored) - {spec.exact for spec in ACCOUNT_FIELDS}:
+        fields.add("visit_address")
+    _mark_ignored(result, fields, ignored)
 
 
 def _push_addresses(
@@ -662,9 +680,15 @@ def _push_addresses(
         if write.exact_id is not None:
             client.put(division, key_path("crm/Addresses", write.exact_id), write.body)
             result.calls += 1
+            held = _read_back(client, division, "crm/Addresses", write.exact_id, write.body)
             with transaction(db):
-                _patch_mirror(db, AccountAddress, write.exact_id, write.body)
+                _patch_mirror(db, AccountAddress, write.exact_id, held)
                 set_exact_address_id(db, number, write.type, write.exact_id)
+            ignored = _ignored(write.body, held)
+            if ignored:
+                _mark_ignored(
+                    result, {f"{write.type}_address"}, [f"{name} of the {write.type} address" for name in ignored]
+                )
             continue
         type_code = ADDRESS_TYPE_CODES[write.type]
         created, calls = _create_once(
