@@ -203,3 +203,29 @@ def test_a_full_read_killed_half_way_is_done_again_by_the_next_run(
     full = {name for name, stats in resumed.entities.items() if stats.full and name != "deleted"}
     assert full == {"addresses", "contacts", "bank_accounts"}
     assert get_mirror_state(db, office).pending_full == []
+
+
+@pytest.mark.parametrize("moved_before", [False, True])
+def test_a_mirror_from_before_these_checks_is_read_in_full_once(
+    sandbox: Sandbox, db: sqlite_utils.Database, moved_before: bool
+) -> None:
+    """Cursors without a stored state: when sync/Deleted was last read is unknown, and so is the move date."""
+    office = sandbox.data.office_division
+    client = ExactClient(
+        "https://start.exactonline.nl", _Tokens(sandbox), transport=sandbox.transport(), sleep=lambda s: None
+    )
+    with client:
+        refresh_office_mirror(client, db, office)  # no `now`: cursors, no state (as before the upgrade)
+    assert get_mirror_state(db, office).move_date_known is False
+    if moved_before:
+        sandbox.update_division(office, DivisionMoveDate=datetime(2026, 11, 2, 3, 0, tzinfo=UTC))
+
+    upgraded = _refresh(sandbox, db)
+
+    assert set(upgraded.full_reads) == {"accounts", "addresses", "contacts", "bank_accounts"}
+    if moved_before:
+        assert "moved to another database in Exact Online (2026-11-02)" in upgraded.full_reads["accounts"]
+    else:
+        assert "not known when sync/Deleted was last read" in upgraded.full_reads["accounts"]
+    assert upgraded.deleted == {}, "nothing was deleted meanwhile"
+    assert _refresh(sandbox, db).full_reads == {}

@@ -42,7 +42,7 @@ those rows. It is only moved while the stream is observed in ascending ``Timesta
 pages sync endpoints in); if a stream ever arrives out of order, no mid-stream checkpoint is taken and the
 cursor moves only once the whole stream has been read. At the end of a complete stream the cursor is the
 exact highest Timestamp seen, so a run with nothing changed costs exactly one call per entity and reads no
-rows.
+rows (plus, given ``now``, the one ``system/Divisions`` call below).
 
 """
 

@@ -3,8 +3,9 @@
 Every run starts by bringing the local copy of the office administration up to date
 (:func:`~exactlink.services.office_mirror.refresh_office_mirror`: the sync endpoints with Timestamp cursors,
 ``crm/BankAccounts`` by ``Modified``, ``sync/Deleted``), so a run with nothing changed costs one call per
-entity. Then, for every linked relation, the field-level differences are computed locally
-(:mod:`exactlink.domain.sync_fields`) and only those are written:
+entity and one ``system/Divisions`` read that checks the administration was not moved. Then, for every linked
+relation, the field-level differences are computed locally (:mod:`exactlink.domain.sync_fields`) and only
+those are written:
 
 * **inbound** (Exact Online leads): the CRM relation takes the account's values. An address deleted in Exact
   clears it in the CRM. No call to Exact is made besides the refresh.
