@@ -275,11 +275,14 @@ def refresh_office_mirror(
         else:
             stats.entities[entity] = _refresh_sync_entity(client, db, stats, entity, progress)
         entity_stats = stats.entities[entity]
-        if now is not None:
+        if now is not None and (entity == DELETED or entity_stats.full):
+            # Only what a later run judges by: when sync/Deleted was read, and when each full read was.
             state = get_mirror_state(db, stats.division)
-            state.read_at[entity] = now.astimezone(UTC).isoformat(timespec="seconds")
+            moment = now.astimezone(UTC).isoformat(timespec="seconds")
+            if entity == DELETED:
+                state.read_at[entity] = moment
             if entity_stats.full:
-                state.full_read_at[entity] = state.read_at[entity]
+                state.full_read_at[entity] = moment
             save_mirror_state(db, stats.division, state)
         log.info(
             "office mirror %s: %d call(s), %d row(s), %d changed%s",
@@ -328,13 +331,15 @@ def _plan_full_reads(
             age = _age(now, state.full_read_at.get(BANK_ACCOUNTS))
             if age is None or age > BANK_ACCOUNTS_FULL_READ_EVERY:
                 reasons[BANK_ACCOUNTS] = "bank accounts are read in full weekly to find the ones deleted in Exact"
-    with transaction(db):
-        if moved:
-            # Every Timestamp restarted lower: no stored cursor means anything any more, sync/Deleted's included.
-            reset_cursor(db, division)
-        state.move_date, state.move_date_known = move_date, True
-        state.pending_full = [entity for entity in ALL_ENTITIES if entity in reasons or entity in state.pending_full]
-        save_mirror_state(db, division, state)
+    pending = [entity for entity in ALL_ENTITIES if entity in reasons or entity in state.pending_full]
+    if moved or (move_date, True, pending) != (state.move_date, state.move_date_known, state.pending_full):
+        # Written only when something changed: a run that then fails leaves the database as it was.
+        with transaction(db):
+            if moved:
+                # Every Timestamp restarted lower: no stored cursor means anything any more, sync/Deleted's included.
+                reset_cursor(db, division)
+            state.move_date, state.move_date_known, state.pending_full = move_date, True, pending
+            save_mirror_state(db, division, state)
     stats.full_reads.update(reasons)
     for entity, why in reasons.items():
         log.info("office mirror %s: reading it again from the top: %s", entity, why)

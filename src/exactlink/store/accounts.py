@@ -315,8 +315,9 @@ class MirrorState:
     """Freshness facts of one division's mirror.
 
     ``move_date``: the ``system/Divisions.DivisionMoveDate`` last seen (ISO text, None when Exact has none);
-    ``move_date_known`` is false until it was read once. ``read_at``: per entity, when its last complete read
-    started (ISO-8601 UTC); ``full_read_at``: when its last complete *full* read started. ``pending_full``:
+    ``move_date_known`` is false until it was read once. ``read_at``: when the last complete ``sync/Deleted``
+    read started (ISO-8601 UTC, key ``deleted``); ``full_read_at``: per entity, when its last complete *full*
+    read started. ``pending_full``:
     entities whose full re-read was decided and has not completed yet (kept so a killed run finishes it).
     """
 
