@@ -43,7 +43,7 @@ def _page_bound(sandbox: Any) -> int:
         max(1, math.ceil(len(office[table]) / 1000)) for table in (model.ACCOUNTS, model.ADDRESSES, model.CONTACTS)
     )
     bank_pages = max(1, math.ceil(len(office[model.BANK_ACCOUNTS]) / 60))
-    return sync_pages + bank_pages + 1  # + sync/Deleted
+    return sync_pages + bank_pages + 2  # + sync/Deleted and the system/Divisions division-move check
 
 
 def run(clients: int = DEFAULT_CLIENTS, seed: int = 1) -> dict[str, Any]:

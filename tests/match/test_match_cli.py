@@ -71,7 +71,9 @@ def test_second_run_fetches_only_changes_one_call_per_entity(office: Office) -> 
     second = office.match()
     for endpoint in SYNC_ENDPOINTS:
         assert office.sandbox.calls(endpoint=endpoint) == 1, endpoint
-    assert office.sandbox.calls() == len(SYNC_ENDPOINTS)
+    # One more: the filtered system/Divisions read that checks the administration was not moved.
+    assert office.sandbox.calls(endpoint="system/Divisions") == 1
+    assert office.sandbox.calls() == len(SYNC_ENDPOINTS) + 1
     # Same outcome; what was linked the first time is now reported as an existing link.
     assert [(r["relation"], r["status"], r["account_code"]) for r in first] == [
         (r["relation"], r["status"], r["account_code"]) for r in second
@@ -93,9 +95,10 @@ def test_a_change_and_a_deletion_in_exact_reach_the_mirror(office: Office) -> No
     assert query("SELECT name FROM accounts WHERE id = ?", (renamed["ID"],)) == [("Nieuwe Naam Holding B.V.",)]
     assert query("SELECT count(*) FROM accounts WHERE id = ?", (deleted["ID"],)) == [(0,)]
     assert query("SELECT count(*) FROM account_addresses WHERE account_id = ?", (deleted["ID"],)) == [(0,)]
-    # The relation whose account was deleted lost its link and is matched again (there is nothing left to link).
-    assert rows[linked[1]]["status"] != "linked"
-    assert query("SELECT count(*) FROM links WHERE relation_number = ?", (linked[1],)) == [(0,)]
+    # The relation whose account was deleted keeps its link, reported as gone: the office decides what it means.
+    assert rows[linked[1]]["status"] == "linked" and rows[linked[1]]["account_gone"] is True
+    assert rows[linked[1]]["reason"].startswith("account gone in Exact Online")
+    assert query("SELECT count(*) FROM links WHERE relation_number = ?", (linked[1],)) == [(1,)]
     # The renamed account is still linked: the RSIN decided, not the name.
     assert rows[linked[0]]["status"] == "linked"
     assert office.sandbox.calls(endpoint="sync/Deleted") == 1
@@ -108,7 +111,12 @@ def test_a_deleted_account_warns_on_the_terminal(office: Office) -> None:
     office.sandbox.delete(office.division, "crm/Accounts", office.account_by_code(first[number]["account_code"])["ID"])
     result = run_cli("match")
     assert result.exit_code == 0, result.stderr
-    assert f"relation {number} lost its link" in result.stderr
+    assert f"relation {number}: account {first[number]['account_code']} gone in Exact Online (link kept)" in (
+        result.stderr
+    )
+    assert "1 account no longer in Exact: removed from the mirror" in result.stdout
+    status = run_cli("status")
+    assert f"account gone in Exact: 1 linked relation(s) ({number})" in status.stdout
 
 
 def _whole_db() -> dict[str, list[tuple[Any, ...]]]:
@@ -124,13 +132,14 @@ def test_a_dry_run_reads_exact_but_writes_nothing_locally(office: Office) -> Non
     before = _whole_db()
     dry = run_cli("match", "--dry-run")
     assert dry.exit_code == 0, dry.stderr
-    assert f"relation {number} lost its link" in dry.stderr, "the report shows what Exact's deletion does..."
+    assert f"relation {number}: account" in dry.stderr, "the report shows what Exact's deletion does..."
     assert "read from Exact Online (dry run: not kept)" in dry.stdout
     assert _whole_db() == before, "...but neither the link nor the local copy of the accounts changes"
     assert query("SELECT count(*) FROM accounts WHERE id = ?", (account_id.lower(),)) == [(1,)]
     real = run_cli("match")
-    assert f"relation {number} lost its link" in real.stderr
-    assert query("SELECT count(*) FROM links WHERE relation_number = ?", (number,)) == [(0,)]
+    assert f"relation {number}: account" in real.stderr and "gone in Exact Online (link kept)" in real.stderr
+    assert query("SELECT count(*) FROM links WHERE relation_number = ?", (number,)) == [(1,)]
+    assert query("SELECT count(*) FROM accounts WHERE id = ?", (account_id.lower(),)) == [(0,)]
 
 
 def _number_only_relation(office: Office, tmp_path: Path) -> str:

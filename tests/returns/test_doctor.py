@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import pytest
 from exactlink.sandbox import model
 from exactlink.sandbox.evidence import UNSUPPORTED_FILTER, Evidence
 from tests.cli import run_cli
-from tests.returns.conftest import Office
+from tests.returns.conftest import Office, build_office
 
 
 def doctor_json(*args: str) -> tuple[int, dict[str, Any]]:
@@ -249,3 +250,64 @@ def test_the_shipped_recording_replays(monkeypatch: pytest.MonkeyPatch) -> None:
     statuses = {check["name"]: check["status"] for check in replayed["checks"] if check["area"] == "probes"}
     assert statuses["returns (created since)"] == statuses["vraagposten lines (by account code)"] == "fallback"
     assert statuses["accounts (sync)"] == "ok"
+
+
+# -- a frugal doctor: its calls do not grow with the number of administrations ------------------------------
+
+
+@pytest.fixture
+def large_office(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, browser: Any) -> Iterator[Office]:
+    """A logged-in exactlink with a 2,000-client office, every owned administration linked in the store."""
+    from exactlink.store.links import set_admin_link
+
+    for office in build_office(monkeypatch, tmp_path, browser, clients=2000, seed=3):
+        db = office.db()
+        try:
+            for relation, division in sorted(office.division_by_relation.items()):
+                set_admin_link(db, relation, division)
+        finally:
+            db.close()
+        yield office
+
+
+def test_doctor_costs_the_same_few_calls_at_2000_clients(large_office: Office) -> None:
+    office = large_office
+    linked = len(office.division_by_relation)
+    assert linked > 1000, "most administrations are linked"
+    office.sandbox.evidence = Evidence.strict(
+        refuse_returns_created_filter=True, refuse_transaction_lines_code_filter=True
+    )
+    office.sandbox.reset_counters()
+
+    code, report = doctor_json()
+
+    assert code == 0 and report["healthy"], report
+    calls = office.sandbox.calls()
+    probes = [check for check in report["checks"] if check["area"] == "probes"]
+    # The office and one client administration (one filtered call each), one call per probe and per fallback.
+    assert calls <= len(probes) + report["failed_calls"] + 2, f"{calls} calls"
+    assert calls <= 20, f"{calls} calls, whatever the number of administrations"
+    assert office.sandbox.calls(endpoint="system/Divisions") == 3, "office, one client, and its $top=1 probe"
+    assert office.sandbox.calls(endpoint="system/AllDivisions") == 1, "only its $top=1 probe"
+    listing = [entry.query for entry in office.sandbox.request_log if entry.endpoint == "system/Divisions"]
+    assert all(query.get("$top") == "1" for query in listing), "no listing of every administration"
+    assert report["failed_calls"] == 2, "one refused form per uncertain endpoint"
+    per_endpoint = Counter((key[1], key[2]) for key in office.sandbox.error_counts)
+    assert set(per_endpoint.values()) == {1}, "far below Exact's ten failed calls per endpoint and hour"
+    access = by_name(report)["client administrations"]
+    assert access["status"] == "ok" and f"first of {linked} linked" in access["detail"]
+
+
+def test_a_linked_administration_without_consent_is_named_and_another_is_probed(office: Office) -> None:
+    division = link_showcase(office)
+    office.sandbox.data.unconsented_divisions.add(division)
+    office.sandbox.reset_counters()
+
+    code, report = doctor_json()
+
+    assert code == 0, report
+    access = by_name(report)["client administrations"]
+    assert access["status"] == "warn" and f"{division} (first of 1 linked): no consent" in access["detail"]
+    probed = [check["detail"] for check in report["checks"] if check["name"] == "one return (feedback)"]
+    assert probed and str(division) not in probed[0], "the probes use another administration the login sees"
+    assert office.sandbox.calls(endpoint="system/AllDivisions") == 2, "the explanation and the $top=1 probe"

@@ -12,6 +12,7 @@ from exactlink.store.accounts import (
     AccountChildren,
     Deletions,
     account_children,
+    accounts_gone,
     apply_deletions,
     find_accounts_by_code,
     find_accounts_by_name,
@@ -123,7 +124,7 @@ def test_cursor_never_moves_back(db: sqlite_utils.Database) -> None:
     assert get_cursor(db, 100, "accounts") is None
 
 
-def test_deletions_drop_children_links_and_crm_side_ids(relations: sqlite_utils.Database) -> None:
+def test_deletions_drop_children_and_crm_side_ids_and_keep_links(relations: sqlite_utils.Database) -> None:
     db = relations
     from exactlink.store.relations import Address, set_address
 
@@ -133,11 +134,18 @@ def test_deletions_drop_children_links_and_crm_side_ids(relations: sqlite_utils.
     set_link(db, "R1", ACCOUNT, "1001", method="rsin", linked_by="auto")
     set_address(db, "R1", Address("visit", "Straat 1"))
     set_exact_address_id(db, "R1", "visit", "addr-1")
-    assert apply_deletions(db, 3, ["ADDR-1"]) == Deletions(deleted=1, unlinked=[])
+    assert apply_deletions(db, 3, ["ADDR-1"]) == Deletions(deleted=1, gone=[])
     assert db.conn.execute("SELECT exact_address_id FROM addresses").fetchone()[0] is None
+    save_records(db, [AccountAddress(id="addr-2", account_id=ACCOUNT, type=1, main=True, division=100)])
+    set_exact_address_id(db, "R1", "visit", "addr-2")
     result = apply_deletions(db, OfficeAccount, [ACCOUNT, "never-seen"])
-    assert result == Deletions(deleted=1, unlinked=["R1"])
+    assert result == Deletions(deleted=1, gone=["R1"])
     assert account_children(db, ACCOUNT) == AccountChildren(addresses=[], contacts=[], bank_accounts=[])
-    assert get_link(db, "R1") is None
+    link = get_link(db, "R1")
+    assert link is not None and link["account_id"] == ACCOUNT, "the link is kept (reported as account gone)"
+    assert accounts_gone(db, 100) == [], "no accounts cursor yet: the mirror was never read"
+    set_cursor(db, 100, "accounts", 1)
+    assert accounts_gone(db, 100) == [("R1", "1001")]
+    assert db.conn.execute("SELECT exact_address_id FROM addresses").fetchall() == [(None,)], "children's ids go"
     with pytest.raises(ValueError):
         apply_deletions(db, 999, ["x"])

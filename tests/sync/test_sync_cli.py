@@ -99,10 +99,13 @@ def test_inbound_follows_changes_and_deletions_made_in_exact(synced: SyncOffice)
         ("010-9998877", "nieuw.nl")
     ]
     assert query("SELECT count(*) FROM addresses WHERE relation_number = ? AND type = 'postal'", (changed,)) == [(0,)]
-    assert report["unlinked"] == [gone]
-    assert query("SELECT count(*) FROM links WHERE relation_number = ?", (gone,)) == [(0,)]
+    assert report["account_gone"] == [gone]
+    assert "1 account no longer in Exact: removed from the mirror" in report["removed"]
+    assert query("SELECT count(*) FROM links WHERE relation_number = ?", (gone,)) == [(1,)], "the link is kept"
+    (skipped,) = [row for row in report["relations"] if row["relation"] == gone]
+    assert skipped["status"] == "skipped" and skipped["error"].startswith("account gone in Exact Online")
     assert synced.writes() == [], "inbound never writes to Exact"
-    assert report["counts"]["refresh_calls"] == 5
+    assert report["counts"]["refresh_calls"] == 6, "five entities and the division-move check"
 
 
 def test_inbound_fixes_a_flagged_value_and_its_flag(synced: SyncOffice) -> None:
@@ -126,7 +129,7 @@ def test_dry_run_shows_the_field_diff_and_writes_nothing(synced: SyncOffice) -> 
     assert report["dry_run"] is True
     change = next(c for row in report["relations"] if row["relation"] == relation for c in row["changes"])
     assert set(change) >= {"relation", "field", "crm_value", "exact_value", "direction"}
-    assert report["unlinked"] == [synced.linked[1]], "the deletion is shown..."
+    assert report["account_gone"] == [synced.linked[1]], "the deletion is shown..."
     assert whole_db() == before, "...but nothing is written, not even the copy of Exact"
     outbound = synced.sync("--dry-run", "--direction", "outbound")
     assert outbound["counts"]["write_calls"] > 0, "the planned writes are counted"
@@ -297,7 +300,7 @@ def test_one_relation_failing_does_not_stop_the_others(outbound: SyncOffice) -> 
     assert outbound.account_of(outbound.linked[2])["Phone"] == "030-1234567"
     assert query("SELECT outcome FROM runs WHERE command = 'sync' ORDER BY id DESC LIMIT 1") == [("partial",)]
     after = outbound.sync()
-    assert after["unlinked"] == [victim], "the next run sees the deletion and unlinks the relation"
+    assert after["account_gone"] == [victim], "the next run sees the deletion and reports the relation"
 
 
 def test_outbound_deletes_in_exact_only_when_asked(outbound: SyncOffice) -> None:

@@ -62,10 +62,13 @@ def print_match_report(report: MatchReport, *, show_bsn: bool, show_all: bool, q
             f"{mirror.changed} change(s) {kept}",
             highlight=False,
         )
-    for relation in report.unlinked_by_deletion:
-        warn(f"relation {relation} lost its link: its account was deleted in Exact Online")
+    for line in mirror.removed_lines() if mirror is not None and not quiet else []:
+        console.print(line, highlight=False)
+    for row in report.rows:
+        if row.account_gone:
+            warn(f"relation {row.relation}: account {row.account_code or '?'} gone in Exact Online (link kept)")
     if not quiet:
-        rows = [row for row in report.rows if show_all or row.status != "linked" or row.new_link]
+        rows = [row for row in report.rows if show_all or row.status != "linked" or row.new_link or row.account_gone]
         rows = mask_view(rows, show_bsn=show_bsn)  # names, reasons and the engine's why
         if rows:
             table_rows: list[list[str | Text]] = []

@@ -74,7 +74,7 @@ def run_watch_command(
         counts = report.counts()
         info(
             f"poll: {counts['changed']} relation(s) updated ({counts['fields']} field(s)), "
-            f"{counts['failed']} failed, {len(report.unlinked)} unlinked",
+            f"{counts['failed']} failed, {len(report.account_gone)} with their account gone in Exact",
             quiet=quiet,
         )
 

@@ -51,7 +51,7 @@ def _stage_label(stage: str) -> str:
 
 
 def print_report(report: SyncReport, *, show_bsn: bool = False, quiet: bool = False) -> None:
-    """The diff table (applied and reported-only differences), failures, unlinked relations and a summary."""
+    """The diff table (applied and reported-only differences), failures, what left Exact, and a summary."""
     from rich.markup import escape
 
     from exactlink.console import out
@@ -89,13 +89,21 @@ def print_report(report: SyncReport, *, show_bsn: bool = False, quiet: bool = Fa
             )
             if len(changes) > TABLE_LIMIT:
                 console.print(f"… and {len(changes) - TABLE_LIMIT} more differences (see --json)", highlight=False)
-    failures = [result for result in report.results if result.status in ("failed", "skipped")]
+    gone = set(report.account_gone)
+    failures = [
+        result
+        for result in report.results
+        if result.status == "failed" or (result.status == "skipped" and result.relation not in gone)
+    ]
     for result in failures:
         error = mask_personal(result.error, show_bsn=show_bsn) or ""
         console.print(f"{result.status}: relation {escape(result.relation)}: {escape(error)}")
-    if report.unlinked:
+    for line in report.mirror.removed_lines() if report.mirror else []:
+        console.print(line, highlight=False)
+    if report.account_gone:
         console.print(
-            "Unlinked (their account was deleted in Exact Online): " + escape(", ".join(report.unlinked)),
+            "Account gone in Exact Online (link kept, not synchronised; relink or unlink with exactlink match): "
+            + escape(", ".join(report.account_gone)),
             highlight=False,
         )
     counts = report.counts()

@@ -38,7 +38,7 @@ class Entity:
     ``name`` is also the sync-cursor name; ``resource`` is where records are written (``crm/Addresses``),
     ``endpoint`` where the mirror reads them; ``cursor`` is the field that orders changes (``Timestamp`` on
     the sync endpoints, ``Modified`` where Exact has no sync twin); ``deleted_type`` is the ``sync/Deleted``
-    EntityType code.
+    EntityType code that reports its deletions, or None when Exact reports none there.
     """
 
     name: str
@@ -46,7 +46,7 @@ class Entity:
     endpoint: str
     table: str
     cursor: Literal["Timestamp", "Modified"]
-    deleted_type: int
+    deleted_type: int | None
     api_name: str
 
 
@@ -129,10 +129,20 @@ class AccountContact(MirroredRecord):
 @dataclass(frozen=True, slots=True)
 class AccountBankAccount(MirroredRecord):
     """``crm/BankAccounts``: ``bank_account`` is the number (an IBAN in practice). ``timestamp`` holds the
-    row's ``Modified`` in milliseconds since the epoch (Exact has no sync endpoint for bank accounts)."""
+    row's ``Modified`` in milliseconds since the epoch (Exact has no sync endpoint for bank accounts).
+
+    No ``sync/Deleted`` type: EntityType 48 sits among the payroll types (42-49) and matches
+    ``sync/Payroll/BankAccounts`` (exact-evidence §4), so a deleted CRM bank account is found by comparing IDs
+    on a full read instead."""
 
     ENTITY: ClassVar[Entity] = Entity(
-        "bank_accounts", "crm/BankAccounts", "crm/BankAccounts", "account_bank_accounts", "Modified", 48, "BankAccount"
+        "bank_accounts",
+        "crm/BankAccounts",
+        "crm/BankAccounts",
+        "account_bank_accounts",
+        "Modified",
+        None,
+        "BankAccount",
     )
 
     id: str = exact("ID", "guid", "")
@@ -148,7 +158,9 @@ MIRRORED: tuple[type[MirroredRecord], ...] = (OfficeAccount, AccountAddress, Acc
 """Every mirrored entity, in the order a refresh reads them."""
 
 BY_NAME: dict[str, type[MirroredRecord]] = {kind.ENTITY.name: kind for kind in MIRRORED}
-BY_DELETED_TYPE: dict[int, type[MirroredRecord]] = {kind.ENTITY.deleted_type: kind for kind in MIRRORED}
+BY_DELETED_TYPE: dict[int, type[MirroredRecord]] = {
+    kind.ENTITY.deleted_type: kind for kind in MIRRORED if kind.ENTITY.deleted_type is not None
+}
 
 R = TypeVar("R", bound=MirroredRecord)
 

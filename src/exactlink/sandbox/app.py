@@ -904,10 +904,12 @@ class Sandbox:
         return empty_reply(204)
 
     def _writable(self, endpoint: Endpoint, values: dict[str, Any]) -> dict[str, Any]:
-        """The body without the GET-only properties Exact skips silently (when the evidence knob says so)."""
-        if not self.evidence.read_only_ignored:
-            return values
-        return {name: value for name, value in values.items() if name not in endpoint.read_only_on_write}
+        """The body without the properties Exact skips silently: the GET-only ones (when the evidence knob says
+        so) and any named in ``Evidence.skipped_writes`` for this endpoint (a writable one Exact did not take)."""
+        skipped = {name for resource, name in self.evidence.skipped_writes if resource == endpoint.name}
+        if self.evidence.read_only_ignored:
+            skipped.update(endpoint.read_only_on_write)
+        return {name: value for name, value in values.items() if name not in skipped}
 
     def _mirror_visit_address(
         self, state: DivisionState, table_name: str, record: dict[str, Any], changed: Iterable[str]

@@ -51,6 +51,12 @@ RULES: tuple[Rule, ...] = (
         "exactonline-api-dotnet-client #56 (Exact staff); REST reference accountancy/SolutionLinks",
     ),
     Rule(
+        "skipped_writes",
+        "at risk",
+        "A documented-writable property may be skipped too (crm/Accounts.Code was; PUTs answer 204 all the same).",
+        "picqer #416, #432; exactonline-api-dotnet-client #56",
+    ),
+    Rule(
         "mandatory_filter_with_sync_api",
         "at risk",
         "financial/GLAccounts and bulk/Financial/TransactionLines need a $filter (a sync API exists for both).",
@@ -174,6 +180,8 @@ class Evidence:
     refuse_transaction_lines_code_filter: bool = False
     refuse_pkce: bool = False
     too_early_refresh: TooEarly | None = None
+    skipped_writes: frozenset[tuple[str, str]] = frozenset()
+    """``(endpoint, property)`` pairs skipped silently on POST and PUT although writable."""
 
     @classmethod
     def strict(cls, **uncertain: object) -> Evidence:

@@ -204,6 +204,8 @@ def _refresh_quietly(ws: Workspace, division: int) -> bool:
 
     try:
         with ws.client() as client:
+            # A quick look for a just-created account: the freshness checks (and their bookkeeping) are left
+            # to the next match or sync, so a look-up that finds nothing leaves the database as it was.
             refresh_office_mirror(client, ws.db, division)
     except ExactlinkError:
         return False

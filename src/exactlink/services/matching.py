@@ -134,7 +134,8 @@ class MatchRow:
     """The outcome for one relation, as ``match`` reports it.
 
     ``new_link`` is true when this run links (or, in a dry run, would link) the relation; ``linked_by`` says
-    who made the link (``auto``, ``manual``, ``suggestion``) for linked relations.
+    who made the link (``auto``, ``manual``, ``suggestion``) for linked relations. ``account_gone`` marks a
+    link kept while its account is no longer in Exact Online (status ``linked``, account id and code as linked).
     """
 
     relation: str
@@ -151,6 +152,7 @@ class MatchRow:
     alternatives: list[str] = field(default_factory=list)
     linked_by: str | None = None
     new_link: bool = False
+    account_gone: bool = False
 
     def to_json(self, *, show_bsn: bool = False) -> dict[str, Any]:
         """The ``match --json`` object for this relation, masked by the masking home unless ``show_bsn``."""
@@ -172,6 +174,7 @@ class MatchRow:
                 "alternatives": list(self.alternatives),
                 "linked_by": self.linked_by,
                 "new_link": self.new_link,
+                "account_gone": self.account_gone,
             },
             show_bsn=show_bsn,
         )
@@ -229,7 +232,29 @@ def evaluate(db: sqlite_utils.Database, division: int, *, numbers_must_match: bo
             gc.enable()
 
 
+ACCOUNT_GONE_REASON = "account gone in Exact Online: link kept; relink (match link) or unlink (match unlink)"
+
+
 def _row(
+    fields: MatchingFields, result: MatchResult, accounts: OfficeAccounts, link: dict[str, Any] | None
+) -> MatchRow:
+    if link is not None and link["account_id"] not in accounts.accounts:
+        # The office decides what a vanished account means (merged, recreated, deleted by mistake): keep the link.
+        return MatchRow(
+            relation=fields.relation_number,
+            name=fields.name,
+            status="linked",
+            account_id=link["account_id"],
+            account_code=link["account_code"],
+            method=link["method"],
+            reason=ACCOUNT_GONE_REASON,
+            linked_by=link["linked_by"],
+            account_gone=True,
+        )
+    return _engine_row(fields, result, accounts, link)
+
+
+def _engine_row(
     fields: MatchingFields, result: MatchResult, accounts: OfficeAccounts, link: dict[str, Any] | None
 ) -> MatchRow:
     account = accounts.accounts.get(result.account_id or "") if result.account_id else None
@@ -264,9 +289,11 @@ def summarise(rows: Iterable[MatchRow]) -> dict[str, int]:
     """Counts per status, plus ``new_links`` (linked in this run)."""
     counts: dict[str, int] = {status: 0 for status in STATUSES}
     counts["new_links"] = 0
+    counts["account_gone"] = 0
     for row in rows:
         counts[row.status] += 1
         counts["new_links"] += row.new_link
+        counts["account_gone"] += row.account_gone
     return counts
 
 
@@ -282,7 +309,11 @@ class MatchReport:
     dry_run: bool
     office_division: int
     mirror: MirrorStats | None = None
-    unlinked_by_deletion: list[str] = field(default_factory=list)
+
+    @property
+    def account_gone(self) -> list[str]:
+        """Relations whose link is kept while their account is no longer in Exact Online."""
+        return [row.relation for row in self.rows if row.account_gone]
 
     def counts(self) -> dict[str, int]:
         """Counts per status plus ``new_links``."""
@@ -347,11 +378,11 @@ def run_match(ws: Workspace, *, dry_run: bool = False, progress: Progress | None
     with ws.run(COMMAND, lock=LOCK_NAME, dry_run=dry_run) as run:
         with scratch_copy(db) if dry_run else nullcontext(db) as work:
             with ws.client() as client:
-                mirror = refresh_office_mirror(client, work, office.division, progress=progress)
+                mirror = refresh_office_mirror(client, work, office.division, progress=progress, now=ws.clock.now())
             rows = evaluate(work, office.division, numbers_must_match=ws.settings.sync.numbers_must_match)
             if not dry_run:
                 write_new_links(work, rows)
-        report = MatchReport(rows, dry_run, office.division, mirror, list(mirror.unlinked))
+        report = MatchReport(rows, dry_run, office.division, mirror)
         run.finish(0, {**report.counts(), "api_calls": mirror.calls})
     return report
 

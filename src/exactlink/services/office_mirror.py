@@ -12,9 +12,25 @@
   overlap covers rows changed while the previous run was reading (pages are cut by key, not by date, so a row
   edited behind the reader would otherwise be skipped for good) and ``Modified`` values that share a second.
   Rows re-read through the overlap whose ``Modified`` did not change are not written again.
-* ``sync/Deleted`` (cursor like the sync endpoints): EntityType 2 accounts, 3 addresses, 5 contacts and 48 bank
-  accounts are applied to the mirror (an account's deletion also drops its children and any relation's link
-  to it); other entity types are skipped.
+* ``sync/Deleted`` (cursor like the sync endpoints): EntityType 2 accounts, 3 addresses and 5 contacts are
+  applied to the mirror (an account's deletion also drops its children; a relation linked to it keeps its link
+  and is reported as "account gone in Exact"); other entity types are skipped, 48 included: it sits among the
+  payroll types and is probably ``sync/Payroll/BankAccounts`` (exact-evidence §4).
+
+Full re-reads (exact-evidence §4). Cursors are only as good as the log behind them, so when the refresh is
+given the time (``now``, the workspace clock) it first checks two things, at one call:
+
+* ``system/Divisions.DivisionMoveDate`` of the administration (one filtered read, ``Code eq N``): when it
+  differs from the one stored, Exact moved the division to another database and every Timestamp restarted,
+  so every entity is read again from the top.
+* the age of the last complete ``sync/Deleted`` read: Exact forgets deletions after two months, so a read
+  older than :data:`DELETED_LOG_TRUST` may have missed some; accounts, addresses and contacts are read again
+  from the top.
+
+Bank accounts have no deletion log at all: they are read from the top every
+:data:`BANK_ACCOUNTS_FULL_READ_EVERY` (and on a division move). A full read remembers every ID Exact sent; at
+its end, the mirrored rows Exact no longer sent are removed (the run reports how many). A full re-read once
+decided is stored as pending, so a run killed in the middle starts it again rather than trusting a half read.
 
 Crash safety: rows are written page by page, as Exact sent them (:meth:`ExactClient.get_pages`), and each page
 is committed together with the entity's cursor in ONE transaction before the next page is requested. A run
@@ -26,10 +42,8 @@ those rows. It is only moved while the stream is observed in ascending ``Timesta
 pages sync endpoints in); if a stream ever arrives out of order, no mid-stream checkpoint is taken and the
 cursor moves only once the whole stream has been read. At the end of a complete stream the cursor is the
 exact highest Timestamp seen, so a run with nothing changed costs exactly one call per entity and reads no
-rows.
+rows (plus, given ``now``, the one ``system/Divisions`` call below).
 
-Not handled here: a division move in Exact resets its timestamps (``system/Divisions.DivisionMoveDate``);
-``exactlink.store.accounts.clear_division`` followed by a refresh is the full resync for that case.
 """
 
 from __future__ import annotations
@@ -65,6 +79,16 @@ CRUD_PAGE_SIZE = 60
 MODIFIED_OVERLAP = timedelta(minutes=10)
 FIRST_MODIFIED_DAY = date(1900, 1, 1)
 FIRST_TIMESTAMP = 1
+DELETED_LOG_TRUST = timedelta(days=55)
+"""How old the last complete ``sync/Deleted`` read may be before deletions could have been missed. Exact keeps
+deleted entries for two months only (exact-evidence §4); the shortest two months (February and March) are 59
+days, and 55 leaves a margin for a long run and a clock that is a little off."""
+BANK_ACCOUNTS_FULL_READ_EVERY = timedelta(days=7)
+"""How often ``crm/BankAccounts`` is read from the top to find deleted bank accounts (Exact reports no CRM bank
+account deletions). At 60 rows a call this costs one call per 60 bank accounts a week; a bank account deleted
+in Exact stays in the mirror at most this long."""
+DIVISIONS_ENDPOINT = "system/Divisions"
+DIVISION = "division"
 
 ACCOUNTS = OfficeAccount.ENTITY.name
 ADDRESSES = AccountAddress.ENTITY.name
@@ -133,14 +157,18 @@ class EntityStats:
 class MirrorStats:
     """The outcome of :func:`refresh_office_mirror`: per-entity stats, deletions and links dropped with them.
 
-    ``unlinked`` lists the relation numbers whose linked account was deleted in Exact Online (their link is
-    gone from the mirror). ``deleted`` counts removed mirror rows per entity.
+    ``gone`` lists the relation numbers whose linked account was removed from the mirror in this refresh (their
+    link is kept and reported as "account gone in Exact"). ``deleted`` counts mirror rows removed per entity,
+    whether ``sync/Deleted`` named them or a full read no longer found them. ``full_reads`` says, per entity
+    read again from the top, why (a first read is not listed). The ``division`` entry of ``entities`` is the
+    ``system/Divisions`` read that checks for a division move.
     """
 
     division: int
     entities: dict[str, EntityStats] = field(default_factory=dict)
     deleted: dict[str, int] = field(default_factory=dict)
-    unlinked: list[str] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)
+    full_reads: dict[str, str] = field(default_factory=dict)
 
     @property
     def calls(self) -> int:
@@ -170,8 +198,21 @@ class MirrorStats:
             "changed": self.changed,
             "entities": {name: stats.to_json() for name, stats in self.entities.items()},
             "deleted": dict(self.deleted),
-            "unlinked": list(self.unlinked),
+            "gone": list(self.gone),
+            "full_reads": dict(self.full_reads),
         }
+
+    def removed_lines(self) -> list[str]:
+        """One line per entity with removed rows, as an office reads it."""
+        return [
+            f"{count} {(_SINGULAR if count == 1 else _PLURAL)[entity]} no longer in Exact: removed from the mirror"
+            for entity, count in self.deleted.items()
+            if count
+        ]
+
+
+_SINGULAR = {ACCOUNTS: "account", ADDRESSES: "address", CONTACTS: "contact person", BANK_ACCOUNTS: "bank account"}
+_PLURAL = {ACCOUNTS: "accounts", ADDRESSES: "addresses", CONTACTS: "contact persons", BANK_ACCOUNTS: "bank accounts"}
 
 
 def lower_bound_calls(rows_per_entity: Mapping[str, int]) -> int:
@@ -193,6 +234,7 @@ def refresh_office_mirror(
     *,
     entities: Sequence[str] = ALL_ENTITIES,
     progress: Progress | None = None,
+    now: datetime | None = None,
 ) -> MirrorStats:
     """Bring the mirror of the office administration up to date with Exact Online; return what it cost.
 
@@ -204,6 +246,10 @@ def refresh_office_mirror(
             refreshed in the order of :data:`ALL_ENTITIES` whatever the order given.
         progress: called as ``progress(entity, rows_so_far)`` after every committed page (and once when an
             entity is done). An exception it raises stops the refresh; everything committed so far stays.
+        now: the workspace clock's time. Given, the refresh first checks whether its cursors can still be
+            trusted (a division move, an old ``sync/Deleted`` read, bank accounts due a full read; see the module
+            text) and remembers when each entity was read. Without it the cursors are trusted as they are
+            (a full re-read decided earlier and not finished is still carried out).
 
     The caller holds the run lock. API errors (``exactlink.api.errors``) propagate after the pages already
     read were committed, so the next run carries on from there.
@@ -211,28 +257,144 @@ def refresh_office_mirror(
     Raises:
         ValueError: an unknown entity name.
     """
+    from exactlink.store.accounts import get_mirror_state, save_mirror_state
+
     unknown = sorted(set(entities).difference(ALL_ENTITIES))
     if unknown:
         raise ValueError(f"unknown mirror entities: {', '.join(unknown)}")
     stats = MirrorStats(division=int(office_division))
+    if now is not None:
+        _plan_full_reads(client, db, stats, entities, now)
     for entity in ALL_ENTITIES:
         if entity not in entities:
             continue
         if entity == BANK_ACCOUNTS:
-            stats.entities[entity] = _refresh_bank_accounts(client, db, stats.division, progress)
+            stats.entities[entity] = _refresh_bank_accounts(client, db, stats, progress)
         elif entity == DELETED:
             stats.entities[entity] = _refresh_deleted(client, db, stats, progress)
         else:
-            stats.entities[entity] = _refresh_sync_entity(client, db, stats.division, entity, progress)
+            stats.entities[entity] = _refresh_sync_entity(client, db, stats, entity, progress)
         entity_stats = stats.entities[entity]
+        if now is not None and (entity == DELETED or entity_stats.full):
+            # Only what a later run judges by: when sync/Deleted was read, and when each full read was.
+            state = get_mirror_state(db, stats.division)
+            moment = now.astimezone(UTC).isoformat(timespec="seconds")
+            if entity == DELETED:
+                state.read_at[entity] = moment
+            if entity_stats.full:
+                state.full_read_at[entity] = moment
+            save_mirror_state(db, stats.division, state)
         log.info(
-            "office mirror %s: %d call(s), %d row(s), %d changed",
+            "office mirror %s: %d call(s), %d row(s), %d changed%s",
             entity,
             entity_stats.calls,
             entity_stats.rows,
             entity_stats.changed,
+            " (full read)" if entity_stats.full else "",
         )
+    stats.gone.sort()
     return stats
+
+
+def _plan_full_reads(
+    client: ExactClient, db: sqlite_utils.Database, stats: MirrorStats, entities: Sequence[str], now: datetime
+) -> None:
+    """Decide (and store as pending) which entities must be read again from the top, and why."""
+    from exactlink.store.accounts import CURSOR_NAMES, get_cursor, get_mirror_state, reset_cursor, save_mirror_state
+    from exactlink.store.db import transaction
+
+    division = stats.division
+    state = get_mirror_state(db, division)
+    move_date = _division_move_date(client, stats)
+    has_cursors = any(get_cursor(db, division, name) is not None for name in CURSOR_NAMES)
+    reasons: dict[str, str] = {}
+    moved = move_date != state.move_date if state.move_date_known else move_date is not None and has_cursors
+    if moved and has_cursors:
+        when = move_date[:10] if move_date else "an unknown date"
+        for entity in ALL_ENTITIES:
+            if entity != DELETED:
+                reasons[entity] = f"the administration was moved to another database in Exact Online ({when})"
+    else:
+        moved = False
+        deleted_read = state.read_at.get(DELETED)
+        if DELETED in entities and any(get_cursor(db, division, name) is not None for name in _SYNCED):
+            age = _age(now, deleted_read)
+            if age is None or age > DELETED_LOG_TRUST:
+                why = (
+                    f"sync/Deleted was last read {age.days} days ago and Exact keeps deletions for two months only"
+                    if age is not None
+                    else "it is not known when sync/Deleted was last read (Exact keeps deletions for two months only)"
+                )
+                for entity in (ACCOUNTS, ADDRESSES, CONTACTS):
+                    reasons[entity] = why
+        if BANK_ACCOUNTS in entities and get_cursor(db, division, BANK_ACCOUNTS) is not None:
+            age = _age(now, state.full_read_at.get(BANK_ACCOUNTS))
+            if age is None or age > BANK_ACCOUNTS_FULL_READ_EVERY:
+                reasons[BANK_ACCOUNTS] = "bank accounts are read in full weekly to find the ones deleted in Exact"
+    pending = [entity for entity in ALL_ENTITIES if entity in reasons or entity in state.pending_full]
+    if moved or (move_date, True, pending) != (state.move_date, state.move_date_known, state.pending_full):
+        # Written only when something changed: a run that then fails leaves the database as it was.
+        with transaction(db):
+            if moved:
+                # Every Timestamp restarted lower: no stored cursor means anything any more, sync/Deleted's included.
+                reset_cursor(db, division)
+            state.move_date, state.move_date_known, state.pending_full = move_date, True, pending
+            save_mirror_state(db, division, state)
+    stats.full_reads.update(reasons)
+    for entity, why in reasons.items():
+        log.info("office mirror %s: reading it again from the top: %s", entity, why)
+
+
+def _division_move_date(client: ExactClient, stats: MirrorStats) -> str | None:
+    """``DivisionMoveDate`` of the administration (ISO text, or None when Exact has none): one filtered read."""
+    from exactlink.api.errors import ApiError
+    from exactlink.api.odata import parse_date
+
+    division = stats.division
+    row = client.get_first(
+        division, DIVISIONS_ENDPOINT, select=["Code", "DivisionMoveDate"], filter=f"Code eq {division}"
+    )
+    stats.entities[DIVISION] = EntityStats(DIVISION, DIVISIONS_ENDPOINT, 1, calls=1, rows=1 if row else 0)
+    if row is None:
+        raise ApiError(
+            f"Exact Online did not list administration {division} in system/Divisions (no access, or no consent)",
+            division=division,
+            endpoint=DIVISIONS_ENDPOINT,
+        )
+    moved = parse_date(row.get("DivisionMoveDate"))
+    return moved.isoformat(timespec="seconds") if moved is not None else None
+
+
+def _age(now: datetime, moment: str | None) -> timedelta | None:
+    if not moment:
+        return None
+    return now.astimezone(UTC) - datetime.fromisoformat(moment)
+
+
+def _finish_full_read(db: sqlite_utils.Database, stats: MirrorStats, kind: type[MirroredRecord], seen: set[str]) -> int:
+    """After a complete read from the top: remove what Exact no longer sent; the entity is no longer pending."""
+    from exactlink.store.accounts import apply_deletions, get_mirror_state, missing_ids, save_mirror_state
+    from exactlink.store.db import transaction
+
+    name = kind.ENTITY.name
+    with transaction(db):
+        outcome = apply_deletions(db, kind, missing_ids(db, kind, stats.division, seen))
+        state = get_mirror_state(db, stats.division)
+        if name in state.pending_full:
+            state.pending_full.remove(name)
+            save_mirror_state(db, stats.division, state)
+    if outcome.deleted:
+        stats.deleted[name] = stats.deleted.get(name, 0) + outcome.deleted
+        stats.gone.extend(outcome.gone)
+        log.info("office mirror %s: %d no longer in Exact, removed", name, outcome.deleted)
+    return outcome.deleted
+
+
+def _full_read_due(db: sqlite_utils.Database, division: int, entity: str) -> bool:
+    """True when ``entity`` must be read from the top: never read, or a full re-read is pending."""
+    from exactlink.store.accounts import get_cursor, get_mirror_state
+
+    return get_cursor(db, division, entity) is None or entity in get_mirror_state(db, division).pending_full
 
 
 # --------------------------------------------------------------------------------------------------
@@ -344,21 +506,30 @@ def _read_sync_stream(
 
 
 def _refresh_sync_entity(
-    client: ExactClient, db: sqlite_utils.Database, division: int, entity: str, progress: Progress | None
+    client: ExactClient, db: sqlite_utils.Database, mirror: MirrorStats, entity: str, progress: Progress | None
 ) -> EntityStats:
-    from exactlink.store.accounts import get_cursor, save_records
+    from exactlink.store.accounts import get_cursor, reset_cursor, save_records
 
+    division = mirror.division
     kind = _SYNCED[entity]
+    full = _full_read_due(db, division, entity)
+    if full:
+        reset_cursor(db, division, entity)
     start = get_cursor(db, division, entity)
-    stats = EntityStats(entity, kind.ENTITY.endpoint, SYNC_PAGE_SIZE, full=start is None, cursor_before=start)
+    stats = EntityStats(entity, kind.ENTITY.endpoint, SYNC_PAGE_SIZE, full=full, cursor_before=start)
+    seen: set[str] = set()
 
     def write_page(page: list[dict[str, Any]], stamps: list[int]) -> int:
         records = [
             from_exact(kind, raw, division=division, timestamp=stamp) for raw, stamp in zip(page, stamps, strict=True)
         ]
+        if full:
+            seen.update(record.id for record in records)
         return save_records(db, records)
 
     _read_sync_stream(client, db, stats, division, progress, write_page)
+    if full:
+        stats.changed += _finish_full_read(db, mirror, kind, seen)
     return stats
 
 
@@ -372,16 +543,19 @@ def _modified_ms(value: Any) -> int:
 
 
 def _refresh_bank_accounts(
-    client: ExactClient, db: sqlite_utils.Database, division: int, progress: Progress | None
+    client: ExactClient, db: sqlite_utils.Database, mirror: MirrorStats, progress: Progress | None
 ) -> EntityStats:
     from exactlink.api.odata import datetime_literal, exact_midnight
     from exactlink.store.accounts import get_cursor, save_records, set_cursor, stored_timestamps
     from exactlink.store.db import transaction
 
+    division = mirror.division
     start = get_cursor(db, division, BANK_ACCOUNTS)  # milliseconds since the epoch of the newest Modified
-    stats = EntityStats(BANK_ACCOUNTS, BANK_ACCOUNTS_ENDPOINT, CRUD_PAGE_SIZE, full=start is None, cursor_before=start)
+    full = _full_read_due(db, division, BANK_ACCOUNTS)
+    stats = EntityStats(BANK_ACCOUNTS, BANK_ACCOUNTS_ENDPOINT, CRUD_PAGE_SIZE, full=full, cursor_before=start)
+    seen: set[str] = set()
     first = exact_midnight(FIRST_MODIFIED_DAY)
-    if start is None:
+    if full or start is None:
         since = first
     else:
         since = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=start) - MODIFIED_OVERLAP
@@ -400,6 +574,7 @@ def _refresh_bank_accounts(
             for raw in page
         ]
         highest = max([highest, *(record.timestamp for record in records)])
+        seen.update(record.id for record in records)
         # Rows re-read through the overlap whose Modified did not change are not written again.
         stored = stored_timestamps(db, AccountBankAccount, [record.id for record in records])
         changed = [record for record in records if stored.get(record.id) != record.timestamp]
@@ -411,6 +586,8 @@ def _refresh_bank_accounts(
             progress(BANK_ACCOUNTS, stats.rows)
     if highest > (start or 0):
         set_cursor(db, division, BANK_ACCOUNTS, highest)
+    if full:
+        stats.changed += _finish_full_read(db, mirror, AccountBankAccount, seen)
     stats.cursor_after = get_cursor(db, division, BANK_ACCOUNTS)
     if progress is not None:
         progress(BANK_ACCOUNTS, stats.rows)
@@ -438,11 +615,11 @@ def _refresh_deleted(
             kind = BY_DELETED_TYPE[entity_type]
             outcome = apply_deletions(db, kind, entity_keys)
             name = kind.ENTITY.name
-            mirror.deleted[name] = mirror.deleted.get(name, 0) + outcome.deleted
+            if outcome.deleted:
+                mirror.deleted[name] = mirror.deleted.get(name, 0) + outcome.deleted
             removed += outcome.deleted
-            mirror.unlinked.extend(outcome.unlinked)
+            mirror.gone.extend(outcome.gone)
         return removed
 
     _read_sync_stream(client, db, stats, division, progress, write_page, key=None)
-    mirror.unlinked.sort()
     return stats

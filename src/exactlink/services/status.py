@@ -75,11 +75,18 @@ def status_report(ws: Workspace, *, runs: int = 5) -> dict[str, Any]:
     """The whole ``status`` document (see the module docstring)."""
     from exactlink.services.session import error_budget, rate_limit_log
     from exactlink.services.tenant import current_office, office_json
+    from exactlink.store.accounts import accounts_gone
     from exactlink.store.runs import last_runs
 
     report = login_status(ws)
     now = ws.clock.time()
-    report["office"] = office_json(current_office(ws.db))
+    office = current_office(ws.db)
+    report["office"] = office_json(office)
+    report["account_gone"] = (
+        [{"relation": number, "account_code": code} for number, code in accounts_gone(ws.db, office.division)]
+        if office is not None
+        else []
+    )
     report["last_runs"] = last_runs(ws.db, runs)
     report["api_budget"] = [_budget_row(key, state, now) for key, state in sorted(rate_limit_log().read().items())]
     budget = error_budget(ws)
@@ -145,6 +152,10 @@ def status_lines(report: dict[str, Any], *, verbose: bool = False, zone: str = "
         lines.append(f"office administration: {office['division']} {office['name']}")
     else:
         lines.append("office administration: not chosen (run `exactlink tenant select`)")
+    gone = report.get("account_gone") or []
+    if gone:
+        shown = ", ".join(row["relation"] for row in gone[:5]) + (", …" if len(gone) > 5 else "")
+        lines.append(f"account gone in Exact: {len(gone)} linked relation(s) ({shown}); see `exactlink match`")
     budget = report.get("api_budget", [])
     if not verbose:
         lines.extend(budget_lines(budget, office["division"] if office else None))

@@ -3,12 +3,15 @@
 Every run starts by bringing the local copy of the office administration up to date
 (:func:`~exactlink.services.office_mirror.refresh_office_mirror`: the sync endpoints with Timestamp cursors,
 ``crm/BankAccounts`` by ``Modified``, ``sync/Deleted``), so a run with nothing changed costs one call per
-entity. Then, for every linked relation, the field-level differences are computed locally
-(:mod:`exactlink.domain.sync_fields`) and only those are written:
+entity and one ``system/Divisions`` read that checks the administration was not moved. Then, for every linked
+relation, the field-level differences are computed locally (:mod:`exactlink.domain.sync_fields`) and only
+those are written:
 
 * **inbound** (Exact Online leads): the CRM relation takes the account's values. An address deleted in Exact
-  clears it in the CRM; an account deleted in Exact unlinks the relation (reported). No call to Exact is
-  made besides the refresh.
+  clears it in the CRM. No call to Exact is made besides the refresh.
+* a relation whose account is gone from Exact keeps its link and is skipped with "account gone in Exact
+  Online" every run, in both directions, until someone relinks or unlinks it (``exactlink match link`` /
+  ``unlink``): a vanished account may be merged, recreated or deleted by mistake, and only the office knows.
 * **outbound** (the CRM leads): ``PUT crm/Accounts(guid'…')`` with only the changed properties, ``PUT`` or
   ``POST crm/Addresses`` per type, ``PUT crm/Contacts`` for linked persons, ``POST crm/BankAccounts`` for
   missing IBANs. Nothing is deleted in Exact unless ``delete_in_exact`` is given. After each call the local
@@ -31,6 +34,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from exactlink.domain.entities import (
@@ -77,6 +81,10 @@ Direction = Literal["inbound", "outbound"]
 ADDRESS_PARTS = ("street", "postcode", "city", "country")
 LOCK_NAME = "relations"  # shared with match: both change relations, links and the copy of Exact
 RUN_COMMAND = "sync"
+ACCOUNT_GONE = (
+    "account gone in Exact Online: the link is kept; link the relation to another account "
+    "(exactlink match link) or unlink it (exactlink match unlink)"
+)
 DIRECT_ADVICE = (
     "direct synchronisation is on while {count} relation(s) are not linked yet; the advice is to switch it on "
     "only after all existing relations are linked (exactlink match)"
@@ -135,7 +143,7 @@ class SyncReport:
     delete_in_exact: bool = False
     mirror: MirrorStats | None = None
     results: list[RelationResult] = field(default_factory=list)
-    unlinked: list[str] = field(default_factory=list)
+    account_gone: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
@@ -148,7 +156,7 @@ class SyncReport:
             "failed": statuses.count("failed"),
             "skipped": statuses.count("skipped"),
             "fields": sum(len(result.applied) for result in self.results),
-            "unlinked": len(self.unlinked),
+            "account_gone": len(self.account_gone),
             "write_calls": sum(result.calls for result in self.results),
             "refresh_calls": self.mirror.calls if self.mirror else 0,
         }
@@ -180,7 +188,8 @@ class SyncReport:
                 for result in self.results
                 if result.changes or result.status != "unchanged"
             ],
-            "unlinked": list(self.unlinked),
+            "account_gone": list(self.account_gone),
+            "removed": self.mirror.removed_lines() if self.mirror else [],
             "warnings": list(self.warnings),
             "mirror": self.mirror.to_json() if self.mirror else None,
         }
@@ -320,8 +329,12 @@ def sync_office(
     options: SyncOptions,
     *,
     progress: ProgressHook | None = None,
+    now: datetime | None = None,
 ) -> SyncReport:
     """Refresh the copy of Exact, then synchronise every linked relation (or ``options.only``).
+
+    ``now`` (the workspace clock) lets the refresh judge whether its cursors can still be trusted
+    (:func:`~exactlink.services.office_mirror.refresh_office_mirror`).
 
     The caller holds the run lock (unless it is a dry run) and, for a dry run, passes a scratch copy of the
     database (:func:`~exactlink.store.db.scratch_copy`). A failure on one relation is recorded and the others
@@ -338,11 +351,13 @@ def sync_office(
         if progress is not None:
             progress(f"refresh:{entity}", rows, None)
 
-    report.mirror = refresh_office_mirror(client, db, division, progress=refreshed)
+    report.mirror = refresh_office_mirror(client, db, division, progress=refreshed, now=now)
     snapshot = _Snapshot.load(db, division)
-    report.unlinked = _selected(report.mirror.unlinked, options.only)
     links = [link for link in snapshot.links if options.only is None or link["relation_number"] in options.only]
-    report.results.extend(_not_linked(snapshot, options.only, report.unlinked))
+    report.account_gone = sorted(
+        link["relation_number"] for link in links if link["account_id"].lower() not in snapshot.accounts
+    )
+    report.results.extend(_not_linked(snapshot, options.only))
     stop: str | None = None
     for done, link in enumerate(links):
         result = _result_for(snapshot, link)
@@ -366,11 +381,7 @@ def sync_office(
     return report
 
 
-def _selected(numbers: Sequence[str], only: Sequence[str] | None) -> list[str]:
-    return [number for number in numbers if only is None or number in only]
-
-
-def _not_linked(snapshot: _Snapshot, only: Sequence[str] | None, unlinked: Sequence[str]) -> list[RelationResult]:
+def _not_linked(snapshot: _Snapshot, only: Sequence[str] | None) -> list[RelationResult]:
     """Results for relations asked for by number that cannot be synchronised (unknown or not linked)."""
     if only is None:
         return []
@@ -381,8 +392,6 @@ def _not_linked(snapshot: _Snapshot, only: Sequence[str] | None, unlinked: Seque
             continue
         if number not in snapshot.relations:
             reason = "not in the local CRM mirror"
-        elif number in unlinked:
-            reason = "its account was deleted in Exact Online; the relation is no longer linked"
         else:
             reason = "not linked to an account of the office administration (exactlink match)"
         name = snapshot.relations.get(number, {}).get("name", "")
@@ -412,7 +421,7 @@ def _sides(snapshot: _Snapshot, link: Mapping[str, Any], result: RelationResult)
     exact = snapshot.exact_side(link["account_id"])
     if exact is None:
         result.status = "skipped"
-        result.error = "the linked account is not in the local copy of Exact Online (deleted, or in another division)"
+        result.error = ACCOUNT_GONE
         return None
     return snapshot.crm_side(link["relation_number"]), exact
 
@@ -592,7 +601,7 @@ def _push(
     if plan.account:
         client.put(division, key_path("crm/Accounts", account_id), plan.account)
         result.calls += 1
-        held = _read_back(client, division, account_id, plan.account)
+        held = _read_back(client, division, "crm/Accounts", account_id, plan.account)
         with transaction(db):
             _patch_mirror(db, OfficeAccount, account_id, held)
         _report_ignored(result, plan.account, held)
@@ -600,45 +609,63 @@ def _push(
     for full_name, exact_id, body in plan.contacts:
         client.put(division, key_path("crm/Contacts", exact_id), body)
         result.calls += 1
+        held = _read_back(client, division, "crm/Contacts", exact_id, body)
         with transaction(db):
-            _patch_mirror(db, AccountContact, exact_id, body)
+            _patch_mirror(db, AccountContact, exact_id, held)
             set_exact_contact_id(db, number, full_name, exact_id)
+        ignored = _ignored(body, held)
+        if ignored:
+            labels = {"Email": "e-mail", "Phone": "phone"}
+            fields = {f"contact {full_name}: {labels.get(name, name)}" for name in ignored}
+            _mark_ignored(result, fields, [f"{name} of contact {full_name}" for name in ignored])
     _push_bank_accounts(client, db, division, plan, result)
     clear_pending_push(db, [number])
 
 
-def _read_back(client: ExactClient, division: int, account_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+def _read_back(
+    client: ExactClient, division: int, resource: str, record_id: str, body: Mapping[str, Any]
+) -> dict[str, Any]:
     """What Exact holds for the properties just PUT (one read): Exact skips what it does not take, silently."""
     from exactlink.api.odata import guid_literal
 
-    row = client.get_first(division, "crm/Accounts", select=sorted(body), filter=f"ID eq {guid_literal(account_id)}")
+    row = client.get_first(division, resource, select=sorted(body), filter=f"ID eq {guid_literal(record_id)}")
     return {name: (row or {}).get(name) for name in body}
 
 
-def _report_ignored(result: RelationResult, body: Mapping[str, Any], held: Mapping[str, Any]) -> None:
-    """Mark the changes Exact did not take (a read shows the old value) and fail the relation, naming them."""
+def _ignored(body: Mapping[str, Any], held: Mapping[str, Any]) -> list[str]:
+    """The properties of ``body`` whose value the read after the write does not show."""
     from exactlink.domain.sync_fields import same_value
 
     kinds = {spec.exact: spec.kind for spec in ACCOUNT_FIELDS}
-    ignored = [
-        name
-        for name, value in body.items()
-        if not (
-            same_value(kinds[name], value, held.get(name))
-            if name in kinds
-            else " ".join(str(value or "").split()).casefold() == " ".join(str(held.get(name) or "").split()).casefold()
-        )
-    ]
-    if not ignored:
-        return
-    fields = {spec.key for spec in ACCOUNT_FIELDS if spec.exact in ignored}
-    if set(ignored) - set(kinds):
-        fields.add("visit_address")
+
+    def same(name: str, value: Any) -> bool:
+        if name in kinds:
+            return same_value(kinds[name], value, held.get(name))
+        return " ".join(str(value or "").split()).casefold() == " ".join(str(held.get(name) or "").split()).casefold()
+
+    return [name for name, value in body.items() if not same(name, value)]
+
+
+def _mark_ignored(result: RelationResult, fields: set[str], ignored: list[str]) -> None:
+    """Mark the changes of ``fields`` as not taken (a read shows the old value) and fail the relation."""
     note = f"Exact ignored the change to {', '.join(ignored)} (a read after the write shows the old value)"
     for index, change in enumerate(result.changes):
         if change.field in fields and change.applied:
             result.changes[index] = replace(change, applied=False, note=note)
-    result.status, result.error = "failed", f"Exact ignored the change to {', '.join(ignored)}"
+    error = f"Exact ignored the change to {', '.join(ignored)}"
+    result.status = "failed"
+    result.error = error if result.error is None else f"{result.error}; {error}"
+
+
+def _report_ignored(result: RelationResult, body: Mapping[str, Any], held: Mapping[str, Any]) -> None:
+    """The account PUT: mark the changes Exact did not take and fail the relation, naming them."""
+    ignored = _ignored(body, held)
+    if not ignored:
+        return
+    fields = {spec.key for spec in ACCOUNT_FIELDS if spec.exact in ignored}
+    if set(ignored) - {spec.exact for spec in ACCOUNT_FIELDS}:
+        fields.add("visit_address")
+    _mark_ignored(result, fields, ignored)
 
 
 def _push_addresses(
@@ -654,9 +681,15 @@ def _push_addresses(
         if write.exact_id is not None:
             client.put(division, key_path("crm/Addresses", write.exact_id), write.body)
             result.calls += 1
+            held = _read_back(client, division, "crm/Addresses", write.exact_id, write.body)
             with transaction(db):
-                _patch_mirror(db, AccountAddress, write.exact_id, write.body)
+                _patch_mirror(db, AccountAddress, write.exact_id, held)
                 set_exact_address_id(db, number, write.type, write.exact_id)
+            ignored = _ignored(write.body, held)
+            if ignored:
+                _mark_ignored(
+                    result, {f"{write.type}_address"}, [f"{name} of the {write.type} address" for name in ignored]
+                )
             continue
         type_code = ADDRESS_TYPE_CODES[write.type]
         created, calls = _create_once(
@@ -811,7 +844,7 @@ def run_sync(
         with ws.client() as client:
             with scratch_copy(db) if dry_run else nullcontext(db) as work:
                 run.begin({"direction": options.direction})
-                report = sync_office(client, work, office.division, options, progress=progress)
+                report = sync_office(client, work, office.division, options, progress=progress, now=ws.clock.now())
             run.finish(report.exit_code, report.summary())
         report.warnings.extend(direct_sync_warnings(db, settings))
     return report
@@ -841,7 +874,7 @@ class WatchSummary:
     failed: int = 0
     skipped_polls: int = 0
     failed_polls: int = 0
-    unlinked: list[str] = field(default_factory=list)
+    account_gone: list[str] = field(default_factory=list)
     interrupted: bool = False
 
     @property
@@ -858,7 +891,7 @@ class WatchSummary:
             "fields": self.fields,
             "changed_relations": self.changed_relations,
             "failed": self.failed,
-            "unlinked": list(self.unlinked),
+            "account_gone": list(self.account_gone),
             "interrupted": self.interrupted,
         }
 
@@ -916,7 +949,7 @@ def watch(
                 summary.fields += counts["fields"]
                 summary.changed_relations += counts["changed"]
                 summary.failed += counts["failed"]
-                summary.unlinked.extend(report.unlinked)
+                summary.account_gone = list(report.account_gone)
                 if on_poll is not None:
                     on_poll(report)
             if max_polls is not None and summary.polls + summary.skipped_polls >= max_polls:

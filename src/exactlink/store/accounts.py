@@ -193,18 +193,22 @@ def remove_record(db: sqlite_utils.Database, kind: type[MirroredRecord], record_
 
 @dataclass
 class Deletions:
-    """What applying ``sync/Deleted`` entries removed: mirror rows, and relations whose account link went."""
+    """What removing mirrored records took away: mirror rows, and the relations whose linked account went.
+
+    ``gone`` lists those relation numbers: their link is kept (an office decides what a vanished account means:
+    merged, recreated, deleted by mistake), and ``match``, ``status`` and ``sync`` report it.
+    """
 
     deleted: int = 0
-    unlinked: list[str] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)
 
 
 def apply_deletions(db: sqlite_utils.Database, kind: type[MirroredRecord] | int, keys: Iterable[str]) -> Deletions:
-    """Apply ``sync/Deleted`` entries: remove the mirrored records of ``kind`` with these Exact ids.
+    """Remove the mirrored records of ``kind`` with these Exact ids (``sync/Deleted`` entries, or a full read).
 
-    ``kind`` is a record class or Exact's EntityType code (2 accounts, 3 addresses, 5 contacts, 48 bank
-    accounts). Deleting an account also drops its mirrored children and any relation's account link to it
-    (those relation numbers are ``unlinked``); deleting a child forgets its id on the CRM side.
+    ``kind`` is a record class or Exact's ``sync/Deleted`` EntityType code (2 accounts, 3 addresses,
+    5 contacts). Deleting an account also drops its mirrored children; a relation linked to it keeps its link
+    and is listed in ``gone``. Deleting a child (directly or with its account) forgets its id on the CRM side.
     """
     if isinstance(kind, int):
         if kind not in BY_DELETED_TYPE:
@@ -219,19 +223,44 @@ def apply_deletions(db: sqlite_utils.Database, kind: type[MirroredRecord] | int,
         if kind is OfficeAccount:
             for (account_id,) in ids:
                 for child in (AccountAddress, AccountContact, AccountBankAccount):
+                    crm_table, id_column = _CRM_ID_COLUMNS[child]
+                    child_ids = db.conn.execute(
+                        f"SELECT id FROM {child.ENTITY.table} WHERE account_id = ?", (account_id,)
+                    ).fetchall()
+                    db.conn.executemany(f"UPDATE {crm_table} SET {id_column} = NULL WHERE {id_column} = ?", child_ids)
                     db.conn.execute(f"DELETE FROM {child.ENTITY.table} WHERE account_id = ?", (account_id,))
                 row = db.conn.execute(
                     "SELECT relation_number FROM links WHERE account_id = ?", (account_id,)
                 ).fetchone()
                 if row:
-                    outcome.unlinked.append(row[0])
-                    db.conn.execute("DELETE FROM links WHERE account_id = ?", (account_id,))
-                    db.conn.execute("UPDATE relations SET exact_account_id = NULL WHERE relation_number = ?", (row[0],))
+                    outcome.gone.append(row[0])
         else:
             crm_table, id_column = _CRM_ID_COLUMNS[kind]
             db.conn.executemany(f"UPDATE {crm_table} SET {id_column} = NULL WHERE {id_column} = ?", ids)
-    outcome.unlinked.sort()
+    outcome.gone.sort()
     return outcome
+
+
+def missing_ids(db: sqlite_utils.Database, kind: type[MirroredRecord], division: int, seen: set[str]) -> list[str]:
+    """The ids of ``kind`` in ``division`` the mirror holds that are not in ``seen`` (lower-case ids)."""
+    rows = db.conn.execute(f"SELECT id FROM {kind.ENTITY.table} WHERE division = ?", (int(division),))
+    return sorted(row_id for (row_id,) in rows if row_id not in seen)
+
+
+def accounts_gone(db: sqlite_utils.Database, division: int) -> list[tuple[str, str | None]]:
+    """``(relation_number, account_code)`` of the links whose account the mirror of ``division`` no longer holds.
+
+    Empty before the accounts were first read (a mirror never filled holds no accounts at all).
+    """
+    if get_cursor(db, division, OfficeAccount.ENTITY.name) is None:
+        return []
+    rows = db.conn.execute(
+        "SELECT l.relation_number, l.account_code FROM links l "
+        "WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = l.account_id AND a.division = ?) "
+        "ORDER BY l.relation_number",
+        (int(division),),
+    )
+    return [(str(number), code) for number, code in rows]
 
 
 def clear_division(db: sqlite_utils.Database, division: int) -> None:
@@ -240,6 +269,7 @@ def clear_division(db: sqlite_utils.Database, division: int) -> None:
         for kind in MIRRORED:
             db.conn.execute(f"DELETE FROM {kind.ENTITY.table} WHERE division = ?", (int(division),))
         db.conn.execute("DELETE FROM sync_cursors WHERE division = ?", (int(division),))
+        db.conn.execute("DELETE FROM meta WHERE key = ?", (_state_key(division),))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -274,3 +304,50 @@ def reset_cursor(db: sqlite_utils.Database, division: int, entity: str | None = 
             db.conn.execute("DELETE FROM sync_cursors WHERE division = ?", (int(division),))
         else:
             db.conn.execute("DELETE FROM sync_cursors WHERE division = ? AND entity = ?", (int(division), entity))
+
+
+# ---------------------------------------------------------------------------------------------------
+# What the mirror knows about its own freshness (one meta value per division; no schema change needed)
+
+
+@dataclass
+class MirrorState:
+    """Freshness facts of one division's mirror.
+
+    ``move_date``: the ``system/Divisions.DivisionMoveDate`` last seen (ISO text, None when Exact has none);
+    ``move_date_known`` is false until it was read once. ``read_at``: when the last complete ``sync/Deleted``
+    read started (ISO-8601 UTC, key ``deleted``); ``full_read_at``: per entity, when its last complete *full*
+    read started. ``pending_full``:
+    entities whose full re-read was decided and has not completed yet (kept so a killed run finishes it).
+    """
+
+    move_date: str | None = None
+    move_date_known: bool = False
+    read_at: dict[str, str] = field(default_factory=dict)
+    full_read_at: dict[str, str] = field(default_factory=dict)
+    pending_full: list[str] = field(default_factory=list)
+
+
+def _state_key(division: int) -> str:
+    return f"office_mirror_state:{int(division)}"
+
+
+def get_mirror_state(db: sqlite_utils.Database, division: int) -> MirrorState:
+    """The stored :class:`MirrorState` of ``division`` (an empty one before the first refresh)."""
+    from exactlink.store.meta import get_value
+
+    data = get_value(db, _state_key(division)) or {}
+    return MirrorState(
+        move_date=data.get("move_date"),
+        move_date_known=bool(data.get("move_date_known")),
+        read_at=dict(data.get("read_at") or {}),
+        full_read_at=dict(data.get("full_read_at") or {}),
+        pending_full=list(data.get("pending_full") or []),
+    )
+
+
+def save_mirror_state(db: sqlite_utils.Database, division: int, state: MirrorState) -> None:
+    """Store ``state`` for ``division``."""
+    from exactlink.store.meta import set_value
+
+    set_value(db, _state_key(division), dataclasses.asdict(state))
