@@ -7,11 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import time_machine
 
+from tests.auth.conftest import Browser
+from tests.auth.conftest import browser as browser
 from tests.cli import run_cli
 from tests.sync.conftest import SyncOffice, query
 
 
-def test_an_account_deleted_before_the_logs_two_months_is_still_removed(synced: SyncOffice) -> None:
+def test_an_account_deleted_before_the_logs_two_months_is_still_removed(synced: SyncOffice, browser: Browser) -> None:
     synced.sync()
     gone = synced.linked[0]
     account_id = synced.account_of(gone)["ID"]
