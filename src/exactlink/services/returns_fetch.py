@@ -182,6 +182,7 @@ class FetchReport:
     seconds: float = 0.0
     window_days: int = 30
     concurrency: dict[str, Any] = field(default_factory=dict)  # the setting and the most administrations at once
+    write_cpu_seconds: float = 0.0  # CPU the calling thread spent storing the results (the local side's cost)
 
     @property
     def failures(self) -> list[AdminOutcome]:
@@ -654,6 +655,12 @@ def _save_vraagposten_cursor(
 
     if fetched.gl_choice is None and fetched.changed_lines is None:
         return
+    if (
+        fetched.gl_choice is None
+        and target.cursor is not None
+        and fetched.lines_timestamp == target.cursor.lines_timestamp
+    ):
+        return  # nothing moved: the hourly steady state writes no cursor
     cursor = target.cursor or VraagpostenCursor(target.division)
     if fetched.gl_choice is not None:
         cursor = replace(
@@ -880,7 +887,9 @@ def _fetch(
     stamp = moment.astimezone(UTC).isoformat(timespec="seconds")
     with ws.client() as client, ws.output.progress("fetching returns", len(reachable), show=show_progress) as advance:
         for target, fetched, error in _fetch_all(client, reachable, settings, today, pace):
+            cpu_before = time.thread_time()
             report.outcomes.append(_settle(db, target, fetched, error, settings, today, dry_run=dry_run, now=stamp))
+            report.write_cpu_seconds += time.thread_time() - cpu_before
             advance()
     report.concurrency = {"setting": settings.exact.max_concurrent_divisions, "most_at_once": pace.chosen}
     log.info("fetch-returns: at most %d administrations at once (%s)", pace.chosen, pace.setting)

@@ -15,8 +15,8 @@ with that message and not retried until a fetch sees the return change in Exact,
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -90,10 +90,19 @@ def _checked_values(row: Mapping[str, Any], key: str, columns: tuple[str, ...], 
     return {name: _value(row[name]) for name in columns if name in row}
 
 
+_RECORD_FIELDS = {ReturnRecord: columns(ReturnRecord), VraagpostRecord: columns(VraagpostRecord)}
+
+
 def _as_mapping(row: Mapping[str, Any] | ReturnRecord | VraagpostRecord) -> Mapping[str, Any]:
-    if isinstance(row, ReturnRecord | VraagpostRecord):
-        return dataclasses.asdict(row)
-    return row
+    names = _RECORD_FIELDS.get(type(row))
+    if names is not None:
+        return {name: getattr(row, name) for name in names}  # shallow: dataclasses.asdict deep-copies
+    return row  # type: ignore[return-value]
+
+
+def _atomic(db: sqlite_utils.Database) -> AbstractContextManager[Any]:
+    """A transaction of its own, or none inside the caller's (no savepoint: the caller's rolls back as one)."""
+    return nullcontext() if db.conn.in_transaction else transaction(db)
 
 
 def _stored_by_key(
@@ -152,7 +161,7 @@ def upsert_returns(db: sqlite_utils.Database, rows: Iterable[ReturnRecord | Mapp
         batch[str(mapping["document_id"]).lower()] = _checked_values(mapping, "document_id", RETURN_COLUMNS, "return")
     if not batch:
         return counts
-    with transaction(db):
+    with _atomic(db):
         stored = _stored_by_key(db, "returns", "document_id", list(batch))
         reopened: list[tuple[str, str]] = []
         for document_id, values in batch.items():
@@ -388,7 +397,7 @@ def upsert_vraagposten(
     for row in rows:
         mapping = _as_mapping(row)
         batch[str(mapping["id"]).lower()] = _checked_values(mapping, "id", VRAAGPOST_COLUMNS, "vraagpost")
-    with transaction(db):
+    with _atomic(db):
         stored = _stored_by_key(db, "vraagposten", "id", list(batch))
         for line_id, values in batch.items():
             before = stored.get(line_id)

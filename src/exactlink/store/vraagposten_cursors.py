@@ -2,7 +2,7 @@
 
 ``vraagposten_cursors`` holds one row per administration: the configured codes the choice was made with, the
 chosen accounts, the ``Timestamp`` cursors of ``sync/Financial/GLAccounts`` and ``sync/Financial/TransactionLines``
-and when each was read. ``vraagposten_ledger`` keeps every line on the chosen accounts (cleared or not), so a
+and when each last moved. ``vraagposten_ledger`` keeps every line on the chosen accounts (cleared or not), so a
 run that reads only the changed lines can still apply the open-items rule to the whole account.
 """
 
