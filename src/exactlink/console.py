@@ -129,8 +129,16 @@ def error_line(message: str, hint: str | None = None) -> None:
 
 
 def progress(*, quiet: bool = False) -> Progress:
-    """A Rich progress bar on an interactive stderr; disabled under cron, pipes and ``--quiet``."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    """A Rich progress bar with elapsed time and an ETA on an interactive stderr; disabled under cron, pipes and
+    ``--quiet``."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     console = err()
     return Progress(
@@ -138,6 +146,7 @@ def progress(*, quiet: bool = False) -> Progress:
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TimeRemainingColumn(),
         console=console,
         transient=True,
         disable=quiet or not console.is_terminal,

@@ -91,6 +91,9 @@ class RunSettings(_Section):
     """How long one run may hold the run lock (see ``exactlink.services.locking``)."""
 
     max_minutes: float = Field(default=120.0, gt=0)
+    # Of the office administration's day limit, the share bulk work (link-admin --csv, suggest --accept) leaves
+    # for match, sync and fetch-returns: it stops there and goes on after the day's reset.
+    bulk_reserve_percent: float = Field(default=20.0, ge=0, le=100)
 
 
 class SyncSettings(_Section):
