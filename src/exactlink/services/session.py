@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from exactlink.errors import ConfigError
+from exactlink.errors import ConfigError, ExactlinkError
 
 if TYPE_CHECKING:
     from exactlink.api.budget import ErrorBudget
@@ -124,6 +124,17 @@ def rate_limit_log() -> RateLimitLog:
     return RateLimitLog(paths.state_dir / "rate-limits.json", paths.lock_file("rate-limits"))
 
 
+def _office_division(ws: Workspace) -> int | None:
+    """The office administration (its budget is shared live by every process), when one was chosen."""
+    from exactlink.store.meta import get_office
+
+    try:
+        office = get_office(ws.db)
+    except ExactlinkError:  # no usable database: the client still works, without the live share
+        return None
+    return office.division if office is not None else None
+
+
 def open_client(ws: Workspace, *, store: TokenStore | None = None) -> ExactClient:
     """An authenticated ``ExactClient`` for the configured site; close it (or use ``with``) when done.
 
@@ -134,7 +145,7 @@ def open_client(ws: Workspace, *, store: TokenStore | None = None) -> ExactClien
         LoginRequired: nobody is logged in (exit 4).
     """
     from exactlink.api.client import ExactClient
-    from exactlink.api.ratelimit import RateLimiter
+    from exactlink.api.ratelimit import RateLimiter, SharedWindows
     from exactlink.auth.session import not_logged_in
     from exactlink.paths import get_paths
 
@@ -145,6 +156,7 @@ def open_client(ws: Workspace, *, store: TokenStore | None = None) -> ExactClien
         raise not_logged_in()
     provider = token_provider(ws, store)
     shared_limits = rate_limit_log()
+    office = _office_division(ws)
     return ExactClient(
         settings.exact.effective_base_url,
         provider,
@@ -152,7 +164,13 @@ def open_client(ws: Workspace, *, store: TokenStore | None = None) -> ExactClien
         timeout=settings.exact.timeout_seconds,
         max_answer_bytes=settings.exact.max_answer_bytes,
         max_pages=settings.exact.max_pages,
-        limiter=RateLimiter(clock=ws.clock.time, sleep=ws.sleep, known=shared_limits.read()),
+        limiter=RateLimiter(
+            clock=ws.clock.time,
+            sleep=ws.sleep,
+            known=shared_limits.read(),
+            shared=SharedWindows(get_paths().state_dir / "rate-limits.live"),
+            live=() if office is None else (office,),
+        ),
         budget=error_budget(ws),
         rate_log=shared_limits,
         sleep=ws.sleep,
