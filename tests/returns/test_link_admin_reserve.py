@@ -64,6 +64,11 @@ def test_bulk_linking_stops_at_the_reserve_and_goes_on_the_next_day(
     assert run_cli("match").exit_code == 0, "match works on the reserve"
     assert run_cli("sync", "--dry-run").exit_code in (0, 3), "sync works on the reserve"
     assert _statuses_429(office) == 0
+    status = run_cli("status", "--json")
+    used = json.loads(status.stdout)["office_calls_today"]
+    assert used["bulk"] >= linked and used["interactive"] > 0, used
+    assert sum(used.values()) == _office_calls_today(office), "every call on the office administration is counted"
+    assert "calls on the office administration today: 0 hourly, " in run_cli("status").stdout
 
     next_day = datetime.fromtimestamp(office.sandbox.clock.now(), UTC).replace(hour=0, minute=5) + timedelta(days=1)
     with time_machine.travel(next_day, tick=True):

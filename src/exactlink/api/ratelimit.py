@@ -98,6 +98,9 @@ class RateLimiter:
     ) -> None:
         self._shared = shared
         self._live = {division_key(division) for division in live} if shared is not None else set()
+        # What kind of work the calls are (``bulk``, ``hourly``, ``interactive``): counted per day in the live
+        # windows, so ``status`` can show who spent the office administration's day.
+        self.kind = "interactive"
         self._clock = clock
         self._sleep = sleep
         self._max_wait = max_wait
@@ -174,6 +177,7 @@ class RateLimiter:
                         state.minutely_remaining -= 1
                     if state.daily_remaining is not None:
                         state.daily_remaining -= 1
+                    window.count(self.kind, now)
                     window.changed = True
                     self._states[key] = LimitState(**asdict(state))
                     return
@@ -277,7 +281,16 @@ class RateLimiter:
 @dataclass
 class _Window:
     state: LimitState
+    used: dict[str, Any]
     changed: bool = False
+
+    def count(self, kind: str, now: float) -> None:
+        """One call of ``kind`` today (UTC day, as Exact's day limit counts)."""
+        day = datetime.fromtimestamp(now, UTC).date().isoformat()
+        if self.used.get("day") != day:
+            self.used = {"day": day, "by_kind": {}}
+        by_kind = self.used.setdefault("by_kind", {})
+        by_kind[kind] = int(by_kind.get(kind, 0)) + 1
 
 
 class SharedWindows:
@@ -304,11 +317,25 @@ class SharedWindows:
                 data = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 data = {}
-            known = {name: data.get(name) for name in LimitState.__dataclass_fields__} if isinstance(data, dict) else {}
-            window = _Window(LimitState(**known))
+            data = data if isinstance(data, dict) else {}
+            known = {name: data.get(name) for name in LimitState.__dataclass_fields__}
+            used = data.get("used")
+            window = _Window(LimitState(**known), dict(used) if isinstance(used, dict) else {})
             yield window
             if window.changed:
-                write_private_atomically(path, json.dumps(asdict(window.state)).encode("utf-8"))
+                payload = {**asdict(window.state), "used": window.used}
+                write_private_atomically(path, json.dumps(payload).encode("utf-8"))
+
+    def used_today(self, key: str, now: float) -> dict[str, int]:
+        """Calls per kind of work made today on the administration (empty when none or not shared)."""
+        try:
+            data = json.loads((self.directory / f"{key}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        used = data.get("used") if isinstance(data, dict) else None
+        if not isinstance(used, dict) or used.get("day") != datetime.fromtimestamp(now, UTC).date().isoformat():
+            return {}
+        return {str(kind): int(count) for kind, count in (used.get("by_kind") or {}).items()}
 
 
 class RateLimitLog:

@@ -625,6 +625,8 @@ def link_rows(
     if not rows:
         return report
     with ws.run("link-admin", lock=LOCK_NAME, dry_run=dry_run, record=False), ws.client() as client:
+        if bulk:
+            client.limiter.kind = "bulk"
         context = _open_context(ws, client, force=force)
         for row in rows:
             if not row.relation_number:

@@ -886,6 +886,7 @@ def _fetch(
     pace = Pace(settings.exact.max_concurrent_divisions, len(reachable), time.monotonic(), time.monotonic)
     stamp = moment.astimezone(UTC).isoformat(timespec="seconds")
     with ws.client() as client, ws.output.progress("fetching returns", len(reachable), show=show_progress) as advance:
+        client.limiter.kind = "hourly"
         for target, fetched, error in _fetch_all(client, reachable, settings, today, pace):
             cpu_before = time.thread_time()
             report.outcomes.append(_settle(db, target, fetched, error, settings, today, dry_run=dry_run, now=stamp))

@@ -17,7 +17,7 @@ from exactlink.errors import ConfigError, ExactlinkError
 if TYPE_CHECKING:
     from exactlink.api.budget import ErrorBudget
     from exactlink.api.client import ExactClient
-    from exactlink.api.ratelimit import RateLimitLog
+    from exactlink.api.ratelimit import RateLimitLog, SharedWindows
     from exactlink.auth.oauth import OAuthApp, OAuthClient
     from exactlink.auth.session import TokenProvider
     from exactlink.auth.tokens import TokenStore
@@ -124,6 +124,14 @@ def rate_limit_log() -> RateLimitLog:
     return RateLimitLog(paths.state_dir / "rate-limits.json", paths.lock_file("rate-limits"))
 
 
+def live_windows() -> SharedWindows:
+    """The live minute and day of the office administration, shared by every running process."""
+    from exactlink.api.ratelimit import SharedWindows
+    from exactlink.paths import get_paths
+
+    return SharedWindows(get_paths().state_dir / "rate-limits.live")
+
+
 def _office_division(ws: Workspace) -> int | None:
     """The office administration (its budget is shared live by every process), when one was chosen."""
     from exactlink.store.meta import get_office
@@ -145,7 +153,7 @@ def open_client(ws: Workspace, *, store: TokenStore | None = None) -> ExactClien
         LoginRequired: nobody is logged in (exit 4).
     """
     from exactlink.api.client import ExactClient
-    from exactlink.api.ratelimit import RateLimiter, SharedWindows
+    from exactlink.api.ratelimit import RateLimiter
     from exactlink.auth.session import not_logged_in
     from exactlink.paths import get_paths
 
@@ -168,7 +176,7 @@ def open_client(ws: Workspace, *, store: TokenStore | None = None) -> ExactClien
             clock=ws.clock.time,
             sleep=ws.sleep,
             known=shared_limits.read(),
-            shared=SharedWindows(get_paths().state_dir / "rate-limits.live"),
+            shared=live_windows(),
             live=() if office is None else (office,),
         ),
         budget=error_budget(ws),
