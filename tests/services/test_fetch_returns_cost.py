@@ -238,3 +238,19 @@ def test_a_changed_chart_of_accounts_costs_what_it_must(ws: RecordedWorkspace, e
 def test_the_run_says_how_many_administrations_it_worked_on_at_once(ws: RecordedWorkspace) -> None:
     report = fetch_returns(ws, show_progress=False)
     assert report.as_json()["concurrency"] == {"setting": "auto", "most_at_once": 4}
+
+
+def test_bookkeeping_on_other_accounts_changes_nothing_here(ws: RecordedWorkspace, exact: RecordedExact) -> None:
+    _run(ws)
+    exact.change("sync/Financial/TransactionLines", "b0000000-0000-4000-8000-000000000004", AmountDC=1000.0)
+    exact.calls.clear()
+
+    after = _run(ws)
+
+    assert exact.calls == {"read/financial/Returns": 1, "sync/Financial/TransactionLines": 1}
+    assert (after["vraagposten_open"], after["vraagposten_new"]) == (2, 0)
+    assert _open_amounts(ws) == [-45.0, 120.5]
+    exact.calls.clear()
+    exact.filters.clear()
+    _run(ws)
+    assert ("sync/Financial/TransactionLines", "Timestamp gt 1001L") in exact.filters, "the cursor moved past it"

@@ -84,7 +84,7 @@ class LedgerLine:
             id=str(row.get("ID") or "").lower(),
             division=int(division),
             gl_account_code=str(row.get("GLAccountCode") or "").strip(),
-            timestamp=_timestamp(row.get("Timestamp")),
+            timestamp=sync_timestamp(row.get("Timestamp")),
             entry_id=row.get("EntryID"),
             entry_number=_int(row.get("EntryNumber")),
             date=str(row["Date"]) if row.get("Date") is not None else None,
@@ -123,8 +123,8 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def _timestamp(value: Any) -> int:
-    # Exact sends the Int64 rowversion as a string, sometimes with OData's "L" suffix.
+def sync_timestamp(value: Any) -> int:
+    """A sync row's ``Timestamp`` (Exact sends the Int64 rowversion as a string, sometimes with OData's "L")."""
     text = str(value or "0").strip().rstrip("Ll")
     try:
         return int(text)

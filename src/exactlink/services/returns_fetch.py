@@ -277,7 +277,7 @@ def _since(timestamp: int | None) -> str:
 def _fetch_vraagposten(client: ExactClient, target: AdminTarget, settings: Settings, result: Fetched) -> None:
     """The vraagposten accounts (chart read only when due) and the lines changed since the cursor."""
     from exactlink.api import forms
-    from exactlink.domain.return_records import LedgerLine
+    from exactlink.domain.return_records import LedgerLine, sync_timestamp
     from exactlink.domain.vraagposten import select_vraagposten_accounts, vraagposten_accounts_after_changes
 
     division = target.division
@@ -298,7 +298,7 @@ def _fetch_vraagposten(client: ExactClient, target: AdminTarget, settings: Setti
             result.gl_choice = vraagposten_accounts_after_changes(
                 cursor.accounts, accounts, target.vraagposten_configured, description
             )
-        result.gl_timestamp = max([since or 1, *(LedgerLine.from_exact(division, row).timestamp for row in accounts)])
+        result.gl_timestamp = max([since or 1, *(sync_timestamp(row.get("Timestamp")) for row in accounts)])
         codes = result.gl_choice.codes
     result.vraagposten_codes = tuple(codes)
     if not codes:
@@ -430,8 +430,14 @@ def _lines_after(db: sqlite_utils.Database, target: AdminTarget, fetched: Fetche
     return [line for line in ledger_lines(db, target.division) if line.id not in gone] + list(changed)
 
 
-def _lines_changed(fetched: Fetched) -> bool:
-    return fetched.lines_from_start or bool(fetched.changed_lines) or bool(fetched.left_account_ids)
+def _lines_changed(db: sqlite_utils.Database, target: AdminTarget, fetched: Fetched) -> bool:
+    """Whether the lines on the vraagposten accounts differ from the kept ones (lines changed on other accounts,
+    the usual case, do not count unless they were on a vraagposten account before)."""
+    from exactlink.store.vraagposten_cursors import count_kept_lines
+
+    if fetched.lines_from_start or fetched.changed_lines:
+        return True
+    return bool(fetched.left_account_ids) and count_kept_lines(db, target.division, fetched.left_account_ids) > 0
 
 
 def store_administration(
@@ -463,7 +469,7 @@ def store_administration(
     rows = return_rows(target, fetched.returns, settings, outcome)
     lines_read = fetched.changed_lines is not None
     open_rows: list[VraagpostRecord] | None = None
-    if lines_read and _lines_changed(fetched):
+    if lines_read and _lines_changed(db, target, fetched):
         open_rows = vraagpost_rows(target, (line.as_exact() for line in _lines_after(db, target, fetched)))
         outcome.vraagposten_open = len(open_rows)
     elif lines_read:

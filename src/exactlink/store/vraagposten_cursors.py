@@ -102,6 +102,15 @@ def ledger_lines(db: sqlite_utils.Database, division: int) -> list[LedgerLine]:
     return [LedgerLine(*row) for row in cursor.fetchall()]
 
 
+def count_kept_lines(db: sqlite_utils.Database, division: int, ids: Iterable[str]) -> int:
+    """How many of ``ids`` are kept lines of the administration."""
+    row = db.conn.execute(
+        "SELECT count(*) FROM vraagposten_ledger WHERE division = ? AND id IN (SELECT value FROM json_each(?))",
+        (int(division), json.dumps(list(ids))),
+    ).fetchone()
+    return int(row[0])
+
+
 def apply_ledger_changes(
     db: sqlite_utils.Database,
     division: int,
