@@ -134,8 +134,11 @@ def live_windows() -> SharedWindows:
 
 def _office_division(ws: Workspace) -> int | None:
     """The office administration (its budget is shared live by every process), when one was chosen."""
+    from exactlink.paths import get_paths
     from exactlink.store.meta import get_office
 
+    if not (ws.database or get_paths().database).exists():
+        return None  # nothing chosen yet (login, tenant select): no database is created for the question
     try:
         office = get_office(ws.db)
     except ExactlinkError:  # no usable database: the client still works, without the live share
