@@ -24,6 +24,11 @@ Measured, all over real HTTP with the latency added to every call:
   administrations and scaled to all of them (linear: every call waits the same latency, one after the
   other), unless ``--full-baseline``.
 
+``--large`` is issue #11's bar instead: 20,000 administrations at 300 ms per call with the default concurrency
+(``auto``): the hourly run within 10 minutes, at most 2 calls per administration (its lower bound: one Returns
+call and one incremental vraagposten read), at most 1 ms of local CPU per administration to store the results
+(the calling thread's CPU time, measured inside the run), zero 429s. It takes half an hour or more.
+
 Exits 1 when the bar is missed.
 """
 
@@ -44,7 +49,15 @@ from zoneinfo import ZoneInfo
 SECONDS_BAR = 10.0
 DEFAULT_ADMINS = 500
 DEFAULT_LATENCY_MS = 150.0
+# PRODUCT.md's 500-administration bar (10 s) needs more administrations at once than the product's default
+# ("auto": 4, raised only as far as a 10-minute run needs); it is measured with this explicit setting.
+DEFAULT_WORKERS = 32
 BASELINE_SAMPLE = 40
+LARGE_ADMINS = 20_000
+LARGE_LATENCY_MS = 300.0
+LARGE_SECONDS_BAR = 600.0
+CALLS_PER_ADMIN_BAR = 2.0
+CPU_MS_PER_ADMIN_BAR = 1.0
 
 
 def _prepare(home: Path, admins: int, seed: int) -> tuple[Any, Any, list[int]]:
@@ -116,7 +129,7 @@ def _prepare(home: Path, admins: int, seed: int) -> tuple[Any, Any, list[int]]:
     return sandbox, server, [code for code, _ in usable]
 
 
-def _timed_run(sandbox: Any, workers: int, relation: str | None = None) -> dict[str, Any]:
+def _timed_run(sandbox: Any, workers: int | str, relation: str | None = None) -> dict[str, Any]:
     from exactlink.services.returns_fetch import fetch_returns
     from exactlink.settings import load_settings
     from exactlink.workspace import Workspace
@@ -128,13 +141,17 @@ def _timed_run(sandbox: Any, workers: int, relation: str | None = None) -> dict[
         report = fetch_returns(ws, show_progress=False, relations=[relation] if relation else ())
     seconds = time.perf_counter() - started
     statuses = Counter(entry.status for entry in sandbox.request_log)
+    administrations = max(1, len(report.outcomes))
     return {
         "seconds": round(seconds, 3),
         "administrations": len(report.outcomes),
         "failed": len(report.failures),
         "calls": len(sandbox.request_log),
+        "calls_per_admin": round(len(sandbox.request_log) / administrations, 3),
+        "write_cpu_ms_per_admin": round(report.write_cpu_seconds * 1000 / administrations, 3),
+        "at_once": report.concurrency.get("most_at_once"),
         "returns_calls": sandbox.calls("read/financial/Returns"),
-        "vraagposten_calls": sandbox.calls("bulk/Financial/TransactionLines"),
+        "vraagposten_calls": sandbox.calls("sync/Financial/TransactionLines"),
         "gl_account_calls": sandbox.calls("sync/Financial/GLAccounts"),
         "status_429": statuses.get(429, 0),
         "new_returns": report.totals()["new"],
@@ -179,9 +196,10 @@ def _baseline(sandbox: Any, divisions: list[int], sample: int | None) -> dict[st
 def run(
     admins: int = DEFAULT_ADMINS,
     latency_ms: float = DEFAULT_LATENCY_MS,
-    workers: int | None = None,
+    workers: int | str | None = None,
     baseline_sample: int | None = BASELINE_SAMPLE,
     seed: int = 3,
+    seconds_bar: float = SECONDS_BAR,
 ) -> dict[str, Any]:
     """Run the benchmark in a temporary EXACTLINK_HOME; returns the figures (see the module docstring).
 
@@ -195,6 +213,7 @@ def run(
         sandbox, server, divisions = _prepare(Path(directory) / "home", admins, seed)
         try:
             workers = workers or load_settings().exact.max_concurrent_divisions
+            workers = int(workers) if str(workers).isdigit() else workers
             sandbox.faults = Faults(latency_ms=latency_ms)
             cold = _timed_run(sandbox, workers)
             hourly = _timed_run(sandbox, workers)
@@ -205,12 +224,14 @@ def run(
                 del os.environ[name]
             os.environ.update(saved_env)
     ok = (
-        hourly["seconds"] < SECONDS_BAR
+        hourly["seconds"] < seconds_bar
         and hourly["status_429"] == 0
         and cold["status_429"] == 0
         and hourly["returns_calls"] == admins
         and hourly["vraagposten_calls"] <= admins
         and hourly["gl_account_calls"] == 0
+        and hourly["calls_per_admin"] <= CALLS_PER_ADMIN_BAR
+        and hourly["write_cpu_ms_per_admin"] <= CPU_MS_PER_ADMIN_BAR
         and hourly["failed"] == 0
     )
     return {
@@ -221,7 +242,7 @@ def run(
         "hourly": hourly,
         "baseline": baseline,
         "speedup": round(baseline["seconds"] / hourly["seconds"], 1) if hourly["seconds"] else None,
-        "bar_seconds": SECONDS_BAR,
+        "bar_seconds": seconds_bar,
         "ok": ok,
     }
 
@@ -231,26 +252,30 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--admins", type=int, default=DEFAULT_ADMINS)
     parser.add_argument("--latency-ms", type=float, default=DEFAULT_LATENCY_MS)
-    parser.add_argument("--workers", type=int, default=None, help="default: exact.max_concurrent_divisions")
+    parser.add_argument("--workers", default=None, help="a number or auto; default 32, auto with --large")
     parser.add_argument("--baseline-sample", type=int, default=BASELINE_SAMPLE)
     parser.add_argument("--full-baseline", action="store_true", help="time the one-at-a-time loop on all")
     parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--large", action="store_true", help="20,000 administrations at 300 ms, bar 10 minutes")
     args = parser.parse_args(argv)
     result = run(
-        args.admins,
-        args.latency_ms,
-        args.workers,
+        LARGE_ADMINS if args.large else args.admins,
+        LARGE_LATENCY_MS if args.large else args.latency_ms,
+        args.workers or ("auto" if args.large else DEFAULT_WORKERS),
         None if args.full_baseline else args.baseline_sample,
         args.seed,
+        LARGE_SECONDS_BAR if args.large else SECONDS_BAR,
     )
     cold, hourly, baseline = result["cold"], result["hourly"], result["baseline"]
     print(
         f"fetch-returns over {result['admins']} linked administrations, {result['latency_ms']:.0f} ms per call, "
-        f"real HTTP, {result['workers']} administrations at a time"
+        f"real HTTP, concurrency {result['workers']}"
     )
     for label, figures in (("first run (cold)", cold), ("hourly run", hourly)):
         print(
             f"  {label:<18} {figures['seconds']:6.2f} s  {figures['calls']:5d} calls "
+            f"({figures['calls_per_admin']} per administration, {figures['at_once']} at once, "
+            f"{figures['write_cpu_ms_per_admin']} ms write CPU per administration) "
             f"(Returns {figures['returns_calls']}, vraagposten {figures['vraagposten_calls']}, "
             f"G/L accounts {figures['gl_account_calls']})  429s: {figures['status_429']}  "
             f"failed: {figures['failed']}  new returns: {figures['new_returns']}"
@@ -262,8 +287,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"  one at a time      {baseline['seconds']:6.2f} s  {baseline['calls']:5d} calls ({how})")
     print(
-        f"  ratio: {result['speedup']}x faster than one at a time; bar: hourly run < {SECONDS_BAR:.0f} s with zero "
-        f"429s, one Returns call per administration and at most one vraagposten call: "
+        f"  ratio: {result['speedup']}x faster than one at a time; bar: hourly run < {result['bar_seconds']:.0f} s "
+        f"with zero 429s, ≤ {CALLS_PER_ADMIN_BAR:g} calls and ≤ {CPU_MS_PER_ADMIN_BAR:g} ms write CPU per "
+        "administration, one Returns call per administration and at most one vraagposten call: "
         f"{'met' if result['ok'] else 'MISSED'}"
     )
     return 0 if result["ok"] else 1

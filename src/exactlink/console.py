@@ -138,8 +138,16 @@ def error_line(message: str, hint: str | None = None) -> None:
 
 
 def progress(*, quiet: bool = False) -> Progress:
-    """A Rich progress bar on an interactive stderr; disabled under cron, pipes and ``--quiet``."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    """A Rich progress bar with elapsed time and an ETA on an interactive stderr; disabled under cron, pipes and
+    ``--quiet``."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     console = err()
     # Short labels and a 20-cell bar keep the line inside 80 columns, so a redraw never leaves lines behind.
@@ -148,6 +156,7 @@ def progress(*, quiet: bool = False) -> Progress:
         BarColumn(bar_width=20),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TimeRemainingColumn(),
         console=console,
         transient=True,
         disable=quiet or not console.is_terminal,

@@ -52,9 +52,18 @@ class ExactSettings(_Section):
     timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     max_answer_megabytes: float = Field(default=32.0, gt=0, le=2048)
     max_pages: int = Field(default=10_000, ge=1)
-    max_concurrent_divisions: int = Field(default=32, ge=1, le=64)
+    # "auto": 4 administrations at once, more only as far as the hourly run needs to finish within 10 minutes
+    # (exactlink.domain.run_concurrency); a number always wins.
+    max_concurrent_divisions: int | Literal["auto"] = Field(default="auto")
     token_storage: Literal["auto", "keyring", "file"] = "auto"
     login_timeout_seconds: float = Field(default=300.0, gt=0)
+
+    @field_validator("max_concurrent_divisions")
+    @classmethod
+    def _divisions_at_once(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and not 1 <= value <= 64:
+            raise ValueError('a number from 1 to 64, or "auto"')
+        return value
 
     @field_validator("base_url")
     @classmethod
@@ -82,6 +91,9 @@ class RunSettings(_Section):
     """How long one run may hold the run lock (see ``exactlink.services.locking``)."""
 
     max_minutes: float = Field(default=120.0, gt=0)
+    # Of the office administration's day limit, the share bulk work (link-admin --csv, suggest --accept) leaves
+    # for match, sync and fetch-returns: it stops there and goes on after the day's reset.
+    bulk_reserve_percent: float = Field(default=20.0, ge=0, le=100)
 
 
 class SyncSettings(_Section):

@@ -68,3 +68,33 @@ def test_a_programming_error_is_not_swallowed() -> None:
 
     with pytest.raises(KeyError):
         for_each_division([1], work)
+
+
+def test_each_division_done_yields_in_the_calling_thread_and_widens_when_asked() -> None:
+    from exactlink.api.concurrency import each_division_done
+
+    caller = threading.get_ident()
+    running = 0
+    peak = 0
+    lock = threading.Lock()
+    limit = {"now": 1}
+
+    def work(division: int) -> int:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        time.sleep(0.02)
+        with lock:
+            running -= 1
+        return division
+
+    seen = []
+    for division, value, error in each_division_done(range(12), work, max_workers=lambda: limit["now"], most=6):
+        assert threading.get_ident() == caller and error is None and value == division
+        seen.append(division)
+        if len(seen) == 3:
+            assert peak == 1, "the limit holds while it is 1"
+            limit["now"] = 4
+    assert sorted(seen) == list(range(12))
+    assert peak == 4

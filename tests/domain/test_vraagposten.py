@@ -172,3 +172,23 @@ def test_bad_amount_or_date_is_a_value_error() -> None:
 def test_no_lines_no_balance() -> None:
     overview = vraagposten_overview([])
     assert overview.balance == 0 and overview.lines == () and overview.open_total == 0
+
+
+def test_the_choice_after_changed_accounts_equals_a_read_of_the_whole_chart() -> None:
+    from exactlink.domain.vraagposten import select_vraagposten_accounts, vraagposten_accounts_after_changes
+
+    chart = [
+        {"ID": "a1", "Code": "1100", "Description": "Bank"},
+        {"ID": "a2", "Code": "2300", "Description": "Vraagposten"},
+        {"ID": "a3", "Code": "2310", "Description": "Kruisposten"},
+    ]
+    before = select_vraagposten_accounts(chart)
+    changed = [
+        {"ID": "a2", "Code": "2300", "Description": "Tussenrekening"},  # renamed: no longer a vraagposten account
+        {"ID": "a4", "Code": "2320", "Description": "Vraagposten bank"},  # new
+    ]
+    after = vraagposten_accounts_after_changes(before.accounts, changed)
+    whole = select_vraagposten_accounts([chart[0], changed[0], chart[2], changed[1]])
+    assert after.codes == whole.codes == ("2320",)
+    configured = vraagposten_accounts_after_changes(before.accounts, [], ["2300", "9999"])
+    assert configured.codes == ("2300",) and configured.missing_codes == ("9999",)

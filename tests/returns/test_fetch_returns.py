@@ -65,7 +65,7 @@ def test_one_filtered_returns_call_per_administration_inside_the_window(office: 
         ]
         assert len(calls) == 1
         assert calls[0].query["$filter"] == f"Created ge datetime'{start}'"
-        assert office.sandbox.calls("bulk/Financial/TransactionLines", division) <= 1
+        assert office.sandbox.calls("sync/Financial/TransactionLines", division) <= 1
     stored = stored_returns(office)
     assert {doc: row["status"] for doc, row in stored.items()} == expected_returns(office, divisions)
     older = [r for d in divisions for r in office.returns_of(d).values() if r["DocumentID"] not in stored]
@@ -275,9 +275,10 @@ def test_vraagposten_are_read_from_the_suspense_account_and_the_choice_is_cached
 
     assert first.exit_code == 0 and second.exit_code == 0
     assert office.sandbox.calls("sync/Financial/GLAccounts", division) == 1
-    assert office.sandbox.calls("bulk/Financial/TransactionLines", division) == 2
-    call = next(e for e in office.sandbox.request_log if e.endpoint == "bulk/Financial/TransactionLines")
-    assert call.query["$filter"] == f"GLAccountCode eq '{code}'"
+    assert office.sandbox.calls("sync/Financial/TransactionLines", division) == 2
+    first_call, second_call = [e for e in office.sandbox.request_log if e.endpoint == "sync/Financial/TransactionLines"]
+    assert first_call.query["$filter"] == "Timestamp gt 1L"
+    assert second_call.query["$filter"] != "Timestamp gt 1L", "the second run reads from the stored cursor"
     listed = json.loads(run_cli("returns", "list", "--kind", "vraagposten", "--json").stdout)
     open_total = round(sum(item["amount"] for item in listed), 2)
     from exactlink.domain.vraagposten import vraagposten_overview
@@ -314,6 +315,7 @@ def test_vraagposten_off_means_no_ledger_calls(office: Office, monkeypatch: pyte
     assert run_cli("fetch-returns").exit_code == 0
 
     assert office.sandbox.calls("sync/Financial/GLAccounts") == 0
+    assert office.sandbox.calls("sync/Financial/TransactionLines") == 0
     assert office.sandbox.calls("bulk/Financial/TransactionLines") == 0
 
 

@@ -166,7 +166,7 @@ def test_faults_give_the_clean_runs_database_within_the_error_budget(
     shutil.copytree(clean_home, faulty_home)
     monkeypatch.setenv("EXACTLINK_HOME", str(faulty_home))
     db = office.db()
-    for table in ("return_status_history", "returns", "vraagposten"):
+    for table in ("return_status_history", "returns", "vraagposten", "vraagposten_ledger", "vraagposten_cursors"):
         db.conn.execute(f"DELETE FROM {table}")
     db.conn.execute("UPDATE admin_links SET backlog_fetched_at = NULL")
     db.close()

@@ -64,11 +64,11 @@ def test_return_rows_keeps_known_kinds_and_counts_the_rest(db: sqlite_utils.Data
     [target] = plan_targets(db, settings, TODAY, now=NOW)
     outcome = AdminOutcome("R1", "Bakkerij Jansen", 2001, None, target.window_start)
     rows = return_rows(target, ANSWER, settings, outcome)
-    assert [(row["document_id"], row["kind"], row["relation_number"]) for row in rows] == [
+    assert [(row.document_id, row.kind, row.relation_number) for row in rows] == [
         ("d0000000-0000-4000-8000-000000000001", "btw", "R1"),
         ("d0000000-0000-4000-8000-000000000002", "loonheffing", "R1"),
     ]
-    assert rows[0]["due_date"] == date(2026, 4, 30)
+    assert rows[0].due_date == date(2026, 4, 30)
     assert outcome.unknown == 1
     assert dict(outcome.kept) == {"btw": 1, "loonheffing": 1}
 

@@ -11,6 +11,14 @@ The last headers seen per division are written to a small JSON file in the state
 ``exactlink status`` can show the budget left without calling Exact, and so the next exactlink process starts
 from what is known (``RateLimiter(known=…)``) instead of blind: a command right after another one waits for
 the minute the other used up instead of running into Exact's 429.
+
+Processes that run *at the same time* share the budget of the administrations named ``live`` (the office
+administration, whose 60 calls a minute every command spends) through :class:`SharedWindows`: one small file per
+administration under a file lock, holding what is left of its minute and day. A call takes one from it before
+it is sent (so calls in flight in any process count), and the answer's headers bring it back to what Exact
+says. Two processes together therefore stay within the minute, and neither waits for a window the other
+already knows has reset. Client administrations are not shared live: the hourly run works them under its run
+lock, alone.
 """
 
 from __future__ import annotations
@@ -19,7 +27,8 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -84,7 +93,14 @@ class RateLimiter:
         sleep: Callable[[float], None] = time.sleep,
         max_wait: float = 65.0,
         known: Mapping[str, LimitState] | None = None,
+        shared: SharedWindows | None = None,
+        live: Iterable[int] = (),
     ) -> None:
+        self._shared = shared
+        self._live = {division_key(division) for division in live} if shared is not None else set()
+        # What kind of work the calls are (``bulk``, ``hourly``, ``interactive``): counted per day in the live
+        # windows, so ``status`` can show who spent the office administration's day.
+        self.kind = "interactive"
         self._clock = clock
         self._sleep = sleep
         self._max_wait = max_wait
@@ -105,6 +121,9 @@ class RateLimiter:
             RateLimitExhausted: the division's daily limit is used up.
         """
         key = division_key(division)
+        if key in self._live:
+            self._acquire_shared(key, division, endpoint)
+            return
         with self._lock_for(key):
             state = self._states.get(key)
             in_flight = self._in_flight.get(key, 0)
@@ -130,13 +149,67 @@ class RateLimiter:
                     state.minutely_reset = None
             self._in_flight[key] = in_flight + 1
 
+    def _acquire_shared(self, key: str, division: int | None, endpoint: str | None) -> None:
+        """:meth:`acquire` for a division whose budget all processes share: take one call from the shared window."""
+        assert self._shared is not None
+        while True:
+            with self._lock_for(key), self._shared.locked(key) as window:
+                now = self._clock()
+                state = window.state
+                if (
+                    state.daily_remaining is not None
+                    and state.daily_remaining <= 0
+                    and state.daily_reset is not None
+                    and state.daily_reset > now
+                ):
+                    raise RateLimitExhausted(
+                        division=division, endpoint=endpoint, retry_at=datetime.fromtimestamp(state.daily_reset, UTC)
+                    )
+                if state.minutely_reset is not None and now >= state.minutely_reset:
+                    # A new minute: the whole limit, less the calls any process takes before Exact's next answer.
+                    state.minutely_remaining = state.minutely_limit
+                    state.minutely_reset = None
+                if state.minutely_remaining is not None and state.minutely_remaining <= 0:
+                    reset = state.minutely_reset if state.minutely_reset is not None else now + 60.0
+                    wait = reset + RESET_MARGIN - now
+                else:
+                    if state.minutely_remaining is not None:
+                        state.minutely_remaining -= 1
+                    if state.daily_remaining is not None:
+                        state.daily_remaining -= 1
+                    window.count(self.kind, now)
+                    window.changed = True
+                    self._states[key] = LimitState(**asdict(state))
+                    return
+            self._wait(wait, key)  # outside the locks: the other processes go on meanwhile
+
     def release(self, division: int | None, headers: Mapping[str, str] | None = None) -> None:
         """The call to ``division`` finished; take the rate-limit headers of its answer into account."""
         key = division_key(division)
+        if key in self._live:
+            if headers is not None:
+                self._release_shared(key, headers)
+            return
         with self._lock_for(key):
             self._in_flight[key] = max(0, self._in_flight.get(key, 0) - 1)
             if headers is not None:
                 self._update(key, headers)
+
+    def _release_shared(self, key: str, headers: Mapping[str, str]) -> None:
+        """Bring the shared window to what Exact's answer says (the lower count within one window: calls other
+        processes took since are in the stored one)."""
+        assert self._shared is not None
+        with self._lock_for(key), self._shared.locked(key) as window:
+            state = window.state
+            # Counts taken from an assumed fresh window (its reset not known yet) are compared with Exact's first
+            # answer in it like any other count of the same window: the lower one wins.
+            if state.minutely_reset is None and state.minutely_remaining is not None:
+                state.minutely_reset = _epoch_ms_header(headers, "X-RateLimit-Minutely-Reset")
+            self._states[key] = state
+            self._update(key, headers)
+            window.state = self._states[key]
+            window.changed = True
+            self._states[key] = LimitState(**asdict(window.state))
 
     def _update(self, key: str, headers: Mapping[str, str]) -> None:
         minutely_remaining = _int_header(headers, "X-RateLimit-Minutely-Remaining")
@@ -170,9 +243,12 @@ class RateLimiter:
             RateLimitExhausted: the daily limit is used up.
         """
         key = division_key(division)
+        if key in self._live:
+            self._release_shared(key, headers)
         with self._lock_for(key):
             self._in_flight[key] = max(0, self._in_flight.get(key, 0) - 1)
-            self._update(key, headers)
+            if key not in self._live:
+                self._update(key, headers)
             state = self._states.setdefault(key, LimitState())
             now = self._clock()
             daily_out = state.daily_remaining is not None and state.daily_remaining <= 0
@@ -200,6 +276,66 @@ class RateLimiter:
         """A copy of the last state seen per division key."""
         with self._guard:
             return {key: LimitState(**asdict(state)) for key, state in self._states.items()}
+
+
+@dataclass
+class _Window:
+    state: LimitState
+    used: dict[str, Any]
+    changed: bool = False
+
+    def count(self, kind: str, now: float) -> None:
+        """One call of ``kind`` today (UTC day, as Exact's day limit counts)."""
+        day = datetime.fromtimestamp(now, UTC).date().isoformat()
+        if self.used.get("day") != day:
+            self.used = {"day": day, "by_kind": {}}
+        by_kind = self.used.setdefault("by_kind", {})
+        by_kind[kind] = int(by_kind.get(kind, 0)) + 1
+
+
+class SharedWindows:
+    """The live minute and day of some administrations, shared by every exactlink process on the machine.
+
+    One small JSON file per administration in ``directory``, read and written under a file lock, so taking a
+    call is one short critical section.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    @contextmanager
+    def locked(self, key: str) -> Iterator[_Window]:
+        """The administration's window, locked against every other process; written back when changed."""
+        from filelock import FileLock
+
+        from exactlink.paths import write_private_atomically
+
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = self.directory / f"{key}.json"
+        with FileLock(str(self.directory / f"{key}.lock"), timeout=30, mode=0o600):
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                data = {}
+            data = data if isinstance(data, dict) else {}
+            known = {name: data.get(name) for name in LimitState.__dataclass_fields__}
+            used = data.get("used")
+            window = _Window(LimitState(**known), dict(used) if isinstance(used, dict) else {})
+            yield window
+            if window.changed:
+                payload = {**asdict(window.state), "used": window.used}
+                write_private_atomically(path, json.dumps(payload).encode("utf-8"))
+
+    def used_today(self, key: str, now: float) -> dict[str, int]:
+        """Calls per kind of work made today on the administration (empty when none or not shared)."""
+        try:
+            data = json.loads((self.directory / f"{key}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        used = data.get("used") if isinstance(data, dict) else None
+        if not isinstance(used, dict) or used.get("day") != datetime.fromtimestamp(now, UTC).date().isoformat():
+            return {}
+        return {str(kind): int(count) for kind, count in (used.get("by_kind") or {}).items()}
 
 
 class RateLimitLog:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from exactlink.services.admin_links import LinkReport, LinkRow, SuggestReport
+    from exactlink.services.admin_links import LinkReport, LinkRow, ReserveStop, SuggestReport
 
 
 def print_link_row(row: LinkRow, window_days: int = 30) -> None:
@@ -69,6 +69,22 @@ def print_link_report(report: LinkReport) -> None:
     counts = ", ".join(f"{count} {status}" for status, count in sorted(report.counts().items()))
     mode = " (dry run, nothing written)" if report.dry_run else ""
     err().print(f"{len(report.rows)} rows: {counts}{mode}", highlight=False, markup=False)
+    if report.stopped is not None:
+        err().print(reserve_stop_line(report.stopped), highlight=False, markup=False)
+
+
+def reserve_stop_line(stop: ReserveStop, timezone: str = "Europe/Amsterdam") -> str:
+    """One line: how far bulk linking got before the day's reserve, and when the same command goes on."""
+    from zoneinfo import ZoneInfo
+
+    when = "after the day limit resets"
+    if stop.resumes_at is not None:
+        local = stop.resumes_at.astimezone(ZoneInfo(timezone))
+        when = f"after {local:%Y-%m-%d %H:%M} ({timezone}), when the day limit resets"
+    return (
+        f"stopped at the day's reserve ({stop.reserve_percent:g} % of the office administration's calls, kept for "
+        f"match, sync and fetch-returns): {stop.done} of {stop.total} linked; run the same command again {when}"
+    )
 
 
 def print_suggestions(report: SuggestReport) -> None:

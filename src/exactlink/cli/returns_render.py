@@ -6,8 +6,8 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from exactlink.domain.fetch_report import AdminOutcome, FetchReport
     from exactlink.services.feedback import FeedbackReport
-    from exactlink.services.returns_fetch import AdminOutcome, FetchReport
 
 _NAMES_SHOWN = 8
 

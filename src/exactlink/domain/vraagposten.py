@@ -111,6 +111,29 @@ def select_vraagposten_accounts(
     return VraagpostenAccounts(chosen, AccountSource.DESCRIPTION, (), description_text)
 
 
+def vraagposten_accounts_after_changes(
+    chosen_before: Iterable[GLAccountRef],
+    changed_accounts: Iterable[Mapping[str, Any]],
+    configured_codes: Iterable[str] | None = None,
+    description_text: str = DEFAULT_DESCRIPTION_TEXT,
+) -> VraagpostenAccounts:
+    """The choice after reading only the G/L accounts changed since the last choice (an incremental sync read).
+
+    An account that did not change keeps its verdict; so the accounts chosen before (minus those that changed)
+    plus the changed records, put through :func:`select_vraagposten_accounts`, give what a read of the whole
+    chart of accounts would give, as long as the configured codes are the ones the previous choice was made
+    with (when they differ the caller reads the whole chart again).
+    """
+    changed = list(changed_accounts)
+    changed_ids = {str(row.get("ID") or "").lower() for row in changed}
+    kept = [
+        {"ID": account.id, "Code": account.code, "Description": account.description}
+        for account in chosen_before
+        if str(account.id or "").lower() not in changed_ids
+    ]
+    return select_vraagposten_accounts([*kept, *changed], configured_codes, description_text)
+
+
 class ClearedBy(StrEnum):
     """Why a vraagposten line counts as cleared."""
 

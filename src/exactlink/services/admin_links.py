@@ -31,7 +31,7 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     import sqlite_utils
 
     from exactlink.api.client import ExactClient
+    from exactlink.domain.day_budget import DayBudget
     from exactlink.settings import Settings
     from exactlink.store.meta import OfficeAdministration
     from exactlink.workspace import Workspace
@@ -329,7 +330,8 @@ class LinkRow:
 
     ``status``: ``planned`` (valid, not written: dry run), ``linked``, ``already_linked``, ``invalid``
     (refused before anything was written), ``refused`` (the account has an external SolutionLink and
-    ``--force`` was not given; nothing written) or ``failed`` (Exact refused or ignored the write).
+    ``--force`` was not given; nothing written), ``failed`` (Exact refused or ignored the write) or
+    ``deferred`` (bulk work stopped at the day's reserve before this row; the next run links it).
     """
 
     relation_number: str
@@ -372,6 +374,27 @@ class LinkRow:
         }
 
 
+@dataclass(frozen=True)
+class ReserveStop:
+    """Bulk linking stopped at the office administration's day reserve: how far it got and when it goes on."""
+
+    done: int  # rows linked (or found linked) so far, this run and earlier ones
+    total: int  # rows of the request
+    reserve_calls: int
+    reserve_percent: float
+    resumes_at: datetime | None  # the day limit's reset (UTC); None when Exact did not say
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``--json`` form."""
+        return {
+            "done": self.done,
+            "total": self.total,
+            "reserve_calls": self.reserve_calls,
+            "reserve_percent": self.reserve_percent,
+            "resumes_at": self.resumes_at.isoformat() if self.resumes_at else None,
+        }
+
+
 @dataclass
 class LinkReport:
     """The outcome of ``link-admin`` for one or many rows."""
@@ -379,6 +402,7 @@ class LinkReport:
     rows: list[LinkRow] = field(default_factory=list)
     dry_run: bool = False
     window_days: int = 30
+    stopped: ReserveStop | None = None
 
     def counts(self) -> dict[str, int]:
         """Rows per status."""
@@ -389,15 +413,21 @@ class LinkReport:
 
     @property
     def exit_code(self) -> int:
-        """0 when every row is fine, 3 when some failed, 1 when all did."""
+        """0 when every row is fine, 3 when some failed or bulk work stopped at the day's reserve, 1 when all
+        failed."""
         failed = sum(1 for row in self.rows if not row.ok)
         if not failed:
-            return 0
+            return 3 if self.stopped is not None else 0
         return 1 if failed == len(self.rows) else 3
 
     def as_json(self) -> dict[str, Any]:
         """The ``--json`` document."""
-        return {"dry_run": self.dry_run, "counts": self.counts(), "rows": [row.as_json() for row in self.rows]}
+        return {
+            "dry_run": self.dry_run,
+            "counts": self.counts(),
+            "stopped_at_reserve": self.stopped.as_json() if self.stopped else None,
+            "rows": [row.as_json() for row in self.rows],
+        }
 
 
 @dataclass
@@ -579,11 +609,17 @@ def link_rows(
     *,
     dry_run: bool = False,
     force: bool = False,
+    bulk: bool = False,
 ) -> LinkReport:
     """Validate every ``(row, relation, division)`` request, then carry out the valid ones one by one.
 
     Rows that are invalid are reported and skipped; a row Exact refuses is reported as failed; neither
     affects the others. Takes the ``link-admin`` run lock unless ``dry_run``.
+
+    ``bulk`` work (a CSV, accepted suggestions) can wait: it leaves ``runs.bulk_reserve_percent`` of the office
+    administration's day for match, sync and fetch-returns, stops before a link would eat into it (the rest
+    ``deferred``, ``report.stopped`` says how far it got and when the day resets), and the same command run
+    again goes on where it stopped: rows already linked cost no call and are never linked twice.
     """
     rows = [
         LinkRow(relation_number=str(rel).strip(), selector=str(div).strip(), row=number)
@@ -593,6 +629,8 @@ def link_rows(
     if not rows:
         return report
     with ws.run("link-admin", lock=LOCK_NAME, dry_run=dry_run, record=False), ws.client() as client:
+        if bulk:
+            client.limiter.kind = "bulk"
         context = _open_context(ws, client, force=force)
         for row in rows:
             if not row.relation_number:
@@ -603,10 +641,65 @@ def link_rows(
                 validate_row(context, row, force=force)
         _check_duplicates(rows)
         planned = [row for row in rows if row.status == "planned"]
+        reserve = _DayReserve(ws, client, context.office.division) if bulk and not dry_run else None
+        if reserve is not None and not reserve.allows(CALLS_PER_LINK):
+            report.stopped = reserve.stop(rows, planned)
+            return report
         links = SolutionLinkIndex(client, context.office.division, read_all=len(planned) > PER_ACCOUNT_LOOKUP_LIMIT)
-        for row in planned:
-            carry_out(context, row, links, dry_run=dry_run)
+        with ws.output.progress("linking administrations", len(planned), show=bulk) as advance:
+            for position, row in enumerate(planned):
+                if reserve is not None and not reserve.allows(CALLS_PER_LINK):
+                    report.stopped = reserve.stop(rows, planned[position:])
+                    break
+                carry_out(context, row, links, dry_run=dry_run)
+                advance()
     return report
+
+
+# The most calls one link takes in the office administration: the account's SolutionLinks (when not read in
+# bulk), the write, and the read-back that checks Exact kept what was written.
+CALLS_PER_LINK = 3
+
+
+class _DayReserve:
+    """The office administration's day budget as the client last saw it, against the bulk reserve."""
+
+    def __init__(self, ws: Workspace, client: ExactClient, office_division: int) -> None:
+        self.client = client
+        self.office_division = office_division
+        self.percent = ws.settings.runs.bulk_reserve_percent
+
+    def _budget(self) -> DayBudget:
+        from exactlink.api.ratelimit import division_key
+        from exactlink.domain.day_budget import DayBudget
+
+        state = self.client.limiter.states().get(division_key(self.office_division))
+        if state is None:
+            return DayBudget(None, None)
+        resets = datetime.fromtimestamp(state.daily_reset, UTC) if state.daily_reset is not None else None
+        return DayBudget(state.daily_limit, state.daily_remaining, resets)
+
+    def allows(self, calls: int) -> bool:
+        """Whether ``calls`` more leave the reserve."""
+        from exactlink.domain.day_budget import bulk_may_spend
+
+        return bulk_may_spend(self._budget(), calls, self.percent)
+
+    def stop(self, rows: list[LinkRow], left: list[LinkRow]) -> ReserveStop:
+        """Mark ``left`` deferred and say how far the request got."""
+        from exactlink.domain.day_budget import reserve_calls
+
+        for row in left:
+            row.status = "deferred"
+            row.message = "waits for the next run: today's calls down to the reserve for match, sync and fetch-returns"
+        budget = self._budget()
+        return ReserveStop(
+            done=sum(1 for row in rows if row.status in ("linked", "already_linked")),
+            total=len(rows),
+            reserve_calls=reserve_calls(budget.limit or 0, self.percent),
+            reserve_percent=self.percent,
+            resumes_at=budget.resets_at,
+        )
 
 
 def link_one(ws: Workspace, relation: str, division: str, *, dry_run: bool = False, force: bool = False) -> LinkRow:
@@ -677,9 +770,9 @@ def link_from_csv(
     encoding: str | None = None,
     delimiter: str | None = None,
 ) -> LinkReport:
-    """``link-admin --csv FILE``: link every row of the file (see :func:`link_rows`)."""
+    """``link-admin --csv FILE``: link every row of the file (bulk work, see :func:`link_rows`)."""
     rows = read_link_csv(path, encoding=encoding, delimiter=delimiter)
-    return link_rows(ws, rows, dry_run=dry_run, force=force)
+    return link_rows(ws, rows, dry_run=dry_run, force=force, bulk=True)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -917,6 +1010,7 @@ def accept_suggestions(ws: Workspace, report: SuggestReport, *, dry_run: bool = 
         ws,
         [(index, s.relation_number, str(s.division)) for index, s in enumerate(report.clear, start=1)],
         dry_run=dry_run,
+        bulk=True,
     )
 
 

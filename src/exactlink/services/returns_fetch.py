@@ -7,15 +7,22 @@ paced on its own by the API client):
    later of the relation's SBR start date and today − 30 days (paging through ``__next`` if needed);
    no call at all when the settings process neither VAT nor payroll returns, or the SBR start date
    lies in the future.
-2. When vraagposten are processed: the suspense G/L account codes come from the administration's
-   configuration, or from a cache of the last ``sync/Financial/GLAccounts`` read (re-read after a week), so
-   an hourly run makes just one ``bulk/Financial/TransactionLines`` call filtered on those codes.
+2. When vraagposten are processed: ONE ``sync/Financial/TransactionLines`` call from the administration's
+   stored cursor (``Timestamp gt N``), which answers only the lines changed since the last run. The lines on
+   the vraagposten accounts are kept locally (``store.vraagposten_cursors``), so the open-items rule still
+   sees the whole account. The accounts come from the configuration or the description rule; the chart of
+   accounts is read once (``sync/Financial/GLAccounts``), then only its changes, once a week. The first run,
+   new configured codes or a changed choice of accounts read the lines from the start: what they must.
    Vraagposten are open items, not returns: the 30-day window does not apply to them.
 
-The Exact calls run in worker threads; the results are written by the calling thread, one transaction
-per administration (returns upserted by document id with their status history, vraagposten marked
-open/cleared, the G/L choice cached, the first fetch after linking recorded). A run killed half-way
-therefore leaves every administration either fully written or untouched, and the next run completes it.
+So an hourly run costs two calls per administration, and when nothing changed writes almost nothing.
+
+The Exact calls run in worker threads (``exactlink.api.concurrency``: 4 administrations at once by default,
+more only as far as the run needs to finish within 10 minutes, ``exactlink.domain.run_concurrency``); the
+results are written by the calling thread, one transaction with batched statements per administration
+(returns upserted by document id with their status history, vraagposten lines and cursors, the first fetch
+after linking recorded). A run killed half-way therefore leaves every administration either fully written
+or untouched, and the next run completes it.
 
 Built for cron: ``office_hours`` first checks that configuration and login are in place (a broken set-up fails
 at once, even at night), then skips outside the configured hours before touching anything else; the run
@@ -26,22 +33,30 @@ lock (``returns``, shared with ``feedback``) makes a second run exit 5, or skip 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from exactlink.domain.fetch_report import (
+    AdminOutcome,
+    FetchReport,
+    backlog_note,
+    explain_outcome,
+    unlinked_relation_outcome,
+)
 from exactlink.errors import ExactlinkError
 
 if TYPE_CHECKING:
     import sqlite_utils
 
     from exactlink.api.client import ExactClient
+    from exactlink.domain.return_records import LedgerLine, ReturnRecord, VraagpostRecord
     from exactlink.domain.vraagposten import VraagpostenAccounts
     from exactlink.settings import Settings
+    from exactlink.store.vraagposten_cursors import VraagpostenCursor
     from exactlink.workspace import Run, Workspace
 
 log = logging.getLogger(__name__)
@@ -52,16 +67,12 @@ RETURNS_PATH = "read/financial/Returns"
 TRANSACTION_LINES_PATH = "bulk/Financial/TransactionLines"
 GL_ACCOUNT_SELECT = "ID,Code,Description"
 TRANSACTION_LINE_SELECT = "ID,EntryID,EntryNumber,Date,AmountDC,Description,GLAccountCode,LineNumber,Status"
-# How long a vraagposten account choice read from financial/GLAccounts is trusted.
+# How long a vraagposten account choice is trusted before the chart of accounts' changes are read again.
 VRAAGPOSTEN_RECHECK = timedelta(days=7)
 
 
 class NothingToFetch(ExactlinkError):
     """``--relation REL`` names a relation whose returns cannot be fetched (the message says why)."""
-
-
-class _Cancelled(ExactlinkError):
-    """The run is being stopped; remaining administrations are not started."""
 
 
 def return_select() -> list[str]:
@@ -87,7 +98,8 @@ class AdminTarget:
     window_start: date
     first_fetch: bool
     vraagposten_configured: tuple[str, ...] = ()
-    vraagposten_cached: tuple[str, ...] | None = None
+    cursor: VraagpostenCursor | None = None  # where the last vraagposten read stopped (None: never read)
+    chart: str = "none"  # what of the chart of accounts to read: "all", "changes" or "none"
     had_older_returns: bool = False
     forms: dict[str, str] = field(default_factory=dict)  # learned query forms (``exactlink.api.forms``)
 
@@ -99,137 +111,14 @@ class Fetched:
     returns: list[dict[str, Any]] = field(default_factory=list)
     returns_called: bool = False
     gl_choice: VraagpostenAccounts | None = None
+    gl_timestamp: int | None = None
     vraagposten_codes: tuple[str, ...] = ()
-    vraagposten_lines: list[dict[str, Any]] | None = None
+    changed_lines: list[LedgerLine] | None = None  # None: the lines were not read
+    left_account_ids: list[str] = field(default_factory=list)  # changed lines not on a vraagposten account
+    lines_from_start: bool = False
+    lines_timestamp: int | None = None
     vraagposten_error: str | None = None
     learned: dict[str, str] = field(default_factory=dict)  # fallbacks this call had to take
-
-
-@dataclass
-class AdminOutcome:
-    """What one administration yielded in this run."""
-
-    relation_number: str
-    relation_name: str
-    division: int
-    division_name: str | None
-    window_start: date
-    fetched: int = 0
-    kept: Counter[str] = field(default_factory=Counter)
-    skipped_by_settings: Counter[str] = field(default_factory=Counter)
-    unknown: int = 0
-    new: int = 0
-    changed: int = 0
-    unchanged: int = 0
-    vraagposten_open: int | None = None
-    vraagposten_new: int = 0
-    vraagposten_accounts: tuple[str, ...] = ()
-    vraagposten_note: str | None = None
-    empty_reason: str | None = None
-    note: str | None = None
-    backlog: str | None = None
-    error: str | None = None
-
-    @property
-    def failed(self) -> bool:
-        """True when the administration (or its vraagposten) could not be fetched."""
-        return self.error is not None
-
-    def as_json(self) -> dict[str, Any]:
-        """The ``--json`` form."""
-        return {
-            "relation": self.relation_number,
-            "relation_name": self.relation_name,
-            "division": self.division,
-            "division_name": self.division_name,
-            "window_start": self.window_start.isoformat(),
-            "fetched": self.fetched,
-            "kept": dict(self.kept),
-            "skipped_by_settings": dict(self.skipped_by_settings),
-            "unknown_type": self.unknown,
-            "new": self.new,
-            "changed": self.changed,
-            "unchanged": self.unchanged,
-            "vraagposten_open": self.vraagposten_open,
-            "vraagposten_new": self.vraagposten_new,
-            "vraagposten_accounts": list(self.vraagposten_accounts),
-            "vraagposten_note": self.vraagposten_note,
-            "empty_reason": self.empty_reason,
-            "note": self.note,
-            "backlog": self.backlog,
-            "error": self.error,
-        }
-
-
-@dataclass
-class FetchReport:
-    """The outcome of one ``fetch-returns`` run."""
-
-    outcomes: list[AdminOutcome] = field(default_factory=list)
-    skipped: str | None = None
-    note: str | None = None
-    dry_run: bool = False
-    run_id: int | None = None
-    seconds: float = 0.0
-    window_days: int = 30
-
-    @property
-    def failures(self) -> list[AdminOutcome]:
-        """The administrations that failed."""
-        return [outcome for outcome in self.outcomes if outcome.failed]
-
-    @property
-    def exit_code(self) -> int:
-        """0 when nothing failed, 3 when some administrations failed, 1 when all did."""
-        failed = len(self.failures)
-        if not failed:
-            return 0
-        return 1 if failed == len(self.outcomes) else 3
-
-    @property
-    def outcome_word(self) -> str:
-        """``ok``, ``partial``, ``failed`` or ``skipped`` (for the run history)."""
-        if self.skipped:
-            return "skipped"
-        return {0: "ok", 3: "partial"}.get(self.exit_code, "failed")
-
-    def failure_lines(self) -> list[str]:
-        """One line per failed administration."""
-        return [
-            f"administration {outcome.division} (relation {outcome.relation_number}): {outcome.error}"
-            for outcome in self.failures
-        ]
-
-    def totals(self) -> dict[str, int]:
-        """Counts over all administrations."""
-        return {
-            "administrations": len(self.outcomes),
-            "failed": len(self.failures),
-            "fetched": sum(outcome.fetched for outcome in self.outcomes),
-            "new": sum(outcome.new for outcome in self.outcomes),
-            "changed": sum(outcome.changed for outcome in self.outcomes),
-            "unchanged": sum(outcome.unchanged for outcome in self.outcomes),
-            "skipped_by_settings": sum(sum(outcome.skipped_by_settings.values()) for outcome in self.outcomes),
-            "vraagposten_open": sum(outcome.vraagposten_open or 0 for outcome in self.outcomes),
-            "vraagposten_new": sum(outcome.vraagposten_new for outcome in self.outcomes),
-        }
-
-    def summary(self) -> dict[str, Any]:
-        """What the run history keeps: the totals and the failure lines."""
-        return {**self.totals(), "failures": self.failure_lines()[:50], "skipped": self.skipped}
-
-    def as_json(self) -> dict[str, Any]:
-        """The ``--json`` document."""
-        return {
-            "dry_run": self.dry_run,
-            "skipped": self.skipped,
-            "note": self.note,
-            "run_id": self.run_id,
-            "seconds": round(self.seconds, 3),
-            "exit_code": self.exit_code,
-            "totals": self.totals(),
-            "administrations": [outcome.as_json() for outcome in self.outcomes],
-        }
 
 
 def _parse_iso(text: str | None) -> datetime | None:
@@ -263,6 +152,7 @@ def plan_targets(
     from exactlink.store.links import get_link, list_admin_links
     from exactlink.store.meta import get_value
     from exactlink.store.relations import relation_exists
+    from exactlink.store.vraagposten_cursors import all_cursors
 
     window_days = settings.returns.window_days
     learned = dict(get_value(db, LEARNED_KEY) or {})
@@ -281,16 +171,15 @@ def plan_targets(
                 f"nothing to fetch for relation {relation}: {explain_empty_fetch(reason, relation=relation)}"
             )
     infos = all_admin_info(db)
+    cursors = all_cursors(db)
     targets = []
     for row in links:
         division = int(row["division"])
         info = infos.get(division, {})
         sbr_start = date.fromisoformat(row["sbr_start_date"]) if row.get("sbr_start_date") else None
         window_start = returns_window_start(today, sbr_start, window_days)
-        cached: tuple[str, ...] | None = None
-        checked_at = _parse_iso(info.get("vraagposten_checked_at"))
-        if checked_at is not None and now - checked_at < VRAAGPOSTEN_RECHECK:
-            cached = tuple(info.get("vraagposten_codes") or ())
+        configured = tuple(info.get("vraagposten_configured") or ())
+        cursor = cursors.get(division)
         targets.append(
             AdminTarget(
                 relation_number=row["relation_number"],
@@ -300,8 +189,9 @@ def plan_targets(
                 relation_linked=get_link(db, row["relation_number"]) is not None,
                 window_start=window_start,
                 first_fetch=row["backlog_fetched_at"] is None,
-                vraagposten_configured=tuple(info.get("vraagposten_configured") or ()),
-                vraagposten_cached=cached,
+                vraagposten_configured=configured,
+                cursor=cursor,
+                chart=_chart_to_read(cursor, configured, now),
                 had_older_returns=division_has_returns_before(db, division, window_start.isoformat()),
                 forms=learned,
             )
@@ -309,13 +199,21 @@ def plan_targets(
     return targets
 
 
+def _chart_to_read(cursor: VraagpostenCursor | None, configured: tuple[str, ...], now: datetime) -> str:
+    """``all`` when no choice was made yet or the configured codes changed, ``changes`` once a week, else ``none``."""
+    if cursor is None or cursor.gl_timestamp is None or cursor.configured != configured:
+        return "all"
+    checked_at = _parse_iso(cursor.gl_checked_at)
+    if checked_at is None or now - checked_at >= VRAAGPOSTEN_RECHECK:
+        return "changes"
+    return "none"
+
+
 # ---------------------------------------------------------------------------------------------------
 # The Exact calls for one administration (worker thread)
 
 
-def fetch_administration(
-    client: ExactClient, target: AdminTarget, settings: Settings, today: date, cancel: threading.Event | None = None
-) -> Fetched:
+def fetch_administration(client: ExactClient, target: AdminTarget, settings: Settings, today: date) -> Fetched:
     """Read one administration's returns in the window and, when processed, its vraagposten lines.
 
     Raises:
@@ -324,8 +222,6 @@ def fetch_administration(
     from exactlink.api.errors import ApiError
     from exactlink.domain.returns import window_is_closed
 
-    if cancel is not None and cancel.is_set():
-        raise _Cancelled("the run was stopped before this administration")
     result = Fetched()
     process = settings.returns
     if (process.process_vat or process.process_payroll) and not window_is_closed(target.window_start, today):
@@ -380,43 +276,56 @@ def _read_returns(client: ExactClient, target: AdminTarget, result: Fetched) -> 
     return _with_fallback(target, result, RETURNS_CREATED, filtered, windowed_here)
 
 
+def _since(timestamp: int | None) -> str:
+    return f"Timestamp gt {max(1, timestamp or 1)}L"
+
+
 def _fetch_vraagposten(client: ExactClient, target: AdminTarget, settings: Settings, result: Fetched) -> None:
+    """The vraagposten accounts (chart read only when due) and the lines changed since the cursor."""
     from exactlink.api import forms
-    from exactlink.api.odata import string_literal
-    from exactlink.domain.vraagposten import select_vraagposten_accounts
+    from exactlink.domain.return_records import LedgerLine, sync_timestamp
+    from exactlink.domain.vraagposten import select_vraagposten_accounts, vraagposten_accounts_after_changes
 
     division = target.division
-    codes = target.vraagposten_cached
-    if codes is None:
+    cursor = target.cursor
+    description = settings.returns.vraagposten_description
+    codes = cursor.codes if cursor is not None else ()
+    if target.chart != "none":
+        since = None if target.chart == "all" or cursor is None else cursor.gl_timestamp
         accounts = list(
             client.get_collection(
-                division, forms.GL_ACCOUNTS_SYNC_PATH, select=GL_ACCOUNT_SELECT, filter=forms.FROM_THE_START
+                division, forms.GL_ACCOUNTS_SYNC_PATH, select=GL_ACCOUNT_SELECT + ",Timestamp", filter=_since(since)
             )
         )
-        result.gl_choice = select_vraagposten_accounts(
-            accounts, target.vraagposten_configured, settings.returns.vraagposten_description
-        )
+        if since is None:
+            result.gl_choice = select_vraagposten_accounts(accounts, target.vraagposten_configured, description)
+        else:
+            assert cursor is not None
+            result.gl_choice = vraagposten_accounts_after_changes(
+                cursor.accounts, accounts, target.vraagposten_configured, description
+            )
+        result.gl_timestamp = max([since or 1, *(sync_timestamp(row.get("Timestamp")) for row in accounts)])
         codes = result.gl_choice.codes
     result.vraagposten_codes = tuple(codes)
     if not codes:
         return
-    wanted = set(codes)
-    condition = " or ".join(f"GLAccountCode eq {string_literal(code)}" for code in codes)
-    result.vraagposten_lines = _with_fallback(
-        target,
-        result,
-        forms.LINES_BY_CODE,
-        lambda: list(
-            client.get_collection(division, TRANSACTION_LINES_PATH, select=TRANSACTION_LINE_SELECT, filter=condition)
-        ),
-        lambda: [
-            line
-            for line in client.get_collection(
-                division, forms.TRANSACTION_LINES_SYNC_PATH, select=TRANSACTION_LINE_SELECT, filter=forms.FROM_THE_START
-            )
-            if str(line.get("GLAccountCode") or "").strip() in wanted
-        ],
+    result.lines_from_start = cursor is None or cursor.lines_timestamp is None or set(codes) != set(cursor.codes)
+    since = None if result.lines_from_start or cursor is None else cursor.lines_timestamp
+    rows = client.get_collection(
+        division, forms.TRANSACTION_LINES_SYNC_PATH, select=TRANSACTION_LINE_SELECT + ",Timestamp", filter=_since(since)
     )
+    wanted = set(codes)
+    lines: list[LedgerLine] = []
+    newest = since or 1
+    for row in rows:
+        line = LedgerLine.from_exact(division, row)
+        newest = max(newest, line.timestamp)
+        if line.gl_account_code in wanted:
+            lines.append(line)
+        elif not result.lines_from_start:
+            result.left_account_ids.append(line.id)  # it may have been on a vraagposten account before
+    result.changed_lines = lines
+    result.lines_timestamp = newest
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -433,16 +342,17 @@ def _exact_calendar_day(moment: datetime | None) -> date | None:
 
 def return_rows(
     target: AdminTarget, records: Iterable[dict[str, Any]], settings: Settings, outcome: AdminOutcome
-) -> list[dict[str, Any]]:
-    """The store rows for the returns the settings say to process; counts kinds on ``outcome``."""
+) -> list[ReturnRecord]:
+    """The store records for the returns the settings say to process; counts kinds on ``outcome``."""
     from exactlink.api.models import Return
+    from exactlink.domain.return_records import ReturnRecord
     from exactlink.domain.returns import ReturnKind, is_processed_by_settings, return_kind_of
 
     rows = []
     for record in records:
         kind = return_kind_of(record)
         parsed = Return.parse(record)
-        if kind is ReturnKind.UNKNOWN or not parsed.DocumentID:
+        if kind is ReturnKind.UNKNOWN or not parsed.DocumentID or parsed.Type is None:
             outcome.unknown += 1
             continue
         if not is_processed_by_settings(kind, settings.returns.process_vat, settings.returns.process_payroll):
@@ -450,67 +360,89 @@ def return_rows(
             continue
         outcome.kept[kind.value] += 1
         rows.append(
-            {
-                "document_id": parsed.DocumentID,
-                "request_id": parsed.Request,
-                "division": target.division,
-                "relation_number": target.relation_number,
-                "type": parsed.Type,
-                "kind": kind.value,
-                "status": parsed.Status,
-                "year": parsed.Year,
-                "period": parsed.Period,
-                "frequency": parsed.Frequency,
-                "period_description": parsed.PeriodDescription,
-                "amount": parsed.Amount,
-                "currency": parsed.Currency,
-                "due_date": _exact_calendar_day(parsed.DueDate),
-                "created": parsed.Created.isoformat(timespec="seconds") if parsed.Created else None,
-                "description": parsed.Description,
-                "view_url": record.get("DocumentViewUrl"),
-            }
+            ReturnRecord(
+                document_id=str(parsed.DocumentID).lower(),
+                request_id=parsed.Request,
+                division=target.division,
+                relation_number=target.relation_number,
+                type=parsed.Type,
+                kind=kind.value,
+                status=parsed.Status,
+                year=parsed.Year,
+                period=parsed.Period,
+                frequency=parsed.Frequency,
+                period_description=parsed.PeriodDescription,
+                amount=parsed.Amount,
+                currency=parsed.Currency,
+                due_date=_exact_calendar_day(parsed.DueDate),
+                created=parsed.Created.isoformat(timespec="seconds") if parsed.Created else None,
+                description=parsed.Description,
+                view_url=record.get("DocumentViewUrl"),
+            )
         )
     return rows
 
 
-def vraagpost_rows(target: AdminTarget, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The open vraagposten (see ``vraagposten_overview``) as store rows."""
+def vraagpost_rows(target: AdminTarget, lines: Iterable[dict[str, Any]]) -> list[VraagpostRecord]:
+    """The open vraagposten (see ``vraagposten_overview``) of the lines on the vraagposten accounts."""
+    from exactlink.domain.return_records import VraagpostRecord
     from exactlink.domain.vraagposten import vraagposten_overview
 
+    lines = list(lines)
     statuses = {str(line.get("ID") or "").lower(): line.get("Status") for line in lines}
     overview = vraagposten_overview(lines)
-    rows = [
-        {
-            "id": line.id,
-            "relation_number": target.relation_number,
-            "gl_account_code": line.gl_account_code,
-            "date": line.day,
-            "amount": float(line.amount),
-            "description": line.description,
-            "entry_number": line.entry_number,
-            "status": statuses.get(str(line.id or "").lower()),
-        }
+    return [
+        VraagpostRecord(
+            id=str(line.id).lower(),
+            relation_number=target.relation_number,
+            gl_account_code=line.gl_account_code,
+            date=line.day,
+            amount=float(line.amount),
+            description=line.description,
+            entry_number=line.entry_number,
+            status=statuses.get(str(line.id or "").lower()),
+        )
         for line in overview.open_lines
         if line.id
     ]
-    return rows
 
 
-def _preview_counts(db: sqlite_utils.Database, rows: list[dict[str, Any]], outcome: AdminOutcome) -> None:
+def _preview_counts(db: sqlite_utils.Database, rows: list[ReturnRecord], outcome: AdminOutcome) -> None:
     """For a dry run: how the rows compare with the mirror, without writing."""
     from exactlink.store.returns import RETURN_COLUMNS, get_return
 
     for row in rows:
-        stored = get_return(db, str(row["document_id"]))
+        stored = get_return(db, row.document_id)
         if stored is None:
             outcome.new += 1
             continue
-        values = {name: row[name] for name in RETURN_COLUMNS if name in row}
+        values = {name: getattr(row, name) for name in RETURN_COLUMNS}
         values = {name: value.isoformat() if isinstance(value, date) else value for name, value in values.items()}
         if any(stored[name] != value for name, value in values.items()):
             outcome.changed += 1
         else:
             outcome.unchanged += 1
+
+
+def _lines_after(db: sqlite_utils.Database, target: AdminTarget, fetched: Fetched) -> list[LedgerLine]:
+    """Every line on the vraagposten accounts once this run's changes are applied (in memory)."""
+    from exactlink.store.vraagposten_cursors import ledger_lines
+
+    changed = fetched.changed_lines or []
+    if fetched.lines_from_start:
+        return list(changed)
+    gone = set(fetched.left_account_ids) | {line.id for line in changed}
+    return [line for line in ledger_lines(db, target.division) if line.id not in gone] + list(changed)
+
+
+def _lines_changed(db: sqlite_utils.Database, target: AdminTarget, fetched: Fetched) -> bool:
+    """Whether the lines on the vraagposten accounts differ from the kept ones (lines changed on other accounts,
+    the usual case, do not count unless they were on a vraagposten account before)."""
+    from exactlink.store.vraagposten_cursors import count_kept_lines
+
+    if fetched.lines_from_start or fetched.changed_lines:
+        return True
+    return bool(fetched.left_account_ids) and count_kept_lines(db, target.division, fetched.left_account_ids) > 0
 
 
 def store_administration(
@@ -521,62 +453,120 @@ def store_administration(
     today: date,
     *,
     dry_run: bool = False,
+    now: str | None = None,
 ) -> AdminOutcome:
-    """Write one administration's results in one transaction (nothing in a dry run) and explain them."""
-    from exactlink.domain.returns import backlog_explanation
+    """Write one administration's results in one transaction (nothing in a dry run) and explain them.
+
+    When no vraagposten line changed since the cursor, the open items are not worked out again: the ones
+    stored stand, and the write is a handful of batched statements.
+    """
     from exactlink.store.admin import update_admin_info
     from exactlink.store.db import now_iso, transaction
     from exactlink.store.links import mark_backlog_fetched
-    from exactlink.store.returns import upsert_returns, upsert_vraagposten
+    from exactlink.store.returns import count_open_vraagposten, upsert_returns, upsert_vraagposten
+    from exactlink.store.vraagposten_cursors import apply_ledger_changes, save_cursor
 
+    stamp = now or now_iso()
     outcome = AdminOutcome(
         target.relation_number, target.relation_name, target.division, target.division_name, target.window_start
     )
     outcome.fetched = len(fetched.returns)
     rows = return_rows(target, fetched.returns, settings, outcome)
-    open_rows: list[dict[str, Any]] | None = None
-    if fetched.vraagposten_lines is not None:
-        open_rows = vraagpost_rows(target, fetched.vraagposten_lines)
+    lines_read = fetched.changed_lines is not None
+    open_rows: list[VraagpostRecord] | None = None
+    if lines_read and _lines_changed(db, target, fetched):
+        open_rows = vraagpost_rows(target, (line.as_exact() for line in _lines_after(db, target, fetched)))
         outcome.vraagposten_open = len(open_rows)
+    elif lines_read:
+        outcome.vraagposten_open = count_open_vraagposten(db, target.division)
+    elif fetched.gl_choice is not None and not fetched.vraagposten_codes:
+        open_rows = []  # no vraagposten account (any more): nothing is open
+        outcome.vraagposten_open = 0
     outcome.vraagposten_accounts = fetched.vraagposten_codes
     if fetched.gl_choice is not None:
         outcome.vraagposten_note = fetched.gl_choice.problem()
     if fetched.vraagposten_error:
         outcome.error = f"vraagposten could not be read: {fetched.vraagposten_error}"
-    _explain(target, settings, today, outcome)
+    explain_outcome(
+        outcome,
+        returns_processed=settings.returns.process_vat or settings.returns.process_payroll,
+        relation_linked=target.relation_linked,
+        today=today,
+        had_older_returns=target.had_older_returns,
+    )
     if dry_run:
         _preview_counts(db, rows, outcome)
         return outcome
     with transaction(db):
         counts = upsert_returns(db, rows)
         outcome.new, outcome.changed, outcome.unchanged = counts.new, counts.changed, counts.unchanged
+        if lines_read:
+            apply_ledger_changes(
+                db,
+                target.division,
+                fetched.changed_lines or [],
+                fetched.left_account_ids,
+                from_start=fetched.lines_from_start,
+            )
         if open_rows is not None:
             outcome.vraagposten_new = upsert_vraagposten(db, target.division, open_rows, complete=True).new
+        _save_vraagposten_cursor(db, target, fetched, stamp, save_cursor)
         info: dict[str, Any] = {
-            "last_fetch_at": now_iso(),
+            "last_fetch_at": stamp,
             "last_fetch_note": outcome.empty_reason,
             "last_fetch_error": outcome.error,
-            "last_fetch_failed_at": now_iso() if outcome.error else None,
+            "last_fetch_failed_at": stamp if outcome.error else None,
         }
         if fetched.gl_choice is not None:
-            info.update(
-                vraagposten_codes=list(fetched.gl_choice.codes),
-                vraagposten_source=fetched.gl_choice.source.value,
-                vraagposten_problem=fetched.gl_choice.problem(),
-                vraagposten_checked_at=now_iso(),
-            )
+            info["vraagposten_codes"] = list(fetched.gl_choice.codes)
         update_admin_info(db, target.division, **info)
         if fetched.learned:
             remember_forms(db, fetched.learned)
         if target.first_fetch and fetched.returns_called:
             mark_backlog_fetched(db, target.relation_number)
             if outcome.kept:
-                count = sum(outcome.kept.values())
-                outcome.backlog = (
-                    f"{count} return{'s' if count != 1 else ''} of relation {target.relation_number} arrived at "
-                    "once: " + backlog_explanation(target.relation_number, settings.returns.window_days)
+                outcome.backlog = backlog_note(
+                    target.relation_number, sum(outcome.kept.values()), settings.returns.window_days
                 )
     return outcome
+
+
+def _save_vraagposten_cursor(
+    db: sqlite_utils.Database,
+    target: AdminTarget,
+    fetched: Fetched,
+    stamp: str,
+    save: Callable[[sqlite_utils.Database, VraagpostenCursor], None],
+) -> None:
+    """Move the administration's cursors past what this run read (nothing read: nothing moves)."""
+    from dataclasses import replace
+
+    from exactlink.store.vraagposten_cursors import VraagpostenCursor
+
+    if fetched.gl_choice is None and fetched.changed_lines is None:
+        return
+    if (
+        fetched.gl_choice is None
+        and target.cursor is not None
+        and fetched.lines_timestamp == target.cursor.lines_timestamp
+    ):
+        return  # nothing moved: the hourly steady state writes no cursor
+    cursor = target.cursor or VraagpostenCursor(target.division)
+    if fetched.gl_choice is not None:
+        cursor = replace(
+            cursor,
+            configured=target.vraagposten_configured,
+            accounts=fetched.gl_choice.accounts,
+            source=fetched.gl_choice.source.value,
+            problem=fetched.gl_choice.problem(),
+            gl_timestamp=fetched.gl_timestamp,
+            gl_checked_at=stamp,
+        )
+        if not fetched.gl_choice.codes:
+            cursor = replace(cursor, lines_timestamp=None, lines_read_at=None)
+    if fetched.changed_lines is not None:
+        cursor = replace(cursor, lines_timestamp=fetched.lines_timestamp, lines_read_at=stamp)
+    save(db, cursor)
 
 
 def remember_forms(db: sqlite_utils.Database, learned: dict[str, str]) -> dict[str, str]:
@@ -589,98 +579,74 @@ def remember_forms(db: sqlite_utils.Database, learned: dict[str, str]) -> dict[s
     return forms
 
 
-def _explain(target: AdminTarget, settings: Settings, today: date, outcome: AdminOutcome) -> None:
-    """Say why an administration yielded no returns, in plain words."""
-    from exactlink.domain.returns import diagnose_empty_fetch, explain_empty_fetch
-
-    if not (settings.returns.process_vat or settings.returns.process_payroll):
-        outcome.note = "VAT and payroll returns are switched off (returns.process_vat, returns.process_payroll)"
-        return
-    if outcome.kept:
-        return
-    if outcome.fetched and not outcome.kept and not outcome.skipped_by_settings:
-        outcome.note = (
-            f"{outcome.unknown} return(s) found of a type exactlink does not know (not VAT, ICP or payroll); "
-            "they were not stored"
-        )
-        return
-    if outcome.fetched and not outcome.kept:
-        skipped = ", ".join(f"{count} {kind}" for kind, count in sorted(outcome.skipped_by_settings.items()))
-        outcome.note = f"returns found ({skipped}) are not processed: the settings switch that kind off"
-        return
-    reason = diagnose_empty_fetch(
-        relation_linked=target.relation_linked,
-        administration_linked=True,
-        window_start=target.window_start,
-        today=today,
-        any_returns_in_administration=True if target.had_older_returns else None,
-    )
-    outcome.empty_reason = reason.value
-    outcome.note = explain_empty_fetch(reason, window_start=target.window_start, relation=target.relation_number)
-
-
 # ---------------------------------------------------------------------------------------------------
 # The run
 
 
-def _skipped_outcome(target: AdminTarget, today: date) -> AdminOutcome:
-    """An administration whose relation lost its account link: nothing is fetched (the FAQ's first answer)."""
-    from exactlink.domain.returns import EmptyReason, explain_empty_fetch
+class Pace:
+    """How many administrations the run works on at once, chosen from the pace measured so far.
 
-    outcome = AdminOutcome(
-        target.relation_number, target.relation_name, target.division, target.division_name, target.window_start
-    )
-    outcome.empty_reason = EmptyReason.NO_RELATION_LINK.value
-    outcome.note = explain_empty_fetch(EmptyReason.NO_RELATION_LINK, relation=target.relation_number)
-    return outcome
+    Worker threads report each administration's wall time; ``at_once()`` (asked before each administration
+    starts) applies ``exactlink.domain.run_concurrency`` to what remains of the run's 10 minutes.
+    """
+
+    def __init__(self, setting: int | str, planned: int, started: float, clock: Callable[[], float]) -> None:
+        self.setting = setting
+        self.planned = planned
+        self.started = started
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._done = 0
+        self._busy_seconds = 0.0
+        self.chosen = 0  # the most administrations at once this run chose
+
+    def finished(self, seconds: float) -> None:
+        """One administration's calls took ``seconds``."""
+        with self._lock:
+            self._done += 1
+            self._busy_seconds += seconds
+
+    def at_once(self) -> int:
+        """The number of administrations to work on at once from now on."""
+        from exactlink.domain.run_concurrency import RUN_BUDGET_SECONDS, divisions_at_once
+
+        with self._lock:
+            seconds_each = self._busy_seconds / self._done if self._done else None
+            number = divisions_at_once(
+                self.setting,  # type: ignore[arg-type]
+                remaining=self.planned - self._done,
+                seconds_each=seconds_each,
+                seconds_left=RUN_BUDGET_SECONDS - (self._clock() - self.started),
+            )
+            if number > self.chosen:
+                if self.chosen:
+                    log.info(
+                        "fetch-returns: %d administrations at once (was %d) to finish in time", number, self.chosen
+                    )
+                self.chosen = number
+            return number
 
 
-def _run_concurrently(
-    client: ExactClient,
-    targets: list[AdminTarget],
-    settings: Settings,
-    today: date,
-    handle: Callable[[AdminTarget, Fetched | None, ExactlinkError | None], None],
-) -> None:
-    """Fetch every target in worker threads; ``handle`` runs in this thread as each one finishes."""
-    from exactlink.api.concurrency import for_each_division
+def _fetch_all(
+    client: ExactClient, targets: list[AdminTarget], settings: Settings, today: date, pace: Pace
+) -> Iterator[tuple[AdminTarget, Fetched | None, ExactlinkError | None]]:
+    """Fetch every target in worker threads (``exactlink.api.concurrency``); yields in the calling thread."""
+    from exactlink.api.concurrency import each_division_done
+    from exactlink.domain.run_concurrency import MOST_AT_ONCE
 
     by_division = {target.division: target for target in targets}
-    done: queue.Queue[tuple[int, Fetched | None, ExactlinkError | None] | None] = queue.Queue()
-    cancel = threading.Event()
-    failure: list[BaseException] = []
 
     def work(division: int) -> Fetched:
-        return fetch_administration(client, by_division[division], settings, today, cancel)
-
-    def runner() -> None:
+        started = time.monotonic()
         try:
-            for_each_division(
-                list(by_division),
-                work,
-                max_workers=settings.exact.max_concurrent_divisions,
-                on_done=lambda division, value, error: done.put((division, value, error)),
-            )
-        except BaseException as exc:  # handed to the calling thread below
-            failure.append(exc)
+            return fetch_administration(client, by_division[division], settings, today)
         finally:
-            done.put(None)
+            pace.finished(time.monotonic() - started)
 
-    thread = threading.Thread(target=runner, name="fetch-returns", daemon=True)
-    thread.start()
-    try:
-        while (item := done.get()) is not None:
-            division, value, error = item
-            handle(by_division[division], value, error)
-    except BaseException:
-        cancel.set()
-        raise
-    finally:
-        if cancel.is_set():
-            thread.join(timeout=30)
-    thread.join()
-    if failure:
-        raise failure[0]
+    for division, fetched, error in each_division_done(
+        list(by_division), work, max_workers=pace.at_once, most=MOST_AT_ONCE
+    ):
+        yield by_division[division], fetched, error
 
 
 def _settle(
@@ -692,11 +658,12 @@ def _settle(
     today: date,
     *,
     dry_run: bool,
+    now: str | None = None,
 ) -> AdminOutcome:
     """Store one administration's results, or record why it failed."""
     if fetched is not None:
         try:
-            return store_administration(db, target, fetched, settings, today, dry_run=dry_run)
+            return store_administration(db, target, fetched, settings, today, dry_run=dry_run, now=now)
         except ValueError as problem:  # an answer that does not fit Exact's documented fields
             log.warning("administration %s: unreadable answer: %s", target.division, problem)
             error = ExactlinkError(f"Exact Online's answer could not be read ({type(problem).__name__})")
@@ -774,14 +741,24 @@ def _fetch(
     run.begin()
     report.run_id = run.id
     reachable = [target for target in targets if target.relation_linked]
-    report.outcomes.extend(_skipped_outcome(target, today) for target in targets if not target.relation_linked)
+    report.outcomes.extend(
+        unlinked_relation_outcome(
+            target.relation_number, target.relation_name, target.division, target.division_name, target.window_start
+        )
+        for target in targets
+        if not target.relation_linked
+    )
+    pace = Pace(settings.exact.max_concurrent_divisions, len(reachable), time.monotonic(), time.monotonic)
+    stamp = moment.astimezone(UTC).isoformat(timespec="seconds")
     with ws.client() as client, ws.output.progress("Fetching returns", len(reachable), show=show_progress) as advance:
-
-        def handle(target: AdminTarget, fetched: Fetched | None, error: ExactlinkError | None) -> None:
-            report.outcomes.append(_settle(db, target, fetched, error, settings, today, dry_run=dry_run))
+        client.limiter.kind = "hourly"
+        for target, fetched, error in _fetch_all(client, reachable, settings, today, pace):
+            cpu_before = time.thread_time()
+            report.outcomes.append(_settle(db, target, fetched, error, settings, today, dry_run=dry_run, now=stamp))
+            report.write_cpu_seconds += time.thread_time() - cpu_before
             advance()
-
-        _run_concurrently(client, reachable, settings, today, handle)
+    report.concurrency = {"setting": settings.exact.max_concurrent_divisions, "most_at_once": pace.chosen}
+    log.info("fetch-returns: at most %d administrations at once (%s)", pace.chosen, pace.setting)
     report.outcomes.sort(key=lambda outcome: (outcome.relation_number, outcome.division))
     run.finish(report.exit_code, report.summary())
     return report

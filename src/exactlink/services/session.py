@@ -12,12 +12,12 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from exactlink.errors import ConfigError
+from exactlink.errors import ConfigError, ExactlinkError
 
 if TYPE_CHECKING:
     from exactlink.api.budget import ErrorBudget
     from exactlink.api.client import ExactClient
-    from exactlink.api.ratelimit import RateLimitLog
+    from exactlink.api.ratelimit import RateLimitLog, SharedWindows
     from exactlink.auth.oauth import OAuthApp, OAuthClient
     from exactlink.auth.session import TokenProvider
     from exactlink.auth.tokens import TokenStore
@@ -151,6 +151,28 @@ def rate_limit_log() -> RateLimitLog:
     return RateLimitLog(paths.state_dir / "rate-limits.json", paths.lock_file("rate-limits"))
 
 
+def live_windows() -> SharedWindows:
+    """The live minute and day of the office administration, shared by every running process."""
+    from exactlink.api.ratelimit import SharedWindows
+    from exactlink.paths import get_paths
+
+    return SharedWindows(get_paths().state_dir / "rate-limits.live")
+
+
+def _office_division(ws: Workspace) -> int | None:
+    """The office administration (its budget is shared live by every process), when one was chosen."""
+    from exactlink.paths import get_paths
+    from exactlink.store.meta import get_office
+
+    if not (ws.database or get_paths().database).exists():
+        return None  # nothing chosen yet (login, tenant select): no database is created for the question
+    try:
+        office = get_office(ws.db)
+    except ExactlinkError:  # no usable database: the client still works, without the live share
+        return None
+    return office.division if office is not None else None
+
+
 def open_client(ws: Workspace, *, store: TokenStore | None = None) -> ExactClient:
     """An authenticated ``ExactClient`` for the configured site; close it (or use ``with``) when done.
 
@@ -172,6 +194,7 @@ def open_client(ws: Workspace, *, store: TokenStore | None = None) -> ExactClien
         raise not_logged_in()
     provider = token_provider(ws, store)
     shared_limits = rate_limit_log()
+    office = _office_division(ws)
     return ExactClient(
         settings.exact.effective_base_url,
         provider,
@@ -179,7 +202,13 @@ def open_client(ws: Workspace, *, store: TokenStore | None = None) -> ExactClien
         timeout=settings.exact.timeout_seconds,
         max_answer_bytes=settings.exact.max_answer_bytes,
         max_pages=settings.exact.max_pages,
-        limiter=RateLimiter(clock=ws.clock.time, sleep=ws.sleep, known=shared_limits.read()),
+        limiter=RateLimiter(
+            clock=ws.clock.time,
+            sleep=ws.sleep,
+            known=shared_limits.read(),
+            shared=live_windows(),
+            live=() if office is None else (office,),
+        ),
         budget=error_budget(ws),
         rate_log=shared_limits,
         sleep=ws.sleep,

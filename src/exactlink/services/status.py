@@ -73,7 +73,7 @@ def login_status(ws: Workspace) -> dict[str, Any]:
 
 def status_report(ws: Workspace, *, runs: int = 5) -> dict[str, Any]:
     """The whole ``status`` document (see the module docstring)."""
-    from exactlink.services.session import error_budget, rate_limit_log
+    from exactlink.services.session import error_budget, live_windows, rate_limit_log
     from exactlink.services.tenant import current_office, office_json
     from exactlink.store.accounts import accounts_gone
     from exactlink.store.runs import last_runs
@@ -89,6 +89,8 @@ def status_report(ws: Workspace, *, runs: int = 5) -> dict[str, Any]:
     )
     report["last_runs"] = last_runs(ws.db, runs)
     report["api_budget"] = [_budget_row(key, state, now) for key, state in sorted(rate_limit_log().read().items())]
+    office = report["office"]
+    report["office_calls_today"] = live_windows().used_today(str(office["division"]), now) if office else {}
     budget = error_budget(ws)
     report["error_budget"] = [
         {"division": key.split("|", 1)[0], "endpoint": key.split("|", 1)[1], "failures": count, "limit": budget.limit}
@@ -159,6 +161,10 @@ def status_lines(report: dict[str, Any], *, verbose: bool = False, zone: str = "
     budget = report.get("api_budget", [])
     if not verbose:
         lines.extend(budget_lines(budget, office["division"] if office else None))
+    used = report.get("office_calls_today") or {}
+    if used:
+        kinds = ", ".join(f"{used.get(kind, 0):,} {kind}" for kind in ("hourly", "interactive", "bulk"))
+        lines.append(f"calls on the office administration today: {kinds}")
     for row in budget if verbose else []:
         lines.append(
             f"API budget {row['division']}: {row['minutely_remaining']}/{row['minutely_limit']} this minute, "

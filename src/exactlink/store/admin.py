@@ -2,13 +2,14 @@
 
 Kept as one JSON value per administration in the ``meta`` table (key ``administration.<division>``), so
 no schema change is needed: the administration's name (for listings), the vraagposten G/L account
-codes configured for it, the codes chosen the last time ``financial/GLAccounts`` was read (a cache, so
-an hourly run does not read the chart of accounts again), and what the last fetch found.
+codes configured for it, the codes chosen last (for ``link-admin list``), and what the last fetch found.
+The vraagposten choice itself and its sync cursors live in ``vraagposten_cursors``
+(``exactlink.store.vraagposten_cursors``).
 
 Known fields: ``name``, ``vraagposten_configured`` (list of codes), ``vraagposten_codes`` (list),
-``vraagposten_source`` (``configured``/``description``), ``vraagposten_problem`` (text or None),
-``vraagposten_checked_at`` (UTC ISO), ``last_fetch_at``, ``last_fetch_note``, and ``last_fetch_error`` with
-``last_fetch_failed_at`` while the administration's last fetch failed (the overview page shows them).
+``last_fetch_at``, ``last_fetch_note``, and ``last_fetch_error`` with ``last_fetch_failed_at`` while the
+administration's last fetch failed (the overview page shows them); ``vraagposten_source``,
+``vraagposten_problem`` and ``vraagposten_checked_at`` are what earlier versions wrote (no longer written).
 """
 
 from __future__ import annotations

@@ -341,3 +341,40 @@ def m006_feedback_refused(db: sqlite_utils.Database) -> None:
         "INSERT INTO return_status_history (document_id, status, seen_at) SELECT * FROM _history_kept",
         "DROP TABLE _history_kept",
     )
+
+
+@migration
+def m007_vraagposten_cursors(db: sqlite_utils.Database) -> None:
+    """Per administration: the sync cursors and G/L choice of its vraagposten, and the lines on those accounts.
+
+    An hourly ``fetch-returns`` then reads only what changed since the cursor (``Timestamp gt N``) and decides
+    which lines are open over every line kept here.
+    """
+    _run(
+        db,
+        """CREATE TABLE vraagposten_cursors (
+            division INTEGER PRIMARY KEY,
+            configured TEXT NOT NULL DEFAULT '[]',
+            accounts TEXT NOT NULL DEFAULT '[]',
+            source TEXT,
+            problem TEXT,
+            gl_timestamp INTEGER,
+            gl_checked_at TEXT,
+            lines_timestamp INTEGER,
+            lines_read_at TEXT
+        )""",
+        """CREATE TABLE vraagposten_ledger (
+            id TEXT PRIMARY KEY,
+            division INTEGER NOT NULL,
+            gl_account_code TEXT NOT NULL,
+            timestamp INTEGER NOT NULL,
+            entry_id TEXT,
+            entry_number INTEGER,
+            date TEXT,
+            amount TEXT,
+            description TEXT,
+            line_number INTEGER,
+            status INTEGER
+        )""",
+        "CREATE INDEX vraagposten_ledger_division ON vraagposten_ledger (division)",
+    )

@@ -16,44 +16,21 @@ with that message and not retried until a fetch sees the return change in Exact,
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+from exactlink.domain.return_records import ReturnRecord, VraagpostRecord, columns
 from exactlink.errors import ExactlinkError
 from exactlink.store.db import now_iso, to_json, transaction
 
 if TYPE_CHECKING:
     import sqlite_utils
 
-# The columns that come from Exact Online (everything but the local bookkeeping).
-RETURN_COLUMNS: tuple[str, ...] = (
-    "request_id",
-    "division",
-    "relation_number",
-    "type",
-    "kind",
-    "status",
-    "year",
-    "period",
-    "frequency",
-    "period_description",
-    "amount",
-    "currency",
-    "due_date",
-    "created",
-    "description",
-    "view_url",
-)
-VRAAGPOST_COLUMNS: tuple[str, ...] = (
-    "relation_number",
-    "gl_account_code",
-    "date",
-    "amount",
-    "description",
-    "entry_number",
-    "status",
-)
+# The columns that come from Exact Online (everything but the local bookkeeping), from the records' declaration.
+RETURN_COLUMNS: tuple[str, ...] = tuple(name for name in columns(ReturnRecord) if name != "document_id")
+VRAAGPOST_COLUMNS: tuple[str, ...] = tuple(name for name in columns(VraagpostRecord) if name != "id")
 LOCAL_STATUSES = ("new", "processed", "rejected")
 # A change to any of these (seen by a fetch) may mean the office fixed what Exact refused feedback for.
 _REOPENS_REFUSED = tuple(column for column in RETURN_COLUMNS if column not in ("relation_number", "view_url"))
@@ -113,65 +90,96 @@ def _checked_values(row: Mapping[str, Any], key: str, columns: tuple[str, ...], 
     return {name: _value(row[name]) for name in columns if name in row}
 
 
-def _insert_or_update(
+_RECORD_FIELDS = {ReturnRecord: columns(ReturnRecord), VraagpostRecord: columns(VraagpostRecord)}
+
+
+def _as_mapping(row: Mapping[str, Any] | ReturnRecord | VraagpostRecord) -> Mapping[str, Any]:
+    names = _RECORD_FIELDS.get(type(row))
+    if names is not None:
+        return {name: getattr(row, name) for name in names}  # shallow: dataclasses.asdict deep-copies
+    return row  # type: ignore[return-value]
+
+
+def _atomic(db: sqlite_utils.Database) -> AbstractContextManager[Any]:
+    """A transaction of its own, or none inside the caller's (no savepoint: the caller's rolls back as one)."""
+    return nullcontext() if db.conn.in_transaction else transaction(db)
+
+
+def _stored_by_key(
+    db: sqlite_utils.Database, table: str, key_column: str, keys: list[str]
+) -> dict[str, dict[str, Any]]:
+    """The stored rows among ``keys``, in one statement."""
+    if not keys:
+        return {}
+    sql = f"SELECT * FROM {table} WHERE {key_column} IN (SELECT value FROM json_each(?))"
+    return {str(row[key_column]): row for row in _rows(db, sql, (to_json(keys),))}
+
+
+def _write_batch(
     db: sqlite_utils.Database,
     table: str,
     key_column: str,
-    key: str,
-    values: dict[str, Any],
+    batch: dict[str, dict[str, Any]],
+    stored: dict[str, dict[str, Any]],
     now: str,
     *,
     on_insert: dict[str, Any] | None = None,
     on_update: dict[str, Any] | None = None,
-) -> tuple[dict[str, Any] | None, dict[str, Any]]:
-    """Insert the row, or update the values that differ; ``(the row as it was, or None when new, the changes)``.
+) -> None:
+    """Insert the new rows and update the known ones with batched statements (one per column set).
 
     Both stamp ``last_seen_at`` (an insert ``first_seen_at`` too); ``on_insert``/``on_update`` are set besides.
     """
-    stored = _rows(db, f"SELECT * FROM {table} WHERE {key_column} = ?", (key,))
-    if not stored:
-        row = {key_column: key, **(on_insert or {}), **values, "first_seen_at": now, "last_seen_at": now}
-        db.conn.execute(
-            f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", list(row.values())
-        )
-        return None, values
-    changed = {name: value for name, value in values.items() if stored[0][name] != value}
-    assignments = {**changed, "last_seen_at": now, **(on_update or {})}
-    db.conn.execute(
-        f"UPDATE {table} SET {', '.join(f'{name} = ?' for name in assignments)} WHERE {key_column} = ?",
-        [*assignments.values(), key],
-    )
-    return stored[0], changed
+    inserts: dict[tuple[str, ...], list[list[Any]]] = {}
+    updates: dict[tuple[str, ...], list[list[Any]]] = {}
+    for key, values in batch.items():
+        if key in stored:
+            assignments = {**values, "last_seen_at": now, **(on_update or {})}
+            updates.setdefault(tuple(assignments), []).append([*assignments.values(), key])
+        else:
+            row = {key_column: key, **(on_insert or {}), **values, "first_seen_at": now, "last_seen_at": now}
+            inserts.setdefault(tuple(row), []).append(list(row.values()))
+    for names, params in inserts.items():
+        db.conn.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})", params)
+    for names, params in updates.items():
+        assignments_sql = ", ".join(f"{name} = ?" for name in names)
+        db.conn.executemany(f"UPDATE {table} SET {assignments_sql} WHERE {key_column} = ?", params)
 
 
-def upsert_returns(db: sqlite_utils.Database, rows: Iterable[Mapping[str, Any]]) -> UpsertCounts:
+def upsert_returns(db: sqlite_utils.Database, rows: Iterable[ReturnRecord | Mapping[str, Any]]) -> UpsertCounts:
     """Insert new returns, update changed ones, and record every newly seen status; all in one transaction.
 
-    Each row has ``document_id`` plus any of ``RETURN_COLUMNS`` (``division``, ``type`` and ``kind`` are
-    required for a new return). Dates may be ``date``/``datetime`` objects or ISO text.
+    Each row is a :class:`ReturnRecord`, or a mapping with ``document_id`` plus any of ``RETURN_COLUMNS``
+    (``division``, ``type`` and ``kind`` are required for a new return; dates as ``date`` or ISO text). The
+    writes are batched: a handful of statements per call, whatever the number of rows.
     """
     counts = UpsertCounts()
     now = now_iso()
-    with transaction(db):
-        for row in rows:
-            values = _checked_values(row, "document_id", RETURN_COLUMNS, "return")
-            document_id = str(row["document_id"]).lower()
-            stored, changed = _insert_or_update(db, "returns", "document_id", document_id, values, now)
-            counts.count(document_id, new=stored is None, changed=bool(changed))
-            if stored is not None and stored["feedback_state"] == "refused" and set(changed) & set(_REOPENS_REFUSED):
-                db.conn.execute(
-                    "UPDATE returns SET feedback_state = 'pending', feedback_message = ? WHERE document_id = ?",
-                    (
-                        f"changed in Exact Online since it refused the feedback ({stored['feedback_message']})",
-                        document_id,
-                    ),
-                )
-            if values.get("status") is not None:
-                db.conn.execute(
-                    "INSERT INTO return_status_history (document_id, status, seen_at) VALUES (?, ?, ?) "
-                    "ON CONFLICT (document_id, status) DO NOTHING",
-                    (document_id, int(values["status"]), now),
-                )
+    batch: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        mapping = _as_mapping(row)
+        batch[str(mapping["document_id"]).lower()] = _checked_values(mapping, "document_id", RETURN_COLUMNS, "return")
+    if not batch:
+        return counts
+    with _atomic(db):
+        stored = _stored_by_key(db, "returns", "document_id", list(batch))
+        reopened: list[tuple[str, str]] = []
+        for document_id, values in batch.items():
+            before = stored.get(document_id)
+            changed = set() if before is None else {name for name, value in values.items() if before[name] != value}
+            counts.count(document_id, new=before is None, changed=bool(changed))
+            if before is not None and before["feedback_state"] == "refused" and changed & set(_REOPENS_REFUSED):
+                message = f"changed in Exact Online since it refused the feedback ({before['feedback_message']})"
+                reopened.append((message, document_id))
+        _write_batch(db, "returns", "document_id", batch, stored, now)
+        db.conn.executemany(
+            "UPDATE returns SET feedback_state = 'pending', feedback_message = ? WHERE document_id = ?", reopened
+        )
+        db.conn.executemany(
+            "INSERT INTO return_status_history (document_id, status, seen_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (document_id, status) DO NOTHING",
+            [(key, int(values["status"]), now) for key, values in batch.items() if values.get("status") is not None],
+        )
     return counts
 
 
@@ -376,39 +384,40 @@ def record_feedback(
 
 
 def upsert_vraagposten(
-    db: sqlite_utils.Database, division: int, rows: Iterable[Mapping[str, Any]], *, complete: bool = True
+    db: sqlite_utils.Database,
+    division: int,
+    rows: Iterable[VraagpostRecord | Mapping[str, Any]],
+    *,
+    complete: bool = True,
 ) -> UpsertCounts:
     """Insert or update the open vraagposten lines of ``division`` (keyed by ``id``, the transaction line id).
 
     With ``complete`` (the rows are every open line of the division's suspense accounts), lines seen
-    before and missing now are marked ``cleared``; a line that comes back is open again.
+    before and missing now are marked ``cleared``; a line that comes back is open again. Batched like
+    :func:`upsert_returns`.
     """
     counts = UpsertCounts()
     now = now_iso()
     division = int(division)
-    seen: list[str] = []
-    with transaction(db):
-        for row in rows:
-            values = _checked_values(row, "id", VRAAGPOST_COLUMNS, "vraagpost")
-            line_id = str(row["id"]).lower()
-            seen.append(line_id)
-            stored, changed = _insert_or_update(
-                db,
-                "vraagposten",
-                "id",
-                line_id,
-                values,
-                now,
-                on_insert={"division": division},
-                on_update={"cleared": 0},
-            )
-            reopened = stored is not None and bool(stored["cleared"])
-            counts.count(line_id, new=stored is None, changed=bool(changed) or reopened)
+    batch: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        mapping = _as_mapping(row)
+        batch[str(mapping["id"]).lower()] = _checked_values(mapping, "id", VRAAGPOST_COLUMNS, "vraagpost")
+    with _atomic(db):
+        stored = _stored_by_key(db, "vraagposten", "id", list(batch))
+        for line_id, values in batch.items():
+            before = stored.get(line_id)
+            changed = before is not None and any(before[name] != value for name, value in values.items())
+            reopened = before is not None and bool(before["cleared"])
+            counts.count(line_id, new=before is None, changed=changed or reopened)
+        _write_batch(
+            db, "vraagposten", "id", batch, stored, now, on_insert={"division": division}, on_update={"cleared": 0}
+        )
         if complete:
             db.conn.execute(
                 "UPDATE vraagposten SET cleared = 1 WHERE division = ? AND cleared = 0 "
                 "AND id NOT IN (SELECT value FROM json_each(?))",
-                (division, to_json(seen)),
+                (division, to_json(list(batch))),
             )
     return counts
 
@@ -439,3 +448,9 @@ def list_vraagposten(
     for row in rows:
         row["cleared"] = bool(row["cleared"])
     return rows
+
+
+def count_open_vraagposten(db: sqlite_utils.Database, division: int) -> int:
+    """How many vraagposten of ``division`` are open."""
+    row = db.conn.execute("SELECT count(*) FROM vraagposten WHERE division = ? AND cleared = 0", (int(division),))
+    return int(row.fetchone()[0])
