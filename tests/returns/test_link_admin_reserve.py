@@ -8,6 +8,7 @@ command links the rest: every pair once, no duplicate SolutionLink.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -55,9 +56,11 @@ def test_bulk_linking_stops_at_the_reserve_and_goes_on_the_next_day(
     assert report["counts"]["deferred"] == len(pairs) - linked
     assert (stopped["done"], stopped["total"], stopped["reserve_calls"]) == (linked, len(pairs), RESERVE)
     assert text.exit_code == 3
-    assert f"stopped at the day's reserve ({RESERVE_PERCENT} % of the office administration's calls" in text.stderr
-    assert f"{linked} of {len(pairs)} linked; run the same command again after" in text.stderr
-    assert "(Europe/Amsterdam), when the day limit resets" in text.stderr
+    assert f"stopped at the day's reserve: {linked} of {len(pairs)} linked\n" in text.stderr
+    assert f"({RESERVE_PERCENT} % of the office administration's calls stay for match, sync" in text.stderr
+    assert re.search(
+        r"run the same command again after \d{4}-\d\d-\d\d \d\d:\d\d CES?T, when the day limit resets", text.stderr
+    )
     assert DAY_LIMIT - _office_calls_today(office) >= RESERVE - 2, "bulk work left the reserve (second run: 2 reads)"
     assert _statuses_429(office) == 0
 

@@ -74,16 +74,17 @@ def print_link_report(report: LinkReport) -> None:
 
 
 def reserve_stop_line(stop: ReserveStop, timezone: str = "Europe/Amsterdam") -> str:
-    """One line: how far bulk linking got before the day's reserve, and when the same command goes on."""
-    from zoneinfo import ZoneInfo
+    """How far bulk linking got before the day's reserve, and when the same command goes on (lines that fit 80
+    columns, so that no terminal breaks the time in two)."""
+    from exactlink.domain.times import office_time
 
     when = "after the day limit resets"
     if stop.resumes_at is not None:
-        local = stop.resumes_at.astimezone(ZoneInfo(timezone))
-        when = f"after {local:%Y-%m-%d %H:%M} ({timezone}), when the day limit resets"
+        when = f"after {office_time(stop.resumes_at, timezone)}, when the day limit resets"
     return (
-        f"stopped at the day's reserve ({stop.reserve_percent:g} % of the office administration's calls, kept for "
-        f"match, sync and fetch-returns): {stop.done} of {stop.total} linked; run the same command again {when}"
+        f"stopped at the day's reserve: {stop.done} of {stop.total} linked\n"
+        f"({stop.reserve_percent:g} % of the office administration's calls stay for match, sync, fetch-returns)\n"
+        f"run the same command again {when}"
     )
 
 
