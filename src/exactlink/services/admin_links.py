@@ -416,7 +416,7 @@ def _refuse(row: LinkRow, message: str, hint: str | None = None) -> LinkRow:
 
 def validate_row(context: _Context, row: LinkRow, *, force: bool = False) -> LinkRow:
     """Check one requested link against the mirror and Exact's division list; nothing is written."""
-    from exactlink.store.links import admin_link_for_division, get_admin_link, get_link
+    from exactlink.store.links import administration_link_of_division, get_account_link, get_administration_link
     from exactlink.store.relations import get_relation
 
     db = context.db
@@ -428,13 +428,13 @@ def validate_row(context: _Context, row: LinkRow, *, force: bool = False) -> Lin
             "import the CRM export first: exactlink crm import FILE",
         )
     row.relation_name = relation["name"] or None
-    link = get_link(db, row.relation_number)
+    link = get_account_link(db, row.relation_number)
     if link is None:
         return _refuse(
             row,
             f"relation {row.relation_number} is not linked to an Exact account yet: run `exactlink match` first",
         )
-    row.account_id, row.account_code = link["account_id"], link["account_code"]
+    row.account_id, row.account_code = link.account_id, link.account_code
     try:
         division = context.directory.resolve(row.selector, select_command=f"exactlink link-admin {row.relation_number}")
     except ExactlinkError as error:
@@ -443,20 +443,19 @@ def validate_row(context: _Context, row: LinkRow, *, force: bool = False) -> Lin
     problem = division.problem(context.office.division)
     if problem:
         return _refuse(row, problem)
-    current = get_admin_link(db, row.relation_number)
-    if current is not None and int(current["division"]) != division.code:
+    current = get_administration_link(db, row.relation_number)
+    if current is not None and current.division != division.code:
         return _refuse(
             row,
-            f"relation {row.relation_number} is already linked to administration {current['division']}",
+            f"relation {row.relation_number} is already linked to administration {current.division}",
             f"unlink it first: exactlink link-admin unlink {row.relation_number}",
         )
-    other = admin_link_for_division(db, division.code)
-    if other is not None and other["relation_number"] != row.relation_number:
+    other = administration_link_of_division(db, division.code)
+    if other is not None and other.relation_number != row.relation_number:
         return _refuse(
             row,
-            f"administration {division.code} ({division.name}) is already linked to relation "
-            f"{other['relation_number']}",
-            f"unlink it first: exactlink link-admin unlink {other['relation_number']}",
+            f"administration {division.code} ({division.name}) is already linked to relation {other.relation_number}",
+            f"unlink it first: exactlink link-admin unlink {other.relation_number}",
         )
     if division.customer and division.customer != str(row.account_id).lower() and not force:
         owner = " ".join(part for part in (division.customer_code, division.customer_name) if part) or division.customer
@@ -466,9 +465,9 @@ def validate_row(context: _Context, row: LinkRow, *, force: bool = False) -> Lin
             f"owner), not to relation {row.relation_number}'s account {row.account_code or row.account_id}",
             "check the pair; link anyway with --force",
         )
-    if current is not None and current["solution_link_id"]:
+    if current is not None and current.solution_link_id:
         row.status = "already_linked"
-        row.solution_link_id = current["solution_link_id"]
+        row.solution_link_id = current.solution_link_id
         row.message = f"relation {row.relation_number} is already linked to administration {division.code}"
     return row
 
@@ -479,7 +478,7 @@ def carry_out(context: _Context, row: LinkRow, links: SolutionLinkIndex, *, dry_
     from exactlink.domain.returns import default_sbr_start
     from exactlink.store.admin import update_admin_info
     from exactlink.store.db import transaction
-    from exactlink.store.links import set_admin_link
+    from exactlink.store.links import set_administration_link
     from exactlink.store.relations import get_sbr_start, set_sbr_start
 
     if row.status != "planned" or row.division is None or row.account_id is None:
@@ -519,7 +518,7 @@ def carry_out(context: _Context, row: LinkRow, links: SolutionLinkIndex, *, dry_
     row.solution_link = {"reuse": "reused", "update": "updated", "convert": "converted", "create": "created"}[action]
     row.solution_link_id = written.get("ID")
     with transaction(context.db):
-        set_admin_link(context.db, row.relation_number, division.code, solution_link_id=row.solution_link_id)
+        set_administration_link(context.db, row.relation_number, division.code, solution_link_id=row.solution_link_id)
         update_admin_info(context.db, division.code, name=division.name)
         if existing_start is None:
             set_sbr_start(context.db, row.relation_number, start)
@@ -799,16 +798,16 @@ def suggest_links(ws: Workspace) -> SuggestReport:
     number rules a pair out. Where one relation has several candidates of the best strength, or one
     administration several relations, all of them are marked ambiguous.
     """
-    from exactlink.store.links import list_admin_links, list_links
+    from exactlink.store.links import list_account_links, list_administration_links
     from exactlink.store.relations import get_relation
 
     db = ws.db
     with ws.client() as client:
         context = _open_context(ws, client)
         links = SolutionLinkIndex(client, context.office.division, read_all=True)
-        admin_links = list_admin_links(db)
-        linked_relations = {row["relation_number"] for row in admin_links}
-        linked_divisions = {int(row["division"]) for row in admin_links}
+        administration_links = list_administration_links(db)
+        linked_relations = {row.relation_number for row in administration_links}
+        linked_divisions = {row.division for row in administration_links}
         free = [
             _division_keys(division)
             for division in context.directory.divisions
@@ -823,12 +822,12 @@ def suggest_links(ws: Workspace) -> SuggestReport:
             for vat in keys.vats:
                 index.setdefault(("vat", vat), []).append(keys)
         candidates: list[Suggestion] = []
-        for link in list_links(db):
-            number = link["relation_number"]
+        for link in list_account_links(db):
+            number = link.relation_number
             if number in linked_relations:
                 continue
             relation = get_relation(db, number) or {}
-            account_id = str(link["account_id"]).lower()
+            account_id = link.account_id.lower()
             in_exact = {
                 int(row["InternalSolutionDivision"])
                 for row in links.for_account(account_id)
@@ -910,24 +909,23 @@ def accept_suggestions(ws: Workspace, report: SuggestReport, *, dry_run: bool = 
 def list_admin_links_view(ws: Workspace) -> list[dict[str, Any]]:
     """``link-admin list``: every linked administration with its relation, SBR start date and last fetch."""
     from exactlink.store.admin import all_admin_info
-    from exactlink.store.links import list_admin_links
+    from exactlink.store.links import list_administration_links
 
     db = ws.db
     infos = all_admin_info(db)
-    rows = list_admin_links(db)
     result = []
-    for row in rows:
-        info = infos.get(int(row["division"]), {})
+    for row in list_administration_links(db):
+        info = infos.get(row.division, {})
         result.append(
             {
-                "relation": row["relation_number"],
-                "relation_name": row.get("name"),
-                "division": int(row["division"]),
+                "relation": row.relation_number,
+                "relation_name": row.relation_name or None,
+                "division": row.division,
                 "division_name": info.get("name"),
-                "solution_link_id": row["solution_link_id"],
-                "linked_at": row["linked_at"],
-                "sbr_start_date": row.get("sbr_start_date"),
-                "backlog_fetched_at": row["backlog_fetched_at"],
+                "solution_link_id": row.link.solution_link_id,
+                "linked_at": row.link.linked_at,
+                "sbr_start_date": row.sbr_start_date.isoformat() if row.sbr_start_date else None,
+                "backlog_fetched_at": row.link.backlog_fetched_at,
                 "vraagposten_accounts": info.get("vraagposten_configured") or info.get("vraagposten_codes") or [],
                 "last_fetch_at": info.get("last_fetch_at"),
                 "last_fetch_note": info.get("last_fetch_note"),
@@ -973,17 +971,17 @@ def unlink(ws: Workspace, relation: str, *, dry_run: bool = False) -> dict[str, 
     from exactlink.api.errors import ApiError
     from exactlink.api.odata import key_path
     from exactlink.services.tenant import require_office
-    from exactlink.store.links import get_admin_link, get_link, remove_admin_link
+    from exactlink.store.links import get_account_link, get_administration_link, remove_administration_link
 
     with ws.run("link-admin unlink", lock=LOCK_NAME, dry_run=dry_run, record=False):
         db = ws.db
         office = require_office(db)
-        current = get_admin_link(db, relation)
+        current = get_administration_link(db, relation)
         if current is None:
             raise LinkRefused(f"relation {relation} has no linked administration")
-        division = int(current["division"])
-        account = get_link(db, relation)
-        account_id = str(account["account_id"]) if account is not None else None
+        division = current.division
+        account = get_account_link(db, relation)
+        account_id = account.account_id if account is not None else None
         outcome: dict[str, Any] = {
             "relation": relation,
             "division": division,
@@ -992,7 +990,7 @@ def unlink(ws: Workspace, relation: str, *, dry_run: bool = False) -> dict[str, 
             "dry_run": dry_run,
         }
         with ws.client() as client:
-            targets = _links_to_unlink(client, office.division, current["solution_link_id"], account_id, division)
+            targets = _links_to_unlink(client, office.division, current.solution_link_id, account_id, division)
             outcome["solution_link_id"] = targets[0]["ID"] if targets else None
             if targets and not dry_run:
                 for link in targets:
@@ -1016,7 +1014,7 @@ def unlink(ws: Workspace, relation: str, *, dry_run: bool = False) -> dict[str, 
                     )
                 outcome["deleted"] = True
         if not dry_run:
-            remove_admin_link(db, relation)
+            remove_administration_link(db, relation)
     return outcome
 
 
@@ -1030,7 +1028,7 @@ def set_vraagposten_accounts(ws: Workspace, relation: str, codes: Sequence[str] 
     """
     from exactlink.store.admin import forget_vraagposten_choice, update_admin_info
     from exactlink.store.db import transaction
-    from exactlink.store.links import get_admin_link
+    from exactlink.store.links import get_administration_link
 
     cleaned = [code.strip() for code in codes or () if code.strip()]
     if codes is not None and not cleaned:
@@ -1038,10 +1036,10 @@ def set_vraagposten_accounts(ws: Workspace, relation: str, codes: Sequence[str] 
             "--accounts names no G/L account code", hint="use --default for the accounts named 'vraagpost'"
         )
     db = ws.db
-    current = get_admin_link(db, relation)
+    current = get_administration_link(db, relation)
     if current is None:
         raise LinkRefused(f"relation {relation} has no linked administration")
-    division = int(current["division"])
+    division = current.division
     with transaction(db):
         forget_vraagposten_choice(db, division)
         update_admin_info(db, division, vraagposten_configured=cleaned or None)

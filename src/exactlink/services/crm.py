@@ -584,7 +584,7 @@ def show_relation(ws: Workspace, relation_number: str, *, show_bsn: bool = False
     from exactlink.domain.privacy import mask_view
     from exactlink.domain.returns import returns_window_start
     from exactlink.store.accounts import get_account
-    from exactlink.store.links import get_admin_link, get_link
+    from exactlink.store.links import get_account_link, get_administration_link
     from exactlink.store.relations import (
         CONTACT_FIELDS,
         get_addresses,
@@ -598,9 +598,9 @@ def show_relation(ws: Workspace, relation_number: str, *, show_bsn: bool = False
     row = get_relation(db, relation_number)
     if row is None:
         raise _not_found(relation_number)
-    link = get_link(db, relation_number)
-    account = get_account(db, link["account_id"]) if link else None
-    admin = get_admin_link(db, relation_number)
+    link = get_account_link(db, relation_number)
+    account = get_account(db, link.account_id) if link else None
+    admin = get_administration_link(db, relation_number)
     sbr_start = date.fromisoformat(row["sbr_start_date"]) if row["sbr_start_date"] else None
     day = ws.clock.today()
     result: dict[str, Any] = {
@@ -623,16 +623,21 @@ def show_relation(ws: Workspace, relation_number: str, *, show_bsn: bool = False
         "account": None
         if link is None
         else {
-            "account_id": link["account_id"],
-            "account_code": link["account_code"],
+            "account_id": link.account_id,
+            "account_code": link.account_code,
             "account_name": account.name if account else None,
-            "method": link["method"],
-            "linked_by": link["linked_by"],
-            "linked_at": link["linked_at"],
+            "method": link.method,
+            "linked_by": link.linked_by,
+            "linked_at": link.linked_at,
         },
         "administration": None
         if admin is None
-        else {k: admin[k] for k in ("division", "solution_link_id", "linked_at", "backlog_fetched_at")},
+        else {
+            "division": admin.division,
+            "solution_link_id": admin.solution_link_id,
+            "linked_at": admin.linked_at,
+            "backlog_fetched_at": admin.backlog_fetched_at,
+        },
         "sbr_start_date": row["sbr_start_date"],
         "returns_window_start": returns_window_start(day, sbr_start).isoformat(),
         "issues": row["issues"],
