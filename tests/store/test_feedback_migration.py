@@ -35,7 +35,7 @@ def test_an_existing_database_keeps_its_returns_and_history(tmp_path: Path) -> N
 
     db = open_db(path)
 
-    assert applied_migrations(db)[-1] == "m006_feedback_refused"
+    assert "m006_feedback_refused" in applied_migrations(db)
     row = get_return(db, "doc-1")
     assert row is not None
     assert (row["feedback_state"], row["feedback_message"], row["refused_at"]) == ("failed", "old", None)

@@ -35,6 +35,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from exactlink.domain.records import AdministrationState
 from exactlink.errors import ExactlinkError, UsageError
 
 if TYPE_CHECKING:
@@ -476,7 +477,7 @@ def carry_out(context: _Context, row: LinkRow, links: SolutionLinkIndex, *, dry_
     """Write one valid link: the SolutionLink in Exact, then the mirror, then the SBR start date."""
     from exactlink.api.errors import ApiError
     from exactlink.domain.returns import default_sbr_start
-    from exactlink.store.admin import update_admin_info
+    from exactlink.store.admin import update_administration_state
     from exactlink.store.db import transaction
     from exactlink.store.links import set_administration_link
     from exactlink.store.relations import get_sbr_start, set_sbr_start
@@ -519,7 +520,7 @@ def carry_out(context: _Context, row: LinkRow, links: SolutionLinkIndex, *, dry_
     row.solution_link_id = written.get("ID")
     with transaction(context.db):
         set_administration_link(context.db, row.relation_number, division.code, solution_link_id=row.solution_link_id)
-        update_admin_info(context.db, division.code, name=division.name)
+        update_administration_state(context.db, division.code, name=division.name)
         if existing_start is None:
             set_sbr_start(context.db, row.relation_number, start)
     row.status = "linked"
@@ -908,27 +909,27 @@ def accept_suggestions(ws: Workspace, report: SuggestReport, *, dry_run: bool = 
 
 def list_admin_links_view(ws: Workspace) -> list[dict[str, Any]]:
     """``link-admin list``: every linked administration with its relation, SBR start date and last fetch."""
-    from exactlink.store.admin import all_admin_info
+    from exactlink.store.admin import administration_states
     from exactlink.store.links import list_administration_links
 
     db = ws.db
-    infos = all_admin_info(db)
+    states = administration_states(db)
     result = []
     for row in list_administration_links(db):
-        info = infos.get(row.division, {})
+        state = states.get(row.division) or AdministrationState(row.division)
         result.append(
             {
                 "relation": row.relation_number,
                 "relation_name": row.relation_name or None,
                 "division": row.division,
-                "division_name": info.get("name"),
+                "division_name": state.name,
                 "solution_link_id": row.link.solution_link_id,
                 "linked_at": row.link.linked_at,
                 "sbr_start_date": row.sbr_start_date.isoformat() if row.sbr_start_date else None,
                 "backlog_fetched_at": row.link.backlog_fetched_at,
-                "vraagposten_accounts": info.get("vraagposten_configured") or info.get("vraagposten_codes") or [],
-                "last_fetch_at": info.get("last_fetch_at"),
-                "last_fetch_note": info.get("last_fetch_note"),
+                "vraagposten_accounts": list(state.vraagposten_configured or state.vraagposten_codes or ()),
+                "last_fetch_at": state.last_fetch_at,
+                "last_fetch_note": state.last_fetch_note,
             }
         )
     return result
@@ -1026,7 +1027,7 @@ def set_vraagposten_accounts(ws: Workspace, relation: str, codes: Sequence[str] 
     Raises:
         UsageError: ``codes`` is given but names no code (``--accounts ""`` or ``","``).
     """
-    from exactlink.store.admin import forget_vraagposten_choice, update_admin_info
+    from exactlink.store.admin import forget_vraagposten_choice, update_administration_state
     from exactlink.store.db import transaction
     from exactlink.store.links import get_administration_link
 
@@ -1042,5 +1043,5 @@ def set_vraagposten_accounts(ws: Workspace, relation: str, codes: Sequence[str] 
     division = current.division
     with transaction(db):
         forget_vraagposten_choice(db, division)
-        update_admin_info(db, division, vraagposten_configured=cleaned or None)
+        update_administration_state(db, division, vraagposten_configured=cleaned or None)
     return {"relation": relation, "division": division, "vraagposten_accounts": cleaned, "default": not cleaned}
