@@ -113,7 +113,8 @@ class AdministrationState:
     last_fetch_note: str | None = None
 
 
-RunOutcome = Literal["ok", "partial", "failed", "skipped", "interrupted", "running"]
+RunSummary = dict[str, Any]
+"""A run's own counts and notes (``{"new": 3, "error": "…"}``): a free JSON document by design, not entity data."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,4 +130,4 @@ class RunRecord:
     started_at: str
     finished_at: str | None
     outcome: str
-    summary: dict[str, Any] = field(default_factory=dict)
+    summary: RunSummary = field(default_factory=dict)

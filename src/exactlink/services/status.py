@@ -6,6 +6,7 @@ error-budget files), so ``status`` works without calling Exact Online and never 
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -80,7 +81,7 @@ def status_report(ws: Workspace, *, runs: int = 5) -> dict[str, Any]:
     report = login_status(ws)
     now = ws.clock.time()
     report["office"] = office_json(current_office(ws.db))
-    report["last_runs"] = last_runs(ws.db, runs)
+    report["last_runs"] = [dataclasses.asdict(run) for run in last_runs(ws.db, runs)]
     report["api_budget"] = [_budget_row(key, state, now) for key, state in sorted(rate_limit_log().read().items())]
     budget = error_budget(ws)
     report["error_budget"] = [
