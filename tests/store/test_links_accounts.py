@@ -52,13 +52,19 @@ def relations(db: sqlite_utils.Database) -> sqlite_utils.Database:
     return db
 
 
+def _exact_account_of(db: sqlite_utils.Database, relation_number: str) -> str | None:
+    relation = get_relation(db, relation_number)
+    assert relation is not None
+    return relation.exact_account_id
+
+
 def test_link_is_one_to_one_and_idempotent(relations: sqlite_utils.Database) -> None:
     db = relations
     assert set_account_link(db, "R1", ACCOUNT, "          1001", method="rsin", linked_by="auto") is True
     assert set_account_link(db, "R1", ACCOUNT, "1001", method="rsin", linked_by="auto") is False
     link = get_account_link(db, "R1")
     assert link is not None and (link.account_code, link.method, link.linked_by) == ("1001", "rsin", "auto")
-    assert get_relation(db, "R1")["exact_account_id"] == ACCOUNT  # type: ignore[index]
+    assert _exact_account_of(db, "R1") == ACCOUNT
     with pytest.raises(LinkConflict, match="already linked to relation R1"):
         set_account_link(db, "R2", ACCOUNT, "1001", method="manual", linked_by="manual")
     with pytest.raises(LinkConflict, match="already linked to account 1001"):
@@ -68,7 +74,7 @@ def test_link_is_one_to_one_and_idempotent(relations: sqlite_utils.Database) -> 
     removed = remove_account_link(db, "R1")
     assert removed is not None and removed.account_id == OTHER
     assert remove_account_link(db, "R1") is None
-    assert get_relation(db, "R1")["exact_account_id"] is None  # type: ignore[index]
+    assert _exact_account_of(db, "R1") is None
     assert [(d.relation_number, d.account_id, d.accepted) for d in list_decisions(db)] == [("R1", OTHER, True)]
     assert list_account_links(db) == []
 

@@ -131,3 +131,80 @@ class RunRecord:
     finished_at: str | None
     outcome: str
     summary: RunSummary = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRelation:
+    """A CRM relation as the mirror holds it (table ``relations``): the CRM's fields and the mirror's own.
+
+    ``issues`` are the import's validation problems (``column``, ``message``, ``severity``);
+    ``exact_account_id`` follows the account link; ``pending_push`` marks a CRM-side change the outbound sync
+    has not pushed yet. Dates and times are ISO text.
+    """
+
+    relation_number: str
+    name: str
+    legal_form: str | None
+    kvk: str | None
+    rsin: str | None
+    bsn: str | None
+    vat_number: str | None
+    payroll_tax_number: str | None
+    phone: str | None
+    email: str | None
+    website: str | None
+    sbr_start_date: str | None
+    issues: list[dict[str, str]]
+    exact_account_id: str | None
+    pending_push: bool
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAddress:
+    """One address of a relation (table ``addresses``); ``type`` is ``visit``, ``postal`` or ``invoice``."""
+
+    relation_number: str
+    type: str
+    street: str | None
+    postcode: str | None
+    city: str | None
+    country: str | None
+    exact_address_id: str | None
+    updated_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredContact:
+    """One contact person of a relation (table ``contacts``), known within the relation by ``full_name``."""
+
+    relation_number: str
+    full_name: str
+    first_name: str | None
+    middle_name: str | None
+    last_name: str | None
+    email: str | None
+    phone: str | None
+    exact_contact_id: str | None
+    updated_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBankAccount:
+    """One bank account (IBAN) of a relation (table ``bank_accounts``)."""
+
+    relation_number: str
+    iban: str
+    exact_bank_account_id: str | None
+    updated_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class RelationOverview:
+    """A relation with its account link's account and its administration link's division, for listings."""
+
+    relation: StoredRelation
+    account_id: str | None
+    account_code: str | None
+    division: int | None

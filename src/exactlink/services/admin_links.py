@@ -35,7 +35,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from exactlink.domain.records import AdministrationState
+from exactlink.domain.records import AdministrationState, StoredRelation
 from exactlink.errors import ExactlinkError, UsageError
 
 if TYPE_CHECKING:
@@ -428,7 +428,7 @@ def validate_row(context: _Context, row: LinkRow, *, force: bool = False) -> Lin
             f"relation {row.relation_number} is not in the local CRM mirror",
             "import the CRM export first: exactlink crm import FILE",
         )
-    row.relation_name = relation["name"] or None
+    row.relation_name = relation.name or None
     link = get_account_link(db, row.relation_number)
     if link is None:
         return _refuse(
@@ -716,7 +716,7 @@ def _division_keys(division: AdminDivision) -> _DivisionKeys:
 
 
 def _evidence(
-    relation: dict[str, Any], account_id: str, keys: _DivisionKeys, linked_in_exact: bool
+    relation: StoredRelation, account_id: str, keys: _DivisionKeys, linked_in_exact: bool
 ) -> tuple[list[str], int]:
     """Evidence that the relation owns the division, and its strength (0 none, 1 identifiers, 2 Exact's own)."""
     from exactlink.domain.identifiers import check_kvk, check_vat_number, fiscal_number_from
@@ -729,22 +729,22 @@ def _evidence(
         found.append("the administration's owner account (Customer) is the relation's Exact account")
     if found:
         return found, 2
-    relation_kvk = check_kvk(relation.get("kvk")).value
+    relation_kvk = check_kvk(relation.kvk).value
     if relation_kvk and keys.kvk and relation_kvk != keys.kvk:
         return [], 0  # a conflicting identifier is a non-match
     if relation_kvk and relation_kvk == keys.kvk:
         found.append(f"same KvK number ({relation_kvk})")
-    relation_vat = check_vat_number(relation.get("vat_number")).value
+    relation_vat = check_vat_number(relation.vat_number).value
     if relation_vat and relation_vat in keys.vats:
         found.append("same VAT/OB number")
-    relation_fiscal = fiscal_number_from(rsin=relation.get("rsin"), ob_number=relation.get("vat_number"))
+    relation_fiscal = fiscal_number_from(rsin=relation.rsin, ob_number=relation.vat_number)
     if relation_fiscal and relation_fiscal == keys.fiscal and not found:
         found.append("same RSIN (inside the OB number)")
     return found, 1 if found else 0
 
 
 def _candidate_divisions(
-    relation: dict[str, Any],
+    relation: StoredRelation,
     account_id: str,
     in_exact: set[int],
     index: dict[tuple[str, str], list[_DivisionKeys]],
@@ -756,9 +756,9 @@ def _candidate_divisions(
     found: dict[int, _DivisionKeys] = {code: by_code[code] for code in in_exact if code in by_code}
     probes = [
         ("customer", account_id),
-        ("kvk", check_kvk(relation.get("kvk")).value),
-        ("vat", check_vat_number(relation.get("vat_number")).value),
-        ("fiscal", fiscal_number_from(rsin=relation.get("rsin"), ob_number=relation.get("vat_number"))),
+        ("kvk", check_kvk(relation.kvk).value),
+        ("vat", check_vat_number(relation.vat_number).value),
+        ("fiscal", fiscal_number_from(rsin=relation.rsin, ob_number=relation.vat_number)),
     ]
     for kind, value in probes:
         if value:
@@ -827,7 +827,9 @@ def suggest_links(ws: Workspace) -> SuggestReport:
             number = link.relation_number
             if number in linked_relations:
                 continue
-            relation = get_relation(db, number) or {}
+            relation = get_relation(db, number)
+            if relation is None:
+                continue
             account_id = link.account_id.lower()
             in_exact = {
                 int(row["InternalSolutionDivision"])
@@ -841,7 +843,7 @@ def suggest_links(ws: Workspace) -> SuggestReport:
                 if strength:
                     division = keys.division
                     candidates.append(
-                        Suggestion(number, relation.get("name") or "", division.code, division.name, evidence, strength)
+                        Suggestion(number, relation.name, division.code, division.name, evidence, strength)
                     )
     return SuggestReport(_resolve_competition(candidates))
 

@@ -477,7 +477,7 @@ def edit_relation(
     row = get_relation(db, relation_number)
     if row is None:
         raise _not_found(relation_number)
-    changed = [name for name, value in checked.items() if (row[name] or None) != (value or None)]
+    changed = [name for name, value in checked.items() if (getattr(row, name) or None) != (value or None)]
     if changed and not dry_run:
         with ws.run("crm edit") as run:
             run.begin({"relation": relation_number, "fields": changed})
@@ -558,22 +558,21 @@ def list_relations_view(
     """``crm list``: one dict per relation (``relation``, ``name``, ``kvk``, ``rsin``, ``bsn``, ``account_code``,
     ``account_id``, ``administration``, ``issues``), masked by the masking home unless ``show_bsn``."""
     from exactlink.domain.privacy import mask_view
-    from exactlink.store.relations import list_relations
+    from exactlink.store.relations import relation_overviews
 
-    rows = list_relations(ws.db, flagged=flagged, unlinked=unlinked)
     views = [
         {
-            "relation": row["relation_number"],
-            "name": row["name"],
-            "kvk": row["kvk"],
-            "rsin": row["rsin"],
-            "bsn": row["bsn"],
-            "account_code": row["account_code"],
-            "account_id": row["account_id"],
-            "administration": row["division"],
-            "issues": row["issues"],
+            "relation": row.relation.relation_number,
+            "name": row.relation.name,
+            "kvk": row.relation.kvk,
+            "rsin": row.relation.rsin,
+            "bsn": row.relation.bsn,
+            "account_code": row.account_code,
+            "account_id": row.account_id,
+            "administration": row.division,
+            "issues": row.relation.issues,
         }
-        for row in rows
+        for row in relation_overviews(ws.db, flagged=flagged, unlinked=unlinked)
     ]
     return mask_view(views, show_bsn=show_bsn)
 
@@ -601,23 +600,23 @@ def show_relation(ws: Workspace, relation_number: str, *, show_bsn: bool = False
     link = get_account_link(db, relation_number)
     account = get_account(db, link.account_id) if link else None
     admin = get_administration_link(db, relation_number)
-    sbr_start = date.fromisoformat(row["sbr_start_date"]) if row["sbr_start_date"] else None
+    sbr_start = date.fromisoformat(row.sbr_start_date) if row.sbr_start_date else None
     day = ws.clock.today()
     result: dict[str, Any] = {
         "relation": relation_number,
-        **{name: row[name] for name in ("name", "legal_form", "kvk", "rsin")},
-        "bsn": row["bsn"],
-        **{name: row[name] for name in ("vat_number", "payroll_tax_number", "phone", "email", "website")},
+        **{name: getattr(row, name) for name in ("name", "legal_form", "kvk", "rsin")},
+        "bsn": row.bsn,
+        **{name: getattr(row, name) for name in ("vat_number", "payroll_tax_number", "phone", "email", "website")},
         "addresses": [
-            {k: a[k] for k in ("type", "street", "postcode", "city", "country", "exact_address_id")}
+            {k: getattr(a, k) for k in ("type", "street", "postcode", "city", "country", "exact_address_id")}
             for a in get_addresses(db, relation_number)
         ],
         "contacts": [
-            {k: c[k] for k in ("full_name", *CONTACT_FIELDS, "exact_contact_id")}
+            {k: getattr(c, k) for k in ("full_name", *CONTACT_FIELDS, "exact_contact_id")}
             for c in get_contacts(db, relation_number)
         ],
         "bank_accounts": [
-            {"iban": b["iban"], "exact_bank_account_id": b["exact_bank_account_id"]}
+            {"iban": b.iban, "exact_bank_account_id": b.exact_bank_account_id}
             for b in get_bank_accounts(db, relation_number)
         ],
         "account": None
@@ -638,12 +637,12 @@ def show_relation(ws: Workspace, relation_number: str, *, show_bsn: bool = False
             "linked_at": admin.linked_at,
             "backlog_fetched_at": admin.backlog_fetched_at,
         },
-        "sbr_start_date": row["sbr_start_date"],
+        "sbr_start_date": row.sbr_start_date,
         "returns_window_start": returns_window_start(day, sbr_start).isoformat(),
-        "issues": row["issues"],
-        "pending_push": row["pending_push"],
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
+        "issues": row.issues,
+        "pending_push": row.pending_push,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
         "recent_returns": [
             {
                 k: r[k]
