@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     import sqlite_utils
 
     from exactlink.api.client import ExactClient
+    from exactlink.api.models import SolutionLinkDetail
     from exactlink.settings import Settings
     from exactlink.store.meta import OfficeAdministration
     from exactlink.workspace import Workspace
@@ -194,13 +195,13 @@ class SolutionLinkIndex:
     def __init__(self, client: ExactClient, office_division: int, *, read_all: bool) -> None:
         self._client = client
         self.office_division = office_division
-        self._by_account: dict[str, list[dict[str, Any]]] = {}
+        self._by_account: dict[str, list[SolutionLinkDetail]] = {}
         self._complete = read_all
         if read_all:
             for row in self._read(None):
-                self._by_account.setdefault(str(row.get("Account") or ""), []).append(row)
+                self._by_account.setdefault(row.Account or "", []).append(row)
 
-    def _read(self, account_id: str | None) -> list[dict[str, Any]]:
+    def _read(self, account_id: str | None) -> list[SolutionLinkDetail]:
         from exactlink.api.models import SolutionLinkDetail
         from exactlink.api.odata import guid_literal
 
@@ -208,41 +209,41 @@ class SolutionLinkIndex:
         rows = self._client.get_collection(
             self.office_division, SOLUTION_LINKS, select=SolutionLinkDetail.select(), filter=filter_text
         )
-        return [SolutionLinkDetail.parse(row).model_dump() for row in rows]
+        return SolutionLinkDetail.parse_all(rows)
 
-    def for_account(self, account_id: str) -> list[dict[str, Any]]:
+    def for_account(self, account_id: str) -> list[SolutionLinkDetail]:
         """The account's SolutionLinks (read from Exact now unless everything was read up front)."""
         key = account_id.lower()
         if not self._complete and key not in self._by_account:
             self._by_account[key] = self._read(key)
         return self._by_account.get(key, [])
 
-    def reread(self, account_id: str) -> list[dict[str, Any]]:
+    def reread(self, account_id: str) -> list[SolutionLinkDetail]:
         """The account's SolutionLinks read from Exact now (one call), replacing what was known."""
         key = account_id.lower()
         self._by_account[key] = self._read(key)
         return self._by_account[key]
 
-    def remember(self, account_id: str, link: dict[str, Any]) -> None:
+    def remember(self, account_id: str, link: SolutionLinkDetail) -> None:
         """Record a link this run created or changed, so a later row sees it."""
         links = self._by_account.setdefault(account_id.lower(), [])
-        links[:] = [other for other in links if other.get("ID") != link.get("ID")] + [link]
+        links[:] = [other for other in links if other.ID != link.ID] + [link]
 
 
-def _describe_external(link: dict[str, Any]) -> str:
+def _describe_external(link: SolutionLinkDetail) -> str:
     """An external SolutionLink in words: the package's name and address, as far as Exact gives them."""
-    name = link.get("OtherExternalSolutionName") or link.get("ExternalSolutionName") or link.get("Name")
-    parts = [str(part).strip() for part in (name, link.get("ExternalSolutionUrl")) if part and str(part).strip()]
+    name = link.OtherExternalSolutionName or link.ExternalSolutionName or link.Name
+    parts = [part.strip() for part in (name, link.ExternalSolutionUrl) if part and part.strip()]
     return f"an external SolutionLink ({', '.join(parts)})" if parts else "an external SolutionLink"
 
 
-def _is_active(link: dict[str, Any]) -> bool:
-    return link.get("Status") in (None, LINK_ACTIVE)
+def _is_active(link: SolutionLinkDetail) -> bool:
+    return link.Status in (None, LINK_ACTIVE)
 
 
 def choose_solution_link(
-    links: Sequence[dict[str, Any]], division: int, *, force: bool = False
-) -> tuple[str, dict[str, Any] | None]:
+    links: Sequence[SolutionLinkDetail], division: int, *, force: bool = False
+) -> tuple[str, SolutionLinkDetail | None]:
     """What to do with an account's SolutionLinks to link ``division``.
 
     ``reuse`` an active internal link to the division; ``external`` (refused) when the account has an active
@@ -252,13 +253,13 @@ def choose_solution_link(
     """
     active = [link for link in links if _is_active(link)]
     for link in active:
-        if link.get("SolutionType") == SOLUTION_TYPE_INTERNAL and link.get("InternalSolutionDivision") == division:
+        if link.SolutionType == SOLUTION_TYPE_INTERNAL and link.InternalSolutionDivision == division:
             return "reuse", link
     for link in active:
-        if link.get("SolutionType") in SOLUTION_TYPES_EXTERNAL:
+        if link.SolutionType in SOLUTION_TYPES_EXTERNAL:
             return ("convert" if force else "external"), link
     for link in active:
-        if link.get("SolutionType") == SOLUTION_TYPE_INTERNAL:
+        if link.SolutionType == SOLUTION_TYPE_INTERNAL:
             return "update", link
     return "create", None
 
@@ -272,11 +273,11 @@ def solution_link_body(action: str, account_id: str, division: int) -> dict[str,
     return {"InternalSolutionDivision": division}
 
 
-def ignored_properties(wanted: dict[str, Any], found: dict[str, Any] | None) -> list[str]:
+def ignored_properties(wanted: dict[str, int], found: SolutionLinkDetail | None) -> list[str]:
     """The properties of ``wanted`` that ``found`` (the record as Exact now holds it) does not show."""
     if found is None:
         return sorted(wanted)
-    return [name for name, value in wanted.items() if found.get(name) != value]
+    return [name for name, value in wanted.items() if getattr(found, name) != value]
 
 
 def write_solution_link(
@@ -285,8 +286,8 @@ def write_solution_link(
     account_id: str,
     division: int,
     action: str,
-    link: dict[str, Any] | None,
-) -> dict[str, Any]:
+    link: SolutionLinkDetail | None,
+) -> SolutionLinkDetail:
     """Carry out :func:`choose_solution_link`'s decision in Exact Online; return the link as Exact now holds it.
 
     A write counts only when a read shows it (Exact skips what it does not accept, silently): a POST's answer
@@ -302,18 +303,18 @@ def write_solution_link(
     body = solution_link_body(action, account_id, division)
     expected = {"SolutionType": SOLUTION_TYPE_INTERNAL, "InternalSolutionDivision": division, "Status": LINK_ACTIVE}
     if action in ("update", "convert") and link is not None:
-        client.put(links.office_division, key_path(SOLUTION_LINKS, str(link["ID"])), body)
-        found = next((row for row in links.reread(account_id) if row.get("ID") == link.get("ID")), None)
+        client.put(links.office_division, key_path(SOLUTION_LINKS, str(link.ID)), body)
+        found = next((row for row in links.reread(account_id) if row.ID == link.ID), None)
     else:
         from exactlink.api.models import SolutionLinkDetail
 
-        created = SolutionLinkDetail.parse(client.post(links.office_division, SOLUTION_LINKS, body)).model_dump()
-        found = {**created, "Account": created.get("Account") or account_id}
+        created = SolutionLinkDetail.parse(client.post(links.office_division, SOLUTION_LINKS, body))
+        found = created.model_copy(update={"Account": created.Account or account_id})
     ignored = ignored_properties(expected, found)
     if ignored:
         raise WriteIgnored(
             f"Exact ignored the change to {', '.join(ignored)} of the SolutionLink "
-            f"{(found or link or {}).get('ID') or ''}".rstrip()
+            f"{getattr(found or link, 'ID', None) or ''}".rstrip()
         )
     assert found is not None
     links.remember(account_id, found)
@@ -517,7 +518,7 @@ def carry_out(context: _Context, row: LinkRow, links: SolutionLinkIndex, *, dry_
         row.status, row.message = "failed", error.message
         return row
     row.solution_link = {"reuse": "reused", "update": "updated", "convert": "converted", "create": "created"}[action]
-    row.solution_link_id = written.get("ID")
+    row.solution_link_id = written.ID
     with transaction(context.db):
         set_administration_link(context.db, row.relation_number, division.code, solution_link_id=row.solution_link_id)
         update_administration_state(context.db, division.code, name=division.name)
@@ -832,11 +833,11 @@ def suggest_links(ws: Workspace) -> SuggestReport:
                 continue
             account_id = link.account_id.lower()
             in_exact = {
-                int(row["InternalSolutionDivision"])
+                row.InternalSolutionDivision
                 for row in links.for_account(account_id)
-                if row.get("SolutionType") == SOLUTION_TYPE_INTERNAL
-                and row.get("Status") == LINK_ACTIVE
-                and row.get("InternalSolutionDivision") is not None
+                if row.SolutionType == SOLUTION_TYPE_INTERNAL
+                and row.Status == LINK_ACTIVE
+                and row.InternalSolutionDivision is not None
             }
             for keys in _candidate_divisions(relation, account_id, in_exact, index, by_code):
                 evidence, strength = _evidence(relation, account_id, keys, keys.division.code in in_exact)
@@ -939,7 +940,7 @@ def list_admin_links_view(ws: Workspace) -> list[dict[str, Any]]:
 
 def _links_to_unlink(
     client: ExactClient, office_division: int, link_id: str | None, account_id: str | None, division: int
-) -> list[dict[str, Any]]:
+) -> list[SolutionLinkDetail]:
     """The internal SolutionLinks to ``division`` to delete: the recorded one, or the account's (any status)."""
     from exactlink.api.models import SolutionLinkDetail
     from exactlink.api.odata import guid_literal
@@ -954,8 +955,8 @@ def _links_to_unlink(
     rows = client.get_collection(office_division, SOLUTION_LINKS, select=select, filter=filter_text)
     return [
         link
-        for link in (SolutionLinkDetail.parse(row).model_dump() for row in rows)
-        if link.get("SolutionType") == SOLUTION_TYPE_INTERNAL and link.get("InternalSolutionDivision") == division
+        for link in SolutionLinkDetail.parse_all(rows)
+        if link.SolutionType == SOLUTION_TYPE_INTERNAL and link.InternalSolutionDivision == division
     ]
 
 
@@ -994,25 +995,25 @@ def unlink(ws: Workspace, relation: str, *, dry_run: bool = False) -> dict[str, 
         }
         with ws.client() as client:
             targets = _links_to_unlink(client, office.division, current.solution_link_id, account_id, division)
-            outcome["solution_link_id"] = targets[0]["ID"] if targets else None
+            outcome["solution_link_id"] = targets[0].ID if targets else None
             if targets and not dry_run:
                 for link in targets:
                     try:
-                        client.delete(office.division, key_path(SOLUTION_LINKS, str(link["ID"])))
+                        client.delete(office.division, key_path(SOLUTION_LINKS, str(link.ID)))
                     except ApiError as error:
                         if error.status != 404:
                             raise
-                deleted = {link["ID"] for link in targets}
+                deleted = {link.ID for link in targets}
                 if account_id:
                     seen = _links_to_unlink(client, office.division, None, account_id, division)
                 else:
                     seen = [
                         row for key in deleted for row in _links_to_unlink(client, office.division, key, None, division)
                     ]
-                left = [row for row in seen if row["ID"] in deleted]
+                left = [row for row in seen if row.ID in deleted]
                 if left:
                     raise WriteIgnored(
-                        f"Exact ignored the deletion of SolutionLink {left[0]['ID']}: it still links relation "
+                        f"Exact ignored the deletion of SolutionLink {left[0].ID}: it still links relation "
                         f"{relation}'s account to administration {division}; the link is kept locally"
                     )
                 outcome["deleted"] = True
