@@ -76,6 +76,8 @@ class RecordedExact:
     ignore: set[tuple[str, str]] = field(default_factory=set)
     """``(method, resource)``: Exact answers as if done and changes nothing (a write it skips silently)."""
     reads: list[tuple[int, str]] = field(default_factory=list)
+    created_with: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """``resource -> fields``: what Exact fills in on a POST besides the body (``{"Status": 0}``)."""
 
     def rows(self, division: int, resource: str) -> list[dict[str, Any]]:
         """The recorded rows of a resource (created empty)."""
@@ -103,7 +105,7 @@ class RecordedExact:
             return httpx.Response(201, json={"d": body}) if request.method == "POST" else httpx.Response(204)
         rows = self.rows(division, resource)
         if request.method == "POST":
-            row = {"ID": str(uuid.uuid4()), **body}
+            row = {"ID": str(uuid.uuid4()), **self.created_with.get(resource, {}), **body}
             rows.append(row)
             return httpx.Response(201, json={"d": row})
         target = next((row for row in rows if str(row.get("ID", "")).lower() == key), None)
