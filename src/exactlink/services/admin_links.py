@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     import sqlite_utils
 
     from exactlink.api.client import ExactClient
-    from exactlink.api.models import SolutionLinkDetail
+    from exactlink.api.models import Division, SolutionLinkDetail
     from exactlink.settings import Settings
     from exactlink.store.meta import OfficeAdministration
     from exactlink.workspace import Workspace
@@ -168,7 +168,7 @@ class DivisionDirectory:
         return find_division(pool, wanted, select_command=select_command)
 
 
-def _admin_division(division: Any, *, consented: bool) -> AdminDivision:
+def _admin_division(division: Division, *, consented: bool) -> AdminDivision:
     return AdminDivision(
         code=division.Code,
         name=(division.Description or "").strip() or f"administration {division.Code}",
