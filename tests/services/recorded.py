@@ -45,7 +45,9 @@ def _literal(text: str) -> Any:
         return text[5:-1].lower()
     if text.startswith("'"):
         return text[1:-1]
-    return {"true": True, "false": False, "null": None}.get(text, None if not text.lstrip("-").isdigit() else int(text))
+    if text in ("true", "false", "null"):
+        return {"true": True, "false": False, "null": None}[text]
+    return int(text)
 
 
 def _matches(row: dict[str, Any], filter_text: str | None) -> bool:
