@@ -28,6 +28,7 @@ STORY_COMMANDS = (
     "feedback",
     "returns show",
     "schedule",
+    "report",
 )
 
 
@@ -47,6 +48,9 @@ def assert_the_story(run: DemoRun, notes: list[str]) -> None:
     assert any(note.startswith("accepted: ") or "no suggestions" in note for note in notes), notes
     assert any("administrations: the office administration" in note for note in notes), notes
     assert any("more administrations linked" in note for note in notes), notes
+    page = run.home / "overzicht.html"
+    assert page.stat().st_mode & 0o777 == 0o600 and "Aandacht nodig" in page.read_text(encoding="utf-8")
+    assert notes[-1].startswith(f"the overview page is at {page}"), "the demo ends by saying where its page is"
     database = run.home / "exactlink.db"
     assert database.stat().st_mode & 0o777 == 0o600
     with sqlite3.connect(database) as db:

@@ -3,6 +3,7 @@
 * ``api/`` and ``auth/`` know nothing of SQLite or the store;
 * ``store/`` knows nothing of HTTP, the API client or the login;
 * ``domain/`` is pure rules: no HTTP, no SQLite, no api/store/auth/services;
+* ``render/`` turns the office's overview into HTML and iCalendar: no HTTP, no SQLite, no api/auth/store/services;
 * ``sandbox/`` is a test double and shares no code with the client it tests (no api/auth/services/store/cli);
 * command modules (``cli/``) import only Typer, the standard library and exactlink at module level, so
   ``exactlink --help`` starts fast; importing the CLI loads no heavy package;
@@ -160,6 +161,18 @@ def violations(layer: str, forbidden: tuple[str, ...]) -> list[str]:
         (
             "sandbox",
             ("exactlink.api", "exactlink.auth", "exactlink.services", "exactlink.store", "exactlink.cli"),
+        ),
+        (
+            "render",
+            (
+                "httpx",
+                "sqlite_utils",
+                "sqlite3",
+                "exactlink.api",
+                "exactlink.auth",
+                "exactlink.store",
+                "exactlink.services",
+            ),
         ),
     ],
 )

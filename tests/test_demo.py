@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 from pathlib import Path
 
 import pytest
@@ -31,3 +33,101 @@ def test_the_story_keeps_the_callers_log_level_and_nothing_else_of_exactlink() -
         {"PATH": "/usr/bin", "EXACTLINK_LOGGING__LEVEL": "DEBUG", "EXACTLINK_BASE_URL": "https://elsewhere.example"}
     )
     assert env == {"PATH": "/usr/bin", "EXACTLINK_LOGGING__LEVEL": "DEBUG"}
+
+
+def _stream(command: list[str], env: dict[str, str]) -> tuple[int, list[tuple[float, str]]]:
+    """Run ``command``; every line of its output (stdout and stderr together) with the moment it arrived."""
+    import subprocess
+    import time
+
+    lines: list[tuple[float, str]] = []
+    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as process:
+        assert process.stdout is not None
+        for raw in process.stdout:
+            lines.append((time.monotonic(), raw.decode("utf-8").rstrip("\n")))
+        return process.wait(), lines
+
+
+def _one_line_by_nature(line: str) -> bool:
+    """A URL to open, a crontab entry or an `export` line to copy: one line whatever the width (wrapping would
+    break it)."""
+    text = line.strip()
+    url = " " not in text and "://" in text
+    crontab = text.lstrip("# ").startswith("0 ") and "fetch-returns" in text
+    export = text.startswith("export EXACTLINK_") and " " not in text.removeprefix("export ")
+    return url or crontab or export
+
+
+def _carry_on(text: list[str]) -> tuple[list[str], dict[str, str]]:
+    """The `sandbox serve` arguments and the exported variables the demo's last lines give."""
+    import shlex
+
+    start = next(index for index, line in enumerate(text) if line.strip().startswith("exactlink sandbox serve"))
+    serve = ""
+    for line in text[start:]:
+        serve += line.strip().removesuffix("\\") + " "
+        if not line.rstrip().endswith("\\"):
+            break
+    exports = {}
+    for line in text:
+        if line.strip().startswith("export EXACTLINK_"):
+            name, _, value = line.strip().removeprefix("export ").partition("=")
+            exports[name] = shlex.split(value)[0]
+    return shlex.split(serve)[1:], exports
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_the_demo_reads_at_80_columns_and_can_be_carried_on(tmp_path: Path) -> None:
+    import os
+    import re
+    import shlex
+    import subprocess
+    import sys
+
+    env = {name: value for name, value in os.environ.items() if not name.startswith("EXACTLINK_")}
+    env["COLUMNS"] = "80"
+    home = tmp_path / "demo"
+    code, stream = _stream([sys.executable, "-m", "exactlink", "demo", "--clients", "12", "--home", str(home)], env)
+    text = [line for _, line in stream]
+    assert code == 0, "\n".join(text[-30:])
+
+    too_wide = [line for line in text if len(line) > 80 and not _one_line_by_nature(line)]
+    assert too_wide == [], too_wide
+    gaps = [(later - earlier, line) for (earlier, _), (later, line) in itertools.pairwise(stream)]
+    assert max(gaps)[0] < 4.0, f"a silent step: {max(gaps)}"
+
+    told = " ".join(" ".join(text).split())
+    assert "1. Log in once with the Exact Online admin account (the browser opens the consent page)" in told
+    assert "error:" not in told, "intended refusals are told by the narrator, not shown as errors"
+    assert told.count("refused, as intended:") == 2
+    assert "not processed by the settings" not in told and "exactonline.nl" not in told
+    assert "$ exactlink returns list --overdue" in told and "$ exactlink returns list --due-within 21" in told
+    refused = re.search(r"\$ exactlink feedback (\w+) --rejected", told)
+    assert refused is not None and told.index(f"return {refused.group(1)} ") < refused.start(), "id shown first"
+
+    # The lines printed at the end reopen the same office with the demo's files and app registration.
+    serve, exports = _carry_on(text)
+    assert exports["EXACTLINK_HOME"] == str(home)
+    sandbox = subprocess.Popen(
+        [sys.executable, "-m", "exactlink", *serve], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    try:
+        assert sandbox.stdout is not None
+        assert "running at" in sandbox.stdout.readline().decode()
+        later = {**env, **exports, "BROWSER": f"{shlex.quote(sys.executable)} -m exactlink.sandbox.robot %s"}
+
+        def exactlink(*args: str) -> subprocess.CompletedProcess[bytes]:
+            return subprocess.run(
+                [sys.executable, "-m", "exactlink", *args], env=later, capture_output=True, timeout=120, check=False
+            )
+
+        login = exactlink("login")
+        assert login.returncode == 0, login.stderr
+        fetched = exactlink("fetch-returns")
+        assert fetched.returncode in (0, 3), fetched.stderr
+        listed = exactlink("returns", "list", "--json")
+        assert listed.returncode == 0 and len(json.loads(listed.stdout)) > 0, listed.stderr
+    finally:
+        sandbox.terminate()
+        sandbox.wait(timeout=30)

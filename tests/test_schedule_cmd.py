@@ -15,12 +15,22 @@ from tests.cli import run_cli
 
 EXE = "/opt/office/.venv/bin/exactlink"
 FETCH = f"{EXE} fetch-returns --office-hours --skip-if-locked --quiet"
+USER_HOME = "/home/office"
+TAIL = "LANG=C.UTF-8 PATH=/opt/office/.venv/bin:/usr/local/bin:/usr/bin:/bin"
+
+
+def line_environment(exactlink_home: Path) -> str:
+    """What the line sets before the command: cron gives it (next to) nothing."""
+    return f"HOME={USER_HOME} EXACTLINK_HOME={exactlink_home} {TAIL}"
 
 
 @pytest.fixture
 def machine(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    """Pin the executable; each test sets the machine's zone with `set_zone`."""
+    """Pin the executable and HOME; each test sets the machine's zone with `set_zone`."""
     monkeypatch.setattr(schedule_plan, "find_executable", lambda: [EXE])
+    monkeypatch.setenv("HOME", USER_HOME)
+    for variable in schedule_plan.XDG_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
     return monkeypatch
 
 
@@ -34,13 +44,14 @@ def test_amsterdam_machine_gets_local_office_hours(machine: pytest.MonkeyPatch, 
     result = run_cli("schedule")
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert f"0 7-20 * * * EXACTLINK_HOME={exactlink_home} {FETCH}" in lines
+    assert f"0 7-20 * * * {line_environment(exactlink_home)} {FETCH}" in lines
     assert "crontab -e" in result.stdout
     assert f"flock -n {exactlink_home}/state/locks/cron.flock" in result.stdout
     assert "OnCalendar=*-*-* 07..20:00:00 Europe/Amsterdam" in lines
     assert "Persistent=true" in lines
     assert f"ExecStart={FETCH}" in lines
     assert f"Environment=EXACTLINK_HOME={exactlink_home}" in lines
+    assert "Environment=LANG=C.UTF-8" in lines
     assert "systemctl --user enable --now exactlink-fetch.timer" in result.stdout
     assert result.stderr == ""
 
@@ -49,7 +60,7 @@ def test_utc_machine_runs_hourly_and_gates_with_office_hours(machine: pytest.Mon
     set_zone(machine, "Etc/UTC")
     result = run_cli("schedule", "--cron")
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.splitlines()[-1] == f"0 * * * * EXACTLINK_HOME={exactlink_home} {FETCH}"
+    assert result.stdout.splitlines()[-1] == f"0 * * * * {line_environment(exactlink_home)} {FETCH}"
     assert "Etc/UTC" in result.stdout
     assert "CRON_TZ=Europe/Amsterdam" in result.stdout
     assert "[Timer]" not in result.stdout
@@ -71,7 +82,13 @@ def test_json_for_a_utc_machine(machine: pytest.MonkeyPatch, exactlink_home: Pat
     assert data["office_hours"] == {"timezone": "Europe/Amsterdam", "first_hour": 7, "last_hour": 20}
     assert data["machine_timezone"] == {"name": "Etc/UTC", "source": "/etc/timezone"}
     assert data["command"] == [EXE, "fetch-returns", "--office-hours", "--skip-if-locked", "--quiet"]
-    assert data["environment"] == {"EXACTLINK_HOME": str(exactlink_home)}
+    assert data["environment"] == {
+        "HOME": USER_HOME,
+        "EXACTLINK_HOME": str(exactlink_home),
+        "LANG": "C.UTF-8",
+        "PATH": "/opt/office/.venv/bin:/usr/local/bin:/usr/bin:/bin",
+    }
+    assert data["only_in_environment"] == []
     assert data["cron"]["schedule"] == "0 * * * *"
     assert data["cron"]["gated_by_office_hours_flag"] is True
     assert data["cron"]["machine_keeps_office_time"] is False
@@ -100,8 +117,40 @@ def test_hours_and_zone_come_from_the_settings(machine: pytest.MonkeyPatch, exac
     exactlink_home.mkdir(parents=True, exist_ok=True)
     (exactlink_home / "config.toml").write_text("[schedule]\nfirst_hour = 8\nlast_hour = 18\n", encoding="utf-8")
     result = run_cli("schedule")
-    assert f"0 8-18 * * * EXACTLINK_HOME={exactlink_home} {FETCH}" in result.stdout.splitlines()
+    assert f"0 8-18 * * * {line_environment(exactlink_home)} {FETCH}" in result.stdout.splitlines()
     assert "OnCalendar=*-*-* 08..18:00:00 Europe/Amsterdam" in result.stdout
+
+
+def test_settings_only_in_the_environment_are_named(machine: pytest.MonkeyPatch, exactlink_home: Path) -> None:
+    set_zone(machine, "Europe/Amsterdam")
+    machine.setenv("EXACTLINK_CLIENT_ID", "{abc}")
+    machine.setenv("EXACTLINK_SYNC__DIRECTION", "outbound")
+    machine.setenv("EXACTLINK_CLIENT_SECRET", "s3cret-value")
+    result = run_cli("schedule", "--cron")
+    assert result.exit_code == 0
+    warning = " ".join(result.stderr.split())
+    assert "cron will not see EXACTLINK_CLIENT_ID, EXACTLINK_SYNC__DIRECTION, EXACTLINK_CLIENT_SECRET" in warning
+    assert "s3cret-value" not in result.stdout + result.stderr
+
+    written = run_cli("schedule", "--write-config", "--json")
+    assert written.exit_code == 0, written.stderr
+    assert json.loads(written.stdout)["only_in_environment"] == []
+    text = (exactlink_home / "config.toml").read_text(encoding="utf-8")
+    assert 'client_id = "{abc}"' in text and 'direction = "outbound"' in text
+    assert "# Exact Online country site" in text, "the example's comments are kept"
+    assert "s3cret-value" not in text
+    machine.delenv("EXACTLINK_CLIENT_SECRET")
+    machine.delenv("EXACTLINK_CLIENT_ID")
+    shown = json.loads(run_cli("config", "show", "--json").stdout)
+    assert {row["key"]: row["source"] for row in shown}["exact.client_id"] == "config.toml"
+    from exactlink.services.session import client_secret, token_store
+    from tests.cli import new_workspace
+
+    workspace = new_workspace()
+    try:
+        assert client_secret(token_store(workspace)) == "s3cret-value"
+    finally:
+        workspace.close()
 
 
 def test_unknown_configured_zone_is_a_config_error(machine: pytest.MonkeyPatch) -> None:
@@ -112,15 +161,18 @@ def test_unknown_configured_zone_is_a_config_error(machine: pytest.MonkeyPatch) 
     assert "schedule.timezone" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_without_exactlink_home_no_environment_is_set(machine: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_without_exactlink_home_the_xdg_directories_are_set(machine: pytest.MonkeyPatch, tmp_path: Path) -> None:
     set_zone(machine, "Europe/Amsterdam")
     machine.delenv("EXACTLINK_HOME")
     machine.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     machine.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     data = json.loads(run_cli("schedule", "--json").stdout)
-    assert data["environment"] == {}
-    assert data["cron"]["line"] == f"0 7-20 * * * {FETCH}"
-    assert "Environment=" not in data["systemd"]["service"]
+    assert list(data["environment"]) == ["HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "LANG", "PATH"]
+    assert data["cron"]["line"] == (
+        f"0 7-20 * * * HOME={USER_HOME} XDG_CONFIG_HOME={tmp_path}/config "
+        f"XDG_STATE_HOME={tmp_path}/state {TAIL} {FETCH}"
+    )
+    assert f"Environment=XDG_CONFIG_HOME={tmp_path}/config" in data["systemd"]["service"]
     assert f"flock -n {tmp_path}/state/exactlink/locks/cron.flock" in data["cron"]["flock_line"]
 
 

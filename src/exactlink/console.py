@@ -68,16 +68,21 @@ def _safe_console(**options: Any) -> Console:
     return SafeConsole(**options)
 
 
+# Both consoles word-wrap what they print at the terminal's width (80 columns in a pipe), so that no line is
+# wider than the terminal. Text that must stay on one line whatever the width (a URL to open, a crontab line)
+# is printed with soft_wrap=True; text for scripts goes through emit_text/emit_json.
+
+
 @cache
 def out() -> Console:
     """The stdout console (data)."""
-    return _safe_console(soft_wrap=True)
+    return _safe_console()
 
 
 @cache
 def err() -> Console:
     """The stderr console (status, warnings, errors)."""
-    return _safe_console(stderr=True, soft_wrap=True)
+    return _safe_console(stderr=True)
 
 
 def reset_consoles() -> None:
@@ -105,10 +110,13 @@ def emit_text(text: str) -> None:
     sys.stdout.flush()
 
 
-def info(message: str, *, quiet: bool = False) -> None:
-    """A status line on stderr, suppressed by ``--quiet``; ``message`` is plain text (no Rich markup)."""
+def info(message: str, *, quiet: bool = False, wrap: bool = True) -> None:
+    """A status line on stderr, suppressed by ``--quiet``; ``message`` is plain text (no Rich markup).
+
+    ``wrap=False`` keeps it on one line however wide (a URL the reader copies).
+    """
     if not quiet:
-        err().print(message, highlight=False, markup=False)
+        err().print(message, highlight=False, markup=False, soft_wrap=not wrap)
 
 
 def warn(message: str) -> None:
@@ -123,7 +131,8 @@ def error_line(message: str, hint: str | None = None) -> None:
     from rich.markup import escape
 
     one_line = neutralise(message, MAX_ERROR).replace("\n", "\\n")  # a server's text must not fake a second line
-    err().print(f"[red]error:[/red] {escape(one_line)}", highlight=False)
+    # One line whatever the width: cron mails, logs and `schedule --check` read it as one.
+    err().print(f"[red]error:[/red] {escape(one_line)}", highlight=False, soft_wrap=True)
     if hint:
         err().print(f"hint: {escape(neutralise(hint, MAX_ERROR))}", highlight=False)
 
@@ -133,9 +142,10 @@ def progress(*, quiet: bool = False) -> Progress:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     console = err()
+    # Short labels and a 20-cell bar keep the line inside 80 columns, so a redraw never leaves lines behind.
     return Progress(
         TextColumn("{task.description}"),
-        BarColumn(),
+        BarColumn(bar_width=20),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=console,

@@ -216,8 +216,8 @@ def create_private_file(path: Path) -> None:
     os.close(open_private_file(path))
 
 
-def write_private_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temp file + rename), mode 0600, fsynced.
+def write_private_atomically(path: Path, data: bytes, *, mode: int = 0o600) -> None:
+    """Write ``data`` to ``path`` atomically (temp file + rename), mode 0600 (or ``mode``), fsynced.
 
     The temporary file has an unpredictable name in the same directory and is created with
     ``O_EXCL|O_NOFOLLOW``, so a planted file or symlink cannot catch the data.
@@ -234,7 +234,7 @@ def write_private_atomically(path: Path, data: bytes) -> None:
     fd = os.open(tmp, flags, 0o600)
     try:
         try:
-            os.fchmod(fd, 0o600)
+            os.fchmod(fd, mode)  # only once the file is ours: created 0600, widened if asked
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]

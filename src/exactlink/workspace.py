@@ -222,11 +222,12 @@ class Workspace:
             return self.client_factory()
         return open_client(self, store=store)
 
-    def token_store(self) -> TokenStore:
-        """The token store of the configured site and app."""
+    def token_store(self, *, announce_fallback: bool = False) -> TokenStore:
+        """The token store of the configured site and app; ``announce_fallback`` shows a keyring fallback on the
+        terminal (``login``, ``status``, ``doctor``) instead of only in the log."""
         from exactlink.services.session import token_store
 
-        return token_store(self)
+        return token_store(self, announce_fallback=announce_fallback)
 
     def close(self) -> None:
         """Close the database if it was opened."""

@@ -37,6 +37,7 @@ class StaticTokens:
     tokens: list[str] = field(default_factory=lambda: ["token-1", "token-2", "token-3"])
     index: int = 0
     refreshes: int = 0
+    newer: str | None = None  # what another process stored meanwhile
 
     def access_token(self) -> str:
         return self.tokens[self.index]
@@ -45,6 +46,9 @@ class StaticTokens:
         self.refreshes += 1
         self.index += 1
         return self.tokens[self.index]
+
+    def newer_token_than(self, rejected: str) -> str | None:
+        return self.newer
 
 
 Handler = Callable[[httpx.Request], httpx.Response]

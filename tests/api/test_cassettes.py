@@ -79,6 +79,9 @@ class StaticToken:
     def refresh_after_unauthorized(self, rejected: str) -> str:
         return self.token
 
+    def newer_token_than(self, rejected: str) -> str | None:
+        return None
+
 
 def main_client_calls(app: OAuthApp, code: str, verifier: str) -> dict[str, Any]:
     """The recorded sequence; returns what a test can check in both modes."""

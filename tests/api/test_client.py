@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from urllib.parse import quote
 
 import httpx
 import pytest
 
 from exactlink.api.client import ExactClient, build_query
-from exactlink.api.errors import ApiError, ForbiddenError
+from exactlink.api.errors import ApiError, ForbiddenError, UnauthorizedKind, unauthorized_reason
 from exactlink.api.odata import code_literal
 from exactlink.errors import LoginRequired
 from exactlink.exitcodes import ExitCode
@@ -147,6 +148,99 @@ def test_a_second_401_means_login_required(make_client: MakeClient) -> None:
     assert caught.value.exit_code == ExitCode.LOGIN_REQUIRED
     assert "exactlink login" in (caught.value.hint or "")
     assert tokens.refreshes == 1
+
+
+def _unauthorized(reason: str) -> httpx.Response:
+    challenge = f'Bearer realm="Exact Online", error="invalid_token", error_description="{quote(reason)}"'
+    return httpx.Response(401, headers={"WWW-Authenticate": challenge})
+
+
+@pytest.mark.parametrize(
+    ("header", "kind", "text"),
+    [
+        (None, UnauthorizedKind.UNSTATED, None),
+        ('Bearer realm="Exact Online", error="invalid_token"', UnauthorizedKind.UNSTATED, None),
+        ("access%20token%20expired", UnauthorizedKind.EXPIRED, "access token expired"),
+        ("Bearer access+token+expired", UnauthorizedKind.EXPIRED, "access token expired"),
+        ('Bearer error_description="The%20access%20token%20has%20expired."', UnauthorizedKind.EXPIRED, None),
+        ("message%20expired", UnauthorizedKind.OTHER, "message expired"),
+        ('Bearer realm="Exact Online", error_description="message%20expired"', UnauthorizedKind.OTHER, None),
+        ('Bearer error="invalid_token", error_description="access%20token%20invalid"', UnauthorizedKind.INVALID, None),
+        ("Access%20token%20not%20expired", UnauthorizedKind.OTHER, "Access token not expired"),
+    ],
+)
+def test_the_reason_of_a_401_is_read_from_www_authenticate(
+    header: str | None, kind: UnauthorizedKind, text: str | None
+) -> None:
+    reason = unauthorized_reason(header)
+    assert reason.kind is kind
+    if text is not None:
+        assert reason.text == text
+
+
+def test_an_expired_token_reason_refreshes_once(make_client: MakeClient) -> None:
+    tokens = StaticTokens()
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["Authorization"])
+        return _unauthorized("access token expired") if len(seen) == 1 else page([{"ID": 1}])
+
+    client = make_client(handler, tokens=tokens)
+    assert list(client.get_collection(1, "crm/Accounts", select="ID")) == [{"ID": 1}]
+    assert seen == ["Bearer token-1", "Bearer token-2"] and tokens.refreshes == 1
+
+
+def test_still_expired_after_the_refresh_means_login_again_naming_the_reason(make_client: MakeClient) -> None:
+    tokens = StaticTokens()
+    client = make_client(lambda request: _unauthorized("access token expired"), tokens=tokens)
+    with pytest.raises(LoginRequired) as caught:
+        list(client.get_collection(1, "crm/Accounts", select="ID"))
+    assert "access token expired" in caught.value.message and tokens.refreshes == 1
+
+
+def test_another_reason_is_one_clear_error_without_refresh_or_login_again(make_client: MakeClient) -> None:
+    tokens = StaticTokens()
+    calls: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return _unauthorized("message expired")
+
+    client = make_client(handler, tokens=tokens)
+    with pytest.raises(ApiError) as caught:
+        list(client.get_collection(7, "crm/Accounts", select="ID"))
+    assert not isinstance(caught.value, LoginRequired)
+    assert caught.value.message == (
+        "Exact Online refused the call to crm/Accounts in administration 7 (HTTP 401): message expired"
+    )
+    assert "login" not in (caught.value.hint or "")
+    assert tokens.refreshes == 0 and len(calls) == 1
+
+
+def test_an_invalid_token_is_not_refreshed_it_means_login_again(make_client: MakeClient) -> None:
+    tokens = StaticTokens()
+    client = make_client(lambda request: _unauthorized("access token invalid"), tokens=tokens)
+    with pytest.raises(LoginRequired) as caught:
+        list(client.get_collection(1, "crm/Accounts", select="ID"))
+    assert "not valid (access token invalid)" in caught.value.message
+    assert "exactlink login" in (caught.value.hint or "")
+    assert tokens.refreshes == 0
+
+
+def test_an_invalid_token_is_retried_once_with_a_newer_stored_one(make_client: MakeClient) -> None:
+    tokens = StaticTokens(newer="token-from-another-process")
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["Authorization"])
+        if request.headers["Authorization"] == "Bearer token-1":
+            return _unauthorized("access token invalid")
+        return page([{"ID": 1}])
+
+    client = make_client(handler, tokens=tokens)
+    assert list(client.get_collection(1, "crm/Accounts", select="ID")) == [{"ID": 1}]
+    assert seen == ["Bearer token-1", "Bearer token-from-another-process"] and tokens.refreshes == 0
 
 
 @pytest.mark.parametrize(

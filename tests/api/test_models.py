@@ -20,7 +20,7 @@ def test_account_trims_code_and_parses_dates() -> None:
     )
     assert account.Code == "25"
     assert account.ID == "3fa85f64-5717-4562-b3fc-2c963f66afa6"
-    assert account.Modified == datetime(2018, 8, 31, 12, 25, 44, 17000, tzinfo=UTC)
+    assert account.Modified == datetime(2018, 8, 31, 10, 25, 44, 17000, tzinfo=UTC)  # 12:25 CEST
 
 
 def test_select_lists_exclude_timestamp_unless_sync() -> None:
@@ -34,6 +34,6 @@ def test_division_return_and_transaction_line() -> None:
     division = Division.parse({"Code": 123, "Description": "Kantoor", "CustomerCode": "  9", "Status": 1})
     assert division.CustomerCode == "9"
     ret = Return.parse({"DocumentID": "A" * 8 + "-0000-0000-0000-" + "0" * 12, "Type": 31, "DueDate": "/Date(0)/"})
-    assert ret.DueDate == datetime(1970, 1, 1, tzinfo=UTC)
+    assert ret.DueDate == datetime(1969, 12, 31, 23, tzinfo=UTC)  # midnight in Amsterdam
     line = TransactionLine.parse({"GLAccountCode": "  1800", "AmountDC": 12.5, "Date": None})
     assert line.GLAccountCode == "1800" and line.Date is None

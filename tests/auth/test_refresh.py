@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from exactlink.api.client import ExactClient
+from exactlink.api.errors import ApiError
 from exactlink.auth.oauth import OAuthApp, OAuthClient, TokenSet
 from exactlink.auth.session import TokenProvider
 from exactlink.auth.tokens import TokenStore
@@ -324,3 +325,43 @@ def test_token_endpoint_answers_are_told_apart(status: int, body: dict[str, str]
     assert "the-refresh-token" not in str(caught.value)
     if outcome == "login":
         assert isinstance(caught.value, LoginRequired) and caught.value.hint == "run `exactlink login` again"
+
+
+def test_a_401_for_another_reason_is_not_refreshed_and_keeps_the_login(sandbox: Sandbox, tmp_path: Path) -> None:
+    store = token_file_store(tmp_path)
+    seed = seed_login(sandbox, store)
+    provider = provider_for(sandbox, store, tmp_path)
+    sandbox.faults.script("unauthorized")  # 401, reason "message expired"
+    with client_for(sandbox, provider) as client, pytest.raises(ApiError) as caught:
+        client.me()
+    assert not isinstance(caught.value, LoginRequired)
+    assert caught.value.message.endswith("(HTTP 401): message expired")
+    assert sandbox.token_calls["refresh_token"] == 0
+    assert store.load() == seed, "the stored login is untouched"
+    with client_for(sandbox, provider) as client:
+        assert client.me().UserName == "admin@kantoor.example", "the same login works on the next call"
+
+
+def test_a_token_exact_does_not_know_means_login_again_without_a_refresh(sandbox: Sandbox, tmp_path: Path) -> None:
+    store = token_file_store(tmp_path)
+    seed = seed_login(sandbox, store)
+    seed.access_token = "not-a-token-exact-issued"
+    store.save(seed)
+    provider = provider_for(sandbox, store, tmp_path)
+    with client_for(sandbox, provider) as client, pytest.raises(LoginRequired) as caught:
+        client.me()
+    assert "access token is not valid (access token invalid)" in caught.value.message
+    assert sandbox.token_calls["refresh_token"] == 0
+
+
+def test_an_expired_token_reason_from_the_sandbox_is_refreshed_once(sandbox: Sandbox, tmp_path: Path) -> None:
+    store = token_file_store(tmp_path)
+    seed = seed_login(sandbox, store)
+    seed.expires_at += 3600  # our clock is off: only Exact's "access token expired" tells
+    store.save(seed)
+    sandbox.advance(601)
+    provider = provider_for(sandbox, store, tmp_path)
+    with httpx.Client(transport=sandbox.transport(), base_url=BASE, auth=provider) as plain:
+        answer = plain.get("/api/v1/current/Me", headers={"Accept": "application/json"})
+    assert answer.status_code == 200
+    assert sandbox.token_calls["refresh_token"] == 1

@@ -31,6 +31,9 @@ class _Tokens:
     def refresh_after_unauthorized(self, rejected: str) -> str:
         raise AssertionError("the test token does not expire")
 
+    def newer_token_than(self, rejected: str) -> str | None:
+        return None
+
 
 @pytest.fixture(scope="module")
 def big_sandbox() -> Sandbox:

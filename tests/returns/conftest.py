@@ -28,9 +28,10 @@ def office_today() -> date:
 
 
 def window_start(days: int = 30) -> datetime:
-    """Where fetch-returns' window starts today: midnight of the office's date ``days`` back, as Exact reads it."""
+    """Where fetch-returns' window starts today: midnight of the office's date ``days`` back, as Exact reads it
+    (on Amsterdam's clock), in UTC."""
     start = office_today() - timedelta(days=days)
-    return datetime(start.year, start.month, start.day, tzinfo=UTC)
+    return datetime(start.year, start.month, start.day, tzinfo=ZoneInfo("Europe/Amsterdam")).astimezone(UTC)
 
 
 @dataclass

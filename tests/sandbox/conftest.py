@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
@@ -82,7 +82,7 @@ def _return(number: int, type_: int, status: int) -> dict[str, Any]:
         "Period": 1,
         "Amount": 1234.5,
         "Currency": "EUR",
-        "DueDate": datetime(2026, 4, 30, tzinfo=UTC),
+        "DueDate": date(2026, 4, 30),
         "Created": CREATED,
         "Description": "Aangifte",
         "Division": CLIENT_A,

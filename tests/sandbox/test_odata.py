@@ -47,9 +47,11 @@ def matches(text: str, row: dict[str, Any] | None = None) -> bool:
         ("(City eq 'Zwolle' or City eq 'Utrecht') and not (Blocked eq true)", True),
         ("City eq 'Zwolle' or City eq 'Utrecht' and Blocked eq true", False),  # and binds tighter than or
         ("Created ge datetime'2026-01-01'", True),
-        ("Created gt datetime'2026-01-01T10:00:00'", False),
-        ("Created lt datetime'2026-01-01T10:00:01'", True),
-        ("Created le datetime'2026-01-01T10:00:00Z'", True),
+        ("Created gt datetime'2026-01-01T11:00:00'", False),  # literals are Amsterdam time: 10:00 UTC is 11:00
+        ("Created lt datetime'2026-01-01T11:00:01'", True),
+        ("Created lt datetime'2026-01-01T10:00:01'", False),
+        ("Created le datetime'2026-01-01T10:00:00Z'", True),  # an explicit offset means what it says
+        ("Created gt datetimeoffset'2026-01-01T10:00:00+01:00'", True),
         ("Timestamp gt 4999L", True),
         ("Timestamp gt 5000", False),
         ("Amount ge 12", True),
@@ -133,11 +135,13 @@ def test_select_and_orderby() -> None:
 
 
 def test_dates_are_written_as_json_dates_and_read_back() -> None:
-    moment = datetime(2018, 8, 31, 12, 25, 44, 17000, tzinfo=UTC)
+    # Exact writes Amsterdam wall-clock time as milliseconds: 10:25:44 UTC is 12:25:44 CEST.
+    moment = datetime(2018, 8, 31, 10, 25, 44, 17000, tzinfo=UTC)
     assert odata.json_date(moment) == "/Date(1535718344017)/"
-    assert odata.json_date(date(1970, 1, 2)) == "/Date(86400000)/"
-    assert odata.json_date(datetime(1969, 12, 31, tzinfo=UTC)) == "/Date(-86400000)/"
+    assert odata.json_date(date(1970, 1, 2)) == "/Date(86400000)/"  # a calendar day is its midnight
+    assert odata.json_date(datetime(1969, 12, 30, 23, tzinfo=UTC)) == "/Date(-86400000)/"
     assert odata.parse_json_date("/Date(1535718344017)/") == moment
     assert odata.parse_json_date("2018-08-31T12:25:44.017") == moment
+    assert odata.parse_json_date("2018-08-31T10:25:44.017Z") == moment
     assert odata.to_json_value(moment) == "/Date(1535718344017)/"
     assert odata.to_json_value("text") == "text"

@@ -262,3 +262,19 @@ def test_show_bsn_shows_them(populated: World, exactlink_home: Path) -> None:
     data = json.loads(shown.stdout)
     assert data["vat_number"] == "NL999900018B01" and data["payroll_tax_number"] == "999900043L01"
     assert data["bsn"] == "999911144" and data["name"] == "Bakker (BSN 999900055)"
+
+
+@pytest.mark.parametrize("args", [("report", "--html"), ("returns", "list", "--ics")], ids=" ".join)
+def test_the_overview_page_and_calendar_hold_no_bsn_even_with_show_bsn(
+    populated: World, exactlink_home: Path, args: tuple[str, ...]
+) -> None:
+    """The page and the calendar are files that travel: masked whatever ``privacy.show_bsn`` says."""
+    _seed(exactlink_home, populated)
+    target = exactlink_home.parent / "overview-file"
+    result = run_cli(*args, str(target), env={"EXACTLINK_PRIVACY__SHOW_BSN": "true"})
+    assert result.exit_code == 0, result.stderr
+    written = target.read_text(encoding="utf-8").replace("\r\n ", "")  # iCalendar lines unfolded
+    assert "*****" in written  # a seeded value is on it, masked
+    output = result.stdout + result.stderr + written
+    leaked = {key: value for key, value in SEEDED.items() if _digits(value) in output}
+    assert leaked == {}, leaked

@@ -33,6 +33,9 @@ class _Tokens:
     def refresh_after_unauthorized(self, rejected: str) -> str:
         raise AssertionError("the recorded answers never refuse the token")
 
+    def newer_token_than(self, rejected: str) -> str | None:
+        return None
+
 
 class RecordedExact:
     """Answers every GET from the recorded rows of its endpoint; keeps every write it receives.

@@ -28,6 +28,7 @@ BEFORE = {
     "last_fetch_at": "2026-11-02T08:00:05+00:00",
     "last_fetch_note": None,
 }
+FAILED_AT = "2026-11-02T09:00:02+00:00"
 
 
 def _database_before_m007(path: Path) -> None:
@@ -41,7 +42,10 @@ def _database_before_m007(path: Path) -> None:
         conn.execute(f"INSERT INTO {MIGRATIONS_TABLE} VALUES (?, '2026-01-01T00:00:00+00:00')", (migration.__name__,))
     rows = [
         ("administration.1469700", json.dumps({k: v for k, v in BEFORE.items() if v is not None})),
-        ("administration.1469701", json.dumps({"name": "Kapsalon Anna"})),
+        (
+            "administration.1469701",
+            json.dumps({"name": "Kapsalon Anna", "last_fetch_error": "blocked", "last_fetch_failed_at": FAILED_AT}),
+        ),
         ("administration.1469702", json.dumps({"name": "Nooit gelezen", "vraagposten_codes": []})),
         ("administration.notes", json.dumps({"name": "not an administration"})),
         ("office_administration", json.dumps({"division": 1469682, "name": "Kantoor", "selected_at": "x"})),
@@ -67,7 +71,9 @@ def test_the_migration_carries_every_administration_over_and_leaves_other_meta_a
         vraagposten_checked_at="2026-11-02T08:00:00+00:00",
         last_fetch_at="2026-11-02T08:00:05+00:00",
     )
-    assert states[1469701] == AdministrationState(division=1469701, name="Kapsalon Anna")
+    assert states[1469701] == AdministrationState(
+        division=1469701, name="Kapsalon Anna", last_fetch_error="blocked", last_fetch_failed_at=FAILED_AT
+    )
     assert states[1469702].vraagposten_codes == (), "a read that found no account is not 'never read'"
     assert sorted(states) == [1469700, 1469701, 1469702]
     left = [key for (key,) in db.conn.execute("SELECT key FROM meta ORDER BY key")]

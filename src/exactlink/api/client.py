@@ -30,20 +30,24 @@ from exactlink.api.errors import (
     DivisionError,
     ForbiddenError,
     TransientApiError,
+    UnauthorizedKind,
+    UnauthorizedReason,
     administration,
     division_label,
     exact_error_message,
     forbidden_message,
+    unauthorized_reason,
 )
 from exactlink.api.models import Me
 from exactlink.api.odata import unwrap_collection, unwrap_entity
 from exactlink.api.ratelimit import RateLimiter, RateLimitLog
-from exactlink.errors import LoginRequired
+from exactlink.errors import ExactlinkError, LoginRequired
 
 log = logging.getLogger(__name__)
 
 # Characters left readable in query strings: OData operators and literals (spaces become %20).
 _QUERY_SAFE = "$,'()/:*"
+LOGIN_AGAIN_HINT = "run `exactlink login` again"
 MAX_RATE_LIMITED_RETRIES = 10
 DEFAULT_MAX_PAGES = 10_000
 """The most pages one collection read follows (10,000 pages of up to 1,000 rows); more is a runaway ``__next``."""
@@ -58,6 +62,10 @@ class TokenSource(Protocol):
 
     def refresh_after_unauthorized(self, rejected: str) -> str:
         """Exact refused ``rejected`` with 401: return a fresh token (refreshing at most once)."""
+        ...
+
+    def newer_token_than(self, rejected: str) -> str | None:
+        """A stored access token other than ``rejected`` (another process refreshed), without refreshing."""
         ...
 
 
@@ -414,10 +422,14 @@ class ExactClient:
                 self.limiter.after_429(division, response.headers, endpoint)
                 continue
             self.limiter.release(division, response.headers)
-            if status == 401 and not refreshed:
+            if status == 401:
                 self.budget.end(division, endpoint, failed=True)
+                reason = unauthorized_reason(response.headers.get("WWW-Authenticate"))
+                retry_with = None if refreshed else self._token_after_401(token, reason)
+                if retry_with is None:
+                    raise self._unauthorized(reason, division, endpoint)
                 refreshed = True
-                token = self.tokens.refresh_after_unauthorized(token)
+                token = retry_with
                 continue
             if status >= 500:
                 self.budget.end(division, endpoint, failed=True)
@@ -441,15 +453,39 @@ class ExactClient:
             self.budget.end(division, endpoint, failed=False)
             return response
 
+    def _token_after_401(self, rejected: str, reason: UnauthorizedReason) -> str | None:
+        """The token to try once more after a 401, or ``None``: only an expired (or unexplained) refusal is a
+        reason to refresh; an invalid token is retried only when another process has stored a newer one."""
+        if reason.kind in (UnauthorizedKind.EXPIRED, UnauthorizedKind.UNSTATED):
+            return self.tokens.refresh_after_unauthorized(rejected)
+        if reason.kind is UnauthorizedKind.INVALID:
+            return self.tokens.newer_token_than(rejected)
+        return None
+
+    @staticmethod
+    def _unauthorized(reason: UnauthorizedReason, division: int | None, endpoint: str) -> ExactlinkError:
+        """The error for a 401 that is not retried (again): Exact's reason named, "log in again" only when the
+        reason is about the token."""
+        because = f" ({reason.text})" if reason.text else ""
+        if reason.kind is UnauthorizedKind.OTHER:
+            # Not a login problem: no "log in again" while the stored login may well be fine.
+            where = f"{endpoint} in {administration(division)}"
+            return ApiError(
+                f"Exact Online refused the call to {where} (HTTP 401): {reason.text}",
+                status=401,
+                division=division,
+                endpoint=endpoint,
+            )
+        if reason.kind is UnauthorizedKind.INVALID:
+            return LoginRequired(f"Exact Online says the access token is not valid{because}", hint=LOGIN_AGAIN_HINT)
+        return LoginRequired(
+            f"Exact Online refused the access token even after a refresh{because}", hint=LOGIN_AGAIN_HINT
+        )
+
     @staticmethod
     def _error_for(response: httpx.Response, division: int | None, endpoint: str) -> Exception:
         status = response.status_code
         text = exact_error_message(response.content)
-        if status == 401:
-            return LoginRequired(
-                "Exact Online refused the access token even after a refresh",
-                hint="run `exactlink login` again",
-            )
         if status == 403:
             reason = response.headers.get("Reason")
             return ForbiddenError(

@@ -8,7 +8,11 @@ reports them per division and goes on with the others (see ``exactlink.api.concu
 from __future__ import annotations
 
 import json
+import re
+import urllib.parse
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from exactlink.errors import ExactlinkError
@@ -158,3 +162,59 @@ def forbidden_message(reason: str | None, division: int | None, exact_text: str 
     if reason:
         return f"Exact Online refused access to {label} (reason: {reason})"
     return f"Exact Online refused access to {label}"
+
+
+class UnauthorizedKind(StrEnum):
+    """What a 401's ``WWW-Authenticate`` reason says, as far as exactlink acts on it."""
+
+    EXPIRED = "expired"
+    """The access token expired: refresh it (once) and try again."""
+    INVALID = "invalid"
+    """The access token is not (or no longer) valid: only a newer stored token or a new login helps."""
+    OTHER = "other"
+    """Any other reason (e.g. "message expired"): not a login problem, so no refresh and no "log in again"."""
+    UNSTATED = "unstated"
+    """No reason given (or only RFC 6750's catch-all ``invalid_token``): treated as an expired token."""
+
+
+@dataclass(frozen=True)
+class UnauthorizedReason:
+    """A 401's reason: its kind and Exact's own words (decoded, one line), when it gave any."""
+
+    kind: UnauthorizedKind
+    text: str | None = None
+
+
+_AUTH_PARAM = re.compile(r'([A-Za-z_][\w-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))')
+_NOT_A_REASON = frozenset({"realm", "error", "scope", "error_uri"})
+_INVALID_WORDS = ("invalid", "not valid", "revoked", "unknown")
+
+
+def unauthorized_reason(header: str | None) -> UnauthorizedReason:
+    """Read the reason Exact Online puts in a 401's ``WWW-Authenticate`` header (URL-encoded).
+
+    Exact's exact header layout is not documented (exact-evidence.md §7), so both forms are read: a bare
+    URL-encoded text (``access%20token%20expired``, optionally after ``Bearer``) and an RFC 6750 challenge
+    whose ``error_description`` (or another non-standard parameter) carries the text.
+    """
+    if not header or not header.strip():
+        return UnauthorizedReason(UnauthorizedKind.UNSTATED)
+    value = header.strip()
+    if value.lower().startswith("bearer"):
+        value = value[len("bearer") :].strip()
+    params = {match.group(1).lower(): match.group(2) or match.group(3) or "" for match in _AUTH_PARAM.finditer(value)}
+    if params:
+        raw = params.get("error_description") or next(
+            (text for name, text in params.items() if name not in _NOT_A_REASON and text), ""
+        )
+    else:
+        raw = value
+    text = server_text(urllib.parse.unquote_plus(raw), limit=120)
+    if not text:
+        return UnauthorizedReason(UnauthorizedKind.UNSTATED)
+    lowered = text.lower()
+    if "token" in lowered and "expired" in lowered and "not expired" not in lowered:
+        return UnauthorizedReason(UnauthorizedKind.EXPIRED, text)
+    if "token" in lowered and any(word in lowered for word in _INVALID_WORDS):
+        return UnauthorizedReason(UnauthorizedKind.INVALID, text)
+    return UnauthorizedReason(UnauthorizedKind.OTHER, text)

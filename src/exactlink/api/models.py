@@ -2,7 +2,8 @@
 
 Attribute names are Exact Online's own field names, so ``Model.select()`` is the ``$select`` list and
 a row parses without a mapping table. The two conversions every consumer needs happen here and only
-here: ``/Date(ms)/`` strings become aware UTC datetimes, and padded account codes are trimmed.
+here: ``/Date(ms)/`` strings (Amsterdam wall-clock time) become aware UTC datetimes, and padded account
+codes are trimmed.
 Unknown fields (and ``__metadata``) are ignored.
 
 ``Timestamp`` exists only on the sync endpoints (``sync/CRM/Accounts`` …), so ``select()`` leaves it
@@ -47,7 +48,7 @@ def _guid(value: object) -> object:
 
 
 ExactDate = Annotated[datetime | None, BeforeValidator(parse_date)]
-"""A ``/Date(ms)/`` field as an aware UTC datetime."""
+"""A ``/Date(ms)/`` field (Amsterdam wall-clock milliseconds) as an aware UTC datetime."""
 
 TrimmedCode = Annotated[str | None, BeforeValidator(_trimmed)]
 """An account code without Exact's 18-character padding."""

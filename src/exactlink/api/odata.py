@@ -1,6 +1,9 @@
 """Exact Online's OData v2 conventions, in one place.
 
-* Dates travel as ``"/Date(1535718344017)/"`` (milliseconds since the Unix epoch, read as UTC).
+* Dates travel as ``"/Date(1535718344017)/"``: Amsterdam wall-clock time (CET/CEST) written as milliseconds
+  since the epoch, *not* UTC; ``datetime'…'`` filter literals are Amsterdam wall-clock time too. Inside
+  exactlink every moment is an aware UTC datetime; the conversion both ways happens here and only here
+  (:func:`from_exact_wall_clock`, :func:`to_exact_wall_clock`). See docs/exact-online.md.
 * Account codes are fixed-width: right-aligned and space-padded to 18 characters. A ``$filter`` on
   ``Code`` must contain the padding; locally we always compare trimmed codes.
 * ``$filter`` literals: ``guid'…'``, ``datetime'…'``, ``'…'`` (quotes doubled), ``123L``.
@@ -14,44 +17,79 @@ import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 CODE_WIDTH = 18
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+EXACT_TIME_ZONE = ZoneInfo("Europe/Amsterdam")
+"""The zone of Exact Online's wall clock: every date it sends or reads without an offset is in this zone."""
+
+_NAIVE_EPOCH = datetime(1970, 1, 1)
 _DATE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
 
 
-def parse_date(value: object) -> datetime | None:
-    """Turn ``/Date(ms)/`` (or an ISO-8601 string, or a datetime) into an aware UTC datetime.
+def from_exact_wall_clock(wall_clock: datetime) -> datetime:
+    """An Amsterdam wall-clock time (naive, as Exact writes it) as an aware UTC datetime.
 
-    ``None`` and the empty string give ``None``. An optional ``+hhmm`` suffix is an offset that is
-    already included in the milliseconds (the WCF convention), so it is ignored.
+    Daylight-saving edges are resolved the same way every time: a time that occurs twice (the last Sunday
+    of October, 02:00-02:59) is the *first* occurrence (CEST); a time that does not exist (the last Sunday of
+    March, 02:00-02:59) is read with the offset in force before the switch (CET), so 02:30 becomes 03:30
+    CEST. Both choices make a ``ge`` cursor start early rather than late: records are read twice, never missed.
+    """
+    return wall_clock.replace(tzinfo=EXACT_TIME_ZONE, fold=0).astimezone(UTC)
+
+
+def to_exact_wall_clock(moment: datetime) -> datetime:
+    """An aware datetime as Exact's naive Amsterdam wall-clock time (a naive ``moment`` is taken as UTC)."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware.astimezone(EXACT_TIME_ZONE).replace(tzinfo=None)
+
+
+def exact_midnight(day: date) -> datetime:
+    """The moment (aware UTC) a calendar day starts on Exact's clock: 00:00 in Amsterdam."""
+    return from_exact_wall_clock(datetime(day.year, day.month, day.day))
+
+
+def exact_day(moment: datetime) -> date:
+    """The calendar day a moment falls on in Exact's zone (a ``DueDate`` sent as midnight gives that day)."""
+    return to_exact_wall_clock(moment).date()
+
+
+def parse_date(value: object) -> datetime | None:
+    """Turn Exact's ``/Date(ms)/`` (or an ISO-8601 string, a date, a datetime) into an aware UTC datetime.
+
+    ``None`` and the empty string give ``None``. The milliseconds and an ISO string without an offset are
+    Amsterdam wall-clock time (see :func:`from_exact_wall_clock`); an ISO string with an offset means what it
+    says; a ``date`` is its midnight in Amsterdam; a naive ``datetime`` is exactlink's own and so already UTC.
+    An optional ``+hhmm`` suffix after the milliseconds (the WCF convention) is ignored.
     """
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, date):
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+        return exact_midnight(value)
     if not isinstance(value, str):
         raise ValueError(f"not an Exact Online date: {value!r}")
     match = _DATE.match(value.strip())
     if match:
-        return _EPOCH + timedelta(milliseconds=int(match.group(1)))
+        return from_exact_wall_clock(_NAIVE_EPOCH + timedelta(milliseconds=int(match.group(1))))
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
         raise ValueError(f"not an Exact Online date: {value!r}") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC) if parsed.tzinfo else from_exact_wall_clock(parsed)
 
 
 def format_date(value: datetime | date) -> str:
-    """The ``/Date(ms)/`` form Exact Online uses in JSON bodies (naive datetimes are taken as UTC)."""
-    if not isinstance(value, datetime):
-        value = datetime(value.year, value.month, value.day, tzinfo=UTC)
-    elif value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    milliseconds = (value - _EPOCH) // timedelta(milliseconds=1)
+    """The ``/Date(ms)/`` form Exact Online reads in JSON bodies: Amsterdam wall-clock milliseconds.
+
+    A ``date`` is its midnight; a naive ``datetime`` is taken as UTC (exactlink's own convention).
+    """
+    wall_clock = (
+        to_exact_wall_clock(value) if isinstance(value, datetime) else datetime(value.year, value.month, value.day)
+    )
+    milliseconds = (wall_clock - _NAIVE_EPOCH) // timedelta(milliseconds=1)
     return f"/Date({milliseconds})/"
 
 
@@ -96,12 +134,14 @@ def guid_literal(value: str | uuid.UUID) -> str:
 
 
 def datetime_literal(value: datetime | date) -> str:
-    """``datetime'2024-01-31T13:45:00'`` (aware datetimes are converted to UTC first)."""
+    """``datetime'2024-01-31T14:45:00'``: the moment on Amsterdam's wall clock, without an offset, as Exact reads it.
+
+    A ``date`` stays a date (Exact reads it as that day's Amsterdam midnight); a naive ``datetime`` is taken
+    as UTC. Microseconds are dropped.
+    """
     if not isinstance(value, datetime):
         return f"datetime'{value.isoformat()}'"
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return f"datetime'{value.replace(microsecond=0).isoformat()}'"
+    return f"datetime'{to_exact_wall_clock(value).replace(microsecond=0).isoformat()}'"
 
 
 def int64_literal(value: int) -> str:

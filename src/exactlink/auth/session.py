@@ -115,6 +115,15 @@ class TokenProvider(httpx.Auth):
         with self._thread_lock:
             return self._refresh(rejected=rejected)
 
+    def newer_token_than(self, rejected: str) -> str | None:
+        """The stored access token when another process replaced ``rejected`` and it is still valid; no refresh."""
+        with self._thread_lock:
+            stored = self.store.load()
+            if stored is None or stored.access_token == rejected or stored.expires_at <= self._clock():
+                return None
+            self._tokens = stored
+            return stored.access_token
+
     def remember_user(self, user: dict[str, str | None]) -> None:
         """Store who is logged in next to the tokens (under the refresh lock, so no rotation is lost)."""
         from filelock import FileLock
@@ -129,12 +138,21 @@ class TokenProvider(httpx.Auth):
             self._tokens = stored
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        """``httpx.Auth``: add the bearer token; on a 401 refresh once and send the request again."""
+        """``httpx.Auth``: add the bearer token; on a 401 whose reason is an expired token (or none), refresh once
+        and send the request again; any other 401 is returned as it came."""
+        from exactlink.api.errors import UnauthorizedKind, unauthorized_reason
+
         token = self.access_token()
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
-        if response.status_code == 401:
+        if response.status_code != 401:
+            return
+        kind = unauthorized_reason(response.headers.get("WWW-Authenticate")).kind
+        if kind in (UnauthorizedKind.EXPIRED, UnauthorizedKind.UNSTATED):
             request.headers["Authorization"] = f"Bearer {self.refresh_after_unauthorized(token)}"
+            yield request
+        elif kind is UnauthorizedKind.INVALID and (newer := self.newer_token_than(token)):
+            request.headers["Authorization"] = f"Bearer {newer}"
             yield request
 
     def _refresh(self, *, rejected: str | None) -> str:

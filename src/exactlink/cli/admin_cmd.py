@@ -8,6 +8,8 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
+from exactlink.cli.layout import WIDE_OPTION
+
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document on stdout.")
 DRY_RUN_OPTION = typer.Option(False, "--dry-run", help="Validate and show the plan; write nothing.")
 
@@ -44,6 +46,7 @@ def link(
         "(books kept in another package) into a link to this administration.",
     ),
     dry_run: bool = DRY_RUN_OPTION,
+    wide: bool = WIDE_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Link a client administration to a relation (`link-admin REL DIVISION`), or many (`link-admin --csv FILE`).
@@ -79,6 +82,7 @@ def suggest(
     accept: bool = typer.Option(False, "--accept", help="Link every clear suggestion (ambiguous ones are skipped)."),
     csv_out: Path | None = typer.Option(None, "--csv-out", help="Write the clear suggestions as a CSV for --csv."),
     dry_run: bool = DRY_RUN_OPTION,
+    wide: bool = WIDE_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Propose administrations for linked relations from what Exact knows, with the evidence.
@@ -107,7 +111,7 @@ def suggest(
 
 
 @admin_app.command("list")
-def list_links(json_output: bool = JSON_OPTION) -> None:
+def list_links(wide: bool = WIDE_OPTION, json_output: bool = JSON_OPTION) -> None:
     """List the linked client administrations with their SBR start date and last fetch."""
     from exactlink.cli.admin_render import print_admin_list
     from exactlink.cli.context import workspace

@@ -43,23 +43,29 @@ def print_unlink(result: dict[str, Any]) -> None:
 
 def print_link_report(report: LinkReport) -> None:
     """The per-row report of a bulk link (``--csv``, ``suggest --accept``)."""
-    from rich.markup import escape
-    from rich.table import Table
+    from exactlink.cli.layout import Column, print_table
+    from exactlink.console import err
 
-    from exactlink.console import err, out
-
-    table = Table("row", "relation", "administration", "status", "SolutionLink", "message", title_justify="left")
-    for row in report.rows:
-        division = f"{row.division.code} {row.division.name}" if row.division else row.selector
-        table.add_row(
+    rows = [
+        [
             str(row.row or ""),
-            escape(row.relation_number),
-            escape(division),
+            row.relation_number,
+            f"{row.division.code} {row.division.name}" if row.division else row.selector,
             row.status,
             row.solution_link or "",
-            escape(row.message + (f" ({row.hint})" if row.hint else "")),
-        )
-    out().print(table)
+            row.message + (f" ({row.hint})" if row.hint else ""),
+        ]
+        for row in report.rows
+    ]
+    columns = [
+        Column("row", key=True, drop=2),
+        Column("relation", key=True),
+        Column("administration"),
+        Column("status"),
+        Column("SolutionLink", drop=1, fold_into="status", label=""),
+        Column("message", min_width=16),
+    ]
+    print_table(columns, rows)
     counts = ", ".join(f"{count} {status}" for status, count in sorted(report.counts().items()))
     mode = " (dry run, nothing written)" if report.dry_run else ""
     err().print(f"{len(report.rows)} rows: {counts}{mode}", highlight=False, markup=False)
@@ -67,10 +73,8 @@ def print_link_report(report: LinkReport) -> None:
 
 def print_suggestions(report: SuggestReport) -> None:
     """Suggested links with their evidence; ambiguous ones separately."""
-    from rich.markup import escape
-    from rich.table import Table
-
-    from exactlink.console import info, out
+    from exactlink.cli.layout import Column, print_table
+    from exactlink.console import info
 
     if not report.suggestions:
         info("no suggestions: every linked relation has an administration, or Exact knows no match")
@@ -78,36 +82,43 @@ def print_suggestions(report: SuggestReport) -> None:
     for title, items in (("Suggested links", report.clear), ("Ambiguous: decide by hand", report.ambiguous)):
         if not items:
             continue
-        table = Table("relation", "administration", "evidence", title=title, title_justify="left")
-        for s in items:
-            evidence = "; ".join(s.evidence) + (f" (competes with {', '.join(s.competitors)})" if s.competitors else "")
-            table.add_row(
-                escape(f"{s.relation_number} {s.relation_name}"),
-                escape(f"{s.division} {s.division_name}"),
-                escape(evidence),
-            )
-        out().print(table)
+        rows = [
+            [
+                f"{s.relation_number} {s.relation_name}",
+                f"{s.division} {s.division_name}",
+                "; ".join(s.evidence) + (f" (competes with {', '.join(s.competitors)})" if s.competitors else ""),
+            ]
+            for s in items
+        ]
+        print_table([Column("relation"), Column("administration"), Column("evidence")], rows, title=title)
     info("accept the clear ones with `exactlink link-admin suggest --accept`, or edit them: --csv-out FILE")
 
 
 def print_admin_list(rows: list[dict[str, Any]]) -> None:
-    """``link-admin list`` as a table."""
-    from rich.markup import escape
-    from rich.table import Table
-
-    from exactlink.console import info, out
+    """``link-admin list`` as a table (moments in the office's zone)."""
+    from exactlink.cli.layout import Column, print_table, shown_time
+    from exactlink.console import info
 
     if not rows:
         info("no client administrations are linked yet: exactlink link-admin REL DIVISION")
         return
-    table = Table("relation", "administration", "SBR start", "linked", "last fetch", "vraagposten G/L")
-    for row in rows:
-        table.add_row(
-            escape(f"{row['relation']} {row['relation_name'] or ''}".strip()),
-            escape(f"{row['division']} {row['division_name'] or ''}".strip()),
+    table_rows = [
+        [
+            f"{row['relation']} {row['relation_name'] or ''}".strip(),
+            f"{row['division']} {row['division_name'] or ''}".strip(),
             row["sbr_start_date"] or "",
-            (row["linked_at"] or "")[:10],
-            (row["last_fetch_at"] or "never")[:16],
-            escape(", ".join(row["vraagposten_accounts"])),
-        )
-    out().print(table)
+            shown_time(row["linked_at"])[:10],
+            shown_time(row["last_fetch_at"]) or "never",
+            ", ".join(row["vraagposten_accounts"]),
+        ]
+        for row in rows
+    ]
+    columns = [
+        Column("relation", min_width=16),
+        Column("administration", min_width=14),
+        Column("SBR start", key=True),
+        Column("linked", key=True, drop=2),
+        Column("last fetch", key=True, drop=1),
+        Column("vraagposten G/L", drop=3, fold_into="administration", label="vraagposten G/L "),
+    ]
+    print_table(columns, table_rows)

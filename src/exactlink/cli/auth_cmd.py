@@ -18,7 +18,7 @@ def _show_url(url: str, way_back: str) -> None:
     from exactlink.services.login import PASTE, WAIT
 
     info("Open this URL to log in to Exact Online:")
-    info(url)
+    info(url, wrap=False)  # one line, to copy whole
     if way_back == WAIT:
         info("Waiting for the browser to come back…")
     elif way_back == PASTE:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from exactlink.cli.layout import WIDE_OPTION
+
 config_app = typer.Typer(help="Show and create the configuration file.", no_args_is_help=True)
 
 
@@ -16,34 +18,33 @@ def config_path(
     json_output: bool = typer.Option(False, "--json", help="Print every path (database, token fallback, log …)."),
 ) -> None:
     """Print the path of config.toml; with --json also the database, token fallback, state and log paths."""
-    from exactlink.console import emit_json, out
+    from exactlink.console import emit_json, emit_text
     from exactlink.services.config_view import file_locations
 
     locations = file_locations()
     if json_output:
         emit_json(locations)
         return
-    out().print(locations["config_file"], highlight=False, markup=False)
+    emit_text(locations["config_file"] + "\n")  # for scripts: $(exactlink config path)
 
 
 @config_app.command("show")
-def config_show(json_output: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+def config_show(
+    wide: bool = WIDE_OPTION, json_output: bool = typer.Option(False, "--json", help="Print JSON.")
+) -> None:
     """Print every effective setting and where it came from (secrets are never shown)."""
     from exactlink.cli.context import workspace
-    from exactlink.console import emit_json, out
+    from exactlink.console import emit_json
     from exactlink.services.config_view import effective_config
 
     rows = effective_config(workspace())
     if json_output:
         emit_json(rows)
         return
-    from rich.markup import escape
-    from rich.table import Table
+    from exactlink.cli.layout import Column, print_table
 
-    table = Table("key", "value", "source")
-    for row in rows:  # values are literal text: "[redacted]" is not Rich markup
-        table.add_row(row["key"], escape(str(row["value"])), row["source"])
-    out().print(table)
+    columns = [Column("key", key=True), Column("value"), Column("source", key=True)]
+    print_table(columns, [[row["key"], str(row["value"]), row["source"]] for row in rows])  # literal text, no markup
 
 
 @config_app.command("init")

@@ -7,6 +7,8 @@ from typing import Any
 
 import typer
 
+from exactlink.cli.layout import WIDE_OPTION
+
 crm_app = typer.Typer(
     help="The local mirror of the office's CRM: import, export, list, show, edit, set.", no_args_is_help=True
 )
@@ -23,6 +25,7 @@ def register(app: typer.Typer) -> None:
 def crm_import(
     file: Path = typer.Argument(..., help="The CRM export (CSV).", dir_okay=False),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would change; write nothing."),
+    wide: bool = WIDE_OPTION,
     json_output: bool = JSON_OPTION,
     delimiter: str | None = typer.Option(None, "--delimiter", help="';', ',', '|' or 'tab' (default: sniffed)."),
     encoding: str | None = typer.Option(None, "--encoding", help="File encoding (default UTF-8; e.g. cp1252)."),
@@ -83,6 +86,7 @@ def crm_export(
 
 @crm_app.command("list")
 def crm_list(
+    wide: bool = WIDE_OPTION,
     json_output: bool = JSON_OPTION,
     show_bsn: bool = SHOW_BSN_OPTION,
     flagged: bool = typer.Option(False, "--flagged", help="Only relations with invalid or doubtful values."),
@@ -107,6 +111,7 @@ def crm_list(
 @crm_app.command("show")
 def crm_show(
     relation: str = typer.Argument(..., help="Relation number."),
+    wide: bool = WIDE_OPTION,
     json_output: bool = JSON_OPTION,
     show_bsn: bool = SHOW_BSN_OPTION,
 ) -> None:

@@ -18,7 +18,6 @@ def _ellipsis(items: list[str], limit: int = _LIST_LIMIT) -> str:
 def print_import_report(report: ImportReport) -> None:
     """The import report: counts, changed fields, flagged values with row and column, skipped rows."""
     from rich.markup import escape
-    from rich.table import Table
 
     from exactlink.console import out
 
@@ -41,11 +40,19 @@ def print_import_report(report: ImportReport) -> None:
         for change in report.changed:
             console.print(f"  {escape(change.relation_number)}: {', '.join(change.changed_fields)}", highlight=False)
     if report.flagged:
-        table = Table("row", "relation", "column", "problem", title="Flagged values", title_justify="left")
-        for issue in report.flagged:
-            problem = issue.message if issue.severity == "error" else f"warning: {issue.message}"
-            table.add_row(str(issue.row), escape(issue.relation_number), escape(issue.column), escape(problem))
-        console.print(table)
+        from exactlink.cli.layout import Column, print_table
+
+        rows = [
+            [
+                str(issue.row),
+                issue.relation_number,
+                issue.column,
+                issue.message if issue.severity == "error" else f"warning: {issue.message}",
+            ]
+            for issue in report.flagged
+        ]
+        columns = [Column("row", key=True), Column("relation", key=True), Column("column"), Column("problem")]
+        print_table(columns, rows, console=console, title="Flagged values")
     if report.skipped:
         console.print("Skipped rows (not imported):", highlight=False)
         for row, reason in report.skipped:
@@ -56,42 +63,52 @@ def print_import_report(report: ImportReport) -> None:
 
 def print_relation_list(rows: list[dict[str, Any]]) -> None:
     """``crm list`` as a table."""
-    from rich.markup import escape
-    from rich.table import Table
-
-    from exactlink.console import info, out
+    from exactlink.cli.layout import Column, print_table
+    from exactlink.console import info
 
     if not rows:
         info("no relations (import the CRM export with: exactlink crm import FILE)")
         return
-    table = Table("relation", "name", "KvK", "RSIN/BSN", "account", "administration", "issues")
+    table_rows = []
     for row in rows:
-        fiscal = row["rsin"] or row["bsn"] or ""
         columns = list(dict.fromkeys(issue["column"] for issue in row["issues"]))
-        issues = f"{len(row['issues'])}: {', '.join(columns)}" if columns else ""
-        table.add_row(
-            escape(row["relation"]),
-            escape(row["name"] or ""),
-            row["kvk"] or "",
-            escape(fiscal),
-            escape(row["account_code"] or ""),
-            str(row["administration"] or ""),
-            escape(issues),
+        table_rows.append(
+            [
+                row["relation"],
+                row["name"] or "",
+                row["kvk"] or "",
+                row["rsin"] or row["bsn"] or "",
+                row["account_code"] or "",
+                str(row["administration"] or ""),
+                f"{len(row['issues'])}: {', '.join(columns)}" if columns else "",
+            ]
         )
-    out().print(table)
+    print_table(
+        [
+            Column("relation", key=True),
+            Column("name", min_width=14),
+            Column("KvK", key=True, drop=2),
+            Column("RSIN/BSN", key=True, drop=3),
+            Column("account", key=True),
+            Column("administration", key=True, drop=1),
+            Column("issues", drop=4, fold_into="name", label="issues "),
+        ],
+        table_rows,
+    )
 
 
 def print_relation(data: dict[str, Any]) -> None:
     """``crm show`` as labelled lines and small tables."""
-    from rich.markup import escape
-    from rich.table import Table
 
+    from exactlink.cli.layout import print_fields
     from exactlink.console import out
 
     console = out()
 
+    fields: list[tuple[str, str]] = []
+
     def line(label: str, value: Any) -> None:
-        console.print(f"{label + ':':<22}{escape('' if value is None else str(value))}", highlight=False)
+        fields.append((label, "" if value is None else str(value)))
 
     line("relation", data["relation"])
     for key in ("name", "legal_form", "kvk", "rsin", "bsn", "vat_number", "payroll_tax_number", "phone", "email"):
@@ -117,18 +134,27 @@ def print_relation(data: dict[str, Any]) -> None:
     line("returns fetched from", data["returns_window_start"])
     for issue in data["issues"]:
         line("issue", f"{issue['column']}: {issue['message']}")
+    print_fields(fields, console=console)
     if data["recent_returns"]:
-        table = Table(
-            "kind", "period", "status", "amount", "due", "local", title="Recent returns", title_justify="left"
-        )
-        for r in data["recent_returns"]:
-            period = r["period_description"] or f"{r['year']}-{r['period']}"
-            table.add_row(
+        from exactlink.cli.layout import Column, print_table
+
+        rows = [
+            [
                 r["kind"],
-                escape(str(period)),
+                str(r["period_description"] or f"{r['year']}-{r['period']}"),
                 str(r["status"]),
                 str(r["amount"]),
                 str(r["due_date"] or ""),
                 r["local_status"],
-            )
-        console.print(table)
+            ]
+            for r in data["recent_returns"]
+        ]
+        columns = [
+            Column("kind", key=True),
+            Column("period"),
+            Column("status", key=True),
+            Column("amount", key=True, justify="right"),
+            Column("due", key=True),
+            Column("local"),
+        ]
+        print_table(columns, rows, console=console, title="Recent returns")

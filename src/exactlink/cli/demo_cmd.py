@@ -18,21 +18,13 @@ def demo(
 ) -> None:
     """Run login → tenant → CRM import → match → review → sync → link-admin → fetch-returns → returns → feedback
     against the embedded sandbox Exact Online, narrated. Nothing real is touched."""
-    from rich.markup import escape
-
-    from exactlink.console import out
+    from exactlink.cli.demo_render import narrate, print_carry_on
+    from exactlink.console import err, out
     from exactlink.services.demo import run_demo
 
-    def narrate(title: str, command: str) -> None:
-        if not command:
-            out().print(f"[italic cyan]» {escape(title)}[/italic cyan]", highlight=False)
-            return
-        if title:
-            out().rule(f"[bold]{escape(title)}")
-        out().print(f"[dim]$ {escape(command)}[/dim]", highlight=False)
-
-    run = run_demo(clients=clients, seed=seed, home=home, narrate=narrate)
+    out().print(f"Starting a sandbox Exact Online with {clients} client administrations on 127.0.0.1 …")
+    run = run_demo(clients=clients, seed=seed, home=home, narrate=narrate, progress_visible=err().is_terminal)
     out().rule("[bold green]Done")
-    out().print(
-        f"{len(run.steps)} commands ran against the sandbox at {run.base_url}; files in {run.home}", highlight=False
-    )
+    out().print(f"{len(run.steps)} commands ran against the sandbox; files in {run.home}", highlight=False)
+    if run.carry_on is not None:
+        print_carry_on(run.carry_on)

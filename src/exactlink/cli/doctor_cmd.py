@@ -6,12 +6,15 @@ from pathlib import Path
 
 import typer
 
+from exactlink.cli.layout import WIDE_OPTION
+
 
 def register(app: typer.Typer) -> None:
     app.command("doctor")(doctor)
 
 
 def doctor(
+    wide: bool = WIDE_OPTION,
     json_output: bool = typer.Option(False, "--json", help="Print one JSON document on stdout."),
     record: Path | None = typer.Option(
         None,

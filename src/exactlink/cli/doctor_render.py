@@ -12,21 +12,23 @@ _STYLES = {"ok": "green", "warn": "yellow", "fallback": "yellow", "refused": "re
 
 def print_doctor_report(report: DoctorReport) -> None:
     """The checks as a table (area, check, result, what was found), then the hints and a verdict."""
-    from rich.table import Table
     from rich.text import Text
 
+    from exactlink.cli.layout import Column, print_table
     from exactlink.console import out
 
-    table = Table("area", "check", "result", "details", title_justify="left", expand=False)
-    for check in report.checks:
-        table.add_row(
-            Text(check.area),
-            Text(check.name),
-            Text(check.status, style=_STYLES.get(check.status, "")),
-            Text(check.detail, overflow="fold"),
-        )
+    rows: list[list[str | Text]] = [
+        [check.area, check.name, Text(check.status, style=_STYLES.get(check.status, "")), check.detail]
+        for check in report.checks
+    ]
     console = out()
-    console.print(table)
+    columns = [
+        Column("area", drop=1, fold_into="check", label=""),
+        Column("check"),
+        Column("result", key=True),
+        Column("details", min_width=20),
+    ]
+    print_table(columns, rows, console=console)
     hints = [check for check in report.checks if check.hint and check.status not in ("ok", "skipped")]
     for check in hints:
         console.print(Text(f"hint ({check.name}): {check.hint}"), soft_wrap=False)  # wrapped to the width

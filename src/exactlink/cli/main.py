@@ -168,6 +168,9 @@ def _register() -> None:
 
     admin_cmd.register(app)
     returns_cmd.register(app)
+    from exactlink.cli import report_cmd
+
+    report_cmd.register(app)
     from exactlink.cli import schedule_cmd
 
     schedule_cmd.register(app)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from exactlink.cli.layout import WIDE_OPTION
+
 match_app = typer.Typer()
 
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document on stdout.")
@@ -21,6 +23,7 @@ def register(app: typer.Typer) -> None:
 def match(
     ctx: typer.Context,
     dry_run: bool = typer.Option(False, "--dry-run", help="Match and report, but link nothing."),
+    wide: bool = WIDE_OPTION,
     json_output: bool = JSON_OPTION,
     show_bsn: bool = SHOW_BSN_OPTION,
     show_all: bool = typer.Option(False, "--all", help="Also list relations that were linked before this run."),
@@ -92,6 +95,7 @@ def link(
     csv_file: Path | None = typer.Option(None, "--csv", help="Link many: CSV with relation number and account."),
     force: bool = typer.Option(False, "--force", help="Move a link: take the account from another relation."),
     dry_run: bool = DRY_RUN_OPTION,
+    wide: bool = WIDE_OPTION,
     json_output: bool = JSON_OPTION,
     delimiter: str | None = typer.Option(None, "--delimiter", help="CSV: ';', ',', '|' or 'tab' (default: sniffed)."),
     encoding: str | None = typer.Option(None, "--encoding", help="CSV file encoding (default UTF-8)."),

@@ -29,10 +29,10 @@ def mirror_progress(*, quiet: bool) -> Iterator[Progress]:
 
     bar = progress(quiet=quiet)
     with bar:
-        task = bar.add_task("Reading the office accounts from Exact Online", total=None)
+        task = bar.add_task("Reading office accounts", total=None)
 
         def update(entity: str, rows: int) -> None:
-            bar.update(task, description=f"Reading {_ENTITY_WORDS.get(entity, entity)} from Exact Online: {rows}")
+            bar.update(task, description=f"Reading {_ENTITY_WORDS.get(entity, entity.replace('_', ' '))}: {rows}")
 
         yield update
 
@@ -45,9 +45,9 @@ def _detail(row: MatchRow) -> str:
 
 def print_match_report(report: MatchReport, *, show_bsn: bool, show_all: bool, quiet: bool) -> None:
     """The counts and, unless quiet, a table of every relation that needs attention or was linked now."""
-    from rich.markup import escape
-    from rich.table import Table
+    from rich.text import Text
 
+    from exactlink.cli.layout import Column, print_table
     from exactlink.console import out, warn
     from exactlink.domain.privacy import mask_view
 
@@ -68,19 +68,25 @@ def print_match_report(report: MatchReport, *, show_bsn: bool, show_all: bool, q
         rows = [row for row in report.rows if show_all or row.status != "linked" or row.new_link]
         rows = mask_view(rows, show_bsn=show_bsn)  # names, reasons and the engine's why
         if rows:
-            table = Table("relation", "name", "status", "account", "on / why", title="Relations", title_justify="left")
+            table_rows: list[list[str | Text]] = []
             for row in rows:
-                status = f"[{_STATUS_STYLE[row.status]}]{row.status}[/]" + (" (new)" if row.new_link else "")
+                status = Text(row.status + (" (new)" if row.new_link else ""), style=_STATUS_STYLE[row.status])
                 account = " ".join(
                     part for part in (row.account_code, row.account_name and f"({row.account_name})") if part
                 )
                 method = f"{row.method}: " if row.method and row.status == "linked" else ""
-                detail = method + _detail(row)
-                table.add_row(escape(row.relation), escape(row.name), status, escape(account), escape(detail))
-            console.print(table)
-    summary = Table("linked", "suggested", "conflict", "unmatched", verb, title="Summary", title_justify="left")
-    summary.add_row(*(str(counts[key]) for key in ("linked", "suggested", "conflict", "unmatched", "new_links")))
-    console.print(summary)
+                table_rows.append([row.relation, row.name, status, account, method + _detail(row)])
+            columns = [
+                Column("relation", key=True),
+                Column("name"),
+                Column("status"),
+                Column("account"),
+                Column("on / why", min_width=16),
+            ]
+            print_table(columns, table_rows, console=console, title="Relations")
+    columns = [Column(header, key=True) for header in ("linked", "suggested", "conflict", "unmatched", verb)]
+    counted = [str(counts[key]) for key in ("linked", "suggested", "conflict", "unmatched", "new_links")]
+    print_table(columns, [counted], console=console, title="Summary")
     if counts["suggested"] and not quiet:
         console.print("Review the suggestions: exactlink match review", highlight=False)
 
@@ -120,26 +126,21 @@ _ANSWERS: dict[str, Answer] = {
 def ask_in_terminal(item: ReviewItem, position: int, total: int) -> Answer:
     """Show both sides of a suggestion on stderr and read the answer from stdin (end of input = quit)."""
     from rich.markup import escape
-    from rich.table import Table
 
+    from exactlink.cli.layout import Column, print_table
     from exactlink.console import err
 
     console = err()
     row = item.row
-    table = Table(
-        "",
-        escape(item.relation.title),
-        escape(item.account.title),
-        title_justify="left",
-        title=f"Suggestion {position}/{total}: score {row.score} ({escape(row.why or '')})",
-    )
-    table.add_row("name", escape(item.relation.name), escape(item.account.name))
-    table.add_row("address", escape(item.relation.address), escape(item.account.address))
+    rows = [
+        ["name", item.relation.name, item.account.name],
+        ["address", item.relation.address, item.account.address],
+    ]
     for label in dict.fromkeys([*item.relation.identifiers, *item.account.identifiers]):
-        table.add_row(
-            label, escape(item.relation.identifiers.get(label, "")), escape(item.account.identifiers.get(label, ""))
-        )
-    console.print(table)
+        rows.append([label, item.relation.identifiers.get(label, ""), item.account.identifiers.get(label, "")])
+    columns = [Column("", key=True), Column(item.relation.title), Column(item.account.title)]
+    title = f"Suggestion {position}/{total}: score {row.score} ({escape(row.why or '')})"
+    print_table(columns, rows, console=console, title=title)
     console.print(escape(row.reason), highlight=False)
     while True:
         console.print(escape("[a]ccept, [r]eject, [s]kip, [q]uit? "), end="", highlight=False)
@@ -169,15 +170,12 @@ def print_review_report(report: ReviewReport) -> None:
 
 
 def print_candidates(candidates: list[dict[str, object]]) -> None:
-    from rich.markup import escape
-    from rich.table import Table
-
+    """The accounts an ambiguous name could mean (stderr)."""
+    from exactlink.cli.layout import Column, print_table
     from exactlink.console import err
 
-    table = Table("code", "name", "city", title="Candidates", title_justify="left")
-    for candidate in candidates:
-        table.add_row(*(escape(str(candidate.get(key) or "")) for key in ("account_code", "name", "city")))
-    err().print(table)
+    rows = [[str(candidate.get(key) or "") for key in ("account_code", "name", "city")] for candidate in candidates]
+    print_table([Column("code", key=True), Column("name"), Column("city")], rows, console=err(), title="Candidates")
 
 
 def plan_text(plan: LinkPlan, dry_run: bool) -> str:
@@ -198,18 +196,23 @@ def plan_text(plan: LinkPlan, dry_run: bool) -> str:
 def print_bulk_report(report: BulkLinkReport) -> None:
     """One line per row, then the counts."""
     from rich.markup import escape
-    from rich.table import Table
+    from rich.text import Text
 
+    from exactlink.cli.layout import Column, print_table
     from exactlink.console import out
 
     console = out()
     title = f"{report.path}: " + ("plan (dry run, nothing linked)" if report.dry_run else "links")
-    table = Table("row", "relation", "account", "outcome", title=escape(title), title_justify="left")
-    for plan in report.plans:
-        outcome = f"[red]{escape(plan.error)}[/]" if plan.error else plan.action
-        table.add_row(
-            str(plan.row or ""), escape(plan.relation), escape(plan.account_code or plan.account_query), outcome
-        )
-    console.print(table)
+    rows = [
+        [
+            str(plan.row or ""),
+            plan.relation,
+            plan.account_code or plan.account_query,
+            Text(plan.error, style="red") if plan.error else plan.action,
+        ]
+        for plan in report.plans
+    ]
+    columns = [Column("row", key=True), Column("relation", key=True), Column("account", key=True), Column("outcome")]
+    print_table(columns, rows, console=console, title=escape(title))
     counts = report.counts()
     console.print(", ".join(f"{key} {value}" for key, value in counts.items()), highlight=False)

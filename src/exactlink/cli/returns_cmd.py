@@ -3,7 +3,11 @@ administrations, and reporting their processing back to Exact Online."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+from exactlink.cli.layout import WIDE_OPTION
 
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document on stdout.")
 DRY_RUN_OPTION = typer.Option(False, "--dry-run", help="Show what would happen; write nothing.")
@@ -22,6 +26,8 @@ def fetch_returns(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing on success (for cron)."),
     skip_if_locked: bool = typer.Option(False, "--skip-if-locked", help="Exit 0 quietly when another run is busy."),
     relation: str | None = typer.Option(None, "--relation", help="Only this relation's administration."),
+    report_file: Path | None = typer.Option(None, "--report", help="Refresh the overview page (HTML) after the run."),
+    report_mode: str | None = typer.Option(None, "--report-mode", help="The page's file mode, octal (default 0600)."),
     dry_run: bool = DRY_RUN_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
@@ -36,9 +42,11 @@ def fetch_returns(
     from exactlink.console import emit_json
     from exactlink.domain.privacy import mask_view
     from exactlink.services.crm import effective_show_bsn
+    from exactlink.services.overview import parse_mode, write_overview
     from exactlink.services.returns_fetch import fetch_returns as run
 
     ws = workspace()
+    mode = parse_mode(report_mode)  # refused before the run, not after it
     report = run(
         ws,
         relation=relation,
@@ -51,6 +59,8 @@ def fetch_returns(
     emit_json(shown) if json_output else print_fetch_report(report, quiet=quiet)
     if json_output:
         print_fetch_report(report, quiet=True)
+    if report_file is not None and not (report.dry_run or report.skipped):
+        write_overview(ws, report_file, mode=mode)
     raise typer.Exit(report.exit_code)
 
 
@@ -61,19 +71,31 @@ def returns_list(
     due_within: int | None = typer.Option(None, "--due-within", help="Due within DAYS and still to be done."),
     overdue: bool = typer.Option(False, "--overdue", help="Past the due date and still to be done."),
     relation: str | None = typer.Option(None, "--relation", help="Only this relation."),
+    ics: Path | None = typer.Option(None, "--ics", help="Write the open returns' due dates as a calendar (.ics)."),
+    wide: bool = WIDE_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
     """List the fetched returns: relation, administration, kind, period, amount, due date, status, days left.
 
-    A due date marked * was computed from the period because Exact Online gave none.
+    A due date marked * was computed from the period because Exact Online gave none. With --ics FILE the
+    listed returns that still need work go to an iCalendar file instead (one all-day event each on its due
+    date, the same event on every rewrite): subscribe to it in your agenda.
     """
     from exactlink.cli.context import workspace
     from exactlink.cli.returns_render import print_returns_list
-    from exactlink.console import emit_json
+    from exactlink.console import emit_json, info
     from exactlink.services.crm import effective_show_bsn
-    from exactlink.services.returns_view import list_returns_view
+    from exactlink.services.returns_view import list_returns_view, parse_status
 
     ws = workspace()
+    if ics is not None:
+        from exactlink.services.overview import write_deadline_calendar
+
+        code = parse_status(status) if status else None
+        written = write_deadline_calendar(
+            ws, ics, kind=kind, relation=relation, status=code, due_within=due_within, overdue=overdue
+        )
+        return info(f"wrote {written.items} deadlines to {written.path}")
     rows = list_returns_view(  # masked there, for every caller
         ws, kind=kind, status=status, due_within=due_within, overdue=overdue, relation=relation,
         show_bsn=effective_show_bsn(ws, False),

@@ -37,11 +37,12 @@ def print_fetch_report(report: FetchReport, *, quiet: bool = False) -> None:
     if not quiet:
         totals = report.totals()
         mode = " (dry run, nothing written)" if report.dry_run else ""
+        by_settings = totals["skipped_by_settings"]
         info(
             f"{totals['administrations']} administrations in {report.seconds:.1f} s{mode}: {totals['fetched']} returns "
             f"in the window, {totals['new']} new, {totals['changed']} changed, {totals['unchanged']} unchanged; "
-            f"{totals['skipped_by_settings']} not processed by the settings; "
-            f"{totals['vraagposten_open']} open vraagposten ({totals['vraagposten_new']} new)"
+            + (f"{by_settings} not processed by the settings; " if by_settings else "")
+            + f"{totals['vraagposten_open']} open vraagposten ({totals['vraagposten_new']} new)"
         )
         _print_backlog([outcome for outcome in report.outcomes if outcome.backlog], report.window_days)
         for outcome in report.outcomes:
@@ -67,7 +68,8 @@ def print_fetch_report(report: FetchReport, *, quiet: bool = False) -> None:
 
 
 def _shown(relations: list[str]) -> str:
-    return ", ".join(relations[:_NAMES_SHOWN]) + (" …" if len(relations) > _NAMES_SHOWN else "")
+    more = len(relations) - _NAMES_SHOWN
+    return ", ".join(relations[:_NAMES_SHOWN]) + (f" and {more} more" if more > 0 else "")
 
 
 def _print_backlog(outcomes: list[AdminOutcome], window_days: int) -> None:
@@ -88,47 +90,71 @@ def _print_backlog(outcomes: list[AdminOutcome], window_days: int) -> None:
 
 def print_returns_list(rows: list[dict[str, Any]]) -> None:
     """``returns list`` as a table (vraagposten get their own columns)."""
-    from rich.markup import escape
-    from rich.table import Table
-
-    from exactlink.console import info, out
+    from exactlink.console import info
 
     if not rows:
         info("no returns match (fetch them with `exactlink fetch-returns`)")
         return
+    from exactlink.cli.layout import Column, print_table
+
     if rows[0]["kind"] == "vraagposten":
-        table = Table("relation", "administration", "date", "G/L", "amount", "description")
-        for row in rows:
-            table.add_row(
-                escape(f"{row['relation']} {row['relation_name'] or ''}".strip()),
-                escape(_administration(row)),
-                str(row["period"] or ""),
-                escape(row["gl_account_code"] or ""),
-                _amount(row["amount"]),
-                escape(row["description"] or ""),
-            )
-        out().print(table)
+        print_table(
+            [
+                Column("relation"),
+                Column("administration", drop=2, fold_into="relation", label="administration "),
+                Column("date", key=True),
+                Column("G/L", key=True, drop=1),
+                Column("amount", key=True, justify="right"),
+                Column("description"),
+            ],
+            [
+                [
+                    f"{row['relation']} {row['relation_name'] or ''}".strip(),
+                    _administration(row),
+                    str(row["period"] or ""),
+                    row["gl_account_code"] or "",
+                    _amount(row["amount"]),
+                    row["description"] or "",
+                ]
+                for row in rows
+            ],
+        )
         return
-    table = Table(
-        "id", "relation", "administration", "kind", "period", "amount", "due", "days", "Exact status", "local"
-    )
+    table_rows = []
     for row in rows:
+        feedback = "" if row["feedback_state"] in ("none", None) else f" ({row['feedback_state']})"
         due = row["due_date"] or "—"
         if row["due_date_source"] == "computed":
             due += " *"
-        table.add_row(
-            row["short_id"],
-            escape(f"{row['relation']} {row['relation_name'] or ''}".strip()),
-            escape(_administration(row)),
-            row["kind_label"],
-            escape(row["period"]),
-            _amount(row["amount"], row["currency"]),
-            due,
-            "" if row["days_to_deadline"] is None else str(row["days_to_deadline"]),
-            escape(row["exact_status_text"]),
-            row["local_status"] + ("" if row["feedback_state"] in ("none", None) else f" ({row['feedback_state']})"),
+        table_rows.append(
+            [
+                row["short_id"],
+                f"{row['relation']} {row['relation_name'] or ''}".strip(),
+                _administration(row),
+                row["kind_label"],
+                row["period"],
+                _amount(row["amount"], row["currency"]),
+                due,
+                "" if row["days_to_deadline"] is None else str(row["days_to_deadline"]),
+                row["exact_status_text"],
+                row["local_status"] + feedback,
+            ]
         )
-    out().print(table)
+    print_table(
+        [
+            Column("id", key=True),
+            Column("relation", min_width=16),
+            Column("administration", drop=5, fold_into="relation", label="administration "),
+            Column("kind"),
+            Column("period", key=True, drop=1, fold_into="kind"),
+            Column("amount", key=True, justify="right", drop=2),
+            Column("due", key=True),
+            Column("days", key=True, justify="right", drop=3, fold_into="due", label="days: "),
+            Column("Exact status", drop=4, fold_into="local", label="Exact: "),
+            Column("local"),
+        ],
+        table_rows,
+    )
     for row in rows:
         if row["feedback_state"] == "refused":
             info(f"{row['short_id']}: {row['feedback_message'] or 'Exact Online refused the feedback'}")
@@ -147,8 +173,7 @@ def _administration(row: dict[str, Any]) -> str:
 
 def print_return(view: dict[str, Any]) -> None:
     """``returns show DOC``: the fields, then the status history."""
-    from rich.markup import escape
-
+    from exactlink.cli.layout import print_fields, shown_time
     from exactlink.console import out
 
     console = out()
@@ -165,20 +190,44 @@ def print_return(view: dict[str, Any]) -> None:
         ("local status", view["local_status"]),
         ("feedback", _feedback_state(view)),
         ("description", view["description"] or ""),
-        ("view in Exact", view["view_url"] or ""),
+        ("view in Exact", _view_url(view["view_url"])),
     ]
-    for name, value in fields:
-        console.print(f"{name:>17}: {escape(str(value))}", highlight=False)
+    print_fields([(name, str(value)) for name, value in fields], console=console, justify="right")
     console.print("   status history:", highlight=False)
-    for entry in view["history"]:
-        console.print(f"     {entry['seen_at']}  {entry['status']} {escape(entry['status_text'])}", highlight=False)
+    print_fields(
+        [
+            (f"     {shown_time(entry['seen_at'])}", f"{entry['status']} {entry['status_text']}")
+            for entry in view["history"]
+        ],
+        console=console,
+    )
+
+
+def _view_url(url: str | None) -> str:
+    """Exact's link to the document, only when it leads to the site exactlink talks to (a sandbox's data may
+    name the real Exact Online)."""
+    import httpx
+
+    from exactlink.cli.context import workspace
+
+    if not url:
+        return ""
+    site = httpx.URL(workspace().settings.exact.effective_base_url)
+    try:
+        link = httpx.URL(url)
+    except httpx.InvalidURL:
+        return ""
+    return url if (link.scheme, link.host, link.port) == (site.scheme, site.host, site.port) else ""
 
 
 def _feedback_state(view: dict[str, Any]) -> str:
     """The feedback state with Exact's answer (said once) and, once reported, when."""
     state, message = view["feedback_state"] or "none", view["feedback_message"] or ""
     text = message if message.startswith(state) else f"{state}: {message}" if message else state
-    return text + (f" (on {view['reported_at']})" if state == "reported" and view.get("reported_at") else "")
+    from exactlink.cli.layout import shown_time
+
+    reported = view.get("reported_at")
+    return text + (f" (on {shown_time(reported)})" if state == "reported" and reported else "")
 
 
 def print_feedback(report: FeedbackReport) -> None:

@@ -154,3 +154,42 @@ def link_bulk(
         print_bulk_report(report)
     if report.exit_code:
         raise typer.Exit(report.exit_code)
+
+
+def run_schedule_command(
+    *,
+    cron: bool,
+    systemd: bool,
+    check: bool,
+    write_config: bool,
+    json_output: bool,
+    report: Path | None = None,
+    report_mode: str | None = None,
+) -> int:
+    """``schedule``: optionally write the environment's settings, then print the plan or check the line."""
+    from exactlink.cli.context import workspace
+    from exactlink.cli.schedule_render import print_check, print_missing_settings, print_written
+    from exactlink.console import emit_json, out
+    from exactlink.domain.schedule import in_office_hours
+    from exactlink.services.schedule_plan import build_schedule, check_schedule, write_environment_settings
+
+    ws = workspace()
+    if write_config:
+        print_written(write_environment_settings(ws))
+    plan = build_schedule(ws, report=report, report_mode=report_mode)
+    if check:
+        result = check_schedule(plan, timeout_seconds=ws.settings.runs.max_minutes * 60)
+        if json_output:
+            emit_json({"ok": result.ok, "exit_code": result.exit_code, "problem": result.problem})
+        else:
+            hours = ws.settings.schedule
+            print_check(result, in_office_hours=in_office_hours(ws.clock.now(), hours.timezone, hours.first_hour,
+                                                                 hours.last_hour))  # fmt: skip
+        return 0 if result.ok else 1
+    parts = {"cron": cron or not systemd, "systemd": systemd or not cron}
+    if json_output:
+        emit_json(plan.as_json(**parts))
+    else:
+        out().print(plan.render(**parts), end="", markup=False, highlight=False, emoji=False, soft_wrap=True)
+    print_missing_settings(plan)
+    return 0

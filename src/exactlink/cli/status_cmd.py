@@ -18,15 +18,16 @@ def status(
     Exits 4 when nobody is logged in (handy for monitoring).
     """
     from exactlink.cli.context import workspace
-    from exactlink.console import emit_json, out
+    from exactlink.cli.layout import print_lines
+    from exactlink.console import emit_json
     from exactlink.exitcodes import ExitCode
     from exactlink.services.status import status_lines, status_report
 
-    report = status_report(workspace())
+    ws = workspace()
+    report = status_report(ws)
     if json_output:
         emit_json(report)
     else:
-        for line in status_lines(report, verbose=verbose):
-            out().print(line, highlight=False, markup=False)
+        print_lines(status_lines(report, verbose=verbose, zone=ws.settings.schedule.timezone))
     if not report["logged_in"]:
         raise typer.Exit(int(ExitCode.LOGIN_REQUIRED))

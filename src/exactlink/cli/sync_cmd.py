@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from exactlink.cli.layout import WIDE_OPTION
+
 
 def register(app: typer.Typer) -> None:
     app.command("sync")(sync)
@@ -12,6 +14,7 @@ def register(app: typer.Typer) -> None:
 def sync(
     direction: str | None = typer.Option(None, "--direction", help="inbound or outbound (default: sync.direction)."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the field-level differences; write nothing."),
+    wide: bool = WIDE_OPTION,
     json_output: bool = typer.Option(False, "--json", help="Print one JSON document on stdout."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing on success (for cron)."),
     relation: list[str] = typer.Option([], "--relation", "-r", help="Only this relation (repeatable)."),

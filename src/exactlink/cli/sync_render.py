@@ -25,7 +25,7 @@ def progress_hook(*, quiet: bool) -> Iterator[ProgressHook]:
 
     def update(stage: str, done: int, total: int | None) -> None:
         if stage not in tasks:
-            label = f"reading {stage.split(':', 1)[1]}" if stage.startswith("refresh:") else "relations"
+            label = _stage_label(stage)
             tasks[stage] = bar.add_task(label, total=total)
         bar.update(tasks[stage], completed=done, total=total)
 
@@ -33,10 +33,26 @@ def progress_hook(*, quiet: bool) -> Iterator[ProgressHook]:
         yield update
 
 
+# What the office reads while sync refreshes its copy of an entity (not the API's entity names).
+STAGE_WORDS = {
+    "accounts": "Reading accounts",
+    "addresses": "Reading addresses",
+    "contacts": "Reading contact persons",
+    "bank_accounts": "Reading bank accounts",
+    "deleted": "Reading deletions",
+}
+
+
+def _stage_label(stage: str) -> str:
+    if stage.startswith("refresh:"):
+        entity = stage.split(":", 1)[1]
+        return STAGE_WORDS.get(entity, f"Reading {entity.replace('_', ' ')}")
+    return "Comparing relations"
+
+
 def print_report(report: SyncReport, *, show_bsn: bool = False, quiet: bool = False) -> None:
     """The diff table (applied and reported-only differences), failures, unlinked relations and a summary."""
     from rich.markup import escape
-    from rich.table import Table
 
     from exactlink.console import out
     from exactlink.domain.privacy import mask_personal
@@ -51,16 +67,26 @@ def print_report(report: SyncReport, *, show_bsn: bool = False, quiet: bool = Fa
             highlight=False,
         )
         if changes:
-            table = Table("relation", "field", "CRM", "Exact Online", "direction", "note")
+            from exactlink.cli.layout import Column, print_table
+
+            rows = []
             for change in changes[:TABLE_LIMIT]:
                 data = masked_change(change, show_bsn=show_bsn)
                 direction = ARROWS[change.direction] if change.applied else "-"
-                table.add_row(
-                    *(escape(str(data[key] or "")) for key in ("relation", "field", "crm_value", "exact_value")),
-                    direction,
-                    escape(data["note"] or ""),
-                )
-            console.print(table)
+                cells = [str(data[key] or "") for key in ("relation", "field", "crm_value", "exact_value")]
+                rows.append([*cells, direction, str(data["note"] or "")])
+            print_table(
+                [
+                    Column("relation", key=True),
+                    Column("field"),
+                    Column("CRM"),
+                    Column("Exact Online"),
+                    Column("direction", drop=2, fold_into="field", label=""),
+                    Column("note", drop=1, fold_into="Exact Online", label="note: "),
+                ],
+                rows,
+                console=console,
+            )
             if len(changes) > TABLE_LIMIT:
                 console.print(f"… and {len(changes) - TABLE_LIMIT} more differences (see --json)", highlight=False)
     failures = [result for result in report.results if result.status in ("failed", "skipped")]

@@ -6,6 +6,8 @@ import sys
 
 import typer
 
+from exactlink.cli.layout import WIDE_OPTION
+
 tenant_app = typer.Typer(help="List administrations and choose the office administration.", no_args_is_help=True)
 
 
@@ -14,7 +16,9 @@ def register(app: typer.Typer) -> None:
 
 
 @tenant_app.command("list")
-def tenant_list(json_output: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+def tenant_list(
+    wide: bool = WIDE_OPTION, json_output: bool = typer.Option(False, "--json", help="Print JSON.")
+) -> None:
     """List every administration the login sees: practice, main, blocked/archived, not consented."""
     from exactlink.cli.context import workspace
     from exactlink.console import emit_json, out
@@ -24,15 +28,9 @@ def tenant_list(json_output: bool = typer.Option(False, "--json", help="Print JS
     if json_output:
         emit_json({"office": office, "divisions": [entry.to_json() for entry in overview.divisions]})
         return
-    from rich.markup import escape
-    from rich.table import Table
+    from exactlink.cli.tenant_render import print_divisions
 
-    table = Table("", "code", "name", "customer", "flags")
-    for entry in overview.divisions:
-        chosen = "*" if office and office["division"] == entry.code else ""
-        name, customer = escape(entry.name), escape(entry.customer_name or "")
-        table.add_row(chosen, str(entry.code), name, customer, ", ".join(entry.flags()))
-    out().print(table)
+    print_divisions(overview, office)
     if not overview.all_divisions_checked:
         out().print("(system/AllDivisions could not be read: administrations without consent are not shown)")
 
@@ -67,6 +65,7 @@ def tenant_select(
 def tenant_show(json_output: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Show the chosen office administration."""
     from exactlink.cli.context import workspace
+    from exactlink.cli.layout import shown_time
     from exactlink.console import emit_json, out
     from exactlink.services.tenant import office_or_fail
 
@@ -74,4 +73,5 @@ def tenant_show(json_output: bool = typer.Option(False, "--json", help="Print JS
     if json_output:
         emit_json({"division": office.division, "name": office.name, "selected_at": office.selected_at})
         return
-    out().print(f"{office.division} {office.name} (chosen {office.selected_at})", highlight=False, markup=False)
+    chosen = shown_time(office.selected_at)
+    out().print(f"{office.division} {office.name} (chosen {chosen})", highlight=False, markup=False)

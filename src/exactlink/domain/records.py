@@ -99,7 +99,8 @@ class AdministrationState:
     ``vraagposten_codes`` the codes chosen the last time ``financial/GLAccounts`` was read, with
     ``vraagposten_source`` (``configured``/``description``), ``vraagposten_problem`` and
     ``vraagposten_checked_at`` (a cache, so an hourly run does not read the chart of accounts again; None: not
-    read yet or forgotten); ``last_fetch_at``/``last_fetch_note`` what the last fetch found. Times are UTC ISO.
+    read yet or forgotten); ``last_fetch_at``/``last_fetch_note`` what the last fetch found, and
+    ``last_fetch_error``/``last_fetch_failed_at`` why and when it failed, while it did. Times are UTC ISO.
     """
 
     division: int
@@ -111,6 +112,8 @@ class AdministrationState:
     vraagposten_checked_at: str | None = None
     last_fetch_at: str | None = None
     last_fetch_note: str | None = None
+    last_fetch_error: str | None = None
+    last_fetch_failed_at: str | None = None
 
 
 RunSummary = dict[str, Any]

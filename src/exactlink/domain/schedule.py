@@ -185,6 +185,24 @@ def _shell_command(command: Sequence[str], environment: Mapping[str, str]) -> st
     return " ".join([*assignments, shlex.join(command)])
 
 
+COMMENT_WIDTH = 80
+
+
+def _comment_lines(comments: Sequence[str]) -> list[str]:
+    """``# `` comment lines wrapped to 80 columns; an indented one (a command to copy) and the lines to install
+    stay whole (cron and systemd take one line each)."""
+    import textwrap
+
+    lines = []
+    for comment in comments:
+        if comment.startswith(" "):  # an indented command to copy: whole
+            lines.append(f"# {comment}")
+            continue
+        wrapped = textwrap.wrap(comment, width=COMMENT_WIDTH - 2, break_long_words=False, break_on_hyphens=False)
+        lines += [f"# {line}" for line in wrapped or [""]]
+    return lines
+
+
 def _cron_escape(text: str) -> str:
     # In a crontab command an unescaped % ends the command (the rest becomes stdin).
     return _CRON_SAFE.sub(r"\\%", text)
@@ -196,6 +214,7 @@ class CronPlan:
 
     schedule: str
     line: str
+    shell_command: str  # the command part of ``line`` as sh runs it (cron's % escapes undone)
     gated_by_tool: bool
     machine_tz: str
     machine_matches: bool
@@ -205,7 +224,7 @@ class CronPlan:
 
     def render(self) -> str:
         """The text to put in ``crontab -e``: comments, the commented flock variant, the line."""
-        lines = [f"# {comment}" for comment in self.comments]
+        lines = _comment_lines(self.comments)
         lines.append(f"# {self.flock_line}")
         lines.append(self.line)
         return "\n".join(lines) + "\n"
@@ -230,13 +249,14 @@ def cron_plan(
         machine_tz: the machine's zone (cron uses it); None when it could not be found out.
         at: a moment from which to compare the machine's zone with ``tz`` (normally now).
         tz, first_hour, last_hour: the office hours (settings ``schedule``).
-        environment: variables to set on the line (``EXACTLINK_HOME`` when it is set).
+        environment: variables to set on the line (cron starts the command with almost none of its own).
         flock_file: lock file for the optional ``flock -n`` variant. It must not be the file exactlink locks
             itself: both use flock(2), so exactlink would find its own lock taken.
         machine_tz_name: how to name the machine's zone in the comments (default: its key).
     """
     env = dict(environment or {})
-    shell = _cron_escape(_shell_command(command, env))
+    shell_command = _shell_command(command, env)
+    shell = _cron_escape(shell_command)
     name = machine_tz_name or zone_name(machine_tz)
     try:
         matches = machine_tz is not None and zones_share_wall_clock(machine_tz, tz, at)
@@ -256,13 +276,15 @@ def cron_plan(
             else "This machine's time zone could not be determined"
         )
         comments += [
-            f"{why}: cron starts every hour and `--office-hours`",
-            f"makes exactlink skip runs outside {window}, right in summer and winter time alike.",
-            f"cronie (RHEL/Fedora) alternative: a line CRON_TZ={tz}, then `{local_schedule} ...`",
-            "(Debian's cron has no CRON_TZ).",
+            f"{why}: cron starts every hour and `--office-hours` makes exactlink skip runs outside {window}, "
+            "right in summer and winter time alike.",
+            f"cronie (RHEL/Fedora) alternative: a line CRON_TZ={tz}, then `{local_schedule} ...` (Debian's cron has "
+            "no CRON_TZ).",
         ]
     comments += [
-        "exactlink takes its own run lock, so a run never overlaps another (--skip-if-locked: a busy lock is a",
+        "The line sets what exactlink needs (cron gives it almost no environment): settings come from config.toml, "
+        "the login from the keyring or the 0600 file. `exactlink schedule --check` runs it once to be sure.",
+        "exactlink takes its own run lock, so a run never overlaps another (--skip-if-locked: a busy lock is a "
         "quiet skip, recorded in `exactlink status`); --quiet prints nothing on success.",
         "Optional belt and braces: the flock(1) variant below (uncomment it instead of the last line).",
     ]
@@ -270,6 +292,7 @@ def cron_plan(
     return CronPlan(
         schedule=schedule,
         line=f"{schedule} {shell}",
+        shell_command=shell_command,
         gated_by_tool=not matches,
         machine_tz=name,
         machine_matches=matches,
@@ -307,7 +330,7 @@ class SystemdUnits:
 
     def render(self) -> str:
         """Both files with a header naming where each goes, and the install commands as comments."""
-        parts = [f"# {line}" for line in self.install]
+        parts = _comment_lines(self.install)
         parts.append(f"\n# --- {SYSTEMD_USER_DIR}/{self.service_file}")
         parts.append(self.service.rstrip("\n"))
         parts.append(f"\n# --- {SYSTEMD_USER_DIR}/{self.timer_file}")
@@ -348,7 +371,7 @@ def systemd_units(
         f"  systemctl --user daemon-reload && systemctl --user enable --now {unit_name}.timer",
         '  loginctl enable-linger "$USER"   # keep running while you are logged out',
         f"Check with: systemctl --user list-timers {unit_name}.timer",
-        "A run missed while the machine was off is made up at boot (Persistent=true); exactlink skips it",
+        "A run missed while the machine was off is made up at boot (Persistent=true); exactlink skips it "
         "outside office hours and takes its own run lock, so runs never overlap.",
     )
     return SystemdUnits(

@@ -5,7 +5,8 @@
 The order of checks for a REST call mirrors Exact's gateway:
 
 1. faults (added latency, a dropped connection) — see ``faults.py``;
-2. bearer token: missing or unknown → 401 (``WWW-Authenticate``), no rate-limit headers (no app known);
+2. bearer token: missing or unknown → 401 (``WWW-Authenticate`` with the URL-encoded reason, see
+   :func:`_www_authenticate`), no rate-limit headers (no app known);
 3. error budget: an endpoint blocked for the app and division → 403 ``Reason: TooManyErrors``;
 4. an injected 429 burst, then the real minutely/daily limits → 429;
 5. the call counts against the limits; an expired token → 401, a division the user cannot see or the app has
@@ -31,9 +32,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
-from exactlink.sandbox import model, odata, query
+from exactlink.sandbox import atom, model, odata, query
 from exactlink.sandbox.clock import Clock
 from exactlink.sandbox.endpoints import DELETED_ENTITY_TYPES, ENDPOINTS, Endpoint, Route, parse_key, resolve
 from exactlink.sandbox.evidence import DELETED_LOG_DAYS, NOT_MANUAL_APPROVAL, Evidence
@@ -56,7 +57,23 @@ DEFAULT_REDIRECT_URI = "http://127.0.0.1:8765/callback"
 # The default registration when the App Center accepts only https (an office's own page; nothing listens there).
 HTTPS_REDIRECT_URI = "https://kantoor.example/exactlink/callback"
 FAILURE_STATUSES = frozenset({400, 401, 403, 404})
-_WWW_AUTHENTICATE = {"WWW-Authenticate": 'Bearer realm="Exact Online", error="invalid_token"'}
+
+
+def _www_authenticate(reason: str) -> dict[str, str]:
+    """The 401 challenge with its reason URL-encoded, as Exact sends it (exact-evidence.md §7: "access token
+    expired", "message expired"; the layout around the reason is not documented)."""
+    return {
+        "WWW-Authenticate": f'Bearer realm="Exact Online", error="invalid_token", error_description="{quote(reason)}"'
+    }
+
+
+TOKEN_EXPIRED = "access token expired"
+TOKEN_INVALID = "access token invalid"
+NO_TOKEN = "no access token"
+UNKNOWN_USER = "user unknown"
+MESSAGE_EXPIRED = "message expired"
+
+
 _API_PREFIX = "/api/v1/"
 # An account's own address fields are its main visit address (crm/Addresses Type 1, Main).
 _VISIT_FIELDS = ("AddressLine1", "AddressLine2", "AddressLine3", "Postcode", "City", "State", "Country")
@@ -487,13 +504,14 @@ class Sandbox:
                     if "authorization" not in call.headers
                     else ("Unauthorized: the access token is not valid.")
                 )
-                reply = error_reply(401, message, dict(_WWW_AUTHENTICATE))
+                reason = NO_TOKEN if "authorization" not in call.headers else TOKEN_INVALID
+                reply = error_reply(401, message, _www_authenticate(reason))
                 self._log(call, endpoint_name, division, 401, None)
                 return reply
             grant = check.grant
             user = self.oauth.user_by_id(grant.user_id)
             if user is None:
-                reply = error_reply(401, "Unauthorized: the user no longer exists.", dict(_WWW_AUTHENTICATE))
+                reply = error_reply(401, "Unauthorized: the user no longer exists.", _www_authenticate(UNKNOWN_USER))
                 self._log(call, endpoint_name, division, 401, grant.client_id)
                 return reply
             if is_me:
@@ -534,7 +552,9 @@ class Sandbox:
         if not admission.allowed:
             return empty_reply(429, admission.headers)
         if expired:
-            reply = error_reply(401, "Unauthorized: the access token has expired.", dict(_WWW_AUTHENTICATE))
+            reply = error_reply(401, "Unauthorized: the access token has expired.", _www_authenticate(TOKEN_EXPIRED))
+        elif decision.kind == "unauthorized":
+            reply = error_reply(401, "Unauthorized: message expired.", _www_authenticate(MESSAGE_EXPIRED))
         elif decision.kind == "error":
             reply = error_reply(decision.status, ERROR_MESSAGES[decision.status])
         else:
@@ -560,15 +580,22 @@ class Sandbox:
             return error_reply(
                 403, f"Forbidden - {endpoint.name} is only available in an accountancy practice division."
             )
-        if call.method in ("GET", "POST") and not _accepts_json(call):
-            return error_reply(
-                406,
-                "Not Acceptable: send 'Accept: application/json' (Exact Online answers other requests in Atom XML).",
-            )
         try:
-            return self._dispatch(call, route, division, state, user, now)
+            reply = self._dispatch(call, route, division, state, user, now)
         except (odata.ODataError, WriteError) as problem:
-            return error_reply(400, problem.message)
+            reply = error_reply(400, problem.message)
+        return reply if _accepts_json(call) else self._as_atom(call, reply)
+
+    def _as_atom(self, call: _Call, reply: Reply) -> Reply:
+        """Exact answers a request that does not ask for JSON in Atom XML (exact-evidence.md §8), not with 406."""
+        if not reply.headers.get("Content-Type", "").startswith("application/json"):
+            return reply
+        self_url = call.base + call.path + ("?" + urlencode(call.params) if call.params else "")
+        converted = atom.atom_body(reply.body, self_url, self.clock.now_datetime())
+        if converted is None:
+            return reply
+        content_type, body = converted
+        return Reply(reply.status, {**reply.headers, "Content-Type": content_type}, body)
 
     def _dispatch(
         self, call: _Call, route: Route, division: int, state: DivisionState | None, user: SandboxUser, now: float
@@ -580,6 +607,8 @@ class Sandbox:
         if endpoint.kind == "process_return":
             return self._process_return(call, division, state, user, now)
         if call.method == "GET":
+            if route.count:
+                return self._count(call, endpoint, state, user)
             if route.key is not None:
                 return self._get_one(call, endpoint, route.key, division, state, user)
             return self._get_collection(call, endpoint, division, state, user)
@@ -643,6 +672,9 @@ class Sandbox:
         self._properties_cache[endpoint.name] = (len(extras), properties)
         return properties
 
+    def _options(self, call: _Call, endpoint: Endpoint) -> query.QueryOptions:
+        return query.parse_options(call.params, self._properties(endpoint), endpoint.entity_type, endpoint.navigation)
+
     def _uri_prefix(self, call: _Call, endpoint: Endpoint, division: int) -> str:
         if endpoint.kind == "me":
             return f"{call.base}/api/v1/current/Me"
@@ -658,6 +690,29 @@ class Sandbox:
             query.shape(record, fields, endpoint.entity_type, prefix, endpoint.key_field, endpoint.key_type)
             for record in records
         ]
+
+    def _expand(
+        self,
+        call: _Call,
+        endpoint: Endpoint,
+        division: int,
+        state: DivisionState,
+        records: list[Any],
+        shaped: list[dict[str, Any]],
+        options: query.QueryOptions,
+    ) -> None:
+        """Fill each ``$expand``-ed navigation property with its related rows, as ``{"results": [...]}``."""
+        for name, select in options.expand.items():
+            target_name, foreign_key = endpoint.navigation[name]
+            target = ENDPOINTS[target_name]
+            known = list(self._properties(target))
+            chosen = odata.parse_select(",".join(select), known, target.entity_type) if select else None
+            related: dict[Any, list[Any]] = {}
+            for row in state.tables[target.table or ""].records.values():
+                related.setdefault(row.get(foreign_key), []).append(row)
+            for record, row in zip(records, shaped, strict=True):
+                children = sorted(related.get(record.get(endpoint.key_field), []), key=lambda r: str(r.get("ID")))
+                row[name] = {"results": self._shape_all(call, target, division, children, chosen)}
 
     def _ordered(
         self, endpoint: Endpoint, state: DivisionState, user: SandboxUser, options: query.QueryOptions
@@ -714,18 +769,28 @@ class Sandbox:
     def _get_collection(
         self, call: _Call, endpoint: Endpoint, division: int, state: DivisionState, user: SandboxUser
     ) -> Reply:
-        options = query.parse_options(call.params, self._properties(endpoint), endpoint.entity_type)
+        options = self._options(call, endpoint)
         query.enforce_rules(endpoint, options, self.evidence)
         ordered, start = self._ordered(endpoint, state, user, options)
         page, fingerprint = query.fetch_page(endpoint, division, options, ordered, start)
-        payload: dict[str, Any] = {"results": self._shape_all(call, endpoint, division, page.rows, options.select)}
+        rows = self._shape_all(call, endpoint, division, page.rows, options.select)
+        self._expand(call, endpoint, division, state, page.rows, rows, options)
+        payload: dict[str, Any] = {"results": rows}
         if page.count is not None:
             payload["__count"] = str(page.count)
         if page.next_position is not None:
             payload["__next"] = query.next_link(
-                call.base, call.path, options, page.next_position, page.served_after, fingerprint
+                call.base, call.path, endpoint, options, page.next_position, page.served_after, fingerprint
             )
         return json_reply(200, {"d": payload})
+
+    def _count(self, call: _Call, endpoint: Endpoint, state: DivisionState, user: SandboxUser) -> Reply:
+        """``…/$count``: the number of records the ``$filter`` selects, as plain text (the .NET SDK's Count())."""
+        options = self._options(call, endpoint)
+        query.enforce_rules(endpoint, options, self.evidence, counting=True)
+        ordered, start = self._ordered(endpoint, state, user, options)
+        count = query.count_matches(options, ordered, start)
+        return Reply(200, {"Content-Type": "text/plain;charset=utf-8"}, str(count).encode())
 
     def _get_one(
         self, call: _Call, endpoint: Endpoint, raw_key: str, division: int, state: DivisionState, user: SandboxUser
@@ -733,7 +798,7 @@ class Sandbox:
         if endpoint.kind not in ("entity", "divisions", "all_divisions"):
             return error_reply(405, "Method not allowed.")
         key = parse_key(raw_key, endpoint)
-        options = query.parse_options(call.params, self._properties(endpoint), endpoint.entity_type)
+        options = self._options(call, endpoint)
         record: Any = None
         if endpoint.kind == "entity":
             record = state.tables[endpoint.table or ""].get(str(key))
@@ -743,12 +808,13 @@ class Sandbox:
                 record = {**self._divisions[int(key)].record, "Code": key, "Current": key == user.current_division}
         if record is None:
             return error_reply(404, f"Resource not found for the segment '{endpoint.name.rsplit('/', 1)[-1]}'.")
-        shaped = self._shape_all(call, endpoint, division, [record], options.select)[0]
-        return json_reply(200, {"d": shaped})
+        shaped = self._shape_all(call, endpoint, division, [record], options.select)
+        self._expand(call, endpoint, division, state, [record], shaped, options)
+        return json_reply(200, {"d": shaped[0]})
 
     def _me(self, call: _Call, user: SandboxUser) -> Reply:
         endpoint = ENDPOINTS["current/Me"]
-        options = query.parse_options(call.params, self._properties(endpoint), endpoint.entity_type)
+        options = self._options(call, endpoint)
         current = self._divisions.get(user.current_division)
         division_record = current.record if current else {}
         first, _, last = user.full_name.partition(" ")

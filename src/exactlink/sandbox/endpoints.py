@@ -78,6 +78,8 @@ class Endpoint:
     practice_only: bool = False
     filter_with_sync_api: frozenset[str] | None = None
     read_only_on_write: frozenset[str] = frozenset()
+    navigation: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """``$expand``-able navigation properties: name → (the related endpoint, its property naming this key)."""
 
     @property
     def key_type(self) -> str:
@@ -133,6 +135,15 @@ ENDPOINTS: dict[str, Endpoint] = {
             key_field="Code",
             select_rule="select_or_top1",
         ),
+        # What ossobv/exactonline's get_divisions() calls first (exact-evidence.md §8); the same divisions.
+        Endpoint(
+            "hrm/Divisions",
+            "divisions",
+            "Exact.Web.Api.Models.HRM.Division",
+            schema.DIVISION,
+            key_field="Code",
+            select_rule="select_or_top1",
+        ),
         Endpoint(
             "system/AllDivisions",
             "all_divisions",
@@ -149,6 +160,8 @@ ENDPOINTS: dict[str, Endpoint] = {
             select_rule="select_or_top1",
             mandatory_filter=ACCOUNT_FILTER_FIELDS,
             methods=_CRUD,
+            # picqer/exact-php-client Account.php: "BankAccounts: Collection of Bank accounts".
+            navigation={"BankAccounts": ("crm/BankAccounts", "Account")},
         ),
         _entity(
             "crm/Addresses",
@@ -255,11 +268,16 @@ class Route:
 
     endpoint: Endpoint
     key: str | None
+    count: bool = False
 
 
 def resolve(resource_path: str) -> Route | None:
-    """Map ``crm/Accounts`` or ``crm/Accounts(guid'…')`` (the part after the division) to its endpoint."""
+    """Map ``crm/Accounts``, ``crm/Accounts(guid'…')`` or ``crm/Accounts/$count`` (the part after the division)
+    to its endpoint."""
     segments = resource_path.strip("/").split("/")
+    count = len(segments) > 1 and segments[-1] == "$count"
+    if count:
+        segments = segments[:-1]
     if not segments or not segments[-1]:
         return None
     last = segments[-1]
@@ -269,9 +287,9 @@ def resolve(resource_path: str) -> Route | None:
         last, key = match.group("entity"), match.group("key")
     service = "/".join(segment.lower() for segment in segments[:-1])
     endpoint = _BY_FOLDED_SERVICE.get((service, last))
-    if endpoint is None:
+    if endpoint is None or (count and key is not None):
         return None
-    return Route(endpoint, key)
+    return Route(endpoint, key, count)
 
 
 def parse_key(raw: str, endpoint: Endpoint) -> str | int:

@@ -81,6 +81,50 @@ RULES: tuple[Rule, ...] = (
         "REST reference accountancy/SolutionLinks",
     ),
     Rule(
+        "amsterdam_time",
+        "at risk",
+        "/Date(ms)/ is Amsterdam wall-clock time (CET/CEST); datetime'…' literals are read as it (always on).",
+        "airbytehq/airbyte PR #23831 (source-exact, citing Exact's REST FAQ); exactonline-api-dotnet-client PR #24",
+    ),
+    Rule(
+        "unauthorized_reason",
+        "consistent",
+        "A 401 names its reason, URL-encoded, in WWW-Authenticate ('access token expired', 'message expired').",
+        "airbytehq/airbyte source-exact (run against the real service)",
+    ),
+    Rule(
+        "readable_skiptoken",
+        "contradicts",
+        "$skiptoken is readable and clients build it: guid'<last ID>' on ordinary endpoints, <Timestamp>L on sync "
+        "endpoints; it does not depend on the query or the order of its parameters (always on).",
+        "Exact's REST docs (the guid'…' example); tap-exactonline's incremental cursor",
+    ),
+    Rule(
+        "atom_without_accept",
+        "contradicts",
+        "A GET without Accept: application/json (or $format=json) is answered 200 in Atom XML, not 406 (always on).",
+        "airbytehq/airbyte source-exact streams.py ('default for Exact is XML'); exact-evidence.md §8",
+    ),
+    Rule(
+        "full_property_lists",
+        "contradicts",
+        "Every public property of crm/Accounts, crm/Addresses and crm/Contacts can be selected (null where the "
+        "sandbox does not model it); only a name that is no property at all is a 400 (always on).",
+        "picqer/exact-php-client Account.php, Address.php; leapforce-libraries/go_exactonline contact.go",
+    ),
+    Rule(
+        "expand",
+        "consistent",
+        "crm/Accounts supports $expand=BankAccounts ($select may name BankAccounts/<property>) (always on).",
+        "picqer/exact-php-client Account.php (BankAccounts: collection of bank accounts); exact-evidence.md §8",
+    ),
+    Rule(
+        "hrm_divisions_and_count",
+        "consistent",
+        "hrm/Divisions lists the divisions; <collection>/$count answers the number of matching rows (always on).",
+        "ossobv/exactonline get_divisions(); Exact's .NET SDK Count()",
+    ),
+    Rule(
         "refuse_returns_created_filter",
         "unknown",
         "read/financial/Returns may refuse '$filter=Created ge datetime'…''.",

@@ -15,8 +15,9 @@ too. Knobs:
 - ``burst_429``: the next N calls are answered 429 with minutely headers whose reset lies
   ``burst_reset_seconds`` ahead. The counter counts down as calls arrive.
 - ``script(*kinds)`` (in-process only): the next calls get exactly these faults, in order (``"error"``,
-  ``"drop"``, ``"hang"``, ``"burst"``, or ``"ok"`` for none), before any pending burst or random draw, so
-  a test can say precisely which calls fail.
+  ``"drop"``, ``"hang"``, ``"burst"``, ``"unauthorized"`` (a 401 whose reason is "message expired", one
+  that is not about the token), or ``"ok"`` for none), before any pending burst or random draw, so a test
+  can say precisely which calls fail.
 
 Faults never touch the OAuth ``/api/oauth2/auth`` pages; the token endpoint only gets them when
 ``include_token_endpoint`` is true. The random draws come from ``random.Random(seed)``, so a
@@ -33,12 +34,12 @@ from typing import Any
 
 _RATES = ("error_rate", "drop_rate", "timeout_rate")
 _NON_NEGATIVE = ("latency_ms", "hang_seconds", "burst_429", "burst_reset_seconds")
-SCRIPTABLE = ("error", "drop", "hang", "burst", "ok")
+SCRIPTABLE = ("error", "drop", "hang", "burst", "unauthorized", "ok")
 
 
 @dataclass(frozen=True)
 class FaultDecision:
-    """What to do to one call: nothing, or one of ``drop``, ``error``, ``hang``, ``burst``."""
+    """What to do to one call: nothing, or one of ``drop``, ``error``, ``hang``, ``burst``, ``unauthorized``."""
 
     kind: str | None = None
     status: int = 0
@@ -67,7 +68,7 @@ class Faults:
         object.__setattr__(self, "_scripted", deque())
 
     def script(self, *kinds: str) -> None:
-        """Give the next calls exactly these faults, in order: ``error``, ``drop``, ``hang``, ``burst`` or ``ok``."""
+        """Give the next calls exactly these faults, in order (one of :data:`SCRIPTABLE` each)."""
         unknown = sorted(set(kinds) - set(SCRIPTABLE))
         if unknown:
             raise ValueError(f"unknown fault kind(s) {unknown}; use {', '.join(SCRIPTABLE)}")
@@ -104,7 +105,7 @@ class Faults:
                     return FaultDecision()
                 if kind == "error":
                     return FaultDecision("error", self._rng.choice((500, 502, 503)))
-                return FaultDecision(kind, 429 if kind == "burst" else 0)
+                return FaultDecision(kind, {"burst": 429, "unauthorized": 401}.get(kind, 0))
             if self.burst_429 > 0:
                 object.__setattr__(self, "burst_429", self.burst_429 - 1)
                 return FaultDecision("burst", 429)

@@ -1208,13 +1208,13 @@ class _DivisionContent:
             return
         created = self.g.moment(1, days, self.rng)
         year = self.g.today.year - 1
-        self.add_return(VAT_RETURN, "Y", year, 1, created, datetime(year + 1, 3, 31, tzinfo=UTC))
+        self.add_return(VAT_RETURN, "Y", year, 1, created, date(year + 1, 3, 31))
 
     def late_return(self, kind: int, frequency: str, *, correction: bool) -> None:
         """A suppletie (VAT) or correctiebericht (payroll) for an earlier period, created recently."""
         year, period, _ = _choice(self.rng, _periods(self.g.today, frequency, 12 if frequency == "M" else 4)[1:])
         created = self.g.moment(1, 89, self.rng)
-        due = created.replace(hour=0, minute=0, second=0) + timedelta(weeks=8) if self.rng.random() < 0.5 else None
+        due = created.date() + timedelta(weeks=8) if self.rng.random() < 0.5 else None
         self.add_return(kind, frequency, year, period, created, due, correction=correction)
 
     def add_return(
@@ -1224,7 +1224,7 @@ class _DivisionContent:
         year: int,
         period: int,
         created: datetime,
-        due: datetime | None,
+        due: date | None,
         *,
         correction: bool = False,
     ) -> None:
@@ -1551,9 +1551,10 @@ def _periods(today: date, frequency: str, back: int) -> tuple[tuple[int, int, da
     return tuple(result)
 
 
-def _due_end_of_next_month(last_day: date) -> datetime:
+def _due_end_of_next_month(last_day: date) -> date:
+    # A calendar day: Exact writes it as that day's midnight on Amsterdam's clock.
     year, month = (last_day.year + 1, 1) if last_day.month == 12 else (last_day.year, last_day.month + 1)
-    return datetime(year, month, monthrange(year, month)[1], tzinfo=UTC)
+    return date(year, month, monthrange(year, month)[1])
 
 
 def _period_description(frequency: str, year: int, period: int) -> str:

@@ -1,8 +1,9 @@
 """The sandbox's data model: what the generator produces and the server serves.
 
 Records are plain dicts keyed by Exact Online's own field names (``ID``, ``Code``, ``Name``,
-``ChamberOfCommerce`` …) holding Python values: GUIDs as lower-case strings, dates as timezone-aware
-UTC ``datetime`` objects (the server writes them as ``/Date(ms)/``), account ``Code`` already
+``ChamberOfCommerce`` …) holding Python values: GUIDs as lower-case strings, moments as timezone-aware
+UTC ``datetime`` objects and calendar days (``DueDate``) as ``date`` (the server writes both as ``/Date(ms)/``
+on Amsterdam's wall clock, as Exact does), account ``Code`` already
 right-aligned to 18 characters as Exact stores it. The server assigns the sync ``Timestamp``.
 """
 

@@ -17,7 +17,13 @@ decimals (``1.5``, ``1.5M``, ``1.5d``), ``true``/``false``/``null``. Functions: 
 Arithmetic operators are not supported. Every problem raises :class:`ODataError` (answered as 400).
 
 String comparisons are exact (case- and space-sensitive), so an account ``Code`` must be given with its
-18-character left padding, as Exact requires. Dates are UTC.
+18-character left padding, as Exact requires.
+
+Dates speak Amsterdam time, as Exact does: ``/Date(ms)/`` is the Amsterdam wall-clock time (CET/CEST) written
+as milliseconds, and a ``datetime'…'`` literal without an offset is Amsterdam wall-clock time (one with an
+offset means what it says). Records hold moments as aware UTC datetimes and calendar days as ``date``
+(that day's Amsterdam midnight). At a daylight-saving edge a wall-clock time that occurs twice is the first
+occurrence, and one that does not exist is read with the offset before the switch.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 Record = Mapping[str, Any]
 Predicate = Callable[[Record], bool]
@@ -52,7 +59,8 @@ _GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F
 _NUMBER_RE = re.compile(r"-?\d+(\.\d+)?([eE][+-]?\d+)?([LlMmDdFf])?")
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _INT32_RANGE = range(-(2**31), 2**31)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_WALL_CLOCK_EPOCH = datetime(1970, 1, 1)
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 _JSON_DATE_RE = re.compile(r"^/Date\((-?\d+)([+-]\d{4})?\)/$")
 
 
@@ -78,8 +86,24 @@ def is_guid(text: str) -> bool:
     return bool(_GUID_RE.match(text))
 
 
+def from_wall_clock(wall_clock: datetime) -> datetime:
+    """A naive Amsterdam wall-clock time as an aware UTC datetime (fold=0: the first of two, CET in a gap)."""
+    return wall_clock.replace(tzinfo=AMSTERDAM, fold=0).astimezone(UTC)
+
+
+def to_wall_clock(value: datetime | date) -> datetime:
+    """A record value as naive Amsterdam wall-clock time (a ``date`` is its midnight; naive values are UTC)."""
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return aware.astimezone(AMSTERDAM).replace(tzinfo=None)
+    return datetime(value.year, value.month, value.day)
+
+
 def parse_datetime_text(text: str) -> datetime:
-    """Parse ``2026-01-01``, ``2026-01-01T10:00:00[.fff][Z|±hh:mm]`` as an aware UTC datetime (naive = UTC)."""
+    """Parse ``2026-01-01``, ``2026-01-01T10:00:00[.fff][Z|±hh:mm]`` as an aware UTC datetime.
+
+    Without an offset the text is Amsterdam wall-clock time, as Exact reads its ``datetime'…'`` literals.
+    """
     candidate = text.strip()
     if candidate.endswith("Z"):
         candidate = candidate[:-1] + "+00:00"
@@ -88,29 +112,30 @@ def parse_datetime_text(text: str) -> datetime:
     except ValueError:
         raise ODataError(f"Unrecognized 'Edm.DateTime' literal '{text}'.") from None
     if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
+        return from_wall_clock(parsed)
     return parsed.astimezone(UTC)
 
 
 def as_utc(value: datetime | date) -> datetime:
-    """A ``date`` or a naive/aware ``datetime`` as an aware UTC datetime (naive values are taken as UTC)."""
+    """A record value as an aware UTC datetime: a ``date`` is its Amsterdam midnight; naive datetimes are UTC."""
     if isinstance(value, datetime):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    return from_wall_clock(datetime(value.year, value.month, value.day))
 
 
 def json_date(value: datetime | date) -> str:
-    """Encode a date the way Exact's OData v2 JSON does: ``/Date(<ms since epoch>)/``."""
-    delta = as_utc(value) - _EPOCH
+    """Encode a date the way Exact's OData v2 JSON does: ``/Date(<Amsterdam wall-clock ms since epoch>)/``."""
+    delta = to_wall_clock(value) - _WALL_CLOCK_EPOCH
     milliseconds = delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000
     return f"/Date({milliseconds})/"
 
 
 def parse_json_date(value: str) -> datetime:
-    """Decode ``/Date(ms)/`` (optionally ``/Date(ms+0100)/``) or an ISO-8601 string sent in a request body."""
+    """Decode ``/Date(ms)/`` (optionally ``/Date(ms+0100)/``, the suffix ignored) or an ISO-8601 string sent in a
+    request body; both are Amsterdam wall-clock time unless the ISO string carries an offset."""
     match = _JSON_DATE_RE.match(value)
     if match:
-        return _EPOCH + timedelta(milliseconds=int(match.group(1)))
+        return from_wall_clock(_WALL_CLOCK_EPOCH + timedelta(milliseconds=int(match.group(1))))
     return parse_datetime_text(value)
 
 
@@ -568,7 +593,7 @@ def _apply_function(name: str, values: list[Any]) -> Any:
         return str(values[0]).strip()
     if name == "length":
         return len(str(values[0]))
-    moment = as_utc(values[0])
+    moment = to_wall_clock(values[0])
     return {"year": moment.year, "month": moment.month, "day": moment.day}[name]
 
 

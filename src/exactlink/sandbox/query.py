@@ -1,10 +1,14 @@
-"""Collection GETs: query options, the endpoint's query rules, paging with opaque ``$skiptoken`` and the JSON shape.
+"""Collection GETs: query options, the endpoint's query rules, paging with ``$skiptoken`` and the JSON shape.
 
 Pages are cut in the endpoint's natural order: by key for normal and bulk endpoints, by ``Timestamp``
 for sync endpoints, by ``Code`` for division lists (or by ``$orderby`` when given). ``__next`` is a full
-URL: the request's own query options plus ``$skiptoken``, an opaque token holding the last position, the
-number of rows served so far (for ``$top``) and a fingerprint of the query, so a ``$skiptoken`` spliced
-onto another query is refused with 400. A page is only followed by ``__next`` when another row exists.
+URL: the request's own query options plus ``$skiptoken``. In natural order the token is readable, as
+Exact's is, and clients build it themselves (exact-evidence.md §8): ``guid'<last ID>'`` on ordinary
+endpoints, ``<Timestamp>L`` on sync endpoints, ``<Code>`` on division lists; it means "the rows after this
+key" for whatever query it comes with, and ``$top`` in the link is what is left of the original ``$top``.
+Only under ``$orderby`` is the token opaque (a position, the rows served and a fingerprint of the query,
+independent of the order of the parameters), so it is refused on another query. A page is only followed by
+``__next`` when another row exists.
 """
 
 from __future__ import annotations
@@ -12,8 +16,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -25,7 +30,9 @@ Record = Mapping[str, Any]
 Ordered = Callable[[Any], Iterator[tuple[Any, Record]]]
 
 SELECT_MESSAGE = "Please add a $select or a $top=1 statement to the query string."
-_KNOWN_OPTIONS = frozenset({"$filter", "$select", "$top", "$skip", "$skiptoken", "$orderby", "$inlinecount", "$format"})
+_KNOWN_OPTIONS = frozenset(
+    {"$filter", "$select", "$top", "$skip", "$skiptoken", "$orderby", "$inlinecount", "$format", "$expand"}
+)
 _INDEXABLE = frozenset({odata.GUID, odata.STRING, odata.INT16, odata.INT32, odata.INT64, odata.BYTE, odata.BOOLEAN})
 
 
@@ -41,16 +48,25 @@ class QueryOptions:
     skip: int
     inlinecount: bool
     skiptoken: str | None
+    expand: dict[str, list[str] | None] = field(default_factory=dict)
+    """Per expanded navigation property, the properties ``$select`` names of it (``None``: all)."""
 
 
-def parse_options(params: list[tuple[str, str]], properties: dict[str, str], entity_type: str) -> QueryOptions:
-    """Check and parse the query options; raises ``ODataError`` for anything Exact would refuse."""
+def parse_options(
+    params: list[tuple[str, str]],
+    properties: dict[str, str],
+    entity_type: str,
+    navigation: Collection[str] = (),
+) -> QueryOptions:
+    """Check and parse the query options; raises ``ODataError`` for anything Exact would refuse.
+
+    ``navigation`` names the endpoint's navigation properties, the ones ``$expand`` may name; ``$select`` may
+    then name them too, whole (``BankAccounts``) or by property (``BankAccounts/BankAccount``).
+    """
     seen: dict[str, str] = {}
     for name, value in params:
         if name.startswith("$"):
             if name not in _KNOWN_OPTIONS:
-                if name == "$expand":
-                    raise odata.ODataError("The sandbox does not support $expand: request the related entity itself.")
                 raise odata.ODataError(
                     f"The query parameter '{name}' begins with a system-reserved '$' character but is not recognized."
                 )
@@ -68,16 +84,46 @@ def parse_options(params: list[tuple[str, str]], properties: dict[str, str], ent
     inlinecount = seen.get("$inlinecount", "none")
     if inlinecount not in ("allpages", "none"):
         raise odata.ODataError("Invalid value for $inlinecount: use 'allpages' or 'none'.")
+    expand = _parse_expand(seen.get("$expand"), navigation, entity_type)
+    select_text = seen.get("$select")
+    if select_text is not None and expand:
+        select_text = _take_navigation_select(select_text, expand)
     return QueryOptions(
         raw=params,
         filter=odata.FilterExpression(filter_text, properties, entity_type) if filter_text is not None else None,
-        select=odata.parse_select(seen["$select"], names, entity_type) if "$select" in seen else None,
+        select=odata.parse_select(select_text, names, entity_type) if select_text else None,
         orderby=odata.parse_orderby(seen["$orderby"], names, entity_type) if "$orderby" in seen else None,
         top=_count_option(seen, "$top"),
         skip=_count_option(seen, "$skip") or 0,
         inlinecount=inlinecount == "allpages",
         skiptoken=seen.get("$skiptoken"),
+        expand=expand,
     )
+
+
+def _parse_expand(text: str | None, navigation: Collection[str], entity_type: str) -> dict[str, list[str] | None]:
+    if text is None:
+        return {}
+    expand: dict[str, list[str] | None] = {}
+    for raw in text.split(","):
+        name = raw.strip()
+        if name not in navigation:
+            raise odata.ODataError(f"No navigation property '{name}' exists in type '{entity_type}'.")
+        expand[name] = None
+    return expand
+
+
+def _take_navigation_select(text: str, expand: dict[str, list[str] | None]) -> str:
+    """``$select`` without its navigation items, which go into ``expand`` (``Nav/Prop`` narrows ``Nav``)."""
+    own: list[str] = []
+    for raw in text.split(","):
+        head, _, tail = raw.strip().partition("/")
+        if head in expand:
+            if tail:
+                expand[head] = [*(expand[head] or []), tail]
+            continue
+        own.append(raw)
+    return ",".join(own)
 
 
 def _count_option(seen: dict[str, str], name: str) -> int | None:
@@ -89,16 +135,19 @@ def _count_option(seen: dict[str, str], name: str) -> int | None:
     return int(text)
 
 
-def enforce_rules(endpoint: Endpoint, options: QueryOptions, rules: Evidence | None = None) -> None:
+def enforce_rules(
+    endpoint: Endpoint, options: QueryOptions, rules: Evidence | None = None, *, counting: bool = False
+) -> None:
     """The endpoint's own rules: $select/$top=1, mandatory filter, sync filter and order restrictions.
 
     ``rules`` adds what the evidence knobs switch on: the mandatory filter where a sync API exists, and the
-    refusal of the uncertain filter forms.
+    refusal of the uncertain filter forms. ``counting`` (``/$count``) returns no properties, so it needs no
+    ``$select``.
     """
     rules = rules or Evidence()
-    if endpoint.select_rule == "select" and not options.select:
+    if endpoint.select_rule == "select" and not options.select and not counting:
         raise odata.ODataError(SELECT_MESSAGE)
-    if endpoint.select_rule == "select_or_top1" and not options.select and options.top != 1:
+    if endpoint.select_rule == "select_or_top1" and not options.select and options.top != 1 and not counting:
         raise odata.ODataError(SELECT_MESSAGE)
     mandatory = endpoint.mandatory_filter
     if mandatory is None and rules.mandatory_filter_with_sync_api:
@@ -141,8 +190,30 @@ def index_terms(options: QueryOptions, properties: dict[str, str]) -> list[tuple
 
 def _fingerprint(endpoint: Endpoint, division: int | None, options: QueryOptions) -> str:
     parts = [endpoint.name, str(division)]
-    parts += [f"{name}={value}" for name, value in options.raw if name != "$skiptoken"]
+    parts += sorted(f"{name}={value}" for name, value in options.raw if name not in ("$skiptoken", "$top"))
     return hashlib.sha1("\n".join(parts).encode()).hexdigest()[:12]
+
+
+_GUID_TOKEN = re.compile(r"^guid'([^']*)'$", re.IGNORECASE)
+_INT_TOKEN = re.compile(r"^(-?\d+)L?$", re.IGNORECASE)
+_BAD_TOKEN = "The $skiptoken is not valid for this query: follow the __next link exactly as given."
+
+
+def readable_token(position: Any, key_type: str) -> str:
+    """Exact's form of a ``$skiptoken`` for a key: ``guid'…'``, ``123L`` (Int64 Timestamp) or ``123``."""
+    return key_literal(position, key_type)
+
+
+def _read_token(token: str, key_type: str) -> Any:
+    """The key a readable ``$skiptoken`` names (it must be of the endpoint's key type)."""
+    text = token.strip()
+    guid = _GUID_TOKEN.match(text)
+    if key_type == odata.GUID and guid and odata.is_guid(guid.group(1)):
+        return guid.group(1).lower()
+    number = _INT_TOKEN.match(text)
+    if key_type != odata.GUID and number:
+        return int(number.group(1))
+    raise odata.ODataError(_BAD_TOKEN)
 
 
 def _encode_token(position: Any, served: int, fingerprint: str) -> str:
@@ -151,7 +222,7 @@ def _encode_token(position: Any, served: int, fingerprint: str) -> str:
 
 
 def _decode_token(token: str, fingerprint: str) -> tuple[Any, int]:
-    invalid = odata.ODataError("The $skiptoken is not valid for this query: follow the __next link exactly as given.")
+    invalid = odata.ODataError(_BAD_TOKEN)
     try:
         padded = token + "=" * (-len(token) % 4)
         position, served, expected = json.loads(base64.urlsafe_b64decode(padded.encode()))
@@ -184,7 +255,15 @@ def fetch_page(
     Returns the page and the query fingerprint that goes into the next ``$skiptoken``.
     """
     fingerprint = _fingerprint(endpoint, division, options)
-    position, served = (start, 0) if options.skiptoken is None else _decode_token(options.skiptoken, fingerprint)
+    if options.skiptoken is None:
+        position, served = start, 0
+    elif options.orderby is not None:
+        position, served = _decode_token(options.skiptoken, fingerprint)
+    else:
+        # A readable token: the rows after that key; what is left of $top came in the link's own $top.
+        position, served = _read_token(options.skiptoken, endpoint.key_type), 0
+        if start is not None and position < start:
+            position = start  # a sync cursor in $filter still bounds the rows
     matches = options.filter.matches if options.filter is not None else None
     limit = endpoint.page_size if options.top is None else min(endpoint.page_size, max(options.top - served, 0))
     count = _count(ordered(start), matches) if options.inlinecount else None
@@ -209,6 +288,11 @@ def fetch_page(
     if options.top is not None and served_after >= options.top:
         more = False
     return Page(rows, last if more else None, served_after, count), fingerprint
+
+
+def count_matches(options: QueryOptions, ordered: Ordered, start: Any = None) -> int:
+    """How many records the query's ``$filter`` selects (``/$count``; paging and ``$top`` do not apply)."""
+    return _count(ordered(start), options.filter.matches if options.filter is not None else None)
 
 
 def _count(iterator: Iterator[tuple[Any, Record]], matches: Callable[[Record], bool] | None) -> int:
@@ -246,10 +330,20 @@ def _sort_key(value: Any) -> tuple[int, Any]:
     return (1, odata.as_utc(value).timestamp() if hasattr(value, "year") else value)
 
 
-def next_link(base: str, path: str, options: QueryOptions, position: Any, served: int, fingerprint: str) -> str:
-    """The full ``__next`` URL: the same query options plus a new ``$skiptoken``."""
-    token = _encode_token(position, served, fingerprint)
-    params = [(name, value) for name, value in options.raw if name != "$skiptoken"] + [("$skiptoken", token)]
+def next_link(
+    base: str, path: str, endpoint: Endpoint, options: QueryOptions, position: Any, served: int, fingerprint: str
+) -> str:
+    """The full ``__next`` URL: the same query options plus a new ``$skiptoken`` (and the rest of ``$top``)."""
+    if options.orderby is not None:
+        token = _encode_token(position, served, fingerprint)
+        dropped: tuple[str, ...] = ("$skiptoken",)
+        params = [(name, value) for name, value in options.raw if name not in dropped]
+    else:
+        token = readable_token(position, endpoint.key_type)
+        params = [(name, value) for name, value in options.raw if name not in ("$skiptoken", "$skip", "$top")]
+        if options.top is not None:
+            params.append(("$top", str(options.top - served)))
+    params.append(("$skiptoken", token))
     query = "&".join(f"{quote(name, safe='$')}={quote(value, safe=chr(39) + '(),:')}" for name, value in params)
     return f"{base}{path}?{query}"
 

@@ -13,13 +13,15 @@ import os
 import re
 import secrets
 import shlex
-import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -73,6 +75,26 @@ class ChildOutput:
     stderr: bytes
 
 
+@dataclass(frozen=True)
+class CarryOn:
+    """How to reopen the demo's world afterwards: the ``sandbox serve`` arguments and the commands' environment."""
+
+    serve: list[str]
+    environment: dict[str, str]
+
+    def serve_lines(self) -> list[str]:
+        """``exactlink sandbox serve …`` as shell lines to copy, one option per line."""
+        options = [self.serve[index : index + 2] for index in range(2, len(self.serve), 2)]
+        lines = ["exactlink " + shlex.join(self.serve[:2]) + " \\"]
+        for number, pair in enumerate(options):
+            lines.append("    " + shlex.join(pair) + (" \\" if number < len(options) - 1 else ""))
+        return lines
+
+    def export_lines(self) -> list[str]:
+        """The environment as ``export NAME=value`` lines."""
+        return [f"export {name}={shlex.quote(value)}" for name, value in self.environment.items()]
+
+
 @dataclass
 class DemoRun:
     """What the demo did: the commands in order and their exit codes (and their output when captured)."""
@@ -81,12 +103,48 @@ class DemoRun:
     base_url: str
     steps: list[tuple[str, int]] = field(default_factory=list)
     outputs: list[ChildOutput] = field(default_factory=list)
+    carry_on: CarryOn | None = None
 
 
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+HEARTBEAT_SECONDS = 2.5
+
+
+@contextmanager
+def _heartbeat(note: Callable[[str], None], args: Sequence[str], *, enabled: bool) -> Iterator[None]:
+    """While the block runs, a narrator line every ``HEARTBEAT_SECONDS`` saying the command is still at work."""
+    if not enabled:
+        yield
+        return
+    done = threading.Event()
+    started = time.monotonic()
+    name = " ".join(arg for arg in args[:2] if not arg.startswith("-"))
+
+    def beat() -> None:
+        while not done.wait(HEARTBEAT_SECONDS):
+            note(f"… `exactlink {name}` is still at work ({time.monotonic() - started:.0f} s)")
+
+    watcher = threading.Thread(target=beat, name="demo-heartbeat", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
+
+
+def _first_problem(stderr: bytes | None) -> str:
+    """The refusal's message (its ``error:`` line without the word) and hint, from a command's stderr."""
+    lines = [line.strip() for line in (stderr or b"").decode("utf-8", "replace").splitlines() if line.strip()]
+    message = next((line.removeprefix("error: ") for line in lines if line.startswith("error: ")), None)
+    message = message or (lines[0] if lines else "no reason given")
+    hint = next((line.removeprefix("hint: ") for line in lines if line.startswith("hint: ")), None)
+    return message + (f" ({hint})" if hint else "")
 
 
 class _Story:
@@ -99,6 +157,7 @@ class _Story:
         *,
         debug: bool = False,
         capture: bool = False,
+        progress_visible: bool = False,
     ) -> None:
         self.env = env
         self.narrate = narrate
@@ -106,18 +165,32 @@ class _Story:
         self.runner = runner
         self.debug = debug
         self.capture = capture
+        self.progress_visible = progress_visible
 
     def command(self, title: str, *args: str, expect: Sequence[int] = (0,), capture_json: bool = False) -> Any:
-        """Narrate, run ``exactlink ARGS`` (in a child process unless another runner was given), check its exit code."""
+        """Narrate, run ``exactlink ARGS`` (in a child process unless another runner was given), check its exit code.
+
+        A refusal the story expects (``0`` not in ``expect``) is told by the narrator, not shown as an error.
+        A command that shows nothing while it works (``--json``, or no progress bar) gets a narrator line every
+        few seconds, so the reader never looks at a silent screen.
+        """
         self.narrate(title, "exactlink " + shlex.join(args))
-        completed = self.runner(
-            [*(["-vv"] if self.debug else []), *args], self.env, capture_json or self.capture, self.capture
-        )
+        refusal = 0 not in expect
+        quiet_while_working = capture_json or not self.progress_visible
+        with _heartbeat(self.note, args, enabled=quiet_while_working):
+            completed = self.runner(
+                [*(["-vv"] if self.debug else []), *args],
+                self.env,
+                capture_json or self.capture,
+                self.capture or refusal,
+            )
         self.run.steps.append((" ".join(args), completed.returncode))
         if self.capture:
             self.run.outputs.append(ChildOutput(" ".join(args), completed.stdout or b"", completed.stderr or b""))
         if completed.returncode not in expect:
             raise DemoStepFailed(f"`exactlink {shlex.join(args)}` exited {completed.returncode}")
+        if refusal:
+            self.note("refused, as intended: " + _first_problem(completed.stderr))
         if capture_json:
             return json.loads((completed.stdout or b"").decode("utf-8"))
         return None
@@ -127,6 +200,15 @@ class _Story:
         self.narrate(text, "")
 
 
+# What a later shell needs to reach the reopened sandbox with the demo's files and app registration.
+CARRY_ON_VARIABLES = (
+    "EXACTLINK_HOME",
+    "EXACTLINK_BASE_URL",
+    "EXACTLINK_CLIENT_ID",
+    "EXACTLINK_CLIENT_SECRET",
+    "EXACTLINK_REDIRECT_URI",
+    "EXACTLINK_EXACT__TOKEN_STORAGE",
+)
 # The caller's settings that the story's commands keep; every other EXACTLINK_* variable would point them
 # elsewhere than the demo's sandbox and home.
 PASSED_ON = ("EXACTLINK_LOGGING__LEVEL",)
@@ -145,6 +227,7 @@ def run_demo(
     narrate: Narrate,
     debug: bool = False,
     capture: bool = False,
+    progress_visible: bool = False,
     sandbox: Sandbox | None = None,
     runner: CommandRunner = run_in_child_process,
     then: Callable[[DemoRun, dict[str, str]], None] | None = None,
@@ -156,6 +239,7 @@ def run_demo(
     ``sandbox`` runs the story against that sandbox (``clients`` and ``seed`` are then unused), so a test can
     inspect it afterwards. ``runner`` runs each command (a test runs them in-process, on a clock it sets);
     ``then(run, env)`` is called after the story while the sandbox still serves, with the commands' environment.
+    ``progress_visible``: the commands' progress bars reach a terminal (else the narrator fills long silences).
     """
     from exactlink.paths import create_private_file
     from exactlink.sandbox import Sandbox
@@ -183,13 +267,17 @@ def run_demo(
             EXACTLINK_REDIRECT_URI=redirect_uri,
             EXACTLINK_EXACT__TOKEN_STORAGE="file",
             BROWSER=f"{shlex.quote(sys.executable)} -m exactlink.sandbox.robot %s",
-            # The children write to our terminal (or pipe): give their tables the width we have.
-            COLUMNS=str(max(shutil.get_terminal_size((160, 40)).columns, 120)),
         )
         if debug:
             env["EXACTLINK_LOGGING__LEVEL"] = "DEBUG"
         run = DemoRun(home=home, base_url=server.base_url)
-        story = _Story(env, narrate, run, runner, debug=debug, capture=capture)
+        port = str(server.base_url.rsplit(":", 1)[1])
+        run.carry_on = CarryOn(
+            ["sandbox", "serve", "--port", port, "--clients", str(clients), "--seed", str(seed),
+             "--client-id", client_id, "--client-secret", client_secret, "--redirect-uri", redirect_uri],
+            {name: env[name] for name in CARRY_ON_VARIABLES},
+        )  # fmt: skip
+        story = _Story(env, narrate, run, runner, debug=debug, capture=capture, progress_visible=progress_visible)
         _tell(story, crm_file)
         if then is not None:
             then(run, env)
@@ -214,6 +302,9 @@ def _tell(story: _Story, crm_file: Path) -> None:
     _returns(story)
     _feedback(story)
     story.command("10. The hourly office-hours run for cron (or `exactlink schedule --systemd`)", "schedule", "--cron")
+    page = story.run.home / "overzicht.html"
+    story.command("11. The office's overview page, for everyone in the office", "report", "--html", str(page))
+    story.note(f"the overview page is at {page}; open it in a browser: {page.as_uri()}")
 
 
 def _login_and_tenant(story: _Story) -> None:
@@ -282,15 +373,21 @@ def _sync(story: _Story) -> None:
     )
     changed = [relation for relation in preview["relations"] if relation["changes"]]
     if changed:
-        fields = sum(len(relation["changes"]) for relation in changed)
+        # Count as the real run will: the fields it changes; differences it only reports are counted apart.
+        planned = preview["counts"]["fields"]
+        reported = sum(len(relation["changes"]) for relation in changed) - planned
         busiest = max(changed, key=lambda relation: len(relation["changes"]))
-        story.note(f"{fields} differences in {len(changed)} relations; those of relation {busiest['relation']}:")
+        only_reported = f" (and {reported} differences only reported)" if reported else ""
+        story.note(
+            f"{planned} fields to update in {preview['counts']['changed']} relations{only_reported}; "
+            f"those of relation {busiest['relation']}:"
+        )
         story.command("   One relation in full", "sync", "--dry-run", "--relation", busiest["relation"])
     done = story.command("   … and for real", "sync", "--json", expect=(0, 3), capture_json=True)
     counts = done["counts"]
     story.note(
-        f"{counts['changed']} of {counts['relations']} linked relations updated in the CRM ({counts['fields']} "
-        f"fields), {counts['failed']} failed; {counts['refresh_calls']} calls to read Exact Online, "
+        f"{counts['fields']} fields updated in {counts['changed']} of {counts['relations']} linked relations, "
+        f"{counts['failed']} failed; {counts['refresh_calls']} calls to read Exact Online, "
         f"{counts['write_calls']} to write"
     )
 
@@ -356,9 +453,8 @@ def _link_administrations(story: _Story) -> None:
 
 
 def _returns(story: _Story) -> None:
-    story.command(
-        "8. The returns that are due within three weeks and still need work", "returns", "list", "--due-within", "21"
-    )
+    story.command("8. The returns past their due date that still need work", "returns", "list", "--overdue")
+    story.command("   … and those due within three weeks", "returns", "list", "--due-within", "21")
     open_items = story.command(
         "   Open vraagposten (questions for the client) per administration",
         "returns",
@@ -404,6 +500,11 @@ def _feedback(story: _Story) -> None:
         story.command("   Report a realised return as processed", "feedback", document, "--processed")
         story.command("   Its status history: realised, then processed", "returns", "show", document)
     if further:
+        other = further[0]
+        story.note(
+            f"return {other['short_id']} (relation {other['relation']}, {other['kind_label']} {other['period']}) "
+            f"is in status {other['exact_status']} ({other['exact_status_text']}): Exact took it further itself"
+        )
         story.command(
             "   Reporting one that is further along cannot work; exactlink says why, in plain words",
             "feedback",

@@ -103,7 +103,7 @@ class Form:
 def _forms() -> tuple[Form, ...]:
     from exactlink.api import forms
     from exactlink.api.models import Division, Me, SolutionLink
-    from exactlink.api.odata import datetime_literal, guid_literal
+    from exactlink.api.odata import datetime_literal, exact_day, guid_literal
     from exactlink.services import office_mirror, returns_fetch
 
     def since_timestamp(now: datetime) -> str:
@@ -141,7 +141,7 @@ def _forms() -> tuple[Form, ...]:
             "client",
             returns_fetch.RETURNS_PATH,
             returns_fetch.return_select,
-            lambda now: f"Created ge {datetime_literal((now - timedelta(days=30)).date())}",
+            lambda now: f"Created ge {datetime_literal(exact_day(now - timedelta(days=30)))}",
             fallback=forms.RETURNS_ALL,
         ),
         Form(forms.RETURNS_ALL, "client", returns_fetch.RETURNS_PATH, returns_fetch.return_select, is_fallback=True),

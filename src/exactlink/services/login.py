@@ -49,7 +49,7 @@ def store_client_secret(ws: Workspace, secret: str) -> str:
     secret = secret.strip()
     if not secret:
         raise UsageError("the client secret is empty")
-    store = ws.token_store()
+    store = ws.token_store(announce_fallback=True)
     store.set_secret(secret)
     return store.location()
 
@@ -119,7 +119,7 @@ def login(
 
     settings = ws.settings
     get_paths().ensure()
-    store = ws.token_store()
+    store = ws.token_store(announce_fallback=True)
     oauth = oauth_client(ws, store)
     try:
         pkce = new_pkce_pair()

@@ -37,7 +37,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from exactlink.domain.entities import (
@@ -63,7 +63,7 @@ log = logging.getLogger(__name__)
 SYNC_PAGE_SIZE = 1000
 CRUD_PAGE_SIZE = 60
 MODIFIED_OVERLAP = timedelta(minutes=10)
-FIRST_MODIFIED = datetime(1900, 1, 1, tzinfo=UTC)
+FIRST_MODIFIED_DAY = date(1900, 1, 1)
 FIRST_TIMESTAMP = 1
 
 ACCOUNTS = OfficeAccount.ENTITY.name
@@ -374,17 +374,18 @@ def _modified_ms(value: Any) -> int:
 def _refresh_bank_accounts(
     client: ExactClient, db: sqlite_utils.Database, division: int, progress: Progress | None
 ) -> EntityStats:
-    from exactlink.api.odata import datetime_literal
+    from exactlink.api.odata import datetime_literal, exact_midnight
     from exactlink.store.accounts import get_cursor, save_records, set_cursor, stored_timestamps
     from exactlink.store.db import transaction
 
     start = get_cursor(db, division, BANK_ACCOUNTS)  # milliseconds since the epoch of the newest Modified
     stats = EntityStats(BANK_ACCOUNTS, BANK_ACCOUNTS_ENDPOINT, CRUD_PAGE_SIZE, full=start is None, cursor_before=start)
+    first = exact_midnight(FIRST_MODIFIED_DAY)
     if start is None:
-        since = FIRST_MODIFIED
+        since = first
     else:
         since = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=start) - MODIFIED_OVERLAP
-        since = max(since, FIRST_MODIFIED).replace(microsecond=0)
+        since = max(since, first).replace(microsecond=0)
     pages = client.get_pages(
         division,
         BANK_ACCOUNTS_ENDPOINT,

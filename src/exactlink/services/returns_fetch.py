@@ -17,7 +17,8 @@ per administration (returns upserted by document id with their status history, v
 open/cleared, the G/L choice cached, the first fetch after linking recorded). A run killed half-way
 therefore leaves every administration either fully written or untouched, and the next run completes it.
 
-Built for cron: ``office_hours`` skips outside the configured hours before touching anything; the run
+Built for cron: ``office_hours`` first checks that configuration and login are in place (a broken set-up fails
+at once, even at night), then skips outside the configured hours before touching anything else; the run
 lock (``returns``, shared with ``feedback``) makes a second run exit 5, or skip quietly with
 ``skip_if_locked``; every run is recorded in the run history.
 """
@@ -359,9 +360,9 @@ def _with_fallback(
 def _read_returns(client: ExactClient, target: AdminTarget, result: Fetched) -> list[dict[str, Any]]:
     """The window's returns: filtered on ``Created`` by Exact, or all of them windowed here (the fallback)."""
     from exactlink.api.forms import RETURNS_CREATED
-    from exactlink.api.odata import datetime_literal, parse_date
+    from exactlink.api.odata import datetime_literal, exact_midnight, parse_date
 
-    start = datetime(target.window_start.year, target.window_start.month, target.window_start.day, tzinfo=UTC)
+    start = exact_midnight(target.window_start)
 
     def filtered() -> list[dict[str, Any]]:
         condition = f"Created ge {datetime_literal(target.window_start)}"
@@ -417,22 +418,21 @@ def _fetch_vraagposten(client: ExactClient, target: AdminTarget, settings: Setti
 # Writing one administration's results (calling thread)
 
 
-def _as_office_date(moment: datetime | None, zone: Any) -> date | None:
-    # Exact sends due dates as midnight; reading them in the office's zone gives the right day whether
-    # Exact meant UTC midnight or Amsterdam midnight (23:00 UTC the day before).
-    return moment.astimezone(zone).date() if moment is not None else None
+def _exact_calendar_day(moment: datetime | None) -> date | None:
+    # Exact sends a due date as its midnight on Amsterdam's clock: the day is read on that clock, not in the
+    # office's configured zone (which may differ).
+    from exactlink.api.odata import exact_day
+
+    return exact_day(moment) if moment is not None else None
 
 
 def return_rows(
     target: AdminTarget, records: Iterable[dict[str, Any]], settings: Settings, outcome: AdminOutcome
 ) -> list[dict[str, Any]]:
     """The store rows for the returns the settings say to process; counts kinds on ``outcome``."""
-    from zoneinfo import ZoneInfo
-
     from exactlink.api.models import Return
     from exactlink.domain.returns import ReturnKind, is_processed_by_settings, return_kind_of
 
-    zone = ZoneInfo(settings.schedule.timezone)
     rows = []
     for record in records:
         kind = return_kind_of(record)
@@ -459,7 +459,7 @@ def return_rows(
                 "period_description": parsed.PeriodDescription,
                 "amount": parsed.Amount,
                 "currency": parsed.Currency,
-                "due_date": _as_office_date(parsed.DueDate, zone),
+                "due_date": _exact_calendar_day(parsed.DueDate),
                 "created": parsed.Created.isoformat(timespec="seconds") if parsed.Created else None,
                 "description": parsed.Description,
                 "view_url": record.get("DocumentViewUrl"),
@@ -547,7 +547,12 @@ def store_administration(
         outcome.new, outcome.changed, outcome.unchanged = counts.new, counts.changed, counts.unchanged
         if open_rows is not None:
             outcome.vraagposten_new = upsert_vraagposten(db, target.division, open_rows, complete=True).new
-        info: dict[str, Any] = {"last_fetch_at": now_iso(), "last_fetch_note": outcome.empty_reason}
+        info: dict[str, Any] = {
+            "last_fetch_at": now_iso(),
+            "last_fetch_note": outcome.empty_reason,
+            "last_fetch_error": outcome.error,
+            "last_fetch_failed_at": now_iso() if outcome.error else None,
+        }
         if fetched.gl_choice is not None:
             info.update(
                 vraagposten_codes=list(fetched.gl_choice.codes),
@@ -694,6 +699,12 @@ def _settle(
         target.relation_number, target.relation_name, target.division, target.division_name, target.window_start
     )
     outcome.error = error.message if error is not None else "unknown failure"
+    if not dry_run:
+        from exactlink.store.admin import update_admin_info
+        from exactlink.store.db import now_iso
+
+        # Kept per administration so the overview page can say which administrations failed, and why.
+        update_admin_info(db, target.division, last_fetch_error=outcome.error, last_fetch_failed_at=now_iso())
     return outcome
 
 
@@ -710,6 +721,7 @@ def fetch_returns(
 
     Raises:
         LockHeld: another run holds the lock (unless ``skip_if_locked``).
+        ConfigError: with ``office_hours``: no client id or client secret (checked before the hour is).
         NotConfigured: no office administration chosen.
         NothingToFetch: ``relation`` has no linked administration.
         LoginRequired: not logged in, or the login stopped working.
@@ -717,10 +729,14 @@ def fetch_returns(
     import time
 
     from exactlink.domain.schedule import in_office_hours
+    from exactlink.services.session import check_ready
 
     settings = ws.settings
     moment = ws.clock.now()
     schedule = settings.schedule
+    if office_hours:
+        # A broken set-up must fail at the first cron run, not the next morning at seven.
+        check_ready(ws)
     if office_hours and not in_office_hours(moment, schedule.timezone, schedule.first_hour, schedule.last_hour):
         reason = f"outside office hours ({schedule.first_hour:02d}:00–{schedule.last_hour:02d}:59 {schedule.timezone})"
         log.info("fetch-returns skipped: %s", reason)
@@ -754,7 +770,7 @@ def _fetch(
     report.run_id = run.id
     reachable = [target for target in targets if target.relation_linked]
     report.outcomes.extend(_skipped_outcome(target, today) for target in targets if not target.relation_linked)
-    with ws.client() as client, ws.output.progress("fetching returns", len(reachable), show=show_progress) as advance:
+    with ws.client() as client, ws.output.progress("Fetching returns", len(reachable), show=show_progress) as advance:
 
         def handle(target: AdminTarget, fetched: Fetched | None, error: ExactlinkError | None) -> None:
             report.outcomes.append(_settle(db, target, fetched, error, settings, today, dry_run=dry_run))

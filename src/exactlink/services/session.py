@@ -43,8 +43,12 @@ def require_client_id(settings: Settings) -> str:
     return client_id
 
 
-def token_store(ws: Workspace) -> TokenStore:
-    """The token store of the configured site and app (``exact.token_storage`` decides keyring or file)."""
+def token_store(ws: Workspace, *, announce_fallback: bool = False) -> TokenStore:
+    """The token store of the configured site and app (``exact.token_storage`` decides keyring or file).
+
+    ``announce_fallback``: show the "no usable OS keyring" warning on the terminal. Only ``login``, ``status``
+    and ``doctor`` do; every other command only logs it, so an hourly cron run with ``--quiet`` stays silent.
+    """
     from exactlink.auth.tokens import TokenStore
 
     settings = ws.settings
@@ -53,7 +57,7 @@ def token_store(ws: Workspace) -> TokenStore:
         require_client_id(settings),
         mode=settings.exact.token_storage,
         keyring_timeout=ws.keyring_timeout,
-        warn=ws.output.warn,
+        warn=ws.output.warn if announce_fallback else None,
     )
 
 
@@ -73,6 +77,29 @@ def client_secret(store: TokenStore) -> str:
         "the Exact Online client secret is not set",
         hint=f"set {SECRET_ENV} or store it once with `exactlink login --store-secret`",
     )
+
+
+def check_ready(ws: Workspace) -> None:
+    """Check, without calling Exact Online, that a run could talk to it: app, client secret, login, office.
+
+    Raises:
+        ConfigError: no client id or client secret is configured.
+        LoginRequired: nobody is logged in, or the login expired.
+        NotConfigured: no office administration chosen.
+    """
+    from exactlink.auth.oauth import LOGIN_AGAIN
+    from exactlink.auth.session import not_logged_in
+    from exactlink.errors import LoginRequired
+    from exactlink.services.tenant import require_office
+
+    store = token_store(ws)
+    client_secret(store)
+    tokens = store.load()
+    if tokens is None:
+        raise not_logged_in()
+    if ws.clock.time() >= tokens.refresh_expires_at:
+        raise LoginRequired("the Exact Online login expired (it was not used for 30 days)", hint=LOGIN_AGAIN)
+    require_office(ws.db)
 
 
 def oauth_app(settings: Settings, store: TokenStore) -> OAuthApp:

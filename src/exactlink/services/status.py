@@ -54,7 +54,7 @@ def login_status(ws: Workspace) -> dict[str, Any]:
     }
     if not report["client_id_configured"]:
         return report
-    store = ws.token_store()
+    store = ws.token_store(announce_fallback=True)
     tokens = store.load()
     report["token_storage"] = {"kind": store.kind, "location": store.location()}
     if tokens is None:
@@ -116,8 +116,11 @@ def budget_lines(rows: list[dict[str, Any]], office: int | None) -> list[str]:
     return lines
 
 
-def status_lines(report: dict[str, Any], *, verbose: bool = False) -> list[str]:
-    """The human-readable ``status`` (one fact per line; ``verbose`` lists the budget of every administration)."""
+def status_lines(report: dict[str, Any], *, verbose: bool = False, zone: str = "Europe/Amsterdam") -> list[str]:
+    """The human-readable ``status`` (one fact per line; ``verbose`` lists the budget of every administration),
+    every moment in the office's ``zone``."""
+    from exactlink.domain.times import office_time
+
     lines = [f"Exact Online: {report['base_url']}"]
     if not report["client_id_configured"]:
         lines.append("app: not configured (set exact.client_id or EXACTLINK_CLIENT_ID)")
@@ -132,11 +135,12 @@ def status_lines(report: dict[str, Any], *, verbose: bool = False) -> list[str]:
         lines.append(f"tokens: {report['token_storage']['location']}")
     if report.get("access_token"):
         state = "valid" if report["access_token"]["valid"] else "expired (refreshed on the next call)"
-        lines.append(f"access token: {state}, expires {report['access_token']['expires_at']}")
+        lines.append(f"access token: {state}, expires {office_time(report['access_token']['expires_at'], zone)}")
     if report.get("refresh_token"):
         refresh = report["refresh_token"]
         soon = "  <- expires soon: run any command or `exactlink login`" if refresh["expires_soon"] else ""
-        lines.append(f"login valid until: {refresh['expires_at']} ({refresh['days_left']} days){soon}")
+        until = office_time(refresh["expires_at"], zone)
+        lines.append(f"login valid until: {until} ({refresh['days_left']} days){soon}")
     office = report.get("office")
     if office:
         lines.append(f"office administration: {office['division']} {office['name']}")
@@ -148,7 +152,7 @@ def status_lines(report: dict[str, Any], *, verbose: bool = False) -> list[str]:
     for row in budget if verbose else []:
         lines.append(
             f"API budget {row['division']}: {row['minutely_remaining']}/{row['minutely_limit']} this minute, "
-            f"{row['daily_remaining']}/{row['daily_limit']} today (seen {row['seen_at']})"
+            f"{row['daily_remaining']}/{row['daily_limit']} today (seen {office_time(row['seen_at'], zone)})"
         )
     for row in report.get("error_budget", []):
         where = "the current administration" if row["division"] == "current" else f"administration {row['division']}"
@@ -160,5 +164,6 @@ def status_lines(report: dict[str, Any], *, verbose: bool = False) -> list[str]:
     if not runs:
         lines.append("last runs: none")
     for run in runs:
-        lines.append(f"run {run['id']} {run['command']}: {run['outcome']} (started {run['started_at']})")
+        started = office_time(run["started_at"], zone)
+        lines.append(f"run {run['id']} {run['command']}: {run['outcome']} (started {started})")
     return lines

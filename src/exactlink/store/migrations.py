@@ -364,11 +364,13 @@ def m007_administration_state(db: sqlite_utils.Database) -> None:
             vraagposten_checked_at TEXT,
             last_fetch_at TEXT,
             last_fetch_note TEXT,
+            last_fetch_error TEXT,
+            last_fetch_failed_at TEXT,
             updated_at TEXT NOT NULL
         )""",
         """INSERT INTO administrations (
             division, name, vraagposten_configured, vraagposten_codes, vraagposten_source, vraagposten_problem,
-            vraagposten_checked_at, last_fetch_at, last_fetch_note, updated_at
+            vraagposten_checked_at, last_fetch_at, last_fetch_note, last_fetch_error, last_fetch_failed_at, updated_at
         ) SELECT
             CAST(substr(key, 16) AS INTEGER),
             json_extract(value, '$.name'),
@@ -379,6 +381,8 @@ def m007_administration_state(db: sqlite_utils.Database) -> None:
             json_extract(value, '$.vraagposten_checked_at'),
             json_extract(value, '$.last_fetch_at'),
             json_extract(value, '$.last_fetch_note'),
+            json_extract(value, '$.last_fetch_error'),
+            json_extract(value, '$.last_fetch_failed_at'),
             updated_at
         FROM meta
         WHERE key GLOB 'administration.[0-9]*' AND substr(key, 16) NOT GLOB '*[^0-9]*' AND json_valid(value)

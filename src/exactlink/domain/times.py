@@ -1,0 +1,33 @@
+"""Moments as an office reads them: the wall clock of the office's zone (``schedule.timezone``).
+
+Everything exactlink keeps and puts in ``--json`` is ISO 8601 in UTC; every human-readable line shows the same
+moment as ``2026-12-07 09:15 CET`` (``CEST`` in summer), so nobody has to add an hour, or two.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+
+def office_time(moment: str | datetime | float | None, zone: str, *, seconds: bool = False) -> str:
+    """``moment`` (ISO text, an aware datetime or epoch seconds) as ``YYYY-MM-DD HH:MM ZZZ`` in ``zone``.
+
+    Text that is not an ISO moment is returned as it is; ``None`` and ``""`` give ``""``. A naive moment is
+    taken as UTC (that is how exactlink stores them).
+    """
+    if moment is None or moment == "":
+        return ""
+    if isinstance(moment, int | float):
+        aware = datetime.fromtimestamp(moment, UTC)
+    elif isinstance(moment, datetime):
+        aware = moment
+    else:
+        try:
+            aware = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+        except ValueError:
+            return moment
+    if aware.tzinfo is None:
+        aware = aware.replace(tzinfo=UTC)
+    local = aware.astimezone(ZoneInfo(zone))
+    return local.strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")
