@@ -134,6 +134,10 @@ class Workspace:
         sleep: how clients wait (back-off, rate limits) and how ``sync --watch`` waits between polls.
         keyring_timeout: seconds an OS keyring call may take before the file store is used.
         database: the database file (``get_paths().database`` when not given).
+        db: an open, migrated database to use instead of opening ``database`` (a use-case test's in-memory one);
+            the workspace closes it at the end like its own.
+        client_factory: builds the Exact Online client instead of the logged-in one (a use-case test's client on
+            recorded answers); ``None``: the stored login and ``transport``.
     """
 
     def __init__(
@@ -146,6 +150,8 @@ class Workspace:
         sleep: Callable[[float], None] = time.sleep,
         keyring_timeout: float = KEYRING_TIMEOUT_SECONDS,
         database: Path | None = None,
+        db: sqlite_utils.Database | None = None,
+        client_factory: Callable[[], ExactClient] | None = None,
     ) -> None:
         self._settings = settings
         self._given_clock = clock
@@ -155,7 +161,8 @@ class Workspace:
         self.sleep = sleep
         self.keyring_timeout = keyring_timeout
         self.database = database
-        self._db: sqlite_utils.Database | None = None
+        self._db: sqlite_utils.Database | None = db
+        self.client_factory = client_factory
 
     @property
     def settings(self) -> Settings:
@@ -211,6 +218,8 @@ class Workspace:
         """
         from exactlink.services.session import open_client
 
+        if self.client_factory is not None:
+            return self.client_factory()
         return open_client(self, store=store)
 
     def token_store(self, *, announce_fallback: bool = False) -> TokenStore:

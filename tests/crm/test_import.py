@@ -279,7 +279,7 @@ def test_import_is_recorded_as_a_run(write_csv: WriteCsv) -> None:
     db = open_db()
     runs = last_runs(db)
     db.close()
-    assert runs[0]["command"] == "crm import" and runs[0]["outcome"] == "ok" and runs[0]["summary"]["new"] == 1
+    assert runs[0].command == "crm import" and runs[0].outcome == "ok" and runs[0].summary["new"] == 1
 
 
 def test_damaged_database_gives_one_line(write_csv: WriteCsv, exactlink_home: Path) -> None:

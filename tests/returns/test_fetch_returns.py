@@ -330,7 +330,7 @@ def test_quiet_prints_nothing_on_success_and_each_run_is_recorded(office: Office
     db = office.db()
     runs = last_runs(db, command="fetch-returns")
     db.close()
-    assert runs[0]["outcome"] == "ok" and runs[0]["summary"]["administrations"] == 2
+    assert runs[0].outcome == "ok" and runs[0].summary["administrations"] == 2
 
 
 def test_a_failing_administration_never_stops_the_others(office: Office) -> None:
@@ -348,7 +348,7 @@ def test_a_failing_administration_never_stops_the_others(office: Office) -> None
     others = [division for _, division in pairs[1:]]
     assert set(stored_returns(office)) == set(expected_returns(office, others))
     db = office.db()
-    assert last_runs(db, command="fetch-returns")[0]["outcome"] == "partial"
+    assert last_runs(db, command="fetch-returns")[0].outcome == "partial"
     db.close()
     for _, division in pairs[1:]:
         office.sandbox.update_division(division, BlockingStatus=1)
@@ -372,7 +372,7 @@ def test_the_lock_exits_5_or_skips_quietly(office: Office) -> None:
     db = office.db()
     runs = last_runs(db, command="fetch-returns")
     db.close()
-    assert [run["outcome"] for run in runs[:2]] == ["skipped", "skipped"]  # each skip is on record
+    assert [run.outcome for run in runs[:2]] == ["skipped", "skipped"]  # each skip is on record
     assert run_cli("fetch-returns", "--quiet").exit_code == 0  # the lock is free again: the next run works
     assert office.sandbox.calls("read/financial/Returns") == 1
 

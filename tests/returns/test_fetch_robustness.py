@@ -117,7 +117,7 @@ def test_a_run_killed_half_way_leaves_a_consistent_database_and_the_next_run_com
     from exactlink.store.runs import last_runs
 
     db = office.db()
-    assert last_runs(db, command="fetch-returns")[0]["outcome"] == "interrupted"
+    assert last_runs(db, command="fetch-returns")[0].outcome == "interrupted"
     db.close()
 
     office.sandbox.faults = Faults()

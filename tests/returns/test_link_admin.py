@@ -9,20 +9,26 @@ from pathlib import Path
 
 import pytest
 
+from exactlink.domain.records import AdministrationLink
 from exactlink.sandbox import Evidence
 from exactlink.sandbox import model as sandbox_model
 from tests.cli import run_cli
 from tests.returns.conftest import Office, office_today
 
 
-def _admin_link(office: Office, relation: str) -> dict | None:
-    from exactlink.store.links import get_admin_link
+def _admin_link(office: Office, relation: str) -> AdministrationLink | None:
+    from exactlink.store.links import get_administration_link
 
     db = office.db()
     try:
-        return get_admin_link(db, relation)
+        return get_administration_link(db, relation)
     finally:
         db.close()
+
+
+def _linked_division(office: Office, relation: str) -> int | None:
+    link = _admin_link(office, relation)
+    return None if link is None else link.division
 
 
 def _sbr_start(office: Office, relation: str) -> date | None:
@@ -62,7 +68,7 @@ def test_link_records_the_solution_link_and_the_sbr_start_date(office: Office) -
     created = next(link for link in links if link.get("InternalSolutionDivision") == division)
     assert (created["SolutionType"], created["Status"]) == (0, 0)
     stored = _admin_link(office, relation)
-    assert stored is not None and stored["division"] == division and stored["solution_link_id"] == created["ID"]
+    assert stored is not None and stored.division == division and stored.solution_link_id == created["ID"]
     assert _sbr_start(office, relation) == office_today() - timedelta(days=30)
 
 
@@ -149,7 +155,8 @@ def test_an_inactive_link_is_left_alone_and_a_new_one_created(office: Office) ->
     assert links.pop(old["ID"])["Status"] == 1, "the inactive link is kept as it was"
     ((new_id, new),) = links.items()
     assert (new["SolutionType"], new["InternalSolutionDivision"], new["Status"]) == (0, division, 0)
-    assert _admin_link(office, relation)["solution_link_id"] == new_id  # type: ignore[index]
+    stored = _admin_link(office, relation)
+    assert stored is not None and stored.solution_link_id == new_id
     assert office.sandbox.calls("accountancy/SolutionLinks", method="PUT") == 0
 
 
@@ -194,7 +201,8 @@ def test_force_turns_the_external_link_into_an_internal_one(office: Office) -> N
     (link,) = office.solution_links(account_id)
     assert link["ID"] == external["ID"]
     assert (link["SolutionType"], link["InternalSolutionDivision"], link["Status"]) == (0, division, 0)
-    assert _admin_link(office, relation)["solution_link_id"] == external["ID"]  # type: ignore[index]
+    stored = _admin_link(office, relation)
+    assert stored is not None and stored.solution_link_id == external["ID"]
 
 
 def test_bulk_reports_external_links_as_refused(office: Office, tmp_path: Path) -> None:
@@ -323,7 +331,7 @@ def test_bulk_csv_validates_every_row_and_reports_each(office: Office, tmp_path:
     assert "archived" in rows[7]["message"]
     assert f"relation {good[2][0]} appears twice in the file (row 4 and row 8)" in rows[8]["message"]
     assert rows[9]["status"] == "invalid"
-    assert all(_admin_link(office, relation)["division"] == division for relation, division in good)  # type: ignore[index]
+    assert all(_linked_division(office, relation) == division for relation, division in good)
     assert office.sandbox.calls("accountancy/SolutionLinks", method="POST") == 3
 
     rerun = run_cli("link-admin", "--csv", str(csv_file), "--json")
@@ -355,7 +363,7 @@ def test_bulk_csv_row_that_exact_refuses_leaves_the_others_linked(office: Office
     assert _admin_link(office, refused_relation) is None and _sbr_start(office, refused_relation) is None
     for relation, division in (pairs[0], pairs[2]):
         assert rows[relation]["status"] == "linked"
-        assert _admin_link(office, relation)["division"] == division  # type: ignore[index]
+        assert _linked_division(office, relation) == division
     table = run_cli("link-admin", "--csv", str(csv_file))
     assert table.exit_code == 3 and "1 failed" in table.stderr and "2 already_linked" in table.stderr
     listed = json.loads(run_cli("link-admin", "list", "--json").stdout)
@@ -399,7 +407,7 @@ def test_suggest_proposes_from_owner_and_kvk_and_accept_links_them(office: Offic
     accepted = run_cli("link-admin", "--csv", str(out), "--json")
     assert accepted.exit_code == 0, accepted.stdout
     for relation, division in owned:
-        assert _admin_link(office, relation)["division"] == division  # type: ignore[index]
+        assert _linked_division(office, relation) == division
     again = run_cli("link-admin", "suggest", "--accept", "--json")
     assert again.exit_code == 0
 

@@ -122,7 +122,8 @@ def test_inbound_takes_exacts_phone_and_mirrors_every_entity(
     [result] = report.results
     assert (result.relation, result.status) == ("204518", "changed")
     assert [(change.field, change.exact_value) for change in result.applied] == [("phone", "015-2123456")]
-    assert get_relation(db, "204518")["phone"] == "015-2123456"  # type: ignore[index]
+    stored = get_relation(db, "204518")
+    assert stored is not None and stored.phone == "015-2123456"
     assert recorded.writes == []
 
 

@@ -59,7 +59,7 @@ def test_a_run_is_recorded_with_the_outcome_of_its_exit_code(ws: Workspace) -> N
     with ws.run("crm import"):
         pass
     runs = last_runs(ws.db, command="crm import")
-    assert [(r["outcome"], r["summary"]) for r in runs] == [("ok", {}), ("partial", {"new": 1})]
+    assert [(r.outcome, r.summary) for r in runs] == [("ok", {}), ("partial", {"new": 1})]
 
 
 def test_a_failed_or_interrupted_run_keeps_its_summary_and_the_error(ws: Workspace) -> None:
@@ -71,7 +71,7 @@ def test_a_failed_or_interrupted_run_keeps_its_summary_and_the_error(ws: Workspa
         raise KeyboardInterrupt
     with pytest.raises(RuntimeError), ws.run("sync"):
         raise RuntimeError("a bug")
-    outcomes = [(r["outcome"], r["summary"]) for r in last_runs(ws.db, command="sync")]
+    outcomes = [(r.outcome, r.summary) for r in last_runs(ws.db, command="sync")]
     assert outcomes == [
         ("failed", {}),
         ("interrupted", {"direction": "inbound", "error": "interrupted"}),
@@ -99,7 +99,7 @@ def test_a_held_lock_refuses_the_run_or_skips_it_on_record(ws: Workspace) -> Non
         with ws.run("fetch-returns", lock="returns", skip_if_locked=True) as run:
             assert run.skipped
     (skipped,) = last_runs(ws.db)
-    assert skipped["outcome"] == "skipped" and skipped["summary"] == {"skipped": "another run held the returns lock"}
+    assert skipped.outcome == "skipped" and skipped.summary == {"skipped": "another run held the returns lock"}
 
 
 def test_the_lock_is_held_for_the_block_only(ws: Workspace) -> None:

@@ -25,17 +25,20 @@ from exactlink.store.accounts import (
 )
 from exactlink.store.links import (
     LinkConflict,
-    admin_link_for_division,
-    get_admin_link,
+    administration_link_of_division,
+    get_account_link,
+    get_administration_link,
     get_decision,
-    get_link,
+    list_account_links,
+    list_administration_links,
+    list_decisions,
     mark_backlog_fetched,
     record_decision,
     rejected_pairs,
-    remove_admin_link,
-    remove_link,
-    set_admin_link,
-    set_link,
+    remove_account_link,
+    remove_administration_link,
+    set_account_link,
+    set_administration_link,
 )
 from exactlink.store.relations import RelationRecord, get_relation, set_exact_address_id, upsert_relation
 
@@ -50,23 +53,31 @@ def relations(db: sqlite_utils.Database) -> sqlite_utils.Database:
     return db
 
 
+def _exact_account_of(db: sqlite_utils.Database, relation_number: str) -> str | None:
+    relation = get_relation(db, relation_number)
+    assert relation is not None
+    return relation.exact_account_id
+
+
 def test_link_is_one_to_one_and_idempotent(relations: sqlite_utils.Database) -> None:
     db = relations
-    assert set_link(db, "R1", ACCOUNT, "          1001", method="rsin", linked_by="auto") is True
-    assert set_link(db, "R1", ACCOUNT, "1001", method="rsin", linked_by="auto") is False
-    link = get_link(db, "R1")
-    assert link is not None and link["account_code"] == "1001" and link["method"] == "rsin"
-    assert get_relation(db, "R1")["exact_account_id"] == ACCOUNT  # type: ignore[index]
+    assert set_account_link(db, "R1", ACCOUNT, "          1001", method="rsin", linked_by="auto") is True
+    assert set_account_link(db, "R1", ACCOUNT, "1001", method="rsin", linked_by="auto") is False
+    link = get_account_link(db, "R1")
+    assert link is not None and (link.account_code, link.method, link.linked_by) == ("1001", "rsin", "auto")
+    assert _exact_account_of(db, "R1") == ACCOUNT
     with pytest.raises(LinkConflict, match="already linked to relation R1"):
-        set_link(db, "R2", ACCOUNT, "1001", method="manual", linked_by="manual")
+        set_account_link(db, "R2", ACCOUNT, "1001", method="manual", linked_by="manual")
     with pytest.raises(LinkConflict, match="already linked to account 1001"):
-        set_link(db, "R1", OTHER, "1002", method="kvk", linked_by="auto")
-    assert set_link(db, "R1", OTHER, "1002", method="manual", linked_by="manual", replace=True)
+        set_account_link(db, "R1", OTHER, "1002", method="kvk", linked_by="auto")
+    assert set_account_link(db, "R1", OTHER, "1002", method="manual", linked_by="manual", replace=True)
     assert get_decision(db, "R1", OTHER) == "accepted"
-    removed = remove_link(db, "R1")
-    assert removed is not None and removed["account_id"] == OTHER
-    assert remove_link(db, "R1") is None
-    assert get_relation(db, "R1")["exact_account_id"] is None  # type: ignore[index]
+    removed = remove_account_link(db, "R1")
+    assert removed is not None and removed.account_id == OTHER
+    assert remove_account_link(db, "R1") is None
+    assert _exact_account_of(db, "R1") is None
+    assert [(d.relation_number, d.account_id, d.accepted) for d in list_decisions(db)] == [("R1", OTHER, True)]
+    assert list_account_links(db) == []
 
 
 def test_rejected_pairs_are_remembered(relations: sqlite_utils.Database) -> None:
@@ -79,20 +90,29 @@ def test_rejected_pairs_are_remembered(relations: sqlite_utils.Database) -> None
 
 def test_admin_links(relations: sqlite_utils.Database) -> None:
     db = relations
-    assert set_admin_link(db, "R1", 1234) is True
-    assert set_admin_link(db, "R1", 1234, solution_link_id="sl-1") is False
-    assert get_admin_link(db, "R1")["solution_link_id"] == "sl-1"  # type: ignore[index]
+    assert set_administration_link(db, "R1", 1234) is True
+    assert set_administration_link(db, "R1", 1234, solution_link_id="sl-1") is False
+    link = get_administration_link(db, "R1")
+    assert link is not None and (link.division, link.solution_link_id, link.backlog_fetched_at) == (1234, "sl-1", None)
     with pytest.raises(LinkConflict):
-        set_admin_link(db, "R2", 1234)
+        set_administration_link(db, "R2", 1234)
     with pytest.raises(LinkConflict):
-        set_admin_link(db, "R1", 5678)
+        set_administration_link(db, "R1", 5678)
     mark_backlog_fetched(db, "R1")
-    first = get_admin_link(db, "R1")["backlog_fetched_at"]  # type: ignore[index]
+    fetched = get_administration_link(db, "R1")
     mark_backlog_fetched(db, "R1")
-    assert first and get_admin_link(db, "R1")["backlog_fetched_at"] == first  # type: ignore[index]
-    assert admin_link_for_division(db, 1234)["relation_number"] == "R1"  # type: ignore[index]
-    assert remove_admin_link(db, "R1") is not None
-    assert get_admin_link(db, "R1") is None
+    assert fetched is not None and fetched.backlog_fetched_at
+    assert get_administration_link(db, "R1") == fetched, "the first fetch is recorded once"
+    assert administration_link_of_division(db, 1234) == fetched
+    [listed] = list_administration_links(db)
+    assert (listed.relation_number, listed.division, listed.relation_name, listed.sbr_start_date) == (
+        "R1",
+        1234,
+        "Relation R1",
+        None,
+    )
+    assert remove_administration_link(db, "R1") is not None
+    assert get_administration_link(db, "R1") is None
 
 
 def test_account_mirror_upserts_trims_codes_and_finds(db: sqlite_utils.Database) -> None:
@@ -131,7 +151,7 @@ def test_deletions_drop_children_and_crm_side_ids_and_keep_links(relations: sqli
     save_records(db, [OfficeAccount(id=ACCOUNT, code="1001", name="A", division=100)])
     save_records(db, [AccountAddress(id="addr-1", account_id=ACCOUNT, type=1, main=True, division=100)])
     save_records(db, [AccountContact(id="c-1", account_id=ACCOUNT, full_name="Jan", division=100)])
-    set_link(db, "R1", ACCOUNT, "1001", method="rsin", linked_by="auto")
+    set_account_link(db, "R1", ACCOUNT, "1001", method="rsin", linked_by="auto")
     set_address(db, "R1", Address("visit", "Straat 1"))
     set_exact_address_id(db, "R1", "visit", "addr-1")
     assert apply_deletions(db, 3, ["ADDR-1"]) == Deletions(deleted=1, gone=[])
@@ -141,8 +161,8 @@ def test_deletions_drop_children_and_crm_side_ids_and_keep_links(relations: sqli
     result = apply_deletions(db, OfficeAccount, [ACCOUNT, "never-seen"])
     assert result == Deletions(deleted=1, gone=["R1"])
     assert account_children(db, ACCOUNT) == AccountChildren(addresses=[], contacts=[], bank_accounts=[])
-    link = get_link(db, "R1")
-    assert link is not None and link["account_id"] == ACCOUNT, "the link is kept (reported as account gone)"
+    link = get_account_link(db, "R1")
+    assert link is not None and link.account_id == ACCOUNT, "the link is kept (reported as account gone)"
     assert accounts_gone(db, 100) == [], "no accounts cursor yet: the mirror was never read"
     set_cursor(db, 100, "accounts", 1)
     assert accounts_gone(db, 100) == [("R1", "1001")]

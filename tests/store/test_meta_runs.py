@@ -33,12 +33,12 @@ def test_runs_are_recorded_newest_first_and_masked() -> None:
     finish_run(db, first, "ok", {"returns": 3, "note": "relation 999993653"})
     second = start_run(db, "match")
     runs = last_runs(db)
-    assert [run["id"] for run in runs] == [second, first]
-    assert runs[0]["outcome"] == "running"  # this process is alive and has not finished it
-    assert runs[1]["outcome"] == "ok"
-    assert runs[1]["summary"]["returns"] == 3
-    assert "999993653" not in runs[1]["summary"]["note"]
-    assert [run["id"] for run in last_runs(db, command="fetch-returns")] == [first]
+    assert [run.id for run in runs] == [second, first]
+    assert runs[0].outcome == "running"  # this process is alive and has not finished it
+    assert runs[1].outcome == "ok"
+    assert runs[1].summary["returns"] == 3
+    assert "999993653" not in runs[1].summary["note"]
+    assert [run.id for run in last_runs(db, command="fetch-returns")] == [first]
     assert len(last_runs(db, limit=1)) == 1
 
 
@@ -46,4 +46,4 @@ def test_run_of_a_dead_process_is_reported_interrupted() -> None:
     db = open_db()
     run_id = start_run(db, "sync")
     db.conn.execute("UPDATE runs SET pid = 2147483646 WHERE id = ?", (run_id,))
-    assert last_runs(db)[0]["outcome"] == "interrupted"
+    assert last_runs(db)[0].outcome == "interrupted"

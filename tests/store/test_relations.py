@@ -51,12 +51,12 @@ def _record(**changes: object) -> RelationRecord:
 def test_new_then_unchanged_then_changed(db: sqlite_utils.Database) -> None:
     assert upsert_relation(db, _record()).status == "new"
     first = get_relation(db, "R001")
-    assert first is not None and first["pending_push"] is True
+    assert first is not None and first.pending_push is True
     clear_pending_push(db, ["R001"])
     again = upsert_relation(db, _record())
     assert again.status == "unchanged" and again.changed_fields == []
     assert relations_pending_push(db) == []
-    assert get_relation(db, "R001")["updated_at"] == first["updated_at"]  # type: ignore[index]
+    assert getattr(get_relation(db, "R001"), "updated_at", None) == first.updated_at
     changed = upsert_relation(db, _record(phone="+31 15 123 4567", ibans=["NL91ABNA0417164300", "NL20INGB0001234567"]))
     assert changed.status == "changed"
     assert changed.changed_fields == ["phone", "bank_accounts"]
@@ -74,9 +74,9 @@ def test_children_are_replaced_but_exact_ids_survive(db: sqlite_utils.Database) 
     record.contacts = [*record.contacts, Contact("Piet Jansen", email="piet@example.nl")]
     change = upsert_relation(db, record)
     assert change.changed_fields == ["postal_address", "invoice_address", "contacts"]
-    addresses = {row["type"]: row for row in get_addresses(db, "R001")}
+    addresses = {row.type: row for row in get_addresses(db, "R001")}
     assert set(addresses) == {"visit", "invoice"}
-    assert addresses["visit"]["exact_address_id"] == "addr-1"
+    assert addresses["visit"].exact_address_id == "addr-1"
     stored = get_relation_record(db, "R001")
     assert stored is not None and [c.full_name for c in stored.contacts] == ["Jan de Vries", "Piet Jansen"]
     exact_ids = dict(db.conn.execute("SELECT full_name, exact_contact_id FROM contacts").fetchall())
@@ -105,7 +105,7 @@ def test_set_address_and_sbr_start(db: sqlite_utils.Database) -> None:
     assert set_address(db, "R001", Address("visit", "Dorpsstraat 1", "2601 DC", "Delft", "NL")) is False
     assert set_address(db, "R001", Address("visit", "Dorpsstraat 3", "2601 DC", "Delft", "NL"), exact_address_id="a")
     assert set_address(db, "R001", Address("postal")) is True  # empty → deleted
-    assert [row["type"] for row in get_addresses(db, "R001")] == ["visit"]
+    assert [row.type for row in get_addresses(db, "R001")] == ["visit"]
     set_sbr_start(db, "R001", date(2026, 10, 1))
     assert get_sbr_start(db, "R001") == date(2026, 10, 1)
     set_sbr_start(db, "R001", None)

@@ -9,7 +9,7 @@ import sqlite_utils
 from exactlink.domain.entities import AccountAddress, OfficeAccount, updated
 from exactlink.store.accounts import get_account, remove_record, save_records
 from exactlink.store.db import open_db
-from exactlink.store.links import get_admin_link, get_link, set_admin_link, set_link
+from exactlink.store.links import get_account_link, get_administration_link, set_account_link, set_administration_link
 from exactlink.store.relation_updates import (
     RelationNumberTaken,
     drop_issues,
@@ -47,8 +47,8 @@ def db() -> sqlite_utils.Database:
     )
     upsert_relation(database, RelationRecord("R002", name="Other"))
     save_records(database, [OfficeAccount(id=ACCOUNT, code="204518", name="Bakkerij", phone="1", division=DIVISION)])
-    set_link(database, "R001", ACCOUNT, "204518", method="kvk", linked_by="auto")
-    set_admin_link(database, "R001", 777)
+    set_account_link(database, "R001", ACCOUNT, "204518", method="kvk", linked_by="auto")
+    set_administration_link(database, "R001", 777)
     return database
 
 
@@ -63,10 +63,10 @@ def test_renumbering_carries_children_links_and_returns_along(db: sqlite_utils.D
     assert record is not None and record.addresses["visit"].street == "Dorpsstraat 1"
     assert [c.full_name for c in record.contacts] == ["Jan Berg"] and record.ibans == ["NL91ABNA0417164300"]
     assert get_relation_record(db, "R001") is None
-    link = get_link(db, "204518")
-    assert link is not None and link["account_id"] == ACCOUNT
-    admin = get_admin_link(db, "204518")
-    assert admin is not None and admin["division"] == 777
+    link = get_account_link(db, "204518")
+    assert link is not None and link.account_id == ACCOUNT
+    admin = get_administration_link(db, "204518")
+    assert admin is not None and admin.division == 777
     assert [row["document_id"] for row in relation_returns(db, "204518")] == ["d1"]
     assert db.conn.execute("PRAGMA foreign_key_check").fetchall() == []
 

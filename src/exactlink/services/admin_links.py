@@ -35,12 +35,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from exactlink.domain.records import AdministrationState, StoredRelation
 from exactlink.errors import ExactlinkError, UsageError
 
 if TYPE_CHECKING:
     import sqlite_utils
 
     from exactlink.api.client import ExactClient
+    from exactlink.api.models import Division, SolutionLinkDetail
     from exactlink.domain.day_budget import DayBudget
     from exactlink.settings import Settings
     from exactlink.store.meta import OfficeAdministration
@@ -167,7 +169,7 @@ class DivisionDirectory:
         return find_division(pool, wanted, select_command=select_command)
 
 
-def _admin_division(division: Any, *, consented: bool) -> AdminDivision:
+def _admin_division(division: Division, *, consented: bool) -> AdminDivision:
     return AdminDivision(
         code=division.Code,
         name=(division.Description or "").strip() or f"administration {division.Code}",
@@ -194,13 +196,13 @@ class SolutionLinkIndex:
     def __init__(self, client: ExactClient, office_division: int, *, read_all: bool) -> None:
         self._client = client
         self.office_division = office_division
-        self._by_account: dict[str, list[dict[str, Any]]] = {}
+        self._by_account: dict[str, list[SolutionLinkDetail]] = {}
         self._complete = read_all
         if read_all:
             for row in self._read(None):
-                self._by_account.setdefault(str(row.get("Account") or ""), []).append(row)
+                self._by_account.setdefault(row.Account or "", []).append(row)
 
-    def _read(self, account_id: str | None) -> list[dict[str, Any]]:
+    def _read(self, account_id: str | None) -> list[SolutionLinkDetail]:
         from exactlink.api.models import SolutionLinkDetail
         from exactlink.api.odata import guid_literal
 
@@ -208,41 +210,41 @@ class SolutionLinkIndex:
         rows = self._client.get_collection(
             self.office_division, SOLUTION_LINKS, select=SolutionLinkDetail.select(), filter=filter_text
         )
-        return [SolutionLinkDetail.parse(row).model_dump() for row in rows]
+        return SolutionLinkDetail.parse_all(rows)
 
-    def for_account(self, account_id: str) -> list[dict[str, Any]]:
+    def for_account(self, account_id: str) -> list[SolutionLinkDetail]:
         """The account's SolutionLinks (read from Exact now unless everything was read up front)."""
         key = account_id.lower()
         if not self._complete and key not in self._by_account:
             self._by_account[key] = self._read(key)
         return self._by_account.get(key, [])
 
-    def reread(self, account_id: str) -> list[dict[str, Any]]:
+    def reread(self, account_id: str) -> list[SolutionLinkDetail]:
         """The account's SolutionLinks read from Exact now (one call), replacing what was known."""
         key = account_id.lower()
         self._by_account[key] = self._read(key)
         return self._by_account[key]
 
-    def remember(self, account_id: str, link: dict[str, Any]) -> None:
+    def remember(self, account_id: str, link: SolutionLinkDetail) -> None:
         """Record a link this run created or changed, so a later row sees it."""
         links = self._by_account.setdefault(account_id.lower(), [])
-        links[:] = [other for other in links if other.get("ID") != link.get("ID")] + [link]
+        links[:] = [other for other in links if other.ID != link.ID] + [link]
 
 
-def _describe_external(link: dict[str, Any]) -> str:
+def _describe_external(link: SolutionLinkDetail) -> str:
     """An external SolutionLink in words: the package's name and address, as far as Exact gives them."""
-    name = link.get("OtherExternalSolutionName") or link.get("ExternalSolutionName") or link.get("Name")
-    parts = [str(part).strip() for part in (name, link.get("ExternalSolutionUrl")) if part and str(part).strip()]
+    name = link.OtherExternalSolutionName or link.ExternalSolutionName or link.Name
+    parts = [part.strip() for part in (name, link.ExternalSolutionUrl) if part and part.strip()]
     return f"an external SolutionLink ({', '.join(parts)})" if parts else "an external SolutionLink"
 
 
-def _is_active(link: dict[str, Any]) -> bool:
-    return link.get("Status") in (None, LINK_ACTIVE)
+def _is_active(link: SolutionLinkDetail) -> bool:
+    return link.Status in (None, LINK_ACTIVE)
 
 
 def choose_solution_link(
-    links: Sequence[dict[str, Any]], division: int, *, force: bool = False
-) -> tuple[str, dict[str, Any] | None]:
+    links: Sequence[SolutionLinkDetail], division: int, *, force: bool = False
+) -> tuple[str, SolutionLinkDetail | None]:
     """What to do with an account's SolutionLinks to link ``division``.
 
     ``reuse`` an active internal link to the division; ``external`` (refused) when the account has an active
@@ -252,13 +254,13 @@ def choose_solution_link(
     """
     active = [link for link in links if _is_active(link)]
     for link in active:
-        if link.get("SolutionType") == SOLUTION_TYPE_INTERNAL and link.get("InternalSolutionDivision") == division:
+        if link.SolutionType == SOLUTION_TYPE_INTERNAL and link.InternalSolutionDivision == division:
             return "reuse", link
     for link in active:
-        if link.get("SolutionType") in SOLUTION_TYPES_EXTERNAL:
+        if link.SolutionType in SOLUTION_TYPES_EXTERNAL:
             return ("convert" if force else "external"), link
     for link in active:
-        if link.get("SolutionType") == SOLUTION_TYPE_INTERNAL:
+        if link.SolutionType == SOLUTION_TYPE_INTERNAL:
             return "update", link
     return "create", None
 
@@ -272,11 +274,11 @@ def solution_link_body(action: str, account_id: str, division: int) -> dict[str,
     return {"InternalSolutionDivision": division}
 
 
-def ignored_properties(wanted: dict[str, Any], found: dict[str, Any] | None) -> list[str]:
+def ignored_properties(wanted: dict[str, int], found: SolutionLinkDetail | None) -> list[str]:
     """The properties of ``wanted`` that ``found`` (the record as Exact now holds it) does not show."""
     if found is None:
         return sorted(wanted)
-    return [name for name, value in wanted.items() if found.get(name) != value]
+    return [name for name, value in wanted.items() if getattr(found, name) != value]
 
 
 def write_solution_link(
@@ -285,8 +287,8 @@ def write_solution_link(
     account_id: str,
     division: int,
     action: str,
-    link: dict[str, Any] | None,
-) -> dict[str, Any]:
+    link: SolutionLinkDetail | None,
+) -> SolutionLinkDetail:
     """Carry out :func:`choose_solution_link`'s decision in Exact Online; return the link as Exact now holds it.
 
     A write counts only when a read shows it (Exact skips what it does not accept, silently): a POST's answer
@@ -302,18 +304,18 @@ def write_solution_link(
     body = solution_link_body(action, account_id, division)
     expected = {"SolutionType": SOLUTION_TYPE_INTERNAL, "InternalSolutionDivision": division, "Status": LINK_ACTIVE}
     if action in ("update", "convert") and link is not None:
-        client.put(links.office_division, key_path(SOLUTION_LINKS, str(link["ID"])), body)
-        found = next((row for row in links.reread(account_id) if row.get("ID") == link.get("ID")), None)
+        client.put(links.office_division, key_path(SOLUTION_LINKS, str(link.ID)), body)
+        found = next((row for row in links.reread(account_id) if row.ID == link.ID), None)
     else:
         from exactlink.api.models import SolutionLinkDetail
 
-        created = SolutionLinkDetail.parse(client.post(links.office_division, SOLUTION_LINKS, body)).model_dump()
-        found = {**created, "Account": created.get("Account") or account_id}
+        created = SolutionLinkDetail.parse(client.post(links.office_division, SOLUTION_LINKS, body))
+        found = created.model_copy(update={"Account": created.Account or account_id})
     ignored = ignored_properties(expected, found)
     if ignored:
         raise WriteIgnored(
             f"Exact ignored the change to {', '.join(ignored)} of the SolutionLink "
-            f"{(found or link or {}).get('ID') or ''}".rstrip()
+            f"{getattr(found or link, 'ID', None) or ''}".rstrip()
         )
     assert found is not None
     links.remember(account_id, found)
@@ -449,7 +451,7 @@ def _refuse(row: LinkRow, message: str, hint: str | None = None) -> LinkRow:
 def validate_row(context: _Context, row: LinkRow, *, force: bool = False) -> LinkRow:
     """Check one requested link against the mirror and Exact's division list; nothing is written."""
     from exactlink.services.crm import unknown_relation_hint
-    from exactlink.store.links import admin_link_for_division, get_admin_link, get_link
+    from exactlink.store.links import administration_link_of_division, get_account_link, get_administration_link
     from exactlink.store.relations import get_relation
 
     db = context.db
@@ -460,14 +462,14 @@ def validate_row(context: _Context, row: LinkRow, *, force: bool = False) -> Lin
             f"relation {row.relation_number} is not in the local CRM mirror",
             unknown_relation_hint(db),
         )
-    row.relation_name = relation["name"] or None
-    link = get_link(db, row.relation_number)
+    row.relation_name = relation.name or None
+    link = get_account_link(db, row.relation_number)
     if link is None:
         return _refuse(
             row,
             f"relation {row.relation_number} is not linked to an Exact account yet: run `exactlink match` first",
         )
-    row.account_id, row.account_code = link["account_id"], link["account_code"]
+    row.account_id, row.account_code = link.account_id, link.account_code
     try:
         division = context.directory.resolve(row.selector, select_command=f"exactlink link-admin {row.relation_number}")
     except ExactlinkError as error:
@@ -477,20 +479,19 @@ def validate_row(context: _Context, row: LinkRow, *, force: bool = False) -> Lin
     problem = division.problem(context.office.division)
     if problem:
         return _refuse(row, problem)
-    current = get_admin_link(db, row.relation_number)
-    if current is not None and int(current["division"]) != division.code:
+    current = get_administration_link(db, row.relation_number)
+    if current is not None and current.division != division.code:
         return _refuse(
             row,
-            f"relation {row.relation_number} is already linked to administration {current['division']}",
+            f"relation {row.relation_number} is already linked to administration {current.division}",
             f"unlink it first: exactlink link-admin unlink {row.relation_number}",
         )
-    other = admin_link_for_division(db, division.code)
-    if other is not None and other["relation_number"] != row.relation_number:
+    other = administration_link_of_division(db, division.code)
+    if other is not None and other.relation_number != row.relation_number:
         return _refuse(
             row,
-            f"administration {division.code} ({division.name}) is already linked to relation "
-            f"{other['relation_number']}",
-            f"unlink it first: exactlink link-admin unlink {other['relation_number']}",
+            f"administration {division.code} ({division.name}) is already linked to relation {other.relation_number}",
+            f"unlink it first: exactlink link-admin unlink {other.relation_number}",
         )
     if division.customer and division.customer != str(row.account_id).lower() and not force:
         owner = " ".join(part for part in (division.customer_code, division.customer_name) if part) or division.customer
@@ -500,9 +501,9 @@ def validate_row(context: _Context, row: LinkRow, *, force: bool = False) -> Lin
             f"owner), not to relation {row.relation_number}'s account {row.account_code or row.account_id}",
             "check the pair; link anyway with --force",
         )
-    if current is not None and current["solution_link_id"]:
+    if current is not None and current.solution_link_id:
         row.status = "already_linked"
-        row.solution_link_id = current["solution_link_id"]
+        row.solution_link_id = current.solution_link_id
         row.message = f"relation {row.relation_number} is already linked to administration {division.code}"
     return row
 
@@ -511,9 +512,9 @@ def carry_out(context: _Context, row: LinkRow, links: SolutionLinkIndex, *, dry_
     """Write one valid link: the SolutionLink in Exact, then the mirror, then the SBR start date."""
     from exactlink.api.errors import ApiError
     from exactlink.domain.returns import default_sbr_start
-    from exactlink.store.admin import update_admin_info
+    from exactlink.store.admin import update_administration_state
     from exactlink.store.db import transaction
-    from exactlink.store.links import set_admin_link
+    from exactlink.store.links import set_administration_link
     from exactlink.store.relations import get_sbr_start, set_sbr_start
 
     if row.status != "planned" or row.division is None or row.account_id is None:
@@ -551,10 +552,10 @@ def carry_out(context: _Context, row: LinkRow, links: SolutionLinkIndex, *, dry_
         row.status, row.message = "failed", error.message
         return row
     row.solution_link = {"reuse": "reused", "update": "updated", "convert": "converted", "create": "created"}[action]
-    row.solution_link_id = written.get("ID")
+    row.solution_link_id = written.ID
     with transaction(context.db):
-        set_admin_link(context.db, row.relation_number, division.code, solution_link_id=row.solution_link_id)
-        update_admin_info(context.db, division.code, name=division.name)
+        set_administration_link(context.db, row.relation_number, division.code, solution_link_id=row.solution_link_id)
+        update_administration_state(context.db, division.code, name=division.name)
         if existing_start is None:
             set_sbr_start(context.db, row.relation_number, start)
     row.status = "linked"
@@ -826,7 +827,7 @@ def _division_keys(division: AdminDivision) -> _DivisionKeys:
 
 
 def _evidence(
-    relation: dict[str, Any], account_id: str, keys: _DivisionKeys, linked_in_exact: bool
+    relation: StoredRelation, account_id: str, keys: _DivisionKeys, linked_in_exact: bool
 ) -> tuple[list[str], int]:
     """Evidence that the relation owns the division, and its strength (0 none, 1 identifiers, 2 Exact's own)."""
     from exactlink.domain.identifiers import check_kvk, check_vat_number, fiscal_number_from
@@ -839,22 +840,22 @@ def _evidence(
         found.append("the administration's owner account (Customer) is the relation's Exact account")
     if found:
         return found, 2
-    relation_kvk = check_kvk(relation.get("kvk")).value
+    relation_kvk = check_kvk(relation.kvk).value
     if relation_kvk and keys.kvk and relation_kvk != keys.kvk:
         return [], 0  # a conflicting identifier is a non-match
     if relation_kvk and relation_kvk == keys.kvk:
         found.append(f"same KvK number ({relation_kvk})")
-    relation_vat = check_vat_number(relation.get("vat_number")).value
+    relation_vat = check_vat_number(relation.vat_number).value
     if relation_vat and relation_vat in keys.vats:
         found.append("same VAT/OB number")
-    relation_fiscal = fiscal_number_from(rsin=relation.get("rsin"), ob_number=relation.get("vat_number"))
+    relation_fiscal = fiscal_number_from(rsin=relation.rsin, ob_number=relation.vat_number)
     if relation_fiscal and relation_fiscal == keys.fiscal and not found:
         found.append("same RSIN (inside the OB number)")
     return found, 1 if found else 0
 
 
 def _candidate_divisions(
-    relation: dict[str, Any],
+    relation: StoredRelation,
     account_id: str,
     in_exact: set[int],
     index: dict[tuple[str, str], list[_DivisionKeys]],
@@ -866,9 +867,9 @@ def _candidate_divisions(
     found: dict[int, _DivisionKeys] = {code: by_code[code] for code in in_exact if code in by_code}
     probes = [
         ("customer", account_id),
-        ("kvk", check_kvk(relation.get("kvk")).value),
-        ("vat", check_vat_number(relation.get("vat_number")).value),
-        ("fiscal", fiscal_number_from(rsin=relation.get("rsin"), ob_number=relation.get("vat_number"))),
+        ("kvk", check_kvk(relation.kvk).value),
+        ("vat", check_vat_number(relation.vat_number).value),
+        ("fiscal", fiscal_number_from(rsin=relation.rsin, ob_number=relation.vat_number)),
     ]
     for kind, value in probes:
         if value:
@@ -909,16 +910,16 @@ def suggest_links(ws: Workspace) -> SuggestReport:
     number rules a pair out. Where one relation has several candidates of the best strength, or one
     administration several relations, all of them are marked ambiguous.
     """
-    from exactlink.store.links import list_admin_links, list_links
+    from exactlink.store.links import list_account_links, list_administration_links
     from exactlink.store.relations import get_relation
 
     db = ws.db
     with ws.client() as client:
         context = _open_context(ws, client)
         links = SolutionLinkIndex(client, context.office.division, read_all=True)
-        admin_links = list_admin_links(db)
-        linked_relations = {row["relation_number"] for row in admin_links}
-        linked_divisions = {int(row["division"]) for row in admin_links}
+        administration_links = list_administration_links(db)
+        linked_relations = {row.relation_number for row in administration_links}
+        linked_divisions = {row.division for row in administration_links}
         free = [
             _division_keys(division)
             for division in context.directory.divisions
@@ -933,25 +934,27 @@ def suggest_links(ws: Workspace) -> SuggestReport:
             for vat in keys.vats:
                 index.setdefault(("vat", vat), []).append(keys)
         candidates: list[Suggestion] = []
-        for link in list_links(db):
-            number = link["relation_number"]
+        for link in list_account_links(db):
+            number = link.relation_number
             if number in linked_relations:
                 continue
-            relation = get_relation(db, number) or {}
-            account_id = str(link["account_id"]).lower()
+            relation = get_relation(db, number)
+            if relation is None:
+                continue
+            account_id = link.account_id.lower()
             in_exact = {
-                int(row["InternalSolutionDivision"])
+                row.InternalSolutionDivision
                 for row in links.for_account(account_id)
-                if row.get("SolutionType") == SOLUTION_TYPE_INTERNAL
-                and row.get("Status") == LINK_ACTIVE
-                and row.get("InternalSolutionDivision") is not None
+                if row.SolutionType == SOLUTION_TYPE_INTERNAL
+                and row.Status == LINK_ACTIVE
+                and row.InternalSolutionDivision is not None
             }
             for keys in _candidate_divisions(relation, account_id, in_exact, index, by_code):
                 evidence, strength = _evidence(relation, account_id, keys, keys.division.code in in_exact)
                 if strength:
                     division = keys.division
                     candidates.append(
-                        Suggestion(number, relation.get("name") or "", division.code, division.name, evidence, strength)
+                        Suggestion(number, relation.name, division.code, division.name, evidence, strength)
                     )
     return SuggestReport(_resolve_competition(candidates))
 
@@ -1020,28 +1023,27 @@ def accept_suggestions(ws: Workspace, report: SuggestReport, *, dry_run: bool = 
 
 def list_admin_links_view(ws: Workspace) -> list[dict[str, Any]]:
     """``link-admin list``: every linked administration with its relation, SBR start date and last fetch."""
-    from exactlink.store.admin import all_admin_info
-    from exactlink.store.links import list_admin_links
+    from exactlink.store.admin import administration_states
+    from exactlink.store.links import list_administration_links
 
     db = ws.db
-    infos = all_admin_info(db)
-    rows = list_admin_links(db)
+    states = administration_states(db)
     result = []
-    for row in rows:
-        info = infos.get(int(row["division"]), {})
+    for row in list_administration_links(db):
+        state = states.get(row.division) or AdministrationState(row.division)
         result.append(
             {
-                "relation": row["relation_number"],
-                "relation_name": row.get("name"),
-                "division": int(row["division"]),
-                "division_name": info.get("name"),
-                "solution_link_id": row["solution_link_id"],
-                "linked_at": row["linked_at"],
-                "sbr_start_date": row.get("sbr_start_date"),
-                "backlog_fetched_at": row["backlog_fetched_at"],
-                "vraagposten_accounts": info.get("vraagposten_configured") or info.get("vraagposten_codes") or [],
-                "last_fetch_at": info.get("last_fetch_at"),
-                "last_fetch_note": info.get("last_fetch_note"),
+                "relation": row.relation_number,
+                "relation_name": row.relation_name or None,
+                "division": row.division,
+                "division_name": state.name,
+                "solution_link_id": row.link.solution_link_id,
+                "linked_at": row.link.linked_at,
+                "sbr_start_date": row.sbr_start_date.isoformat() if row.sbr_start_date else None,
+                "backlog_fetched_at": row.link.backlog_fetched_at,
+                "vraagposten_accounts": list(state.vraagposten_configured or state.vraagposten_codes or ()),
+                "last_fetch_at": state.last_fetch_at,
+                "last_fetch_note": state.last_fetch_note,
             }
         )
     return result
@@ -1049,7 +1051,7 @@ def list_admin_links_view(ws: Workspace) -> list[dict[str, Any]]:
 
 def _links_to_unlink(
     client: ExactClient, office_division: int, link_id: str | None, account_id: str | None, division: int
-) -> list[dict[str, Any]]:
+) -> list[SolutionLinkDetail]:
     """The internal SolutionLinks to ``division`` to delete: the recorded one, or the account's (any status)."""
     from exactlink.api.models import SolutionLinkDetail
     from exactlink.api.odata import guid_literal
@@ -1064,8 +1066,8 @@ def _links_to_unlink(
     rows = client.get_collection(office_division, SOLUTION_LINKS, select=select, filter=filter_text)
     return [
         link
-        for link in (SolutionLinkDetail.parse(row).model_dump() for row in rows)
-        if link.get("SolutionType") == SOLUTION_TYPE_INTERNAL and link.get("InternalSolutionDivision") == division
+        for link in SolutionLinkDetail.parse_all(rows)
+        if link.SolutionType == SOLUTION_TYPE_INTERNAL and link.InternalSolutionDivision == division
     ]
 
 
@@ -1084,17 +1086,17 @@ def unlink(ws: Workspace, relation: str, *, dry_run: bool = False) -> dict[str, 
     from exactlink.api.errors import ApiError
     from exactlink.api.odata import key_path
     from exactlink.services.tenant import require_office_for
-    from exactlink.store.links import get_admin_link, get_link, remove_admin_link
+    from exactlink.store.links import get_account_link, get_administration_link, remove_administration_link
 
     with ws.run("link-admin unlink", lock=LOCK_NAME, dry_run=dry_run, record=False):
         db = ws.db
         office = require_office_for(ws)
-        current = get_admin_link(db, relation)
+        current = get_administration_link(db, relation)
         if current is None:
             raise LinkRefused(f"relation {relation} has no linked administration")
-        division = int(current["division"])
-        account = get_link(db, relation)
-        account_id = str(account["account_id"]) if account is not None else None
+        division = current.division
+        account = get_account_link(db, relation)
+        account_id = account.account_id if account is not None else None
         outcome: dict[str, Any] = {
             "relation": relation,
             "division": division,
@@ -1103,31 +1105,31 @@ def unlink(ws: Workspace, relation: str, *, dry_run: bool = False) -> dict[str, 
             "dry_run": dry_run,
         }
         with ws.client() as client:
-            targets = _links_to_unlink(client, office.division, current["solution_link_id"], account_id, division)
-            outcome["solution_link_id"] = targets[0]["ID"] if targets else None
+            targets = _links_to_unlink(client, office.division, current.solution_link_id, account_id, division)
+            outcome["solution_link_id"] = targets[0].ID if targets else None
             if targets and not dry_run:
                 for link in targets:
                     try:
-                        client.delete(office.division, key_path(SOLUTION_LINKS, str(link["ID"])))
+                        client.delete(office.division, key_path(SOLUTION_LINKS, str(link.ID)))
                     except ApiError as error:
                         if error.status != 404:
                             raise
-                deleted = {link["ID"] for link in targets}
+                deleted = {link.ID for link in targets}
                 if account_id:
                     seen = _links_to_unlink(client, office.division, None, account_id, division)
                 else:
                     seen = [
                         row for key in deleted for row in _links_to_unlink(client, office.division, key, None, division)
                     ]
-                left = [row for row in seen if row["ID"] in deleted]
+                left = [row for row in seen if row.ID in deleted]
                 if left:
                     raise WriteIgnored(
-                        f"Exact ignored the deletion of SolutionLink {left[0]['ID']}: it still links relation "
+                        f"Exact ignored the deletion of SolutionLink {left[0].ID}: it still links relation "
                         f"{relation}'s account to administration {division}; the link is kept locally"
                     )
                 outcome["deleted"] = True
         if not dry_run:
-            remove_admin_link(db, relation)
+            remove_administration_link(db, relation)
     return outcome
 
 
@@ -1142,9 +1144,9 @@ def set_vraagposten_accounts(
     Raises:
         UsageError: ``codes`` is given but names no code (``--accounts ""`` or ``","``).
     """
-    from exactlink.store.admin import forget_vraagposten_choice, update_admin_info
+    from exactlink.store.admin import forget_vraagposten_choice, update_administration_state
     from exactlink.store.db import transaction
-    from exactlink.store.links import get_admin_link
+    from exactlink.store.links import get_administration_link
 
     cleaned = [code.strip() for code in codes or () if code.strip()]
     if codes is not None and not cleaned:
@@ -1152,14 +1154,14 @@ def set_vraagposten_accounts(
             "--accounts names no G/L account code", hint="use --default for the accounts named 'vraagpost'"
         )
     db = ws.db
-    current = get_admin_link(db, relation)
+    current = get_administration_link(db, relation)
     if current is None:
         raise LinkRefused(f"relation {relation} has no linked administration")
-    division = int(current["division"])
+    division = current.division
     if not dry_run:
         with transaction(db):
             forget_vraagposten_choice(db, division)
-            update_admin_info(db, division, vraagposten_configured=cleaned or None)
+            update_administration_state(db, division, vraagposten_configured=cleaned or None)
     return {
         "relation": relation,
         "division": division,

@@ -484,7 +484,7 @@ def edit_relation(
     row = get_relation(db, relation_number)
     if row is None:
         raise relation_not_in_mirror(db, relation_number)
-    changed = [name for name, value in checked.items() if (row[name] or None) != (value or None)]
+    changed = [name for name, value in checked.items() if (getattr(row, name) or None) != (value or None)]
     if changed and not dry_run:
         with ws.run("crm edit") as run:
             run.begin({"relation": relation_number, "fields": changed})
@@ -565,22 +565,21 @@ def list_relations_view(
     """``crm list``: one dict per relation (``relation``, ``name``, ``kvk``, ``rsin``, ``bsn``, ``account_code``,
     ``account_id``, ``administration``, ``issues``), masked by the masking home unless ``show_bsn``."""
     from exactlink.domain.privacy import mask_view
-    from exactlink.store.relations import list_relations
+    from exactlink.store.relations import relation_overviews
 
-    rows = list_relations(ws.db, flagged=flagged, unlinked=unlinked)
     views = [
         {
-            "relation": row["relation_number"],
-            "name": row["name"],
-            "kvk": row["kvk"],
-            "rsin": row["rsin"],
-            "bsn": row["bsn"],
-            "account_code": row["account_code"],
-            "account_id": row["account_id"],
-            "administration": row["division"],
-            "issues": row["issues"],
+            "relation": row.relation.relation_number,
+            "name": row.relation.name,
+            "kvk": row.relation.kvk,
+            "rsin": row.relation.rsin,
+            "bsn": row.relation.bsn,
+            "account_code": row.account_code,
+            "account_id": row.account_id,
+            "administration": row.division,
+            "issues": row.relation.issues,
         }
-        for row in rows
+        for row in relation_overviews(ws.db, flagged=flagged, unlinked=unlinked)
     ]
     return mask_view(views, show_bsn=show_bsn)
 
@@ -591,7 +590,7 @@ def show_relation(ws: Workspace, relation_number: str, *, show_bsn: bool = False
     from exactlink.domain.privacy import mask_view
     from exactlink.domain.returns import returns_window_start
     from exactlink.store.accounts import get_account
-    from exactlink.store.links import get_admin_link, get_link
+    from exactlink.store.links import get_account_link, get_administration_link
     from exactlink.store.relations import (
         CONTACT_FIELDS,
         get_addresses,
@@ -605,47 +604,52 @@ def show_relation(ws: Workspace, relation_number: str, *, show_bsn: bool = False
     row = get_relation(db, relation_number)
     if row is None:
         raise relation_not_in_mirror(db, relation_number)
-    link = get_link(db, relation_number)
-    account = get_account(db, link["account_id"]) if link else None
-    admin = get_admin_link(db, relation_number)
-    sbr_start = date.fromisoformat(row["sbr_start_date"]) if row["sbr_start_date"] else None
+    link = get_account_link(db, relation_number)
+    account = get_account(db, link.account_id) if link else None
+    admin = get_administration_link(db, relation_number)
+    sbr_start = date.fromisoformat(row.sbr_start_date) if row.sbr_start_date else None
     day = ws.clock.today()
     result: dict[str, Any] = {
         "relation": relation_number,
-        **{name: row[name] for name in ("name", "legal_form", "kvk", "rsin")},
-        "bsn": row["bsn"],
-        **{name: row[name] for name in ("vat_number", "payroll_tax_number", "phone", "email", "website")},
+        **{name: getattr(row, name) for name in ("name", "legal_form", "kvk", "rsin")},
+        "bsn": row.bsn,
+        **{name: getattr(row, name) for name in ("vat_number", "payroll_tax_number", "phone", "email", "website")},
         "addresses": [
-            {k: a[k] for k in ("type", "street", "postcode", "city", "country", "exact_address_id")}
+            {k: getattr(a, k) for k in ("type", "street", "postcode", "city", "country", "exact_address_id")}
             for a in get_addresses(db, relation_number)
         ],
         "contacts": [
-            {k: c[k] for k in ("full_name", *CONTACT_FIELDS, "exact_contact_id")}
+            {k: getattr(c, k) for k in ("full_name", *CONTACT_FIELDS, "exact_contact_id")}
             for c in get_contacts(db, relation_number)
         ],
         "bank_accounts": [
-            {"iban": b["iban"], "exact_bank_account_id": b["exact_bank_account_id"]}
+            {"iban": b.iban, "exact_bank_account_id": b.exact_bank_account_id}
             for b in get_bank_accounts(db, relation_number)
         ],
         "account": None
         if link is None
         else {
-            "account_id": link["account_id"],
-            "account_code": link["account_code"],
+            "account_id": link.account_id,
+            "account_code": link.account_code,
             "account_name": account.name if account else None,
-            "method": link["method"],
-            "linked_by": link["linked_by"],
-            "linked_at": link["linked_at"],
+            "method": link.method,
+            "linked_by": link.linked_by,
+            "linked_at": link.linked_at,
         },
         "administration": None
         if admin is None
-        else {k: admin[k] for k in ("division", "solution_link_id", "linked_at", "backlog_fetched_at")},
-        "sbr_start_date": row["sbr_start_date"],
+        else {
+            "division": admin.division,
+            "solution_link_id": admin.solution_link_id,
+            "linked_at": admin.linked_at,
+            "backlog_fetched_at": admin.backlog_fetched_at,
+        },
+        "sbr_start_date": row.sbr_start_date,
         "returns_window_start": returns_window_start(day, sbr_start).isoformat(),
-        "issues": row["issues"],
-        "pending_push": row["pending_push"],
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
+        "issues": row.issues,
+        "pending_push": row.pending_push,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
         "recent_returns": [
             {
                 k: r[k]

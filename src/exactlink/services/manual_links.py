@@ -130,7 +130,7 @@ class LinkPlan:
 
 def plan_link(db: sqlite_utils.Database, division: int, relation: str, account_text: str, *, force: bool) -> LinkPlan:
     """Check one manual link against the mirror: relation known, account found, one relation ↔ one account."""
-    from exactlink.store.links import get_link, link_for_account
+    from exactlink.store.links import account_link_of_account, get_account_link
     from exactlink.store.relations import relation_exists
 
     plan = LinkPlan(relation=relation.strip(), account_query=account_text)
@@ -149,27 +149,27 @@ def plan_link(db: sqlite_utils.Database, division: int, relation: str, account_t
         plan.error = exc.message
         return plan
     plan.account_id, plan.account_code, plan.account_name = account.id, account.code, account.name
-    current = get_link(db, plan.relation)
-    holder = link_for_account(db, account.id)
-    if current and current["account_id"] == account.id:
+    current = get_account_link(db, plan.relation)
+    holder = account_link_of_account(db, account.id)
+    if current and current.account_id == account.id:
         plan.action = "unchanged"
         return plan
-    if holder and holder["relation_number"] != plan.relation:
+    if holder and holder.relation_number != plan.relation:
         if not force:
             plan.error = (
-                f"account {account.code} is already linked to relation {holder['relation_number']} "
+                f"account {account.code} is already linked to relation {holder.relation_number} "
                 "(one relation, one account): unlink it first or use --force"
             )
             return plan
-        plan.takes_from = holder["relation_number"]
+        plan.takes_from = holder.relation_number
     if current:
         if not force:
             plan.error = (
-                f"relation {plan.relation} is already linked to account {current['account_code']}: "
+                f"relation {plan.relation} is already linked to account {current.account_code}: "
                 "unlink it first or use --force"
             )
             return plan
-        plan.replaces = current["account_code"] or current["account_id"]
+        plan.replaces = current.account_code or current.account_id
     plan.action = "relink" if (plan.replaces or plan.takes_from) else "link"
     return plan
 
@@ -181,20 +181,20 @@ def apply_link(db: sqlite_utils.Database, plan: LinkPlan) -> None:
     rejected, so matching does not propose it again; a replaced link of this relation likewise.
     """
     from exactlink.store.db import transaction
-    from exactlink.store.links import get_link, record_decision, remove_link, set_link
+    from exactlink.store.links import get_account_link, record_decision, remove_account_link, set_account_link
 
     if not plan.ok or plan.action == "unchanged" or plan.account_id is None:
         return
     with transaction(db):
         if plan.takes_from:
-            removed = remove_link(db, plan.takes_from)
+            removed = remove_account_link(db, plan.takes_from)
             if removed is not None:
-                record_decision(db, plan.takes_from, removed["account_id"], "rejected")
-        current = get_link(db, plan.relation)
-        if current is not None and current["account_id"] != plan.account_id:
-            remove_link(db, plan.relation)
-            record_decision(db, plan.relation, current["account_id"], "rejected")
-        set_link(db, plan.relation, plan.account_id, plan.account_code, method="manual", linked_by="manual")
+                record_decision(db, plan.takes_from, removed.account_id, "rejected")
+        current = get_account_link(db, plan.relation)
+        if current is not None and current.account_id != plan.account_id:
+            remove_account_link(db, plan.relation)
+            record_decision(db, plan.relation, current.account_id, "rejected")
+        set_account_link(db, plan.relation, plan.account_id, plan.account_code, method="manual", linked_by="manual")
     plan.action = {"link": "linked", "relink": "relinked"}.get(plan.action, plan.action)
 
 
@@ -272,7 +272,7 @@ def unlink(ws: Workspace, relation: str, *, dry_run: bool = False) -> dict[str, 
     """
     from exactlink.services.crm import relation_not_in_mirror
     from exactlink.store.db import transaction
-    from exactlink.store.links import get_link, record_decision, remove_link
+    from exactlink.store.links import get_account_link, record_decision, remove_account_link
     from exactlink.store.relations import relation_exists
 
     number = relation.strip()
@@ -280,18 +280,18 @@ def unlink(ws: Workspace, relation: str, *, dry_run: bool = False) -> dict[str, 
     if not relation_exists(db, number):
         raise relation_not_in_mirror(db, number)
     with ws.run("match unlink", lock=LOCK_NAME, dry_run=dry_run, record=False):
-        link = get_link(db, number)
+        link = get_account_link(db, number)
         result = {
             "relation": number,
-            "account_code": link["account_code"] if link else None,
-            "account_id": link["account_id"] if link else None,
+            "account_code": link.account_code if link else None,
+            "account_id": link.account_id if link else None,
             "unlinked": link is not None,
             "dry_run": dry_run,
         }
         if link is not None and not dry_run:
             with transaction(db):
-                remove_link(db, number)
-                record_decision(db, number, link["account_id"], "rejected")
+                remove_account_link(db, number)
+                record_decision(db, number, link.account_id, "rejected")
         return result
 
 

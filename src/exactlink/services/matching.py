@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from exactlink.domain.entities import AccountAddress, OfficeAccount
     from exactlink.domain.matching import AccountKeys, MatchResult, RelationKeys
+    from exactlink.domain.records import AccountLink
     from exactlink.services.office_mirror import MirrorStats, Progress
     from exactlink.store.relations import MatchingFields, RelationRecord
     from exactlink.workspace import Workspace
@@ -187,15 +188,13 @@ _STORED_REASONS = {
 }
 
 
-def _decisions(db: sqlite_utils.Database, links: dict[str, dict[str, Any]]) -> list[Any]:
+def _decisions(db: sqlite_utils.Database, links: dict[str, AccountLink]) -> list[Any]:
     """Persisted decisions oldest first, then every existing link as an accepted decision (they are the truth)."""
     from exactlink.domain.matching import Decision
     from exactlink.store.links import list_decisions
 
-    decisions = [
-        Decision(row["relation_number"], row["account_id"], row["decision"] == "accepted") for row in list_decisions(db)
-    ]
-    decisions.extend(Decision(number, link["account_id"], True) for number, link in sorted(links.items()))
+    decisions = [Decision(row.relation_number, row.account_id, row.accepted) for row in list_decisions(db)]
+    decisions.extend(Decision(number, link.account_id, True) for number, link in sorted(links.items()))
     return decisions
 
 
@@ -206,7 +205,7 @@ def evaluate(db: sqlite_utils.Database, division: int, *, numbers_must_match: bo
     ``new_link`` set; the rest are suggestions, conflicts or unmatched, with the engine's reason.
     """
     from exactlink.domain.matching import match_relations
-    from exactlink.store.links import list_links
+    from exactlink.store.links import list_account_links
     from exactlink.store.relations import matching_fields
 
     # Reading 20,000 relations and accounts creates ~10 objects each and no reference cycles: pause the cyclic
@@ -216,7 +215,7 @@ def evaluate(db: sqlite_utils.Database, division: int, *, numbers_must_match: bo
     try:
         relations = matching_fields(db)
         accounts = load_office_accounts(db, division)
-        links = {link["relation_number"]: link for link in list_links(db)}
+        links = {link.relation_number: link for link in list_account_links(db)}
         results = match_relations(
             [relation_keys(fields) for fields in relations],
             accounts.keys(),
@@ -235,27 +234,25 @@ def evaluate(db: sqlite_utils.Database, division: int, *, numbers_must_match: bo
 ACCOUNT_GONE_REASON = "account gone in Exact Online: link kept; relink (match link) or unlink (match unlink)"
 
 
-def _row(
-    fields: MatchingFields, result: MatchResult, accounts: OfficeAccounts, link: dict[str, Any] | None
-) -> MatchRow:
-    if link is not None and link["account_id"] not in accounts.accounts:
+def _row(fields: MatchingFields, result: MatchResult, accounts: OfficeAccounts, link: AccountLink | None) -> MatchRow:
+    if link is not None and link.account_id not in accounts.accounts:
         # The office decides what a vanished account means (merged, recreated, deleted by mistake): keep the link.
         return MatchRow(
             relation=fields.relation_number,
             name=fields.name,
             status="linked",
-            account_id=link["account_id"],
-            account_code=link["account_code"],
-            method=link["method"],
+            account_id=link.account_id,
+            account_code=link.account_code,
+            method=link.method,
             reason=ACCOUNT_GONE_REASON,
-            linked_by=link["linked_by"],
+            linked_by=link.linked_by,
             account_gone=True,
         )
     return _engine_row(fields, result, accounts, link)
 
 
 def _engine_row(
-    fields: MatchingFields, result: MatchResult, accounts: OfficeAccounts, link: dict[str, Any] | None
+    fields: MatchingFields, result: MatchResult, accounts: OfficeAccounts, link: AccountLink | None
 ) -> MatchRow:
     account = accounts.accounts.get(result.account_id or "") if result.account_id else None
     row = MatchRow(
@@ -274,10 +271,10 @@ def _engine_row(
     )
     if result.status != "linked":
         return row
-    if link is not None and link["account_id"] == result.account_id:
-        row.linked_by = link["linked_by"]
-        row.method = link["method"] or result.method
-        row.reason = _STORED_REASONS.get(link["linked_by"], "linked").format(method=row.method)
+    if link is not None and link.account_id == result.account_id:
+        row.linked_by = link.linked_by
+        row.method = link.method or result.method
+        row.reason = _STORED_REASONS.get(link.linked_by, "linked").format(method=row.method)
     else:
         # Linked by the engine now (an identifier) or by an accepted decision whose link is missing.
         row.linked_by = "manual" if result.method == "manual" else "auto"
@@ -330,7 +327,7 @@ def write_new_links(db: sqlite_utils.Database, rows: list[MatchRow]) -> int:
     A link that the store refuses (the account got linked elsewhere meanwhile) turns its row into a conflict.
     """
     from exactlink.store.db import transaction
-    from exactlink.store.links import LinkConflict, set_link
+    from exactlink.store.links import LinkConflict, set_account_link
 
     written = 0
     with transaction(db):
@@ -338,7 +335,7 @@ def write_new_links(db: sqlite_utils.Database, rows: list[MatchRow]) -> int:
             if not row.new_link or row.account_id is None:
                 continue
             try:
-                set_link(
+                set_account_link(
                     db,
                     row.relation,
                     row.account_id,
@@ -529,13 +526,13 @@ def decide(db: sqlite_utils.Database, row: MatchRow, answer: Answer) -> str | No
     Accept links the pair (``linked_by = suggestion``; the store records the accepted decision); reject
     records the pair as rejected so it is never suggested again; skip and quit change nothing.
     """
-    from exactlink.store.links import LinkConflict, record_decision, set_link
+    from exactlink.store.links import LinkConflict, record_decision, set_account_link
 
     if row.account_id is None:
         return "the suggestion has no account"
     if answer == "accept":
         try:
-            set_link(
+            set_account_link(
                 db, row.relation, row.account_id, row.account_code, method=row.method or "name", linked_by="suggestion"
             )
         except LinkConflict as exc:
@@ -561,7 +558,7 @@ def review(
     earlier in the same session is passed over. ``dry_run`` asks (or decides) the same and writes nothing.
     """
     from exactlink.services.tenant import require_office_for
-    from exactlink.store.links import link_for_account
+    from exactlink.store.links import account_link_of_account
 
     db = ws.db
     office = require_office_for(ws)
@@ -573,7 +570,7 @@ def review(
         accepted_accounts: set[str] = set()  # a dry run writes no link, so it remembers the accepted accounts
         for position, item in enumerate(items, start=1):
             row = item.row
-            if row.account_id and (link_for_account(db, row.account_id) or row.account_id in accepted_accounts):
+            if row.account_id and (account_link_of_account(db, row.account_id) or row.account_id in accepted_accounts):
                 continue
             if accept_all_above is not None:
                 eligible = row.confidence == "high" and (row.score or 0) >= accept_all_above

@@ -153,9 +153,9 @@ def _vraagpost_view(row: dict[str, Any], names: dict[int, str]) -> dict[str, Any
 
 
 def _names(db: sqlite_utils.Database) -> dict[int, str]:
-    from exactlink.store.admin import all_admin_info
+    from exactlink.store.admin import administration_states
 
-    return {division: str(info["name"]) for division, info in all_admin_info(db).items() if info.get("name")}
+    return {division: state.name for division, state in administration_states(db).items() if state.name}
 
 
 def list_returns_view(

@@ -6,6 +6,7 @@ error-budget files), so ``status`` works without calling Exact Online and never 
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -87,7 +88,7 @@ def status_report(ws: Workspace, *, runs: int = 5) -> dict[str, Any]:
         if office is not None
         else []
     )
-    report["last_runs"] = last_runs(ws.db, runs)
+    report["last_runs"] = [dataclasses.asdict(run) for run in last_runs(ws.db, runs)]
     report["api_budget"] = [_budget_row(key, state, now) for key, state in sorted(rate_limit_log().read().items())]
     office = report["office"]
     report["office_calls_today"] = live_windows().used_today(str(office["division"]), now) if office else {}

@@ -1,62 +1,67 @@
-"""Links between the two worlds: relation ↔ office account, match decisions, relation ↔ client administration.
+"""Account links, match decisions and administration links: the ties between the CRM and Exact Online.
 
-One relation links to at most one office account and one account to at most one relation (the table
-enforces both). A rejected (relation, account) pair is remembered so that matching never suggests it
-again. A relation links to at most one client administration (division) and a division to one relation.
+An **account link** (:class:`~exactlink.domain.records.AccountLink`) ties a relation to an office account: one
+relation links to at most one account and one account to at most one relation (the table enforces both). A
+rejected (relation, account) pair is remembered as a match decision so that matching never suggests it again.
+An **administration link** (:class:`~exactlink.domain.records.AdministrationLink`) ties a relation to its client
+administration (division): one each way. Every function here takes and returns those records.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from datetime import date
+from typing import TYPE_CHECKING, Any
 
+from exactlink.domain.records import (
+    AccountLink,
+    AdministrationLink,
+    DecisionValue,
+    LinkedAdministration,
+    LinkedBy,
+    MatchDecision,
+)
 from exactlink.errors import ExactlinkError
 from exactlink.store.db import now_iso, transaction
+from exactlink.store.records import columns_of, select_records
 
 if TYPE_CHECKING:
     import sqlite_utils
 
-LinkedBy = Literal["auto", "manual", "suggestion"]
-Decision = Literal["accepted", "rejected"]
+Decision = DecisionValue
 
 
 class LinkConflict(ExactlinkError):
     """The relation or the account (or the division) is already linked elsewhere."""
 
 
-def _one(db: sqlite_utils.Database, sql: str, params: tuple[Any, ...]) -> dict[str, Any] | None:
-    cursor = db.conn.execute(sql, params)
-    row = cursor.fetchone()
-    if row is None:
-        return None
-    return {description[0]: value for description, value in zip(cursor.description, row, strict=True)}
+_ACCOUNT_LINK = f"SELECT {columns_of(AccountLink)} FROM links"
+_ADMINISTRATION_LINK = f"SELECT {columns_of(AdministrationLink)} FROM admin_links"
 
 
-def _all(db: sqlite_utils.Database, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-    cursor = db.conn.execute(sql, params)
-    names = [description[0] for description in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+def _first(found: list[Any]) -> Any:
+    return found[0] if found else None
 
 
 # ---------------------------------------------------------------------------------------------------
-# Relation ↔ office account
+# Account links: relation ↔ office account
 
 
-def get_link(db: sqlite_utils.Database, relation_number: str) -> dict[str, Any] | None:
-    """The relation's account link (``account_id``, ``account_code``, ``method``, ``linked_at``, ``linked_by``)."""
-    return _one(db, "SELECT * FROM links WHERE relation_number = ?", (relation_number,))
+def get_account_link(db: sqlite_utils.Database, relation_number: str) -> AccountLink | None:
+    """The relation's account link, or None."""
+    return _first(select_records(db, AccountLink, f"{_ACCOUNT_LINK} WHERE relation_number = ?", (relation_number,)))
 
 
-def link_for_account(db: sqlite_utils.Database, account_id: str) -> dict[str, Any] | None:
-    """The link that uses office account ``account_id``, or None."""
-    return _one(db, "SELECT * FROM links WHERE account_id = ?", (account_id,))
+def account_link_of_account(db: sqlite_utils.Database, account_id: str) -> AccountLink | None:
+    """The account link that uses office account ``account_id``, or None."""
+    return _first(select_records(db, AccountLink, f"{_ACCOUNT_LINK} WHERE account_id = ?", (account_id,)))
 
 
-def list_links(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    """Every relation ↔ account link, by relation number."""
-    return _all(db, "SELECT * FROM links ORDER BY relation_number")
+def list_account_links(db: sqlite_utils.Database) -> list[AccountLink]:
+    """Every account link, by relation number."""
+    return select_records(db, AccountLink, f"{_ACCOUNT_LINK} ORDER BY relation_number")
 
 
-def set_link(
+def set_account_link(
     db: sqlite_utils.Database,
     relation_number: str,
     account_id: str,
@@ -76,30 +81,25 @@ def set_link(
     """
     code = account_code.strip() if account_code else account_code
     with transaction(db):
-        other = link_for_account(db, account_id)
-        if other and other["relation_number"] != relation_number:
+        other = account_link_of_account(db, account_id)
+        if other and other.relation_number != relation_number:
             raise LinkConflict(
-                f"account {code or account_id} is already linked to relation {other['relation_number']}",
-                hint=f"unlink it first: exactlink match unlink {other['relation_number']}",
+                f"account {code or account_id} is already linked to relation {other.relation_number}",
+                hint=f"unlink it first: exactlink match unlink {other.relation_number}",
             )
-        current = get_link(db, relation_number)
-        if current and current["account_id"] == account_id:
-            if current["account_code"] != code:
+        current = get_account_link(db, relation_number)
+        if current and current.account_id == account_id:
+            if current.account_code != code:
                 db.conn.execute("UPDATE links SET account_code = ? WHERE relation_number = ?", (code, relation_number))
             return False
         if current and not replace:
-            linked_to = current["account_code"] or current["account_id"]
+            linked_to = current.account_code or current.account_id
             raise LinkConflict(
                 f"relation {relation_number} is already linked to account {linked_to}",
                 hint=f"unlink it first: exactlink match unlink {relation_number}",
             )
-        db.conn.execute(
-            "INSERT INTO links (relation_number, account_id, account_code, method, linked_at, linked_by) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (relation_number) DO UPDATE SET account_id = excluded.account_id, "
-            "account_code = excluded.account_code, method = excluded.method, linked_at = excluded.linked_at, "
-            "linked_by = excluded.linked_by",
-            (relation_number, account_id, code, method, now_iso(), linked_by),
-        )
+        link = AccountLink(relation_number, account_id, code, method, now_iso(), linked_by)
+        db["links"].upsert(_row(link), pk="relation_number")  # type: ignore[union-attr]
         db.conn.execute(
             "UPDATE relations SET exact_account_id = ? WHERE relation_number = ?", (account_id, relation_number)
         )
@@ -108,18 +108,24 @@ def set_link(
     return True
 
 
-def remove_link(db: sqlite_utils.Database, relation_number: str) -> dict[str, Any] | None:
+def remove_account_link(db: sqlite_utils.Database, relation_number: str) -> AccountLink | None:
     """Remove the relation's account link; return the link that was removed (None when there was none).
 
     The pair's match decision is kept unless the caller records another one.
     """
     with transaction(db):
-        current = get_link(db, relation_number)
+        current = get_account_link(db, relation_number)
         if current is None:
             return None
         db.conn.execute("DELETE FROM links WHERE relation_number = ?", (relation_number,))
         db.conn.execute("UPDATE relations SET exact_account_id = NULL WHERE relation_number = ?", (relation_number,))
     return current
+
+
+def _row(record: AccountLink | AdministrationLink) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return asdict(record)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -139,7 +145,7 @@ def record_decision(db: sqlite_utils.Database, relation_number: str, account_id:
         )
 
 
-def get_decision(db: sqlite_utils.Database, relation_number: str, account_id: str) -> str | None:
+def get_decision(db: sqlite_utils.Database, relation_number: str, account_id: str) -> Decision | None:
     """``accepted``, ``rejected`` or None for a pair nobody decided on."""
     row = db.conn.execute(
         "SELECT decision FROM match_decisions WHERE relation_number = ? AND account_id = ?",
@@ -158,9 +164,11 @@ def rejected_pairs(db: sqlite_utils.Database) -> set[tuple[str, str]]:
     }
 
 
-def list_decisions(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    """Every decision (``relation_number``, ``account_id``, ``decision``, ``decided_at``), oldest first."""
-    return _all(db, "SELECT * FROM match_decisions ORDER BY decided_at, rowid")
+def list_decisions(db: sqlite_utils.Database) -> list[MatchDecision]:
+    """Every match decision, oldest first."""
+    return select_records(
+        db, MatchDecision, f"SELECT {columns_of(MatchDecision)} FROM match_decisions ORDER BY decided_at, rowid"
+    )
 
 
 def forget_decision(db: sqlite_utils.Database, relation_number: str, account_id: str) -> bool:
@@ -173,60 +181,73 @@ def forget_decision(db: sqlite_utils.Database, relation_number: str, account_id:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Relation ↔ client administration (division)
+# Administration links: relation ↔ client administration (division)
 
 
-def get_admin_link(db: sqlite_utils.Database, relation_number: str) -> dict[str, Any] | None:
-    """The relation's administration link: ``division``, ``solution_link_id``, ``linked_at``, ``backlog_fetched_at``."""
-    return _one(db, "SELECT * FROM admin_links WHERE relation_number = ?", (relation_number,))
-
-
-def admin_link_for_division(db: sqlite_utils.Database, division: int) -> dict[str, Any] | None:
-    """The link that uses administration ``division``, or None."""
-    return _one(db, "SELECT * FROM admin_links WHERE division = ?", (int(division),))
-
-
-def list_admin_links(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    """Every relation ↔ administration link with the relation's name and SBR start date, by relation number."""
-    return _all(
-        db,
-        "SELECT a.*, r.name AS name, r.sbr_start_date AS sbr_start_date FROM admin_links a "
-        "LEFT JOIN relations r ON r.relation_number = a.relation_number ORDER BY a.relation_number",
+def get_administration_link(db: sqlite_utils.Database, relation_number: str) -> AdministrationLink | None:
+    """The relation's administration link, or None."""
+    return _first(
+        select_records(db, AdministrationLink, f"{_ADMINISTRATION_LINK} WHERE relation_number = ?", (relation_number,))
     )
 
 
-def set_admin_link(
+def administration_link_of_division(db: sqlite_utils.Database, division: int) -> AdministrationLink | None:
+    """The administration link that uses administration ``division``, or None."""
+    return _first(
+        select_records(db, AdministrationLink, f"{_ADMINISTRATION_LINK} WHERE division = ?", (int(division),))
+    )
+
+
+def _linked_administration(row: tuple[Any, ...]) -> LinkedAdministration:
+    *link, name, sbr_start = row
+    return LinkedAdministration(
+        AdministrationLink(*link), name or "", date.fromisoformat(sbr_start) if sbr_start else None
+    )
+
+
+def list_administration_links(db: sqlite_utils.Database) -> list[LinkedAdministration]:
+    """Every administration link with the relation's name and SBR start date, by relation number."""
+    return select_records(
+        db,
+        LinkedAdministration,
+        f"SELECT {columns_of(AdministrationLink, 'a.')}, r.name, r.sbr_start_date FROM admin_links a "
+        "LEFT JOIN relations r ON r.relation_number = a.relation_number ORDER BY a.relation_number",
+        convert=_linked_administration,
+    )
+
+
+def set_administration_link(
     db: sqlite_utils.Database, relation_number: str, division: int, *, solution_link_id: str | None = None
 ) -> bool:
     """Link a relation to its client administration; True when new, False when exactly this link existed.
 
-    A later call with a ``solution_link_id`` fills it in. Raises :class:`LinkConflict` when the division
-    belongs to another relation or the relation to another division. The relation must exist.
+    A later call with a ``solution_link_id`` (the id of Exact's SolutionLink) fills it in. Raises
+    :class:`LinkConflict` when the division belongs to another relation or the relation to another division.
+    The relation must exist.
     """
     division = int(division)
     with transaction(db):
-        other = admin_link_for_division(db, division)
-        if other and other["relation_number"] != relation_number:
+        other = administration_link_of_division(db, division)
+        if other and other.relation_number != relation_number:
             raise LinkConflict(
-                f"administration {division} is already linked to relation {other['relation_number']}",
-                hint=f"unlink it first: exactlink link-admin unlink {other['relation_number']}",
+                f"administration {division} is already linked to relation {other.relation_number}",
+                hint=f"unlink it first: exactlink link-admin unlink {other.relation_number}",
             )
-        current = get_admin_link(db, relation_number)
-        if current and current["division"] != division:
+        current = get_administration_link(db, relation_number)
+        if current and current.division != division:
             raise LinkConflict(
-                f"relation {relation_number} is already linked to administration {current['division']}",
+                f"relation {relation_number} is already linked to administration {current.division}",
                 hint=f"unlink it first: exactlink link-admin unlink {relation_number}",
             )
         if current:
-            if solution_link_id and current["solution_link_id"] != solution_link_id:
+            if solution_link_id and current.solution_link_id != solution_link_id:
                 db.conn.execute(
                     "UPDATE admin_links SET solution_link_id = ? WHERE relation_number = ?",
                     (solution_link_id, relation_number),
                 )
             return False
-        db.conn.execute(
-            "INSERT INTO admin_links (relation_number, division, solution_link_id, linked_at) VALUES (?, ?, ?, ?)",
-            (relation_number, division, solution_link_id, now_iso()),
+        db["admin_links"].insert(  # type: ignore[union-attr]
+            _row(AdministrationLink(relation_number, division, solution_link_id, now_iso()))
         )
     return True
 
@@ -240,10 +261,38 @@ def mark_backlog_fetched(db: sqlite_utils.Database, relation_number: str) -> Non
         )
 
 
-def remove_admin_link(db: sqlite_utils.Database, relation_number: str) -> dict[str, Any] | None:
+def remove_administration_link(db: sqlite_utils.Database, relation_number: str) -> AdministrationLink | None:
     """Remove the relation's administration link; return what was removed (None when there was none)."""
     with transaction(db):
-        current = get_admin_link(db, relation_number)
+        current = get_administration_link(db, relation_number)
         if current is not None:
             db.conn.execute("DELETE FROM admin_links WHERE relation_number = ?", (relation_number,))
     return current
+
+
+# ---------------------------------------------------------------------------------------------------
+# Names kept for services/sync.py, services/doctor.py, services/returns_fetch.py and their tests, whose owners
+# move them to the record functions above; tests/test_architecture.py allows no other caller of the two that
+# return dicts.
+
+get_link = get_account_link
+set_link = set_account_link
+set_admin_link = set_administration_link
+
+
+def list_links(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Every account link as a dict of its columns (legacy; use :func:`list_account_links`)."""
+    return [_row(link) for link in list_account_links(db)]
+
+
+def list_admin_links(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Every administration link as a dict with ``name`` and ``sbr_start_date`` text (legacy; use
+    :func:`list_administration_links`)."""
+    return [
+        {
+            **_row(row.link),
+            "name": row.relation_name,
+            "sbr_start_date": row.sbr_start_date.isoformat() if row.sbr_start_date else None,
+        }
+        for row in list_administration_links(db)
+    ]

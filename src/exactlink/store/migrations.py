@@ -378,3 +378,51 @@ def m007_vraagposten_cursors(db: sqlite_utils.Database) -> None:
         )""",
         "CREATE INDEX vraagposten_ledger_division ON vraagposten_ledger (division)",
     )
+
+
+@migration
+def m008_administration_state(db: sqlite_utils.Database) -> None:
+    """What is remembered per client administration moves out of ``meta`` JSON into a table of its own.
+
+    Until now each administration's name, vraagposten accounts and last fetch were one JSON value in ``meta``
+    under ``administration.<division>``; they are carried over field by field and the ``meta`` rows removed.
+    Lists are JSON text; ``vraagposten_codes`` stays NULL when no chart of accounts was read (an empty list is
+    a read that found none).
+    """
+    _run(
+        db,
+        """CREATE TABLE administrations (
+            division INTEGER PRIMARY KEY,
+            name TEXT,
+            vraagposten_configured TEXT NOT NULL DEFAULT '[]',
+            vraagposten_codes TEXT,
+            vraagposten_source TEXT,
+            vraagposten_problem TEXT,
+            vraagposten_checked_at TEXT,
+            last_fetch_at TEXT,
+            last_fetch_note TEXT,
+            last_fetch_error TEXT,
+            last_fetch_failed_at TEXT,
+            updated_at TEXT NOT NULL
+        )""",
+        """INSERT INTO administrations (
+            division, name, vraagposten_configured, vraagposten_codes, vraagposten_source, vraagposten_problem,
+            vraagposten_checked_at, last_fetch_at, last_fetch_note, last_fetch_error, last_fetch_failed_at, updated_at
+        ) SELECT
+            CAST(substr(key, 16) AS INTEGER),
+            json_extract(value, '$.name'),
+            coalesce(json_extract(value, '$.vraagposten_configured'), '[]'),
+            json_extract(value, '$.vraagposten_codes'),
+            json_extract(value, '$.vraagposten_source'),
+            json_extract(value, '$.vraagposten_problem'),
+            json_extract(value, '$.vraagposten_checked_at'),
+            json_extract(value, '$.last_fetch_at'),
+            json_extract(value, '$.last_fetch_note'),
+            json_extract(value, '$.last_fetch_error'),
+            json_extract(value, '$.last_fetch_failed_at'),
+            updated_at
+        FROM meta
+        WHERE key GLOB 'administration.[0-9]*' AND substr(key, 16) NOT GLOB '*[^0-9]*' AND json_valid(value)
+            AND json_type(value) = 'object'""",
+        "DELETE FROM meta WHERE key GLOB 'administration.[0-9]*' AND substr(key, 16) NOT GLOB '*[^0-9]*'",
+    )

@@ -11,8 +11,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from exactlink.store.db import from_json
-
 if TYPE_CHECKING:
     import sqlite_utils
 
@@ -111,19 +109,16 @@ def stored_returns(
 
 def relation_states(db: sqlite_utils.Database) -> list[RelationState]:
     """Every relation by number, with its account link, its administration and that administration's last fetch."""
-    infos: dict[int, dict[str, Any]] = {}
-    for key, value in db.conn.execute("SELECT key, value FROM meta WHERE key LIKE 'administration.%'"):
-        suffix = str(key).removeprefix("administration.")
-        info = from_json(value, {})
-        if suffix.isdigit() and isinstance(info, dict):
-            infos[int(suffix)] = info
+    from exactlink.store.admin import administration_states
+
+    states_by_division = administration_states(db)
     states = []
     for number, name, account_id, account_code, division in db.conn.execute(
         "SELECT r.relation_number, r.name, l.account_id, l.account_code, a.division FROM relations r "
         "LEFT JOIN links l ON l.relation_number = r.relation_number "
         "LEFT JOIN admin_links a ON a.relation_number = r.relation_number ORDER BY r.relation_number"
     ):
-        info = infos.get(int(division), {}) if division is not None else {}
+        state = states_by_division.get(int(division)) if division is not None else None
         states.append(
             RelationState(
                 relation_number=str(number),
@@ -131,10 +126,10 @@ def relation_states(db: sqlite_utils.Database) -> list[RelationState]:
                 account_code=account_code,
                 account_linked=account_id is not None,
                 division=int(division) if division is not None else None,
-                administration_name=_text(info.get("name")),
-                last_fetch_at=_text(info.get("last_fetch_at")),
-                last_fetch_note=_text(info.get("last_fetch_note")),
-                last_fetch_error=_text(info.get("last_fetch_error")),
+                administration_name=state.name if state else None,
+                last_fetch_at=state.last_fetch_at if state else None,
+                last_fetch_note=state.last_fetch_note if state else None,
+                last_fetch_error=state.last_fetch_error if state else None,
             )
         )
     return states

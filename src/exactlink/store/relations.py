@@ -9,12 +9,21 @@ outbound sync knows what to push; the sync clears it with :func:`clear_pending_p
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
+from exactlink.domain.records import (
+    RelationOverview,
+    StoredAddress,
+    StoredBankAccount,
+    StoredContact,
+    StoredRelation,
+)
 from exactlink.store.db import from_json, now_iso, to_json, transaction
+from exactlink.store.records import columns_of, select_records
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -113,21 +122,6 @@ class RelationChange:
     changed_fields: list[str] = field(default_factory=list)
 
 
-def _row_to_dict(cursor: Any, row: Sequence[Any]) -> dict[str, Any]:
-    return {description[0]: value for description, value in zip(cursor.description, row, strict=True)}
-
-
-def _query(db: sqlite_utils.Database, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-    cursor = db.conn.execute(sql, params)
-    return [_row_to_dict(cursor, row) for row in cursor.fetchall()]
-
-
-def _decode_relation(row: dict[str, Any]) -> dict[str, Any]:
-    row["issues"] = from_json(row.get("issues"), [])
-    row["pending_push"] = bool(row.get("pending_push"))
-    return row
-
-
 def relation_exists(db: sqlite_utils.Database, relation_number: str) -> bool:
     """True when the mirror holds ``relation_number``."""
     return (
@@ -140,26 +134,43 @@ def has_relations(db: sqlite_utils.Database) -> bool:
     return db.conn.execute("SELECT 1 FROM relations LIMIT 1").fetchone() is not None
 
 
-def get_relation(db: sqlite_utils.Database, relation_number: str) -> dict[str, Any] | None:
-    """The ``relations`` row as a dict (``issues`` decoded to a list, ``pending_push`` a bool), or None."""
-    rows = _query(db, "SELECT * FROM relations WHERE relation_number = ?", (relation_number,))
-    return _decode_relation(rows[0]) if rows else None
+_RELATION = f"SELECT {columns_of(StoredRelation)} FROM relations"
 
 
-def get_addresses(db: sqlite_utils.Database, relation_number: str) -> list[dict[str, Any]]:
+def _relation(row: tuple[Any, ...]) -> StoredRelation:
+    values = dict(zip(_RELATION_COLUMNS, row, strict=True))
+    values["issues"] = from_json(values["issues"], [])
+    values["pending_push"] = bool(values["pending_push"])
+    return StoredRelation(**values)
+
+
+_RELATION_COLUMNS = tuple(spec.name for spec in dataclasses.fields(StoredRelation))
+
+
+def get_relation(db: sqlite_utils.Database, relation_number: str) -> StoredRelation | None:
+    """The stored relation (``issues`` decoded, ``pending_push`` a bool), or None."""
+    sql = f"{_RELATION} WHERE relation_number = ?"
+    found = select_records(db, StoredRelation, sql, (relation_number,), convert=_relation)
+    return found[0] if found else None
+
+
+def get_addresses(db: sqlite_utils.Database, relation_number: str) -> list[StoredAddress]:
     """The relation's stored addresses (visit, postal, invoice order), with their Exact ids."""
-    rows = _query(db, "SELECT * FROM addresses WHERE relation_number = ?", (relation_number,))
-    return sorted(rows, key=lambda row: ADDRESS_TYPES.index(row["type"]))
+    sql = f"SELECT {columns_of(StoredAddress)} FROM addresses WHERE relation_number = ?"
+    rows = select_records(db, StoredAddress, sql, (relation_number,))
+    return sorted(rows, key=lambda row: ADDRESS_TYPES.index(row.type))
 
 
-def get_contacts(db: sqlite_utils.Database, relation_number: str) -> list[dict[str, Any]]:
+def get_contacts(db: sqlite_utils.Database, relation_number: str) -> list[StoredContact]:
     """The relation's contact persons by name, with their Exact ids."""
-    return _query(db, "SELECT * FROM contacts WHERE relation_number = ? ORDER BY full_name", (relation_number,))
+    sql = f"SELECT {columns_of(StoredContact)} FROM contacts WHERE relation_number = ? ORDER BY full_name"
+    return select_records(db, StoredContact, sql, (relation_number,))
 
 
-def get_bank_accounts(db: sqlite_utils.Database, relation_number: str) -> list[dict[str, Any]]:
+def get_bank_accounts(db: sqlite_utils.Database, relation_number: str) -> list[StoredBankAccount]:
     """The relation's bank accounts (IBANs), with their Exact ids."""
-    return _query(db, "SELECT * FROM bank_accounts WHERE relation_number = ? ORDER BY iban", (relation_number,))
+    sql = f"SELECT {columns_of(StoredBankAccount)} FROM bank_accounts WHERE relation_number = ? ORDER BY iban"
+    return select_records(db, StoredBankAccount, sql, (relation_number,))
 
 
 def get_relation_record(db: sqlite_utils.Database, relation_number: str) -> RelationRecord | None:
@@ -169,26 +180,26 @@ def get_relation_record(db: sqlite_utils.Database, relation_number: str) -> Rela
         return None
     return RelationRecord(
         relation_number=relation_number,
-        **{name: row[name] for name in RELATION_FIELDS},
+        **{name: getattr(row, name) for name in RELATION_FIELDS},
         addresses={
-            a["type"]: Address(**{name: a[name] for name in ("type", *ADDRESS_FIELDS)})
-            for a in get_addresses(db, relation_number)
+            a.type: Address(a.type, a.street, a.postcode, a.city, a.country) for a in get_addresses(db, relation_number)
         },
         contacts=[
-            Contact(full_name=c["full_name"], **{name: c[name] for name in CONTACT_FIELDS})
+            Contact(c.full_name, c.first_name, c.middle_name, c.last_name, c.email, c.phone)
             for c in get_contacts(db, relation_number)
         ],
-        ibans=[b["iban"] for b in get_bank_accounts(db, relation_number)],
-        issues=row["issues"],
+        ibans=[b.iban for b in get_bank_accounts(db, relation_number)],
+        issues=row.issues,
     )
 
 
-def list_relations(db: sqlite_utils.Database, *, flagged: bool = False, unlinked: bool = False) -> list[dict[str, Any]]:
-    """All relations ordered by number, each with its link (``account_id``, ``account_code``) and
-    linked administration (``division``), or only those with issues (``flagged``) / without an
-    account link (``unlinked``)."""
+def relation_overviews(
+    db: sqlite_utils.Database, *, flagged: bool = False, unlinked: bool = False
+) -> list[RelationOverview]:
+    """All relations ordered by number, each with its account link's account and its administration link's
+    division, or only those with issues (``flagged``) / without an account link (``unlinked``)."""
     sql = (
-        "SELECT r.*, l.account_id AS account_id, l.account_code AS account_code, a.division AS division "
+        f"SELECT {columns_of(StoredRelation, 'r.')}, l.account_id, l.account_code, a.division "
         "FROM relations r LEFT JOIN links l ON l.relation_number = r.relation_number "
         "LEFT JOIN admin_links a ON a.relation_number = r.relation_number"
     )
@@ -200,7 +211,27 @@ def list_relations(db: sqlite_utils.Database, *, flagged: bool = False, unlinked
     if conditions:
         sql += " WHERE " + " AND ".join(conditions)
     sql += " ORDER BY r.relation_number"
-    return [_decode_relation(row) for row in _query(db, sql)]
+    width = len(_RELATION_COLUMNS)
+
+    def overview(row: tuple[Any, ...]) -> RelationOverview:
+        account_id, account_code, division = row[width:]
+        return RelationOverview(_relation(row[:width]), account_id, account_code, division)
+
+    return select_records(db, RelationOverview, sql, convert=overview)
+
+
+def list_relations(db: sqlite_utils.Database, *, flagged: bool = False, unlinked: bool = False) -> list[dict[str, Any]]:
+    """Legacy, for services/sync.py until its owner moves to :func:`relation_overviews`: each relation's columns
+    with ``account_id``, ``account_code`` and ``division`` as one dict."""
+    return [
+        {
+            **dataclasses.asdict(row.relation),
+            "account_id": row.account_id,
+            "account_code": row.account_code,
+            "division": row.division,
+        }
+        for row in relation_overviews(db, flagged=flagged, unlinked=unlinked)
+    ]
 
 
 def iter_relation_records(db: sqlite_utils.Database) -> Iterable[RelationRecord]:
@@ -209,25 +240,25 @@ def iter_relation_records(db: sqlite_utils.Database) -> Iterable[RelationRecord]
     Loads children in three queries, so it stays fast for tens of thousands of relations.
     """
     addresses: dict[str, dict[str, Address]] = {}
-    for row in _query(db, "SELECT * FROM addresses"):
-        address = Address(**{name: row[name] for name in ("type", *ADDRESS_FIELDS)})
-        addresses.setdefault(row["relation_number"], {})[row["type"]] = address
+    for a in select_records(db, StoredAddress, f"SELECT {columns_of(StoredAddress)} FROM addresses"):
+        addresses.setdefault(a.relation_number, {})[a.type] = Address(a.type, a.street, a.postcode, a.city, a.country)
     contacts: dict[str, list[Contact]] = {}
-    for row in _query(db, "SELECT * FROM contacts ORDER BY full_name"):
-        contact = Contact(full_name=row["full_name"], **{name: row[name] for name in CONTACT_FIELDS})
-        contacts.setdefault(row["relation_number"], []).append(contact)
+    sql = f"SELECT {columns_of(StoredContact)} FROM contacts ORDER BY full_name"
+    for c in select_records(db, StoredContact, sql):
+        contact = Contact(c.full_name, c.first_name, c.middle_name, c.last_name, c.email, c.phone)
+        contacts.setdefault(c.relation_number, []).append(contact)
     ibans: dict[str, list[str]] = {}
     for relation_number, iban in db.conn.execute("SELECT relation_number, iban FROM bank_accounts ORDER BY iban"):
         ibans.setdefault(relation_number, []).append(iban)
-    for row in _query(db, "SELECT * FROM relations ORDER BY relation_number"):
-        number = row["relation_number"]
+    for row in select_records(db, StoredRelation, f"{_RELATION} ORDER BY relation_number", convert=_relation):
+        number = row.relation_number
         yield RelationRecord(
             relation_number=number,
-            **{name: row[name] for name in RELATION_FIELDS},
+            **{name: getattr(row, name) for name in RELATION_FIELDS},
             addresses=addresses.get(number, {}),
             contacts=contacts.get(number, []),
             ibans=ibans.get(number, []),
-            issues=from_json(row["issues"], []),
+            issues=row.issues,
         )
 
 
@@ -431,7 +462,7 @@ def update_relation_fields(
         row = get_relation(db, relation_number)
         if row is None:
             raise RelationNotFound(relation_number)
-        changed = [name for name, value in values.items() if (row[name] or None) != (value or None)]
+        changed = [name for name, value in values.items() if (getattr(row, name) or None) != (value or None)]
         if changed:
             assignments = [f"{name} = ?" for name in changed] + ["updated_at = ?"]
             params: list[Any] = [values[name] if name != "name" else (values[name] or "") for name in changed]

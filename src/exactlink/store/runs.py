@@ -1,4 +1,5 @@
-"""The run history: one row per command run (cron or interactive), shown by ``exactlink status``.
+"""The run history: one row per command run (cron or interactive), a :class:`~exactlink.domain.records.RunRecord`
+each, shown by ``exactlink status``.
 
 A run starts with :func:`start_run` and ends with :func:`finish_run`. A run killed before it could
 finish keeps no outcome; :func:`last_runs` reports it as ``running`` while its process lives and as
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from exactlink.domain.records import RunRecord, RunSummary
 from exactlink.store.db import from_json, now_iso, to_json, transaction
 
 if TYPE_CHECKING:
@@ -29,7 +31,7 @@ def start_run(db: sqlite_utils.Database, command: str) -> int:
     return int(cursor.lastrowid)
 
 
-def finish_run(db: sqlite_utils.Database, run_id: int, outcome: str, summary: dict[str, Any]) -> None:
+def finish_run(db: sqlite_utils.Database, run_id: int, outcome: str, summary: RunSummary) -> None:
     """Record the end of run ``run_id``: its ``outcome`` (see ``OUTCOMES``) and a JSON ``summary`` of counts."""
     from exactlink.domain.privacy import mask_personal
 
@@ -40,12 +42,9 @@ def finish_run(db: sqlite_utils.Database, run_id: int, outcome: str, summary: di
         )
 
 
-def last_runs(db: sqlite_utils.Database, limit: int = 10, command: str | None = None) -> list[dict[str, Any]]:
-    """The newest runs first (optionally only of ``command``), as dicts.
-
-    Keys: ``id``, ``command``, ``started_at``, ``finished_at``, ``outcome`` (``running``/``interrupted``
-    for unfinished runs), ``summary`` (dict).
-    """
+def last_runs(db: sqlite_utils.Database, limit: int = 10, command: str | None = None) -> list[RunRecord]:
+    """The newest runs first (optionally only of ``command``); an unfinished run's outcome is ``running`` while
+    its process lives and ``interrupted`` after it died."""
     sql = "SELECT id, command, started_at, finished_at, outcome, summary, pid FROM runs"
     params: list[Any] = []
     if command is not None:
@@ -57,16 +56,7 @@ def last_runs(db: sqlite_utils.Database, limit: int = 10, command: str | None = 
     for run_id, name, started_at, finished_at, outcome, summary, pid in db.conn.execute(sql, params):
         if outcome is None:
             outcome = "running" if _process_alive(pid) else "interrupted"
-        runs.append(
-            {
-                "id": run_id,
-                "command": name,
-                "started_at": started_at,
-                "finished_at": finished_at,
-                "outcome": outcome,
-                "summary": from_json(summary, {}),
-            }
-        )
+        runs.append(RunRecord(int(run_id), name, started_at, finished_at, outcome, from_json(summary, {})))
     return runs
 
 

@@ -1,0 +1,118 @@
+"""Typed records across the store/services boundary, checked on the source (AST), like tests/test_architecture.py.
+
+A public function of ``store/`` neither takes nor returns loose dicts (``dict[str, Any]``, ``Mapping[str, Any]``,
+``list[dict…]``, a bare ``dict``): it takes and returns records (``domain/entities.py``, ``domain/records.py`` or
+the store's own dataclasses), so mypy catches a wrong column name in a service. The functions that still do are
+listed below with who moves them; the list can only shrink (an entry that no longer returns a dict fails too).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "exactlink"
+STORE = PACKAGE / "store"
+
+LOOSE = re.compile(r"\b(?:dict|Mapping|MutableMapping)\[str, (?:Any|object)\]|\bdict\b(?!\[)")
+
+# function (module.name) -> why it still crosses as dicts. Shrink it; never grow it.
+NOT_YET_TYPED: dict[str, str] = {
+    # The returns side (returns rows, feedback, vraagposten) is its own engineer's part of issue #13.
+    "returns.get_return": "returns side",
+    "returns.list_returns": "returns side",
+    "returns.list_vraagposten": "returns side",
+    "returns.mark_return": "returns side",
+    "returns.pending_feedback": "returns side",
+    "returns.relation_returns": "returns side",
+    "returns.return_history": "returns side",
+    "returns.upsert_returns": "returns side",
+    "returns.upsert_vraagposten": "returns side",
+    # Read by services/sync.py, whose owner moves it to relation_overviews / the typed relation records.
+    "relations.list_relations": "legacy name",
+    "relation_updates.relation_children": "sync (services/sync.py _Snapshot)",
+    # Kept under their old names for sync.py, doctor.py and returns_fetch.py (see LEGACY_CALLERS).
+    "links.list_links": "legacy name",
+    "links.list_admin_links": "legacy name",
+    "admin.all_admin_info": "legacy name",
+}
+
+# The dict-returning legacy functions, and the only modules that may still import them.
+LEGACY_CALLERS: dict[str, frozenset[str]] = {
+    "list_links": frozenset({"services/sync.py"}),
+    "list_admin_links": frozenset({"services/sync.py", "services/doctor.py", "services/returns_fetch.py"}),
+    "all_admin_info": frozenset({"services/returns_fetch.py"}),
+    "list_relations": frozenset({"services/sync.py"}),
+}
+
+
+def loose_signatures(source: str) -> dict[str, list[str]]:
+    """``{function: [annotation, …]}`` of the public top-level functions whose signature holds a loose dict."""
+    found: dict[str, list[str]] = {}
+    for node in ast.parse(source).body:
+        if not isinstance(node, ast.FunctionDef) or node.name.startswith("_"):
+            continue
+        arguments = [*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs]
+        annotations = [argument.annotation for argument in arguments]
+        annotations.append(node.returns)
+        loose = [ast.unparse(note) for note in annotations if note is not None and LOOSE.search(ast.unparse(note))]
+        if loose:
+            found[node.name] = loose
+    return found
+
+
+def store_violations() -> dict[str, list[str]]:
+    """``{module.function: loose annotations}`` over every module of ``store/``."""
+    found = {}
+    for file in sorted(STORE.glob("*.py")):
+        for name, notes in loose_signatures(file.read_text(encoding="utf-8")).items():
+            found[f"{file.stem}.{name}"] = notes
+    return found
+
+
+def test_store_functions_take_and_return_records_not_dicts() -> None:
+    violations = store_violations()
+    new = {name: notes for name, notes in violations.items() if name not in NOT_YET_TYPED}
+    assert new == {}, "store functions that pass loose dicts: return a record (domain/records.py) instead"
+
+
+def test_the_list_of_functions_not_yet_typed_only_shrinks() -> None:
+    stale = sorted(set(NOT_YET_TYPED).difference(store_violations()))
+    assert stale == [], f"typed now: remove {stale} from NOT_YET_TYPED"
+
+
+def test_legacy_dict_functions_have_no_new_callers() -> None:
+    callers: dict[str, set[str]] = {name: set() for name in LEGACY_CALLERS}
+    for file in sorted(PACKAGE.rglob("*.py")):
+        if file.parent == STORE:
+            continue
+        for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("exactlink.store"):
+                for alias in node.names:
+                    if alias.name in callers:
+                        callers[alias.name].add(str(file.relative_to(PACKAGE)))
+    extra = {
+        name: sorted(found - LEGACY_CALLERS[name]) for name, found in callers.items() if found - LEGACY_CALLERS[name]
+    }
+    assert extra == {}, (
+        "use the record functions (list_account_links, list_administration_links, administration_states)"
+    )
+
+
+def test_the_check_catches_loose_dicts_and_passes_records() -> None:
+    source = """
+def reads_rows(db: Database) -> list[dict[str, Any]]: ...
+def writes_rows(db: Database, rows: Iterable[Mapping[str, Any]]) -> None: ...
+def bare(db: Database, *, row: dict) -> None: ...
+def optional(db: Database) -> dict[str, Any] | None: ...
+def record(db: Database) -> AccountLink | None: ...
+def counts(db: Database) -> dict[int, AdministrationState]: ...
+def _private(db: Database) -> dict[str, Any]: ...
+"""
+    assert loose_signatures(source) == {
+        "reads_rows": ["list[dict[str, Any]]"],
+        "writes_rows": ["Iterable[Mapping[str, Any]]"],
+        "bare": ["dict"],
+        "optional": ["dict[str, Any] | None"],
+    }
