@@ -66,9 +66,9 @@ def _prepare(home: Path, admins: int, seed: int) -> tuple[Any, Any, list[int]]:
     from exactlink.sandbox import Sandbox
     from exactlink.sandbox import model as sandbox_model
     from exactlink.services.session import token_store
-    from exactlink.store.admin import update_admin_info
+    from exactlink.store.admin import update_administration_state
     from exactlink.store.db import open_db, transaction
-    from exactlink.store.links import set_admin_link, set_link
+    from exactlink.store.links import set_account_link, set_administration_link
     from exactlink.store.meta import set_office
     from exactlink.store.relations import RelationRecord, apply_relation, set_sbr_start
     from exactlink.workspace import Workspace
@@ -112,7 +112,7 @@ def _prepare(home: Path, admins: int, seed: int) -> tuple[Any, Any, list[int]]:
                 account = accounts[record["Customer"]]
                 number = f"R{code}"
                 apply_relation(db, RelationRecord(relation_number=number, name=str(account["Name"])), None)
-                set_link(db, number, account["ID"], str(account["Code"]), method="rsin", linked_by="manual")
+                set_account_link(db, number, account["ID"], str(account["Code"]), method="rsin", linked_by="manual")
                 link = sandbox.create(
                     office,
                     sandbox_model.SOLUTION_LINKS,
@@ -121,8 +121,8 @@ def _prepare(home: Path, admins: int, seed: int) -> tuple[Any, Any, list[int]]:
                     InternalSolutionDivision=code,
                     Status=0,
                 )
-                set_admin_link(db, number, code, solution_link_id=link["ID"])
-                update_admin_info(db, code, name=str(record["Description"]))
+                set_administration_link(db, number, code, solution_link_id=link["ID"])
+                update_administration_state(db, code, name=str(record["Description"]))
                 set_sbr_start(db, number, start)
     finally:
         db.close()

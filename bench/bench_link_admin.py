@@ -42,7 +42,7 @@ def _prepare(home: Path, admins: int, day_limit: int, seed: int) -> tuple[Any, A
     from exactlink.sandbox import model as sandbox_model
     from exactlink.services.session import token_store
     from exactlink.store.db import open_db, transaction
-    from exactlink.store.links import set_link
+    from exactlink.store.links import set_account_link
     from exactlink.store.meta import set_office
     from exactlink.store.relations import RelationRecord, apply_relation
     from exactlink.workspace import Workspace
@@ -85,7 +85,7 @@ def _prepare(home: Path, admins: int, day_limit: int, seed: int) -> tuple[Any, A
                 account = accounts[record["Customer"]]
                 number = f"R{code}"
                 apply_relation(db, RelationRecord(relation_number=number, name=str(account["Name"])), None)
-                set_link(db, number, account["ID"], str(account["Code"]), method="rsin", linked_by="manual")
+                set_account_link(db, number, account["ID"], str(account["Code"]), method="rsin", linked_by="manual")
     finally:
         db.close()
     csv_file = home.parent / "links.csv"

@@ -38,9 +38,9 @@ PLACES = ("Delft", "Zwolle", "Groningen", "Tilburg", "Amersfoort", "Leeuwarden",
 
 def fill_mirror(relations: int, returns_per_relation: int, seed: int = 12) -> None:
     """The mirror of EXACTLINK_HOME: ``relations`` relations, ~``returns_per_relation`` returns each."""
-    from exactlink.store.admin import update_admin_info
+    from exactlink.store.admin import update_administration_state
     from exactlink.store.db import open_db, transaction
-    from exactlink.store.links import set_admin_link, set_link
+    from exactlink.store.links import set_account_link, set_administration_link
     from exactlink.store.meta import set_office
     from exactlink.store.relations import RelationRecord, upsert_relation
     from exactlink.store.returns import upsert_returns, upsert_vraagposten
@@ -57,14 +57,14 @@ def fill_mirror(relations: int, returns_per_relation: int, seed: int = 12) -> No
             upsert_relation(db, RelationRecord(number, name=name))
             if index % 50 == 49:
                 continue  # a few relations not linked
-            set_link(db, number, f"a{index:07d}-0000-4000-8000-000000000000", str(index), method="kvk",
+            set_account_link(db, number, f"a{index:07d}-0000-4000-8000-000000000000", str(index), method="kvk",
                      linked_by="auto")  # fmt: skip
             if index % 40 == 39:
                 continue  # and a few without an administration
             division = 3_000_000 + index
-            set_admin_link(db, number, division)
+            set_administration_link(db, number, division)
             error = "Exact Online answered 401: no access to this administration" if index % 97 == 0 else None
-            update_admin_info(
+            update_administration_state(
                 db, division, name=name, last_fetch_at=datetime.now(UTC).isoformat(), last_fetch_error=error
             )
             for count in range(rng.randint(returns_per_relation - 2, returns_per_relation + 2)):

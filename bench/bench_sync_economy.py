@@ -56,7 +56,7 @@ def _prepare(home: Path, clients: int, seed: int) -> tuple[Any, Any]:
     from exactlink.services.crm import import_crm
     from exactlink.services.session import token_store
     from exactlink.store.db import open_db, transaction
-    from exactlink.store.links import set_link
+    from exactlink.store.links import set_account_link
     from exactlink.store.meta import set_office
     from exactlink.workspace import Workspace
 
@@ -92,7 +92,7 @@ def _prepare(home: Path, clients: int, seed: int) -> tuple[Any, Any]:
         with transaction(db):
             for number, code in sandbox.data.ground_truth:
                 if code is not None:
-                    set_link(db, number, ids_by_code[code], code, method="rsin", linked_by="manual")
+                    set_account_link(db, number, ids_by_code[code], code, method="rsin", linked_by="manual")
     finally:
         db.close()
     return sandbox, server

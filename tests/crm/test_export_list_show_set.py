@@ -100,11 +100,11 @@ def test_neutralising_is_undone_on_import(cell: str) -> None:
 
 def test_list_json_shape_and_filters(imported: None) -> None:
     from exactlink.store.db import open_db
-    from exactlink.store.links import set_admin_link, set_link
+    from exactlink.store.links import set_account_link, set_administration_link
 
     db = open_db()
-    set_link(db, "R001", "acc-1", "1001", method="rsin", linked_by="auto")
-    set_admin_link(db, "R001", 4321)
+    set_account_link(db, "R001", "acc-1", "1001", method="rsin", linked_by="auto")
+    set_administration_link(db, "R001", 4321)
     db.close()
     rows = json.loads(run_cli("crm", "list", "--json").stdout)
     assert [row["relation"] for row in rows] == ["R001", "R002", "R003"]

@@ -22,7 +22,7 @@ from exactlink.services import office_mirror
 from exactlink.services.office_mirror import MirrorStats, refresh_office_mirror
 from exactlink.store.accounts import get_mirror_state
 from exactlink.store.db import migrate
-from exactlink.store.links import get_link, set_link
+from exactlink.store.links import get_account_link, set_account_link
 from exactlink.store.relations import RelationRecord, upsert_relation
 
 START = datetime(2027, 2, 1, 8, 30, tzinfo=UTC)  # February: the shortest two months follow
@@ -85,7 +85,7 @@ def _linked_account(sandbox: Sandbox, db: sqlite_utils.Database) -> dict[str, ob
     with_address = {row["Account"] for row in sandbox.records(office, "crm/Addresses").values()}
     account = next(row for row in sandbox.records(office, "crm/Accounts").values() if row["ID"] in with_address)
     upsert_relation(db, RelationRecord("R1", name=str(account["Name"])))
-    set_link(db, "R1", str(account["ID"]).lower(), str(account["Code"]).strip(), method="kvk", linked_by="auto")
+    set_account_link(db, "R1", str(account["ID"]).lower(), str(account["Code"]).strip(), method="kvk", linked_by="auto")
     return account
 
 
@@ -132,8 +132,8 @@ def test_a_deleted_account_leaves_the_mirror_whether_or_not_the_log_still_holds_
     assert not db.conn.execute("SELECT 1 FROM account_addresses WHERE account_id = ?", (account_id,)).fetchall()
     assert "1 account no longer in Exact: removed from the mirror" in stats.removed_lines()
     assert stats.gone == ["R1"]
-    link = get_link(db, "R1")
-    assert link is not None and link["account_id"] == account_id, "the link is kept, reported as gone"
+    link = get_account_link(db, "R1")
+    assert link is not None and link.account_id == account_id, "the link is kept, reported as gone"
     assert get_mirror_state(db, office).pending_full == []
     assert _refresh(sandbox, db).full_reads == {}, "read again once, then trusted again"
 

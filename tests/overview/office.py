@@ -11,8 +11,8 @@ from typing import Any
 
 import sqlite_utils
 
-from exactlink.store.admin import update_admin_info
-from exactlink.store.links import set_admin_link, set_link
+from exactlink.store.admin import update_administration_state
+from exactlink.store.links import set_account_link, set_administration_link
 from exactlink.store.meta import set_office
 from exactlink.store.relations import RelationRecord, upsert_relation
 from exactlink.store.returns import mark_return, upsert_returns, upsert_vraagposten
@@ -60,12 +60,16 @@ def populate(db: sqlite_utils.Database) -> None:
     ):
         upsert_relation(db, RelationRecord(number, name=name, bsn=BSN_IN_NAME if number == "R4" else None))
     for number, division in (("R1", 2001), ("R2", 2002), ("R3", None), ("R4", 2004)):
-        set_link(db, number, f"a0000000-0000-4000-8000-00000000000{number[1]}", f"C{number[1]}", method="kvk",
+        set_account_link(db, number, f"a0000000-0000-4000-8000-00000000000{number[1]}", f"C{number[1]}", method="kvk",
                  linked_by="auto")  # fmt: skip
         if division is not None:
-            set_admin_link(db, number, division)
-            update_admin_info(db, division, name=f"Administratie {number}", last_fetch_at="2027-03-10T08:00:00+00:00")
-    update_admin_info(db, 2002, last_fetch_error="Exact Online answered 401: no access to this administration")
+            set_administration_link(db, number, division)
+            update_administration_state(
+                db, division, name=f"Administratie {number}", last_fetch_at="2027-03-10T08:00:00+00:00"
+            )
+    update_administration_state(
+        db, 2002, last_fetch_error="Exact Online answered 401: no access to this administration"
+    )
     upsert_returns(
         db,
         [

@@ -88,26 +88,26 @@ class Office:
 
     def link_account(self, relation: str) -> None:
         """Link the relation to its office account in the mirror (what `exactlink match` would do)."""
-        from exactlink.store.links import set_link
+        from exactlink.store.links import set_account_link
 
         account_id, code = self.account_by_relation[relation]
         db = self.db()
         try:
-            set_link(db, relation, account_id, code, method="rsin", linked_by="manual")
+            set_account_link(db, relation, account_id, code, method="rsin", linked_by="manual")
         finally:
             db.close()
 
     def link_admin_in_store(self, relation: str, division: int, *, sbr_days: int | None = 30) -> None:
         """A linked administration written straight into the mirror (fast set-up; the CLI path is tested too)."""
-        from exactlink.store.admin import update_admin_info
-        from exactlink.store.links import set_admin_link
+        from exactlink.store.admin import update_administration_state
+        from exactlink.store.links import set_administration_link
         from exactlink.store.relations import set_sbr_start
 
         self.link_account(relation)
         db = self.db()
         try:
-            set_admin_link(db, relation, division)
-            update_admin_info(db, division, name=str(self.division_record(division)["Description"]))
+            set_administration_link(db, relation, division)
+            update_administration_state(db, division, name=str(self.division_record(division)["Description"]))
             if sbr_days is not None:
                 set_sbr_start(db, relation, office_today() - timedelta(days=sbr_days))
         finally:

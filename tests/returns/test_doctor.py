@@ -181,7 +181,7 @@ def replay(cassette: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
     from exactlink.auth.oauth import TokenSet
     from exactlink.clock import Clock
-    from exactlink.store.links import set_admin_link
+    from exactlink.store.links import set_administration_link
     from exactlink.store.meta import set_office
     from exactlink.store.relations import RelationRecord, apply_relation
     from tests.cli import new_workspace, set_workspace
@@ -211,7 +211,7 @@ def replay(cassette: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     try:
         set_office(ws.db, office_division, "Kantoor")
         apply_relation(ws.db, RelationRecord(relation_number="1001", name="Klant"), None)
-        set_admin_link(ws.db, "1001", client)
+        set_administration_link(ws.db, "1001", client)
         now = moment.timestamp()
         ws.token_store().save(TokenSet("replayed-access", "replayed-refresh", expires_at=now + 600, refreshed_at=now))
     finally:
@@ -258,13 +258,13 @@ def test_the_shipped_recording_replays(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def large_office(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, browser: Any) -> Iterator[Office]:
     """A logged-in exactlink with a 2,000-client office, every owned administration linked in the store."""
-    from exactlink.store.links import set_admin_link
+    from exactlink.store.links import set_administration_link
 
     for office in build_office(monkeypatch, tmp_path, browser, clients=2000, seed=3):
         db = office.db()
         try:
             for relation, division in sorted(office.division_by_relation.items()):
-                set_admin_link(db, relation, division)
+                set_administration_link(db, relation, division)
         finally:
             db.close()
         yield office

@@ -24,7 +24,7 @@ from exactlink.api.client import ExactClient
 from exactlink.clock import Clock
 from exactlink.services.returns_fetch import fetch_returns
 from exactlink.store.db import migrate
-from exactlink.store.links import set_admin_link
+from exactlink.store.links import set_administration_link
 from exactlink.store.meta import set_office
 from exactlink.store.relations import RelationRecord, set_sbr_start, upsert_relation
 from exactlink.store.returns import list_vraagposten
@@ -110,7 +110,7 @@ def ws(exact: RecordedExact) -> Iterator[RecordedWorkspace]:
     db = workspace.db
     set_office(db, 100, "Kantoor")
     upsert_relation(db, RelationRecord("R1", name="Bakkerij Jansen"))
-    set_admin_link(db, "R1", DIVISION)
+    set_administration_link(db, "R1", DIVISION)
     set_sbr_start(db, "R1", date(2026, 1, 1))
     yield workspace
     workspace.memory.conn.close()
@@ -128,9 +128,9 @@ def _open_amounts(ws: RecordedWorkspace) -> list[float]:
 
 
 def _link_account(ws: RecordedWorkspace) -> None:
-    from exactlink.store.links import set_link
+    from exactlink.store.links import set_account_link
 
-    set_link(ws.db, "R1", "0b7f8a1e-0000-4000-8000-000000000001", "R1", method="kvk", linked_by="auto")
+    set_account_link(ws.db, "R1", "0b7f8a1e-0000-4000-8000-000000000001", "R1", method="kvk", linked_by="auto")
 
 
 @pytest.fixture(autouse=True)

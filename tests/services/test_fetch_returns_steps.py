@@ -24,7 +24,7 @@ from exactlink.services.returns_fetch import (
 )
 from exactlink.settings import Settings, load_settings
 from exactlink.store.db import migrate
-from exactlink.store.links import set_admin_link
+from exactlink.store.links import set_administration_link
 from exactlink.store.relations import RelationRecord, upsert_relation
 from exactlink.store.returns import relation_returns
 
@@ -46,7 +46,7 @@ def db() -> Iterator[sqlite_utils.Database]:
     migrate(database)
     upsert_relation(database, RelationRecord("R1", name="Bakkerij Jansen"))
     upsert_relation(database, RelationRecord("R2", name="Not linked"))
-    set_admin_link(database, "R1", 2001)
+    set_administration_link(database, "R1", 2001)
     yield database
     database.conn.close()
 

@@ -39,6 +39,8 @@ def office_accounts() -> RecordedExact:
     )  # fmt: skip
     for resource in ("sync/CRM/Addresses", "sync/CRM/Contacts", "crm/BankAccounts", "sync/Deleted"):
         exact.rows(OFFICE, resource)
+    # The mirror checks that the office administration was not moved to another database (its move date).
+    exact.rows(OFFICE, "system/Divisions").append({"Code": OFFICE, "Description": "Kantoor Jansen & Co"})
     return exact
 
 

@@ -16,7 +16,7 @@ from exactlink.domain.entities import OfficeAccount
 from exactlink.services.sync import SyncOptions, sync_office
 from exactlink.store.accounts import get_account
 from exactlink.store.db import migrate
-from exactlink.store.links import set_link
+from exactlink.store.links import set_account_link
 from exactlink.store.relations import Address, Contact, RelationRecord, get_relation, upsert_relation
 
 DIVISION = 100
@@ -76,7 +76,7 @@ def db() -> Iterator[sqlite_utils.Database]:
             ibans=["NL91ABNA0417164300"],
         ),
     )
-    set_link(database, "204518", ACCOUNT, "204518", method="kvk", linked_by="auto")
+    set_account_link(database, "204518", ACCOUNT, "204518", method="kvk", linked_by="auto")
     yield database
     database.conn.close()
 

@@ -149,7 +149,7 @@ def plan_targets(
     from exactlink.domain.returns import EmptyReason, explain_empty_fetch, returns_window_start
     from exactlink.services.crm import relation_not_in_mirror
     from exactlink.store.admin import all_admin_info, division_has_returns_before
-    from exactlink.store.links import get_link, list_admin_links
+    from exactlink.store.links import get_account_link, list_admin_links
     from exactlink.store.meta import get_value
     from exactlink.store.relations import relation_exists
     from exactlink.store.vraagposten_cursors import all_cursors
@@ -165,7 +165,7 @@ def plan_targets(
             if not relation_exists(db, relation):
                 raise relation_not_in_mirror(db, relation)
             reason = EmptyReason.NO_LINKED_ADMINISTRATION
-            if get_link(db, relation) is None:
+            if get_account_link(db, relation) is None:
                 reason = EmptyReason.NO_RELATION_LINK
             raise NothingToFetch(
                 f"nothing to fetch for relation {relation}: {explain_empty_fetch(reason, relation=relation)}"
@@ -186,7 +186,7 @@ def plan_targets(
                 relation_name=row.get("name") or "",
                 division=division,
                 division_name=info.get("name"),
-                relation_linked=get_link(db, row["relation_number"]) is not None,
+                relation_linked=get_account_link(db, row["relation_number"]) is not None,
                 window_start=window_start,
                 first_fetch=row["backlog_fetched_at"] is None,
                 vraagposten_configured=configured,
@@ -460,7 +460,7 @@ def store_administration(
     When no vraagposten line changed since the cursor, the open items are not worked out again: the ones
     stored stand, and the write is a handful of batched statements.
     """
-    from exactlink.store.admin import update_admin_info
+    from exactlink.store.admin import update_administration_state
     from exactlink.store.db import now_iso, transaction
     from exactlink.store.links import mark_backlog_fetched
     from exactlink.store.returns import count_open_vraagposten, upsert_returns, upsert_vraagposten
@@ -519,7 +519,7 @@ def store_administration(
         }
         if fetched.gl_choice is not None:
             info["vraagposten_codes"] = list(fetched.gl_choice.codes)
-        update_admin_info(db, target.division, **info)
+        update_administration_state(db, target.division, **info)
         if fetched.learned:
             remember_forms(db, fetched.learned)
         if target.first_fetch and fetched.returns_called:
@@ -672,11 +672,11 @@ def _settle(
     )
     outcome.error = error.message if error is not None else "unknown failure"
     if not dry_run:
-        from exactlink.store.admin import update_admin_info
+        from exactlink.store.admin import update_administration_state
         from exactlink.store.db import now_iso
 
         # Kept per administration so the overview page can say which administrations failed, and why.
-        update_admin_info(db, target.division, last_fetch_error=outcome.error, last_fetch_failed_at=now_iso())
+        update_administration_state(db, target.division, last_fetch_error=outcome.error, last_fetch_failed_at=now_iso())
     return outcome
 
 

@@ -462,7 +462,7 @@ def _refuse(changes: list[Change], field_name: str, note: str) -> None:
 def _apply_inbound(db: sqlite_utils.Database, link: Mapping[str, Any], plan: InboundPlan, exact: ExactSide) -> None:
     """Write one relation's inbound plan into the CRM mirror, all in one transaction."""
     from exactlink.store.db import transaction
-    from exactlink.store.links import set_link
+    from exactlink.store.links import set_account_link
     from exactlink.store.relation_updates import drop_issues, renumber_relation, replace_bank_accounts, update_contact
     from exactlink.store.relations import (
         Address,
@@ -497,7 +497,7 @@ def _apply_inbound(db: sqlite_utils.Database, link: Mapping[str, Any], plan: Inb
             # Values now taken from Exact: their import flags (a 7-digit KvK number …) no longer apply.
             drop_issues(db, number, [*replaced, *(["ibans"] if plan.ibans is not None else [])])
         if (link["account_code"] or "") != (exact.code or ""):
-            set_link(
+            set_account_link(
                 db,
                 number,
                 link["account_id"],

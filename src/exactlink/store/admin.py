@@ -93,10 +93,8 @@ def division_has_returns_before(db: sqlite_utils.Database, division: int, moment
 
 
 # ---------------------------------------------------------------------------------------------------
-# Names kept for services/returns_fetch.py (and the returns tests), whose owner moves them to the state
-# functions above; tests/test_architecture.py allows no other caller of the one that returns dicts.
-
-update_admin_info = update_administration_state
+# Dict reads still used by services/returns_fetch.py, to be moved to the state functions above;
+# tests/test_architecture_records.py allows no other caller.
 
 
 def all_admin_info(db: sqlite_utils.Database) -> dict[int, dict[str, Any]]:

@@ -271,14 +271,8 @@ def remove_administration_link(db: sqlite_utils.Database, relation_number: str) 
 
 
 # ---------------------------------------------------------------------------------------------------
-# Names kept for services/sync.py, services/doctor.py, services/returns_fetch.py and their tests, whose owners
-# move them to the record functions above; tests/test_architecture.py allows no other caller of the two that
-# return dicts.
-
-get_link = get_account_link
-set_link = set_account_link
-set_admin_link = set_administration_link
-
+# Dict listings still used by services/sync.py, services/doctor.py and services/returns_fetch.py, to be moved to
+# the record functions above; tests/test_architecture_records.py allows no other caller.
 
 def list_links(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     """Every account link as a dict of its columns (legacy; use :func:`list_account_links`)."""
