@@ -4,7 +4,7 @@
     uv run python -m bench.bench_link_admin --large               # 20,000 administrations, Exact's 5,000-call day
 
 Every new link is one SolutionLink write in the office administration, whose day (5,000 calls) is shared by
-everything the office does. Bars (issue #11): bulk linking stops at the reserve (``runs.bulk_reserve_percent``,
+everything the office does. Targets: bulk linking stops at the reserve (``runs.bulk_reserve_percent``,
 20 %) every day, never eats into it, resumes the next (simulated) day where it stopped, and ends with every
 administration linked exactly once; the calls stay within 10 % of the lower bound (one write per link Exact
 did not hold yet, plus each day's read of the division list, 60 rows a page).

@@ -19,6 +19,7 @@ is always generated for today.
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -60,6 +61,23 @@ class Copy:
     server: RunningServer
     env: dict[str, str]
     kept: Any
+
+
+def forget_rate_limits(home: Path) -> None:
+    """Drop the rate-limit picture (last headers, live windows) of a copied home whose server starts afresh."""
+    for picture in ("rate-limits.json", "rate-limits.live"):
+        target = home / "state" / picture
+        if target.is_dir():
+            shutil.rmtree(target)
+        else:
+            target.unlink(missing_ok=True)
+
+
+def fresh_minute(sandbox: Sandbox, home: Path | None = None) -> None:
+    """A new rate-limit minute on both sides: the sandbox forgets its counts and exactlink (in ``home``, by
+    default ``EXACTLINK_HOME``) forgets the minute it shared between its runs."""
+    sandbox.reset_limits()
+    forget_rate_limits(home if home is not None else Path(os.environ["EXACTLINK_HOME"]))
 
 
 def office_today() -> date:
@@ -121,6 +139,7 @@ class HomeTemplates:
         app = sandbox.register_app(CLIENT_ID, CLIENT_SECRET, template.redirect_uri)
         shutil.rmtree(home, ignore_errors=True)
         shutil.copytree(template.home, home)
+        forget_rate_limits(home)  # the picture belongs to the template's sandbox; the copy talks to a fresh one
         with sandbox.serve() as server:
             env = {
                 "EXACTLINK_BASE_URL": server.base_url,

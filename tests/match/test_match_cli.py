@@ -12,6 +12,7 @@ import pytest
 from exactlink.sandbox import Faults
 from tests.cli import run_cli
 from tests.match.conftest import Office, import_crm, login_and_choose_office, query
+from tests.templates import fresh_minute
 
 SYNC_ENDPOINTS = ("sync/CRM/Accounts", "sync/CRM/Addresses", "sync/CRM/Contacts", "crm/BankAccounts", "sync/Deleted")
 JSON_KEYS = {"relation", "name", "account_code", "account_id", "status", "method", "reason", "score"}
@@ -196,7 +197,7 @@ def test_faults_end_with_the_same_database_as_a_clean_run(
     monkeypatch.setenv("EXACTLINK_HOME", str(second_home))
     login_and_choose_office(office.sandbox, monkeypatch, office.env)
     import_crm(office.crm_file)
-    office.sandbox.reset_limits()
+    fresh_minute(office.sandbox)
     office.sandbox.faults = Faults(error_rate=0.05, burst_429=3, seed=11)
     office.sandbox.reset_counters()
     faulty_rows = office.match()

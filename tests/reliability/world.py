@@ -41,6 +41,7 @@ from exactlink.sandbox.generator import generate
 from exactlink.sandbox.oauth import App
 from tests.auth.conftest import CLIENT_ID, CLIENT_SECRET, Browser
 from tests.cli import run_cli
+from tests.templates import fresh_minute
 
 CLIENTS = 16
 SEED = 7
@@ -446,7 +447,7 @@ def open_world(
         sandbox.faults = Faults(latency_ms=latency_ms, hang_seconds=HANG_SECONDS)
         known = all_keys(sandbox)
         sandbox.reset_counters()
-        sandbox.reset_limits()
+        fresh_minute(sandbox, home)
         yield World(template, sandbox, server, home, env, known)
 
 

@@ -19,6 +19,7 @@ from exactlink.sandbox import Faults
 from tests.cli import run_cli
 from tests.returns.conftest import Office
 from tests.returns.test_fetch_returns import expected_returns, stored_returns
+from tests.templates import fresh_minute
 
 # (UTC moment, inside office hours?) around the spring change (29 March 2026: 02:00 → 03:00, UTC+1 → UTC+2)
 # and the autumn change (25 October 2026: 03:00 → 02:00, UTC+2 → UTC+1).
@@ -157,7 +158,7 @@ def test_faults_give_the_clean_runs_database_within_the_error_budget(
 
     assert run_cli("fetch-returns", "--quiet").exit_code == 0
     clean = _end_state(office)
-    office.sandbox.reset_limits()
+    fresh_minute(office.sandbox)
     office.sandbox.reset_counters()
     # A second home with the same links, fetched through faults.
     faulty_home = tmp_path / "faulty-home"

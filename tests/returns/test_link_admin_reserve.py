@@ -17,6 +17,7 @@ import time_machine
 
 from tests.cli import run_cli
 from tests.returns.conftest import Office
+from tests.templates import fresh_minute
 
 DAY_LIMIT = 40
 RESERVE_PERCENT = 50  # a small office: a day of 40 calls, half of it kept for match and sync (5 calls each)
@@ -41,7 +42,7 @@ def test_bulk_linking_stops_at_the_reserve_and_goes_on_the_next_day(
         office.link_account(relation)
     csv_file = tmp_path / "links.csv"
     csv_file.write_text("".join(f"{relation};{division}\n" for relation, division in pairs), encoding="utf-8")
-    office.sandbox.reset_limits()
+    fresh_minute(office.sandbox)
     office.sandbox.reset_counters()
     office.sandbox.limits.daily_limit = DAY_LIMIT
 

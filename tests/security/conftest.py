@@ -24,6 +24,7 @@ import pytest
 from exactlink.sandbox import RunningServer, Sandbox
 from tests.auth.conftest import CLIENT_ID, CLIENT_SECRET, Browser, free_port
 from tests.cli import run_cli, set_workspace
+from tests.templates import forget_rate_limits
 
 
 @dataclass
@@ -111,7 +112,8 @@ def populated(world: World, exactlink_home: Path, monkeypatch: pytest.MonkeyPatc
     for name, value in world.env.items():
         monkeypatch.setenv(name, value)
     set_workspace(monkeypatch, sleep=lambda seconds: time.sleep(min(seconds, 0.02)))
-    world.sandbox.reset_limits()  # many tests share one office administration's minutely limit
+    world.sandbox.reset_limits()  # many tests share one office administration's minutely limit …
+    forget_rate_limits(exactlink_home)  # … and exactlink forgets the minute the story used
     return world
 
 

@@ -1,7 +1,7 @@
 """The report of one ``fetch-returns`` run and the explanations in it, in one place.
 
 The service fills in the facts per administration (what was fetched, kept, new, open); the explanations of an
-empty or partial result are worded here, in the seed's words (``exactlink.domain.returns``), and
+empty or partial result are worded here, in the words of the integration's FAQ (``exactlink.domain.returns``), and
 ``exactlink.cli.returns_render`` lays the report out for a terminal (``--json`` is :meth:`FetchReport.as_json`).
 
 Pure: no I/O.
@@ -190,7 +190,7 @@ def explain_outcome(
 def unlinked_relation_outcome(
     relation_number: str, relation_name: str, division: int, division_name: str | None, window_start: date
 ) -> AdminOutcome:
-    """An administration whose relation lost its account link: nothing is fetched (the seed's FAQ)."""
+    """An administration whose relation lost its account link: nothing is fetched (the integration's FAQ)."""
     from exactlink.domain.returns import EmptyReason, explain_empty_fetch
 
     outcome = AdminOutcome(relation_number, relation_name, division, division_name, window_start)

@@ -274,6 +274,7 @@ def remove_administration_link(db: sqlite_utils.Database, relation_number: str) 
 # Dict listings still used by services/sync.py, services/doctor.py and services/returns_fetch.py, to be moved to
 # the record functions above; tests/test_architecture_records.py allows no other caller.
 
+
 def list_links(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     """Every account link as a dict of its columns (legacy; use :func:`list_account_links`)."""
     return [_row(link) for link in list_account_links(db)]
