@@ -25,8 +25,8 @@ Measured, all over real HTTP with the latency added to every call:
   other), unless ``--full-baseline``.
 
 ``--large`` measures the large-office target instead: 20,000 administrations at 300 ms per call with the default
-concurrency (``auto``): the hourly run within 10 minutes, at most 2 calls per administration (its lower bound: one Returns
-call and one incremental vraagposten read), at most 1 ms of local CPU per administration to store the results
+concurrency (``auto``): the hourly run within 10 minutes, at most 2 calls per administration (its lower bound: one
+Returns call and one incremental vraagposten read), at most 1 ms of local CPU per administration to store the results
 (the calling thread's CPU time, measured inside the run), zero 429s. It takes half an hour or more.
 
 Exits 1 when the bar is missed.
