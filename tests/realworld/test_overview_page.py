@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
-from playwright.sync_api import Browser, Page, Route
+from playwright.sync_api import Browser, Page, Route, expect
 
 from exactlink.clock import Clock
 from exactlink.services.overview import write_overview
@@ -143,7 +143,7 @@ def test_each_filter_works_and_reset_shows_everything(visit: Visit) -> None:
     assert page.locator("#shown").inner_text() == "3 van 7 aangiftes passen"
     page.get_by_role("button", name="Alles tonen").click()
     # The form's reset event applies the emptied filters after the reset itself (a timeout of 0): wait for it.
-    page.wait_for_function("document.querySelectorAll('#returns-table tbody tr:not([hidden])').length === 7")
+    expect(page.locator("#returns-table tbody tr:not([hidden])")).to_have_count(7)
     assert len(visit.rows()) == 7
     page.get_by_role("link", name="toon in de tabel").first.click()
     assert {row[0][:2] for row in visit.rows()} == {"R1"}
