@@ -57,3 +57,16 @@ def test_status_tells_run_times_in_the_office_zone_and_json_keeps_utc(moment: da
         data = run_cli("status", "--json").stdout
     assert f"run 1 fetch-returns: ok (started {shown})" in text
     assert moment.isoformat() in data
+
+
+def test_a_stored_moment_is_aware_and_unreadable_text_is_none() -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from exactlink.domain.times import stored_moment
+
+    assert stored_moment("2027-03-28T01:30:00") == datetime(2027, 3, 28, 1, 30, tzinfo=UTC)
+    assert stored_moment("2027-03-28T01:30:00Z") == datetime(2027, 3, 28, 1, 30, tzinfo=UTC)
+    assert stored_moment("2027-03-28T03:30:00+02:00") == datetime(
+        2027, 3, 28, 3, 30, tzinfo=timezone(timedelta(hours=2))
+    )
+    assert stored_moment("") is None and stored_moment(None) is None and stored_moment("gisteren") is None

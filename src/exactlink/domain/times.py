@@ -10,6 +10,17 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 
+def stored_moment(text: str | None) -> datetime | None:
+    """An ISO moment as exactlink stores it, aware (a naive one is UTC); ``None`` for empty or unreadable text."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def office_time(moment: str | datetime | float | None, zone: str, *, seconds: bool = False) -> str:
     """``moment`` (ISO text, an aware datetime or epoch seconds) as ``YYYY-MM-DD HH:MM ZZZ`` in ``zone``.
 
@@ -23,10 +34,10 @@ def office_time(moment: str | datetime | float | None, zone: str, *, seconds: bo
     elif isinstance(moment, datetime):
         aware = moment
     else:
-        try:
-            aware = datetime.fromisoformat(moment.replace("Z", "+00:00"))
-        except ValueError:
+        parsed = stored_moment(moment)
+        if parsed is None:
             return moment
+        aware = parsed
     if aware.tzinfo is None:
         aware = aware.replace(tzinfo=UTC)
     local = aware.astimezone(ZoneInfo(zone))

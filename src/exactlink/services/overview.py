@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +30,7 @@ from exactlink.domain.overview import (
     needs_action,
 )
 from exactlink.domain.returns import DueDateSource, kind_label, status_label
+from exactlink.domain.times import stored_moment
 from exactlink.errors import ExactlinkError, UsageError
 
 if TYPE_CHECKING:
@@ -108,13 +109,8 @@ def _date(text: str | None) -> date | None:
 
 
 def _moment(text: str | None, zone: ZoneInfo) -> datetime | None:
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(zone)
+    moment = stored_moment(text)
+    return moment.astimezone(zone) if moment is not None else None
 
 
 def return_line(row: StoredReturn, today: date, administrations: dict[int, str]) -> ReturnLine:

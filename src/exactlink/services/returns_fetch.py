@@ -47,6 +47,7 @@ from exactlink.domain.fetch_report import (
     explain_outcome,
     unlinked_relation_outcome,
 )
+from exactlink.domain.times import stored_moment
 from exactlink.errors import ExactlinkError
 
 if TYPE_CHECKING:
@@ -121,16 +122,6 @@ class Fetched:
     learned: dict[str, str] = field(default_factory=dict)  # fallbacks this call had to take
 
 
-def _parse_iso(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def plan_targets(
     db: sqlite_utils.Database,
     settings: Settings,
@@ -203,7 +194,7 @@ def _chart_to_read(cursor: VraagpostenCursor | None, configured: tuple[str, ...]
     """``all`` when no choice was made yet or the configured codes changed, ``changes`` once a week, else ``none``."""
     if cursor is None or cursor.gl_timestamp is None or cursor.configured != configured:
         return "all"
-    checked_at = _parse_iso(cursor.gl_checked_at)
+    checked_at = stored_moment(cursor.gl_checked_at)
     if checked_at is None or now - checked_at >= VRAAGPOSTEN_RECHECK:
         return "changes"
     return "none"
