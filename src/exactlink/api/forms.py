@@ -1,10 +1,11 @@
 """The query forms whose acceptance differs per Exact Online tenant, their fallbacks, and how a refusal looks.
 
-Public evidence leaves open whether Exact accepts ``read/financial/Returns`` filtered on ``Created`` and whether
-``bulk/Financial/TransactionLines`` takes a filter on ``GLAccountCode``. For each there is a preferred form and a
-fallback that must work (no filter and windowing locally; the sync API). (G/L accounts are always read through
-``sync/Financial/GLAccounts``: an unfiltered ``financial/GLAccounts`` read is refused wherever mandatory filtering
-applies, and the sync API answers in the same single call for a chart of accounts.) Whoever meets a
+Public evidence leaves open whether Exact accepts ``read/financial/Returns`` filtered on ``Created``: the preferred
+form has a fallback that must work (no filter and windowing locally). G/L accounts and the vraagposten's
+transaction lines are always read through their sync APIs (``sync/Financial/GLAccounts``,
+``sync/Financial/TransactionLines``, from a stored cursor): an unfiltered ``financial/GLAccounts`` read is refused
+wherever mandatory filtering applies, and whether ``bulk/Financial/TransactionLines`` takes a ``GLAccountCode``
+filter is unknown, so neither is used. Whoever meets a
 refusal takes the fallback at once and the choice is stored per form (``LEARNED_KEY`` in the store's meta), so a
 tenant costs at most one refused call per endpoint and administration to learn it; ``exactlink doctor`` probes
 and stores the same choices up front.
@@ -17,9 +18,8 @@ from exactlink.api.errors import ApiError
 RETURNS_CREATED = "returns (created since)"
 RETURNS_ALL = "returns (no filter)"
 GL_ACCOUNTS_SYNC = "G/L accounts (sync)"
-LINES_BY_CODE = "vraagposten lines (by account code)"
 LINES_SYNC = "vraagposten lines (sync)"
-FALLBACKS = {RETURNS_CREATED: RETURNS_ALL, LINES_BY_CODE: LINES_SYNC}
+FALLBACKS = {RETURNS_CREATED: RETURNS_ALL}
 LEARNED_KEY = "exact.forms"
 
 GL_ACCOUNTS_SYNC_PATH = "sync/Financial/GLAccounts"

@@ -162,20 +162,11 @@ def _forms() -> tuple[Form, ...]:
             since_timestamp,
         ),
         Form(
-            forms.LINES_BY_CODE,
-            "client",
-            returns_fetch.TRANSACTION_LINES_PATH,
-            lambda: returns_fetch.TRANSACTION_LINE_SELECT,
-            lambda now: "GLAccountCode eq '2300'",
-            fallback=forms.LINES_SYNC,
-        ),
-        Form(
             forms.LINES_SYNC,
             "client",
             lines_sync,
             lambda: returns_fetch.TRANSACTION_LINE_SELECT + ",Timestamp",
             since_timestamp,
-            is_fallback=True,
         ),
     )
 

@@ -65,7 +65,6 @@ log = logging.getLogger(__name__)
 LOCK_NAME = "returns"
 COMMAND = "fetch-returns"
 RETURNS_PATH = "read/financial/Returns"
-TRANSACTION_LINES_PATH = "bulk/Financial/TransactionLines"
 GL_ACCOUNT_SELECT = "ID,Code,Description"
 TRANSACTION_LINE_SELECT = "ID,EntryID,EntryNumber,Date,AmountDC,Description,GLAccountCode,LineNumber,Status"
 # How long a vraagposten account choice is trusted before the chart of accounts' changes are read again.
