@@ -27,6 +27,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench._office import serve_office
+
 DEFAULT_ADMINS = 2_000
 DEFAULT_DAY = 1_000
 LARGE_ADMINS = 20_000
@@ -37,46 +39,15 @@ MAX_DAYS = 30
 
 def _prepare(home: Path, admins: int, day_limit: int, seed: int) -> tuple[Any, Any, Path]:
     """The served sandbox, a stored login, the office, relations linked to accounts; returns the CSV of pairs."""
-    from exactlink.auth.oauth import TokenSet
-    from exactlink.sandbox import Sandbox
-    from exactlink.sandbox import model as sandbox_model
-    from exactlink.services.session import token_store
     from exactlink.store.db import open_db, transaction
     from exactlink.store.links import set_account_link
     from exactlink.store.meta import set_office
     from exactlink.store.relations import RelationRecord, apply_relation
-    from exactlink.workspace import Workspace
 
-    sandbox = Sandbox(clients=int(admins * 1.45) + 20, seed=seed, minutely_limit=1_000_000, daily_limit=day_limit)
-    server = sandbox.serve()
-    os.environ.update(
-        {
-            "EXACTLINK_HOME": str(home),
-            "EXACTLINK_BASE_URL": server.base_url,
-            "EXACTLINK_CLIENT_ID": sandbox.default_app.client_id,
-            "EXACTLINK_CLIENT_SECRET": sandbox.default_app.client_secret,
-            "EXACTLINK_EXACT__TOKEN_STORAGE": "file",
-        }
-    )
-    tokens = sandbox.issue_tokens()
-    now = time.time()
-    token_store(Workspace()).save(
-        TokenSet(tokens["access_token"], tokens["refresh_token"], now + float(tokens["expires_in"]), now)
-    )
+    served = serve_office(home, admins, seed, minutely_limit=1_000_000, daily_limit=day_limit)
+    sandbox, server, office, usable = served.sandbox, served.server, served.office, served.usable
     data = sandbox.data
-    office = data.office_division
-    accounts = sandbox.records(office, sandbox_model.ACCOUNTS)
-    usable = [
-        (code, division.record)
-        for code, division in sorted(data.divisions.items())
-        if code != office
-        and division.record.get("Status") == 1
-        and not division.record.get("BlockingStatus")
-        and code not in data.unconsented_divisions
-        and division.record.get("Customer") in accounts
-    ][:admins]
-    if len(usable) < admins:
-        raise SystemExit(f"the sandbox has only {len(usable)} usable client administrations, not {admins}")
+    accounts = served.accounts
     db = open_db()
     try:
         set_office(db, office, str(data.divisions[office].record["Description"]))

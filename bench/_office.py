@@ -1,0 +1,64 @@
+"""The start every linking and fetching benchmark shares: a served sandbox office, exactlink pointed at it with a
+stored login, and the client administrations that can be linked."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class ServedOffice:
+    """The sandbox, its server, the office administration, its accounts by ID and the usable client
+    administrations (code, record)."""
+
+    sandbox: Any
+    server: Any
+    office: int
+    accounts: dict[str, dict[str, Any]]
+    usable: list[tuple[int, dict[str, Any]]]
+
+
+def serve_office(home: Path, admins: int, seed: int, **sandbox_options: Any) -> ServedOffice:
+    """Serve a sandbox with enough clients for ``admins`` linkable administrations, point ``EXACTLINK_*`` (in
+    ``os.environ``: the benchmark is its own process) at it with ``home`` and a stored login."""
+    from exactlink.auth.oauth import TokenSet
+    from exactlink.sandbox import Sandbox
+    from exactlink.sandbox import model as sandbox_model
+    from exactlink.services.session import token_store
+    from exactlink.workspace import Workspace
+
+    sandbox = Sandbox(clients=int(admins * 1.45) + 20, seed=seed, **sandbox_options)
+    server = sandbox.serve()
+    os.environ.update(
+        {
+            "EXACTLINK_HOME": str(home),
+            "EXACTLINK_BASE_URL": server.base_url,
+            "EXACTLINK_CLIENT_ID": sandbox.default_app.client_id,
+            "EXACTLINK_CLIENT_SECRET": sandbox.default_app.client_secret,
+            "EXACTLINK_EXACT__TOKEN_STORAGE": "file",
+        }
+    )
+    tokens = sandbox.issue_tokens()
+    now = time.time()
+    token_store(Workspace()).save(
+        TokenSet(tokens["access_token"], tokens["refresh_token"], now + float(tokens["expires_in"]), now)
+    )
+    data = sandbox.data
+    office = data.office_division
+    accounts = sandbox.records(office, sandbox_model.ACCOUNTS)
+    usable = [
+        (code, division.record)
+        for code, division in sorted(data.divisions.items())
+        if code != office
+        and division.record.get("Status") == 1
+        and not division.record.get("BlockingStatus")
+        and code not in data.unconsented_divisions
+        and division.record.get("Customer") in accounts
+    ][:admins]
+    if len(usable) < admins:
+        raise SystemExit(f"the sandbox has only {len(usable)} usable client administrations, not {admins}")
+    return ServedOffice(sandbox, server, office, accounts, usable)
