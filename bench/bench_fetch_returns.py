@@ -10,7 +10,8 @@ the vraagposten call), instead of the ~75 s+ a one-at-a-time loop takes.
 
 Set-up (not timed, and deliberately not through the CLI): the sandbox is served over real HTTP on
 127.0.0.1, from a child process once the set-up is done (as Exact is another machine: served from a thread of this
-process, the server's work would count as exactlink's, one interpreter lock for both); the login's tokens are minted by the sandbox and stored in a file; the office administration,
+process, the server's work would count as exactlink's, one interpreter lock for both); the login's tokens are
+minted by the sandbox and stored in a file; the office administration,
 500 relations, their account links and administration links are written straight into the mirror, and
 the 500 SolutionLinks straight into the sandbox's office administration. Linking 500 administrations
 through ``link-admin`` would spend 500 SolutionLink writes in the office administration, which Exact
@@ -125,6 +126,7 @@ def _timed_run(server: ServerProcess, workers: int | str, relation: str | None =
         "calls": seen["calls"],
         "calls_per_admin": round(seen["calls"] / administrations, 3),
         "write_cpu_ms_per_admin": round(report.write_cpu_seconds * 1000 / administrations, 3),
+        "write_ms_per_admin": round(report.write_seconds * 1000 / administrations, 3),
         "at_once": report.concurrency.get("most_at_once"),
         "returns_calls": by_endpoint.get("read/financial/Returns", 0),
         "vraagposten_calls": by_endpoint.get("sync/Financial/TransactionLines", 0),
@@ -250,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"  {label:<18} {figures['seconds']:6.2f} s  {figures['calls']:5d} calls "
             f"({figures['calls_per_admin']} per administration, {figures['at_once']} at once, "
-            f"{figures['write_cpu_ms_per_admin']} ms write CPU per administration) "
+            f"{figures['write_cpu_ms_per_admin']} ms write CPU, {figures['write_ms_per_admin']} ms writing per "
+            "administration) "
             f"(Returns {figures['returns_calls']}, vraagposten {figures['vraagposten_calls']}, "
             f"G/L accounts {figures['gl_account_calls']})  429s: {figures['status_429']}  "
             f"failed: {figures['failed']}  new returns: {figures['new_returns']}"

@@ -29,3 +29,11 @@ def test_auto_raises_only_as_far_as_the_ten_minutes_need() -> None:
 def test_auto_never_goes_past_the_cap() -> None:
     assert divisions_at_once("auto", remaining=20_000, seconds_each=3.0, seconds_left=600) == 32
     assert divisions_at_once("auto", remaining=5, seconds_each=0.6, seconds_left=0) == 32
+
+
+def test_the_hourly_run_plans_for_eight_of_its_ten_minutes() -> None:
+    from exactlink.services.returns_fetch import Pace
+
+    pace = Pace("auto", 20_000, started=0.0, clock=lambda: 0.0)
+    pace.finished(0.6)  # two calls of 300 ms
+    assert pace.at_once() == 25, "20,000 × 0.6 s in 480 s, leaving two minutes for slow answers and the tail"

@@ -84,6 +84,7 @@ class FetchReport:
     window_days: int = 30
     concurrency: dict[str, Any] = field(default_factory=dict)  # the setting and the most administrations at once
     write_cpu_seconds: float = 0.0  # CPU the calling thread spent storing the results (the local side's cost)
+    write_seconds: float = 0.0  # wall time of the same: one thread writes, so it bounds the run's pace
 
     @property
     def failures(self) -> list[AdminOutcome]:

@@ -577,7 +577,7 @@ class Pace:
     """How many administrations the run works on at once, chosen from the pace measured so far.
 
     Worker threads report each administration's wall time; ``at_once()`` (asked before each administration
-    starts) applies ``exactlink.domain.run_concurrency`` to what remains of the run's 10 minutes.
+    starts) applies ``exactlink.domain.run_concurrency`` to what remains of the 8 minutes it plans for (of its 10).
     """
 
     def __init__(self, setting: int | str, planned: int, started: float, clock: Callable[[], float]) -> None:
@@ -598,7 +598,7 @@ class Pace:
 
     def at_once(self) -> int:
         """The number of administrations to work on at once from now on."""
-        from exactlink.domain.run_concurrency import RUN_BUDGET_SECONDS, divisions_at_once
+        from exactlink.domain.run_concurrency import PLANNED_SECONDS, divisions_at_once
 
         with self._lock:
             seconds_each = self._busy_seconds / self._done if self._done else None
@@ -606,7 +606,7 @@ class Pace:
                 self.setting,  # type: ignore[arg-type]
                 remaining=self.planned - self._done,
                 seconds_each=seconds_each,
-                seconds_left=RUN_BUDGET_SECONDS - (self._clock() - self.started),
+                seconds_left=PLANNED_SECONDS - (self._clock() - self.started),
             )
             if number > self.chosen:
                 if self.chosen:
@@ -743,9 +743,10 @@ def _fetch(
     with ws.client() as client, ws.output.progress("Fetching returns", len(reachable), show=show_progress) as advance:
         client.limiter.kind = "hourly"
         for target, fetched, error in _fetch_all(client, reachable, settings, today, pace):
-            cpu_before = time.thread_time()
+            cpu_before, wall_before = time.thread_time(), time.perf_counter()
             report.outcomes.append(_settle(db, target, fetched, error, settings, today, dry_run=dry_run, now=stamp))
             report.write_cpu_seconds += time.thread_time() - cpu_before
+            report.write_seconds += time.perf_counter() - wall_before
             advance()
     report.concurrency = {"setting": settings.exact.max_concurrent_divisions, "most_at_once": pace.chosen}
     log.info("fetch-returns: at most %d administrations at once (%s)", pace.chosen, pace.setting)
