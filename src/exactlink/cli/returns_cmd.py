@@ -71,7 +71,9 @@ def returns_list(
         None, "--kind", help="btw, btw_suppletie, icp, loonheffing (loonbelasting) or vraagposten."
     ),
     status: str | None = typer.Option(None, "--status", help="Exact status: number (40) or word (realized)."),
-    due_within: int | None = typer.Option(None, "--due-within", help="Due within DAYS and still to be done."),
+    due_within: int | None = typer.Option(
+        None, "--due-within", help="Due within DAYS or overdue (listed first), and still to be done."
+    ),
     overdue: bool = typer.Option(False, "--overdue", help="Past the due date and still to be done."),
     relation: list[str] | None = options.RELATIONS,
     ics: Path | None = typer.Option(

@@ -135,7 +135,7 @@ def print_returns_list(rows: list[dict[str, Any]]) -> None:
                 row["period"],
                 _amount(row["amount"], row["currency"]),
                 due,
-                "" if row["days_to_deadline"] is None else str(row["days_to_deadline"]),
+                _days(row),
                 row["exact_status_text"],
                 row["local_status"] + feedback,
             ]
@@ -163,6 +163,14 @@ def print_returns_list(rows: list[dict[str, Any]]) -> None:
         info("* due date computed from the period (Exact Online gave none)")
 
 
+def _days(row: dict[str, Any]) -> str:
+    """Days to the deadline; a return past it that still needs work says so."""
+    days = row["days_to_deadline"]
+    if days is None:
+        return ""
+    return f"{days} overdue" if row.get("overdue") else str(days)
+
+
 def _administration(row: dict[str, Any]) -> str:
     """The administration's code, and its name when that says more than the relation's name next to it."""
     name = " ".join((row["administration"] or "").split())
@@ -185,7 +193,7 @@ def print_return(view: dict[str, Any]) -> None:
         ("period", view["period"]),
         ("amount", _amount(view["amount"], view["currency"])),
         ("due date", f"{view['due_date'] or '—'} ({view['due_date_note'] or 'from Exact Online'})"),
-        ("days to deadline", "" if view["days_to_deadline"] is None else str(view["days_to_deadline"])),
+        ("days to deadline", _days(view)),
         ("Exact status", f"{view['exact_status']} {view['exact_status_text']}"),
         ("local status", view["local_status"]),
         ("feedback", _feedback_state(view)),

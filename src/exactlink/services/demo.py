@@ -465,8 +465,13 @@ def _link_administrations(story: _Story) -> None:
 
 
 def _returns(story: _Story) -> None:
-    story.command("8. The returns past their due date that still need work", "returns", "list", "--overdue")
-    story.command("   … and those due within three weeks", "returns", "list", "--due-within", "21")
+    story.command(
+        "8. Returns that still need work: overdue first, then due within three weeks",
+        "returns",
+        "list",
+        "--due-within",
+        "21",
+    )
     open_items = story.command(
         "   Open vraagposten (questions for the client) per administration",
         "returns",

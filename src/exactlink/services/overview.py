@@ -267,7 +267,7 @@ def write_deadline_calendar(
     lines = [return_line(row, today, administrations) for row in rows]
     events = [line for line in lines if line.state in (DueState.OVERDUE, DueState.SOON, DueState.OPEN)]
     if due_within is not None:
-        events = [line for line in events if line.days_left is not None and 0 <= line.days_left <= due_within]
+        events = [line for line in events if line.days_left is not None and line.days_left <= due_within]
     if overdue:
         events = [line for line in events if line.state is DueState.OVERDUE]
     data = render_calendar(events, stamp=ws.clock.now())
