@@ -12,7 +12,8 @@ if TYPE_CHECKING:
 _NAMES_SHOWN = 8
 
 
-def _amount(value: Any, currency: str | None = None) -> str:
+def amount_text(value: Any, currency: str | None = None) -> str:
+    """An amount as the office reads it: ``€ 1.234,50`` (another currency's code instead of €), "" for none."""
     if value is None:
         return ""
     text = f"{float(value):,.2f}".replace(",", "_").replace(".", ",").replace("_", ".")
@@ -113,7 +114,7 @@ def print_returns_list(rows: list[dict[str, Any]]) -> None:
                     _administration(row),
                     str(row["period"] or ""),
                     row["gl_account_code"] or "",
-                    _amount(row["amount"]),
+                    amount_text(row["amount"]),
                     row["description"] or "",
                 ]
                 for row in rows
@@ -133,7 +134,7 @@ def print_returns_list(rows: list[dict[str, Any]]) -> None:
                 _administration(row),
                 row["kind_label"],
                 row["period"],
-                _amount(row["amount"], row["currency"]),
+                amount_text(row["amount"], row["currency"]),
                 due,
                 _days(row),
                 row["exact_status_text"],
@@ -191,7 +192,7 @@ def print_return(view: dict[str, Any]) -> None:
         ("administration", f"{view['division']} {view['administration'] or ''}".strip()),
         ("kind", view["kind_label"]),
         ("period", view["period"]),
-        ("amount", _amount(view["amount"], view["currency"])),
+        ("amount", amount_text(view["amount"], view["currency"])),
         ("due date", f"{view['due_date'] or '—'} ({view['due_date_note'] or 'from Exact Online'})"),
         ("days to deadline", _days(view)),
         ("Exact status", f"{view['exact_status']} {view['exact_status_text']}"),
