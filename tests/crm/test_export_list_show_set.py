@@ -134,7 +134,18 @@ def test_show_json_has_everything(imported: None) -> None:
     db = open_db()
     upsert_returns(
         db,
-        [{"document_id": "D1", "division": 4321, "relation_number": "R001", "type": 31, "kind": "btw", "status": 20}],
+        [
+            {
+                "document_id": "D1",
+                "division": 4321,
+                "relation_number": "R001",
+                "type": 31,
+                "kind": "btw",
+                "status": 20,
+                "amount": 1720.0,
+                "currency": "EUR",
+            }
+        ],
     )
     db.close()
     data = json.loads(run_cli("crm", "show", "R001", "--json").stdout)
@@ -165,6 +176,7 @@ def test_show_json_has_everything(imported: None) -> None:
     assert data["account"] is None and data["administration"] is None
     text = run_cli("crm", "show", "R001")
     assert text.exit_code == 0 and "Dorpsstraat 1" in text.stdout
+    assert "€ 1.720,00" in text.stdout and "1720.0" not in text.stdout, "amounts read as in `returns list`"
     missing = run_cli("crm", "show", "R404")
     assert missing.exit_code == 1 and "not in the local CRM mirror" in missing.stderr
 

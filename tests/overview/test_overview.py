@@ -138,7 +138,7 @@ def test_the_calendar_takes_the_list_filters(ws: Workspace, tmp_path: Path) -> N
     assert write_deadline_calendar(ws, target, kind="loonheffing").items == 1
     assert write_deadline_calendar(ws, target, relations=["R1"]).items == 2
     assert write_deadline_calendar(ws, target, overdue=True).items == 1
-    assert write_deadline_calendar(ws, target, due_within=7).items == 2
+    assert write_deadline_calendar(ws, target, due_within=7).items == 3  # 2 due within a week, and the overdue one
     with pytest.raises(UsageError, match="--ics"):
         write_deadline_calendar(ws, target, kind="vraagposten")
 

@@ -311,3 +311,19 @@ def test_a_linked_administration_without_consent_is_named_and_another_is_probed(
     probed = [check["detail"] for check in report["checks"] if check["name"] == "one return (feedback)"]
     assert probed and str(division) not in probed[0], "the probes use another administration the login sees"
     assert office.sandbox.calls(endpoint="system/AllDivisions") == 2, "the explanation and the $top=1 probe"
+
+
+def test_hint_and_verdict_lines_are_neutralised(capsys: pytest.CaptureFixture[str]) -> None:
+    from exactlink.cli.doctor_render import print_doctor_report
+    from exactlink.console import reset_consoles
+    from exactlink.services.doctor import DoctorReport
+
+    report = DoctorReport(recording="/tmp/doctor\x1b]0;owned\x07.json")
+    report.add("exact", "division", "failed", "Exact said \x1b[2J", hint="Exact said: \x1b[31mrun rm -rf\x1b[0m")
+    reset_consoles()
+    print_doctor_report(report)
+    shown = capsys.readouterr().out
+    reset_consoles()
+    assert "\x1b" not in shown and "\x07" not in shown, "no escape sequence reaches the terminal"
+    assert "hint (division): Exact said: \\x1b[31mrun rm -rf\\x1b[0m" in shown
+    assert "\\x1b]0;owned\\x07" in shown

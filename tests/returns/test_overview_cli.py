@@ -76,6 +76,15 @@ def test_report_and_calendar_from_the_command_line(office: Office, tmp_path: Pat
     assert run_cli("returns", "list", "--ics", str(calendar_file)).exit_code == 0
     again = [str(event["UID"]) for event in Calendar.from_ical(calendar_file.read_bytes()).walk("VEVENT")]
     assert again == uids
+    assert calendar_file.stat().st_mode & 0o777 == 0o600
+    shared = run_cli("returns", "list", "--ics", str(calendar_file), "--mode", "0640")  # an agenda on a share
+    assert shared.exit_code == 0, shared.stderr
+    assert calendar_file.stat().st_mode & 0o777 == 0o640
+    refused = run_cli("returns", "list", "--ics", str(calendar_file), "--mode", "0666")
+    assert refused.exit_code == 2 and "only the owner may write the file" in refused.stderr
+    assert calendar_file.stat().st_mode & 0o777 == 0o640, "a refused mode changes nothing"
+    alone = run_cli("returns", "list", "--mode", "0640")
+    assert alone.exit_code == 2 and "--mode is the mode of the --ics file" in alone.stderr
 
 
 def test_schedule_puts_the_report_in_the_cron_line(tmp_path: Path) -> None:

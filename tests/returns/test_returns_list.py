@@ -64,8 +64,8 @@ def test_filters(office: Office) -> None:
         return {row["document_id"] for row in json.loads(result.stdout)}
 
     assert mine <= listed()
-    assert listed("--due-within", "7") & mine == {soon_open}
-    assert listed("--due-within", "30") & mine == {soon_open, later}
+    assert listed("--due-within", "7") & mine == {soon_open, late_approved}, "what is late is due too"
+    assert listed("--due-within", "30") & mine == {soon_open, later, late_approved}
     assert listed("--overdue") & mine == {late_approved}
     assert listed("--kind", "loonheffing") & mine == {later}
     assert listed("--kind", "icp") & mine == {soon_done_locally}
@@ -73,7 +73,13 @@ def test_filters(office: Office) -> None:
     assert listed("--status", "40") == listed("--status", "gerealiseerd") == listed("--status", "realized")
     assert listed("--status", "approved", "--overdue") & mine == {late_approved}
     rows = json.loads(run_cli("returns", "list", "--due-within", "7", "--json").stdout)
-    assert all(0 <= row["days_to_deadline"] <= 7 and row["exact_status"] not in (0, 50) for row in rows)
+    assert all(row["days_to_deadline"] <= 7 and row["exact_status"] not in (0, 50) for row in rows)
+    days = [row["days_to_deadline"] for row in rows]
+    assert days == sorted(days) and days[0] < 0, "overdue first"
+    assert all(row["overdue"] == (row["days_to_deadline"] < 0) for row in rows)
+    table = run_cli("returns", "list", "--due-within", "7", "--wide").stdout
+    short = {row["document_id"]: row["short_id"] for row in rows}
+    assert "-5 overdue" in table and table.index(short[late_approved]) < table.index(short[soon_open])
     relation = json.loads(run_cli("returns", "show", soon_open, "--json").stdout)["relation"]
     assert mine <= listed("--relation", relation)
     assert all(

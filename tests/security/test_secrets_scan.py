@@ -30,6 +30,10 @@ What is allowed, and why:
   Nowhere else: not in ``runs`` summaries, issues, returns or any other table.
 * ``crm-export.csv`` is the office's own CRM export the demo imports (input, not written by exactlink);
   it is created 0600.
+* ``sandbox-state.json`` is the sandbox's own world (the Exact Online side, not exactlink's), saved when the
+  demo ends so ``sandbox serve --state`` reopens it with the same login: by design it holds every token and
+  code the sandbox issued, the app's client secret and the generated BSNs, like Exact's own database would.
+  It is created 0600 and must be the world of this demo's sandbox (its tokens are the ones issued).
 Nothing else may contain any of the values.
 """
 
@@ -52,6 +56,7 @@ from tests.api.cassettes import CASSETTES, find_leaks
 BSN_COLUMNS = {("relations", "bsn"), ("accounts", "bsn")}
 BSN_INSIDE_COLUMNS = {("relations", "payroll_tax_number")}
 INPUT_FILE = "crm-export.csv"
+SANDBOX_STATE_FILE = "sandbox-state.json"
 TOKEN_FILE = "state/tokens.json"
 
 
@@ -167,6 +172,10 @@ def test_no_secret_or_bsn_in_any_file_but_the_designed_ones(evidence: Evidence) 
     for path in files:
         name = path.relative_to(home).as_posix()
         if name == INPUT_FILE:
+            continue
+        if name == SANDBOX_STATE_FILE:
+            refresh_tokens = evidence.sandbox.oauth.issued_secrets().refresh_tokens
+            assert refresh_tokens and all(token in path.read_text(encoding="utf-8") for token in refresh_tokens)
             continue
         text = path.read_bytes().decode("utf-8", "replace")
         if name == TOKEN_FILE:

@@ -120,7 +120,9 @@ def test_inbound_fixes_a_flagged_value_and_its_flag(synced: SyncOffice) -> None:
     assert "kvk-nummer" not in issues
 
 
-def test_dry_run_shows_the_field_diff_and_writes_nothing(synced: SyncOffice) -> None:
+def test_dry_run_shows_the_field_diff_and_writes_nothing(synced: SyncOffice, monkeypatch: pytest.MonkeyPatch) -> None:
+    from exactlink.cli import sync_render
+
     relation = synced.linked[0]
     account = synced.account_of(relation)
     synced.sandbox.mutate(synced.division, "crm/Accounts", account["ID"], Phone="010-1112233")
@@ -140,6 +142,10 @@ def test_dry_run_shows_the_field_diff_and_writes_nothing(synced: SyncOffice) -> 
     assert table.exit_code == 0
     assert "dry run, nothing written" in table.stdout and "Exact → CRM" in table.stdout
     assert "010-1112233" in table.stdout and "would change" in table.stdout
+
+    monkeypatch.setattr(sync_render, "TABLE_LIMIT", 0)
+    clipped = " ".join(run_cli("sync", "--dry-run", "--direction", "outbound").stdout.split())
+    assert "more differences: `exactlink sync --direction outbound --dry-run --json` lists them all" in clipped
 
 
 def test_a_dry_run_leaves_the_database_free_for_other_writers(

@@ -137,13 +137,14 @@ def print_relation(data: dict[str, Any]) -> None:
     print_fields(fields, console=console)
     if data["recent_returns"]:
         from exactlink.cli.layout import Column, print_table
+        from exactlink.cli.returns_render import amount_text
 
         rows = [
             [
                 r["kind"],
                 str(r["period_description"] or f"{r['year']}-{r['period']}"),
                 str(r["status"]),
-                str(r["amount"]),
+                amount_text(r["amount"], r["currency"]),
                 str(r["due_date"] or ""),
                 r["local_status"],
             ]

@@ -37,12 +37,11 @@ def print_carry_on(carry_on: CarryOn) -> None:
         for line in lines:
             console.print("  " + line, highlight=False, markup=False, soft_wrap=True)
 
-    say("To carry on with this office: the sandbox stopped with the demo. Reopen it with")
+    say("To carry on with this office: the sandbox stopped with the demo and saved its world. Reopen it with")
     copy(carry_on.serve_lines())
-    say("and, in a second terminal, use the demo's files and app registration:")
-    copy([*carry_on.export_lines(), "exactlink login", "exactlink returns list"])
+    say("and, in a second terminal, use the demo's files and login:")
+    copy([*carry_on.export_lines(), "exactlink status", "exactlink returns list"])
     say(
-        "Log in once more (the reopened sandbox knows the app, not the demo's tokens; `sandbox serve` shows the "
-        "user name and password). It regenerates the same office; what the demo changed in Exact Online "
-        "(SolutionLinks, reported returns) starts afresh, exactlink's own files are as the demo left them."
+        "No new login is needed: the reopened sandbox has the demo's data, its changes (SolutionLinks, synced "
+        "relations, reported returns) and its tokens, on the same port; it keeps saving them until Ctrl-C."
     )

@@ -15,7 +15,7 @@ def print_doctor_report(report: DoctorReport) -> None:
     from rich.text import Text
 
     from exactlink.cli.layout import Column, print_table
-    from exactlink.console import out
+    from exactlink.console import neutralise, out
 
     rows: list[list[str | Text]] = [
         [check.area, check.name, Text(check.status, style=_STYLES.get(check.status, "")), check.detail]
@@ -31,10 +31,11 @@ def print_doctor_report(report: DoctorReport) -> None:
     print_table(columns, rows, console=console)
     hints = [check for check in report.checks if check.hint and check.status not in ("ok", "skipped")]
     for check in hints:
-        console.print(Text(f"hint ({check.name}): {check.hint}"), soft_wrap=False)  # wrapped to the width
+        # A Text is not rendered from markup, so the console's own neutralising never sees it: done here.
+        console.print(Text(neutralise(f"hint ({check.name}): {check.hint}")), soft_wrap=False)  # wrapped
     verdict = "all checks passed" if report.healthy else "some checks failed: see above"
     if report.failed_calls:
         verdict += f" ({report.failed_calls} call(s) refused by Exact Online while probing)"
-    console.print(Text(verdict), soft_wrap=False)
+    console.print(Text(neutralise(verdict)), soft_wrap=False)
     if report.recording:
-        console.print(Text(f"recorded (scrubbed) in {report.recording}"), soft_wrap=False)
+        console.print(Text(neutralise(f"recorded (scrubbed) in {report.recording}")), soft_wrap=False)

@@ -22,6 +22,9 @@ DRY_RUN = typer.Option(False, "--dry-run", help="Show what would change; write n
 QUIET = typer.Option(False, "--quiet", "-q", help="Print nothing on success (for cron).")
 SHOW_BSN = typer.Option(False, "--show-bsn", help="Show BSNs in full (masked by default).")
 RELATIONS = typer.Option(None, "--relation", "-r", metavar="REL", help="Only this relation (repeatable).")
+FILE_MODE = typer.Option(
+    None, "--mode", metavar="MODE", help="The written file's mode, octal (default 0600: only you can read it)."
+)
 CSV_ENCODING = typer.Option(
     None, "--encoding", metavar="ENCODING", help="The CSV's encoding (default: UTF-8, BOM and cp1252 detected)."
 )

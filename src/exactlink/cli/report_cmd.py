@@ -6,8 +6,9 @@ from pathlib import Path
 
 import typer
 
+from exactlink.cli import options
+
 LANG_OPTION = typer.Option("nl", "--lang", help="Language of the page: nl (default) or en.")
-MODE_OPTION = typer.Option(None, "--mode", help="File mode, octal (default 0600: only you can read it).")
 
 
 def register(app: typer.Typer) -> None:
@@ -17,7 +18,7 @@ def register(app: typer.Typer) -> None:
 def report(
     html: Path = typer.Option(..., "--html", metavar="FILE", help="Write the page to this file (replaced atomically)."),
     lang: str = LANG_OPTION,
-    mode: str | None = MODE_OPTION,
+    mode: str | None = options.FILE_MODE,
 ) -> None:
     """Write the overview page: what needs attention, every return (sortable, filterable), and per relation
     its returns, open vraagposten and link health.

@@ -71,12 +71,15 @@ def returns_list(
         None, "--kind", help="btw, btw_suppletie, icp, loonheffing (loonbelasting) or vraagposten."
     ),
     status: str | None = typer.Option(None, "--status", help="Exact status: number (40) or word (realized)."),
-    due_within: int | None = typer.Option(None, "--due-within", help="Due within DAYS and still to be done."),
+    due_within: int | None = typer.Option(
+        None, "--due-within", help="Due within DAYS or overdue (listed first), and still to be done."
+    ),
     overdue: bool = typer.Option(False, "--overdue", help="Past the due date and still to be done."),
     relation: list[str] | None = options.RELATIONS,
     ics: Path | None = typer.Option(
         None, "--ics", metavar="FILE", help="Write the open returns' due dates as a calendar (.ics)."
     ),
+    mode: str | None = options.FILE_MODE,
     wide: bool = options.WIDE,
     json_output: bool = options.JSON,
 ) -> None:
@@ -84,23 +87,27 @@ def returns_list(
 
     A due date marked * was computed from the period because Exact Online gave none. With --ics FILE the
     listed returns that still need work go to an iCalendar file instead (one all-day event each on its due
-    date, the same event on every rewrite): subscribe to it in your agenda.
+    date, the same event on every rewrite): subscribe to it in your agenda. --mode as for `report --html`.
     """
     from exactlink.cli.context import workspace
     from exactlink.cli.returns_render import print_returns_list
     from exactlink.console import emit_json, info
+    from exactlink.errors import UsageError
     from exactlink.services.crm import effective_show_bsn
     from exactlink.services.returns_view import list_returns_view, parse_status
 
     ws = workspace()
     if ics is not None:
-        from exactlink.services.overview import write_deadline_calendar
+        from exactlink.services.overview import parse_mode, write_deadline_calendar
 
-        code = parse_status(status) if status else None
+        code, file_mode = (parse_status(status) if status else None), parse_mode(mode)
         written = write_deadline_calendar(
-            ws, ics, kind=kind, relations=relation or (), status=code, due_within=due_within, overdue=overdue
-        )
+            ws, ics, kind=kind, relations=relation or (), status=code, due_within=due_within, overdue=overdue,
+            mode=file_mode,
+        )  # fmt: skip
         return info(f"wrote {written.items} deadlines to {written.path}")
+    if mode is not None:
+        raise UsageError("--mode is the mode of the --ics file: give it with --ics FILE")
     rows = list_returns_view(  # masked there, for every caller
         ws, kind=kind, status=status, due_within=due_within, overdue=overdue, relations=relation or (),
         show_bsn=effective_show_bsn(ws, False),

@@ -12,7 +12,8 @@ if TYPE_CHECKING:
 _NAMES_SHOWN = 8
 
 
-def _amount(value: Any, currency: str | None = None) -> str:
+def amount_text(value: Any, currency: str | None = None) -> str:
+    """An amount as the office reads it: ``€ 1.234,50`` (another currency's code instead of €), "" for none."""
     if value is None:
         return ""
     text = f"{float(value):,.2f}".replace(",", "_").replace(".", ",").replace("_", ".")
@@ -113,7 +114,7 @@ def print_returns_list(rows: list[dict[str, Any]]) -> None:
                     _administration(row),
                     str(row["period"] or ""),
                     row["gl_account_code"] or "",
-                    _amount(row["amount"]),
+                    amount_text(row["amount"]),
                     row["description"] or "",
                 ]
                 for row in rows
@@ -133,9 +134,9 @@ def print_returns_list(rows: list[dict[str, Any]]) -> None:
                 _administration(row),
                 row["kind_label"],
                 row["period"],
-                _amount(row["amount"], row["currency"]),
+                amount_text(row["amount"], row["currency"]),
                 due,
-                "" if row["days_to_deadline"] is None else str(row["days_to_deadline"]),
+                _days(row),
                 row["exact_status_text"],
                 row["local_status"] + feedback,
             ]
@@ -163,6 +164,14 @@ def print_returns_list(rows: list[dict[str, Any]]) -> None:
         info("* due date computed from the period (Exact Online gave none)")
 
 
+def _days(row: dict[str, Any]) -> str:
+    """Days to the deadline; a return past it that still needs work says so."""
+    days = row["days_to_deadline"]
+    if days is None:
+        return ""
+    return f"{days} overdue" if row.get("overdue") else str(days)
+
+
 def _administration(row: dict[str, Any]) -> str:
     """The administration's code, and its name when that says more than the relation's name next to it."""
     name = " ".join((row["administration"] or "").split())
@@ -183,9 +192,9 @@ def print_return(view: dict[str, Any]) -> None:
         ("administration", f"{view['division']} {view['administration'] or ''}".strip()),
         ("kind", view["kind_label"]),
         ("period", view["period"]),
-        ("amount", _amount(view["amount"], view["currency"])),
+        ("amount", amount_text(view["amount"], view["currency"])),
         ("due date", f"{view['due_date'] or '—'} ({view['due_date_note'] or 'from Exact Online'})"),
-        ("days to deadline", "" if view["days_to_deadline"] is None else str(view["days_to_deadline"])),
+        ("days to deadline", _days(view)),
         ("Exact status", f"{view['exact_status']} {view['exact_status_text']}"),
         ("local status", view["local_status"]),
         ("feedback", _feedback_state(view)),

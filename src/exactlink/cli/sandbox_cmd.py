@@ -34,15 +34,17 @@ def serve(
     now: str | None = typer.Option(
         None, "--now", metavar="ISO-TIME", help="Start the clock here (e.g. 2027-01-01T00:30Z)."
     ),
+    state: Path | None = typer.Option(
+        None, "--state", metavar="FILE", help="Reopen the world saved in FILE (or start one there); keep saving it."
+    ),
     json_output: bool = options.JSON,
 ) -> None:
     """Serve the sandbox Exact Online on 127.0.0.1 until Ctrl-C; prints the URL, app registration and login.
 
     `--strict` follows the public evidence about the real Exact Online (sandbox/evidence.py); `--now` generates
     the office for another moment and runs the sandbox's clock from there (exactlink itself keeps the real time).
+    `--state FILE` reopens a saved world with its logins (the demo leaves one); a new FILE is created.
     """
-    import sys
-
     from exactlink.console import emit_json, info
     from exactlink.sandbox import runner
 
@@ -60,6 +62,7 @@ def serve(
         redirect_uri,
         strict,
         now,
+        state=state,
     )
     runner.check_serve_options(options)
     from exactlink.cli.context import workspace
@@ -71,11 +74,10 @@ def serve(
         if json_output:
             emit_json(details)
         else:
-            sys.stdout.write("\n".join(runner.describe(details)) + "\n")
-            sys.stdout.flush()
+            print("\n".join(runner.describe(details)), flush=True)
         info("Press Ctrl-C to stop.")
 
-    runner.wait_until_interrupted(server, announce)
+    runner.wait_until_interrupted(server, announce, keeper=runner.keep_state(sandbox, options))
 
 
 @sandbox_app.command("export-crm")

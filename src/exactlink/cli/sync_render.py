@@ -88,7 +88,7 @@ def print_report(report: SyncReport, *, show_bsn: bool = False, quiet: bool = Fa
                 console=console,
             )
             if len(changes) > TABLE_LIMIT:
-                console.print(f"… and {len(changes) - TABLE_LIMIT} more differences (see --json)", highlight=False)
+                console.print(_more_line(len(changes) - TABLE_LIMIT, report), highlight=False, markup=False)
     gone = set(report.account_gone)
     failures = [
         result
@@ -115,6 +115,14 @@ def print_report(report: SyncReport, *, show_bsn: bool = False, quiet: bool = Fa
         f"{counts['write_calls']} to write" + (" (planned)" if report.dry_run else ""),
         highlight=False,
     )
+
+
+def _more_line(hidden: int, report: SyncReport) -> str:
+    """The line under a cut-off diff table: how many were left out and the command that shows them all."""
+    preview = f"exactlink sync --direction {report.direction} --dry-run --json"
+    if report.dry_run:
+        return f"… and {hidden} more differences: `{preview}` lists them all, `--relation REL` one relation's"
+    return f"… and {hidden} more differences, all of them in `--json` (before a run: `{preview}`)"
 
 
 def print_watch_summary(summary: WatchSummary, *, quiet: bool = False) -> None:

@@ -21,6 +21,7 @@ feed the error budget. ``current/Me`` counts against the user's current division
 from __future__ import annotations
 
 import bisect
+import copy
 import json
 import logging
 import secrets
@@ -29,7 +30,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
@@ -177,6 +178,92 @@ class Sandbox:
         self._division_names = {
             code: str(state.record.get("Description") or "") for code, state in self._divisions.items()
         }
+        self._changes = 0
+
+    # ------------------------------------------------------------------------------------------------
+    # Saving and reopening (the state file itself is ``sandbox/state_file.py``)
+
+    @property
+    def changes(self) -> int:
+        """Calls so far that may have changed the state (every call but a GET): a saver compares it."""
+        return self._changes
+
+    def snapshot(self) -> dict[str, Any]:
+        """A copy of everything that makes this world: data, changes since, OAuth grants and the clock's offset.
+
+        Rate-limit windows, the error budget, faults, evidence and the request log are how this server runs,
+        not the world: they are not part of it.
+        """
+        with self._lock:
+            data = self.data
+            divisions = []
+            for code, state in self._divisions.items():
+                saved: dict[str, Any] = {"code": code, "record": state.record, "loaded": state.loaded}
+                if state.loaded:
+                    saved["tables"] = {name: table.records for name, table in state.tables.items()}
+                    saved["deleted"] = state.deleted.records
+                    saved["rowversion"] = state.rowversion
+                else:
+                    saved["tables"] = data.divisions[code].tables
+                divisions.append(saved)
+            return copy.deepcopy(
+                {
+                    "clock_offset": self.clock.offset,
+                    "moment": self.clock.now_datetime(),
+                    "generated_for": data.now,
+                    "office_division": data.office_division,
+                    "users": [asdict(user) for user in data.users],
+                    "unconsented_divisions": sorted(data.unconsented_divisions),
+                    "crm_rows": data.crm_rows,
+                    "ground_truth": [list(pair) for pair in data.ground_truth],
+                    "scenario": {
+                        **asdict(data.scenario),
+                        "returns": {role: list(where) for role, where in data.scenario.returns.items()},
+                    },
+                    "divisions": divisions,
+                    "sent_otherwise": sorted(list(pair) for pair in self._sent_otherwise),
+                    "oauth": {"default_client_id": self.default_app.client_id, **self.oauth.saved_grants()},
+                }
+            )
+
+    @classmethod
+    def reopen(cls, world: dict[str, Any], **options: Any) -> Sandbox:
+        """The sandbox a :meth:`snapshot` was taken of, on a clock the same distance from the real time.
+
+        ``options`` are the keyword arguments of ``Sandbox`` that say how it runs (``evidence``, ``faults``, limits);
+        the world's own app registrations replace any default one.
+        """
+        scenario = world["scenario"]
+        data = SandboxData(
+            now=world["generated_for"],
+            office_division=world["office_division"],
+            users=[SandboxUser(**user) for user in world["users"]],
+            divisions={
+                division["code"]: model.DivisionData(division["code"], division["record"], division["tables"])
+                for division in world["divisions"]
+            },
+            unconsented_divisions=set(world["unconsented_divisions"]),
+            crm_rows=world["crm_rows"],
+            ground_truth=[(relation, code) for relation, code in world["ground_truth"]],
+            scenario=model.Scenario(
+                administrations=tuple(scenario["administrations"]),
+                relations=tuple(scenario["relations"]),
+                returns={role: (division, document) for role, (division, document) in scenario["returns"].items()},
+                vraagposten_open=scenario["vraagposten_open"],
+                vraagposten_balanced=scenario["vraagposten_balanced"],
+            ),
+        )
+        clock = Clock()
+        clock.advance(float(world["clock_offset"]))
+        sandbox = cls(data=data, clock=clock, **options)
+        with sandbox._lock:
+            for division in world["divisions"]:
+                if division["loaded"]:
+                    sandbox._divisions[division["code"]].restore(int(division["rowversion"]), division["deleted"])
+            sandbox._sent_otherwise = {(division, document) for division, document in world["sent_otherwise"]}
+            sandbox.oauth.restore_grants(world["oauth"])
+            sandbox.default_app = sandbox.oauth.apps[world["oauth"]["default_client_id"]]
+        return sandbox
 
     # ------------------------------------------------------------------------------------------------
     # Public helpers
@@ -206,16 +293,19 @@ class Sandbox:
     def register_app(self, client_id: str, client_secret: str, redirect_uri: str, name: str = "exactlink") -> App:
         """Register an app (as in Exact's App Center); its redirect URI must later match exactly."""
         with self._lock:
+            self._changes += 1
             return self.oauth.register_app(client_id, client_secret, redirect_uri, name)
 
     def send_otherwise(self, division: int, document_id: str) -> None:
         """Mark a return as sent another way than "Manual (with approval)" (ProcessReturn may then refuse it)."""
         with self._lock:
+            self._changes += 1
             self._sent_otherwise.add((division, document_id.lower()))
 
     def move_division(self, division: int) -> None:
         """Move a division to another database as Exact does: new, lower Timestamps and a DivisionMoveDate."""
         with self._lock:
+            self._changes += 1
             state = self._divisions[division]
             state.move()
             state.record["DivisionMoveDate"] = self.clock.now_datetime()
@@ -313,6 +403,7 @@ class Sandbox:
     def create(self, division: int, table: str, **fields: Any) -> dict[str, Any]:
         """Insert a record as if a user created it in Exact; returns a copy (with its new key and Timestamp)."""
         with self._lock:
+            self._changes += 1
             state = self._state(division)
             key_field = key_field_of(table)
             now = self.clock.now_datetime()
@@ -333,6 +424,7 @@ class Sandbox:
     def mutate(self, division: int, table: str, id: str, **fields: Any) -> dict[str, Any]:
         """Change a record as if a user edited it in Exact: bumps its Timestamp and Modified; returns a copy."""
         with self._lock:
+            self._changes += 1
             state = self._state(division)
             target = state.tables[table]
             if target.get(id) is None:
@@ -354,12 +446,14 @@ class Sandbox:
         Deleting an account also deletes its addresses, contacts and bank accounts when ``cascade`` is true.
         """
         with self._lock:
+            self._changes += 1
             state = self._state(division)
             self._delete(state, table, id, self.default_user, cascade)
 
     def update_division(self, code: int, **fields: Any) -> None:
         """Change a division's ``system/Divisions`` record (e.g. ``BlockingStatus=1``)."""
         with self._lock:
+            self._changes += 1
             state = self._state(code)
             state.record.update(fields)
             if "Description" in fields:
@@ -417,6 +511,9 @@ class Sandbox:
         except Exception:
             logger.exception("sandbox: unexpected error answering %s %s", method, urlsplit(url).path)
             return self._finish(error_reply(500, "An error occurred while processing this request."))
+        if call.method != "GET":
+            with self._lock:
+                self._changes += 1
         if decision.kind == "hang":
             wait = faults.hang_seconds
             if read_timeout is not None and wait > read_timeout:

@@ -20,6 +20,11 @@ class Clock:
         self._lock = threading.Lock()
         self._offset = 0.0 if start is None else start.timestamp() - time.time()
 
+    @property
+    def offset(self) -> float:
+        """Seconds between this clock and the real time (what a saved sandbox keeps of its clock)."""
+        return self._offset
+
     def now(self) -> float:
         """Current sandbox time in epoch seconds."""
         return time.time() + self._offset

@@ -45,8 +45,9 @@ import secrets
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlencode
 
 from exactlink.sandbox.clock import Clock
@@ -359,6 +360,22 @@ class OAuthServer:
             code_verifiers=frozenset(self._verifiers),
             client_secrets=frozenset(app.client_secret for app in self.apps.values()),
         )
+
+    def saved_grants(self) -> dict[str, Any]:
+        """The registrations, codes and tokens as plain values (what a state file keeps of the OAuth server)."""
+        return {
+            "apps": [asdict(app) for app in self.apps.values()],
+            "codes": {code: asdict(grant) for code, grant in self._codes.items()},
+            "access_tokens": {token: asdict(grant) for token, grant in self._access.items()},
+            "refresh_tokens": {token: asdict(grant) for token, grant in self._refresh.items()},
+        }
+
+    def restore_grants(self, saved: dict[str, Any]) -> None:
+        """Take back what :meth:`saved_grants` gave: the apps replace the registered ones, tokens work again."""
+        self.apps = {app["client_id"]: App(**app) for app in saved["apps"]}
+        self._codes = {code: _Code(**grant) for code, grant in saved["codes"].items()}
+        self._access = {token: AccessGrant(**grant) for token, grant in saved["access_tokens"].items()}
+        self._refresh = {token: _RefreshToken(**grant) for token, grant in saved["refresh_tokens"].items()}
 
     def issue_tokens_for_tests(self, client_id: str, user_id: str) -> dict[str, str]:
         """Mint a token pair without the browser flow (test set-up only; the client never needs this)."""

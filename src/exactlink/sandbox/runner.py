@@ -15,6 +15,7 @@ from exactlink.errors import UsageError
 if TYPE_CHECKING:
     from exactlink.sandbox.app import Sandbox
     from exactlink.sandbox.server import RunningServer
+    from exactlink.sandbox.state_file import StateKeeper
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class ServeOptions:
     redirect_uri: str | None = None
     strict: bool = False
     now: str | None = None
+    state: Path | None = None
 
     def start(self) -> datetime | None:
         """The moment of ``--now`` (aware; a time without a zone is UTC), or None for the real time.
@@ -99,21 +101,52 @@ def start_sandbox(options: ServeOptions, default_redirect_uri: str) -> tuple[San
     evidence = Evidence.strict() if options.strict else Evidence()
     if options.strict and options.redirect_uri is None and not default_redirect_uri.startswith("https://"):
         default_redirect_uri = HTTPS_REDIRECT_URI
-    sandbox = Sandbox(
-        clients=options.clients,
-        seed=options.seed,
-        now=options.start(),
-        evidence=evidence,
-        client_id=options.client_id,
-        client_secret=options.client_secret,
-        redirect_uri=options.redirect_uri or default_redirect_uri,
-        faults=faults,
-    )
+    if options.state is not None and options.state.exists():
+        sandbox = reopen_saved(options, evidence=evidence, faults=faults)
+    else:
+        sandbox = Sandbox(
+            clients=options.clients,
+            seed=options.seed,
+            now=options.start(),
+            evidence=evidence,
+            client_id=options.client_id,
+            client_secret=options.client_secret,
+            redirect_uri=options.redirect_uri or default_redirect_uri,
+            faults=faults,
+        )
     try:
         server = sandbox.start_background(port=options.port)
     except OSError as problem:
         raise UsageError(f"cannot listen on 127.0.0.1:{options.port}: {problem.strerror or problem}") from None
     return sandbox, server
+
+
+def reopen_saved(options: ServeOptions, **running: object) -> Sandbox:
+    """The world saved in ``--state`` (its data, logins and clock; ``--clients``, ``--seed`` and ``--now`` unused).
+
+    An app given with ``--client-id`` is registered in it besides the saved ones (``--redirect-uri`` defaults to
+    the saved default app's).
+    """
+    from exactlink.sandbox.state_file import open_state
+
+    assert options.state is not None
+    sandbox = open_state(options.state, **running)
+    if options.client_id is not None:
+        sandbox.default_app = sandbox.register_app(
+            options.client_id,
+            options.client_secret or sandbox.default_app.client_secret,
+            options.redirect_uri or sandbox.default_app.redirect_uri,
+        )
+    return sandbox
+
+
+def keep_state(sandbox: Sandbox, options: ServeOptions) -> StateKeeper | None:
+    """With ``--state``: save the world now and on every change until the keeper is stopped (else None)."""
+    if options.state is None:
+        return None
+    from exactlink.sandbox.state_file import StateKeeper
+
+    return StateKeeper(sandbox, options.state)
 
 
 def connection_info(sandbox: Sandbox, server: RunningServer) -> dict[str, object]:
@@ -159,13 +192,19 @@ def describe(info: dict[str, object]) -> list[str]:
 
 
 def wait_until_interrupted(
-    server: RunningServer, announce: Callable[[], None] = lambda: None, pause: Callable[[float], None] = time.sleep
+    server: RunningServer,
+    announce: Callable[[], None] = lambda: None,
+    pause: Callable[[float], None] = time.sleep,
+    keeper: StateKeeper | None = None,
 ) -> None:
     """Announce the server, serve until Ctrl-C, then stop it cleanly (Ctrl-C is the normal way to stop: no error).
 
     The announcement runs inside the interrupt handling: a Ctrl-C that arrives while it is being printed (a
     script may press it as soon as it reads the URL) still stops the server instead of leaving its thread running.
+    With a ``keeper`` (``--state``), a SIGTERM stops as Ctrl-C does, and the world is saved once the server stopped.
     """
+    if keeper is not None:
+        _stop_on_sigterm()
     try:
         announce()
         while True:
@@ -174,6 +213,20 @@ def wait_until_interrupted(
         pass
     finally:
         server.stop()
+        if keeper is not None:
+            keeper.stop()
+
+
+def _stop_on_sigterm() -> None:
+    """Let SIGTERM (``kill``, systemd, a test's terminate()) end ``serve`` like Ctrl-C, so the last save happens."""
+    import signal
+    import threading
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
 
 
 def export_crm(path: Path, ground_truth: Path | None, clients: int, seed: int) -> dict[str, object]:

@@ -61,6 +61,21 @@ class DivisionState:
         self.deleted = Table("sync/Deleted", "ID", {})
 
     @property
+    def loaded(self) -> bool:
+        """Whether the tables were loaded (and stamped): a division never loaded is still as generated."""
+        return self._tables is not None
+
+    def restore(self, rowversion: int, deleted: dict[str, Record]) -> None:
+        """Reopen a saved division: every record (and deletion) keeps the Timestamp it was saved with."""
+        self._tables = {}
+        for name in model.TABLES:
+            records = self._data.tables.setdefault(name, {})
+            register_extras(self._extras, name, records.values())
+            self._tables[name] = _restamped(Table(name, key_field_of(name), records))
+        self.deleted = _restamped(Table("sync/Deleted", "ID", deleted))
+        self.rowversion = rowversion
+
+    @property
     def tables(self) -> dict[str, Table]:
         """The entity tables (loaded and stamped on first access)."""
         if self._tables is None:
@@ -81,6 +96,14 @@ class DivisionState:
                 table.stamp(key, self.next_timestamp())
             tables[name] = table
         return tables
+
+
+def _restamped(table: Table) -> Table:
+    """``table`` with its records' saved Timestamps logged again, in rowversion order."""
+    saved = {key: int(record.pop("Timestamp")) for key, record in table.records.items()}
+    for key in sorted(saved, key=saved.__getitem__):
+        table.stamp(key, saved[key])
+    return table
 
 
 def register_extras(extras: dict[str, dict[str, str]], table: str, records: Any) -> None:

@@ -661,6 +661,7 @@ def show_relation(ws: Workspace, relation_number: str, *, show_bsn: bool = False
                     "period_description",
                     "status",
                     "amount",
+                    "currency",
                     "due_date",
                     "local_status",
                     "feedback_state",

@@ -271,17 +271,29 @@ def run_demo(
         if debug:
             env["EXACTLINK_LOGGING__LEVEL"] = "DEBUG"
         run = DemoRun(home=home, base_url=server.base_url)
-        port = str(server.base_url.rsplit(":", 1)[1])
-        run.carry_on = CarryOn(
-            ["sandbox", "serve", "--port", port, "--clients", str(clients), "--seed", str(seed),
-             "--client-id", client_id, "--client-secret", client_secret, "--redirect-uri", redirect_uri],
-            {name: env[name] for name in CARRY_ON_VARIABLES},
-        )  # fmt: skip
         story = _Story(env, narrate, run, runner, debug=debug, capture=capture, progress_visible=progress_visible)
         _tell(story, crm_file)
         if then is not None:
             then(run, env)
+    run.carry_on = _save_for_later(sandbox, home, server.port, {name: env[name] for name in CARRY_ON_VARIABLES})
     return run
+
+
+# Where the demo leaves its sandbox's world (data, changes, app registrations, tokens, clock) for `--state`.
+STATE_FILE_NAME = "sandbox-state.json"
+
+
+def _save_for_later(sandbox: Sandbox, home: Path, port: int, environment: dict[str, str]) -> CarryOn:
+    """Save the stopped sandbox's world into the demo's home; the lines that reopen it with the same login.
+
+    The port stays the demo's: exactlink keeps a login per Exact Online address (``EXACTLINK_BASE_URL``), so a
+    sandbox reopened elsewhere would need ``exactlink login`` again.
+    """
+    from exactlink.sandbox.state_file import save_state
+
+    state_file = home / STATE_FILE_NAME
+    save_state(sandbox, state_file)
+    return CarryOn(["sandbox", "serve", "--state", str(state_file), "--port", str(port)], environment)
 
 
 def _tell(story: _Story, crm_file: Path) -> None:
@@ -453,8 +465,13 @@ def _link_administrations(story: _Story) -> None:
 
 
 def _returns(story: _Story) -> None:
-    story.command("8. The returns past their due date that still need work", "returns", "list", "--overdue")
-    story.command("   … and those due within three weeks", "returns", "list", "--due-within", "21")
+    story.command(
+        "8. Returns that still need work: overdue first, then due within three weeks",
+        "returns",
+        "list",
+        "--due-within",
+        "21",
+    )
     open_items = story.command(
         "   Open vraagposten (questions for the client) per administration",
         "returns",

@@ -69,9 +69,9 @@ def parse_mode(text: str | None) -> int:
     if not 0 <= mode <= 0o777:
         raise UsageError(f"--mode takes a file mode from 0000 to 0777, not {text!r}")
     if mode & 0o022:
-        raise UsageError(f"--mode {text}: only the owner may write the page (use 0600, 0640 or 0644)")
+        raise UsageError(f"--mode {text}: only the owner may write the file (use 0600, 0640 or 0644)")
     if not mode & 0o400:
-        raise UsageError(f"--mode {text}: the owner must be able to read the page")
+        raise UsageError(f"--mode {text}: the owner must be able to read the file")
     return mode
 
 
@@ -243,8 +243,10 @@ def write_deadline_calendar(
     status: int | None = None,
     due_within: int | None = None,
     overdue: bool = False,
+    mode: int = DEFAULT_MODE,
 ) -> Written:
-    """Write one all-day event per open return with a due date (filtered as ``returns list`` filters) to ``path``.
+    """Write one all-day event per open return with a due date (filtered as ``returns list`` filters) to ``path``
+    (atomically, with ``mode``: 0600 unless the office shares it, as ``report --html --mode``).
 
     Each event's UID is the return's document id, so an agenda that subscribes to the file updates an event in
     place when its return changes and drops it once the return needs no more action.
@@ -267,9 +269,9 @@ def write_deadline_calendar(
     lines = [return_line(row, today, administrations) for row in rows]
     events = [line for line in lines if line.state in (DueState.OVERDUE, DueState.SOON, DueState.OPEN)]
     if due_within is not None:
-        events = [line for line in events if line.days_left is not None and 0 <= line.days_left <= due_within]
+        events = [line for line in events if line.days_left is not None and line.days_left <= due_within]
     if overdue:
         events = [line for line in events if line.state is DueState.OVERDUE]
     data = render_calendar(events, stamp=ws.clock.now())
-    _write(path, data, DEFAULT_MODE, "the calendar")
-    return Written(path, DEFAULT_MODE, len(events), len(data))
+    _write(path, data, mode, "the calendar")
+    return Written(path, mode, len(events), len(data))

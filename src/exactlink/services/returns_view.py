@@ -4,7 +4,8 @@ Each return is shown with its relation, administration, kind, period (``2026 Q3`
 amount, due date (Exact's own, or computed from the period when Exact has none), Exact's status in
 words, the office's own status and the days left to the deadline. ``--kind vraagposten`` lists the
 open vraagposten instead. ``--due-within`` and ``--overdue`` leave out returns that need no action
-any more (processed or void in Exact, or marked processed locally).
+any more (processed or void in Exact, or marked processed locally); ``--due-within N`` lists the overdue
+ones too, first (an office asking what is due wants what is late as well), each marked ``overdue``.
 
 ``returns mark`` records the office's own decision without telling Exact: ``feedback --pending`` (or
 the next ``feedback DOC``) reports it. ``feedback DOC --processed`` marks and reports in one go.
@@ -111,7 +112,7 @@ def return_view(
         row.get("frequency"),
         period_description=row.get("period_description"),
     )
-    return {
+    view = {
         "document_id": row["document_id"],
         "short_id": (short_ids or {}).get(row["document_id"], row["document_id"]),
         **_whose(row, names),
@@ -134,6 +135,9 @@ def return_view(
         "description": row.get("description"),
         "view_url": row.get("view_url"),
     }
+    days = view["days_to_deadline"]
+    view["overdue"] = days is not None and days < 0 and _needs_action(view)
+    return view
 
 
 def _vraagpost_view(row: dict[str, Any], names: dict[int, str]) -> dict[str, Any]:
@@ -191,7 +195,9 @@ def list_returns_view(
     if due_within is not None or overdue:
         views = [view for view in views if _needs_action(view)]
     if due_within is not None:
-        views = [v for v in views if v["days_to_deadline"] is not None and 0 <= v["days_to_deadline"] <= due_within]
+        # "What is due within N days" includes what is already late: overdue first, then by days left.
+        views = [v for v in views if v["days_to_deadline"] is not None and v["days_to_deadline"] <= due_within]
+        views.sort(key=lambda view: view["days_to_deadline"])
     if overdue:
         views = [v for v in views if v["days_to_deadline"] is not None and v["days_to_deadline"] < 0]
     return mask_view(views, show_bsn=show_bsn)
