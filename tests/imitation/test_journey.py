@@ -1,0 +1,177 @@
+"""exactlink's main journey, unchanged, against the independent Exact Online imitation (tests/imitation/exact.py).
+
+The imitation was written from the public evidence only; where the evidence is silent it answers differently
+from exactlink's own sandbox. The office logs in through the paste flow (an https redirect URI, as the App
+Center demands), selects its administration, imports its CRM export and runs every command of a working day.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import urllib.parse
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import time_machine
+
+from tests.cli import run_cli, set_workspace
+from tests.imitation import office as world
+from tests.imitation.exact import Imitation, serve
+
+
+@dataclass
+class PastingOffice:
+    """The person at the terminal: consents in the browser and pastes the address the browser ends on."""
+
+    username: str = world.USERNAME
+    password: str = world.PASSWORD
+    landed: list[str] = field(default_factory=list)
+
+    def open(self, url: str, *args: object, **kwargs: object) -> bool:
+        """``webbrowser.open``: the login page, the form, and the redirect to the https page nobody serves."""
+        page = httpx.get(url)
+        assert page.status_code == 200, page.text
+        form = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', page.text))
+        form = {name: html.unescape(value) for name, value in form.items()}
+        form.update(username=self.username, password=self.password)
+        action = html.unescape(re.search(r'action="([^"]+)"', page.text).group(1))  # type: ignore[union-attr]
+        parts = urllib.parse.urlsplit(url)
+        answer = httpx.post(f"{parts.scheme}://{parts.netloc}{action}", data=form)
+        assert answer.status_code == 302, answer.text
+        self.landed.append(answer.headers["Location"])
+        return True
+
+    def paste(self) -> str:
+        """What the person pastes into the waiting terminal."""
+        return self.landed[-1]
+
+
+@dataclass
+class Day:
+    """The running imitation, the office in it, and everything the commands printed."""
+
+    imitation: Imitation
+    office: world.Office
+    traveller: time_machine.Coordinates
+    printed: list[str] = field(default_factory=list)
+
+    def run(self, *args: str, expect: int | None = 0) -> str:
+        """Run ``exactlink ARGS`` and return its stdout; keeps stdout and stderr for the leak check."""
+        result = run_cli(*args)
+        self.printed += [result.stdout, result.stderr]
+        assert expect is None or result.exit_code == expect, (
+            f"exactlink {' '.join(args)} → {result.exit_code}\n{result.stdout}\n{result.stderr}"
+        )
+        return result.stdout
+
+
+@pytest.fixture
+def day(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Day]:
+    """The imitation served at a fixed moment, exactlink configured for it as an office would, and logged in."""
+    import webbrowser
+
+    from exactlink.cli import auth_cmd
+
+    with time_machine.travel(world.NOW, tick=False) as traveller:
+        imitation = Imitation(lambda: datetime.now(UTC))
+        office = world.build(imitation)
+        with serve(imitation) as base_url:
+            for name, value in {
+                "EXACTLINK_BASE_URL": base_url,
+                "EXACTLINK_CLIENT_ID": world.CLIENT_ID,
+                "EXACTLINK_CLIENT_SECRET": world.CLIENT_SECRET,
+                "EXACTLINK_REDIRECT_URI": world.REDIRECT_URI,
+            }.items():
+                monkeypatch.setenv(name, value)
+            set_workspace(monkeypatch, sleep=traveller.shift)
+            person = PastingOffice()
+            monkeypatch.setattr(webbrowser, "open", person.open)
+            monkeypatch.setattr(auth_cmd, "_read_line", person.paste)
+            today = Day(imitation, office, traveller)
+            today.run("login")
+            assert imitation.token_calls["authorization_code"] == 1
+            yield today
+
+
+def client_calls(imitation: Imitation, since: int) -> Counter[int]:
+    """Calls per client administration made after the ``since``-th logged request."""
+    codes = [re.match(r"\S+ /api/v1/(\d+)/", line) for line in imitation.log[since:]]
+    return Counter(int(code.group(1)) for code in codes if code and int(code.group(1)) != world.OFFICE_CODE)
+
+
+def test_a_working_day_against_the_imitation(day: Day, tmp_path: Path) -> None:
+    imitation = day.imitation
+    office = imitation.divisions[world.OFFICE_CODE]
+    out = day.run("tenant", "select", "De Boekhouder", "--yes")
+    assert str(world.OFFICE_CODE) in out  # not Me.CurrentDivision, which is a client's administration
+
+    export = tmp_path / "relaties.csv"
+    export.write_text(world.crm_export(), encoding="utf-8")
+    day.run("crm", "import", str(export))
+    matched = {row["relation"]: row for row in json.loads(day.run("match", "--json"))}
+    for relation in ("1001", "1002", "1003", "1004"):
+        assert matched[relation]["status"] == "linked"
+        assert matched[relation]["account_id"] == day.office.accounts[relation]
+    assert matched["1005"]["status"] == "suggested"  # a name alone never links
+
+    day.traveller.shift(timedelta(minutes=7))
+    day.run("sync")
+    day.run("crm", "edit", "1001", "--phone", "010-7654321")
+    day.run("sync", "--direction", "outbound")
+    assert office.table("crm/Accounts")[day.office.accounts["1001"]]["Phone"] == "010-7654321"
+
+    day.traveller.shift(timedelta(minutes=9))  # the access token expired: the next command refreshes it
+    day.run("link-admin", "suggest", "--accept")
+    links = {row["Account"]: row for row in office.table("accountancy/SolutionLinks").values()}
+    for client in world.CLIENTS[:4]:
+        assert links[day.office.accounts[client.relation]]["InternalSolutionDivision"] == client.division
+    assert len(links) == 4  # the link Exact already had for 1002 was reused, not doubled
+    day.run("link-admin", "unlink", "1004")
+    assert day.office.accounts["1004"] not in {
+        row["Account"] for row in office.table("accountancy/SolutionLinks").values()
+    }
+
+    day.traveller.shift(timedelta(minutes=11))
+    day.run("fetch-returns")
+    fetched = json.loads(day.run("returns", "list", "--json"))
+    kinds = Counter(row["kind"] for row in fetched)
+    assert kinds["btw"] == 3 and kinds["icp"] == 3 and kinds["loonheffing"] == 3  # 1004 is unlinked
+    open_items = json.loads(day.run("returns", "list", "--kind", "vraagposten", "--json"))
+    assert Counter(row["division"] for row in open_items) == {c.division: 2 for c in world.CLIENTS[:3]}
+    assert {row["period"] for row in fetched} == {"2026-02"}  # November's return is outside the 30-day window
+    assert {row["due_date"] for row in fetched} == {"2026-03-31"}  # Exact's date, read as Amsterdam time
+
+    before = len(imitation.log)
+    day.traveller.shift(timedelta(hours=1))
+    day.run("fetch-returns", "--office-hours", "--quiet")
+    hourly = client_calls(imitation, before)
+    assert set(hourly) == {c.division for c in world.CLIENTS[:3]} and max(hourly.values()) <= 2, hourly
+
+    returns_3141592 = imitation.divisions[3141592].table("returns").values()
+    vat = next(r for r in returns_3141592 if r["Type"] == 31 and r["Status"] == 40)
+    icp = next(r for r in returns_3141592 if r["Type"] == 32)
+    day.run("returns", "mark", vat["DocumentID"], "--processed")
+    day.run("returns", "mark", icp["DocumentID"], "--processed")
+    day.run("feedback", "--pending", expect=3)  # the ICP return was not sent "Manual (with approval)"
+    assert vat["Status"] == 50 and icp["Status"] == 40
+    before = imitation.calls["POST financial/ProcessReturn"]
+    day.run("feedback", "--pending")  # the refused one is held back, not tried every hour
+    assert imitation.calls["POST financial/ProcessReturn"] == before
+
+    day.run("status")
+    day.run("doctor")
+    refused = {label: count for (label, status), count in imitation.statuses.items() if status >= 400}
+    assert set(refused) <= {"GET read/financial/Returns", "POST financial/ProcessReturn"}, refused
+
+    secrets = {g.access for g in imitation.grants} | {g.refresh for g in imitation.grants}
+    secrets |= {token for g in imitation.grants for token in g.used_refresh}
+    written = "\n".join(day.printed) + "".join(p.read_text() for p in Path(os.environ["EXACTLINK_HOME"]).rglob("*.log"))
+    assert not [s for s in secrets | {world.BSN} if s in written]
