@@ -33,6 +33,7 @@ AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 PROPERTIES: dict[str, list[str]] = json.loads(Path(__file__).with_name("properties.json").read_text())
 ACCESS_SECONDS = 600  # api §1.3
 EARLIEST_REFRESH_SECONDS = 570  # api §1.3: a new access token only in the last 30 s
+REFRESH_LIFETIME = timedelta(days=30)  # api §1.3: an unused refresh token expires
 CODE_SECONDS = 180  # api §1.2: an authorization code lives about 3 minutes and is used once
 DELETED_KEPT = timedelta(days=61)  # evidence §4: sync/Deleted keeps two months
 ENTITY_TYPES = {"crm/Accounts": 2, "crm/Addresses": 3, "crm/Contacts": 5}  # api §4.8 (picqer SyncDeleted)
@@ -140,6 +141,7 @@ _TOKEN = re.compile(
     r"\s*(?:(?P<guid>guid'[0-9a-fA-F-]{36}')|(?P<dt>datetime'[^']*')|(?P<str>'(?:[^']|'')*')"
     r"|(?P<num>-?\d+(?:\.\d+)?[LMDlmd]?)|(?P<name>[A-Za-z_][A-Za-z0-9_/]*)|(?P<punct>[(),]))"
 )
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _COMPARE = {"eq", "ne", "gt", "ge", "lt", "le"}
 
 
@@ -259,7 +261,7 @@ def _comparable(value: Any) -> Any:
         return value.astimezone(UTC)
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=AMSTERDAM).astimezone(UTC)
-    if isinstance(value, str) and re.fullmatch(r"[0-9a-fA-F-]{36}", value):
+    if isinstance(value, str) and _GUID.fullmatch(value):
         return value.lower()
     if isinstance(value, bool):
         return value
@@ -303,6 +305,10 @@ class Grant:
     refresh: str
     used_refresh: set[str] = field(default_factory=set)
 
+    @property
+    def refresh_issued(self) -> datetime:
+        return self.access_issued  # a refresh token is issued with each access token
+
 
 @dataclass
 class Division:
@@ -339,6 +345,8 @@ class Imitation:
         self.minute: Counter[tuple[str, int, int]] = Counter()  # (client, division, minute) → calls
         self.day: Counter[tuple[str, int, date]] = Counter()
         self.log: list[str] = []  # every request line, for leak checks
+        self.page_limit: int | None = None  # smaller pages than documented (a maximum), to exercise __next
+        self.upper_case_ids = False  # GUIDs written in upper case (the casing is not documented)
 
     # ------------------------------------------------------------ data
     def new_id(self) -> str:
@@ -445,6 +453,9 @@ class Imitation:
                 return _oauth_error(400, "invalid_request", "The refresh token is unknown.")
             if token in grant.used_refresh:  # picqer #644
                 return _oauth_error(401, "unauthorized_client", "Old refresh token used.")
+            if now - grant.refresh_issued > REFRESH_LIFETIME:  # api §1.3, websmurf #22
+                expired = (grant.refresh_issued + REFRESH_LIFETIME).strftime("%m/%d/%Y %I:%M:%S %p")
+                return _oauth_error(400, "invalid_request", f"The refresh token expired at {expired}.")
             if (now - grant.access_issued).total_seconds() < EARLIEST_REFRESH_SECONDS:
                 # api §1.3: refused while the access token is valid; the wording is unknown, so it is our own.
                 return _oauth_error(401, "invalid_grant", "Vernieuwen kan pas kort voor het verlopen van het token.")
@@ -630,10 +641,10 @@ class Imitation:
             last = _position(skip.removeprefix("guid'").rstrip("'").rstrip("L"))
             rows = [row for row in rows if _position(row[order]) > last]
         top = int(query["$top"]) if query.get("$top", "").isdigit() else None
-        size = min(endpoint.page, top) if top is not None else endpoint.page
+        size = min(endpoint.page, self.page_limit or endpoint.page, top or endpoint.page)
         page = rows[:size]
         answer: dict[str, Any] = {"results": [self._shape(row, name, query, division) for row in page]}
-        if len(rows) > size and top is None:
+        if len(rows) > size and (top is None or top > size):
             last_key = page[-1][order]
             token = f"{last_key}L" if endpoint.sync else str(last_key) if order == "Code" else f"guid'{last_key}'"
             rest = {k: v for k, v in query.items() if k != "$skiptoken"}
@@ -661,6 +672,8 @@ class Imitation:
             value = row.get(prop)
             if prop == "Timestamp" and value is not None:
                 value = str(value)  # Edm.Int64 is written as a string in OData v2 JSON
+            if self.upper_case_ids and isinstance(value, str) and _GUID.fullmatch(value):
+                value = value.upper()
             shaped[prop] = _json_value(value)
         return shaped
 

@@ -107,8 +107,10 @@ def client_calls(imitation: Imitation, since: int) -> Counter[int]:
     return Counter(int(code.group(1)) for code in codes if code and int(code.group(1)) != world.OFFICE_CODE)
 
 
-def test_a_working_day_against_the_imitation(day: Day, tmp_path: Path) -> None:
+@pytest.mark.parametrize("upper_case_ids", [False, True], ids=["lower-case-ids", "upper-case-ids"])
+def test_a_working_day_against_the_imitation(day: Day, tmp_path: Path, upper_case_ids: bool) -> None:
     imitation = day.imitation
+    imitation.upper_case_ids = upper_case_ids
     office = imitation.divisions[world.OFFICE_CODE]
     out = day.run("tenant", "select", "De Boekhouder", "--yes")
     assert str(world.OFFICE_CODE) in out  # not Me.CurrentDivision, which is a client's administration
@@ -119,7 +121,7 @@ def test_a_working_day_against_the_imitation(day: Day, tmp_path: Path) -> None:
     matched = {row["relation"]: row for row in json.loads(day.run("match", "--json"))}
     for relation in ("1001", "1002", "1003", "1004"):
         assert matched[relation]["status"] == "linked"
-        assert matched[relation]["account_id"] == day.office.accounts[relation]
+        assert matched[relation]["account_id"].lower() == day.office.accounts[relation]
     assert matched["1005"]["status"] == "suggested"  # a name alone never links
 
     day.traveller.shift(timedelta(minutes=7))
@@ -175,3 +177,133 @@ def test_a_working_day_against_the_imitation(day: Day, tmp_path: Path) -> None:
     secrets |= {token for g in imitation.grants for token in g.used_refresh}
     written = "\n".join(day.printed) + "".join(p.read_text() for p in Path(os.environ["EXACTLINK_HOME"]).rglob("*.log"))
     assert not [s for s in secrets | {world.BSN} if s in written]
+
+
+def set_up_office(day: Day, tmp_path: Path) -> None:
+    """Select the office administration, import the CRM export and match: the first half-hour of the set-up."""
+    day.run("tenant", "select", str(world.OFFICE_CODE), "--yes")
+    export = tmp_path / "relaties.csv"
+    export.write_text(world.crm_export(), encoding="utf-8")
+    day.run("crm", "import", str(export))
+    day.run("match")
+
+
+def test_small_pages_with_readable_skip_tokens_give_the_same_office(day: Day, tmp_path: Path) -> None:
+    """Pages of two rows (within the documented maxima): every list is followed through its absolute ``__next``."""
+    day.imitation.page_limit = 2
+    set_up_office(day, tmp_path)
+    assert len(json.loads(day.run("crm", "list", "--json"))) == len(world.CLIENTS)
+    day.run("link-admin", "suggest", "--accept")
+    office = day.imitation.divisions[world.OFFICE_CODE]
+    assert len(office.table("accountancy/SolutionLinks")) == 4
+    day.run("fetch-returns")
+    kinds = Counter(row["kind"] for row in json.loads(day.run("returns", "list", "--json")))
+    assert kinds == {"btw": 4, "icp": 4, "loonheffing": 4}
+    assert any("$skiptoken=" in line for line in day.imitation.log)
+
+
+def test_a_refresh_refused_as_too_early_keeps_the_valid_token(day: Day) -> None:
+    """Exact's clock 45 s behind ours: at our 575 s the refresh is too early for Exact, in words exactlink has
+    never seen; the access token is still valid, so the command goes on and nobody is asked to log in."""
+    day.imitation.clock = lambda: datetime.now(UTC) - timedelta(seconds=45)
+    day.traveller.shift(timedelta(seconds=575))
+    day.run("tenant", "list")
+    print("TOO-EARLY", dict(day.imitation.statuses))
+    day.traveller.shift(timedelta(seconds=60))  # now the token has expired on both clocks
+    day.run("tenant", "list")
+    assert day.imitation.statuses[("POST /api/oauth2/token", 200)] == 2  # the login and one refresh
+
+
+def test_an_access_token_exact_calls_expired_is_refreshed_once(day: Day) -> None:
+    """Exact says ``access token expired`` (in ``WWW-Authenticate``) before exactlink expected it."""
+    day.imitation.expire_access()
+    day.run("tenant", "list")
+    assert day.imitation.token_calls["refresh_token"] == 1
+    assert day.imitation.statuses[("GET /api/v1/current/Me", 401)] <= 1
+
+
+def test_a_full_minute_waits_for_the_next_one(day: Day, tmp_path: Path) -> None:
+    """The office administration's minute is used up elsewhere: Exact answers 429 with an empty body."""
+    minute = int(datetime.now(UTC).timestamp() // 60)
+    day.imitation.minute[(world.CLIENT_ID, world.OFFICE_CODE, minute)] = 60
+    set_up_office(day, tmp_path)
+    assert len(json.loads(day.run("crm", "list", "--unlinked", "--json"))) == 1
+    print("MINUTE", dict(day.imitation.statuses))
+
+
+def test_an_account_deleted_in_exact_is_reported_gone(day: Day, tmp_path: Path) -> None:
+    """Deleted in Exact: ``sync/Deleted`` (EntityType 2) says so, and the link is kept and reported."""
+    set_up_office(day, tmp_path)
+    office = day.imitation.divisions[world.OFFICE_CODE]
+    day.imitation.delete(office, "crm/Accounts", day.office.accounts["1003"])
+    rows = {row["relation"]: row for row in json.loads(day.run("match", "--all", "--json"))}
+    assert rows["1003"]["account_gone"] is True and rows["1001"]["account_gone"] is False
+
+
+def test_numbers_must_match_never_puts_an_account_code(
+    day: Day, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PUT carrying ``Code`` is answered 500 "Gegeven bestaat reeds" (evidence §2): exactlink reports instead."""
+    monkeypatch.setenv("EXACTLINK_SYNC__NUMBERS_MUST_MATCH", "true")
+    set_up_office(day, tmp_path)
+    print("NUMBERS", day.run("sync", "--direction", "outbound", expect=None), day.printed[-1])
+    assert day.imitation.statuses[("PUT crm/Accounts(key)", 500)] == 0
+    office = day.imitation.divisions[world.OFFICE_CODE]
+    assert office.table("crm/Accounts")[day.office.accounts["1001"]]["Code"].strip() == "401"
+
+
+def test_an_inaccessible_current_division_does_not_stop_tenant_select(day: Day, tmp_path: Path) -> None:
+    """``Me.CurrentDivision`` is the administration last opened in the browser, which may be one the app was
+    not granted at consent (api §4.2, picqer #470): Exact answers 403 there."""
+    day.imitation.users[world.USERNAME]["CurrentDivision"] = 5555555
+    out = day.run("tenant", "select", "De Boekhouder", "--yes")
+    assert str(world.OFFICE_CODE) in out
+    assert day.imitation.statuses[("GET system/Divisions", 403)] == 1
+
+
+def test_a_deletion_older_than_two_months_is_still_found(day: Day, tmp_path: Path) -> None:
+    """``sync/Deleted`` forgets after two months (evidence §4): the hourly runs keep the login alive, and the
+    first ``match`` after 70 days re-reads the accounts in full and finds the deleted one gone."""
+    set_up_office(day, tmp_path)
+    day.run("link-admin", "suggest", "--accept")
+    office = day.imitation.divisions[world.OFFICE_CODE]
+    day.imitation.delete(office, "crm/Accounts", day.office.accounts["1003"])
+    for days in (25, 25, 20):
+        day.traveller.shift(timedelta(days=days))
+        day.run("fetch-returns", "--quiet")
+    assert all(row["DeletedDate"] < datetime.now(UTC) - timedelta(days=61) for row in office.table("deleted").values())
+    since = len(day.imitation.log)
+    rows = {row["relation"]: row for row in json.loads(day.run("match", "--all", "--json"))}
+    full_reads = [line for line in day.imitation.log[since:] if "Timestamp%20gt%201L" in line]
+    assert any("sync/CRM/Accounts" in line for line in full_reads)
+    assert rows["1003"]["account_gone"] is True and rows["1001"]["account_gone"] is False
+
+
+def test_a_login_unused_for_more_than_30_days_asks_for_a_new_one(day: Day) -> None:
+    """Exact's refresh token expires unused after 30 days (400 invalid_request): exit 4, log in again."""
+    day.traveller.shift(timedelta(days=31))
+    result = run_cli("tenant", "list")
+    assert result.exit_code == 4, result.stdout + result.stderr
+    assert "exactlink login" in result.stderr
+
+
+def test_the_30_day_window_starts_at_midnight_in_amsterdam(day: Day, tmp_path: Path) -> None:
+    """Exact's ``Created`` is Amsterdam wall-clock time (evidence §7): a return created at 00:30 on the window's
+    first day is in it, one created at 23:30 the evening before is not, whichever way exactlink filters."""
+    division = day.imitation.divisions[3141592]
+    first_day = (world.NOW - timedelta(days=30)).date()
+    for created, description in ((datetime(2026, 2, 8, 0, 30), "binnen"), (datetime(2026, 2, 7, 23, 30), "buiten")):
+        assert created.date() in (first_day, first_day - timedelta(days=1))
+        day.imitation.put(
+            division,
+            "returns",
+            {"DocumentID": day.imitation.new_id(), "Request": day.imitation.new_id(), "Type": 31, "Status": 20,
+             "SentMethod": "manual", "Year": 2026, "Period": 1, "Frequency": "M", "Amount": 10.0, "Currency": "EUR",
+             "Created": created.replace(tzinfo=world.AMSTERDAM), "Description": description},
+            key="DocumentID",
+        )  # fmt: skip
+    set_up_office(day, tmp_path)
+    day.run("link-admin", "link", "1001", "3141592")
+    day.run("fetch-returns")
+    descriptions = {row["description"] for row in json.loads(day.run("returns", "list", "--wide", "--json"))}
+    assert "binnen" in descriptions and "buiten" not in descriptions
