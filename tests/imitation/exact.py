@@ -347,6 +347,9 @@ class Imitation:
         self.log: list[str] = []  # every request line, for leak checks
         self.page_limit: int | None = None  # smaller pages than documented (a maximum), to exercise __next
         self.upper_case_ids = False  # GUIDs written in upper case (the casing is not documented)
+        self.bare_arrays = False  # a one-page list as {"d": [...]} (api §3: ossobv's unwrap handles both)
+        self.unauthorized_reason: str | None = None  # the next REST call is refused 401 with this reason
+        self.process_not_applied = False  # ProcessReturn answers 200 with Processed false and changes nothing
 
     # ------------------------------------------------------------ data
     def new_id(self) -> str:
@@ -514,6 +517,9 @@ class Imitation:
         return status, {**content_headers, **limits}, content
 
     def _bearer(self, headers: dict[str, str]) -> Grant:
+        if self.unauthorized_reason:
+            reason, self.unauthorized_reason = urllib.parse.quote(self.unauthorized_reason), None
+            raise Refusal(401, "Unauthorized", {"WWW-Authenticate": f'Bearer error_description="{reason}"'})
         token = headers.get("authorization", "").removeprefix("Bearer ").strip()
         grant = next((g for g in self.grants if g.access == token), None)
         if grant is None:
@@ -653,7 +659,7 @@ class Imitation:
                 f"{self.base_url}/api/v1/{division.code}/{name}?$skiptoken={urllib.parse.quote(token, safe=chr(39))}&"
                 + urllib.parse.urlencode(rest, safe="$,'", quote_via=urllib.parse.quote)
             )
-        return {"d": answer}
+        return {"d": answer["results"] if self.bare_arrays and "__next" not in answer else answer}
 
     def _shape(
         self, row: dict[str, Any], name: str, query: dict[str, str], division: Division | None
@@ -710,10 +716,11 @@ class Imitation:
             raise Refusal(400, "Verzoek of status ongeldig.")
         if found["Type"] not in (31, 32) or found["Status"] != 40 or found["SentMethod"] != "manual":
             raise Refusal(400, "Deze aangifte kan niet via de API worden afgehandeld (verzendwijze of status).")
-        found["Status"] = status
-        found["Modified"] = self.clock()
+        if not self.process_not_applied:
+            found["Status"] = status
+            found["Modified"] = self.clock()
         return {"__metadata": {"uri": "", "type": "Exact.Web.Api.Models.ProcessReturn"}, "Request": request,
-                "Status": status, "Processed": True}  # fmt: skip
+                "Status": status, "Processed": not self.process_not_applied}  # fmt: skip
 
 
 def _position(key: object) -> tuple[int, str]:

@@ -307,3 +307,54 @@ def test_the_30_day_window_starts_at_midnight_in_amsterdam(day: Day, tmp_path: P
     day.run("fetch-returns")
     descriptions = {row["description"] for row in json.loads(day.run("returns", "list", "--wide", "--json"))}
     assert "binnen" in descriptions and "buiten" not in descriptions
+
+
+def test_one_page_lists_written_as_a_bare_array(day: Day, tmp_path: Path) -> None:
+    """``{"d": [...]}`` instead of ``{"d": {"results": [...]}}`` (api §3, ossobv's unwrap reads both)."""
+    day.imitation.bare_arrays = True
+    set_up_office(day, tmp_path)
+    assert len(json.loads(day.run("crm", "list", "--unlinked", "--json"))) == 1
+    day.run("link-admin", "suggest", "--accept")
+    day.run("fetch-returns")
+    assert len(json.loads(day.run("returns", "list", "--json"))) == 12
+
+
+def test_a_401_for_another_reason_is_not_refreshed_again(day: Day) -> None:
+    """Only "access token expired" is a reason to refresh (evidence §7)."""
+    day.imitation.unauthorized_reason = "message expired"
+    result = run_cli("tenant", "list")
+    assert day.imitation.token_calls["refresh_token"] == 0
+    assert result.exit_code == 1 and "message expired" in result.stderr
+
+
+def test_a_process_return_answered_not_processed_is_not_taken_as_done(day: Day, tmp_path: Path) -> None:
+    """ProcessReturn's ``Processed`` is "true when the change was applied" (evidence §5): false is no success."""
+    day.imitation.process_not_applied = True
+    set_up_office(day, tmp_path)
+    day.run("link-admin", "link", "1001", "3141592")
+    day.run("fetch-returns")
+    vat = next(
+        r for r in day.imitation.divisions[3141592].table("returns").values() if r["Status"] == 40 and r["Type"] == 31
+    )
+    day.run("feedback", vat["DocumentID"], "--processed", expect=1)
+    shown = json.loads(day.run("returns", "show", vat["DocumentID"], "--json"))
+    assert shown["feedback_state"] == "refused" and shown["reported_at"] is None
+    calls = day.imitation.calls["POST financial/ProcessReturn"]
+    day.run("feedback", "--pending")
+    assert day.imitation.calls["POST financial/ProcessReturn"] == calls  # not sent again every hour
+
+
+def test_an_external_solution_link_is_not_taken_over(day: Day, tmp_path: Path) -> None:
+    """The account keeps its books in another package (SolutionType 1): linking it needs ``--force``."""
+    office = day.imitation.divisions[world.OFFICE_CODE]
+    external = {"Account": day.office.accounts["1001"], "SolutionType": 1, "ExternalSolutionCode": 7, "Status": 0,
+                "ExternalSolutionUrl": "https://boekhouding.example/1001", "Name": "Ander pakket"}  # fmt: skip
+    day.imitation.put(office, "accountancy/SolutionLinks", external)
+    set_up_office(day, tmp_path)
+    day.run("link-admin", "suggest", "--accept", expect=3)  # the other three are linked
+    links = [
+        row
+        for row in office.table("accountancy/SolutionLinks").values()
+        if row["Account"] == day.office.accounts["1001"]
+    ]
+    assert [row["SolutionType"] for row in links] == [1]
