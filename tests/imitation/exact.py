@@ -634,8 +634,8 @@ class Imitation:
             condition = parse_filter(text)
             if endpoint.sync and condition.shape != "Timestamp gt":  # evidence §3
                 raise Refusal(400, "Op dit endpoint kan alleen gefilterd worden op Timestamp gt.")
-            if name == "read/financial/Returns" and "Created" in condition.fields:
-                raise Refusal(400, "Filtering on these fields is not supported")  # evidence §3: unknown; refused
+            if name == "read/financial/Returns":  # evidence §3: unknown (picqer #532); this tenant refuses any
+                raise Refusal(400, "This $filter parameter is not supported for this resource.")
             unknown = condition.fields - set(PROPERTIES[name])
             if unknown:
                 raise Refusal(400, f"Onbekende eigenschap in $filter: {', '.join(sorted(unknown))}")
