@@ -349,6 +349,7 @@ class Imitation:
         self.upper_case_ids = False  # GUIDs written in upper case (the casing is not documented)
         self.bare_arrays = False  # a one-page list as {"d": [...]} (api §3: ossobv's unwrap handles both)
         self.unauthorized_reason: str | None = None  # the next REST call is refused 401 with this reason
+        self.ignored: set[str] = set()  # properties this tenant treats as read-only (skipped silently on writes)
         self.process_not_applied = False  # ProcessReturn answers 200 with Processed false and changes nothing
 
     # ------------------------------------------------------------ data
@@ -583,7 +584,7 @@ class Imitation:
             return 204, None
         if name == "crm/Accounts" and "Code" in values:
             raise Refusal(500, "Gegeven bestaat reeds")  # evidence §2: picqer #416/#432, even when unchanged
-        kept = {k: v for k, v in values.items() if k in endpoint.writable}  # the rest is skipped silently
+        kept = {k: v for k, v in values.items() if k in endpoint.writable - self.ignored}  # the rest: skipped silently
         self.put(division, endpoint.table, {"ID": key.lower(), **kept})
         return 204, None
 
@@ -684,7 +685,7 @@ class Imitation:
         return shaped
 
     def _create(self, name: str, endpoint: Endpoint, division: Division, values: dict[str, Any]) -> dict[str, Any]:
-        kept = {k: v for k, v in values.items() if k in endpoint.writable}  # evidence §2: the rest is skipped
+        kept = {k: v for k, v in values.items() if k in endpoint.writable - self.ignored}  # evidence §2
         table = division.table(endpoint.table)
         if name == "crm/Addresses":  # evidence §2: an existing equal address is answered instead of a new one
             same = ("Account", "Type", "AddressLine1", "Postcode", "City")

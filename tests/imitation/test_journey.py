@@ -358,3 +358,35 @@ def test_an_external_solution_link_is_not_taken_over(day: Day, tmp_path: Path) -
         if row["Account"] == day.office.accounts["1001"]
     ]
     assert [row["SolutionType"] for row in links] == [1]
+
+
+def test_outbound_writes_are_read_back_and_a_second_run_changes_nothing(day: Day, tmp_path: Path) -> None:
+    """The CRM leads: a postal address, a bank account and a website reach Exact; the next run finds nothing to do."""
+    set_up_office(day, tmp_path)
+    extra = tmp_path / "extra.csv"
+    extra.write_text(
+        "relatienummer;naam;website;postadres;postadres postcode;postadres plaats;postadres land;iban\n"
+        "1001;Bakkerij De Korenbloem B.V.;https://korenbloem.example;Postbus 12;3000 AA;Rotterdam;NL;"
+        "NL91ABNA0417164300\n",
+        encoding="utf-8",
+    )
+    day.run("crm", "import", str(extra))
+    day.run("sync", "--direction", "outbound", "--relation", "1001")
+    again = day.run("sync", "--direction", "outbound", "--relation", "1001")
+    assert "0 changed" in again and "0 to write" in again  # what was written reads back equal
+    office = day.imitation.divisions[world.OFFICE_CODE]
+    account = day.office.accounts["1001"]
+    postal = [r for r in office.table("crm/Addresses").values() if r["Account"] == account and r["Type"] == 2]
+    assert [(r["AddressLine1"], r["Postcode"], r["City"]) for r in postal] == [("Postbus 12", "3000 AA", "Rotterdam")]
+    banks = [r["BankAccount"] for r in office.table("crm/BankAccounts").values() if r["Account"] == account]
+    assert banks == ["NL91ABNA0417164300"]
+    assert office.table("crm/Accounts")[account]["Website"] == "https://korenbloem.example"
+
+
+def test_a_write_exact_skips_silently_is_reported(day: Day, tmp_path: Path) -> None:
+    """Exact skips read-only properties on PUT without an error (evidence §2): only the read-back shows it."""
+    day.imitation.ignored = {"Website"}
+    set_up_office(day, tmp_path)
+    day.run("crm", "edit", "1002", "--website", "https://vandam.example")
+    out = day.run("sync", "--direction", "outbound", "--relation", "1002", "--wide", expect=3)
+    assert "Exact ignored the change to Website" in out
