@@ -354,7 +354,7 @@ class Imitation:
 
     # ------------------------------------------------------------ data
     def new_id(self) -> str:
-        """A fresh GUID (deterministic: drawn from the seed)."""
+        """A fresh GUID, drawn from the seeded generator (the same on every run)."""
         return str(uuid.UUID(int=self.random.getrandbits(128), version=4))
 
     def add_division(self, code: int, description: str, customer: str | None, *, practice: bool = False) -> Division:
