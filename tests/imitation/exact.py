@@ -60,49 +60,49 @@ class Endpoint:
     writable: frozenset[str] = frozenset()  # what POST/PUT apply; anything else is skipped silently (evidence §2)
 
 
-def _w(*names: str) -> frozenset[str]:
-    return frozenset(names)
+def _w(names: str) -> frozenset[str]:
+    return frozenset(names.split())
 
 
-_ACCOUNT_WRITABLE = _w(
-    "Code", "Name", "VATNumber", "RSIN", "BSN", "ChamberOfCommerce", "Phone", "Website", "Email", "AddressLine1",
-    "AddressLine2", "AddressLine3", "Postcode", "City", "Country", "Status",
-)  # fmt: skip
-_ADDRESS_WRITABLE = _w(
-    "Account", "Type", "Main", "AddressLine1", "AddressLine2", "AddressLine3", "Postcode", "City", "Country", "Phone"
-)
-_CONTACT_WRITABLE = _w(
-    "Account", "FirstName", "MiddleName", "LastName", "Initials", "Email", "Phone", "Mobile", "BusinessEmail",
-    "BusinessPhone", "JobTitleDescription", "IsMainContact",
-)  # fmt: skip
+_ALL = _w("GET POST PUT DELETE")
 ENDPOINTS: dict[str, Endpoint] = {
     "system/Divisions": Endpoint("divisions", key="Code"),
     "system/AllDivisions": Endpoint("divisions", key="Code"),
-    "crm/Accounts": Endpoint(
-        "crm/Accounts", methods=_w("GET", "POST", "PUT", "DELETE"), mandatory_filter=True, writable=_ACCOUNT_WRITABLE
+    "crm/Accounts": Endpoint(  # evidence §2: what POST/PUT accept
+        "crm/Accounts",
+        methods=_ALL,
+        mandatory_filter=True,
+        writable=_w(
+            "Code Name VATNumber RSIN BSN ChamberOfCommerce Phone Website Email AddressLine1 AddressLine2 AddressLine3"
+            " Postcode City Country Status"
+        ),
     ),
     "crm/Addresses": Endpoint(
-        "crm/Addresses", methods=_w("GET", "POST", "PUT", "DELETE"), mandatory_filter=True, writable=_ADDRESS_WRITABLE
+        "crm/Addresses",
+        methods=_ALL,
+        mandatory_filter=True,
+        writable=_w("Account Type Main AddressLine1 AddressLine2 AddressLine3 Postcode City Country Phone"),
     ),
     "crm/Contacts": Endpoint(
-        "crm/Contacts", methods=_w("GET", "POST", "PUT", "DELETE"), mandatory_filter=True, writable=_CONTACT_WRITABLE
+        "crm/Contacts",
+        methods=_ALL,
+        mandatory_filter=True,
+        writable=_w(
+            "Account FirstName MiddleName LastName Initials Email Phone Mobile BusinessEmail BusinessPhone"
+            " JobTitleDescription IsMainContact"
+        ),
     ),
     "crm/BankAccounts": Endpoint(
         "crm/BankAccounts",
-        methods=_w("GET", "POST", "PUT", "DELETE"),
-        writable=_w("Account", "BankAccount", "BankAccountHolderName", "BICCode", "Description", "Main"),
+        methods=_ALL,
+        writable=_w("Account BankAccount BankAccountHolderName BICCode Description Main"),
     ),
-    "accountancy/SolutionLinks": Endpoint(
+    "accountancy/SolutionLinks": Endpoint(  # evidence §2: Status is GET-only
         "accountancy/SolutionLinks",
-        methods=_w("GET", "POST", "PUT", "DELETE"),
-        writable=_w(  # evidence §2: Status is GET-only
-            "Account",
-            "SolutionType",
-            "InternalSolutionDivision",
-            "ExternalSolutionCode",
-            "ExternalSolutionUrl",
-            "Name",
-            "OtherExternalSolutionName",
+        methods=_ALL,
+        writable=_w(
+            "Account SolutionType InternalSolutionDivision ExternalSolutionCode ExternalSolutionUrl Name"
+            " OtherExternalSolutionName"
         ),
     ),
     "read/financial/Returns": Endpoint("returns", key="DocumentID"),
