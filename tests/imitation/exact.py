@@ -383,6 +383,15 @@ class Imitation:
                 {"EntityKey": row["ID"], "EntityType": ENTITY_TYPES[table], "DeletedDate": self.clock()},
             )
 
+    def move(self, division: Division) -> None:
+        """Move the administration to another database: every Timestamp starts again, lower (api §4.8)."""
+        division.move_date = self.clock()
+        self.rowversion = 1000
+        for table in division.tables.values():
+            for row in sorted(table.values(), key=lambda row: int(row["Timestamp"])):
+                self.rowversion += 1
+                row["Timestamp"] = self.rowversion
+
     # ------------------------------------------------------------ HTTP entry
     def handle(
         self, method: str, target: str, headers: dict[str, str], body: bytes

@@ -390,3 +390,16 @@ def test_a_write_exact_skips_silently_is_reported(day: Day, tmp_path: Path) -> N
     day.run("crm", "edit", "1002", "--website", "https://vandam.example")
     out = day.run("sync", "--direction", "outbound", "--relation", "1002", "--wide", expect=3)
     assert "Exact ignored the change to Website" in out
+
+
+def test_a_moved_administration_is_read_again_in_full(day: Day, tmp_path: Path) -> None:
+    """Moved to another database, every Timestamp starts again lower (api §4.8): a stored cursor would miss all
+    later changes, so ``DivisionMoveDate`` changing makes exactlink read from the start."""
+    set_up_office(day, tmp_path)
+    office = day.imitation.divisions[world.OFFICE_CODE]
+    day.traveller.shift(timedelta(hours=2))
+    day.imitation.move(office)
+    day.imitation.put(office, "crm/Accounts", {"ID": day.office.accounts["1002"], "Name": "Van Dam Installaties B.V."})
+    day.run("sync")
+    shown = json.loads(day.run("crm", "show", "1002", "--json"))
+    assert shown["name"] == "Van Dam Installaties B.V."
