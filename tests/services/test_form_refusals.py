@@ -4,11 +4,14 @@ lead to the fallback, at the cost of one failed call, once."""
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
 from exactlink.api.errors import ApiError
-from exactlink.api.forms import LEARNED_KEY, RETURNS_ALL, RETURNS_CREATED, refuses_form
+from exactlink.api.forms import LEARNED_KEY, RETURN_BY_ID, RETURNS_ALL, RETURNS_CREATED, refuses_form
+from exactlink.services.feedback import feedback_one
 from exactlink.services.returns_fetch import fetch_returns
 from exactlink.store.meta import get_value
 from tests.services.test_fetch_returns_cost import RecordedExact, RecordedWorkspace, _link_account
@@ -83,3 +86,50 @@ def test_a_server_error_keeps_the_preferred_form(
     assert (RETURNS, "") not in exact.filters, "an outage is no reason to read every return"
     assert any(path == RETURNS and "Created ge" in condition for path, condition in exact.filters)
     assert not get_value(ws.db, LEARNED_KEY)
+
+
+class _RefusesEveryReturnsFilter:
+    """A tenant whose Returns endpoint refuses every ``$filter`` (picqer #532's wording); ProcessReturn applies."""
+
+    def __init__(self, exact: RecordedExact) -> None:
+        self.exact = exact
+        self.refused: list[str] = []
+        self.processed: list[dict[str, object]] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        condition = request.url.params.get("$filter", "")
+        if request.url.path.endswith(RETURNS) and condition:
+            self.refused.append(condition.split()[0])
+            error = {"code": "", "message": {"lang": "", "value": "This $filter parameter is not supported"}}
+            return httpx.Response(400, json={"error": error})
+        if request.url.path.endswith("financial/ProcessReturn"):
+            body = json.loads(request.content)
+            self.processed.append(body)
+            return httpx.Response(200, json={"d": {**body, "Processed": True}})
+        return self.exact(request)
+
+
+def test_feedback_picks_the_return_out_of_an_unfiltered_read_where_exact_refuses_the_document_filter(
+    ws: RecordedWorkspace, exact: RecordedExact, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    realised = [row for row in exact.rows[RETURNS] if row["Type"] == 31]
+    for number, row in enumerate(realised):
+        row.update(Status=40, Request=f"a0000000-0000-4000-8000-00000000000{number}")
+    extra = {
+        **realised[0],
+        "DocumentID": "D0000000-0000-4000-8000-000000000009",
+        "Request": "a0000000-0000-4000-8000-000000000009",
+    }
+    exact.rows[RETURNS].append(extra)
+    refusing = _RefusesEveryReturnsFilter(exact)
+    monkeypatch.setattr(ws, "exact", refusing)
+    _link_account(ws)
+    assert fetch_returns(ws, show_progress=False).exit_code == 0
+
+    first = feedback_one(ws, realised[0]["DocumentID"].lower(), "processed")
+    second = feedback_one(ws, extra["DocumentID"], "processed")
+
+    assert (first.status, second.status) == ("reported", "reported"), (first.message, second.message)
+    assert refusing.refused == ["Created", "DocumentID"], "one failed call per form, ever"
+    assert [body["Request"] for body in refusing.processed] == [realised[0]["Request"], extra["Request"]]
+    assert get_value(ws.db, LEARNED_KEY) == {RETURNS_CREATED: RETURNS_ALL, RETURN_BY_ID: RETURNS_ALL}

@@ -1,8 +1,9 @@
 """The query forms whose acceptance differs per Exact Online tenant, their fallbacks, and how a refusal looks.
 
-Public evidence leaves open whether Exact accepts ``read/financial/Returns`` filtered on ``Created``: the preferred
-form has a fallback that must work (no filter and windowing locally). G/L accounts and the vraagposten's
-transaction lines are always read through their sync APIs (``sync/Financial/GLAccounts``,
+Public evidence leaves open whether Exact accepts ``read/financial/Returns`` filtered on ``Created`` (fetch-returns'
+window) or on ``DocumentID`` (feedback's re-read of one return), or any filter there at all: each preferred form
+has a fallback that must work (no filter, and the window or the document picked out here). G/L accounts and the
+vraagposten's transaction lines are always read through their sync APIs (``sync/Financial/GLAccounts``,
 ``sync/Financial/TransactionLines``, from a stored cursor): an unfiltered ``financial/GLAccounts`` read is refused
 wherever mandatory filtering applies, and whether ``bulk/Financial/TransactionLines`` takes a ``GLAccountCode``
 filter is unknown, so neither is used. Whoever meets a
@@ -17,9 +18,10 @@ from exactlink.api.errors import ApiError
 
 RETURNS_CREATED = "returns (created since)"
 RETURNS_ALL = "returns (no filter)"
+RETURN_BY_ID = "one return (feedback)"
 GL_ACCOUNTS_SYNC = "G/L accounts (sync)"
 LINES_SYNC = "vraagposten lines (sync)"
-FALLBACKS = {RETURNS_CREATED: RETURNS_ALL}
+FALLBACKS = {RETURNS_CREATED: RETURNS_ALL, RETURN_BY_ID: RETURNS_ALL}
 LEARNED_KEY = "exact.forms"
 
 GL_ACCOUNTS_SYNC_PATH = "sync/Financial/GLAccounts"

@@ -148,11 +148,12 @@ def _forms() -> tuple[Form, ...]:
         ),
         Form(forms.RETURNS_ALL, "client", returns_fetch.RETURNS_PATH, returns_fetch.return_select, is_fallback=True),
         Form(
-            "one return (feedback)",
+            forms.RETURN_BY_ID,
             "client",
             returns_fetch.RETURNS_PATH,
             returns_fetch.return_select,
             lambda now: f"DocumentID eq {guid_literal(NO_RECORD)}",
+            fallback=forms.RETURNS_ALL,
         ),
         Form(
             forms.GL_ACCOUNTS_SYNC,

@@ -4,7 +4,8 @@ Exact takes feedback only for VAT (31) and ICP (32) returns in status 40 (Realiz
 
 1. a payroll return is refused plainly, without a call (Exact has no endpoint for it);
 2. a return already reported is never reported again (``pending`` → ``reported`` in the store);
-3. the return is re-read from Exact with one call filtered on its DocumentID, so a stale local status
+3. the return is re-read from Exact with one call filtered on its DocumentID (or, where the tenant refuses that
+   filter, unfiltered with the return picked out here: learned once, like fetch-returns' forms), so a stale local status
    neither wastes a ProcessReturn call nor burns the error budget: when Exact already shows the wanted
    status (5/50) the feedback counts as reported; any status but 40 gets the plain explanation (the
    return is further along in Exact; check and update it there) and is not retried;
@@ -125,15 +126,33 @@ def _status_code(outcome: str) -> int:
     return FEEDBACK_STATUS_PROCESSED if outcome == "processed" else FEEDBACK_STATUS_REJECTED
 
 
-def _reread(client: ExactClient, division: int, document_id: str) -> dict[str, Any] | None:
-    """The return as Exact has it now (one call filtered on its DocumentID), or None when it is gone."""
-    from exactlink.api.odata import guid_literal
-    from exactlink.services.returns_fetch import RETURNS_PATH, return_select
+def _reread(db: sqlite_utils.Database, client: ExactClient, division: int, document_id: str, *, learn: bool) -> Any:
+    """The return as Exact has it now, or None when it is gone.
 
-    rows = client.get_collection(
-        division, RETURNS_PATH, select=return_select(), filter=f"DocumentID eq {guid_literal(document_id)}"
-    )
-    return next(iter(rows), None)
+    One call filtered on its DocumentID; where Exact refuses that filter (some tenants refuse every ``$filter``
+    on Returns, exact-evidence §3) the returns are read unfiltered and the document picked out here. The refusal
+    is remembered (when ``learn``), so it costs one failed call, once.
+    """
+    from exactlink.api.errors import ApiError
+    from exactlink.api.forms import LEARNED_KEY, RETURN_BY_ID, RETURNS_ALL, chosen, refuses_form
+    from exactlink.api.odata import guid_literal
+    from exactlink.services.returns_fetch import RETURNS_PATH, remember_forms, return_select
+    from exactlink.store.meta import get_value
+
+    if chosen(dict(get_value(db, LEARNED_KEY) or {}), RETURN_BY_ID) == RETURN_BY_ID:
+        condition = f"DocumentID eq {guid_literal(document_id)}"
+        try:
+            return next(
+                iter(client.get_collection(division, RETURNS_PATH, select=return_select(), filter=condition)), None
+            )
+        except ApiError as error:
+            if not refuses_form(error):
+                raise
+            if learn:
+                remember_forms(db, {RETURN_BY_ID: RETURNS_ALL})
+    wanted = document_id.lower()
+    rows = client.get_collection(division, RETURNS_PATH, select=return_select())
+    return next((row for row in rows if str(row.get("DocumentID") or "").lower() == wanted), None)
 
 
 def report_return(
@@ -172,7 +191,7 @@ def report_return(
         return finish("already_reported", f"already reported to Exact Online on {row.get('reported_at')}")
     division = int(row["division"])
     try:
-        current = _reread(client, division, document_id)
+        current = _reread(db, client, division, document_id, learn=not dry_run)
     except ApiError as error:
         return finish("failed", f"could not read the return from Exact Online: {error.message}")
     if current is None:
