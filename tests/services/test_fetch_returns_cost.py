@@ -124,7 +124,7 @@ def _run(ws: RecordedWorkspace) -> dict[str, Any]:
 
 
 def _open_amounts(ws: RecordedWorkspace) -> list[float]:
-    return sorted(row["amount"] for row in list_vraagposten(ws.db, division=DIVISION))
+    return sorted(row.line.amount for row in list_vraagposten(ws.db, division=DIVISION))
 
 
 def _link_account(ws: RecordedWorkspace) -> None:

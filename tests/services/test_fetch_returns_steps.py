@@ -84,4 +84,4 @@ def test_store_administration_writes_once_and_counts_changes(db: sqlite_utils.Da
     assert first.backlog is not None and "2 returns of relation R1 arrived at once" in first.backlog
     again = store_administration(db, target, fetched, settings, TODAY)
     assert (again.new, again.changed, again.unchanged) == (0, 0, 2)
-    assert sorted(row["kind"] for row in relation_returns(db, "R1")) == ["btw", "loonheffing"]
+    assert sorted(row.exact.kind for row in relation_returns(db, "R1")) == ["btw", "loonheffing"]

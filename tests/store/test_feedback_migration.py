@@ -10,7 +10,7 @@ import sqlite_utils
 
 from exactlink.store.db import MIGRATIONS_TABLE, applied_migrations, open_db
 from exactlink.store.migrations import MIGRATIONS, m006_feedback_refused
-from exactlink.store.returns import get_return, record_feedback, upsert_returns
+from exactlink.store.returns import get_return, record_feedback, return_history, upsert_returns
 
 
 def _database_before_m006(path: Path) -> None:
@@ -38,11 +38,11 @@ def test_an_existing_database_keeps_its_returns_and_history(tmp_path: Path) -> N
     assert "m006_feedback_refused" in applied_migrations(db)  # later migrations may follow
     row = get_return(db, "doc-1")
     assert row is not None
-    assert (row["feedback_state"], row["feedback_message"], row["refused_at"]) == ("failed", "old", None)
-    assert [entry["status"] for entry in row["history"]] == [20, 40]
+    assert (row.feedback_state, row.feedback_message, row.refused_at) == ("failed", "old", None)
+    assert [entry.status for entry in return_history(db, "doc-1")] == [20, 40]
     record_feedback(db, "doc-1", False, "Exact said no", refused=True)
     refused = get_return(db, "doc-1")
-    assert refused is not None and refused["feedback_state"] == "refused" and refused["refused_at"]
+    assert refused is not None and refused.feedback_state == "refused" and refused.refused_at
     with pytest.raises(sqlite3.IntegrityError):
         db.conn.execute("UPDATE returns SET feedback_state = 'nonsense'")
     db.conn.execute("DELETE FROM returns WHERE document_id = 'doc-1'")
@@ -58,12 +58,12 @@ def test_a_refused_return_is_pending_again_when_exact_changes_it(tmp_path: Path)
     record_feedback(db, "doc-2", False, "Exact said no", refused=True)
 
     upsert_returns(db, [base])
-    assert get_return(db, "doc-2")["feedback_state"] == "refused"  # type: ignore[index]
+    assert get_return(db, "doc-2").feedback_state == "refused"  # type: ignore[union-attr]
     upsert_returns(db, [{**base, "relation_number": "R1"}])
-    assert get_return(db, "doc-2")["feedback_state"] == "refused", "a local re-link is no change in Exact"  # type: ignore[index]
+    assert get_return(db, "doc-2").feedback_state == "refused", "a local re-link is no change in Exact"  # type: ignore[union-attr]
     upsert_returns(db, [{**base, "amount": 12.0}])
 
     row = get_return(db, "doc-2")
-    assert row is not None and row["feedback_state"] == "pending"
-    assert "changed in Exact Online since it refused the feedback (Exact said no)" in row["feedback_message"]
+    assert row is not None and row.feedback_state == "pending"
+    assert "changed in Exact Online since it refused the feedback (Exact said no)" in (row.feedback_message or "")
     db.close()

@@ -54,11 +54,12 @@ def test_upsert_is_idempotent_and_keeps_status_history(db: sqlite_utils.Database
     changed = upsert_returns(db, [_return(status=40)])
     assert changed.as_dict() == {"new": 0, "changed": 1, "unchanged": 0} and changed.changed_ids == ["doc-1"]
     upsert_returns(db, [_return(status=40)])
-    assert [h["status"] for h in return_history(db, "doc-1")] == [20, 40]
+    assert [h.status for h in return_history(db, "doc-1")] == [20, 40]
     assert db.conn.execute("SELECT count(*) FROM returns").fetchone()[0] == 2
     stored = get_return(db, "DOC-1")
-    assert stored is not None and stored["due_date"] == "2026-10-31" and stored["local_status"] == "new"
-    assert [r["document_id"] for r in list_returns(db, kinds=["icp"])] == ["doc-2"]
+    assert stored is not None and stored.exact.due_date == date(2026, 10, 31) and stored.local_status == "new"
+    assert stored.exact.amount == 1234.5 and stored.relation_name is None  # no relation R1 in the mirror
+    assert [r.document_id for r in list_returns(db, kinds=["icp"])] == ["doc-2"]
     assert len(relation_returns(db, "R1")) == 2
 
 
@@ -72,19 +73,19 @@ def test_an_exception_mid_upsert_writes_nothing(db: sqlite_utils.Database) -> No
 def test_feedback_lifecycle_never_reports_twice(db: sqlite_utils.Database) -> None:
     upsert_returns(db, [_return(status=40)])
     assert pending_feedback(db) == []
-    assert mark_return(db, "DOC-1", "processed")["feedback_state"] == "pending"
-    assert [r["document_id"] for r in pending_feedback(db)] == ["doc-1"]
+    assert mark_return(db, "DOC-1", "processed").feedback_state == "pending"
+    assert [r.document_id for r in pending_feedback(db)] == ["doc-1"]
     record_feedback(db, "DOC-1", False, "timeout")  # transient: stays pending
-    assert pending_feedback(db)[0]["feedback_message"] == "timeout"
+    assert pending_feedback(db)[0].feedback_message == "timeout"
     record_feedback(db, "DOC-1", True, None)
     assert pending_feedback(db) == []
     stored = get_return(db, "DOC-1")
-    assert stored is not None and stored["feedback_state"] == "reported" and stored["reported_at"]
-    assert mark_return(db, "DOC-1", "processed")["feedback_state"] == "reported"
+    assert stored is not None and stored.feedback_state == "reported" and stored.reported_at
+    assert mark_return(db, "DOC-1", "processed").feedback_state == "reported"
     with pytest.raises(AlreadyReported):
         mark_return(db, "DOC-1", "rejected")
     upsert_returns(db, [_return(status=50)])
-    assert get_return(db, "DOC-1")["local_status"] == "processed"  # type: ignore[index]
+    assert get_return(db, "DOC-1").local_status == "processed"  # type: ignore[union-attr]
 
 
 def test_final_failure_is_not_retried_until_marked_again(db: sqlite_utils.Database) -> None:
@@ -92,8 +93,8 @@ def test_final_failure_is_not_retried_until_marked_again(db: sqlite_utils.Databa
     mark_return(db, "DOC-1", "rejected")
     record_feedback(db, "DOC-1", False, "further along in Exact", final=True)
     assert pending_feedback(db) == []
-    assert mark_return(db, "DOC-1", "rejected")["feedback_state"] == "pending"
-    assert mark_return(db, "DOC-1", "new")["feedback_state"] == "none"
+    assert mark_return(db, "DOC-1", "rejected").feedback_state == "pending"
+    assert mark_return(db, "DOC-1", "new").feedback_state == "none"
     with pytest.raises(ReturnNotFound):
         mark_return(db, "nope", "processed")
     with pytest.raises(ReturnNotFound):
@@ -108,8 +109,10 @@ def test_vraagposten_upsert_and_clearing(db: sqlite_utils.Database) -> None:
     assert upsert_vraagposten(db, 200, lines).as_dict() == {"new": 2, "changed": 0, "unchanged": 0}
     assert upsert_vraagposten(db, 200, lines).as_dict() == {"new": 0, "changed": 0, "unchanged": 2}
     assert upsert_vraagposten(db, 200, lines[:1]).as_dict() == {"new": 0, "changed": 0, "unchanged": 1}
-    assert [v["id"] for v in list_vraagposten(db, division=200)] == ["l1"]
-    assert [v["cleared"] for v in list_vraagposten(db, include_cleared=True)] == [False, True]
+    assert [v.line.id for v in list_vraagposten(db, division=200)] == ["l1"]
+    assert [v.cleared for v in list_vraagposten(db, include_cleared=True)] == [False, True]
+    first = list_vraagposten(db, division=200)[0]
+    assert (first.division, first.line.date, first.line.amount) == (200, date(2026, 10, 2), -12.5)
     assert upsert_vraagposten(db, 200, lines).as_dict() == {"new": 0, "changed": 1, "unchanged": 1}
     assert db.conn.execute("SELECT count(*) FROM vraagposten").fetchone()[0] == 2
 

@@ -67,7 +67,7 @@ def test_renumbering_carries_children_links_and_returns_along(db: sqlite_utils.D
     assert link is not None and link.account_id == ACCOUNT
     admin = get_administration_link(db, "204518")
     assert admin is not None and admin.division == 777
-    assert [row["document_id"] for row in relation_returns(db, "204518")] == ["d1"]
+    assert [row.document_id for row in relation_returns(db, "204518")] == ["d1"]
     assert db.conn.execute("PRAGMA foreign_key_check").fetchall() == []
 
 

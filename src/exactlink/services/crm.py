@@ -652,19 +652,16 @@ def show_relation(ws: Workspace, relation_number: str, *, show_bsn: bool = False
         "updated_at": row.updated_at,
         "recent_returns": [
             {
-                k: r[k]
-                for k in (
-                    "document_id",
-                    "kind",
-                    "year",
-                    "period",
-                    "period_description",
-                    "status",
-                    "amount",
-                    "due_date",
-                    "local_status",
-                    "feedback_state",
-                )
+                "document_id": r.document_id,
+                "kind": r.exact.kind,
+                "year": r.exact.year,
+                "period": r.exact.period,
+                "period_description": r.exact.period_description,
+                "status": r.exact.status,
+                "amount": r.exact.amount,
+                "due_date": r.exact.due_date.isoformat() if r.exact.due_date else None,
+                "local_status": r.local_status,
+                "feedback_state": r.feedback_state,
             }
             for r in relation_returns(db, relation_number, limit=10)
         ],

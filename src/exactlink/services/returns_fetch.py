@@ -406,9 +406,7 @@ def _preview_counts(db: sqlite_utils.Database, rows: list[ReturnRecord], outcome
         if stored is None:
             outcome.new += 1
             continue
-        values = {name: getattr(row, name) for name in RETURN_COLUMNS}
-        values = {name: value.isoformat() if isinstance(value, date) else value for name, value in values.items()}
-        if any(stored[name] != value for name, value in values.items()):
+        if any(getattr(stored.exact, name) != getattr(row, name) for name in RETURN_COLUMNS):
             outcome.changed += 1
         else:
             outcome.unchanged += 1
