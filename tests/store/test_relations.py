@@ -18,8 +18,8 @@ from exactlink.store.relations import (
     get_relation_record,
     get_sbr_start,
     iter_relation_records,
-    list_relations,
     matching_fields,
+    relation_overviews,
     relations_pending_push,
     set_address,
     set_exact_address_id,
@@ -85,9 +85,9 @@ def test_children_are_replaced_but_exact_ids_survive(db: sqlite_utils.Database) 
 
 def test_issues_are_replaced_without_counting_as_a_change(db: sqlite_utils.Database) -> None:
     upsert_relation(db, _record(issues=[{"column": "BSN", "message": "BSN fails the 11-proef", "severity": "error"}]))
-    assert [row["relation_number"] for row in list_relations(db, flagged=True)] == ["R001"]
+    assert [row.relation.relation_number for row in relation_overviews(db, flagged=True)] == ["R001"]
     assert upsert_relation(db, _record()).status == "unchanged"
-    assert list_relations(db, flagged=True) == []
+    assert relation_overviews(db, flagged=True) == []
 
 
 def test_update_fields_reports_only_real_changes(db: sqlite_utils.Database) -> None:

@@ -103,15 +103,15 @@ def test_contact_update_and_bank_accounts_replacement(db: sqlite_utils.Database)
         update_contact(db, "R001", "Jan Berg", {"full_name": "x"})
     replace_bank_accounts(db, "R001", [("NL20INGB0001234567", "b2"), ("NL91ABNA0417164300", "b1")])
     children = relation_children(db)["R001"]
-    assert [(row["full_name"], row["phone"], row["exact_contact_id"]) for row in children["contacts"]] == [
+    assert [(row.full_name, row.phone, row.exact_contact_id) for row in children.contacts] == [
         ("Jan Berg", "06-1", "c1")
     ]
-    assert [(row["iban"], row["exact_bank_account_id"]) for row in children["bank_accounts"]] == [
+    assert [(row.iban, row.exact_bank_account_id) for row in children.bank_accounts] == [
         ("NL20INGB0001234567", "b2"),
         ("NL91ABNA0417164300", "b1"),
     ]
     replace_bank_accounts(db, "R001", [])
-    assert "bank_accounts" not in relation_children(db)["R001"]
+    assert relation_children(db)["R001"].bank_accounts == ()
 
 
 def test_issues_about_replaced_values_are_dropped(db: sqlite_utils.Database) -> None:

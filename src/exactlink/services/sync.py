@@ -47,6 +47,7 @@ from exactlink.domain.entities import (
     from_exact,
     updated,
 )
+from exactlink.domain.records import AccountLink, RelationChildren, StoredRelation
 from exactlink.domain.sync_fields import (
     ACCOUNT_FIELDS,
     ADDRESS_TYPE_CODES,
@@ -220,9 +221,9 @@ def masked_change(change: Change, *, show_bsn: bool = False) -> dict[str, Any]:
 class _Snapshot:
     """The linked relations and both sides' data, read in a handful of queries."""
 
-    links: list[dict[str, Any]]
-    relations: dict[str, dict[str, Any]]
-    children: dict[str, dict[str, list[dict[str, Any]]]]
+    links: list[AccountLink]
+    relations: dict[str, StoredRelation]
+    children: dict[str, RelationChildren]
     accounts: dict[str, OfficeAccount]
     account_children: dict[str, AccountChildren]
     administrations: dict[str, int]
@@ -230,43 +231,42 @@ class _Snapshot:
     @classmethod
     def load(cls, db: sqlite_utils.Database, division: int) -> _Snapshot:
         from exactlink.store.accounts import children_by_account, list_accounts
-        from exactlink.store.links import list_admin_links, list_links
+        from exactlink.store.links import list_account_links, list_administration_links
         from exactlink.store.relation_updates import relation_children
-        from exactlink.store.relations import list_relations
+        from exactlink.store.relations import relation_overviews
 
         return cls(
-            links=list_links(db),
-            relations={row["relation_number"]: row for row in list_relations(db)},
+            links=list_account_links(db),
+            relations={row.relation.relation_number: row.relation for row in relation_overviews(db)},
             children=relation_children(db),
             accounts={account.id: account for account in list_accounts(db, division)},
             account_children=children_by_account(db, division),
-            administrations={row["relation_number"]: row["division"] for row in list_admin_links(db)},
+            administrations={row.relation_number: row.division for row in list_administration_links(db)},
         )
 
     def crm_side(self, number: str) -> CrmSide:
         relation = self.relations[number]
-        children = self.children.get(number, {})
+        children = self.children.get(number) or RelationChildren()
         return CrmSide(
             relation_number=number,
-            fields={spec.key: relation.get(spec.key) for spec in ACCOUNT_FIELDS},
+            fields={spec.key: getattr(relation, spec.key) for spec in ACCOUNT_FIELDS},
             addresses={
-                row["type"]: AddressValue(row["street"], row["postcode"], row["city"], row["country"])
-                for row in children.get("addresses", [])
+                row.type: AddressValue(row.street, row.postcode, row.city, row.country) for row in children.addresses
             },
-            address_ids={row["type"]: row["exact_address_id"] for row in children.get("addresses", [])},
+            address_ids={row.type: row.exact_address_id for row in children.addresses},
             contacts=[
                 CrmContact(
-                    row["full_name"],
-                    row["first_name"],
-                    row["middle_name"],
-                    row["last_name"],
-                    row["email"],
-                    row["phone"],
-                    row["exact_contact_id"],
+                    row.full_name,
+                    row.first_name,
+                    row.middle_name,
+                    row.last_name,
+                    row.email,
+                    row.phone,
+                    row.exact_contact_id,
                 )
-                for row in children.get("contacts", [])
+                for row in children.contacts
             ],
-            ibans={row["iban"]: row["exact_bank_account_id"] for row in children.get("bank_accounts", [])},
+            ibans={row.iban: row.exact_bank_account_id for row in children.bank_accounts},
         )
 
     def exact_side(self, account_id: str) -> ExactSide | None:
@@ -353,9 +353,9 @@ def sync_office(
 
     report.mirror = refresh_office_mirror(client, db, division, progress=refreshed, now=now)
     snapshot = _Snapshot.load(db, division)
-    links = [link for link in snapshot.links if options.only is None or link["relation_number"] in options.only]
+    links = [link for link in snapshot.links if options.only is None or link.relation_number in options.only]
     report.account_gone = sorted(
-        link["relation_number"] for link in links if link["account_id"].lower() not in snapshot.accounts
+        link.relation_number for link in links if link.account_id.lower() not in snapshot.accounts
     )
     report.results.extend(_not_linked(snapshot, options.only))
     stop: str | None = None
@@ -373,7 +373,7 @@ def sync_office(
                 _sync_outbound(client, db, division, snapshot, link, *sides, options, result)
         except ExactlinkError as exc:
             result.status, result.error = "failed", exc.message
-            log.warning("sync of relation %s failed: %s", link["relation_number"], exc.message)
+            log.warning("sync of relation %s failed: %s", link.relation_number, exc.message)
             if _stops_the_run(exc):
                 stop = exc.message
         if progress is not None:
@@ -385,7 +385,7 @@ def _not_linked(snapshot: _Snapshot, only: Sequence[str] | None) -> list[Relatio
     """Results for relations asked for by number that cannot be synchronised (unknown or not linked)."""
     if only is None:
         return []
-    linked = {link["relation_number"] for link in snapshot.links}
+    linked = {link.relation_number for link in snapshot.links}
     results = []
     for number in only:
         if number in linked:
@@ -394,18 +394,20 @@ def _not_linked(snapshot: _Snapshot, only: Sequence[str] | None) -> list[Relatio
             reason = "not in the local CRM mirror"
         else:
             reason = "not linked to an account of the office administration (exactlink match)"
-        name = snapshot.relations.get(number, {}).get("name", "")
+        relation = snapshot.relations.get(number)
+        name = relation.name if relation is not None else ""
         results.append(RelationResult(number, name=name, status="skipped", error=reason))
     return results
 
 
-def _result_for(snapshot: _Snapshot, link: Mapping[str, Any]) -> RelationResult:
-    number = link["relation_number"]
+def _result_for(snapshot: _Snapshot, link: AccountLink) -> RelationResult:
+    number = link.relation_number
+    relation = snapshot.relations.get(number)
     return RelationResult(
         number,
-        name=snapshot.relations.get(number, {}).get("name", ""),
-        account_id=link["account_id"],
-        account_code=link["account_code"],
+        name=relation.name if relation is not None else "",
+        account_id=link.account_id,
+        account_code=link.account_code,
         administration=snapshot.administrations.get(number),
     )
 
@@ -416,14 +418,14 @@ def _stops_the_run(exc: ExactlinkError) -> bool:
     return isinstance(exc, ErrorBudgetExhausted | RateLimitExhausted | ForbiddenError) or exc.exit_code == 4
 
 
-def _sides(snapshot: _Snapshot, link: Mapping[str, Any], result: RelationResult) -> tuple[CrmSide, ExactSide] | None:
+def _sides(snapshot: _Snapshot, link: AccountLink, result: RelationResult) -> tuple[CrmSide, ExactSide] | None:
     """Both sides of one link, or None (``result`` marked skipped) when the account is not in the copy of Exact."""
-    exact = snapshot.exact_side(link["account_id"])
+    exact = snapshot.exact_side(link.account_id)
     if exact is None:
         result.status = "skipped"
         result.error = ACCOUNT_GONE
         return None
-    return snapshot.crm_side(link["relation_number"]), exact
+    return snapshot.crm_side(link.relation_number), exact
 
 
 # -- inbound -------------------------------------------------------------------------------------------
@@ -432,7 +434,7 @@ def _sides(snapshot: _Snapshot, link: Mapping[str, Any], result: RelationResult)
 def _sync_inbound(
     db: sqlite_utils.Database,
     snapshot: _Snapshot,
-    link: Mapping[str, Any],
+    link: AccountLink,
     crm: CrmSide,
     exact: ExactSide,
     options: SyncOptions,
@@ -448,7 +450,7 @@ def _sync_inbound(
     if plan.new_number:
         result.relation = plan.new_number
     result.status = "changed" if result.applied else "unchanged"
-    code_stale = (link["account_code"] or "") != (exact.code or "")
+    code_stale = (link.account_code or "") != (exact.code or "")
     if plan.writes_anything or code_stale:
         _apply_inbound(db, link, plan, exact)
 
@@ -459,7 +461,7 @@ def _refuse(changes: list[Change], field_name: str, note: str) -> None:
             changes[index] = replace(change, applied=False, note=note)
 
 
-def _apply_inbound(db: sqlite_utils.Database, link: Mapping[str, Any], plan: InboundPlan, exact: ExactSide) -> None:
+def _apply_inbound(db: sqlite_utils.Database, link: AccountLink, plan: InboundPlan, exact: ExactSide) -> None:
     """Write one relation's inbound plan into the CRM mirror, all in one transaction."""
     from exactlink.store.db import transaction
     from exactlink.store.links import set_account_link
@@ -472,7 +474,7 @@ def _apply_inbound(db: sqlite_utils.Database, link: Mapping[str, Any], plan: Inb
         update_relation_fields,
     )
 
-    number = link["relation_number"]
+    number = link.relation_number
     with transaction(db):
         if plan.new_number:
             renumber_relation(db, number, plan.new_number)
@@ -496,14 +498,14 @@ def _apply_inbound(db: sqlite_utils.Database, link: Mapping[str, Any], plan: Inb
         if replaced or plan.ibans is not None:
             # Values now taken from Exact: their import flags (a 7-digit KvK number …) no longer apply.
             drop_issues(db, number, [*replaced, *(["ibans"] if plan.ibans is not None else [])])
-        if (link["account_code"] or "") != (exact.code or ""):
+        if (link.account_code or "") != (exact.code or ""):
             set_account_link(
                 db,
                 number,
-                link["account_id"],
+                link.account_id,
                 exact.code,
-                method=link["method"] or "manual",
-                linked_by=link["linked_by"],
+                method=link.method or "manual",
+                linked_by=link.linked_by,
             )
 
 
@@ -515,7 +517,7 @@ def _sync_outbound(
     db: sqlite_utils.Database,
     division: int,
     snapshot: _Snapshot,
-    link: Mapping[str, Any],
+    link: AccountLink,
     crm: CrmSide,
     exact: ExactSide,
     options: SyncOptions,
@@ -852,11 +854,11 @@ def run_sync(
 
 def direct_sync_warnings(db: sqlite_utils.Database, settings: Settings) -> list[str]:
     """The advice: direct synchronisation only once every existing relation is linked."""
-    from exactlink.store.relations import list_relations
+    from exactlink.store.relations import relation_overviews
 
     if not settings.sync.direct:
         return []
-    unlinked = len(list_relations(db, unlinked=True))
+    unlinked = len(relation_overviews(db, unlinked=True))
     return [DIRECT_ADVICE.format(count=unlinked)] if unlinked else []
 
 
@@ -976,12 +978,12 @@ def push_relations(ws: Workspace, numbers: Sequence[str]) -> SyncReport | None:
 
 
 def _push_changed(ws: Workspace, numbers: Sequence[str]) -> SyncReport | None:
-    from exactlink.store.links import list_links
+    from exactlink.store.links import list_account_links
 
     settings = ws.settings
     if not settings.sync.direct or settings.sync.direction != "outbound" or not numbers:
         return None
-    linked = {link["relation_number"] for link in list_links(ws.db)}
+    linked = {link.relation_number for link in list_account_links(ws.db)}
     advice = direct_sync_warnings(ws.db, settings)
     for line in advice:
         ws.output.warn(line)

@@ -16,8 +16,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from exactlink.domain.records import RelationChildren, StoredAddress, StoredBankAccount, StoredContact
 from exactlink.errors import ExactlinkError
 from exactlink.store.db import from_json, now_iso, to_json, transaction
+from exactlink.store.records import columns_of, select_records
 from exactlink.store.relations import CONTACT_FIELDS, RelationNotFound
 
 if TYPE_CHECKING:
@@ -28,24 +30,25 @@ class RelationNumberTaken(ExactlinkError):
     """Renumbering would collide with another relation that already has the number."""
 
 
-def _rows(db: sqlite_utils.Database, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
-    cursor = db.conn.execute(sql, tuple(params))
-    names = [description[0] for description in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+def relation_children(db: sqlite_utils.Database) -> dict[str, RelationChildren]:
+    """Every relation's addresses, contacts and bank accounts (Exact ids included), in three queries.
 
-
-def relation_children(db: sqlite_utils.Database) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """Every relation's ``addresses``, ``contacts`` and ``bank_accounts`` rows (Exact ids included).
-
-    Returns ``{relation_number: {"addresses": [...], "contacts": [...], "bank_accounts": [...]}}``; a relation
-    without children is absent.
+    A relation without any is absent.
     """
-    grouped: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    for table, order in (("addresses", "type"), ("contacts", "full_name"), ("bank_accounts", "iban")):
-        for row in _rows(db, f"SELECT * FROM {table} ORDER BY relation_number, {order}"):
-            children = grouped.setdefault(row["relation_number"], {})
-            children.setdefault(table, []).append(row)
-    return grouped
+    grouped: dict[str, dict[str, list[Any]]] = {}
+    kinds: tuple[tuple[str, type[Any], str], ...] = (
+        ("addresses", StoredAddress, "type"),
+        ("contacts", StoredContact, "full_name"),
+        ("bank_accounts", StoredBankAccount, "iban"),
+    )
+    for table, kind, order in kinds:
+        sql = f"SELECT {columns_of(kind)} FROM {table} ORDER BY relation_number, {order}"
+        for row in select_records(db, kind, sql):
+            grouped.setdefault(row.relation_number, {}).setdefault(table, []).append(row)
+    return {
+        number: RelationChildren(**{table: tuple(rows) for table, rows in children.items()})
+        for number, children in grouped.items()
+    }
 
 
 # ---------------------------------------------------------------------------------------------------

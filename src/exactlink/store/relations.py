@@ -220,20 +220,6 @@ def relation_overviews(
     return select_records(db, RelationOverview, sql, convert=overview)
 
 
-def list_relations(db: sqlite_utils.Database, *, flagged: bool = False, unlinked: bool = False) -> list[dict[str, Any]]:
-    """Legacy, for services/sync.py until its owner moves to :func:`relation_overviews`: each relation's columns
-    with ``account_id``, ``account_code`` and ``division`` as one dict."""
-    return [
-        {
-            **dataclasses.asdict(row.relation),
-            "account_id": row.account_id,
-            "account_code": row.account_code,
-            "division": row.division,
-        }
-        for row in relation_overviews(db, flagged=flagged, unlinked=unlinked)
-    ]
-
-
 def iter_relation_records(db: sqlite_utils.Database) -> Iterable[RelationRecord]:
     """Every relation as a :class:`RelationRecord`, ordered by number (children included).
 
