@@ -22,21 +22,6 @@ NOT_YET_TYPED: dict[str, str] = {
     # Upserts take records; a mapping still serves the tests and the overview bench that write partial rows.
     "returns.upsert_returns": "records or partial mappings",
     "returns.upsert_vraagposten": "records or partial mappings",
-    # Read by services/sync.py, whose owner moves it to relation_overviews / the typed relation records.
-    "relations.list_relations": "legacy name",
-    "relation_updates.relation_children": "sync (services/sync.py _Snapshot)",
-    # Kept under their old names for sync.py, doctor.py and returns_fetch.py (see LEGACY_CALLERS).
-    "links.list_links": "legacy name",
-    "links.list_admin_links": "legacy name",
-    "admin.all_admin_info": "legacy name",
-}
-
-# The dict-returning legacy functions, and the only modules that may still import them.
-LEGACY_CALLERS: dict[str, frozenset[str]] = {
-    "list_links": frozenset({"services/sync.py"}),
-    "list_admin_links": frozenset({"services/sync.py", "services/doctor.py", "services/returns_fetch.py"}),
-    "all_admin_info": frozenset({"services/returns_fetch.py"}),
-    "list_relations": frozenset({"services/sync.py"}),
 }
 
 
@@ -73,24 +58,6 @@ def test_store_functions_take_and_return_records_not_dicts() -> None:
 def test_the_list_of_functions_not_yet_typed_only_shrinks() -> None:
     stale = sorted(set(NOT_YET_TYPED).difference(store_violations()))
     assert stale == [], f"typed now: remove {stale} from NOT_YET_TYPED"
-
-
-def test_legacy_dict_functions_have_no_new_callers() -> None:
-    callers: dict[str, set[str]] = {name: set() for name in LEGACY_CALLERS}
-    for file in sorted(PACKAGE.rglob("*.py")):
-        if file.parent == STORE:
-            continue
-        for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("exactlink.store"):
-                for alias in node.names:
-                    if alias.name in callers:
-                        callers[alias.name].add(str(file.relative_to(PACKAGE)))
-    extra = {
-        name: sorted(found - LEGACY_CALLERS[name]) for name, found in callers.items() if found - LEGACY_CALLERS[name]
-    }
-    assert extra == {}, (
-        "use the record functions (list_account_links, list_administration_links, administration_states)"
-    )
 
 
 def test_the_check_catches_loose_dicts_and_passes_records() -> None:

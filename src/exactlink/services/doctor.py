@@ -411,7 +411,7 @@ def _access(ws: Workspace, client: ExactClient, report: DoctorReport) -> tuple[i
     else any other the login sees (``$top=1``); the rest are checked as ``fetch-returns`` reads them.
     """
     from exactlink.api.errors import ApiError
-    from exactlink.store.links import list_admin_links
+    from exactlink.store.links import list_administration_links
     from exactlink.store.meta import get_office
 
     office = get_office(ws.db)
@@ -428,7 +428,7 @@ def _access(ws: Workspace, client: ExactClient, report: DoctorReport) -> tuple[i
         report.add("access", "office administration", FAILED, f"{office.division}: {why}")
         return None, []
     report.add("access", "office administration", OK, f"{office.division} {office.name}")
-    linked = sorted({int(link["division"]) for link in list_admin_links(ws.db)})
+    linked = sorted({link.division for link in list_administration_links(ws.db)})
     try:
         return office.division, _client_access(client, report, office.division, linked)
     except ApiError as problem:

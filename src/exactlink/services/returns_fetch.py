@@ -136,20 +136,21 @@ def plan_targets(
         NothingToFetch: one of ``relations`` has no linked administration (the message explains it).
     """
     from exactlink.api.forms import LEARNED_KEY
+    from exactlink.domain.records import AdministrationState
     from exactlink.domain.returns import EmptyReason, explain_empty_fetch, returns_window_start
     from exactlink.services.crm import relation_not_in_mirror
-    from exactlink.store.admin import all_admin_info, division_has_returns_before
-    from exactlink.store.links import get_account_link, list_admin_links
+    from exactlink.store.admin import administration_states, division_has_returns_before
+    from exactlink.store.links import get_account_link, list_administration_links
     from exactlink.store.meta import get_value
     from exactlink.store.relations import relation_exists
     from exactlink.store.vraagposten_cursors import all_cursors
 
     window_days = settings.returns.window_days
     learned = dict(get_value(db, LEARNED_KEY) or {})
-    links = list_admin_links(db)
-    linked = {row["relation_number"] for row in links}
+    links = list_administration_links(db)
+    linked = {row.relation_number for row in links}
     if relations:
-        links = [row for row in links if row["relation_number"] in set(relations)]
+        links = [row for row in links if row.relation_number in set(relations)]
     for relation in dict.fromkeys(relations):
         if relation not in linked:
             if not relation_exists(db, relation):
@@ -160,25 +161,24 @@ def plan_targets(
             raise NothingToFetch(
                 f"nothing to fetch for relation {relation}: {explain_empty_fetch(reason, relation=relation)}"
             )
-    infos = all_admin_info(db)
+    states = administration_states(db)
     cursors = all_cursors(db)
     targets = []
     for row in links:
-        division = int(row["division"])
-        info = infos.get(division, {})
-        sbr_start = date.fromisoformat(row["sbr_start_date"]) if row.get("sbr_start_date") else None
-        window_start = returns_window_start(today, sbr_start, window_days)
-        configured = tuple(info.get("vraagposten_configured") or ())
+        division = row.division
+        state = states.get(division) or AdministrationState(division)
+        window_start = returns_window_start(today, row.sbr_start_date, window_days)
+        configured = state.vraagposten_configured
         cursor = cursors.get(division)
         targets.append(
             AdminTarget(
-                relation_number=row["relation_number"],
-                relation_name=row.get("name") or "",
+                relation_number=row.relation_number,
+                relation_name=row.relation_name,
                 division=division,
-                division_name=info.get("name"),
-                relation_linked=get_account_link(db, row["relation_number"]) is not None,
+                division_name=state.name,
+                relation_linked=get_account_link(db, row.relation_number) is not None,
                 window_start=window_start,
-                first_fetch=row["backlog_fetched_at"] is None,
+                first_fetch=row.link.backlog_fetched_at is None,
                 vraagposten_configured=configured,
                 cursor=cursor,
                 chart=_chart_to_read(cursor, configured, now),

@@ -90,22 +90,3 @@ def division_has_returns_before(db: sqlite_utils.Database, division: int, moment
         "SELECT 1 FROM returns WHERE division = ? AND created < ? LIMIT 1", (int(division), moment)
     ).fetchone()
     return row is not None
-
-
-# ---------------------------------------------------------------------------------------------------
-# Dict reads still used by services/returns_fetch.py, to be moved to the state functions above;
-# tests/test_architecture_records.py allows no other caller.
-
-
-def all_admin_info(db: sqlite_utils.Database) -> dict[int, dict[str, Any]]:
-    """``{division: {field: value}}`` with only the fields that are known, lists as lists (legacy; use
-    :func:`administration_states`)."""
-    result: dict[int, dict[str, Any]] = {}
-    for division, state in administration_states(db).items():
-        info = {name: value for name, value in dataclasses.asdict(state).items() if name in FIELDS}
-        result[division] = {
-            name: list(value) if name in _LISTS else value
-            for name, value in info.items()
-            if value is not None and value != ()
-        }
-    return result

@@ -268,26 +268,3 @@ def remove_administration_link(db: sqlite_utils.Database, relation_number: str) 
         if current is not None:
             db.conn.execute("DELETE FROM admin_links WHERE relation_number = ?", (relation_number,))
     return current
-
-
-# ---------------------------------------------------------------------------------------------------
-# Dict listings still used by services/sync.py, services/doctor.py and services/returns_fetch.py, to be moved to
-# the record functions above; tests/test_architecture_records.py allows no other caller.
-
-
-def list_links(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    """Every account link as a dict of its columns (legacy; use :func:`list_account_links`)."""
-    return [_row(link) for link in list_account_links(db)]
-
-
-def list_admin_links(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    """Every administration link as a dict with ``name`` and ``sbr_start_date`` text (legacy; use
-    :func:`list_administration_links`)."""
-    return [
-        {
-            **_row(row.link),
-            "name": row.relation_name,
-            "sbr_start_date": row.sbr_start_date.isoformat() if row.sbr_start_date else None,
-        }
-        for row in list_administration_links(db)
-    ]
