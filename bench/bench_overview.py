@@ -48,24 +48,29 @@ def fill_mirror(relations: int, returns_per_relation: int, seed: int = 12) -> No
     rng = random.Random(seed)
     today = datetime.now(UTC).date()
     db = open_db()
-    set_office(db, 1000, "Kantoor Benchmark")
+    set_office(db, 1000, "Kantoor Benchmark", now=datetime.now(UTC))
     rows: list[dict[str, Any]] = []
     with transaction(db):
         for index in range(relations):
             number = f"{100000 + index}"
             name = f"{rng.choice(WORDS)} {rng.choice(PLACES)} {index} B.V."
-            upsert_relation(db, RelationRecord(number, name=name))
+            upsert_relation(db, RelationRecord(number, name=name), now=datetime.now(UTC))
             if index % 50 == 49:
                 continue  # a few relations not linked
             set_account_link(db, number, f"a{index:07d}-0000-4000-8000-000000000000", str(index), method="kvk",
-                     linked_by="auto")  # fmt: skip
+                     linked_by="auto", now=datetime.now(UTC))  # fmt: skip
             if index % 40 == 39:
                 continue  # and a few without an administration
             division = 3_000_000 + index
-            set_administration_link(db, number, division)
+            set_administration_link(db, number, division, now=datetime.now(UTC))
             error = "Exact Online answered 401: no access to this administration" if index % 97 == 0 else None
             update_administration_state(
-                db, division, name=name, last_fetch_at=datetime.now(UTC).isoformat(), last_fetch_error=error
+                db,
+                division,
+                name=name,
+                last_fetch_at=datetime.now(UTC).isoformat(),
+                last_fetch_error=error,
+                now=datetime.now(UTC),
             )
             for count in range(rng.randint(returns_per_relation - 2, returns_per_relation + 2)):
                 kind, type_code = rng.choice(KINDS)
@@ -88,7 +93,7 @@ def fill_mirror(relations: int, returns_per_relation: int, seed: int = 12) -> No
                         "created": datetime.now(UTC) - timedelta(days=rng.randint(1, 30)),
                     }
                 )
-    upsert_returns(db, rows)
+    upsert_returns(db, rows, now=datetime.now(UTC))
     for index in range(0, relations, 3):
         division = 3_000_000 + index
         lines = [
@@ -101,7 +106,7 @@ def fill_mirror(relations: int, returns_per_relation: int, seed: int = 12) -> No
             }
             for line in range(rng.randint(1, 6))
         ]
-        upsert_vraagposten(db, division, lines)
+        upsert_vraagposten(db, division, lines, now=datetime.now(UTC))
     db.conn.close()
 
 

@@ -50,7 +50,7 @@ def _return(number: int, relation: str, division: int, kind: str, status: int, d
 
 def populate(db: sqlite_utils.Database) -> None:
     """Fill ``db`` with the office described in the module docstring."""
-    set_office(db, 1000, "Kantoor Voorbeeld")
+    set_office(db, 1000, "Kantoor Voorbeeld", now=NOW)
     for number, name in (
         ("R1", "Bakkerij Jansen B.V."),
         ("R2", "Garage De Vries"),
@@ -58,17 +58,17 @@ def populate(db: sqlite_utils.Database) -> None:
         ("R4", HOSTILE_NAME),
         ("R5", "Nog Niet Gekoppeld"),
     ):
-        upsert_relation(db, RelationRecord(number, name=name, bsn=BSN_IN_NAME if number == "R4" else None))
+        upsert_relation(db, RelationRecord(number, name=name, bsn=BSN_IN_NAME if number == "R4" else None), now=NOW)
     for number, division in (("R1", 2001), ("R2", 2002), ("R3", None), ("R4", 2004)):
         set_account_link(db, number, f"a0000000-0000-4000-8000-00000000000{number[1]}", f"C{number[1]}", method="kvk",
-                 linked_by="auto")  # fmt: skip
+                 linked_by="auto", now=NOW)  # fmt: skip
         if division is not None:
-            set_administration_link(db, number, division)
+            set_administration_link(db, number, division, now=NOW)
             update_administration_state(
-                db, division, name=f"Administratie {number}", last_fetch_at="2027-03-10T08:00:00+00:00"
+                db, division, name=f"Administratie {number}", last_fetch_at="2027-03-10T08:00:00+00:00", now=NOW
             )
     update_administration_state(
-        db, 2002, last_fetch_error="Exact Online answered 401: no access to this administration"
+        db, 2002, last_fetch_error="Exact Online answered 401: no access to this administration", now=NOW
     )
     upsert_returns(
         db,
@@ -81,6 +81,7 @@ def populate(db: sqlite_utils.Database) -> None:
             _return(6, "R4", 2004, "btw_suppletie", 20, None, description="Suppletie omzetbelasting"),  # no due date
             _return(7, "R1", 2001, "btw", 40, TODAY - timedelta(days=1)),  # marked processed below: done
         ],
+        now=NOW,
     )
     mark_return(db, document(7), "processed")
     upsert_vraagposten(
@@ -90,6 +91,7 @@ def populate(db: sqlite_utils.Database) -> None:
             {"id": "v1", "relation_number": "R1", "date": "2027-01-05", "amount": 100.0, "description": "Bank"},
             {"id": "v2", "relation_number": "R1", "date": "2026-12-20", "amount": -25.5, "description": "Kas"},
         ],
+        now=NOW,
     )
     db.conn.execute(
         "INSERT INTO runs (command, started_at, finished_at, outcome, summary) VALUES "

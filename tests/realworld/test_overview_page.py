@@ -24,6 +24,7 @@ from exactlink.settings import load_settings
 from exactlink.store.db import migrate
 from exactlink.workspace import RecordingOutput, Workspace
 from tests.overview.office import NOW, TODAY, populate
+from tests.stamps import wall_now
 
 pytestmark = pytest.mark.timeout(90, func_only=True)  # fixtures may first apt-get install Chromium
 
@@ -44,7 +45,7 @@ def write_page(path: Path, lang: str = "nl", *, extra_returns: int = 0) -> Path:
              "type": 31, "kind": "btw", "status": 50 if number % 2 else 20, "year": 2026, "period": 1 + number % 12,
              "frequency": "M", "amount": float(number), "due_date": TODAY + timedelta(days=30 + number % 200)}
             for number in range(extra_returns)
-        ],
+        ], now=wall_now(),
     )  # fmt: skip
     ws = Workspace(load_settings(), clock=Clock.frozen(NOW), output=RecordingOutput())
     ws._db = db

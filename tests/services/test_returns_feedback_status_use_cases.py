@@ -51,12 +51,14 @@ def exact() -> RecordedExact:
 def ws(exact: RecordedExact) -> Iterator[Workspace]:
     workspace = memory_workspace(APRIL, exact)
     db = workspace.db
-    set_office(db, 100, "Kantoor Jansen & Co")
-    upsert_relation(db, RelationRecord("R1", name="Bakkerij Jansen"))
-    set_administration_link(db, "R1", CLIENT)
+    set_office(db, 100, "Kantoor Jansen & Co", now=APRIL)
+    upsert_relation(db, RelationRecord("R1", name="Bakkerij Jansen"), now=APRIL)
+    set_administration_link(db, "R1", CLIENT, now=APRIL)
     today = workspace.clock.today()
     [target] = plan_targets(db, workspace.settings, today, now=workspace.clock.now())
-    store_administration(db, target, Fetched(returns=client_returns(), returns_called=True), workspace.settings, today)
+    store_administration(
+        db, target, Fetched(returns=client_returns(), returns_called=True), workspace.settings, today, now=APRIL
+    )
     yield workspace
     workspace.close()
 
@@ -102,7 +104,7 @@ def test_the_json_of_returns_show_crm_show_and_vraagposten_keeps_its_fields_and_
                             "due_date", "local_status", "feedback_state"]  # fmt: skip
     upsert_vraagposten(ws.db, CLIENT, [{"id": "L1", "relation_number": "R1", "gl_account_code": "2300",
                                         "amount": -12.5, "date": date(2026, 3, 2), "description": "Bank",
-                                        "entry_number": 7}])  # fmt: skip
+                                        "entry_number": 7}], now=APRIL)  # fmt: skip
     assert list_returns_view(ws, kind="vraagposten") == [
         {"document_id": "l1", "relation": "R1", "relation_name": "Bakkerij Jansen", "division": CLIENT,
          "administration": None, "kind": "vraagposten", "kind_label": "vraagpost", "period": "2026-03-02",

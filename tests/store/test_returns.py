@@ -21,6 +21,7 @@ from exactlink.store.returns import (
     upsert_returns,
     upsert_vraagposten,
 )
+from tests.stamps import wall_now
 
 
 def _return(document_id: str = "DOC-1", status: int = 20, **extra: object) -> dict[str, object]:
@@ -43,17 +44,17 @@ def _return(document_id: str = "DOC-1", status: int = 20, **extra: object) -> di
 
 
 def test_upsert_is_idempotent_and_keeps_status_history(db: sqlite_utils.Database) -> None:
-    counts = upsert_returns(db, [_return(), _return("DOC-2", kind="icp", type=32)])
+    counts = upsert_returns(db, [_return(), _return("DOC-2", kind="icp", type=32)], now=wall_now())
     assert counts.as_dict() == {"new": 2, "changed": 0, "unchanged": 0}
     for _ in range(3):
-        assert upsert_returns(db, [_return(), _return("DOC-2", kind="icp", type=32)]).as_dict() == {
+        assert upsert_returns(db, [_return(), _return("DOC-2", kind="icp", type=32)], now=wall_now()).as_dict() == {
             "new": 0,
             "changed": 0,
             "unchanged": 2,
         }
-    changed = upsert_returns(db, [_return(status=40)])
+    changed = upsert_returns(db, [_return(status=40)], now=wall_now())
     assert changed.as_dict() == {"new": 0, "changed": 1, "unchanged": 0} and changed.changed_ids == ["doc-1"]
-    upsert_returns(db, [_return(status=40)])
+    upsert_returns(db, [_return(status=40)], now=wall_now())
     assert [h.status for h in return_history(db, "doc-1")] == [20, 40]
     assert db.conn.execute("SELECT count(*) FROM returns").fetchone()[0] == 2
     stored = get_return(db, "DOC-1")
@@ -65,40 +66,40 @@ def test_upsert_is_idempotent_and_keeps_status_history(db: sqlite_utils.Database
 
 def test_an_exception_mid_upsert_writes_nothing(db: sqlite_utils.Database) -> None:
     with pytest.raises(ValueError):
-        upsert_returns(db, [_return(), {"document_id": "bad", "colour": "red"}])
+        upsert_returns(db, [_return(), {"document_id": "bad", "colour": "red"}], now=wall_now())
     assert db.conn.execute("SELECT count(*) FROM returns").fetchone()[0] == 0
     assert db.conn.execute("SELECT count(*) FROM return_status_history").fetchone()[0] == 0
 
 
 def test_feedback_lifecycle_never_reports_twice(db: sqlite_utils.Database) -> None:
-    upsert_returns(db, [_return(status=40)])
+    upsert_returns(db, [_return(status=40)], now=wall_now())
     assert pending_feedback(db) == []
     assert mark_return(db, "DOC-1", "processed").feedback_state == "pending"
     assert [r.document_id for r in pending_feedback(db)] == ["doc-1"]
-    record_feedback(db, "DOC-1", False, "timeout")  # transient: stays pending
+    record_feedback(db, "DOC-1", False, "timeout", now=wall_now())  # transient: stays pending
     assert pending_feedback(db)[0].feedback_message == "timeout"
-    record_feedback(db, "DOC-1", True, None)
+    record_feedback(db, "DOC-1", True, None, now=wall_now())
     assert pending_feedback(db) == []
     stored = get_return(db, "DOC-1")
     assert stored is not None and stored.feedback_state == "reported" and stored.reported_at
     assert mark_return(db, "DOC-1", "processed").feedback_state == "reported"
     with pytest.raises(AlreadyReported):
         mark_return(db, "DOC-1", "rejected")
-    upsert_returns(db, [_return(status=50)])
+    upsert_returns(db, [_return(status=50)], now=wall_now())
     assert get_return(db, "DOC-1").local_status == "processed"  # type: ignore[union-attr]
 
 
 def test_final_failure_is_not_retried_until_marked_again(db: sqlite_utils.Database) -> None:
-    upsert_returns(db, [_return(status=50)])
+    upsert_returns(db, [_return(status=50)], now=wall_now())
     mark_return(db, "DOC-1", "rejected")
-    record_feedback(db, "DOC-1", False, "further along in Exact", final=True)
+    record_feedback(db, "DOC-1", False, "further along in Exact", final=True, now=wall_now())
     assert pending_feedback(db) == []
     assert mark_return(db, "DOC-1", "rejected").feedback_state == "pending"
     assert mark_return(db, "DOC-1", "new").feedback_state == "none"
     with pytest.raises(ReturnNotFound):
         mark_return(db, "nope", "processed")
     with pytest.raises(ReturnNotFound):
-        record_feedback(db, "nope", True)
+        record_feedback(db, "nope", True, now=wall_now())
 
 
 def test_vraagposten_upsert_and_clearing(db: sqlite_utils.Database) -> None:
@@ -106,14 +107,14 @@ def test_vraagposten_upsert_and_clearing(db: sqlite_utils.Database) -> None:
         {"id": "L1", "relation_number": "R1", "gl_account_code": "2300", "amount": -12.5, "date": date(2026, 10, 2)},
         {"id": "L2", "relation_number": "R1", "gl_account_code": "2300", "amount": 99.0, "date": date(2026, 10, 3)},
     ]
-    assert upsert_vraagposten(db, 200, lines).as_dict() == {"new": 2, "changed": 0, "unchanged": 0}
-    assert upsert_vraagposten(db, 200, lines).as_dict() == {"new": 0, "changed": 0, "unchanged": 2}
-    assert upsert_vraagposten(db, 200, lines[:1]).as_dict() == {"new": 0, "changed": 0, "unchanged": 1}
+    assert upsert_vraagposten(db, 200, lines, now=wall_now()).as_dict() == {"new": 2, "changed": 0, "unchanged": 0}
+    assert upsert_vraagposten(db, 200, lines, now=wall_now()).as_dict() == {"new": 0, "changed": 0, "unchanged": 2}
+    assert upsert_vraagposten(db, 200, lines[:1], now=wall_now()).as_dict() == {"new": 0, "changed": 0, "unchanged": 1}
     assert [v.line.id for v in list_vraagposten(db, division=200)] == ["l1"]
     assert [v.cleared for v in list_vraagposten(db, include_cleared=True)] == [False, True]
     first = list_vraagposten(db, division=200)[0]
     assert (first.division, first.line.date, first.line.amount) == (200, date(2026, 10, 2), -12.5)
-    assert upsert_vraagposten(db, 200, lines).as_dict() == {"new": 0, "changed": 1, "unchanged": 1}
+    assert upsert_vraagposten(db, 200, lines, now=wall_now()).as_dict() == {"new": 0, "changed": 1, "unchanged": 1}
     assert db.conn.execute("SELECT count(*) FROM vraagposten").fetchone()[0] == 2
 
 
@@ -126,7 +127,7 @@ def test_document_ids_by_a_unique_start(db: sqlite_utils.Database) -> None:
         "47c126b9-0000-4000-8000-000000000003",
         "9ad9117f-7fa8-4e2b-8a0c-000000000004",
     ]
-    upsert_returns(db, [_return(document_id) for document_id in ids])
+    upsert_returns(db, [_return(document_id) for document_id in ids], now=wall_now())
 
     short = short_document_ids(db)
 

@@ -425,7 +425,7 @@ def import_crm(
         run.begin({"file": Path(path).name})
         with transaction(db):
             for record, stored in plan:
-                apply_relation(db, record, stored, mark_pending_push=True)
+                apply_relation(db, record, stored, now=ws.clock.now(), mark_pending_push=True)
         run.finish(report.exit_code, {"file": Path(path).name, **report.counts()})
     _push_directly(ws, report)
     return report
@@ -489,7 +489,7 @@ def edit_relation(
         with ws.run("crm edit") as run:
             run.begin({"relation": relation_number, "fields": changed})
             with transaction(db):
-                update_relation_fields(db, relation_number, checked, mark_pending_push=True)
+                update_relation_fields(db, relation_number, checked, now=ws.clock.now(), mark_pending_push=True)
                 drop_issues(db, relation_number, changed)
     result: dict[str, Any] = {
         "relation": relation_number,

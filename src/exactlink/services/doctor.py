@@ -204,7 +204,7 @@ def run_doctor(ws: Workspace, *, record: Path | None = None) -> DoctorReport:
     if report.forms:
         from exactlink.services.returns_fetch import remember_forms
 
-        remember_forms(ws.db, report.forms)
+        remember_forms(ws.db, report.forms, now=ws.clock.now())
     return report
 
 

@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 from exactlink.errors import ExactlinkError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import sqlite_utils
 
     from exactlink.api.client import ExactClient
@@ -138,11 +140,17 @@ def _reread(client: ExactClient, division: int, document_id: str) -> dict[str, A
 
 
 def report_return(
-    db: sqlite_utils.Database, client: ExactClient, row: StoredReturn, outcome: str, *, dry_run: bool = False
+    db: sqlite_utils.Database,
+    client: ExactClient,
+    row: StoredReturn,
+    outcome: str,
+    *,
+    now: datetime,
+    dry_run: bool = False,
 ) -> FeedbackResult:
     """Report one return's outcome (``processed``/``rejected``) following the module's steps; records the result.
 
-    ``row`` is the return as the store has it. Nothing is written in a dry run.
+    ``row`` is the return as the store has it; what is written is dated ``now``. Nothing is written in a dry run.
     """
     from exactlink.api.errors import ApiError
     from exactlink.domain.returns import (
@@ -163,7 +171,7 @@ def report_return(
     ) -> FeedbackResult:
         result.status, result.message = status, message
         if not dry_run and status != "already_reported":
-            record_feedback(db, document_id, ok, message, final=final, refused=refused)
+            record_feedback(db, document_id, ok, message, now=now, final=final, refused=refused)
         return result
 
     if exact.type == RETURN_TYPE_PAYROLL:
@@ -179,7 +187,7 @@ def report_return(
         return finish("refused", "Exact Online no longer has this return (deleted?)", final=True)
     result.exact_status = current.get("Status")
     if not dry_run:
-        record_exact_status(db, document_id, result.exact_status)
+        record_exact_status(db, document_id, result.exact_status, now=now)
     if result.exact_status == code:
         return finish("reported", f"Exact Online already shows this return as {status_label(code)}", ok=True)
     refusal = feedback_refusal(current.get("Type"), result.exact_status)
@@ -198,7 +206,7 @@ def report_return(
         return finish("failed", f"Exact Online refused the feedback: {error.message}; it stays pending")
     if answer.get("Processed") is False:
         return finish("refused", f"{REFUSED_BY_EXACT}: it answered Processed = false; {NOT_RETRIED}", refused=True)
-    record_exact_status(db, document_id, code)
+    record_exact_status(db, document_id, code, now=now)
     return finish("reported", f"reported to Exact Online as {outcome} (status {code}, {status_label(code)})", ok=True)
 
 
@@ -230,7 +238,9 @@ def feedback_one(ws: Workspace, document_id: str, outcome: str, *, dry_run: bool
             raise FeedbackRefused(feedback_refusal(row.exact.type, row.exact.status) or "payroll returns are refused")
         if not dry_run:
             row = mark_return(db, full_id, outcome)
-        return FeedbackReport([report_return(db, client, row, outcome, dry_run=dry_run)], dry_run=dry_run)
+        return FeedbackReport(
+            [report_return(db, client, row, outcome, now=ws.clock.now(), dry_run=dry_run)], dry_run=dry_run
+        )
 
     report: FeedbackReport = _with_run(ws, dry_run, body)
     result = report.results[0]
@@ -261,7 +271,7 @@ def feedback_pending(ws: Workspace, *, dry_run: bool = False, retry_refused: boo
                 for row in refused
             ]
         for row in rows:
-            report.results.append(report_return(db, client, row, row.local_status, dry_run=dry_run))
+            report.results.append(report_return(db, client, row, row.local_status, now=ws.clock.now(), dry_run=dry_run))
         return report
 
     result: FeedbackReport = _with_run(ws, dry_run, body)

@@ -37,7 +37,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from exactlink.domain.fetch_report import (
@@ -440,21 +440,22 @@ def store_administration(
     settings: Settings,
     today: date,
     *,
+    now: datetime,
     dry_run: bool = False,
-    now: str | None = None,
 ) -> AdminOutcome:
-    """Write one administration's results in one transaction (nothing in a dry run) and explain them.
+    """Write one administration's results in one transaction, dated ``now`` (nothing in a dry run), and explain
+    them.
 
     When no vraagposten line changed since the cursor, the open items are not worked out again: the ones
     stored stand, and the write is a handful of batched statements.
     """
     from exactlink.store.admin import update_administration_state
-    from exactlink.store.db import now_iso, transaction
+    from exactlink.store.db import stored_at, transaction
     from exactlink.store.links import mark_backlog_fetched
     from exactlink.store.returns import count_open_vraagposten, upsert_returns, upsert_vraagposten
     from exactlink.store.vraagposten_cursors import apply_ledger_changes, save_cursor
 
-    stamp = now or now_iso()
+    stamp = stored_at(now)
     outcome = AdminOutcome(
         target.relation_number, target.relation_name, target.division, target.division_name, target.window_start
     )
@@ -486,7 +487,7 @@ def store_administration(
         _preview_counts(db, rows, outcome)
         return outcome
     with transaction(db):
-        counts = upsert_returns(db, rows)
+        counts = upsert_returns(db, rows, now=now)
         outcome.new, outcome.changed, outcome.unchanged = counts.new, counts.changed, counts.unchanged
         if lines_read:
             apply_ledger_changes(
@@ -497,7 +498,7 @@ def store_administration(
                 from_start=fetched.lines_from_start,
             )
         if open_rows is not None:
-            outcome.vraagposten_new = upsert_vraagposten(db, target.division, open_rows, complete=True).new
+            outcome.vraagposten_new = upsert_vraagposten(db, target.division, open_rows, now=now, complete=True).new
         _save_vraagposten_cursor(db, target, fetched, stamp, save_cursor)
         info: dict[str, Any] = {
             "last_fetch_at": stamp,
@@ -507,11 +508,11 @@ def store_administration(
         }
         if fetched.gl_choice is not None:
             info["vraagposten_codes"] = list(fetched.gl_choice.codes)
-        update_administration_state(db, target.division, **info)
+        update_administration_state(db, target.division, now=now, **info)
         if fetched.learned:
-            remember_forms(db, fetched.learned)
+            remember_forms(db, fetched.learned, now=now)
         if target.first_fetch and fetched.returns_called:
-            mark_backlog_fetched(db, target.relation_number)
+            mark_backlog_fetched(db, target.relation_number, now=now)
             if outcome.kept:
                 outcome.backlog = backlog_note(
                     target.relation_number, sum(outcome.kept.values()), settings.returns.window_days
@@ -557,13 +558,13 @@ def _save_vraagposten_cursor(
     save(db, cursor)
 
 
-def remember_forms(db: sqlite_utils.Database, learned: dict[str, str]) -> dict[str, str]:
+def remember_forms(db: sqlite_utils.Database, learned: dict[str, str], *, now: datetime) -> dict[str, str]:
     """Add query forms learned from Exact's refusals (``exactlink.api.forms``) to what is stored; returns all."""
     from exactlink.api.forms import LEARNED_KEY
     from exactlink.store.meta import get_value, set_value
 
     forms = {**(get_value(db, LEARNED_KEY) or {}), **learned}
-    set_value(db, LEARNED_KEY, forms)
+    set_value(db, LEARNED_KEY, forms, now=now)
     return forms
 
 
@@ -646,12 +647,12 @@ def _settle(
     today: date,
     *,
     dry_run: bool,
-    now: str | None = None,
+    now: datetime,
 ) -> AdminOutcome:
     """Store one administration's results, or record why it failed."""
     if fetched is not None:
         try:
-            return store_administration(db, target, fetched, settings, today, dry_run=dry_run, now=now)
+            return store_administration(db, target, fetched, settings, today, now=now, dry_run=dry_run)
         except ValueError as problem:  # an answer that does not fit Exact's documented fields
             log.warning("administration %s: unreadable answer: %s", target.division, problem)
             error = ExactlinkError(f"Exact Online's answer could not be read ({type(problem).__name__})")
@@ -661,10 +662,12 @@ def _settle(
     outcome.error = error.message if error is not None else "unknown failure"
     if not dry_run:
         from exactlink.store.admin import update_administration_state
-        from exactlink.store.db import now_iso
+        from exactlink.store.db import stored_at
 
         # Kept per administration so the overview page can say which administrations failed, and why.
-        update_administration_state(db, target.division, last_fetch_error=outcome.error, last_fetch_failed_at=now_iso())
+        update_administration_state(
+            db, target.division, now=now, last_fetch_error=outcome.error, last_fetch_failed_at=stored_at(now)
+        )
     return outcome
 
 
@@ -737,12 +740,11 @@ def _fetch(
         if not target.relation_linked
     )
     pace = Pace(settings.exact.max_concurrent_divisions, len(reachable), time.monotonic(), time.monotonic)
-    stamp = moment.astimezone(UTC).isoformat(timespec="seconds")
     with ws.client() as client, ws.output.progress("Fetching returns", len(reachable), show=show_progress) as advance:
         client.limiter.kind = "hourly"
         for target, fetched, error in _fetch_all(client, reachable, settings, today, pace):
             cpu_before = time.thread_time()
-            report.outcomes.append(_settle(db, target, fetched, error, settings, today, dry_run=dry_run, now=stamp))
+            report.outcomes.append(_settle(db, target, fetched, error, settings, today, dry_run=dry_run, now=moment))
             report.write_cpu_seconds += time.thread_time() - cpu_before
             advance()
     report.concurrency = {"setting": settings.exact.max_concurrent_divisions, "most_at_once": pace.chosen}

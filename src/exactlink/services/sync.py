@@ -329,12 +329,12 @@ def sync_office(
     options: SyncOptions,
     *,
     progress: ProgressHook | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> SyncReport:
     """Refresh the copy of Exact, then synchronise every linked relation (or ``options.only``).
 
     ``now`` (the workspace clock) lets the refresh judge whether its cursors can still be trusted
-    (:func:`~exactlink.services.office_mirror.refresh_office_mirror`).
+    (:func:`~exactlink.services.office_mirror.refresh_office_mirror`) and dates what the run writes.
 
     The caller holds the run lock (unless it is a dry run) and, for a dry run, passes a scratch copy of the
     database (:func:`~exactlink.store.db.scratch_copy`). A failure on one relation is recorded and the others
@@ -368,9 +368,9 @@ def sync_office(
         try:
             sides = _sides(snapshot, link, result)  # None: skipped, the account is not in the copy of Exact
             if sides is not None and options.direction == "inbound":
-                _sync_inbound(db, snapshot, link, *sides, options, result)
+                _sync_inbound(db, snapshot, link, *sides, options, result, now)
             elif sides is not None:
-                _sync_outbound(client, db, division, snapshot, link, *sides, options, result)
+                _sync_outbound(client, db, division, snapshot, link, *sides, options, result, now)
         except ExactlinkError as exc:
             result.status, result.error = "failed", exc.message
             log.warning("sync of relation %s failed: %s", link.relation_number, exc.message)
@@ -439,6 +439,7 @@ def _sync_inbound(
     exact: ExactSide,
     options: SyncOptions,
     result: RelationResult,
+    now: datetime,
 ) -> None:
     from exactlink.domain.sync_fields import plan_inbound
 
@@ -452,7 +453,7 @@ def _sync_inbound(
     result.status = "changed" if result.applied else "unchanged"
     code_stale = (link.account_code or "") != (exact.code or "")
     if plan.writes_anything or code_stale:
-        _apply_inbound(db, link, plan, exact)
+        _apply_inbound(db, link, plan, exact, now)
 
 
 def _refuse(changes: list[Change], field_name: str, note: str) -> None:
@@ -461,7 +462,9 @@ def _refuse(changes: list[Change], field_name: str, note: str) -> None:
             changes[index] = replace(change, applied=False, note=note)
 
 
-def _apply_inbound(db: sqlite_utils.Database, link: AccountLink, plan: InboundPlan, exact: ExactSide) -> None:
+def _apply_inbound(
+    db: sqlite_utils.Database, link: AccountLink, plan: InboundPlan, exact: ExactSide, now: datetime
+) -> None:
     """Write one relation's inbound plan into the CRM mirror, all in one transaction."""
     from exactlink.store.db import transaction
     from exactlink.store.links import set_account_link
@@ -477,23 +480,23 @@ def _apply_inbound(db: sqlite_utils.Database, link: AccountLink, plan: InboundPl
     number = link.relation_number
     with transaction(db):
         if plan.new_number:
-            renumber_relation(db, number, plan.new_number)
+            renumber_relation(db, number, plan.new_number, now=now)
             number = plan.new_number
         if plan.fields:
-            update_relation_fields(db, number, plan.fields)
+            update_relation_fields(db, number, plan.fields, now=now)
         for kind, address in plan.addresses.items():
             if address is None:
                 delete_address(db, number, kind)
             else:
                 values = Address(kind, address.street, address.postcode, address.city, address.country)
-                set_address(db, number, values, exact_address_id=plan.address_ids.get(kind))
+                set_address(db, number, values, now=now, exact_address_id=plan.address_ids.get(kind))
         for kind, exact_id in plan.address_ids.items():
             if kind not in plan.addresses:
                 set_exact_address_id(db, number, kind, exact_id)
         for update in plan.contacts:
-            update_contact(db, number, update.full_name, update.values, exact_contact_id=update.exact_id)
+            update_contact(db, number, update.full_name, update.values, now=now, exact_contact_id=update.exact_id)
         if plan.ibans is not None:
-            replace_bank_accounts(db, number, plan.ibans)
+            replace_bank_accounts(db, number, plan.ibans, now=now)
         replaced = [*plan.fields, *(f"{kind}_{part}" for kind in plan.addresses for part in ADDRESS_PARTS)]
         if replaced or plan.ibans is not None:
             # Values now taken from Exact: their import flags (a 7-digit KvK number …) no longer apply.
@@ -506,6 +509,7 @@ def _apply_inbound(db: sqlite_utils.Database, link: AccountLink, plan: InboundPl
                 exact.code,
                 method=link.method or "manual",
                 linked_by=link.linked_by,
+                now=now,
             )
 
 
@@ -522,6 +526,7 @@ def _sync_outbound(
     exact: ExactSide,
     options: SyncOptions,
     result: RelationResult,
+    now: datetime,
 ) -> None:
     from exactlink.domain.sync_fields import plan_outbound
 
@@ -540,7 +545,7 @@ def _sync_outbound(
     if options.dry_run:
         result.calls = plan.calls
         return
-    _push(client, db, division, plan, result)
+    _push(client, db, division, plan, result, now)
 
 
 def recode_advice(current: str | None, wanted: str) -> str:
@@ -564,14 +569,14 @@ def _code_owner(snapshot: _Snapshot, code: str, account_id: str) -> str | None:
 
 
 def _patch_mirror(
-    db: sqlite_utils.Database, kind: type[MirroredRecord], record_id: str, body: Mapping[str, Any]
+    db: sqlite_utils.Database, kind: type[MirroredRecord], record_id: str, body: Mapping[str, Any], now: datetime
 ) -> None:
     """After a successful PUT of ``body``: the mirrored record (when there is one) holds what Exact now holds."""
     from exactlink.store.accounts import get_record, save_records
 
     record = get_record(db, kind, record_id)
     if record is not None:
-        save_records(db, [updated(record, body)])
+        save_records(db, [updated(record, body)], now=now)
 
 
 def _push(
@@ -580,6 +585,7 @@ def _push(
     division: int,
     plan: OutboundPlan,
     result: RelationResult,
+    now: datetime,
 ) -> None:
     """Execute one relation's outbound plan; after every call the local copy is updated at once."""
     from exactlink.api.odata import key_path
@@ -605,22 +611,22 @@ def _push(
         result.calls += 1
         held = _read_back(client, division, "crm/Accounts", account_id, plan.account)
         with transaction(db):
-            _patch_mirror(db, OfficeAccount, account_id, held)
+            _patch_mirror(db, OfficeAccount, account_id, held, now)
         _report_ignored(result, plan.account, held)
-    _push_addresses(client, db, division, plan, result)
+    _push_addresses(client, db, division, plan, result, now)
     for full_name, exact_id, body in plan.contacts:
         client.put(division, key_path("crm/Contacts", exact_id), body)
         result.calls += 1
         held = _read_back(client, division, "crm/Contacts", exact_id, body)
         with transaction(db):
-            _patch_mirror(db, AccountContact, exact_id, held)
+            _patch_mirror(db, AccountContact, exact_id, held, now)
             set_exact_contact_id(db, number, full_name, exact_id)
         ignored = _ignored(body, held)
         if ignored:
             labels = {"Email": "e-mail", "Phone": "phone"}
             fields = {f"contact {full_name}: {labels.get(name, name)}" for name in ignored}
             _mark_ignored(result, fields, [f"{name} of contact {full_name}" for name in ignored])
-    _push_bank_accounts(client, db, division, plan, result)
+    _push_bank_accounts(client, db, division, plan, result, now)
     clear_pending_push(db, [number])
 
 
@@ -671,7 +677,12 @@ def _report_ignored(result: RelationResult, body: Mapping[str, Any], held: Mappi
 
 
 def _push_addresses(
-    client: ExactClient, db: sqlite_utils.Database, division: int, plan: OutboundPlan, result: RelationResult
+    client: ExactClient,
+    db: sqlite_utils.Database,
+    division: int,
+    plan: OutboundPlan,
+    result: RelationResult,
+    now: datetime,
 ) -> None:
     from exactlink.api.odata import key_path
     from exactlink.store.accounts import remove_record, save_records
@@ -685,7 +696,7 @@ def _push_addresses(
             result.calls += 1
             held = _read_back(client, division, "crm/Addresses", write.exact_id, write.body)
             with transaction(db):
-                _patch_mirror(db, AccountAddress, write.exact_id, held)
+                _patch_mirror(db, AccountAddress, write.exact_id, held, now)
                 set_exact_address_id(db, number, write.type, write.exact_id)
             ignored = _ignored(write.body, held)
             if ignored:
@@ -704,7 +715,7 @@ def _push_addresses(
         )
         result.calls += calls
         with transaction(db):
-            save_records(db, [from_exact(AccountAddress, created, division=division)])
+            save_records(db, [from_exact(AccountAddress, created, division=division)], now=now)
             set_exact_address_id(db, number, write.type, str(created["ID"]).lower())
     for _kind, exact_id in plan.address_deletes:
         client.delete(division, key_path("crm/Addresses", exact_id))
@@ -713,7 +724,12 @@ def _push_addresses(
 
 
 def _push_bank_accounts(
-    client: ExactClient, db: sqlite_utils.Database, division: int, plan: OutboundPlan, result: RelationResult
+    client: ExactClient,
+    db: sqlite_utils.Database,
+    division: int,
+    plan: OutboundPlan,
+    result: RelationResult,
+    now: datetime,
 ) -> None:
     from exactlink.api.odata import key_path
     from exactlink.store.accounts import remove_record, save_records
@@ -732,7 +748,7 @@ def _push_bank_accounts(
         )
         result.calls += calls
         with transaction(db):
-            save_records(db, [from_exact(AccountBankAccount, created, division=division)])
+            save_records(db, [from_exact(AccountBankAccount, created, division=division)], now=now)
             set_exact_bank_account_id(db, number, iban, str(created["ID"]).lower())
     for _iban, exact_id in plan.bank_deletes:
         client.delete(division, key_path("crm/BankAccounts", exact_id))

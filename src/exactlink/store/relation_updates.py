@@ -14,11 +14,12 @@ Every function runs in one :func:`~exactlink.store.db.transaction` (a savepoint 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from exactlink.domain.records import RelationChildren, StoredAddress, StoredBankAccount, StoredContact
 from exactlink.errors import ExactlinkError
-from exactlink.store.db import from_json, now_iso, to_json, transaction
+from exactlink.store.db import from_json, stored_at, to_json, transaction
 from exactlink.store.records import columns_of, select_records
 from exactlink.store.relations import CONTACT_FIELDS, RelationNotFound
 
@@ -70,7 +71,7 @@ def _tables_with_relation_number(db: sqlite_utils.Database) -> list[str]:
     ]
 
 
-def renumber_relation(db: sqlite_utils.Database, old: str, new: str) -> list[str]:
+def renumber_relation(db: sqlite_utils.Database, old: str, new: str, *, now: datetime) -> list[str]:
     """Give relation ``old`` the number ``new``, carrying every row that refers to it along.
 
     All tables with a ``relation_number`` column (addresses, contacts, bank accounts, links, match
@@ -90,7 +91,8 @@ def renumber_relation(db: sqlite_utils.Database, old: str, new: str) -> list[str
         db.conn.execute("PRAGMA defer_foreign_keys = ON")
         moved = []
         db.conn.execute(
-            "UPDATE relations SET relation_number = ?, updated_at = ? WHERE relation_number = ?", (new, now_iso(), old)
+            "UPDATE relations SET relation_number = ?, updated_at = ? WHERE relation_number = ?",
+            (new, stored_at(now), old),
         )
         for table in _tables_with_relation_number(db):
             cursor = db.conn.execute(f"UPDATE {table} SET relation_number = ? WHERE relation_number = ?", (new, old))
@@ -105,6 +107,7 @@ def update_contact(
     full_name: str,
     values: Mapping[str, str | None],
     *,
+    now: datetime,
     exact_contact_id: str | None = None,
 ) -> bool:
     """Update a contact person's fields (``first_name`` … ``phone``) and, when given, its Exact id.
@@ -122,7 +125,7 @@ def update_contact(
     if not assignments:
         return False
     assignments.append("updated_at = ?")
-    params.append(now_iso())
+    params.append(stored_at(now))
     with transaction(db):
         cursor = db.conn.execute(
             f"UPDATE contacts SET {', '.join(assignments)} WHERE relation_number = ? AND full_name = ?",
@@ -132,11 +135,11 @@ def update_contact(
 
 
 def replace_bank_accounts(
-    db: sqlite_utils.Database, relation_number: str, accounts: Iterable[tuple[str, str | None]]
+    db: sqlite_utils.Database, relation_number: str, accounts: Iterable[tuple[str, str | None]], *, now: datetime
 ) -> None:
     """Make the relation's bank accounts exactly ``accounts`` (``(iban, exact_bank_account_id)`` pairs)."""
     wanted = dict(accounts)
-    now = now_iso()
+    stamp = stored_at(now)
     with transaction(db):
         marks = ", ".join("?" * len(wanted))
         db.conn.execute(
@@ -149,7 +152,7 @@ def replace_bank_accounts(
                 "VALUES (?, ?, ?, ?) ON CONFLICT (relation_number, iban) DO UPDATE SET "
                 "exact_bank_account_id = excluded.exact_bank_account_id, updated_at = excluded.updated_at "
                 "WHERE exact_bank_account_id IS NOT excluded.exact_bank_account_id",
-                (relation_number, iban, exact_id, now),
+                (relation_number, iban, exact_id, stamp),
             )
 
 

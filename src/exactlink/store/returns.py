@@ -31,7 +31,7 @@ from exactlink.domain.return_records import (
     columns,
 )
 from exactlink.errors import ExactlinkError
-from exactlink.store.db import now_iso, to_json, transaction
+from exactlink.store.db import stored_at, to_json, transaction
 from exactlink.store.records import select_records
 
 if TYPE_CHECKING:
@@ -194,7 +194,9 @@ def _write_batch(
         db.conn.executemany(f"UPDATE {table} SET {assignments_sql} WHERE {key_column} = ?", params)
 
 
-def upsert_returns(db: sqlite_utils.Database, rows: Iterable[ReturnRecord | Mapping[str, Any]]) -> UpsertCounts:
+def upsert_returns(
+    db: sqlite_utils.Database, rows: Iterable[ReturnRecord | Mapping[str, Any]], *, now: datetime
+) -> UpsertCounts:
     """Insert new returns, update changed ones, and record every newly seen status; all in one transaction.
 
     Each row is a :class:`ReturnRecord`, or a mapping with ``document_id`` plus any of ``RETURN_COLUMNS``
@@ -202,7 +204,7 @@ def upsert_returns(db: sqlite_utils.Database, rows: Iterable[ReturnRecord | Mapp
     writes are batched: a handful of statements per call, whatever the number of rows.
     """
     counts = UpsertCounts()
-    now = now_iso()
+    stamp = stored_at(now)
     batch: dict[str, dict[str, Any]] = {}
     for row in rows:
         mapping = _as_mapping(row)
@@ -219,22 +221,22 @@ def upsert_returns(db: sqlite_utils.Database, rows: Iterable[ReturnRecord | Mapp
             if before is not None and before["feedback_state"] == "refused" and changed & set(_REOPENS_REFUSED):
                 message = f"changed in Exact Online since it refused the feedback ({before['feedback_message']})"
                 reopened.append((message, document_id))
-        _write_batch(db, "returns", "document_id", batch, stored, now)
+        _write_batch(db, "returns", "document_id", batch, stored, stamp)
         db.conn.executemany(
             "UPDATE returns SET feedback_state = 'pending', feedback_message = ? WHERE document_id = ?", reopened
         )
         db.conn.executemany(
             "INSERT INTO return_status_history (document_id, status, seen_at) VALUES (?, ?, ?) "
             "ON CONFLICT (document_id, status) DO NOTHING",
-            [(key, int(values["status"]), now) for key, values in batch.items() if values.get("status") is not None],
+            [(key, int(values["status"]), stamp) for key, values in batch.items() if values.get("status") is not None],
         )
     return counts
 
 
-def record_exact_status(db: sqlite_utils.Database, document_id: str, status: int | None) -> None:
+def record_exact_status(db: sqlite_utils.Database, document_id: str, status: int | None, *, now: datetime) -> None:
     """Keep the status Exact Online showed for a known return just now (re-read or after feedback), with its
     history entry, as a fetch would; nothing else of the return changes."""
-    upsert_returns(db, [{"document_id": document_id, "status": status}])
+    upsert_returns(db, [{"document_id": document_id, "status": status}], now=now)
 
 
 def get_return(db: sqlite_utils.Database, document_id: str) -> StoredReturn | None:
@@ -408,6 +410,7 @@ def record_feedback(
     ok: bool,
     message: str | None = None,
     *,
+    now: datetime,
     final: bool = False,
     refused: bool = False,
 ) -> None:
@@ -419,13 +422,13 @@ def record_feedback(
     for display.
     """
     state = "reported" if ok else "refused" if refused else "failed" if final else "pending"
-    now = now_iso()
+    stamp = stored_at(now)
     with transaction(db):
         cursor = db.conn.execute(
             "UPDATE returns SET feedback_state = ?, feedback_message = ?, "
             "reported_at = CASE WHEN ? THEN ? ELSE reported_at END, "
             "refused_at = CASE WHEN ? THEN ? ELSE NULL END WHERE document_id = ?",
-            (state, message, int(ok), now, int(state == "refused"), now, document_id.lower()),
+            (state, message, int(ok), stamp, int(state == "refused"), stamp, document_id.lower()),
         )
         if cursor.rowcount == 0:
             raise ReturnNotFound(f"no return with document id {document_id} in the local mirror")
@@ -440,6 +443,7 @@ def upsert_vraagposten(
     division: int,
     rows: Iterable[VraagpostRecord | Mapping[str, Any]],
     *,
+    now: datetime,
     complete: bool = True,
 ) -> UpsertCounts:
     """Insert or update the open vraagposten lines of ``division`` (keyed by ``id``, the transaction line id).
@@ -449,7 +453,7 @@ def upsert_vraagposten(
     :func:`upsert_returns`.
     """
     counts = UpsertCounts()
-    now = now_iso()
+    stamp = stored_at(now)
     division = int(division)
     batch: dict[str, dict[str, Any]] = {}
     for row in rows:
@@ -463,7 +467,7 @@ def upsert_vraagposten(
             reopened = before is not None and bool(before["cleared"])
             counts.count(line_id, new=before is None, changed=changed or reopened)
         _write_batch(
-            db, "vraagposten", "id", batch, stored, now, on_insert={"division": division}, on_update={"cleared": 0}
+            db, "vraagposten", "id", batch, stored, stamp, on_insert={"division": division}, on_update={"cleared": 0}
         )
         if complete:
             db.conn.execute(
