@@ -2,8 +2,7 @@
 
 A public function of ``store/`` neither takes nor returns loose dicts (``dict[str, Any]``, ``Mapping[str, Any]``,
 ``list[dict…]``, a bare ``dict``): it takes and returns records (``domain/entities.py``, ``domain/records.py`` or
-the store's own dataclasses), so mypy catches a wrong column name in a service. The functions that still do are
-listed below with who moves them; the list can only shrink (an entry that no longer returns a dict fails too).
+the store's own dataclasses), so mypy catches a wrong column name in a service. No function is exempt.
 """
 
 from __future__ import annotations
@@ -16,13 +15,6 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "exactlink"
 STORE = PACKAGE / "store"
 
 LOOSE = re.compile(r"\b(?:dict|Mapping|MutableMapping)\[str, (?:Any|object)\]|\bdict\b(?!\[)")
-
-# function (module.name) -> why it still crosses as dicts. Shrink it; never grow it.
-NOT_YET_TYPED: dict[str, str] = {
-    # Upserts take records; a mapping still serves the tests and the overview bench that write partial rows.
-    "returns.upsert_returns": "records or partial mappings",
-    "returns.upsert_vraagposten": "records or partial mappings",
-}
 
 
 def loose_signatures(source: str) -> dict[str, list[str]]:
@@ -51,13 +43,7 @@ def store_violations() -> dict[str, list[str]]:
 
 def test_store_functions_take_and_return_records_not_dicts() -> None:
     violations = store_violations()
-    new = {name: notes for name, notes in violations.items() if name not in NOT_YET_TYPED}
-    assert new == {}, "store functions that pass loose dicts: return a record (domain/records.py) instead"
-
-
-def test_the_list_of_functions_not_yet_typed_only_shrinks() -> None:
-    stale = sorted(set(NOT_YET_TYPED).difference(store_violations()))
-    assert stale == [], f"typed now: remove {stale} from NOT_YET_TYPED"
+    assert violations == {}, "store functions that pass loose dicts: return a record (domain/records.py) instead"
 
 
 def test_the_check_catches_loose_dicts_and_passes_records() -> None:

@@ -129,13 +129,14 @@ def test_list_json_shape_and_filters(imported: None) -> None:
 
 
 def test_show_json_has_everything(imported: None) -> None:
+    from exactlink.domain.return_records import ReturnRecord
     from exactlink.store.db import open_db
     from exactlink.store.returns import upsert_returns
 
     db = open_db()
     upsert_returns(
         db,
-        [{"document_id": "D1", "division": 4321, "relation_number": "R001", "type": 31, "kind": "btw", "status": 20}],
+        [ReturnRecord("D1", division=4321, relation_number="R001", type=31, kind="btw", status=20)],
         now=wall_now(),
     )
     db.close()

@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlite_utils
 
+from exactlink.domain.return_records import ReturnRecord, VraagpostRecord
 from exactlink.store.admin import update_administration_state
 from exactlink.store.links import set_account_link, set_administration_link
 from exactlink.store.meta import set_office
@@ -29,23 +30,25 @@ def document(number: int) -> str:
     return f"d0000000-0000-4000-8000-{number:012d}"
 
 
-def _return(number: int, relation: str, division: int, kind: str, status: int, due: date | None, **extra: Any) -> dict:
-    return {
-        "document_id": document(number),
-        "division": division,
-        "relation_number": relation,
-        "type": 146 if kind == "loonheffing" else 32 if kind == "icp" else 31,
-        "kind": kind,
-        "status": status,
-        "year": 2027,
-        "period": 2,
-        "frequency": "M",
-        "amount": 1234.5 + number,
-        "currency": "EUR",
-        "due_date": due,
-        "created": datetime(2027, 3, 1, tzinfo=UTC),
+def _return(
+    number: int, relation: str, division: int, kind: str, status: int, due: date | None, **extra: Any
+) -> ReturnRecord:
+    return ReturnRecord(
+        document_id=document(number),
+        division=division,
+        relation_number=relation,
+        type=146 if kind == "loonheffing" else 32 if kind == "icp" else 31,
+        kind=kind,
+        status=status,
+        year=2027,
+        period=2,
+        frequency="M",
+        amount=1234.5 + number,
+        currency="EUR",
+        due_date=due,
+        created="2027-03-01T00:00:00+00:00",
         **extra,
-    }
+    )
 
 
 def populate(db: sqlite_utils.Database) -> None:
@@ -88,8 +91,8 @@ def populate(db: sqlite_utils.Database) -> None:
         db,
         2001,
         [
-            {"id": "v1", "relation_number": "R1", "date": "2027-01-05", "amount": 100.0, "description": "Bank"},
-            {"id": "v2", "relation_number": "R1", "date": "2026-12-20", "amount": -25.5, "description": "Kas"},
+            VraagpostRecord("v1", "R1", "2300", date(2027, 1, 5), 100.0, "Bank", None),
+            VraagpostRecord("v2", "R1", "2300", date(2026, 12, 20), -25.5, "Kas", None),
         ],
         now=NOW,
     )

@@ -82,6 +82,7 @@ def test_returns_show_gives_the_status_history(ws: Workspace) -> None:
 
 
 def test_the_json_of_returns_show_crm_show_and_vraagposten_keeps_its_fields_and_order(ws: Workspace) -> None:
+    from exactlink.domain.return_records import VraagpostRecord
     from exactlink.services.crm import show_relation
     from exactlink.store.returns import upsert_vraagposten
 
@@ -102,9 +103,9 @@ def test_the_json_of_returns_show_crm_show_and_vraagposten_keeps_its_fields_and_
     }  # fmt: skip
     assert list(recent) == ["document_id", "kind", "year", "period", "period_description", "status", "amount",
                             "due_date", "local_status", "feedback_state"]  # fmt: skip
-    upsert_vraagposten(ws.db, CLIENT, [{"id": "L1", "relation_number": "R1", "gl_account_code": "2300",
-                                        "amount": -12.5, "date": date(2026, 3, 2), "description": "Bank",
-                                        "entry_number": 7}], now=APRIL)  # fmt: skip
+    upsert_vraagposten(
+        ws.db, CLIENT, [VraagpostRecord("L1", "R1", "2300", date(2026, 3, 2), -12.5, "Bank", 7)], now=APRIL
+    )
     assert list_returns_view(ws, kind="vraagposten") == [
         {"document_id": "l1", "relation": "R1", "relation_name": "Bakkerij Jansen", "division": CLIENT,
          "administration": None, "kind": "vraagposten", "kind_label": "vraagpost", "period": "2026-03-02",

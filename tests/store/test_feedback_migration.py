@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from pathlib import Path
 
 import pytest
 import sqlite_utils
 
+from exactlink.domain.return_records import ReturnRecord
 from exactlink.store.db import MIGRATIONS_TABLE, applied_migrations, open_db
 from exactlink.store.migrations import MIGRATIONS, m006_feedback_refused
 from exactlink.store.returns import get_return, record_feedback, return_history, upsert_returns
@@ -53,16 +55,16 @@ def test_an_existing_database_keeps_its_returns_and_history(tmp_path: Path) -> N
 
 def test_a_refused_return_is_pending_again_when_exact_changes_it(tmp_path: Path) -> None:
     db = open_db(tmp_path / "x.db")
-    base = {"document_id": "doc-2", "division": 7, "type": 31, "kind": "btw", "status": 40, "amount": 10.0}
+    base = ReturnRecord("doc-2", division=7, type=31, kind="btw", status=40, amount=10.0)
     upsert_returns(db, [base], now=wall_now())
     db.conn.execute("UPDATE returns SET local_status = 'processed'")
     record_feedback(db, "doc-2", False, "Exact said no", refused=True, now=wall_now())
 
     upsert_returns(db, [base], now=wall_now())
     assert get_return(db, "doc-2").feedback_state == "refused"  # type: ignore[union-attr]
-    upsert_returns(db, [{**base, "relation_number": "R1"}], now=wall_now())
+    upsert_returns(db, [dataclasses.replace(base, relation_number="R1")], now=wall_now())
     assert get_return(db, "doc-2").feedback_state == "refused", "a local re-link is no change in Exact"  # type: ignore[union-attr]
-    upsert_returns(db, [{**base, "amount": 12.0}], now=wall_now())
+    upsert_returns(db, [dataclasses.replace(base, amount=12.0)], now=wall_now())
 
     row = get_return(db, "doc-2")
     assert row is not None and row.feedback_state == "pending"

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import sqlite3
 from datetime import date
+from typing import Any
 
 import pytest
 import sqlite_utils
 
+from exactlink.domain.return_records import ReturnRecord, VraagpostRecord
 from exactlink.store.returns import (
     AlreadyReported,
     ReturnNotFound,
@@ -24,23 +28,22 @@ from exactlink.store.returns import (
 from tests.stamps import wall_now
 
 
-def _return(document_id: str = "DOC-1", status: int = 20, **extra: object) -> dict[str, object]:
-    row: dict[str, object] = {
-        "document_id": document_id,
-        "request_id": "req-" + document_id,
-        "division": 200,
-        "relation_number": "R1",
-        "type": 31,
-        "kind": "btw",
-        "status": status,
-        "year": 2026,
-        "period": 3,
-        "frequency": "Q",
-        "amount": 1234.5,
-        "due_date": date(2026, 10, 31),
-    }
-    row.update(extra)
-    return row
+def _return(document_id: str = "DOC-1", status: int = 20, **extra: Any) -> ReturnRecord:
+    row = ReturnRecord(
+        document_id=document_id,
+        request_id="req-" + document_id,
+        division=200,
+        relation_number="R1",
+        type=31,
+        kind="btw",
+        status=status,
+        year=2026,
+        period=3,
+        frequency="Q",
+        amount=1234.5,
+        due_date=date(2026, 10, 31),
+    )
+    return dataclasses.replace(row, **extra)
 
 
 def test_upsert_is_idempotent_and_keeps_status_history(db: sqlite_utils.Database) -> None:
@@ -65,8 +68,8 @@ def test_upsert_is_idempotent_and_keeps_status_history(db: sqlite_utils.Database
 
 
 def test_an_exception_mid_upsert_writes_nothing(db: sqlite_utils.Database) -> None:
-    with pytest.raises(ValueError):
-        upsert_returns(db, [_return(), {"document_id": "bad", "colour": "red"}], now=wall_now())
+    with pytest.raises(sqlite3.IntegrityError):  # no such kind: the table's CHECK refuses it
+        upsert_returns(db, [_return(), _return("bad", kind="colour")], now=wall_now())
     assert db.conn.execute("SELECT count(*) FROM returns").fetchone()[0] == 0
     assert db.conn.execute("SELECT count(*) FROM return_status_history").fetchone()[0] == 0
 
@@ -104,8 +107,8 @@ def test_final_failure_is_not_retried_until_marked_again(db: sqlite_utils.Databa
 
 def test_vraagposten_upsert_and_clearing(db: sqlite_utils.Database) -> None:
     lines = [
-        {"id": "L1", "relation_number": "R1", "gl_account_code": "2300", "amount": -12.5, "date": date(2026, 10, 2)},
-        {"id": "L2", "relation_number": "R1", "gl_account_code": "2300", "amount": 99.0, "date": date(2026, 10, 3)},
+        VraagpostRecord("L1", "R1", "2300", date(2026, 10, 2), -12.5, "", None),
+        VraagpostRecord("L2", "R1", "2300", date(2026, 10, 3), 99.0, "", None),
     ]
     assert upsert_vraagposten(db, 200, lines, now=wall_now()).as_dict() == {"new": 2, "changed": 0, "unchanged": 0}
     assert upsert_vraagposten(db, 200, lines, now=wall_now()).as_dict() == {"new": 0, "changed": 0, "unchanged": 2}

@@ -16,7 +16,7 @@ with that message and not retried until a fetch sees the return change in Exact,
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -103,12 +103,9 @@ def _rows(db: sqlite_utils.Database, sql: str, params: tuple[Any, ...] | list[An
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def _checked_values(row: Mapping[str, Any], key: str, columns: tuple[str, ...], what: str) -> dict[str, Any]:
-    """The row's known columns (dates as ISO text); an unknown column is a programming error."""
-    unknown = set(row).difference({key, *columns})
-    if unknown:
-        raise ValueError(f"unknown {what} column(s): {', '.join(sorted(unknown))}")
-    return {name: _value(row[name]) for name in columns if name in row}
+def _column_values(record: ReturnRecord | VraagpostRecord, names: tuple[str, ...]) -> dict[str, Any]:
+    """The record's values for the columns ``names`` (dates as ISO text, as stored)."""
+    return {name: _value(getattr(record, name)) for name in names}
 
 
 def _stored_date(text: str | None) -> date | None:
@@ -136,16 +133,6 @@ def _stored_vraagpost(row: tuple[Any, ...]) -> StoredVraagpost:
     line["date"] = _stored_date(line["date"])
     division, cleared, first_seen_at, last_seen_at, relation_name = row[width:]
     return StoredVraagpost(VraagpostRecord(**line), division, bool(cleared), first_seen_at, last_seen_at, relation_name)
-
-
-_RECORD_FIELDS = {ReturnRecord: columns(ReturnRecord), VraagpostRecord: columns(VraagpostRecord)}
-
-
-def _as_mapping(row: Mapping[str, Any] | ReturnRecord | VraagpostRecord) -> Mapping[str, Any]:
-    names = _RECORD_FIELDS.get(type(row))
-    if names is not None:
-        return {name: getattr(row, name) for name in names}  # shallow: dataclasses.asdict deep-copies
-    return row  # type: ignore[return-value]
 
 
 def _atomic(db: sqlite_utils.Database) -> AbstractContextManager[Any]:
@@ -194,21 +181,20 @@ def _write_batch(
         db.conn.executemany(f"UPDATE {table} SET {assignments_sql} WHERE {key_column} = ?", params)
 
 
-def upsert_returns(
-    db: sqlite_utils.Database, rows: Iterable[ReturnRecord | Mapping[str, Any]], *, now: datetime
-) -> UpsertCounts:
+def upsert_returns(db: sqlite_utils.Database, rows: Iterable[ReturnRecord], *, now: datetime) -> UpsertCounts:
     """Insert new returns, update changed ones, and record every newly seen status; all in one transaction.
 
-    Each row is a :class:`ReturnRecord`, or a mapping with ``document_id`` plus any of ``RETURN_COLUMNS``
-    (``division``, ``type`` and ``kind`` are required for a new return; dates as ``date`` or ISO text). The
-    writes are batched: a handful of statements per call, whatever the number of rows.
+    The writes are batched: a handful of statements per call, whatever the number of rows. Everything is dated
+    ``now``.
     """
+    batch = {row.document_id.lower(): _column_values(row, RETURN_COLUMNS) for row in rows}
+    return _upsert_return_values(db, batch, now)
+
+
+def _upsert_return_values(db: sqlite_utils.Database, batch: dict[str, dict[str, Any]], now: datetime) -> UpsertCounts:
+    """:func:`upsert_returns` for ``{document_id: {column: value}}`` (a known return may name only some columns)."""
     counts = UpsertCounts()
     stamp = stored_at(now)
-    batch: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        mapping = _as_mapping(row)
-        batch[str(mapping["document_id"]).lower()] = _checked_values(mapping, "document_id", RETURN_COLUMNS, "return")
     if not batch:
         return counts
     with _atomic(db):
@@ -236,7 +222,7 @@ def upsert_returns(
 def record_exact_status(db: sqlite_utils.Database, document_id: str, status: int | None, *, now: datetime) -> None:
     """Keep the status Exact Online showed for a known return just now (re-read or after feedback), with its
     history entry, as a fetch would; nothing else of the return changes."""
-    upsert_returns(db, [{"document_id": document_id, "status": status}], now=now)
+    _upsert_return_values(db, {document_id.lower(): {"status": status}}, now)
 
 
 def get_return(db: sqlite_utils.Database, document_id: str) -> StoredReturn | None:
@@ -441,7 +427,7 @@ def record_feedback(
 def upsert_vraagposten(
     db: sqlite_utils.Database,
     division: int,
-    rows: Iterable[VraagpostRecord | Mapping[str, Any]],
+    rows: Iterable[VraagpostRecord],
     *,
     now: datetime,
     complete: bool = True,
@@ -455,10 +441,7 @@ def upsert_vraagposten(
     counts = UpsertCounts()
     stamp = stored_at(now)
     division = int(division)
-    batch: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        mapping = _as_mapping(row)
-        batch[str(mapping["id"]).lower()] = _checked_values(mapping, "id", VRAAGPOST_COLUMNS, "vraagpost")
+    batch = {row.id.lower(): _column_values(row, VRAAGPOST_COLUMNS) for row in rows}
     with _atomic(db):
         stored = _stored_by_key(db, "vraagposten", "id", list(batch))
         for line_id, values in batch.items():
