@@ -9,7 +9,8 @@ per call finishes in under 10 s with zero 429 answers, and makes one Returns cal
 the vraagposten call), instead of the ~75 s+ a one-at-a-time loop takes.
 
 Set-up (not timed, and deliberately not through the CLI): the sandbox is served over real HTTP on
-127.0.0.1; the login's tokens are minted by the sandbox and stored in a file; the office administration,
+127.0.0.1, from a child process once the set-up is done (as Exact is another machine: served from a thread of this
+process, the server's work would count as exactlink's, one interpreter lock for both); the login's tokens are minted by the sandbox and stored in a file; the office administration,
 500 relations, their account links and administration links are written straight into the mirror, and
 the 500 SolutionLinks straight into the sandbox's office administration. Linking 500 administrations
 through ``link-admin`` would spend 500 SolutionLink writes in the office administration, which Exact
@@ -39,7 +40,6 @@ import os
 import sys
 import tempfile
 import time
-from collections import Counter
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,6 +47,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bench._office import serve_office
+from bench._server_process import ServerProcess
 
 SECONDS_BAR = 10.0
 DEFAULT_ADMINS = 500
@@ -62,8 +63,9 @@ CALLS_PER_ADMIN_BAR = 2.0
 CPU_MS_PER_ADMIN_BAR = 1.0
 
 
-def _prepare(home: Path, admins: int, seed: int) -> tuple[Any, Any, list[int]]:
-    """The served sandbox, a stored login and ``admins`` linked administrations: (sandbox, server, divisions)."""
+def _prepare(home: Path, admins: int, seed: int) -> tuple[ServerProcess, list[int]]:
+    """A stored login and ``admins`` linked administrations, then the sandbox served from a child process (see
+    bench/_server_process.py): (server, divisions)."""
     from exactlink.sandbox import model as sandbox_model
     from exactlink.store.admin import update_administration_state
     from exactlink.store.db import open_db, transaction
@@ -108,44 +110,46 @@ def _prepare(home: Path, admins: int, seed: int) -> tuple[Any, Any, list[int]]:
                 set_sbr_start(db, number, start)
     finally:
         db.close()
-    return sandbox, server, [code for code, _ in usable]
+    server.stop()  # the set-up's server thread; the child serves on the same port from here on
+    return ServerProcess(sandbox, server.port), [code for code, _ in usable]
 
 
-def _timed_run(sandbox: Any, workers: int | str, relation: str | None = None) -> dict[str, Any]:
+def _timed_run(server: ServerProcess, workers: int | str, relation: str | None = None) -> dict[str, Any]:
     from exactlink.services.returns_fetch import fetch_returns
     from exactlink.settings import load_settings
     from exactlink.workspace import Workspace
 
-    sandbox.reset_counters()
+    server.reset()
     settings = load_settings(exact={"max_concurrent_divisions": workers})
     started = time.perf_counter()
     with closing(Workspace(settings)) as ws:
         report = fetch_returns(ws, show_progress=False, relations=[relation] if relation else ())
     seconds = time.perf_counter() - started
-    statuses = Counter(entry.status for entry in sandbox.request_log)
+    seen = server.figures()
+    statuses, by_endpoint = seen["statuses"], seen["by_endpoint"]
     administrations = max(1, len(report.outcomes))
     return {
         "seconds": round(seconds, 3),
         "administrations": len(report.outcomes),
         "failed": len(report.failures),
-        "calls": len(sandbox.request_log),
-        "calls_per_admin": round(len(sandbox.request_log) / administrations, 3),
+        "calls": seen["calls"],
+        "calls_per_admin": round(seen["calls"] / administrations, 3),
         "write_cpu_ms_per_admin": round(report.write_cpu_seconds * 1000 / administrations, 3),
         "at_once": report.concurrency.get("most_at_once"),
-        "returns_calls": sandbox.calls("read/financial/Returns"),
-        "vraagposten_calls": sandbox.calls("sync/Financial/TransactionLines"),
-        "gl_account_calls": sandbox.calls("sync/Financial/GLAccounts"),
+        "returns_calls": by_endpoint.get("read/financial/Returns", 0),
+        "vraagposten_calls": by_endpoint.get("sync/Financial/TransactionLines", 0),
+        "gl_account_calls": by_endpoint.get("sync/Financial/GLAccounts", 0),
         "status_429": statuses.get(429, 0),
         "new_returns": report.totals()["new"],
     }
 
 
-def _baseline(sandbox: Any, divisions: list[int], sample: int | None) -> dict[str, Any]:
+def _baseline(server: ServerProcess, divisions: list[int], sample: int | None) -> dict[str, Any]:
     """The hourly run one administration at a time: all of them, or a sample scaled up linearly."""
     from exactlink.store.db import open_db
 
     if sample is None or sample >= len(divisions):
-        result = _timed_run(sandbox, 1)
+        result = _timed_run(server, 1)
         return {**result, "measured_on": len(divisions), "scaled": False}
     db = open_db()
     try:
@@ -156,7 +160,7 @@ def _baseline(sandbox: Any, divisions: list[int], sample: int | None) -> dict[st
     finally:
         db.close()
     try:
-        measured = _timed_run(sandbox, 1)
+        measured = _timed_run(server, 1)
     finally:
         db = open_db()
         try:
@@ -187,19 +191,18 @@ def run(
 
     ``workers`` defaults to ``exact.max_concurrent_divisions`` of the settings (the product default).
     """
-    from exactlink.sandbox import Faults
     from exactlink.settings import load_settings
 
     saved_env = {name: value for name, value in os.environ.items() if name.startswith("EXACTLINK_")}
     with tempfile.TemporaryDirectory(prefix="exactlink-bench-") as directory:
-        sandbox, server, divisions = _prepare(Path(directory) / "home", admins, seed)
+        server, divisions = _prepare(Path(directory) / "home", admins, seed)
         try:
             workers = workers or load_settings().exact.max_concurrent_divisions
             workers = int(workers) if str(workers).isdigit() else workers
-            sandbox.faults = Faults(latency_ms=latency_ms)
-            cold = _timed_run(sandbox, workers)
-            hourly = _timed_run(sandbox, workers)
-            baseline = _baseline(sandbox, divisions, baseline_sample)
+            server.set_latency(latency_ms)
+            cold = _timed_run(server, workers)
+            hourly = _timed_run(server, workers)
+            baseline = _baseline(server, divisions, baseline_sample)
         finally:
             server.stop()
             for name in [n for n in os.environ if n.startswith("EXACTLINK_")]:

@@ -30,6 +30,7 @@ def test_retry_policy_for_each_method() -> None:
     assert not is_retryable("POST", 500), "a POST may have been carried out despite the 5xx"
     assert is_retryable("POST", 429)
     assert not is_retryable("GET", 400)
+    assert not is_retryable("GET", 501) and not is_retryable("GET", 505), "the same answer on every try"
     assert is_retryable("POST", httpx.ConnectError("refused")), "the request never left"
     assert not is_retryable("POST", httpx.ReadTimeout("slow"))
     assert is_retryable("GET", httpx.ReadTimeout("slow")) and is_retryable("GET", httpx.RemoteProtocolError("gone"))

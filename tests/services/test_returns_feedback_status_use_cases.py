@@ -171,3 +171,20 @@ def test_status_shows_the_office_the_login_and_the_last_runs(ws: Workspace, monk
     assert any(line.startswith("run ") and "fetch-returns: partial" in line for line in lines)
     assert "office administration: 100 Kantoor Jansen & Co" in lines
     assert date.fromisoformat(report["refresh_token"]["expires_at"][:10]) == date(2026, 4, 17)
+
+
+def test_status_names_the_query_forms_this_tenant_refused(ws: Workspace) -> None:
+    from exactlink.api.forms import LEARNED_KEY, RETURNS_ALL, RETURNS_CREATED
+    from exactlink.services.status import query_forms_line
+    from exactlink.store.meta import set_value
+
+    assert "none tried yet" in query_forms_line(status_report(ws)["query_forms"])
+    set_value(ws.db, LEARNED_KEY, {"G/L accounts (sync)": "G/L accounts (sync)", RETURNS_CREATED: RETURNS_CREATED})
+    assert query_forms_line(status_report(ws)["query_forms"]) == "query forms: all 2 preferred forms accepted"
+    set_value(ws.db, LEARNED_KEY, {"G/L accounts (sync)": "G/L accounts (sync)", RETURNS_CREATED: RETURNS_ALL})
+
+    report = status_report(ws)
+
+    assert report["query_forms"][RETURNS_CREATED] == RETURNS_ALL
+    expected = "query forms: 1 refused, read another way: returns (created since) → returns (no filter)"
+    assert expected in status_lines(report)

@@ -70,6 +70,11 @@ def endpoint_name(path: str) -> str:
     return _KEY_SUFFIX.sub("", path)
 
 
+# 501 Not Implemented and 505 HTTP Version Not Supported answer the same on every try: repeating them only spends
+# calls of the minute and errors of the hour.
+_PERMANENT_SERVER_ANSWERS = frozenset({501, 505})
+
+
 def is_retryable(method: str, failure: BaseException | int) -> bool:
     """Whether a failed call may be repeated (see the module docstring for why POST is different).
 
@@ -81,7 +86,7 @@ def is_retryable(method: str, failure: BaseException | int) -> bool:
     if isinstance(failure, int):
         if failure == 429:
             return True
-        return failure >= 500 and method in IDEMPOTENT_METHODS
+        return failure >= 500 and failure not in _PERMANENT_SERVER_ANSWERS and method in IDEMPOTENT_METHODS
     if isinstance(failure, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
         return True  # the request never left this machine
     if isinstance(failure, (httpx.TimeoutException, httpx.TransportError)):

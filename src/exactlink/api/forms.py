@@ -26,23 +26,21 @@ GL_ACCOUNTS_SYNC_PATH = "sync/Financial/GLAccounts"
 TRANSACTION_LINES_SYNC_PATH = "sync/Financial/TransactionLines"
 FROM_THE_START = "Timestamp gt 1L"
 
-_REFUSAL_WORDS = (
-    "not supported",
-    "mandatory filtering",
-    "filtering on these fields",
-    "is not valid",
-    "could not find a property",
-    "unknown property",
-)
+# Exact's wording for a refused form differs per endpoint ("This $filter parameter is not supported for this
+# resource", "Filtering on these fields is not supported", "This endpoint has mandatory filtering applied") and is
+# unknown for the uncertain forms, so the status decides, not the words: a 400 says the request's form is wrong (an
+# outage, an expired login or missing access answer 5xx, 401 or 403), and 501 says the server does not implement it.
+_FORM_REFUSED = frozenset({400, 501})
 
 
 def refuses_form(error: ApiError) -> bool:
     """Whether ``error`` is Exact refusing the *form* of a read (its filter or the lack of one), so the
-    fallback will do; any other failure (an outage, no access) is not a reason to change forms."""
-    if error.status != 400:
-        return False
-    text = error.message.lower()
-    return any(words in text for words in _REFUSAL_WORDS)
+    fallback will do; any other failure (an outage, no access) is not a reason to change forms.
+
+    Every caller has a fallback that must work, so reading a 400 of another cause as a refused form costs at most
+    one more failed call, while missing an unfamiliar wording would fail every hourly run.
+    """
+    return error.status in _FORM_REFUSED
 
 
 def chosen(learned: dict[str, str], form: str) -> str:

@@ -74,9 +74,11 @@ def login_status(ws: Workspace) -> dict[str, Any]:
 
 def status_report(ws: Workspace, *, runs: int = 5) -> dict[str, Any]:
     """The whole ``status`` document (see the module docstring)."""
+    from exactlink.api.forms import LEARNED_KEY
     from exactlink.services.session import error_budget, live_windows, rate_limit_log
     from exactlink.services.tenant import current_office, office_json
     from exactlink.store.accounts import accounts_gone
+    from exactlink.store.meta import get_value
     from exactlink.store.runs import last_runs
 
     report = login_status(ws)
@@ -88,6 +90,7 @@ def status_report(ws: Workspace, *, runs: int = 5) -> dict[str, Any]:
         if office is not None
         else []
     )
+    report["query_forms"] = dict(sorted((get_value(ws.db, LEARNED_KEY) or {}).items()))
     report["last_runs"] = [dataclasses.asdict(run) for run in last_runs(ws.db, runs)]
     report["api_budget"] = [_budget_row(key, state, now) for key, state in sorted(rate_limit_log().read().items())]
     office = report["office"]
@@ -123,6 +126,17 @@ def budget_lines(rows: list[dict[str, Any]], office: int | None) -> list[str]:
             " (`exactlink status --verbose` lists them all)"
         )
     return lines
+
+
+def query_forms_line(forms: dict[str, str]) -> str:
+    """The query forms learned from this tenant (``exact.forms``): the fallbacks in use, named, or that all
+    preferred forms were accepted, or that none was tried yet."""
+    if not forms:
+        return "query forms: none tried yet (`exactlink doctor` tries every one)"
+    fallbacks = [f"{form} → {choice}" for form, choice in forms.items() if choice != form]
+    if not fallbacks:
+        return f"query forms: all {len(forms)} preferred forms accepted"
+    return f"query forms: {len(fallbacks)} refused, read another way: " + "; ".join(fallbacks)
 
 
 def status_lines(report: dict[str, Any], *, verbose: bool = False, zone: str = "Europe/Amsterdam") -> list[str]:
@@ -177,6 +191,7 @@ def status_lines(report: dict[str, Any], *, verbose: bool = False, zone: str = "
             f"failed calls to {row['endpoint']} in {where}: {row['failures']} of {row['limit']} in the last hour "
             "(Exact blocks the app above the limit)"
         )
+    lines.append(query_forms_line(report.get("query_forms") or {}))
     runs = report.get("last_runs") or []
     if not runs:
         lines.append("last runs: none")
