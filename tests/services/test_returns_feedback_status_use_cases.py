@@ -179,9 +179,13 @@ def test_status_names_the_query_forms_this_tenant_refused(ws: Workspace) -> None
     from exactlink.store.meta import set_value
 
     assert "none tried yet" in query_forms_line(status_report(ws)["query_forms"])
-    set_value(ws.db, LEARNED_KEY, {"G/L accounts (sync)": "G/L accounts (sync)", RETURNS_CREATED: RETURNS_CREATED})
+    set_value(
+        ws.db, LEARNED_KEY, {"G/L accounts (sync)": "G/L accounts (sync)", RETURNS_CREATED: RETURNS_CREATED}, now=APRIL
+    )
     assert query_forms_line(status_report(ws)["query_forms"]) == "query forms: all 2 preferred forms accepted"
-    set_value(ws.db, LEARNED_KEY, {"G/L accounts (sync)": "G/L accounts (sync)", RETURNS_CREATED: RETURNS_ALL})
+    set_value(
+        ws.db, LEARNED_KEY, {"G/L accounts (sync)": "G/L accounts (sync)", RETURNS_CREATED: RETURNS_ALL}, now=APRIL
+    )
 
     report = status_report(ws)
 
