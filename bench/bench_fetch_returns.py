@@ -80,14 +80,24 @@ def _prepare(home: Path, admins: int, seed: int) -> tuple[ServerProcess, list[in
     accounts = served.accounts
     db = open_db()
     try:
-        set_office(db, office, str(data.divisions[office].record["Description"]))
+        set_office(db, office, str(data.divisions[office].record["Description"]), now=datetime.now(UTC))
         start = datetime.now(UTC).astimezone(ZoneInfo("Europe/Amsterdam")).date() - timedelta(days=30)
         with transaction(db):
             for code, record in usable:
                 account = accounts[record["Customer"]]
                 number = f"R{code}"
-                apply_relation(db, RelationRecord(relation_number=number, name=str(account["Name"])), None)
-                set_account_link(db, number, account["ID"], str(account["Code"]), method="rsin", linked_by="manual")
+                apply_relation(
+                    db, RelationRecord(relation_number=number, name=str(account["Name"])), None, now=datetime.now(UTC)
+                )
+                set_account_link(
+                    db,
+                    number,
+                    account["ID"],
+                    str(account["Code"]),
+                    method="rsin",
+                    linked_by="manual",
+                    now=datetime.now(UTC),
+                )
                 link = sandbox.create(
                     office,
                     sandbox_model.SOLUTION_LINKS,
@@ -96,8 +106,8 @@ def _prepare(home: Path, admins: int, seed: int) -> tuple[ServerProcess, list[in
                     InternalSolutionDivision=code,
                     Status=0,
                 )
-                set_administration_link(db, number, code, solution_link_id=link["ID"])
-                update_administration_state(db, code, name=str(record["Description"]))
+                set_administration_link(db, number, code, solution_link_id=link["ID"], now=datetime.now(UTC))
+                update_administration_state(db, code, name=str(record["Description"]), now=datetime.now(UTC))
                 set_sbr_start(db, number, start)
     finally:
         db.close()

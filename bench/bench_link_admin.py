@@ -50,13 +50,23 @@ def _prepare(home: Path, admins: int, day_limit: int, seed: int) -> tuple[Any, A
     accounts = served.accounts
     db = open_db()
     try:
-        set_office(db, office, str(data.divisions[office].record["Description"]))
+        set_office(db, office, str(data.divisions[office].record["Description"]), now=datetime.now(UTC))
         with transaction(db):
             for code, record in usable:
                 account = accounts[record["Customer"]]
                 number = f"R{code}"
-                apply_relation(db, RelationRecord(relation_number=number, name=str(account["Name"])), None)
-                set_account_link(db, number, account["ID"], str(account["Code"]), method="rsin", linked_by="manual")
+                apply_relation(
+                    db, RelationRecord(relation_number=number, name=str(account["Name"])), None, now=datetime.now(UTC)
+                )
+                set_account_link(
+                    db,
+                    number,
+                    account["ID"],
+                    str(account["Code"]),
+                    method="rsin",
+                    linked_by="manual",
+                    now=datetime.now(UTC),
+                )
     finally:
         db.close()
     csv_file = home.parent / "links.csv"

@@ -38,6 +38,7 @@ PLACES = ("Delft", "Zwolle", "Groningen", "Tilburg", "Amersfoort", "Leeuwarden",
 
 def fill_mirror(relations: int, returns_per_relation: int, seed: int = 12) -> None:
     """The mirror of EXACTLINK_HOME: ``relations`` relations, ~``returns_per_relation`` returns each."""
+    from exactlink.domain.return_records import ReturnRecord, VraagpostRecord
     from exactlink.store.admin import update_administration_state
     from exactlink.store.db import open_db, transaction
     from exactlink.store.links import set_account_link, set_administration_link
@@ -48,60 +49,68 @@ def fill_mirror(relations: int, returns_per_relation: int, seed: int = 12) -> No
     rng = random.Random(seed)
     today = datetime.now(UTC).date()
     db = open_db()
-    set_office(db, 1000, "Kantoor Benchmark")
-    rows: list[dict[str, Any]] = []
+    set_office(db, 1000, "Kantoor Benchmark", now=datetime.now(UTC))
+    rows: list[ReturnRecord] = []
     with transaction(db):
         for index in range(relations):
             number = f"{100000 + index}"
             name = f"{rng.choice(WORDS)} {rng.choice(PLACES)} {index} B.V."
-            upsert_relation(db, RelationRecord(number, name=name))
+            upsert_relation(db, RelationRecord(number, name=name), now=datetime.now(UTC))
             if index % 50 == 49:
                 continue  # a few relations not linked
             set_account_link(db, number, f"a{index:07d}-0000-4000-8000-000000000000", str(index), method="kvk",
-                     linked_by="auto")  # fmt: skip
+                     linked_by="auto", now=datetime.now(UTC))  # fmt: skip
             if index % 40 == 39:
                 continue  # and a few without an administration
             division = 3_000_000 + index
-            set_administration_link(db, number, division)
+            set_administration_link(db, number, division, now=datetime.now(UTC))
             error = "Exact Online answered 401: no access to this administration" if index % 97 == 0 else None
             update_administration_state(
-                db, division, name=name, last_fetch_at=datetime.now(UTC).isoformat(), last_fetch_error=error
+                db,
+                division,
+                name=name,
+                last_fetch_at=datetime.now(UTC).isoformat(),
+                last_fetch_error=error,
+                now=datetime.now(UTC),
             )
             for count in range(rng.randint(returns_per_relation - 2, returns_per_relation + 2)):
                 kind, type_code = rng.choice(KINDS)
                 period = 1 + count % 12
                 due = today + timedelta(days=rng.randint(-40, 60))
+                created = datetime.now(UTC) - timedelta(days=rng.randint(1, 30))
                 rows.append(
-                    {
-                        "document_id": f"d{index:07d}-{count:04d}-4000-8000-000000000000",
-                        "division": division,
-                        "relation_number": number,
-                        "type": type_code,
-                        "kind": kind,
-                        "status": rng.choice(STATUSES),
-                        "year": today.year,
-                        "period": period,
-                        "frequency": "M",
-                        "amount": round(rng.uniform(-5_000, 60_000), 2),
-                        "currency": "EUR",
-                        "due_date": None if kind == "btw_suppletie" else due,
-                        "created": datetime.now(UTC) - timedelta(days=rng.randint(1, 30)),
-                    }
+                    ReturnRecord(
+                        document_id=f"d{index:07d}-{count:04d}-4000-8000-000000000000",
+                        division=division,
+                        relation_number=number,
+                        type=type_code,
+                        kind=kind,
+                        status=rng.choice(STATUSES),
+                        year=today.year,
+                        period=period,
+                        frequency="M",
+                        amount=round(rng.uniform(-5_000, 60_000), 2),
+                        currency="EUR",
+                        due_date=None if kind == "btw_suppletie" else due,
+                        created=created.isoformat(),
+                    )
                 )
-    upsert_returns(db, rows)
+    upsert_returns(db, rows, now=datetime.now(UTC))
     for index in range(0, relations, 3):
         division = 3_000_000 + index
         lines = [
-            {
-                "id": f"v{index}-{line}",
-                "relation_number": f"{100000 + index}",
-                "date": (today - timedelta(days=rng.randint(1, 200))).isoformat(),
-                "amount": round(rng.uniform(-800, 800), 2),
-                "description": "Bankafschrift",
-            }
+            VraagpostRecord(
+                id=f"v{index}-{line}",
+                relation_number=f"{100000 + index}",
+                gl_account_code="2300",
+                date=today - timedelta(days=rng.randint(1, 200)),
+                amount=round(rng.uniform(-800, 800), 2),
+                description="Bankafschrift",
+                entry_number=None,
+            )
             for line in range(rng.randint(1, 6))
         ]
-        upsert_vraagposten(db, division, lines)
+        upsert_vraagposten(db, division, lines, now=datetime.now(UTC))
     db.conn.close()
 
 

@@ -35,6 +35,7 @@ import tempfile
 import time
 from collections import Counter
 from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -88,11 +89,13 @@ def _prepare(home: Path, clients: int, seed: int) -> tuple[Any, Any]:
     }
     db = open_db()
     try:
-        set_office(db, office, str(sandbox.data.divisions[office].record["Description"]))
+        set_office(db, office, str(sandbox.data.divisions[office].record["Description"]), now=datetime.now(UTC))
         with transaction(db):
             for number, code in sandbox.data.ground_truth:
                 if code is not None:
-                    set_account_link(db, number, ids_by_code[code], code, method="rsin", linked_by="manual")
+                    set_account_link(
+                        db, number, ids_by_code[code], code, method="rsin", linked_by="manual", now=datetime.now(UTC)
+                    )
     finally:
         db.close()
     return sandbox, server

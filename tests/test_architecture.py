@@ -338,6 +338,39 @@ def test_services_receive_their_world_in_a_workspace() -> None:
     assert found == [], "take it from the Workspace (ws.settings, ws.db, ws.clock, ws.output) instead"
 
 
+WALL_CLOCK_CALLS = ("datetime.now", "datetime.utcnow", "datetime.today", "date.today", "time.time")
+
+
+def wall_clock_reads(file: Path, source: str | None = None) -> list[str]:
+    """Where ``file`` reads the wall clock itself (``time.monotonic`` for a wait is no reading of the time)."""
+    where = file.relative_to(PACKAGE)
+    return [
+        f"{where}:{line} calls {name}" for name, line in calls_of(file, source) if _calls_one_of(name, WALL_CLOCK_CALLS)
+    ]
+
+
+def test_the_store_dates_what_it_writes_with_the_moment_it_is_given() -> None:
+    found = [line for file in layer_files("store") for line in wall_clock_reads(file)]
+    assert found == [], "take the moment as a parameter (services pass ws.clock.now()), so a frozen clock freezes it"
+
+
+def test_the_wall_clock_check_catches_violations() -> None:
+    sample = PACKAGE / "store" / "_architecture_probe.py"
+    source = textwrap.dedent(
+        """
+        import time
+        from datetime import UTC, datetime
+        def stamp():
+            time.sleep(0.05)
+            return datetime.now(UTC).isoformat(), time.time(), time.monotonic()
+        """
+    )
+    assert sorted(line.split(" calls ")[1] for line in wall_clock_reads(sample, source)) == [
+        "datetime.now",
+        "time.time",
+    ]
+
+
 def test_the_run_lifecycle_exists_once() -> None:
     found = [
         f"{file.relative_to(PACKAGE)}:{line} calls {name}"

@@ -2,8 +2,7 @@
 
 A public function of ``store/`` neither takes nor returns loose dicts (``dict[str, Any]``, ``Mapping[str, Any]``,
 ``list[dict…]``, a bare ``dict``): it takes and returns records (``domain/entities.py``, ``domain/records.py`` or
-the store's own dataclasses), so mypy catches a wrong column name in a service. The functions that still do are
-listed below with who moves them; the list can only shrink (an entry that no longer returns a dict fails too).
+the store's own dataclasses), so mypy catches a wrong column name in a service. No function is exempt.
 """
 
 from __future__ import annotations
@@ -16,35 +15,6 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "exactlink"
 STORE = PACKAGE / "store"
 
 LOOSE = re.compile(r"\b(?:dict|Mapping|MutableMapping)\[str, (?:Any|object)\]|\bdict\b(?!\[)")
-
-# function (module.name) -> why it still crosses as dicts. Shrink it; never grow it.
-NOT_YET_TYPED: dict[str, str] = {
-    # The returns side (returns rows, feedback, vraagposten) is moved separately.
-    "returns.get_return": "returns side",
-    "returns.list_returns": "returns side",
-    "returns.list_vraagposten": "returns side",
-    "returns.mark_return": "returns side",
-    "returns.pending_feedback": "returns side",
-    "returns.relation_returns": "returns side",
-    "returns.return_history": "returns side",
-    "returns.upsert_returns": "returns side",
-    "returns.upsert_vraagposten": "returns side",
-    # Read by services/sync.py, whose owner moves it to relation_overviews / the typed relation records.
-    "relations.list_relations": "legacy name",
-    "relation_updates.relation_children": "sync (services/sync.py _Snapshot)",
-    # Kept under their old names for sync.py, doctor.py and returns_fetch.py (see LEGACY_CALLERS).
-    "links.list_links": "legacy name",
-    "links.list_admin_links": "legacy name",
-    "admin.all_admin_info": "legacy name",
-}
-
-# The dict-returning legacy functions, and the only modules that may still import them.
-LEGACY_CALLERS: dict[str, frozenset[str]] = {
-    "list_links": frozenset({"services/sync.py"}),
-    "list_admin_links": frozenset({"services/sync.py", "services/doctor.py", "services/returns_fetch.py"}),
-    "all_admin_info": frozenset({"services/returns_fetch.py"}),
-    "list_relations": frozenset({"services/sync.py"}),
-}
 
 
 def loose_signatures(source: str) -> dict[str, list[str]]:
@@ -73,31 +43,7 @@ def store_violations() -> dict[str, list[str]]:
 
 def test_store_functions_take_and_return_records_not_dicts() -> None:
     violations = store_violations()
-    new = {name: notes for name, notes in violations.items() if name not in NOT_YET_TYPED}
-    assert new == {}, "store functions that pass loose dicts: return a record (domain/records.py) instead"
-
-
-def test_the_list_of_functions_not_yet_typed_only_shrinks() -> None:
-    stale = sorted(set(NOT_YET_TYPED).difference(store_violations()))
-    assert stale == [], f"typed now: remove {stale} from NOT_YET_TYPED"
-
-
-def test_legacy_dict_functions_have_no_new_callers() -> None:
-    callers: dict[str, set[str]] = {name: set() for name in LEGACY_CALLERS}
-    for file in sorted(PACKAGE.rglob("*.py")):
-        if file.parent == STORE:
-            continue
-        for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("exactlink.store"):
-                for alias in node.names:
-                    if alias.name in callers:
-                        callers[alias.name].add(str(file.relative_to(PACKAGE)))
-    extra = {
-        name: sorted(found - LEGACY_CALLERS[name]) for name, found in callers.items() if found - LEGACY_CALLERS[name]
-    }
-    assert extra == {}, (
-        "use the record functions (list_account_links, list_administration_links, administration_states)"
-    )
+    assert violations == {}, "store functions that pass loose dicts: return a record (domain/records.py) instead"
 
 
 def test_the_check_catches_loose_dicts_and_passes_records() -> None:

@@ -19,6 +19,7 @@ import typer
 from typer._click.exceptions import MissingParameter, NoArgsIsHelpError
 
 from tests.cli import run_cli
+from tests.stamps import wall_now
 
 SOURCE = Path(__file__).resolve().parents[1] / "src" / "exactlink"
 SAMPLE_VALUES = {
@@ -191,6 +192,6 @@ def test_the_unknown_relation_hint_every_command_uses() -> None:
     db = sqlite_utils.Database(memory=True)
     migrate(db)
     assert "import the CRM export first" in unknown_relation_hint(db)
-    upsert_relation(db, RelationRecord("1001", name="Bakkerij Jansen"))
+    upsert_relation(db, RelationRecord("1001", name="Bakkerij Jansen"), now=wall_now())
     assert unknown_relation_hint(db) == "check the number: `exactlink crm list` shows the relations"
     db.conn.close()

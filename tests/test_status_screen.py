@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import time_machine
 
 from tests.cli import new_workspace, run_cli
+from tests.stamps import wall_now
 
 
 def test_status_of_800_administrations_fits_one_screen_at_80_columns() -> None:
@@ -19,9 +20,9 @@ def test_status_of_800_administrations_fits_one_screen_at_80_columns() -> None:
     with time_machine.travel(datetime(2027, 3, 28, 0, 59, tzinfo=UTC), tick=False):  # 01:59 CET, before the jump
         workspace = new_workspace()
         try:
-            set_office(workspace.db, 1000, "Administratiekantoor De Boekhouder B.V.")
+            set_office(workspace.db, 1000, "Administratiekantoor De Boekhouder B.V.", now=wall_now())
             for command in ("match", "sync", "link-admin", "fetch-returns", "feedback", "fetch-returns"):
-                finish_run(workspace.db, start_run(workspace.db, command), "ok", {})
+                finish_run(workspace.db, start_run(workspace.db, command, now=wall_now()), "ok", {}, now=wall_now())
         finally:
             workspace.close()
     now = time.time()

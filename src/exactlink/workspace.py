@@ -96,6 +96,7 @@ class Run:
 
     command: str
     db: Callable[[], sqlite_utils.Database] | None
+    clock: Clock = field(default_factory=Clock)
     id: int | None = None
     skipped: bool = False
     outcome: str = "ok"
@@ -108,7 +109,7 @@ class Run:
         if summary is not None:
             self.summary = dict(summary)
         if self.db is not None and self.id is None:
-            self.id = start_run(self.db(), self.command)
+            self.id = start_run(self.db(), self.command, now=self.clock.now())
 
     def finish(self, exit_code: int, summary: dict[str, Any]) -> None:
         """How the run ended when it did not raise: its exit code (see :func:`outcome_for`) and summary."""
@@ -120,7 +121,7 @@ class Run:
         from exactlink.store.runs import finish_run
 
         if self.db is not None and self.id is not None:
-            finish_run(self.db(), self.id, outcome, summary)
+            finish_run(self.db(), self.id, outcome, summary, now=self.clock.now())
 
 
 class Workspace:
@@ -204,7 +205,8 @@ class Workspace:
         if self._db is None:
             from exactlink.store.db import open_db
 
-            self._db = open_db(self.database)
+            # The given clock, not ``self.clock``: that one reads the settings, which the database does not need.
+            self._db = open_db(self.database, clock=self._given_clock or Clock())
         return self._db
 
     def client(self, *, store: TokenStore | None = None) -> ExactClient:
@@ -265,7 +267,7 @@ class Workspace:
         from exactlink.services.locking import run_lock
 
         keep = record and not dry_run
-        run = Run(command, (lambda: self.db) if keep else None)
+        run = Run(command, (lambda: self.db) if keep else None, self.clock)
         with ExitStack() as stack:
             if lock is not None and not dry_run:
                 try:

@@ -14,6 +14,7 @@ from exactlink.services.tenant import DivisionEntry, find_division, require_offi
 from exactlink.store.db import open_db
 from tests.auth.conftest import Exact
 from tests.cli import run_cli, set_workspace
+from tests.stamps import wall_now
 
 
 def test_tenant_list_marks_practice_main_and_unconsented(logged_in: Exact) -> None:
@@ -141,8 +142,8 @@ def test_status_shows_last_runs(logged_in: Exact) -> None:
 
     db = open_db()
     try:
-        run_id = start_run(db, "fetch-returns")
-        finish_run(db, run_id, "partial", {"failed": 1})
+        run_id = start_run(db, "fetch-returns", now=wall_now())
+        finish_run(db, run_id, "partial", {"failed": 1}, now=wall_now())
     finally:
         db.close()
     report = json.loads(run_cli("status", "--json").stdout)

@@ -15,6 +15,7 @@ from exactlink.store.crm_csv import FORMULA_START, neutralise_formula, unneutral
 from exactlink.workspace import Workspace
 from tests.cli import run_cli
 from tests.crm.conftest import BAD_ROW, GOOD_ROW, PERSON_ROW, WriteCsv
+from tests.stamps import wall_now
 
 
 @pytest.fixture
@@ -103,8 +104,8 @@ def test_list_json_shape_and_filters(imported: None) -> None:
     from exactlink.store.links import set_account_link, set_administration_link
 
     db = open_db()
-    set_account_link(db, "R001", "acc-1", "1001", method="rsin", linked_by="auto")
-    set_administration_link(db, "R001", 4321)
+    set_account_link(db, "R001", "acc-1", "1001", method="rsin", linked_by="auto", now=wall_now())
+    set_administration_link(db, "R001", 4321, now=wall_now())
     db.close()
     rows = json.loads(run_cli("crm", "list", "--json").stdout)
     assert [row["relation"] for row in rows] == ["R001", "R002", "R003"]
@@ -128,6 +129,7 @@ def test_list_json_shape_and_filters(imported: None) -> None:
 
 
 def test_show_json_has_everything(imported: None) -> None:
+    from exactlink.domain.return_records import ReturnRecord
     from exactlink.store.db import open_db
     from exactlink.store.returns import upsert_returns
 
@@ -135,17 +137,18 @@ def test_show_json_has_everything(imported: None) -> None:
     upsert_returns(
         db,
         [
-            {
-                "document_id": "D1",
-                "division": 4321,
-                "relation_number": "R001",
-                "type": 31,
-                "kind": "btw",
-                "status": 20,
-                "amount": 1720.0,
-                "currency": "EUR",
-            }
+            ReturnRecord(
+                "D1",
+                division=4321,
+                relation_number="R001",
+                type=31,
+                kind="btw",
+                status=20,
+                amount=1720.0,
+                currency="EUR",
+            )
         ],
+        now=wall_now(),
     )
     db.close()
     data = json.loads(run_cli("crm", "show", "R001", "--json").stdout)

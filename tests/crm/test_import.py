@@ -13,6 +13,7 @@ from exactlink.store.crm_csv import header_names
 from exactlink.store.db import open_db
 from tests.cli import new_workspace, run_cli
 from tests.crm.conftest import BAD_ROW, GOOD_ROW, PERSON_ROW, WriteCsv
+from tests.stamps import wall_now
 
 
 def _import(path: Path, *extra: str) -> dict:  # type: ignore[type-arg]
@@ -306,7 +307,7 @@ def test_contact_details_from_exact_survive_a_reimport(write_csv: WriteCsv) -> N
         Contact("Jan van der Berg", "Jan", "van der", "Berg", "jan@devries.nl", "06-12345678"),
         *[c for c in record.contacts if c.full_name != "Jan van der Berg"],
     ]
-    upsert_relation(db, record, mark_pending_push=False)
+    upsert_relation(db, record, mark_pending_push=False, now=wall_now())
     db.close()
     assert _import(path)["unchanged"] == ["R001"]
     show = json.loads(run_cli("crm", "show", "R001", "--json").stdout)

@@ -9,6 +9,7 @@ import time_machine
 
 from exactlink.domain.times import office_time
 from tests.cli import new_workspace, run_cli
+from tests.stamps import wall_now
 
 AMSTERDAM = "Europe/Amsterdam"
 
@@ -50,7 +51,7 @@ def test_status_tells_run_times_in_the_office_zone_and_json_keeps_utc(moment: da
     with time_machine.travel(moment, tick=False):
         workspace = new_workspace()
         try:
-            finish_run(workspace.db, start_run(workspace.db, "fetch-returns"), "ok", {})
+            finish_run(workspace.db, start_run(workspace.db, "fetch-returns", now=wall_now()), "ok", {}, now=wall_now())
         finally:
             workspace.close()
         text = run_cli("status").stdout

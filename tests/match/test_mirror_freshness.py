@@ -24,6 +24,7 @@ from exactlink.store.accounts import get_mirror_state
 from exactlink.store.db import migrate
 from exactlink.store.links import get_account_link, set_account_link
 from exactlink.store.relations import RelationRecord, upsert_relation
+from tests.stamps import wall_now
 
 START = datetime(2027, 2, 1, 8, 30, tzinfo=UTC)  # February: the shortest two months follow
 ENTITY_CALLS = len(office_mirror.ENDPOINTS)
@@ -84,8 +85,16 @@ def _linked_account(sandbox: Sandbox, db: sqlite_utils.Database) -> dict[str, ob
     office = sandbox.data.office_division
     with_address = {row["Account"] for row in sandbox.records(office, "crm/Addresses").values()}
     account = next(row for row in sandbox.records(office, "crm/Accounts").values() if row["ID"] in with_address)
-    upsert_relation(db, RelationRecord("R1", name=str(account["Name"])))
-    set_account_link(db, "R1", str(account["ID"]).lower(), str(account["Code"]).strip(), method="kvk", linked_by="auto")
+    upsert_relation(db, RelationRecord("R1", name=str(account["Name"])), now=wall_now())
+    set_account_link(
+        db,
+        "R1",
+        str(account["ID"]).lower(),
+        str(account["Code"]).strip(),
+        method="kvk",
+        linked_by="auto",
+        now=wall_now(),
+    )
     return account
 
 
@@ -215,7 +224,8 @@ def test_a_mirror_from_before_these_checks_is_read_in_full_once(
         "https://start.exactonline.nl", _Tokens(sandbox), transport=sandbox.transport(), sleep=lambda s: None
     )
     with client:
-        refresh_office_mirror(client, db, office)  # no `now`: cursors, no state (as before the upgrade)
+        # Cursors trusted, no freshness state kept (as before the upgrade).
+        refresh_office_mirror(client, db, office, now=wall_now(), trust_cursors=True)
     assert get_mirror_state(db, office).move_date_known is False
     if moved_before:
         sandbox.update_division(office, DivisionMoveDate=datetime(2026, 11, 2, 3, 0, tzinfo=UTC))

@@ -17,6 +17,7 @@ from exactlink.services import office_mirror
 from exactlink.services.office_mirror import lower_bound_calls, refresh_office_mirror
 from exactlink.store.accounts import get_cursor
 from exactlink.store.db import open_db
+from tests.stamps import wall_now
 
 ENDPOINTS = office_mirror.ENDPOINTS
 
@@ -73,7 +74,7 @@ def test_full_refresh_costs_the_page_size_lower_bound_then_one_call_per_entity(
     office = sandbox.data.office_division
     sandbox.reset_counters()
     with _client(sandbox) as client:
-        stats = refresh_office_mirror(client, db, office)
+        stats = refresh_office_mirror(client, db, office, now=wall_now(), trust_cursors=True)
     rows = _sandbox_rows(sandbox)
     assert rows["accounts"] > 1000  # really two pages
     bound = lower_bound_calls(rows)
@@ -85,7 +86,7 @@ def test_full_refresh_costs_the_page_size_lower_bound_then_one_call_per_entity(
     assert _count(db, "account_bank_accounts") == rows["bank_accounts"]
     sandbox.reset_counters()
     with _client(sandbox) as client:
-        again = refresh_office_mirror(client, db, office)
+        again = refresh_office_mirror(client, db, office, now=wall_now(), trust_cursors=True)
     assert sandbox.calls() == len(ENDPOINTS)
     assert all(sandbox.calls(endpoint=endpoint) == 1 for endpoint in ENDPOINTS.values())
     assert again.changed == 0 and again.calls_by_entity() == dict.fromkeys(ENDPOINTS, 1)
@@ -112,7 +113,7 @@ def test_a_run_killed_after_a_page_resumes_without_duplicates(big_sandbox: Sandb
             raise _Killed
 
     with _client(sandbox) as client, pytest.raises(_Killed):
-        refresh_office_mirror(client, db, office, progress=kill_after_first_page)
+        refresh_office_mirror(client, db, office, progress=kill_after_first_page, now=wall_now(), trust_cursors=True)
     # The first page is committed with its cursor; nothing after it.
     assert _count(db, "accounts") == 1000
     cursor = get_cursor(db, office, "accounts")
@@ -120,7 +121,7 @@ def test_a_run_killed_after_a_page_resumes_without_duplicates(big_sandbox: Sandb
     assert get_cursor(db, office, "addresses") is None
     sandbox.reset_counters()
     with _client(sandbox) as client:
-        stats = refresh_office_mirror(client, db, office)
+        stats = refresh_office_mirror(client, db, office, now=wall_now(), trust_cursors=True)
     rows = _sandbox_rows(sandbox)
     # The next run asks only for what follows the checkpoint (it re-reads at most the boundary row).
     assert stats.entities["accounts"].rows == rows["accounts"] - 1000 + 1
@@ -131,7 +132,7 @@ def test_a_run_killed_after_a_page_resumes_without_duplicates(big_sandbox: Sandb
     # And it ends where a clean run ends.
     clean = _db(tmp_path, "clean.db")
     with _client(sandbox) as client:
-        refresh_office_mirror(client, clean, office)
+        refresh_office_mirror(client, clean, office, now=wall_now(), trust_cursors=True)
     for table in ("accounts", "account_addresses", "account_contacts", "account_bank_accounts"):
         query = f"SELECT * FROM {table} ORDER BY id"
         strip = lambda rows: [row[:-1] for row in rows]  # noqa: E731 - drop synced_at
@@ -147,7 +148,7 @@ def test_changes_and_deletions_in_exact(tmp_path: Path) -> None:
     office = sandbox.data.office_division
     db = _db(tmp_path)
     with _client(sandbox) as client:
-        refresh_office_mirror(client, db, office)
+        refresh_office_mirror(client, db, office, now=wall_now(), trust_cursors=True)
         accounts = sorted(sandbox.records(office, "crm/Accounts"))
         banks = sorted(sandbox.records(office, "crm/BankAccounts"))
         contacts = sorted(sandbox.records(office, "crm/Contacts"))
@@ -157,7 +158,7 @@ def test_changes_and_deletions_in_exact(tmp_path: Path) -> None:
         sandbox.delete(office, "crm/Contacts", contacts[0])
         sandbox.delete(office, "crm/Accounts", accounts[1])
         sandbox.reset_counters()
-        stats = refresh_office_mirror(client, db, office)
+        stats = refresh_office_mirror(client, db, office, now=wall_now(), trust_cursors=True)
     assert sandbox.calls() == len(ENDPOINTS)
     assert stats.entities["accounts"].changed == 1
     assert stats.entities["bank_accounts"].changed == 1
@@ -174,9 +175,18 @@ def test_only_some_entities(tmp_path: Path) -> None:
     sandbox = Sandbox(clients=5, seed=2)
     db = _db(tmp_path)
     with _client(sandbox) as client:
-        stats = refresh_office_mirror(client, db, sandbox.data.office_division, entities=("accounts", "deleted"))
+        stats = refresh_office_mirror(
+            client,
+            db,
+            sandbox.data.office_division,
+            entities=("accounts", "deleted"),
+            now=wall_now(),
+            trust_cursors=True,
+        )
         with pytest.raises(ValueError):
-            refresh_office_mirror(client, db, sandbox.data.office_division, entities=("invoices",))
+            refresh_office_mirror(
+                client, db, sandbox.data.office_division, entities=("invoices",), now=wall_now(), trust_cursors=True
+            )
     assert set(stats.entities) == {"accounts", "deleted"}
     assert sandbox.calls() == 2
     assert stats.to_json()["entities"]["accounts"]["rows"] == stats.entities["accounts"].rows
@@ -226,10 +236,10 @@ def test_a_tie_on_the_page_boundary_is_not_lost(tmp_path: Path) -> None:
     stream = [_account(1, 10), _account(2, 20), _account(3, 20), _account(4, 30)]
     client = _FakeClient({"sync/CRM/Accounts": stream}, fail_after=3, page_size=2)
     with pytest.raises(ConnectionError):
-        refresh_office_mirror(client, db, 1, entities=("accounts",))  # type: ignore[arg-type]
+        refresh_office_mirror(client, db, 1, entities=("accounts",), now=wall_now(), trust_cursors=True)  # type: ignore[arg-type]
     assert get_cursor(db, 1, "accounts") == 19  # one below the page's highest Timestamp, not 20
     resumed = _FakeClient({"sync/CRM/Accounts": [row for row in stream if int(row["Timestamp"]) > 19]})
-    refresh_office_mirror(resumed, db, 1, entities=("accounts",))  # type: ignore[arg-type]
+    refresh_office_mirror(resumed, db, 1, entities=("accounts",), now=wall_now(), trust_cursors=True)  # type: ignore[arg-type]
     assert resumed.filters == [("sync/CRM/Accounts", "Timestamp gt 19L")]
     assert _count(db, "accounts") == 4 and get_cursor(db, 1, "accounts") == 30
 
@@ -239,10 +249,17 @@ def test_an_unordered_stream_is_checkpointed_only_at_its_end(tmp_path: Path) -> 
     stream = [_account(1, 50), _account(2, 10), _account(3, 40), _account(4, 30), _account(5, 60)]
     client = _FakeClient({"sync/CRM/Accounts": stream}, fail_after=4, page_size=2)
     with pytest.raises(ConnectionError):
-        refresh_office_mirror(client, db, 1, entities=("accounts",))  # type: ignore[arg-type]
+        refresh_office_mirror(client, db, 1, entities=("accounts",), now=wall_now(), trust_cursors=True)  # type: ignore[arg-type]
     assert get_cursor(db, 1, "accounts") is None  # rows kept, cursor not moved
     assert _count(db, "accounts") == 4
-    refresh_office_mirror(_FakeClient({"sync/CRM/Accounts": stream}), db, 1, entities=("accounts",))  # type: ignore[arg-type]
+    refresh_office_mirror(
+        _FakeClient({"sync/CRM/Accounts": stream}),  # type: ignore[arg-type]
+        db,
+        1,
+        entities=("accounts",),
+        now=wall_now(),
+        trust_cursors=True,
+    )
     assert get_cursor(db, 1, "accounts") == 60 and _count(db, "accounts") == 5
 
 
@@ -250,11 +267,11 @@ def test_calls_are_the_pages_exact_sent_whatever_their_size(tmp_path: Path) -> N
     db = _db(tmp_path)
     stream = [_account(number, 10 * number) for number in range(1, 8)]
     client = _FakeClient({"sync/CRM/Accounts": stream}, page_size=3)
-    stats = refresh_office_mirror(client, db, 1, entities=("accounts",))  # type: ignore[arg-type]
+    stats = refresh_office_mirror(client, db, 1, entities=("accounts",), now=wall_now(), trust_cursors=True)  # type: ignore[arg-type]
     accounts = stats.entities["accounts"]
     assert (accounts.calls, accounts.rows, accounts.changed) == (3, 7, 7)  # pages of 3, 3 and 1 rows
     assert accounts.cursor_after == 70
-    nothing = refresh_office_mirror(_FakeClient({}), db, 1, entities=("accounts",))  # type: ignore[arg-type]
+    nothing = refresh_office_mirror(_FakeClient({}), db, 1, entities=("accounts",), now=wall_now(), trust_cursors=True)  # type: ignore[arg-type]
     assert (nothing.calls, nothing.rows) == (1, 0), "an empty answer is one call"
 
 
@@ -274,16 +291,23 @@ def test_bank_accounts_overlap_and_unchanged_rows(tmp_path: Path) -> None:
         "Modified": _date(modified),
     }
     first = _FakeClient({"crm/BankAccounts": [bank]})
-    stats = refresh_office_mirror(first, db, 1, entities=("bank_accounts",))  # type: ignore[arg-type]
+    stats = refresh_office_mirror(first, db, 1, entities=("bank_accounts",), now=wall_now(), trust_cursors=True)  # type: ignore[arg-type]
     assert first.filters == [("crm/BankAccounts", "Modified ge datetime'1900-01-01T00:00:00'")]
     assert stats.entities["bank_accounts"].changed == 1
     again = _FakeClient({"crm/BankAccounts": [bank]})
-    stats = refresh_office_mirror(again, db, 1, entities=("bank_accounts",))  # type: ignore[arg-type]
+    stats = refresh_office_mirror(again, db, 1, entities=("bank_accounts",), now=wall_now(), trust_cursors=True)  # type: ignore[arg-type]
     since = (modified - office_mirror.MODIFIED_OVERLAP).replace(microsecond=0, tzinfo=None).isoformat()
     assert again.filters == [("crm/BankAccounts", f"Modified ge datetime'{since}'")]
     assert stats.entities["bank_accounts"].rows == 1 and stats.entities["bank_accounts"].changed == 0
     changed = {**bank, "BankAccount": "NL20INGB0001234567", "Modified": _date(modified + timedelta(minutes=1))}
-    stats = refresh_office_mirror(_FakeClient({"crm/BankAccounts": [changed]}), db, 1, entities=("bank_accounts",))  # type: ignore[arg-type]
+    stats = refresh_office_mirror(
+        _FakeClient({"crm/BankAccounts": [changed]}),  # type: ignore[arg-type]
+        db,
+        1,
+        entities=("bank_accounts",),
+        now=wall_now(),
+        trust_cursors=True,
+    )
     assert stats.entities["bank_accounts"].changed == 1
     assert db.conn.execute("SELECT bank_account, main FROM account_bank_accounts").fetchall() == [
         ("NL20INGB0001234567", 1)
@@ -292,11 +316,25 @@ def test_bank_accounts_overlap_and_unchanged_rows(tmp_path: Path) -> None:
 
 def test_deleted_entries_of_other_types_are_skipped(tmp_path: Path) -> None:
     db = _db(tmp_path)
-    refresh_office_mirror(_FakeClient({"sync/CRM/Accounts": [_account(1, 5)]}), db, 1, entities=("accounts",))  # type: ignore[arg-type]
+    refresh_office_mirror(
+        _FakeClient({"sync/CRM/Accounts": [_account(1, 5)]}),  # type: ignore[arg-type]
+        db,
+        1,
+        entities=("accounts",),
+        now=wall_now(),
+        trust_cursors=True,
+    )
     deleted = [
         {"Timestamp": "7", "EntityKey": "99999999-0000-0000-0000-000000000000", "EntityType": 1},
         {"Timestamp": "8", "EntityKey": _account(1, 5)["ID"], "EntityType": 2},
     ]
-    stats = refresh_office_mirror(_FakeClient({"sync/Deleted": deleted}), db, 1, entities=("deleted",))  # type: ignore[arg-type]
+    stats = refresh_office_mirror(
+        _FakeClient({"sync/Deleted": deleted}),  # type: ignore[arg-type]
+        db,
+        1,
+        entities=("deleted",),
+        now=wall_now(),
+        trust_cursors=True,
+    )
     assert stats.deleted == {"accounts": 1} and _count(db, "accounts") == 0
     assert get_cursor(db, 1, "deleted") == 8

@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlite_utils
 
+from exactlink.domain.return_records import ReturnRecord, VraagpostRecord
 from exactlink.store.admin import update_administration_state
 from exactlink.store.links import set_account_link, set_administration_link
 from exactlink.store.meta import set_office
@@ -29,28 +30,30 @@ def document(number: int) -> str:
     return f"d0000000-0000-4000-8000-{number:012d}"
 
 
-def _return(number: int, relation: str, division: int, kind: str, status: int, due: date | None, **extra: Any) -> dict:
-    return {
-        "document_id": document(number),
-        "division": division,
-        "relation_number": relation,
-        "type": 146 if kind == "loonheffing" else 32 if kind == "icp" else 31,
-        "kind": kind,
-        "status": status,
-        "year": 2027,
-        "period": 2,
-        "frequency": "M",
-        "amount": 1234.5 + number,
-        "currency": "EUR",
-        "due_date": due,
-        "created": datetime(2027, 3, 1, tzinfo=UTC),
+def _return(
+    number: int, relation: str, division: int, kind: str, status: int, due: date | None, **extra: Any
+) -> ReturnRecord:
+    return ReturnRecord(
+        document_id=document(number),
+        division=division,
+        relation_number=relation,
+        type=146 if kind == "loonheffing" else 32 if kind == "icp" else 31,
+        kind=kind,
+        status=status,
+        year=2027,
+        period=2,
+        frequency="M",
+        amount=1234.5 + number,
+        currency="EUR",
+        due_date=due,
+        created="2027-03-01T00:00:00+00:00",
         **extra,
-    }
+    )
 
 
 def populate(db: sqlite_utils.Database) -> None:
     """Fill ``db`` with the office described in the module docstring."""
-    set_office(db, 1000, "Kantoor Voorbeeld")
+    set_office(db, 1000, "Kantoor Voorbeeld", now=NOW)
     for number, name in (
         ("R1", "Bakkerij Jansen B.V."),
         ("R2", "Garage De Vries"),
@@ -58,17 +61,17 @@ def populate(db: sqlite_utils.Database) -> None:
         ("R4", HOSTILE_NAME),
         ("R5", "Nog Niet Gekoppeld"),
     ):
-        upsert_relation(db, RelationRecord(number, name=name, bsn=BSN_IN_NAME if number == "R4" else None))
+        upsert_relation(db, RelationRecord(number, name=name, bsn=BSN_IN_NAME if number == "R4" else None), now=NOW)
     for number, division in (("R1", 2001), ("R2", 2002), ("R3", None), ("R4", 2004)):
         set_account_link(db, number, f"a0000000-0000-4000-8000-00000000000{number[1]}", f"C{number[1]}", method="kvk",
-                 linked_by="auto")  # fmt: skip
+                 linked_by="auto", now=NOW)  # fmt: skip
         if division is not None:
-            set_administration_link(db, number, division)
+            set_administration_link(db, number, division, now=NOW)
             update_administration_state(
-                db, division, name=f"Administratie {number}", last_fetch_at="2027-03-10T08:00:00+00:00"
+                db, division, name=f"Administratie {number}", last_fetch_at="2027-03-10T08:00:00+00:00", now=NOW
             )
     update_administration_state(
-        db, 2002, last_fetch_error="Exact Online answered 401: no access to this administration"
+        db, 2002, last_fetch_error="Exact Online answered 401: no access to this administration", now=NOW
     )
     upsert_returns(
         db,
@@ -81,15 +84,17 @@ def populate(db: sqlite_utils.Database) -> None:
             _return(6, "R4", 2004, "btw_suppletie", 20, None, description="Suppletie omzetbelasting"),  # no due date
             _return(7, "R1", 2001, "btw", 40, TODAY - timedelta(days=1)),  # marked processed below: done
         ],
+        now=NOW,
     )
     mark_return(db, document(7), "processed")
     upsert_vraagposten(
         db,
         2001,
         [
-            {"id": "v1", "relation_number": "R1", "date": "2027-01-05", "amount": 100.0, "description": "Bank"},
-            {"id": "v2", "relation_number": "R1", "date": "2026-12-20", "amount": -25.5, "description": "Kas"},
+            VraagpostRecord("v1", "R1", "2300", date(2027, 1, 5), 100.0, "Bank", None),
+            VraagpostRecord("v2", "R1", "2300", date(2026, 12, 20), -25.5, "Kas", None),
         ],
+        now=NOW,
     )
     db.conn.execute(
         "INSERT INTO runs (command, started_at, finished_at, outcome, summary) VALUES "

@@ -32,6 +32,7 @@ PAGE_URL = "http://overview.invalid/overzicht.html"
 
 def write_page(path: Path, lang: str = "nl", *, extra_returns: int = 0) -> Path:
     """The office's page, as ``exactlink report --html`` writes it (with ``extra_returns`` more of relation R2)."""
+    from exactlink.domain.return_records import ReturnRecord
     from exactlink.store.returns import upsert_returns
 
     db = sqlite_utils.Database(memory=True)
@@ -40,11 +41,11 @@ def write_page(path: Path, lang: str = "nl", *, extra_returns: int = 0) -> Path:
     upsert_returns(
         db,
         [
-            {"document_id": f"e0000000-0000-4000-8000-{number:012d}", "division": 2002, "relation_number": "R2",
-             "type": 31, "kind": "btw", "status": 50 if number % 2 else 20, "year": 2026, "period": 1 + number % 12,
-             "frequency": "M", "amount": float(number), "due_date": TODAY + timedelta(days=30 + number % 200)}
+            ReturnRecord(f"e0000000-0000-4000-8000-{number:012d}", division=2002, relation_number="R2", type=31,
+                         kind="btw", status=50 if number % 2 else 20, year=2026, period=1 + number % 12,
+                         frequency="M", amount=float(number), due_date=TODAY + timedelta(days=30 + number % 200))
             for number in range(extra_returns)
-        ],
+        ], now=NOW,
     )  # fmt: skip
     ws = Workspace(load_settings(), clock=Clock.frozen(NOW), output=RecordingOutput())
     ws._db = db

@@ -20,6 +20,7 @@ from exactlink.sandbox import model as sandbox_model
 from tests.auth.conftest import CLIENT_ID, CLIENT_SECRET, Browser, free_port
 from tests.auth.conftest import browser as browser
 from tests.cli import run_cli, set_workspace
+from tests.stamps import wall_now
 from tests.templates import Built, HomeTemplates
 
 
@@ -93,7 +94,7 @@ class Office:
         account_id, code = self.account_by_relation[relation]
         db = self.db()
         try:
-            set_account_link(db, relation, account_id, code, method="rsin", linked_by="manual")
+            set_account_link(db, relation, account_id, code, method="rsin", linked_by="manual", now=wall_now())
         finally:
             db.close()
 
@@ -106,8 +107,10 @@ class Office:
         self.link_account(relation)
         db = self.db()
         try:
-            set_administration_link(db, relation, division)
-            update_administration_state(db, division, name=str(self.division_record(division)["Description"]))
+            set_administration_link(db, relation, division, now=wall_now())
+            update_administration_state(
+                db, division, name=str(self.division_record(division)["Description"]), now=wall_now()
+            )
             if sbr_days is not None:
                 set_sbr_start(db, relation, office_today() - timedelta(days=sbr_days))
         finally:

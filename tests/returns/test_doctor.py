@@ -20,6 +20,7 @@ from exactlink.sandbox import model
 from exactlink.sandbox.evidence import UNSUPPORTED_FILTER, Evidence
 from tests.cli import run_cli
 from tests.returns.conftest import Office, build_office
+from tests.stamps import wall_now
 
 
 def doctor_json(*args: str) -> tuple[int, dict[str, Any]]:
@@ -208,9 +209,9 @@ def replay(cassette: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
     ws = new_workspace()
     try:
-        set_office(ws.db, office_division, "Kantoor")
-        apply_relation(ws.db, RelationRecord(relation_number="1001", name="Klant"), None)
-        set_administration_link(ws.db, "1001", client)
+        set_office(ws.db, office_division, "Kantoor", now=wall_now())
+        apply_relation(ws.db, RelationRecord(relation_number="1001", name="Klant"), None, now=wall_now())
+        set_administration_link(ws.db, "1001", client, now=wall_now())
         now = moment.timestamp()
         ws.token_store().save(TokenSet("replayed-access", "replayed-refresh", expires_at=now + 600, refreshed_at=now))
     finally:
@@ -264,7 +265,7 @@ def large_office(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, browser: Any) 
         db = office.db()
         try:
             for relation, division in sorted(office.division_by_relation.items()):
-                set_administration_link(db, relation, division)
+                set_administration_link(db, relation, division, now=wall_now())
         finally:
             db.close()
         yield office

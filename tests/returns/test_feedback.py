@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from exactlink.domain.return_records import StoredReturn
 from exactlink.sandbox import Faults
 from exactlink.sandbox import model as sandbox_model
 from tests.cli import run_cli
@@ -52,7 +53,7 @@ def _exact_status(office: Office, record: dict[str, Any]) -> int:
     return int(office.sandbox.records(division, sandbox_model.RETURNS)[record["DocumentID"]]["Status"])
 
 
-def _row(office: Office, document_id: str) -> dict[str, Any]:
+def _row(office: Office, document_id: str) -> StoredReturn:
     from exactlink.store.returns import get_return
 
     db = office.db()
@@ -79,7 +80,7 @@ def test_a_realized_vat_return_is_reported_once(office: Office) -> None:
     read = next(e for e in office.sandbox.request_log if e.endpoint == "read/financial/Returns")
     assert read.query["$filter"] == f"DocumentID eq guid'{document}'"
     row = _row(office, document)
-    assert (row["local_status"], row["feedback_state"], row["status"]) == ("processed", "reported", 50)
+    assert (row.local_status, row.feedback_state, row.exact.status) == ("processed", "reported", 50)
 
     listed = json.loads(run_cli("returns", "list", "--json").stdout)
     short = next(row["short_id"] for row in listed if row["document_id"] == document)
@@ -104,7 +105,7 @@ def test_a_return_further_along_is_explained_without_a_process_call(office: Offi
     assert "status 50" in result.stderr and "check it in Exact Online" in result.stderr
     assert office.sandbox.calls("financial/ProcessReturn") == 0
     assert not office.sandbox.error_counts  # nothing burned from the error budget
-    assert _row(office, target["DocumentID"])["feedback_state"] == "failed"
+    assert _row(office, target["DocumentID"]).feedback_state == "failed"
 
 
 def test_exacts_no_returns_found_message_becomes_the_seeds_explanation(
@@ -117,7 +118,7 @@ def test_exacts_no_returns_found_message_becomes_the_seeds_explanation(
     stale = {**office.sandbox.records(_division_of(office, target), sandbox_model.RETURNS)[target["DocumentID"]]}
     office.sandbox.mutate(_division_of(office, target), sandbox_model.RETURNS, target["DocumentID"], Status=50)
     # The status changes in Exact between our re-read and the ProcessReturn call (a race the re-read cannot close).
-    monkeypatch.setattr(feedback, "_reread", lambda db, client, division, document_id, learn: {**stale, "Status": 40})
+    monkeypatch.setattr(feedback, "_reread", lambda db, client, division, document_id, learn, now: {**stale, "Status": 40})
 
     result = run_cli("feedback", target["DocumentID"], "--processed")
 
@@ -136,7 +137,7 @@ def test_a_payroll_return_is_refused_plainly_without_calling_exact(office: Offic
     assert result.exit_code == 1
     assert "accepts feedback only for VAT and ICP returns" in result.stderr
     assert office.sandbox.calls() == 0
-    assert _row(office, target["DocumentID"])["local_status"] == "new"
+    assert _row(office, target["DocumentID"]).local_status == "new"
 
 
 def test_unknown_document_and_bad_arguments(office: Office) -> None:
@@ -190,7 +191,7 @@ def test_a_failed_report_stays_pending_for_the_next_run(office: Office) -> None:
     failed = run_cli("feedback", "--pending")
 
     assert failed.exit_code == 1
-    assert _row(office, target["DocumentID"])["feedback_state"] == "pending"
+    assert _row(office, target["DocumentID"]).feedback_state == "pending"
     office.sandbox.faults = Faults()
     office.sandbox.reset_counters()
 
@@ -199,7 +200,7 @@ def test_a_failed_report_stays_pending_for_the_next_run(office: Office) -> None:
     assert retried.exit_code == 0, retried.stderr
     assert _exact_status(office, target) == 5
     assert office.sandbox.calls("financial/ProcessReturn") == 1
-    assert _row(office, target["DocumentID"])["feedback_state"] == "reported"
+    assert _row(office, target["DocumentID"]).feedback_state == "reported"
 
 
 def test_feedback_dry_run_sends_nothing(office: Office) -> None:
@@ -211,7 +212,7 @@ def test_feedback_dry_run_sends_nothing(office: Office) -> None:
     assert result.exit_code == 0
     assert "would report" in result.stdout
     assert office.sandbox.calls("financial/ProcessReturn") == 0
-    assert _row(office, target["DocumentID"])["local_status"] == "new"
+    assert _row(office, target["DocumentID"]).local_status == "new"
 
 
 def test_a_timed_out_report_is_not_sent_twice(office: Office, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -231,7 +232,7 @@ def test_a_timed_out_report_is_not_sent_twice(office: Office, monkeypatch: pytes
         "financial/ProcessReturn",
     ]
     assert _exact_status(office, target) == 50  # Exact did process it
-    assert _row(office, target["DocumentID"])["feedback_state"] == "pending"  # we could not know: still pending
+    assert _row(office, target["DocumentID"]).feedback_state == "pending"  # we could not know: still pending
     office.sandbox.faults = Faults()
     office.sandbox.reset_counters()
 
@@ -241,5 +242,5 @@ def test_a_timed_out_report_is_not_sent_twice(office: Office, monkeypatch: pytes
     (result,) = json.loads(next_run.stdout)["results"]
     assert result["status"] == "reported" and "already shows this return as verwerkt" in result["message"]
     assert office.sandbox.calls("financial/ProcessReturn") == 0  # never reported twice
-    assert _row(office, target["DocumentID"])["feedback_state"] == "reported"
+    assert _row(office, target["DocumentID"]).feedback_state == "reported"
     assert "nothing to report" in run_cli("feedback", "--pending").stderr

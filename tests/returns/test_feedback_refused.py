@@ -34,8 +34,8 @@ def test_a_refusal_is_stored_with_exacts_message_and_not_retried(office: Office)
     (result,) = json.loads(first.stdout)["results"]
     assert result["status"] == "refused" and NOT_MANUAL_APPROVAL in result["message"]
     row = _row(office, document)
-    assert row["feedback_state"] == "refused" and NOT_MANUAL_APPROVAL in row["feedback_message"]
-    assert row["refused_at"]
+    assert row.feedback_state == "refused" and NOT_MANUAL_APPROVAL in (row.feedback_message or "")
+    assert row.refused_at
     for _ in range(3):
         again = run_cli("feedback", "--pending")
         assert again.exit_code == 0, again.stderr
@@ -57,7 +57,7 @@ def test_a_refusal_is_stored_with_exacts_message_and_not_retried(office: Office)
 
 
 def target_relation(office: Office, document: str) -> str:
-    return str(_row(office, document)["relation_number"])
+    return str(_row(office, document).exact.relation_number)
 
 
 def _fetch_returns(office: Office) -> None:
@@ -72,14 +72,14 @@ def test_a_refused_return_is_tried_again_once_it_changes_in_exact(office: Office
     document = target["DocumentID"]
     assert run_cli("feedback", "--pending").exit_code == 1
     _fetch_returns(office)  # nothing changed in Exact: still held back
-    assert _row(office, document)["feedback_state"] == "refused"
+    assert _row(office, document).feedback_state == "refused"
     assert run_cli("feedback", "--pending").exit_code == 0
     assert office.sandbox.calls("financial/ProcessReturn") == 1
 
     division = _division_of(office, target)
     office.sandbox.mutate(division, sandbox_model.RETURNS, document, Description="Aangifte omzetbelasting (herzien)")
     _fetch_returns(office)
-    assert _row(office, document)["feedback_state"] == "pending"
+    assert _row(office, document).feedback_state == "pending"
 
     retried = run_cli("feedback", "--pending")
 
@@ -104,7 +104,7 @@ def test_retry_refused_tries_again_and_reports_once_exact_takes_it(office: Offic
     assert retried.exit_code == 0, retried.stderr
     assert "reported to Exact Online as processed" in retried.stdout
     assert office.sandbox.calls("financial/ProcessReturn") == 2
-    assert _row(office, document)["feedback_state"] == "reported"
+    assert _row(office, document).feedback_state == "reported"
     assert run_cli("feedback", "--retry-refused").exit_code == 2
 
 
@@ -115,4 +115,4 @@ def test_marking_a_refused_return_again_queues_it(office: Office) -> None:
 
     assert run_cli("returns", "mark", document, "--processed").exit_code == 0
 
-    assert _row(office, document)["feedback_state"] == "pending"
+    assert _row(office, document).feedback_state == "pending"

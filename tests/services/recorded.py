@@ -31,7 +31,7 @@ from exactlink.workspace import RecordingOutput, Workspace
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 BASE_URL = "https://start.exactonline.nl"
 _TERM = re.compile(r"^\s*(\w+) eq (guid'[^']*'|'[^']*'|-?\d+|true|false|null)\s*$")
-_CURSOR = re.compile(r"^\s*(Timestamp|Modified) (gt|ge) ")
+_CURSOR = re.compile(r"^\s*(Timestamp|Modified|Created) (gt|ge) ")
 _KEY = re.compile(r"^(?P<resource>.+)\((?:guid)?'(?P<key>[^']*)'\)$")
 
 
@@ -55,7 +55,7 @@ def _matches(row: dict[str, Any], filter_text: str | None) -> bool:
         return True
     for term in filter_text.split(" and "):
         if _CURSOR.match(term):
-            continue  # a cursor: the recorded rows are what changed since
+            continue  # a cursor or a window: the recorded rows are what changed since, or what the window holds
         found = _TERM.match(term)
         assert found, f"the recorded answers understand only 'Field eq value' filters, not {term!r}"
         name, value = found.group(1), _literal(found.group(2))
@@ -71,23 +71,25 @@ def _matches(row: dict[str, Any], filter_text: str | None) -> bool:
 class RecordedExact:
     """Exact Online as the rows a test recorded, per ``(division, resource)``."""
 
-    answers: dict[tuple[int, str], list[dict[str, Any]]] = field(default_factory=dict)
-    writes: list[tuple[str, int, str, dict[str, Any]]] = field(default_factory=list)
+    answers: dict[tuple[int | None, str], list[dict[str, Any]]] = field(default_factory=dict)
+    """``(division, resource) -> rows``; ``current/Me`` (no division in its URL) is ``(None, "current/Me")``."""
+    writes: list[tuple[str, int | None, str, dict[str, Any]]] = field(default_factory=list)
     refuse: dict[tuple[str, str], str] = field(default_factory=dict)
     """``(method, resource) -> message``: Exact answers 400 with that message."""
     ignore: set[tuple[str, str]] = field(default_factory=set)
     """``(method, resource)``: Exact answers as if done and changes nothing (a write it skips silently)."""
-    reads: list[tuple[int, str]] = field(default_factory=list)
+    reads: list[tuple[int | None, str]] = field(default_factory=list)
     created_with: dict[str, dict[str, Any]] = field(default_factory=dict)
     """``resource -> fields``: what Exact fills in on a POST besides the body (``{"Status": 0}``)."""
 
-    def rows(self, division: int, resource: str) -> list[dict[str, Any]]:
+    def rows(self, division: int | None, resource: str) -> list[dict[str, Any]]:
         """The recorded rows of a resource (created empty)."""
         return self.answers.setdefault((division, resource), [])
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         division_text, resource = request.url.path.split("/api/v1/", 1)[1].split("/", 1)
-        division = int(division_text)
+        division = None if division_text == "current" else int(division_text)
+        resource = f"current/{resource}" if division is None else resource
         keyed = _KEY.match(resource)
         key = keyed.group("key").lower() if keyed else None
         resource = keyed.group("resource") if keyed else resource
@@ -133,11 +135,11 @@ def recorded_client(exact: RecordedExact) -> ExactClient:
     return ExactClient(BASE_URL, _Tokens(), transport=httpx.MockTransport(exact), sleep=lambda seconds: None)
 
 
-def memory_db() -> sqlite_utils.Database:
-    """A migrated in-memory database."""
+def memory_db(clock: Clock | None = None) -> sqlite_utils.Database:
+    """A migrated in-memory database (its migrations dated by ``clock``)."""
     database = sqlite_utils.Database(memory=True)
     database.conn.execute("PRAGMA foreign_keys = ON")
-    migrate(database)
+    migrate(database, clock=clock)
     return database
 
 
@@ -154,7 +156,7 @@ def memory_workspace(
     return Workspace(
         clock=Clock.frozen(moment),
         output=RecordingOutput(),
-        db=db or memory_db(),
+        db=db or memory_db(Clock.frozen(moment)),
         client_factory=factory,
         sleep=lambda seconds: None,
     )

@@ -116,3 +116,23 @@ def test_list_and_show_mask_the_bsn_unless_asked(ws: Workspace, export: Path) ->
     shown = show_relation(ws, "R001")
     assert shown["addresses"][0]["postcode"] == "2601 DC" and shown["account"] is None
     assert shown["returns_window_start"] <= "2026-04-15"
+
+
+def test_export_writes_what_import_reads_with_the_bsn_masked(ws: Workspace, export: Path, tmp_path: Path) -> None:
+    from exactlink.services.crm import export_crm
+
+    import_crm(ws, export)
+
+    count, text = export_crm(ws, None)
+    assert count == 3 and text is not None
+    assert "999993653" not in text, "the BSN is masked unless asked for"
+    written = tmp_path / "terug.csv"
+    assert export_crm(ws, written, show_bsn=True) == (3, None)
+    assert written.stat().st_mode & 0o777 == 0o600
+
+    again = memory_workspace(APRIL)
+    report = import_crm(again, written)
+    assert report.new == ["R001", "R002", "R003"]
+    salon = get_relation(again.db, "R002")
+    assert salon is not None and (salon.bsn, salon.kvk) == ("999993653", "01234567")
+    again.close()

@@ -108,9 +108,9 @@ def exact() -> RecordedExact:
 def ws(exact: RecordedExact) -> Iterator[RecordedWorkspace]:
     workspace = RecordedWorkspace(exact, Clock.frozen(NOW))
     db = workspace.db
-    set_office(db, 100, "Kantoor")
-    upsert_relation(db, RelationRecord("R1", name="Bakkerij Jansen"))
-    set_administration_link(db, "R1", DIVISION)
+    set_office(db, 100, "Kantoor", now=NOW)
+    upsert_relation(db, RelationRecord("R1", name="Bakkerij Jansen"), now=NOW)
+    set_administration_link(db, "R1", DIVISION, now=NOW)
     set_sbr_start(db, "R1", date(2026, 1, 1))
     yield workspace
     workspace.memory.conn.close()
@@ -124,13 +124,13 @@ def _run(ws: RecordedWorkspace) -> dict[str, Any]:
 
 
 def _open_amounts(ws: RecordedWorkspace) -> list[float]:
-    return sorted(row["amount"] for row in list_vraagposten(ws.db, division=DIVISION))
+    return sorted(row.line.amount for row in list_vraagposten(ws.db, division=DIVISION))
 
 
 def _link_account(ws: RecordedWorkspace) -> None:
     from exactlink.store.links import set_account_link
 
-    set_account_link(ws.db, "R1", "0b7f8a1e-0000-4000-8000-000000000001", "R1", method="kvk", linked_by="auto")
+    set_account_link(ws.db, "R1", "0b7f8a1e-0000-4000-8000-000000000001", "R1", method="kvk", linked_by="auto", now=NOW)
 
 
 @pytest.fixture(autouse=True)

@@ -44,9 +44,9 @@ def settings() -> Settings:
 def db() -> Iterator[sqlite_utils.Database]:
     database = sqlite_utils.Database(memory=True)
     migrate(database)
-    upsert_relation(database, RelationRecord("R1", name="Bakkerij Jansen"))
-    upsert_relation(database, RelationRecord("R2", name="Not linked"))
-    set_administration_link(database, "R1", 2001)
+    upsert_relation(database, RelationRecord("R1", name="Bakkerij Jansen"), now=NOW)
+    upsert_relation(database, RelationRecord("R2", name="Not linked"), now=NOW)
+    set_administration_link(database, "R1", 2001, now=NOW)
     yield database
     database.conn.close()
 
@@ -76,12 +76,12 @@ def test_return_rows_keeps_known_kinds_and_counts_the_rest(db: sqlite_utils.Data
 def test_store_administration_writes_once_and_counts_changes(db: sqlite_utils.Database, settings: Settings) -> None:
     [target] = plan_targets(db, settings, TODAY, now=NOW)
     fetched = Fetched(returns=ANSWER, returns_called=True)
-    preview = store_administration(db, target, fetched, settings, TODAY, dry_run=True)
+    preview = store_administration(db, target, fetched, settings, TODAY, dry_run=True, now=NOW)
     assert (preview.fetched, preview.new) == (3, 2)
     assert relation_returns(db, "R1") == []
-    first = store_administration(db, target, fetched, settings, TODAY)
+    first = store_administration(db, target, fetched, settings, TODAY, now=NOW)
     assert (first.new, first.changed, first.unchanged) == (2, 0, 0)
     assert first.backlog is not None and "2 returns of relation R1 arrived at once" in first.backlog
-    again = store_administration(db, target, fetched, settings, TODAY)
+    again = store_administration(db, target, fetched, settings, TODAY, now=NOW)
     assert (again.new, again.changed, again.unchanged) == (0, 0, 2)
-    assert sorted(row["kind"] for row in relation_returns(db, "R1")) == ["btw", "loonheffing"]
+    assert sorted(row.exact.kind for row in relation_returns(db, "R1")) == ["btw", "loonheffing"]

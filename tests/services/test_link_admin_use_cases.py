@@ -60,12 +60,12 @@ def exact() -> RecordedExact:
 def ws(exact: RecordedExact) -> Iterator[Workspace]:
     workspace = memory_workspace(APRIL, exact)
     db = workspace.db
-    set_office(db, OFFICE, "Kantoor Jansen & Co")
-    upsert_relation(db, RelationRecord("R1", name="Bakkerij Jansen"))
-    upsert_relation(db, RelationRecord("R2", name="Kapsalon Anna", kvk="87654321"))
-    upsert_relation(db, RelationRecord("R3", name="Zonder account"))
-    set_account_link(db, "R1", BAKERY, "1001", method="kvk", linked_by="auto")
-    set_account_link(db, "R2", SALON, "1002", method="kvk", linked_by="auto")
+    set_office(db, OFFICE, "Kantoor Jansen & Co", now=APRIL)
+    upsert_relation(db, RelationRecord("R1", name="Bakkerij Jansen"), now=APRIL)
+    upsert_relation(db, RelationRecord("R2", name="Kapsalon Anna", kvk="87654321"), now=APRIL)
+    upsert_relation(db, RelationRecord("R3", name="Zonder account"), now=APRIL)
+    set_account_link(db, "R1", BAKERY, "1001", method="kvk", linked_by="auto", now=APRIL)
+    set_account_link(db, "R2", SALON, "1002", method="kvk", linked_by="auto", now=APRIL)
     yield workspace
     workspace.close()
 

@@ -52,13 +52,13 @@ def exact() -> RecordedExact:
 @pytest.fixture
 def ws(exact: RecordedExact) -> Iterator[Workspace]:
     workspace = memory_workspace(MONDAY, exact)
-    set_office(workspace.db, OFFICE, "Kantoor Jansen & Co")
+    set_office(workspace.db, OFFICE, "Kantoor Jansen & Co", now=workspace.clock.now())
     for record in (
         RelationRecord("R1", name="Bakkerij Jansen", kvk="12345678"),
         RelationRecord("R2", name="Kapsalon Anna V.O.F.", addresses={"visit": Address("visit", "Markt 5", "2611 AB")}),
         RelationRecord("R3", name="Iemand Anders"),
     ):
-        upsert_relation(workspace.db, record)
+        upsert_relation(workspace.db, record, now=workspace.clock.now())
     yield workspace
     workspace.close()
 

@@ -51,12 +51,14 @@ def exact() -> RecordedExact:
 def ws(exact: RecordedExact) -> Iterator[Workspace]:
     workspace = memory_workspace(APRIL, exact)
     db = workspace.db
-    set_office(db, 100, "Kantoor Jansen & Co")
-    upsert_relation(db, RelationRecord("R1", name="Bakkerij Jansen"))
-    set_administration_link(db, "R1", CLIENT)
+    set_office(db, 100, "Kantoor Jansen & Co", now=APRIL)
+    upsert_relation(db, RelationRecord("R1", name="Bakkerij Jansen"), now=APRIL)
+    set_administration_link(db, "R1", CLIENT, now=APRIL)
     today = workspace.clock.today()
     [target] = plan_targets(db, workspace.settings, today, now=workspace.clock.now())
-    store_administration(db, target, Fetched(returns=client_returns(), returns_called=True), workspace.settings, today)
+    store_administration(
+        db, target, Fetched(returns=client_returns(), returns_called=True), workspace.settings, today, now=APRIL
+    )
     yield workspace
     workspace.close()
 
@@ -79,13 +81,46 @@ def test_returns_show_gives_the_status_history(ws: Workspace) -> None:
     assert [entry["status"] for entry in shown["history"]] == [40]
 
 
+def test_the_json_of_returns_show_crm_show_and_vraagposten_keeps_its_fields_and_order(ws: Workspace) -> None:
+    from exactlink.domain.return_records import VraagpostRecord
+    from exactlink.services.crm import show_relation
+    from exactlink.store.returns import upsert_vraagposten
+
+    shown = show_return(ws, VAT)
+    assert list(shown) == [
+        "document_id", "short_id", "relation", "relation_name", "division", "administration", "kind", "kind_label",
+        "period", "amount", "currency", "due_date", "due_date_source", "due_date_note", "exact_status",
+        "exact_status_text", "local_status", "feedback_state", "feedback_message", "days_to_deadline", "description",
+        "view_url", "overdue", "request_id", "created", "first_seen_at", "last_seen_at", "reported_at", "history",
+    ]  # fmt: skip
+    assert (shown["relation_name"], shown["amount"], shown["due_date"], shown["exact_status"]) == (
+        "Bakkerij Jansen", 1234.5, "2026-04-30", 40
+    )  # fmt: skip
+    [recent, *_] = [row for row in show_relation(ws, "R1")["recent_returns"] if row["document_id"] == VAT]
+    assert recent == {
+        "document_id": VAT, "kind": "btw", "year": 2026, "period": 1, "period_description": "Q1 2026", "status": 40,
+        "amount": 1234.5, "currency": "EUR", "due_date": "2026-04-30", "local_status": "new", "feedback_state": "none",
+    }  # fmt: skip
+    assert list(recent) == ["document_id", "kind", "year", "period", "period_description", "status", "amount",
+                            "currency", "due_date", "local_status", "feedback_state"]  # fmt: skip
+    upsert_vraagposten(
+        ws.db, CLIENT, [VraagpostRecord("L1", "R1", "2300", date(2026, 3, 2), -12.5, "Bank", 7)], now=APRIL
+    )
+    assert list_returns_view(ws, kind="vraagposten") == [
+        {"document_id": "l1", "relation": "R1", "relation_name": "Bakkerij Jansen", "division": CLIENT,
+         "administration": None, "kind": "vraagposten", "kind_label": "vraagpost", "period": "2026-03-02",
+         "amount": -12.5, "currency": "EUR", "due_date": None, "gl_account_code": "2300", "description": "Bank",
+         "entry_number": 7}
+    ]  # fmt: skip
+
+
 def test_feedback_reports_a_realized_vat_return_once(ws: Workspace, exact: RecordedExact) -> None:
     result = feedback_one(ws, VAT, "processed")
 
     assert result.status == "reported"
     assert exact.writes == [("POST", CLIENT, PROCESS_RETURN_PATH, {"Request": REQUEST, "Status": 50})]
     stored = get_return(ws.db, VAT)
-    assert stored is not None and (stored["local_status"], stored["feedback_state"]) == ("processed", "reported")
+    assert stored is not None and (stored.local_status, stored.feedback_state) == ("processed", "reported")
     assert feedback_pending(ws).results == [] and len(exact.writes) == 1
 
 
@@ -144,9 +179,13 @@ def test_status_names_the_query_forms_this_tenant_refused(ws: Workspace) -> None
     from exactlink.store.meta import set_value
 
     assert "none tried yet" in query_forms_line(status_report(ws)["query_forms"])
-    set_value(ws.db, LEARNED_KEY, {"G/L accounts (sync)": "G/L accounts (sync)", RETURNS_CREATED: RETURNS_CREATED})
+    set_value(
+        ws.db, LEARNED_KEY, {"G/L accounts (sync)": "G/L accounts (sync)", RETURNS_CREATED: RETURNS_CREATED}, now=APRIL
+    )
     assert query_forms_line(status_report(ws)["query_forms"]) == "query forms: all 2 preferred forms accepted"
-    set_value(ws.db, LEARNED_KEY, {"G/L accounts (sync)": "G/L accounts (sync)", RETURNS_CREATED: RETURNS_ALL})
+    set_value(
+        ws.db, LEARNED_KEY, {"G/L accounts (sync)": "G/L accounts (sync)", RETURNS_CREATED: RETURNS_ALL}, now=APRIL
+    )
 
     report = status_report(ws)
 

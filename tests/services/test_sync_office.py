@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,13 @@ from exactlink.store.relations import Address, Contact, RelationRecord, get_rela
 
 DIVISION = 100
 ACCOUNT = "0b7f8a1e-0000-4000-8000-000000000001"
+# The moment every use case here runs at (what the mirror dates its rows with).
+MOMENT = datetime(2026, 4, 15, 9, 0, tzinfo=UTC)
 ANSWERS: dict[str, list[dict[str, Any]]] = json.loads(
     (Path(__file__).parent.parent / "fixtures" / "office_mirror.json").read_text(encoding="utf-8")
 )
+# The administration as system/Divisions describes it (never moved), read before the refresh trusts its cursors.
+ANSWERS["system/Divisions"] = [{"Code": DIVISION, "DivisionMoveDate": None}]
 
 
 class _Tokens:
@@ -75,8 +80,9 @@ def db() -> Iterator[sqlite_utils.Database]:
             contacts=[Contact("Jan Berg", "Jan", None, "Berg", "jan@bakkerij.nl")],
             ibans=["NL91ABNA0417164300"],
         ),
+        now=MOMENT,
     )
-    set_account_link(database, "204518", ACCOUNT, "204518", method="kvk", linked_by="auto")
+    set_account_link(database, "204518", ACCOUNT, "204518", method="kvk", linked_by="auto", now=MOMENT)
     yield database
     database.conn.close()
 
@@ -95,9 +101,10 @@ def test_inbound_takes_exacts_phone_and_mirrors_every_entity(
     db: sqlite_utils.Database, exact: tuple[ExactClient, RecordedExact]
 ) -> None:
     client, recorded = exact
-    report = sync_office(client, db, DIVISION, SyncOptions("inbound"))
+    report = sync_office(client, db, DIVISION, SyncOptions("inbound"), now=MOMENT)
     assert report.mirror is not None
     assert report.mirror.calls_by_entity() == {
+        "division": 1,  # before trusting its cursors: did Exact move the administration?
         "accounts": 1,
         "addresses": 1,
         "contacts": 1,
@@ -131,7 +138,7 @@ def test_outbound_puts_only_the_changed_property(
     db: sqlite_utils.Database, exact: tuple[ExactClient, RecordedExact]
 ) -> None:
     client, recorded = exact
-    report = sync_office(client, db, DIVISION, SyncOptions("outbound"))
+    report = sync_office(client, db, DIVISION, SyncOptions("outbound"), now=MOMENT)
     [result] = report.results
     assert (result.status, result.calls) == ("changed", 1)
     assert recorded.writes == [("PUT", f"crm/Accounts(guid'{ACCOUNT}')", {"Phone": "015-7654321"})]
@@ -141,7 +148,7 @@ def test_outbound_puts_only_the_changed_property(
 
 def test_a_dry_run_writes_nothing_to_exact(db: sqlite_utils.Database, exact: tuple[ExactClient, RecordedExact]) -> None:
     client, recorded = exact
-    report = sync_office(client, db, DIVISION, SyncOptions("outbound", dry_run=True))
+    report = sync_office(client, db, DIVISION, SyncOptions("outbound", dry_run=True), now=MOMENT)
     assert [result.status for result in report.results] == ["changed"]
     assert report.results[0].calls == 1
     assert recorded.writes == []

@@ -18,6 +18,7 @@ from exactlink.store.admin import (
 )
 from exactlink.store.db import MIGRATIONS_TABLE, applied_migrations, open_db
 from exactlink.store.migrations import MIGRATIONS, m008_administration_state
+from tests.stamps import wall_now
 
 BEFORE = {
     "name": "Bakkerij De Vries B.V.",
@@ -83,17 +84,19 @@ def test_the_migration_carries_every_administration_over_and_leaves_other_meta_a
 
 def test_update_sets_and_clears_fields_and_refuses_unknown_ones(db: sqlite_utils.Database) -> None:
     assert get_administration_state(db, 7) == AdministrationState(7)
-    update_administration_state(db, 7, name="Administratie 7", vraagposten_configured=["1500", "1510"])
-    update_administration_state(db, 7, vraagposten_codes=["1500"], vraagposten_checked_at="2026-11-02T08:00:00+00:00")
+    update_administration_state(db, 7, name="Administratie 7", vraagposten_configured=["1500", "1510"], now=wall_now())
+    update_administration_state(
+        db, 7, vraagposten_codes=["1500"], vraagposten_checked_at="2026-11-02T08:00:00+00:00", now=wall_now()
+    )
     state = get_administration_state(db, 7)
     assert (state.name, state.vraagposten_configured, state.vraagposten_codes) == (
         "Administratie 7",
         ("1500", "1510"),
         ("1500",),
     )
-    forget_vraagposten_choice(db, 7)
-    update_administration_state(db, 7, vraagposten_configured=None)
+    forget_vraagposten_choice(db, 7, now=wall_now())
+    update_administration_state(db, 7, vraagposten_configured=None, now=wall_now())
     assert get_administration_state(db, 7) == AdministrationState(7, name="Administratie 7")
     with pytest.raises(ValueError, match="unknown administration field"):
-        update_administration_state(db, 7, nmae="typo")
+        update_administration_state(db, 7, nmae="typo", now=wall_now())
     assert list(administration_states(db)) == [7]

@@ -19,6 +19,7 @@ from exactlink.store.db import (
     transaction,
 )
 from exactlink.store.migrations import MIGRATIONS
+from tests.stamps import wall_now
 
 
 def test_fresh_database_is_private_wal_and_migrated() -> None:
@@ -56,7 +57,7 @@ def _open_and_write(path: str, queue: multiprocessing.Queue) -> None:  # type: i
         from exactlink.store.meta import set_value
 
         db = open_db(Path(path))
-        set_value(db, "opened-by", "someone")
+        set_value(db, "opened-by", "someone", now=wall_now())
         queue.put("ok")
     except BaseException as exc:  # reported to the parent
         queue.put(repr(exc))

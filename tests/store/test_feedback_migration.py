@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from pathlib import Path
 
 import pytest
 import sqlite_utils
 
+from exactlink.domain.return_records import ReturnRecord
 from exactlink.store.db import MIGRATIONS_TABLE, applied_migrations, open_db
 from exactlink.store.migrations import MIGRATIONS, m006_feedback_refused
-from exactlink.store.returns import get_return, record_feedback, upsert_returns
+from exactlink.store.returns import get_return, record_feedback, return_history, upsert_returns
+from tests.stamps import wall_now
 
 
 def _database_before_m006(path: Path) -> None:
@@ -38,11 +41,11 @@ def test_an_existing_database_keeps_its_returns_and_history(tmp_path: Path) -> N
     assert "m006_feedback_refused" in applied_migrations(db)  # later migrations may follow
     row = get_return(db, "doc-1")
     assert row is not None
-    assert (row["feedback_state"], row["feedback_message"], row["refused_at"]) == ("failed", "old", None)
-    assert [entry["status"] for entry in row["history"]] == [20, 40]
-    record_feedback(db, "doc-1", False, "Exact said no", refused=True)
+    assert (row.feedback_state, row.feedback_message, row.refused_at) == ("failed", "old", None)
+    assert [entry.status for entry in return_history(db, "doc-1")] == [20, 40]
+    record_feedback(db, "doc-1", False, "Exact said no", refused=True, now=wall_now())
     refused = get_return(db, "doc-1")
-    assert refused is not None and refused["feedback_state"] == "refused" and refused["refused_at"]
+    assert refused is not None and refused.feedback_state == "refused" and refused.refused_at
     with pytest.raises(sqlite3.IntegrityError):
         db.conn.execute("UPDATE returns SET feedback_state = 'nonsense'")
     db.conn.execute("DELETE FROM returns WHERE document_id = 'doc-1'")
@@ -52,18 +55,18 @@ def test_an_existing_database_keeps_its_returns_and_history(tmp_path: Path) -> N
 
 def test_a_refused_return_is_pending_again_when_exact_changes_it(tmp_path: Path) -> None:
     db = open_db(tmp_path / "x.db")
-    base = {"document_id": "doc-2", "division": 7, "type": 31, "kind": "btw", "status": 40, "amount": 10.0}
-    upsert_returns(db, [base])
+    base = ReturnRecord("doc-2", division=7, type=31, kind="btw", status=40, amount=10.0)
+    upsert_returns(db, [base], now=wall_now())
     db.conn.execute("UPDATE returns SET local_status = 'processed'")
-    record_feedback(db, "doc-2", False, "Exact said no", refused=True)
+    record_feedback(db, "doc-2", False, "Exact said no", refused=True, now=wall_now())
 
-    upsert_returns(db, [base])
-    assert get_return(db, "doc-2")["feedback_state"] == "refused"  # type: ignore[index]
-    upsert_returns(db, [{**base, "relation_number": "R1"}])
-    assert get_return(db, "doc-2")["feedback_state"] == "refused", "a local re-link is no change in Exact"  # type: ignore[index]
-    upsert_returns(db, [{**base, "amount": 12.0}])
+    upsert_returns(db, [base], now=wall_now())
+    assert get_return(db, "doc-2").feedback_state == "refused"  # type: ignore[union-attr]
+    upsert_returns(db, [dataclasses.replace(base, relation_number="R1")], now=wall_now())
+    assert get_return(db, "doc-2").feedback_state == "refused", "a local re-link is no change in Exact"  # type: ignore[union-attr]
+    upsert_returns(db, [dataclasses.replace(base, amount=12.0)], now=wall_now())
 
     row = get_return(db, "doc-2")
-    assert row is not None and row["feedback_state"] == "pending"
-    assert "changed in Exact Online since it refused the feedback (Exact said no)" in row["feedback_message"]
+    assert row is not None and row.feedback_state == "pending"
+    assert "changed in Exact Online since it refused the feedback (Exact said no)" in (row.feedback_message or "")
     db.close()

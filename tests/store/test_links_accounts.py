@@ -41,6 +41,7 @@ from exactlink.store.links import (
     set_administration_link,
 )
 from exactlink.store.relations import RelationRecord, get_relation, set_exact_address_id, upsert_relation
+from tests.stamps import wall_now
 
 ACCOUNT = "0b0c5f5e-0000-4000-8000-000000000001"
 OTHER = "0b0c5f5e-0000-4000-8000-000000000002"
@@ -49,7 +50,7 @@ OTHER = "0b0c5f5e-0000-4000-8000-000000000002"
 @pytest.fixture
 def relations(db: sqlite_utils.Database) -> sqlite_utils.Database:
     for number in ("R1", "R2"):
-        upsert_relation(db, RelationRecord(relation_number=number, name=f"Relation {number}"))
+        upsert_relation(db, RelationRecord(relation_number=number, name=f"Relation {number}"), now=wall_now())
     return db
 
 
@@ -61,16 +62,18 @@ def _exact_account_of(db: sqlite_utils.Database, relation_number: str) -> str | 
 
 def test_link_is_one_to_one_and_idempotent(relations: sqlite_utils.Database) -> None:
     db = relations
-    assert set_account_link(db, "R1", ACCOUNT, "          1001", method="rsin", linked_by="auto") is True
-    assert set_account_link(db, "R1", ACCOUNT, "1001", method="rsin", linked_by="auto") is False
+    assert (
+        set_account_link(db, "R1", ACCOUNT, "          1001", method="rsin", linked_by="auto", now=wall_now()) is True
+    )
+    assert set_account_link(db, "R1", ACCOUNT, "1001", method="rsin", linked_by="auto", now=wall_now()) is False
     link = get_account_link(db, "R1")
     assert link is not None and (link.account_code, link.method, link.linked_by) == ("1001", "rsin", "auto")
     assert _exact_account_of(db, "R1") == ACCOUNT
     with pytest.raises(LinkConflict, match="already linked to relation R1"):
-        set_account_link(db, "R2", ACCOUNT, "1001", method="manual", linked_by="manual")
+        set_account_link(db, "R2", ACCOUNT, "1001", method="manual", linked_by="manual", now=wall_now())
     with pytest.raises(LinkConflict, match="already linked to account 1001"):
-        set_account_link(db, "R1", OTHER, "1002", method="kvk", linked_by="auto")
-    assert set_account_link(db, "R1", OTHER, "1002", method="manual", linked_by="manual", replace=True)
+        set_account_link(db, "R1", OTHER, "1002", method="kvk", linked_by="auto", now=wall_now())
+    assert set_account_link(db, "R1", OTHER, "1002", method="manual", linked_by="manual", replace=True, now=wall_now())
     assert get_decision(db, "R1", OTHER) == "accepted"
     removed = remove_account_link(db, "R1")
     assert removed is not None and removed.account_id == OTHER
@@ -81,26 +84,26 @@ def test_link_is_one_to_one_and_idempotent(relations: sqlite_utils.Database) -> 
 
 
 def test_rejected_pairs_are_remembered(relations: sqlite_utils.Database) -> None:
-    record_decision(relations, "R1", ACCOUNT, "rejected")
-    record_decision(relations, "R1", ACCOUNT, "rejected")
+    record_decision(relations, "R1", ACCOUNT, "rejected", now=wall_now())
+    record_decision(relations, "R1", ACCOUNT, "rejected", now=wall_now())
     assert rejected_pairs(relations) == {("R1", ACCOUNT)}
-    record_decision(relations, "R1", ACCOUNT, "accepted")
+    record_decision(relations, "R1", ACCOUNT, "accepted", now=wall_now())
     assert rejected_pairs(relations) == set()
 
 
 def test_admin_links(relations: sqlite_utils.Database) -> None:
     db = relations
-    assert set_administration_link(db, "R1", 1234) is True
-    assert set_administration_link(db, "R1", 1234, solution_link_id="sl-1") is False
+    assert set_administration_link(db, "R1", 1234, now=wall_now()) is True
+    assert set_administration_link(db, "R1", 1234, solution_link_id="sl-1", now=wall_now()) is False
     link = get_administration_link(db, "R1")
     assert link is not None and (link.division, link.solution_link_id, link.backlog_fetched_at) == (1234, "sl-1", None)
     with pytest.raises(LinkConflict):
-        set_administration_link(db, "R2", 1234)
+        set_administration_link(db, "R2", 1234, now=wall_now())
     with pytest.raises(LinkConflict):
-        set_administration_link(db, "R1", 5678)
-    mark_backlog_fetched(db, "R1")
+        set_administration_link(db, "R1", 5678, now=wall_now())
+    mark_backlog_fetched(db, "R1", now=wall_now())
     fetched = get_administration_link(db, "R1")
-    mark_backlog_fetched(db, "R1")
+    mark_backlog_fetched(db, "R1", now=wall_now())
     assert fetched is not None and fetched.backlog_fetched_at
     assert get_administration_link(db, "R1") == fetched, "the first fetch is recorded once"
     assert administration_link_of_division(db, 1234) == fetched
@@ -121,8 +124,8 @@ def test_account_mirror_upserts_trims_codes_and_finds(db: sqlite_utils.Database)
         from_exact(OfficeAccount, {"ID": OTHER, "Code": "   1002", "Name": "De Vries Holding"}),
     ]
     rows = [replace(row, division=100, timestamp=stamp) for row, stamp in zip(rows, (10, 11), strict=True)]
-    assert save_records(db, rows) == 2
-    assert save_records(db, rows) == 2
+    assert save_records(db, rows, now=wall_now()) == 2
+    assert save_records(db, rows, now=wall_now()) == 2
     assert db.conn.execute("SELECT count(*) FROM accounts").fetchone()[0] == 2
     account = get_account(db, ACCOUNT)
     assert account is not None and account.code == "1001" and account.timestamp == 10
@@ -132,13 +135,13 @@ def test_account_mirror_upserts_trims_codes_and_finds(db: sqlite_utils.Database)
     assert [a.code for a in find_accounts_by_name(db, 100, "vries")] == ["1001", "1002"]
     assert [(a.id, a.code) for a in list_accounts(db, 100)] == [(ACCOUNT, "1001"), (OTHER, "1002")]
     with pytest.raises(TypeError, match="records of one kind"):
-        save_records(db, [rows[0], AccountAddress(id="a1", account_id=ACCOUNT)])
+        save_records(db, [rows[0], AccountAddress(id="a1", account_id=ACCOUNT)], now=wall_now())
 
 
 def test_cursor_never_moves_back(db: sqlite_utils.Database) -> None:
     assert get_cursor(db, 100, "accounts") is None
-    set_cursor(db, 100, "accounts", 500)
-    set_cursor(db, 100, "accounts", 400)
+    set_cursor(db, 100, "accounts", 500, now=wall_now())
+    set_cursor(db, 100, "accounts", 400, now=wall_now())
     assert get_cursor(db, 100, "accounts") == 500
     reset_cursor(db, 100, "accounts")
     assert get_cursor(db, 100, "accounts") is None
@@ -148,15 +151,15 @@ def test_deletions_drop_children_and_crm_side_ids_and_keep_links(relations: sqli
     db = relations
     from exactlink.store.relations import Address, set_address
 
-    save_records(db, [OfficeAccount(id=ACCOUNT, code="1001", name="A", division=100)])
-    save_records(db, [AccountAddress(id="addr-1", account_id=ACCOUNT, type=1, main=True, division=100)])
-    save_records(db, [AccountContact(id="c-1", account_id=ACCOUNT, full_name="Jan", division=100)])
-    set_account_link(db, "R1", ACCOUNT, "1001", method="rsin", linked_by="auto")
-    set_address(db, "R1", Address("visit", "Straat 1"))
+    save_records(db, [OfficeAccount(id=ACCOUNT, code="1001", name="A", division=100)], now=wall_now())
+    save_records(db, [AccountAddress(id="addr-1", account_id=ACCOUNT, type=1, main=True, division=100)], now=wall_now())
+    save_records(db, [AccountContact(id="c-1", account_id=ACCOUNT, full_name="Jan", division=100)], now=wall_now())
+    set_account_link(db, "R1", ACCOUNT, "1001", method="rsin", linked_by="auto", now=wall_now())
+    set_address(db, "R1", Address("visit", "Straat 1"), now=wall_now())
     set_exact_address_id(db, "R1", "visit", "addr-1")
     assert apply_deletions(db, 3, ["ADDR-1"]) == Deletions(deleted=1, gone=[])
     assert db.conn.execute("SELECT exact_address_id FROM addresses").fetchone()[0] is None
-    save_records(db, [AccountAddress(id="addr-2", account_id=ACCOUNT, type=1, main=True, division=100)])
+    save_records(db, [AccountAddress(id="addr-2", account_id=ACCOUNT, type=1, main=True, division=100)], now=wall_now())
     set_exact_address_id(db, "R1", "visit", "addr-2")
     result = apply_deletions(db, OfficeAccount, [ACCOUNT, "never-seen"])
     assert result == Deletions(deleted=1, gone=["R1"])
@@ -164,7 +167,7 @@ def test_deletions_drop_children_and_crm_side_ids_and_keep_links(relations: sqli
     link = get_account_link(db, "R1")
     assert link is not None and link.account_id == ACCOUNT, "the link is kept (reported as account gone)"
     assert accounts_gone(db, 100) == [], "no accounts cursor yet: the mirror was never read"
-    set_cursor(db, 100, "accounts", 1)
+    set_cursor(db, 100, "accounts", 1, now=wall_now())
     assert accounts_gone(db, 100) == [("R1", "1001")]
     assert db.conn.execute("SELECT exact_address_id FROM addresses").fetchall() == [(None,)], "children's ids go"
     with pytest.raises(ValueError):

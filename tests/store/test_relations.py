@@ -18,8 +18,8 @@ from exactlink.store.relations import (
     get_relation_record,
     get_sbr_start,
     iter_relation_records,
-    list_relations,
     matching_fields,
+    relation_overviews,
     relations_pending_push,
     set_address,
     set_exact_address_id,
@@ -28,6 +28,7 @@ from exactlink.store.relations import (
     update_relation_fields,
     upsert_relation,
 )
+from tests.stamps import wall_now
 
 
 def _record(**changes: object) -> RelationRecord:
@@ -49,15 +50,17 @@ def _record(**changes: object) -> RelationRecord:
 
 
 def test_new_then_unchanged_then_changed(db: sqlite_utils.Database) -> None:
-    assert upsert_relation(db, _record()).status == "new"
+    assert upsert_relation(db, _record(), now=wall_now()).status == "new"
     first = get_relation(db, "R001")
     assert first is not None and first.pending_push is True
     clear_pending_push(db, ["R001"])
-    again = upsert_relation(db, _record())
+    again = upsert_relation(db, _record(), now=wall_now())
     assert again.status == "unchanged" and again.changed_fields == []
     assert relations_pending_push(db) == []
     assert getattr(get_relation(db, "R001"), "updated_at", None) == first.updated_at
-    changed = upsert_relation(db, _record(phone="+31 15 123 4567", ibans=["NL91ABNA0417164300", "NL20INGB0001234567"]))
+    changed = upsert_relation(
+        db, _record(phone="+31 15 123 4567", ibans=["NL91ABNA0417164300", "NL20INGB0001234567"]), now=wall_now()
+    )
     assert changed.status == "changed"
     assert changed.changed_fields == ["phone", "bank_accounts"]
     assert relations_pending_push(db) == ["R001"]
@@ -66,13 +69,13 @@ def test_new_then_unchanged_then_changed(db: sqlite_utils.Database) -> None:
 
 
 def test_children_are_replaced_but_exact_ids_survive(db: sqlite_utils.Database) -> None:
-    upsert_relation(db, _record())
+    upsert_relation(db, _record(), now=wall_now())
     set_exact_address_id(db, "R001", "visit", "addr-1")
     set_exact_contact_id(db, "R001", "Jan de Vries", "contact-1")
     record = _record()
     record.addresses = {"visit": record.addresses["visit"], "invoice": Address("invoice", "Markt 2", None, "Delft")}
     record.contacts = [*record.contacts, Contact("Piet Jansen", email="piet@example.nl")]
-    change = upsert_relation(db, record)
+    change = upsert_relation(db, record, now=wall_now())
     assert change.changed_fields == ["postal_address", "invoice_address", "contacts"]
     addresses = {row.type: row for row in get_addresses(db, "R001")}
     assert set(addresses) == {"visit", "invoice"}
@@ -84,27 +87,35 @@ def test_children_are_replaced_but_exact_ids_survive(db: sqlite_utils.Database) 
 
 
 def test_issues_are_replaced_without_counting_as_a_change(db: sqlite_utils.Database) -> None:
-    upsert_relation(db, _record(issues=[{"column": "BSN", "message": "BSN fails the 11-proef", "severity": "error"}]))
-    assert [row["relation_number"] for row in list_relations(db, flagged=True)] == ["R001"]
-    assert upsert_relation(db, _record()).status == "unchanged"
-    assert list_relations(db, flagged=True) == []
+    upsert_relation(
+        db,
+        _record(issues=[{"column": "BSN", "message": "BSN fails the 11-proef", "severity": "error"}]),
+        now=wall_now(),
+    )
+    assert [row.relation.relation_number for row in relation_overviews(db, flagged=True)] == ["R001"]
+    assert upsert_relation(db, _record(), now=wall_now()).status == "unchanged"
+    assert relation_overviews(db, flagged=True) == []
 
 
 def test_update_fields_reports_only_real_changes(db: sqlite_utils.Database) -> None:
-    upsert_relation(db, _record(), mark_pending_push=False)
-    assert update_relation_fields(db, "R001", {"kvk": "69599084", "website": "https://devries.nl"}) == ["website"]
+    upsert_relation(db, _record(), mark_pending_push=False, now=wall_now())
+    assert update_relation_fields(db, "R001", {"kvk": "69599084", "website": "https://devries.nl"}, now=wall_now()) == [
+        "website"
+    ]
     assert relations_pending_push(db) == []
     with pytest.raises(ValueError):
-        update_relation_fields(db, "R001", {"colour": "red"})
+        update_relation_fields(db, "R001", {"colour": "red"}, now=wall_now())
     with pytest.raises(RelationNotFound):
-        update_relation_fields(db, "R404", {"name": "x"})
+        update_relation_fields(db, "R404", {"name": "x"}, now=wall_now())
 
 
 def test_set_address_and_sbr_start(db: sqlite_utils.Database) -> None:
-    upsert_relation(db, _record())
-    assert set_address(db, "R001", Address("visit", "Dorpsstraat 1", "2601 DC", "Delft", "NL")) is False
-    assert set_address(db, "R001", Address("visit", "Dorpsstraat 3", "2601 DC", "Delft", "NL"), exact_address_id="a")
-    assert set_address(db, "R001", Address("postal")) is True  # empty → deleted
+    upsert_relation(db, _record(), now=wall_now())
+    assert set_address(db, "R001", Address("visit", "Dorpsstraat 1", "2601 DC", "Delft", "NL"), now=wall_now()) is False
+    assert set_address(
+        db, "R001", Address("visit", "Dorpsstraat 3", "2601 DC", "Delft", "NL"), exact_address_id="a", now=wall_now()
+    )
+    assert set_address(db, "R001", Address("postal"), now=wall_now()) is True  # empty → deleted
     assert [row.type for row in get_addresses(db, "R001")] == ["visit"]
     set_sbr_start(db, "R001", date(2026, 10, 1))
     assert get_sbr_start(db, "R001") == date(2026, 10, 1)
@@ -115,15 +126,19 @@ def test_set_address_and_sbr_start(db: sqlite_utils.Database) -> None:
 
 
 def test_matching_fields_take_the_first_address_with_a_postcode_or_street(db: sqlite_utils.Database) -> None:
-    upsert_relation(db, _record())  # visit and postal
+    upsert_relation(db, _record(), now=wall_now())  # visit and postal
     no_visit = {
         "visit": Address("visit", None, None, None, "NL"),  # a bare country is no address
         "invoice": Address("invoice", "Markt 3", None, "Delft", "NL"),
     }
     upsert_relation(
-        db, _record(relation_number="R002", addresses=no_visit, ibans=["NL20INGB0001234567", "NL91ABNA0417164300"])
+        db,
+        _record(relation_number="R002", addresses=no_visit, ibans=["NL20INGB0001234567", "NL91ABNA0417164300"]),
+        now=wall_now(),
     )
-    upsert_relation(db, _record(relation_number="R003", name="Nothing", addresses={}, ibans=[], rsin=None, kvk=None))
+    upsert_relation(
+        db, _record(relation_number="R003", name="Nothing", addresses={}, ibans=[], rsin=None, kvk=None), now=wall_now()
+    )
     first, second, third = matching_fields(db)
     assert first == (
         "R001", "Bakkerij De Vries B.V.", "999900018", None, None, None, "69599084", "2601 DC", "Dorpsstraat 1",
@@ -141,8 +156,10 @@ def test_matching_fields_take_the_first_address_with_a_postcode_or_street(db: sq
 
 
 def test_iter_relation_records_matches_single_reads(db: sqlite_utils.Database) -> None:
-    upsert_relation(db, _record())
-    upsert_relation(db, _record(relation_number="R002", name="Other", addresses={}, contacts=[], ibans=[]))
+    upsert_relation(db, _record(), now=wall_now())
+    upsert_relation(
+        db, _record(relation_number="R002", name="Other", addresses={}, contacts=[], ibans=[]), now=wall_now()
+    )
     records = list(iter_relation_records(db))
     assert [r.relation_number for r in records] == ["R001", "R002"]
     assert records[0] == get_relation_record(db, "R001")

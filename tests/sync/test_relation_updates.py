@@ -27,6 +27,7 @@ from exactlink.store.relations import (
     upsert_relation,
 )
 from exactlink.store.returns import relation_returns
+from tests.stamps import wall_now
 
 ACCOUNT = "0b7f8a1e-0000-4000-8000-000000000001"
 DIVISION = 1234
@@ -44,11 +45,16 @@ def db() -> sqlite_utils.Database:
             contacts=[Contact("Jan Berg", "Jan", None, "Berg", "jan@x.nl")],
             ibans=["NL91ABNA0417164300"],
         ),
+        now=wall_now(),
     )
-    upsert_relation(database, RelationRecord("R002", name="Other"))
-    save_records(database, [OfficeAccount(id=ACCOUNT, code="204518", name="Bakkerij", phone="1", division=DIVISION)])
-    set_account_link(database, "R001", ACCOUNT, "204518", method="kvk", linked_by="auto")
-    set_administration_link(database, "R001", 777)
+    upsert_relation(database, RelationRecord("R002", name="Other"), now=wall_now())
+    save_records(
+        database,
+        [OfficeAccount(id=ACCOUNT, code="204518", name="Bakkerij", phone="1", division=DIVISION)],
+        now=wall_now(),
+    )
+    set_account_link(database, "R001", ACCOUNT, "204518", method="kvk", linked_by="auto", now=wall_now())
+    set_administration_link(database, "R001", 777, now=wall_now())
     return database
 
 
@@ -57,7 +63,7 @@ def test_renumbering_carries_children_links_and_returns_along(db: sqlite_utils.D
         "INSERT INTO returns (document_id, division, relation_number, type, kind, first_seen_at, last_seen_at) "
         "VALUES ('d1', 777, 'R001', 31, 'btw', 'x', 'x')"
     )
-    moved = renumber_relation(db, "R001", "204518")
+    moved = renumber_relation(db, "R001", "204518", now=wall_now())
     assert {"addresses", "contacts", "bank_accounts", "links", "admin_links", "returns"} <= set(moved)
     record = get_relation_record(db, "204518")
     assert record is not None and record.addresses["visit"].street == "Dorpsstraat 1"
@@ -67,23 +73,25 @@ def test_renumbering_carries_children_links_and_returns_along(db: sqlite_utils.D
     assert link is not None and link.account_id == ACCOUNT
     admin = get_administration_link(db, "204518")
     assert admin is not None and admin.division == 777
-    assert [row["document_id"] for row in relation_returns(db, "204518")] == ["d1"]
+    assert [row.document_id for row in relation_returns(db, "204518")] == ["d1"]
     assert db.conn.execute("PRAGMA foreign_key_check").fetchall() == []
 
 
 def test_renumbering_refuses_a_taken_or_unknown_number(db: sqlite_utils.Database) -> None:
     with pytest.raises(RelationNumberTaken):
-        renumber_relation(db, "R001", "R002")
+        renumber_relation(db, "R001", "R002", now=wall_now())
     with pytest.raises(RelationNotFound):
-        renumber_relation(db, "R404", "R405")
+        renumber_relation(db, "R404", "R405", now=wall_now())
     assert get_relation_record(db, "R001") is not None
-    assert renumber_relation(db, "R001", "R001") == []
+    assert renumber_relation(db, "R001", "R001", now=wall_now()) == []
 
 
 def test_a_put_changes_only_the_fields_it_sent_in_the_mirror(db: sqlite_utils.Database) -> None:
     account = get_account(db, ACCOUNT.upper())
     assert account is not None
-    save_records(db, [updated(account, {"Phone": "2", "Code": "  R001", "ID": "not-the-key", "Unmirrored": 1})])
+    save_records(
+        db, [updated(account, {"Phone": "2", "Code": "  R001", "ID": "not-the-key", "Unmirrored": 1})], now=wall_now()
+    )
     account = get_account(db, ACCOUNT)
     assert account is not None
     assert (account.phone, account.code, account.name, account.id) == ("2", "R001", "Bakkerij", ACCOUNT)
@@ -91,27 +99,27 @@ def test_a_put_changes_only_the_fields_it_sent_in_the_mirror(db: sqlite_utils.Da
 
 
 def test_removing_a_mirrored_child(db: sqlite_utils.Database) -> None:
-    save_records(db, [AccountAddress(id="a1", account_id=ACCOUNT, type=2, division=DIVISION)])
+    save_records(db, [AccountAddress(id="a1", account_id=ACCOUNT, type=2, division=DIVISION)], now=wall_now())
     assert remove_record(db, AccountAddress, "A1")
     assert not remove_record(db, AccountAddress, "a1")
 
 
 def test_contact_update_and_bank_accounts_replacement(db: sqlite_utils.Database) -> None:
-    assert update_contact(db, "R001", "Jan Berg", {"phone": "06-1"}, exact_contact_id="c1")
-    assert not update_contact(db, "R001", "Nobody", {"phone": "06-1"})
+    assert update_contact(db, "R001", "Jan Berg", {"phone": "06-1"}, exact_contact_id="c1", now=wall_now())
+    assert not update_contact(db, "R001", "Nobody", {"phone": "06-1"}, now=wall_now())
     with pytest.raises(ValueError, match="not a contact field"):
-        update_contact(db, "R001", "Jan Berg", {"full_name": "x"})
-    replace_bank_accounts(db, "R001", [("NL20INGB0001234567", "b2"), ("NL91ABNA0417164300", "b1")])
+        update_contact(db, "R001", "Jan Berg", {"full_name": "x"}, now=wall_now())
+    replace_bank_accounts(db, "R001", [("NL20INGB0001234567", "b2"), ("NL91ABNA0417164300", "b1")], now=wall_now())
     children = relation_children(db)["R001"]
-    assert [(row["full_name"], row["phone"], row["exact_contact_id"]) for row in children["contacts"]] == [
+    assert [(row.full_name, row.phone, row.exact_contact_id) for row in children.contacts] == [
         ("Jan Berg", "06-1", "c1")
     ]
-    assert [(row["iban"], row["exact_bank_account_id"]) for row in children["bank_accounts"]] == [
+    assert [(row.iban, row.exact_bank_account_id) for row in children.bank_accounts] == [
         ("NL20INGB0001234567", "b2"),
         ("NL91ABNA0417164300", "b1"),
     ]
-    replace_bank_accounts(db, "R001", [])
-    assert "bank_accounts" not in relation_children(db)["R001"]
+    replace_bank_accounts(db, "R001", [], now=wall_now())
+    assert relation_children(db)["R001"].bank_accounts == ()
 
 
 def test_issues_about_replaced_values_are_dropped(db: sqlite_utils.Database) -> None:
@@ -120,7 +128,7 @@ def test_issues_about_replaced_values_are_dropped(db: sqlite_utils.Database) -> 
         {"column": "bezoekadres postcode", "message": "postcode …", "severity": "error"},
         {"column": "email", "message": "not an e-mail address", "severity": "error"},
     ]
-    upsert_relation(db, RelationRecord("R002", name="Other", issues=issues))
+    upsert_relation(db, RelationRecord("R002", name="Other", issues=issues), now=wall_now())
     assert drop_issues(db, "R002", ["kvk", "visit_postcode"]) == 2
     assert [issue["column"] for issue in get_relation_record(db, "R002").issues] == ["email"]  # type: ignore[union-attr]
     assert drop_issues(db, "R404", ["kvk"]) == 0

@@ -204,6 +204,15 @@ class StoredBankAccount:
 
 
 @dataclass(frozen=True, slots=True)
+class RelationChildren:
+    """A relation's addresses, contact persons and bank accounts, as the mirror holds them (Exact ids included)."""
+
+    addresses: tuple[StoredAddress, ...] = ()
+    contacts: tuple[StoredContact, ...] = ()
+    bank_accounts: tuple[StoredBankAccount, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class RelationOverview:
     """A relation with its account link's account and its administration link's division, for listings."""
 

@@ -6,6 +6,9 @@ from here (:func:`columns`) and mypy catches a wrong column name where a dict wo
 - :class:`ReturnRecord`: the Exact side of one ``read/financial/Returns`` row (the office's own decision and
   the feedback bookkeeping live only in the store).
 - :class:`VraagpostRecord`: one open vraagpost (a line on a suspense account not yet cleared).
+- :class:`StoredReturn` / :class:`StoredVraagpost`: what the mirror gives back: the record above with the
+  office's own bookkeeping (local status, feedback, when first and last seen) and the relation's name;
+  :class:`StatusSeen` is one entry of a return's status history.
 - :class:`LedgerLine`: a ``sync/Financial/TransactionLines`` row on a vraagposten account, kept locally so
   an hourly run reads only what changed since its cursor and still decides which lines are open over all of
   them (the rule needs every line of the account, see ``exactlink.domain.vraagposten``).
@@ -57,6 +60,53 @@ class VraagpostRecord:
     description: str
     entry_number: int | None
     status: int | None = None
+
+
+@dataclass(frozen=True)
+class StoredReturn:
+    """A return as the mirror holds it (table ``returns``): Exact's side (``exact``) and the office's own.
+
+    ``local_status`` is the office's decision (``new``, ``processed``, ``rejected``); ``feedback_state`` where
+    reporting it to Exact stands (``none``, ``pending``, ``reported``, ``failed``, ``refused``) with Exact's
+    ``feedback_message``; times are UTC ISO text. ``relation_name`` is the CRM relation's name (None when the
+    return belongs to no relation in the mirror).
+    """
+
+    exact: ReturnRecord
+    local_status: str
+    feedback_state: str
+    feedback_message: str | None
+    reported_at: str | None
+    refused_at: str | None
+    first_seen_at: str
+    last_seen_at: str
+    relation_name: str | None = None
+
+    @property
+    def document_id(self) -> str:
+        """Exact's key of the return (lower-case)."""
+        return self.exact.document_id
+
+
+@dataclass(frozen=True)
+class StatusSeen:
+    """One status a return was seen in, and when it was first seen in it (UTC ISO text)."""
+
+    status: int
+    seen_at: str
+
+
+@dataclass(frozen=True)
+class StoredVraagpost:
+    """A vraagpost line as the mirror holds it (table ``vraagposten``): the line, its administration, whether it
+    is ``cleared`` (gone from the open lines), when it was first and last seen, and the relation's name."""
+
+    line: VraagpostRecord
+    division: int
+    cleared: bool
+    first_seen_at: str
+    last_seen_at: str
+    relation_name: str | None = None
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
     from exactlink.api.client import ExactClient
     from exactlink.api.models import Division, SolutionLinkDetail
+    from exactlink.clock import Clock
     from exactlink.domain.day_budget import DayBudget
     from exactlink.settings import Settings
     from exactlink.store.meta import OfficeAdministration
@@ -440,6 +441,7 @@ class _Context:
     directory: DivisionDirectory
     settings: Settings
     today: date
+    clock: Clock
     force: bool = False
 
 
@@ -553,9 +555,12 @@ def carry_out(context: _Context, row: LinkRow, links: SolutionLinkIndex, *, dry_
         return row
     row.solution_link = {"reuse": "reused", "update": "updated", "convert": "converted", "create": "created"}[action]
     row.solution_link_id = written.ID
+    now = context.clock.now()
     with transaction(context.db):
-        set_administration_link(context.db, row.relation_number, division.code, solution_link_id=row.solution_link_id)
-        update_administration_state(context.db, division.code, name=division.name)
+        set_administration_link(
+            context.db, row.relation_number, division.code, now=now, solution_link_id=row.solution_link_id
+        )
+        update_administration_state(context.db, division.code, now=now, name=division.name)
         if existing_start is None:
             set_sbr_start(context.db, row.relation_number, start)
     row.status = "linked"
@@ -600,6 +605,7 @@ def _open_context(ws: Workspace, client: ExactClient, *, force: bool = False) ->
         directory=DivisionDirectory(client, office.division),
         settings=ws.settings,
         today=ws.clock.today(),
+        clock=ws.clock,
         force=force,
     )
 
@@ -1160,8 +1166,8 @@ def set_vraagposten_accounts(
     division = current.division
     if not dry_run:
         with transaction(db):
-            forget_vraagposten_choice(db, division)
-            update_administration_state(db, division, vraagposten_configured=cleaned or None)
+            forget_vraagposten_choice(db, division, now=ws.clock.now())
+            update_administration_state(db, division, now=ws.clock.now(), vraagposten_configured=cleaned or None)
     return {
         "relation": relation,
         "division": division,

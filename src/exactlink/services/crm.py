@@ -425,7 +425,7 @@ def import_crm(
         run.begin({"file": Path(path).name})
         with transaction(db):
             for record, stored in plan:
-                apply_relation(db, record, stored, mark_pending_push=True)
+                apply_relation(db, record, stored, now=ws.clock.now(), mark_pending_push=True)
         run.finish(report.exit_code, {"file": Path(path).name, **report.counts()})
     _push_directly(ws, report)
     return report
@@ -489,7 +489,7 @@ def edit_relation(
         with ws.run("crm edit") as run:
             run.begin({"relation": relation_number, "fields": changed})
             with transaction(db):
-                update_relation_fields(db, relation_number, checked, mark_pending_push=True)
+                update_relation_fields(db, relation_number, checked, now=ws.clock.now(), mark_pending_push=True)
                 drop_issues(db, relation_number, changed)
     result: dict[str, Any] = {
         "relation": relation_number,
@@ -652,20 +652,17 @@ def show_relation(ws: Workspace, relation_number: str, *, show_bsn: bool = False
         "updated_at": row.updated_at,
         "recent_returns": [
             {
-                k: r[k]
-                for k in (
-                    "document_id",
-                    "kind",
-                    "year",
-                    "period",
-                    "period_description",
-                    "status",
-                    "amount",
-                    "currency",
-                    "due_date",
-                    "local_status",
-                    "feedback_state",
-                )
+                "document_id": r.document_id,
+                "kind": r.exact.kind,
+                "year": r.exact.year,
+                "period": r.exact.period,
+                "period_description": r.exact.period_description,
+                "status": r.exact.status,
+                "amount": r.exact.amount,
+                "currency": r.exact.currency,
+                "due_date": r.exact.due_date.isoformat() if r.exact.due_date else None,
+                "local_status": r.local_status,
+                "feedback_state": r.feedback_state,
             }
             for r in relation_returns(db, relation_number, limit=10)
         ],

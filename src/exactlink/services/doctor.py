@@ -205,7 +205,7 @@ def run_doctor(ws: Workspace, *, record: Path | None = None) -> DoctorReport:
     if report.forms:
         from exactlink.services.returns_fetch import remember_forms
 
-        remember_forms(ws.db, report.forms)
+        remember_forms(ws.db, report.forms, now=ws.clock.now())
     return report
 
 
@@ -412,7 +412,7 @@ def _access(ws: Workspace, client: ExactClient, report: DoctorReport) -> tuple[i
     else any other the login sees (``$top=1``); the rest are checked as ``fetch-returns`` reads them.
     """
     from exactlink.api.errors import ApiError
-    from exactlink.store.links import list_admin_links
+    from exactlink.store.links import list_administration_links
     from exactlink.store.meta import get_office
 
     office = get_office(ws.db)
@@ -429,7 +429,7 @@ def _access(ws: Workspace, client: ExactClient, report: DoctorReport) -> tuple[i
         report.add("access", "office administration", FAILED, f"{office.division}: {why}")
         return None, []
     report.add("access", "office administration", OK, f"{office.division} {office.name}")
-    linked = sorted({int(link["division"]) for link in list_admin_links(ws.db)})
+    linked = sorted({link.division for link in list_administration_links(ws.db)})
     try:
         return office.division, _client_access(client, report, office.division, linked)
     except ApiError as problem:

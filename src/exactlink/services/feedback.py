@@ -31,9 +31,12 @@ from typing import TYPE_CHECKING, Any
 from exactlink.errors import ExactlinkError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import sqlite_utils
 
     from exactlink.api.client import ExactClient
+    from exactlink.domain.return_records import StoredReturn
     from exactlink.workspace import Workspace
 
 PROCESS_RETURN_PATH = "financial/ProcessReturn"
@@ -126,7 +129,9 @@ def _status_code(outcome: str) -> int:
     return FEEDBACK_STATUS_PROCESSED if outcome == "processed" else FEEDBACK_STATUS_REJECTED
 
 
-def _reread(db: sqlite_utils.Database, client: ExactClient, division: int, document_id: str, *, learn: bool) -> Any:
+def _reread(
+    db: sqlite_utils.Database, client: ExactClient, division: int, document_id: str, *, learn: bool, now: datetime
+) -> Any:
     """The return as Exact has it now, or None when it is gone.
 
     One call filtered on its DocumentID; where Exact refuses that filter (some tenants refuse every ``$filter``
@@ -149,18 +154,24 @@ def _reread(db: sqlite_utils.Database, client: ExactClient, division: int, docum
             if not refuses_form(error):
                 raise
             if learn:
-                remember_forms(db, {RETURN_BY_ID: RETURNS_ALL})
+                remember_forms(db, {RETURN_BY_ID: RETURNS_ALL}, now=now)
     wanted = document_id.lower()
     rows = client.get_collection(division, RETURNS_PATH, select=return_select())
     return next((row for row in rows if str(row.get("DocumentID") or "").lower() == wanted), None)
 
 
 def report_return(
-    db: sqlite_utils.Database, client: ExactClient, row: dict[str, Any], outcome: str, *, dry_run: bool = False
+    db: sqlite_utils.Database,
+    client: ExactClient,
+    row: StoredReturn,
+    outcome: str,
+    *,
+    now: datetime,
+    dry_run: bool = False,
 ) -> FeedbackResult:
     """Report one return's outcome (``processed``/``rejected``) following the module's steps; records the result.
 
-    ``row`` is the return as the store has it. Nothing is written in a dry run.
+    ``row`` is the return as the store has it; what is written is dated ``now``. Nothing is written in a dry run.
     """
     from exactlink.api.errors import ApiError
     from exactlink.domain.returns import (
@@ -169,36 +180,35 @@ def report_return(
         feedback_refusal,
         status_label,
     )
-    from exactlink.store.returns import record_feedback, upsert_returns
+    from exactlink.store.returns import record_exact_status, record_feedback
 
-    document_id = str(row["document_id"])
+    document_id = row.document_id
     code = _status_code(outcome)
-    result = FeedbackResult(
-        document_id, row.get("relation_number"), row.get("division"), row.get("kind"), outcome, "", ""
-    )
+    exact = row.exact
+    result = FeedbackResult(document_id, exact.relation_number, exact.division, exact.kind, outcome, "", "")
 
     def finish(
         status: str, message: str, *, ok: bool = False, final: bool = False, refused: bool = False
     ) -> FeedbackResult:
         result.status, result.message = status, message
         if not dry_run and status != "already_reported":
-            record_feedback(db, document_id, ok, message, final=final, refused=refused)
+            record_feedback(db, document_id, ok, message, now=now, final=final, refused=refused)
         return result
 
-    if row.get("type") == RETURN_TYPE_PAYROLL:
-        return finish("refused", feedback_refusal(row.get("type"), row.get("status")) or "", final=True)
-    if row.get("feedback_state") == "reported" and row.get("local_status") == outcome:
-        return finish("already_reported", f"already reported to Exact Online on {row.get('reported_at')}")
-    division = int(row["division"])
+    if exact.type == RETURN_TYPE_PAYROLL:
+        return finish("refused", feedback_refusal(exact.type, exact.status) or "", final=True)
+    if row.feedback_state == "reported" and row.local_status == outcome:
+        return finish("already_reported", f"already reported to Exact Online on {row.reported_at}")
+    division = exact.division
     try:
-        current = _reread(db, client, division, document_id, learn=not dry_run)
+        current = _reread(db, client, division, document_id, learn=not dry_run, now=now)
     except ApiError as error:
         return finish("failed", f"could not read the return from Exact Online: {error.message}")
     if current is None:
         return finish("refused", "Exact Online no longer has this return (deleted?)", final=True)
     result.exact_status = current.get("Status")
     if not dry_run:
-        upsert_returns(db, [{"document_id": document_id, "status": result.exact_status}])
+        record_exact_status(db, document_id, result.exact_status, now=now)
     if result.exact_status == code:
         return finish("reported", f"Exact Online already shows this return as {status_label(code)}", ok=True)
     refusal = feedback_refusal(current.get("Type"), result.exact_status)
@@ -217,7 +227,7 @@ def report_return(
         return finish("failed", f"Exact Online refused the feedback: {error.message}; it stays pending")
     if answer.get("Processed") is False:
         return finish("refused", f"{REFUSED_BY_EXACT}: it answered Processed = false; {NOT_RETRIED}", refused=True)
-    upsert_returns(db, [{"document_id": document_id, "status": code}])
+    record_exact_status(db, document_id, code, now=now)
     return finish("reported", f"reported to Exact Online as {outcome} (status {code}, {status_label(code)})", ok=True)
 
 
@@ -245,11 +255,13 @@ def feedback_one(ws: Workspace, document_id: str, outcome: str, *, dry_run: bool
         full_id = resolve_document_id(db, document_id, hint="fetch the returns first: exactlink fetch-returns")
         row = get_return(db, full_id)
         assert row is not None
-        if row.get("type") == RETURN_TYPE_PAYROLL:
-            raise FeedbackRefused(feedback_refusal(row["type"], row.get("status")) or "payroll returns are refused")
+        if row.exact.type == RETURN_TYPE_PAYROLL:
+            raise FeedbackRefused(feedback_refusal(row.exact.type, row.exact.status) or "payroll returns are refused")
         if not dry_run:
             row = mark_return(db, full_id, outcome)
-        return FeedbackReport([report_return(db, client, row, outcome, dry_run=dry_run)], dry_run=dry_run)
+        return FeedbackReport(
+            [report_return(db, client, row, outcome, now=ws.clock.now(), dry_run=dry_run)], dry_run=dry_run
+        )
 
     report: FeedbackReport = _with_run(ws, dry_run, body)
     result = report.results[0]
@@ -272,15 +284,15 @@ def feedback_pending(ws: Workspace, *, dry_run: bool = False, retry_refused: boo
         if not retry_refused:
             report.held_back = [
                 {
-                    "document_id": row["document_id"],
-                    "relation": row.get("relation_number"),
-                    "refused_at": row.get("refused_at"),
-                    "message": row.get("feedback_message"),
+                    "document_id": row.document_id,
+                    "relation": row.exact.relation_number,
+                    "refused_at": row.refused_at,
+                    "message": row.feedback_message,
                 }
                 for row in refused
             ]
         for row in rows:
-            report.results.append(report_return(db, client, row, row["local_status"], dry_run=dry_run))
+            report.results.append(report_return(db, client, row, row.local_status, now=ws.clock.now(), dry_run=dry_run))
         return report
 
     result: FeedbackReport = _with_run(ws, dry_run, body)

@@ -18,6 +18,8 @@ from exactlink.errors import ExactlinkError, UsageError
 from exactlink.services.matching import LOCK_NAME
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import sqlite_utils
 
     from exactlink.domain.entities import OfficeAccount
@@ -174,8 +176,8 @@ def plan_link(db: sqlite_utils.Database, division: int, relation: str, account_t
     return plan
 
 
-def apply_link(db: sqlite_utils.Database, plan: LinkPlan) -> None:
-    """Carry out a checked plan in one transaction (``linked_by = manual``).
+def apply_link(db: sqlite_utils.Database, plan: LinkPlan, *, now: datetime) -> None:
+    """Carry out a checked plan in one transaction (``linked_by = manual``), dated ``now``.
 
     Taking an account from another relation (``--force``) unlinks that relation and records the old pair as
     rejected, so matching does not propose it again; a replaced link of this relation likewise.
@@ -189,12 +191,14 @@ def apply_link(db: sqlite_utils.Database, plan: LinkPlan) -> None:
         if plan.takes_from:
             removed = remove_account_link(db, plan.takes_from)
             if removed is not None:
-                record_decision(db, plan.takes_from, removed.account_id, "rejected")
+                record_decision(db, plan.takes_from, removed.account_id, "rejected", now=now)
         current = get_account_link(db, plan.relation)
         if current is not None and current.account_id != plan.account_id:
             remove_account_link(db, plan.relation)
-            record_decision(db, plan.relation, current.account_id, "rejected")
-        set_account_link(db, plan.relation, plan.account_id, plan.account_code, method="manual", linked_by="manual")
+            record_decision(db, plan.relation, current.account_id, "rejected", now=now)
+        set_account_link(
+            db, plan.relation, plan.account_id, plan.account_code, method="manual", linked_by="manual", now=now
+        )
     plan.action = {"link": "linked", "relink": "relinked"}.get(plan.action, plan.action)
 
 
@@ -206,7 +210,7 @@ def _refresh_quietly(ws: Workspace, division: int) -> bool:
         with ws.client() as client:
             # A quick look for a just-created account: the freshness checks (and their bookkeeping) are left
             # to the next match or sync, so a look-up that finds nothing leaves the database as it was.
-            refresh_office_mirror(client, ws.db, division)
+            refresh_office_mirror(client, ws.db, division, now=ws.clock.now(), trust_cursors=True)
     except ExactlinkError:
         return False
     return True
@@ -241,7 +245,7 @@ def link_manually(
             plan = plan_link(db, office.division, relation, account_text, force=force)
         _raise_for(db, plan)
         if not dry_run:
-            apply_link(db, plan)
+            apply_link(db, plan, now=ws.clock.now())
         return plan
 
 
@@ -291,7 +295,7 @@ def unlink(ws: Workspace, relation: str, *, dry_run: bool = False) -> dict[str, 
         if link is not None and not dry_run:
             with transaction(db):
                 remove_account_link(db, number)
-                record_decision(db, number, link.account_id, "rejected")
+                record_decision(db, number, link.account_id, "rejected", now=ws.clock.now())
         return result
 
 
@@ -432,7 +436,7 @@ def link_from_csv(
             if not plan.ok:
                 continue
             try:
-                apply_link(db, plan)
+                apply_link(db, plan, now=ws.clock.now())
             except (LinkConflict, ExactlinkError) as exc:
                 plan.error = exc.message
         run.finish(report.exit_code, report.counts())

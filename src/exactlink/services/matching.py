@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import sqlite_utils
 
     from exactlink.domain.entities import AccountAddress, OfficeAccount
@@ -321,8 +323,9 @@ class MatchReport:
         return [row.to_json(show_bsn=show_bsn) for row in self.rows]
 
 
-def write_new_links(db: sqlite_utils.Database, rows: list[MatchRow]) -> int:
-    """Store the links ``evaluate`` found (``new_link``) in one transaction; return how many were written.
+def write_new_links(db: sqlite_utils.Database, rows: list[MatchRow], *, now: datetime) -> int:
+    """Store the links ``evaluate`` found (``new_link``) in one transaction, dated ``now``; return how many were
+    written.
 
     A link that the store refuses (the account got linked elsewhere meanwhile) turns its row into a conflict.
     """
@@ -342,6 +345,7 @@ def write_new_links(db: sqlite_utils.Database, rows: list[MatchRow]) -> int:
                     row.account_code,
                     method=row.method or "manual",
                     linked_by="manual" if row.linked_by == "manual" else "auto",
+                    now=now,
                 )
             except LinkConflict as exc:
                 row.status, row.new_link, row.linked_by = "conflict", False, None
@@ -378,7 +382,7 @@ def run_match(ws: Workspace, *, dry_run: bool = False, progress: Progress | None
                 mirror = refresh_office_mirror(client, work, office.division, progress=progress, now=ws.clock.now())
             rows = evaluate(work, office.division, numbers_must_match=ws.settings.sync.numbers_must_match)
             if not dry_run:
-                write_new_links(work, rows)
+                write_new_links(work, rows, now=ws.clock.now())
         report = MatchReport(rows, dry_run, office.division, mirror)
         run.finish(0, {**report.counts(), "api_calls": mirror.calls})
     return report
@@ -520,8 +524,8 @@ class ReviewReport:
         }
 
 
-def decide(db: sqlite_utils.Database, row: MatchRow, answer: Answer) -> str | None:
-    """Apply one review answer; returns an error text when an accepted pair cannot be linked.
+def decide(db: sqlite_utils.Database, row: MatchRow, answer: Answer, *, now: datetime) -> str | None:
+    """Apply one review answer (dated ``now``); returns an error text when an accepted pair cannot be linked.
 
     Accept links the pair (``linked_by = suggestion``; the store records the accepted decision); reject
     records the pair as rejected so it is never suggested again; skip and quit change nothing.
@@ -533,12 +537,18 @@ def decide(db: sqlite_utils.Database, row: MatchRow, answer: Answer) -> str | No
     if answer == "accept":
         try:
             set_account_link(
-                db, row.relation, row.account_id, row.account_code, method=row.method or "name", linked_by="suggestion"
+                db,
+                row.relation,
+                row.account_id,
+                row.account_code,
+                method=row.method or "name",
+                linked_by="suggestion",
+                now=now,
             )
         except LinkConflict as exc:
             return exc.message
     elif answer == "reject":
-        record_decision(db, row.relation, row.account_id, "rejected")
+        record_decision(db, row.relation, row.account_id, "rejected", now=now)
     return None
 
 
@@ -580,7 +590,7 @@ def review(
             if answer == "quit":
                 report.remaining = len(items) - position + 1
                 break
-            error = None if dry_run else decide(db, row, answer)
+            error = None if dry_run else decide(db, row, answer, now=ws.clock.now())
             if error:
                 report.failed.append((row, error))
             elif answer == "accept":

@@ -17,8 +17,8 @@
   and is reported as "account gone in Exact"); other entity types are skipped, 48 included: it sits among the
   payroll types and is probably ``sync/Payroll/BankAccounts`` (exact-evidence §4).
 
-Full re-reads (exact-evidence §4). Cursors are only as good as the log behind them, so when the refresh is
-given the time (``now``, the workspace clock) it first checks two things, at one call:
+Full re-reads (exact-evidence §4). Cursors are only as good as the log behind them, so unless it is told to
+trust them (``trust_cursors``) the refresh first checks two things, at one call:
 
 * ``system/Divisions.DivisionMoveDate`` of the administration (one filtered read, ``Code eq N``): when it
   differs from the one stored, Exact moved the division to another database and every Timestamp restarted,
@@ -42,7 +42,7 @@ those rows. It is only moved while the stream is observed in ascending ``Timesta
 pages sync endpoints in); if a stream ever arrives out of order, no mid-stream checkpoint is taken and the
 cursor moves only once the whole stream has been read. At the end of a complete stream the cursor is the
 exact highest Timestamp seen, so a run with nothing changed costs exactly one call per entity and reads no
-rows (plus, given ``now``, the one ``system/Divisions`` call below).
+rows (plus, unless ``trust_cursors``, the one ``system/Divisions`` call above).
 
 """
 
@@ -234,7 +234,8 @@ def refresh_office_mirror(
     *,
     entities: Sequence[str] = ALL_ENTITIES,
     progress: Progress | None = None,
-    now: datetime | None = None,
+    now: datetime,
+    trust_cursors: bool = False,
 ) -> MirrorStats:
     """Bring the mirror of the office administration up to date with Exact Online; return what it cost.
 
@@ -246,10 +247,11 @@ def refresh_office_mirror(
             refreshed in the order of :data:`ALL_ENTITIES` whatever the order given.
         progress: called as ``progress(entity, rows_so_far)`` after every committed page (and once when an
             entity is done). An exception it raises stops the refresh; everything committed so far stays.
-        now: the workspace clock's time. Given, the refresh first checks whether its cursors can still be
-            trusted (a division move, an old ``sync/Deleted`` read, bank accounts due a full read; see the module
-            text) and remembers when each entity was read. Without it the cursors are trusted as they are
-            (a full re-read decided earlier and not finished is still carried out).
+        now: the workspace clock's time: it dates every row and cursor written. Unless ``trust_cursors``, the
+            refresh first checks whether its cursors can still be trusted (a division move, an old ``sync/Deleted``
+            read, bank accounts due a full read; see the module text) and remembers when each entity was read.
+        trust_cursors: take the cursors as they are (a full re-read decided earlier and not finished is still
+            carried out), as a quick refresh before one manual link does.
 
     The caller holds the run lock. API errors (``exactlink.api.errors``) propagate after the pages already
     read were committed, so the next run carries on from there.
@@ -263,19 +265,19 @@ def refresh_office_mirror(
     if unknown:
         raise ValueError(f"unknown mirror entities: {', '.join(unknown)}")
     stats = MirrorStats(division=int(office_division))
-    if now is not None:
+    if not trust_cursors:
         _plan_full_reads(client, db, stats, entities, now)
     for entity in ALL_ENTITIES:
         if entity not in entities:
             continue
         if entity == BANK_ACCOUNTS:
-            stats.entities[entity] = _refresh_bank_accounts(client, db, stats, progress)
+            stats.entities[entity] = _refresh_bank_accounts(client, db, stats, progress, now)
         elif entity == DELETED:
-            stats.entities[entity] = _refresh_deleted(client, db, stats, progress)
+            stats.entities[entity] = _refresh_deleted(client, db, stats, progress, now)
         else:
-            stats.entities[entity] = _refresh_sync_entity(client, db, stats, entity, progress)
+            stats.entities[entity] = _refresh_sync_entity(client, db, stats, entity, progress, now)
         entity_stats = stats.entities[entity]
-        if now is not None and (entity == DELETED or entity_stats.full):
+        if not trust_cursors and (entity == DELETED or entity_stats.full):
             # Only what a later run judges by: when sync/Deleted was read, and when each full read was.
             state = get_mirror_state(db, stats.division)
             moment = now.astimezone(UTC).isoformat(timespec="seconds")
@@ -283,7 +285,7 @@ def refresh_office_mirror(
                 state.read_at[entity] = moment
             if entity_stats.full:
                 state.full_read_at[entity] = moment
-            save_mirror_state(db, stats.division, state)
+            save_mirror_state(db, stats.division, state, now=now)
         log.info(
             "office mirror %s: %d call(s), %d row(s), %d changed%s",
             entity,
@@ -339,7 +341,7 @@ def _plan_full_reads(
                 # Every Timestamp restarted lower: no stored cursor means anything any more, sync/Deleted's included.
                 reset_cursor(db, division)
             state.move_date, state.move_date_known, state.pending_full = move_date, True, pending
-            save_mirror_state(db, division, state)
+            save_mirror_state(db, division, state, now=now)
     stats.full_reads.update(reasons)
     for entity, why in reasons.items():
         log.info("office mirror %s: reading it again from the top: %s", entity, why)
@@ -371,7 +373,9 @@ def _age(now: datetime, moment: str | None) -> timedelta | None:
     return now.astimezone(UTC) - datetime.fromisoformat(moment)
 
 
-def _finish_full_read(db: sqlite_utils.Database, stats: MirrorStats, kind: type[MirroredRecord], seen: set[str]) -> int:
+def _finish_full_read(
+    db: sqlite_utils.Database, stats: MirrorStats, kind: type[MirroredRecord], seen: set[str], now: datetime
+) -> int:
     """After a complete read from the top: remove what Exact no longer sent; the entity is no longer pending."""
     from exactlink.store.accounts import apply_deletions, get_mirror_state, missing_ids, save_mirror_state
     from exactlink.store.db import transaction
@@ -382,7 +386,7 @@ def _finish_full_read(db: sqlite_utils.Database, stats: MirrorStats, kind: type[
         state = get_mirror_state(db, stats.division)
         if name in state.pending_full:
             state.pending_full.remove(name)
-            save_mirror_state(db, stats.division, state)
+            save_mirror_state(db, stats.division, state, now=now)
     if outcome.deleted:
         stats.deleted[name] = stats.deleted.get(name, 0) + outcome.deleted
         stats.gone.extend(outcome.gone)
@@ -464,6 +468,7 @@ def _read_sync_stream(
     division: int,
     progress: Progress | None,
     write_page: Callable[[list[dict[str, Any]], list[int]], int],
+    now: datetime,
     *,
     key: str | None = "ID",
 ) -> None:
@@ -493,20 +498,25 @@ def _read_sync_stream(
         with transaction(db):
             stats.changed += write_page(page, stamps)
             if checkpoint is not None:
-                set_cursor(db, division, entity, checkpoint)
+                set_cursor(db, division, entity, checkpoint, now=now)
         stats.rows += len(page)
         if progress is not None:
             progress(entity, stats.rows)
     final = cursor.final()
     if final is not None:
-        set_cursor(db, division, entity, final)
+        set_cursor(db, division, entity, final, now=now)
     stats.cursor_after = get_cursor(db, division, entity)
     if progress is not None:
         progress(entity, stats.rows)
 
 
 def _refresh_sync_entity(
-    client: ExactClient, db: sqlite_utils.Database, mirror: MirrorStats, entity: str, progress: Progress | None
+    client: ExactClient,
+    db: sqlite_utils.Database,
+    mirror: MirrorStats,
+    entity: str,
+    progress: Progress | None,
+    now: datetime,
 ) -> EntityStats:
     from exactlink.store.accounts import get_cursor, reset_cursor, save_records
 
@@ -525,11 +535,11 @@ def _refresh_sync_entity(
         ]
         if full:
             seen.update(record.id for record in records)
-        return save_records(db, records)
+        return save_records(db, records, now=now)
 
-    _read_sync_stream(client, db, stats, division, progress, write_page)
+    _read_sync_stream(client, db, stats, division, progress, write_page, now)
     if full:
-        stats.changed += _finish_full_read(db, mirror, kind, seen)
+        stats.changed += _finish_full_read(db, mirror, kind, seen, now)
     return stats
 
 
@@ -543,7 +553,7 @@ def _modified_ms(value: Any) -> int:
 
 
 def _refresh_bank_accounts(
-    client: ExactClient, db: sqlite_utils.Database, mirror: MirrorStats, progress: Progress | None
+    client: ExactClient, db: sqlite_utils.Database, mirror: MirrorStats, progress: Progress | None, now: datetime
 ) -> EntityStats:
     from exactlink.api.odata import datetime_literal, exact_midnight
     from exactlink.store.accounts import get_cursor, save_records, set_cursor, stored_timestamps
@@ -580,14 +590,14 @@ def _refresh_bank_accounts(
         changed = [record for record in records if stored.get(record.id) != record.timestamp]
         # Pages are cut by ID, not by Modified: the cursor may only move once the whole stream was read.
         with transaction(db):
-            stats.changed += save_records(db, changed)
+            stats.changed += save_records(db, changed, now=now)
         stats.rows += len(page)
         if progress is not None:
             progress(BANK_ACCOUNTS, stats.rows)
     if highest > (start or 0):
-        set_cursor(db, division, BANK_ACCOUNTS, highest)
+        set_cursor(db, division, BANK_ACCOUNTS, highest, now=now)
     if full:
-        stats.changed += _finish_full_read(db, mirror, AccountBankAccount, seen)
+        stats.changed += _finish_full_read(db, mirror, AccountBankAccount, seen, now)
     stats.cursor_after = get_cursor(db, division, BANK_ACCOUNTS)
     if progress is not None:
         progress(BANK_ACCOUNTS, stats.rows)
@@ -595,7 +605,7 @@ def _refresh_bank_accounts(
 
 
 def _refresh_deleted(
-    client: ExactClient, db: sqlite_utils.Database, mirror: MirrorStats, progress: Progress | None
+    client: ExactClient, db: sqlite_utils.Database, mirror: MirrorStats, progress: Progress | None, now: datetime
 ) -> EntityStats:
     from exactlink.store.accounts import apply_deletions, get_cursor
 
@@ -621,5 +631,5 @@ def _refresh_deleted(
             mirror.gone.extend(outcome.gone)
         return removed
 
-    _read_sync_stream(client, db, stats, division, progress, write_page, key=None)
+    _read_sync_stream(client, db, stats, division, progress, write_page, now, key=None)
     return stats

@@ -37,7 +37,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from exactlink.domain.fetch_report import (
@@ -136,20 +136,21 @@ def plan_targets(
         NothingToFetch: one of ``relations`` has no linked administration (the message explains it).
     """
     from exactlink.api.forms import LEARNED_KEY
+    from exactlink.domain.records import AdministrationState
     from exactlink.domain.returns import EmptyReason, explain_empty_fetch, returns_window_start
     from exactlink.services.crm import relation_not_in_mirror
-    from exactlink.store.admin import all_admin_info, division_has_returns_before
-    from exactlink.store.links import get_account_link, list_admin_links
+    from exactlink.store.admin import administration_states, division_has_returns_before
+    from exactlink.store.links import get_account_link, list_administration_links
     from exactlink.store.meta import get_value
     from exactlink.store.relations import relation_exists
     from exactlink.store.vraagposten_cursors import all_cursors
 
     window_days = settings.returns.window_days
     learned = dict(get_value(db, LEARNED_KEY) or {})
-    links = list_admin_links(db)
-    linked = {row["relation_number"] for row in links}
+    links = list_administration_links(db)
+    linked = {row.relation_number for row in links}
     if relations:
-        links = [row for row in links if row["relation_number"] in set(relations)]
+        links = [row for row in links if row.relation_number in set(relations)]
     for relation in dict.fromkeys(relations):
         if relation not in linked:
             if not relation_exists(db, relation):
@@ -160,25 +161,24 @@ def plan_targets(
             raise NothingToFetch(
                 f"nothing to fetch for relation {relation}: {explain_empty_fetch(reason, relation=relation)}"
             )
-    infos = all_admin_info(db)
+    states = administration_states(db)
     cursors = all_cursors(db)
     targets = []
     for row in links:
-        division = int(row["division"])
-        info = infos.get(division, {})
-        sbr_start = date.fromisoformat(row["sbr_start_date"]) if row.get("sbr_start_date") else None
-        window_start = returns_window_start(today, sbr_start, window_days)
-        configured = tuple(info.get("vraagposten_configured") or ())
+        division = row.division
+        state = states.get(division) or AdministrationState(division)
+        window_start = returns_window_start(today, row.sbr_start_date, window_days)
+        configured = state.vraagposten_configured
         cursor = cursors.get(division)
         targets.append(
             AdminTarget(
-                relation_number=row["relation_number"],
-                relation_name=row.get("name") or "",
+                relation_number=row.relation_number,
+                relation_name=row.relation_name,
                 division=division,
-                division_name=info.get("name"),
-                relation_linked=get_account_link(db, row["relation_number"]) is not None,
+                division_name=state.name,
+                relation_linked=get_account_link(db, row.relation_number) is not None,
                 window_start=window_start,
-                first_fetch=row["backlog_fetched_at"] is None,
+                first_fetch=row.link.backlog_fetched_at is None,
                 vraagposten_configured=configured,
                 cursor=cursor,
                 chart=_chart_to_read(cursor, configured, now),
@@ -406,9 +406,7 @@ def _preview_counts(db: sqlite_utils.Database, rows: list[ReturnRecord], outcome
         if stored is None:
             outcome.new += 1
             continue
-        values = {name: getattr(row, name) for name in RETURN_COLUMNS}
-        values = {name: value.isoformat() if isinstance(value, date) else value for name, value in values.items()}
-        if any(stored[name] != value for name, value in values.items()):
+        if any(getattr(stored.exact, name) != getattr(row, name) for name in RETURN_COLUMNS):
             outcome.changed += 1
         else:
             outcome.unchanged += 1
@@ -442,21 +440,22 @@ def store_administration(
     settings: Settings,
     today: date,
     *,
+    now: datetime,
     dry_run: bool = False,
-    now: str | None = None,
 ) -> AdminOutcome:
-    """Write one administration's results in one transaction (nothing in a dry run) and explain them.
+    """Write one administration's results in one transaction, dated ``now`` (nothing in a dry run), and explain
+    them.
 
     When no vraagposten line changed since the cursor, the open items are not worked out again: the ones
     stored stand, and the write is a handful of batched statements.
     """
     from exactlink.store.admin import update_administration_state
-    from exactlink.store.db import now_iso, transaction
+    from exactlink.store.db import stored_at, transaction
     from exactlink.store.links import mark_backlog_fetched
     from exactlink.store.returns import count_open_vraagposten, upsert_returns, upsert_vraagposten
     from exactlink.store.vraagposten_cursors import apply_ledger_changes, save_cursor
 
-    stamp = now or now_iso()
+    stamp = stored_at(now)
     outcome = AdminOutcome(
         target.relation_number, target.relation_name, target.division, target.division_name, target.window_start
     )
@@ -488,7 +487,7 @@ def store_administration(
         _preview_counts(db, rows, outcome)
         return outcome
     with transaction(db):
-        counts = upsert_returns(db, rows)
+        counts = upsert_returns(db, rows, now=now)
         outcome.new, outcome.changed, outcome.unchanged = counts.new, counts.changed, counts.unchanged
         if lines_read:
             apply_ledger_changes(
@@ -499,7 +498,7 @@ def store_administration(
                 from_start=fetched.lines_from_start,
             )
         if open_rows is not None:
-            outcome.vraagposten_new = upsert_vraagposten(db, target.division, open_rows, complete=True).new
+            outcome.vraagposten_new = upsert_vraagposten(db, target.division, open_rows, now=now, complete=True).new
         _save_vraagposten_cursor(db, target, fetched, stamp, save_cursor)
         info: dict[str, Any] = {
             "last_fetch_at": stamp,
@@ -509,11 +508,11 @@ def store_administration(
         }
         if fetched.gl_choice is not None:
             info["vraagposten_codes"] = list(fetched.gl_choice.codes)
-        update_administration_state(db, target.division, **info)
+        update_administration_state(db, target.division, now=now, **info)
         if fetched.learned:
-            remember_forms(db, fetched.learned)
+            remember_forms(db, fetched.learned, now=now)
         if target.first_fetch and fetched.returns_called:
-            mark_backlog_fetched(db, target.relation_number)
+            mark_backlog_fetched(db, target.relation_number, now=now)
             if outcome.kept:
                 outcome.backlog = backlog_note(
                     target.relation_number, sum(outcome.kept.values()), settings.returns.window_days
@@ -559,13 +558,13 @@ def _save_vraagposten_cursor(
     save(db, cursor)
 
 
-def remember_forms(db: sqlite_utils.Database, learned: dict[str, str]) -> dict[str, str]:
+def remember_forms(db: sqlite_utils.Database, learned: dict[str, str], *, now: datetime) -> dict[str, str]:
     """Add query forms learned from Exact's refusals (``exactlink.api.forms``) to what is stored; returns all."""
     from exactlink.api.forms import LEARNED_KEY
     from exactlink.store.meta import get_value, set_value
 
     forms = {**(get_value(db, LEARNED_KEY) or {}), **learned}
-    set_value(db, LEARNED_KEY, forms)
+    set_value(db, LEARNED_KEY, forms, now=now)
     return forms
 
 
@@ -648,12 +647,12 @@ def _settle(
     today: date,
     *,
     dry_run: bool,
-    now: str | None = None,
+    now: datetime,
 ) -> AdminOutcome:
     """Store one administration's results, or record why it failed."""
     if fetched is not None:
         try:
-            return store_administration(db, target, fetched, settings, today, dry_run=dry_run, now=now)
+            return store_administration(db, target, fetched, settings, today, now=now, dry_run=dry_run)
         except ValueError as problem:  # an answer that does not fit Exact's documented fields
             log.warning("administration %s: unreadable answer: %s", target.division, problem)
             error = ExactlinkError(f"Exact Online's answer could not be read ({type(problem).__name__})")
@@ -663,10 +662,12 @@ def _settle(
     outcome.error = error.message if error is not None else "unknown failure"
     if not dry_run:
         from exactlink.store.admin import update_administration_state
-        from exactlink.store.db import now_iso
+        from exactlink.store.db import stored_at
 
         # Kept per administration so the overview page can say which administrations failed, and why.
-        update_administration_state(db, target.division, last_fetch_error=outcome.error, last_fetch_failed_at=now_iso())
+        update_administration_state(
+            db, target.division, now=now, last_fetch_error=outcome.error, last_fetch_failed_at=stored_at(now)
+        )
     return outcome
 
 
@@ -739,12 +740,11 @@ def _fetch(
         if not target.relation_linked
     )
     pace = Pace(settings.exact.max_concurrent_divisions, len(reachable), time.monotonic(), time.monotonic)
-    stamp = moment.astimezone(UTC).isoformat(timespec="seconds")
     with ws.client() as client, ws.output.progress("Fetching returns", len(reachable), show=show_progress) as advance:
         client.limiter.kind = "hourly"
         for target, fetched, error in _fetch_all(client, reachable, settings, today, pace):
             cpu_before, wall_before = time.thread_time(), time.perf_counter()
-            report.outcomes.append(_settle(db, target, fetched, error, settings, today, dry_run=dry_run, now=stamp))
+            report.outcomes.append(_settle(db, target, fetched, error, settings, today, dry_run=dry_run, now=moment))
             report.write_cpu_seconds += time.thread_time() - cpu_before
             report.write_seconds += time.perf_counter() - wall_before
             advance()

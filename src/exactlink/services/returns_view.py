@@ -22,6 +22,7 @@ from exactlink.errors import UsageError
 if TYPE_CHECKING:
     import sqlite_utils
 
+    from exactlink.domain.return_records import StoredReturn, StoredVraagpost
     from exactlink.workspace import Workspace
 
 KINDS = ("btw", "btw_suppletie", "icp", "loonheffing", "vraagposten")
@@ -72,28 +73,20 @@ def parse_status(text: str) -> int:
     raise UsageError(f"unknown status {text!r}: use one of {names}")
 
 
-def _date(value: Any) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return None
-
-
-def _whose(row: dict[str, Any], names: dict[int, str]) -> dict[str, Any]:
+def _whose(
+    relation_number: str | None, relation_name: str | None, division: int, names: dict[int, str]
+) -> dict[str, Any]:
     """The relation and administration a stored return or vraagpost belongs to, as every view shows them."""
-    division = row.get("division")
     return {
-        "relation": row.get("relation_number"),
-        "relation_name": row.get("name"),
+        "relation": relation_number,
+        "relation_name": relation_name,
         "division": division,
-        "administration": names.get(int(division)) if division is not None else None,
+        "administration": names.get(int(division)),
     }
 
 
 def return_view(
-    row: dict[str, Any], today: date, names: dict[int, str], short_ids: dict[str, str] | None = None
+    row: StoredReturn, today: date, names: dict[int, str], short_ids: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """One stored return as ``returns list`` shows it (``short_id``: the start of the id that tells it apart)."""
     from exactlink.domain.returns import (
@@ -104,55 +97,55 @@ def return_view(
         status_label,
     )
 
+    exact = row.exact
     due = effective_due_date(
-        _date(row.get("due_date")),
-        row["kind"],
-        row.get("year"),
-        row.get("period"),
-        row.get("frequency"),
-        period_description=row.get("period_description"),
+        exact.due_date,
+        exact.kind,
+        exact.year,
+        exact.period,
+        exact.frequency,
+        period_description=exact.period_description,
     )
     view = {
-        "document_id": row["document_id"],
-        "short_id": (short_ids or {}).get(row["document_id"], row["document_id"]),
-        **_whose(row, names),
-        "kind": row["kind"],
-        "kind_label": kind_label(row["kind"]),
-        "period": period_label(
-            row.get("year"), row.get("period"), row.get("frequency"), row["kind"], row.get("period_description")
-        ),
-        "amount": row.get("amount"),
-        "currency": row.get("currency"),
+        "document_id": exact.document_id,
+        "short_id": (short_ids or {}).get(exact.document_id, exact.document_id),
+        **_whose(exact.relation_number, row.relation_name, exact.division, names),
+        "kind": exact.kind,
+        "kind_label": kind_label(exact.kind),
+        "period": period_label(exact.year, exact.period, exact.frequency, exact.kind, exact.period_description),
+        "amount": exact.amount,
+        "currency": exact.currency,
         "due_date": due.due.isoformat() if due.due else None,
         "due_date_source": due.source.value,
         "due_date_note": due.reason if due.source.value != "exact" else None,
-        "exact_status": row.get("status"),
-        "exact_status_text": status_label(row.get("status")),
-        "local_status": row.get("local_status"),
-        "feedback_state": row.get("feedback_state"),
-        "feedback_message": row.get("feedback_message"),
+        "exact_status": exact.status,
+        "exact_status_text": status_label(exact.status),
+        "local_status": row.local_status,
+        "feedback_state": row.feedback_state,
+        "feedback_message": row.feedback_message,
         "days_to_deadline": days_to_deadline(due.due, today),
-        "description": row.get("description"),
-        "view_url": row.get("view_url"),
+        "description": exact.description,
+        "view_url": exact.view_url,
     }
     days = view["days_to_deadline"]
     view["overdue"] = days is not None and days < 0 and _needs_action(view)
     return view
 
 
-def _vraagpost_view(row: dict[str, Any], names: dict[int, str]) -> dict[str, Any]:
+def _vraagpost_view(row: StoredVraagpost, names: dict[int, str]) -> dict[str, Any]:
+    line = row.line
     return {
-        "document_id": row["id"],
-        **_whose(row, names),
+        "document_id": line.id,
+        **_whose(line.relation_number, row.relation_name, row.division, names),
         "kind": "vraagposten",
         "kind_label": "vraagpost",
-        "period": row.get("date"),
-        "amount": row.get("amount"),
+        "period": line.date.isoformat() if line.date else None,
+        "amount": line.amount,
         "currency": "EUR",
         "due_date": None,
-        "gl_account_code": row.get("gl_account_code"),
-        "description": row.get("description"),
-        "entry_number": row.get("entry_number"),
+        "gl_account_code": line.gl_account_code,
+        "description": line.description,
+        "entry_number": line.entry_number,
     }
 
 
@@ -185,11 +178,11 @@ def list_returns_view(
     db = ws.db
     names = _names(db)
     if kind == "vraagposten":
-        chosen = [row for row in list_vraagposten(db) if not relations or row["relation_number"] in relations]
+        chosen = [row for row in list_vraagposten(db) if not relations or row.line.relation_number in relations]
         vraagposten = [_vraagpost_view(row, names) for row in chosen]
         return mask_view(vraagposten, show_bsn=show_bsn)
     rows = list_returns(db, kinds=[kind] if kind else None, status=status_code)
-    rows = [row for row in rows if not relations or row["relation_number"] in relations]
+    rows = [row for row in rows if not relations or row.exact.relation_number in relations]
     short_ids = short_document_ids(db)
     views = [return_view(row, day, names, short_ids) for row in rows]
     if due_within is not None or overdue:
@@ -212,7 +205,7 @@ def show_return(ws: Workspace, document_id: str, *, show_bsn: bool = False) -> d
     by the masking home unless ``show_bsn``."""
     from exactlink.domain.privacy import mask_view
     from exactlink.domain.returns import status_label
-    from exactlink.store.returns import get_return, resolve_document_id
+    from exactlink.store.returns import get_return, resolve_document_id, return_history
 
     db = ws.db
     full_id = resolve_document_id(db, document_id, hint="list them with `exactlink returns list`")
@@ -221,14 +214,14 @@ def show_return(ws: Workspace, document_id: str, *, show_bsn: bool = False) -> d
     view = return_view(row, ws.clock.today(), _names(db))
     view.update(
         {
-            "request_id": row.get("request_id"),
-            "created": row.get("created"),
-            "first_seen_at": row.get("first_seen_at"),
-            "last_seen_at": row.get("last_seen_at"),
-            "reported_at": row.get("reported_at"),
+            "request_id": row.exact.request_id,
+            "created": row.exact.created,
+            "first_seen_at": row.first_seen_at,
+            "last_seen_at": row.last_seen_at,
+            "reported_at": row.reported_at,
             "history": [
-                {"status": entry["status"], "status_text": status_label(entry["status"]), "seen_at": entry["seen_at"]}
-                for entry in row["history"]
+                {"status": entry.status, "status_text": status_label(entry.status), "seen_at": entry.seen_at}
+                for entry in return_history(db, full_id)
             ],
         }
     )
@@ -245,8 +238,8 @@ def mark(ws: Workspace, document_id: str, local_status: str, *, dry_run: bool = 
     db = ws.db
     row = mark_return(db, resolve_document_id(db, document_id), local_status, dry_run=dry_run)
     return {
-        "document_id": row["document_id"],
-        "local_status": row["local_status"],
-        "feedback_state": row["feedback_state"],
+        "document_id": row.document_id,
+        "local_status": row.local_status,
+        "feedback_state": row.feedback_state,
         "dry_run": dry_run,
     }

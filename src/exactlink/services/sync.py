@@ -47,6 +47,7 @@ from exactlink.domain.entities import (
     from_exact,
     updated,
 )
+from exactlink.domain.records import AccountLink, RelationChildren, StoredRelation
 from exactlink.domain.sync_fields import (
     ACCOUNT_FIELDS,
     ADDRESS_TYPE_CODES,
@@ -220,9 +221,9 @@ def masked_change(change: Change, *, show_bsn: bool = False) -> dict[str, Any]:
 class _Snapshot:
     """The linked relations and both sides' data, read in a handful of queries."""
 
-    links: list[dict[str, Any]]
-    relations: dict[str, dict[str, Any]]
-    children: dict[str, dict[str, list[dict[str, Any]]]]
+    links: list[AccountLink]
+    relations: dict[str, StoredRelation]
+    children: dict[str, RelationChildren]
     accounts: dict[str, OfficeAccount]
     account_children: dict[str, AccountChildren]
     administrations: dict[str, int]
@@ -230,43 +231,42 @@ class _Snapshot:
     @classmethod
     def load(cls, db: sqlite_utils.Database, division: int) -> _Snapshot:
         from exactlink.store.accounts import children_by_account, list_accounts
-        from exactlink.store.links import list_admin_links, list_links
+        from exactlink.store.links import list_account_links, list_administration_links
         from exactlink.store.relation_updates import relation_children
-        from exactlink.store.relations import list_relations
+        from exactlink.store.relations import relation_overviews
 
         return cls(
-            links=list_links(db),
-            relations={row["relation_number"]: row for row in list_relations(db)},
+            links=list_account_links(db),
+            relations={row.relation.relation_number: row.relation for row in relation_overviews(db)},
             children=relation_children(db),
             accounts={account.id: account for account in list_accounts(db, division)},
             account_children=children_by_account(db, division),
-            administrations={row["relation_number"]: row["division"] for row in list_admin_links(db)},
+            administrations={row.relation_number: row.division for row in list_administration_links(db)},
         )
 
     def crm_side(self, number: str) -> CrmSide:
         relation = self.relations[number]
-        children = self.children.get(number, {})
+        children = self.children.get(number) or RelationChildren()
         return CrmSide(
             relation_number=number,
-            fields={spec.key: relation.get(spec.key) for spec in ACCOUNT_FIELDS},
+            fields={spec.key: getattr(relation, spec.key) for spec in ACCOUNT_FIELDS},
             addresses={
-                row["type"]: AddressValue(row["street"], row["postcode"], row["city"], row["country"])
-                for row in children.get("addresses", [])
+                row.type: AddressValue(row.street, row.postcode, row.city, row.country) for row in children.addresses
             },
-            address_ids={row["type"]: row["exact_address_id"] for row in children.get("addresses", [])},
+            address_ids={row.type: row.exact_address_id for row in children.addresses},
             contacts=[
                 CrmContact(
-                    row["full_name"],
-                    row["first_name"],
-                    row["middle_name"],
-                    row["last_name"],
-                    row["email"],
-                    row["phone"],
-                    row["exact_contact_id"],
+                    row.full_name,
+                    row.first_name,
+                    row.middle_name,
+                    row.last_name,
+                    row.email,
+                    row.phone,
+                    row.exact_contact_id,
                 )
-                for row in children.get("contacts", [])
+                for row in children.contacts
             ],
-            ibans={row["iban"]: row["exact_bank_account_id"] for row in children.get("bank_accounts", [])},
+            ibans={row.iban: row.exact_bank_account_id for row in children.bank_accounts},
         )
 
     def exact_side(self, account_id: str) -> ExactSide | None:
@@ -329,12 +329,12 @@ def sync_office(
     options: SyncOptions,
     *,
     progress: ProgressHook | None = None,
-    now: datetime | None = None,
+    now: datetime,
 ) -> SyncReport:
     """Refresh the copy of Exact, then synchronise every linked relation (or ``options.only``).
 
     ``now`` (the workspace clock) lets the refresh judge whether its cursors can still be trusted
-    (:func:`~exactlink.services.office_mirror.refresh_office_mirror`).
+    (:func:`~exactlink.services.office_mirror.refresh_office_mirror`) and dates what the run writes.
 
     The caller holds the run lock (unless it is a dry run) and, for a dry run, passes a scratch copy of the
     database (:func:`~exactlink.store.db.scratch_copy`). A failure on one relation is recorded and the others
@@ -353,9 +353,9 @@ def sync_office(
 
     report.mirror = refresh_office_mirror(client, db, division, progress=refreshed, now=now)
     snapshot = _Snapshot.load(db, division)
-    links = [link for link in snapshot.links if options.only is None or link["relation_number"] in options.only]
+    links = [link for link in snapshot.links if options.only is None or link.relation_number in options.only]
     report.account_gone = sorted(
-        link["relation_number"] for link in links if link["account_id"].lower() not in snapshot.accounts
+        link.relation_number for link in links if link.account_id.lower() not in snapshot.accounts
     )
     report.results.extend(_not_linked(snapshot, options.only))
     stop: str | None = None
@@ -368,12 +368,12 @@ def sync_office(
         try:
             sides = _sides(snapshot, link, result)  # None: skipped, the account is not in the copy of Exact
             if sides is not None and options.direction == "inbound":
-                _sync_inbound(db, snapshot, link, *sides, options, result)
+                _sync_inbound(db, snapshot, link, *sides, options, result, now)
             elif sides is not None:
-                _sync_outbound(client, db, division, snapshot, link, *sides, options, result)
+                _sync_outbound(client, db, division, snapshot, link, *sides, options, result, now)
         except ExactlinkError as exc:
             result.status, result.error = "failed", exc.message
-            log.warning("sync of relation %s failed: %s", link["relation_number"], exc.message)
+            log.warning("sync of relation %s failed: %s", link.relation_number, exc.message)
             if _stops_the_run(exc):
                 stop = exc.message
         if progress is not None:
@@ -385,7 +385,7 @@ def _not_linked(snapshot: _Snapshot, only: Sequence[str] | None) -> list[Relatio
     """Results for relations asked for by number that cannot be synchronised (unknown or not linked)."""
     if only is None:
         return []
-    linked = {link["relation_number"] for link in snapshot.links}
+    linked = {link.relation_number for link in snapshot.links}
     results = []
     for number in only:
         if number in linked:
@@ -394,18 +394,20 @@ def _not_linked(snapshot: _Snapshot, only: Sequence[str] | None) -> list[Relatio
             reason = "not in the local CRM mirror"
         else:
             reason = "not linked to an account of the office administration (exactlink match)"
-        name = snapshot.relations.get(number, {}).get("name", "")
+        relation = snapshot.relations.get(number)
+        name = relation.name if relation is not None else ""
         results.append(RelationResult(number, name=name, status="skipped", error=reason))
     return results
 
 
-def _result_for(snapshot: _Snapshot, link: Mapping[str, Any]) -> RelationResult:
-    number = link["relation_number"]
+def _result_for(snapshot: _Snapshot, link: AccountLink) -> RelationResult:
+    number = link.relation_number
+    relation = snapshot.relations.get(number)
     return RelationResult(
         number,
-        name=snapshot.relations.get(number, {}).get("name", ""),
-        account_id=link["account_id"],
-        account_code=link["account_code"],
+        name=relation.name if relation is not None else "",
+        account_id=link.account_id,
+        account_code=link.account_code,
         administration=snapshot.administrations.get(number),
     )
 
@@ -416,14 +418,14 @@ def _stops_the_run(exc: ExactlinkError) -> bool:
     return isinstance(exc, ErrorBudgetExhausted | RateLimitExhausted | ForbiddenError) or exc.exit_code == 4
 
 
-def _sides(snapshot: _Snapshot, link: Mapping[str, Any], result: RelationResult) -> tuple[CrmSide, ExactSide] | None:
+def _sides(snapshot: _Snapshot, link: AccountLink, result: RelationResult) -> tuple[CrmSide, ExactSide] | None:
     """Both sides of one link, or None (``result`` marked skipped) when the account is not in the copy of Exact."""
-    exact = snapshot.exact_side(link["account_id"])
+    exact = snapshot.exact_side(link.account_id)
     if exact is None:
         result.status = "skipped"
         result.error = ACCOUNT_GONE
         return None
-    return snapshot.crm_side(link["relation_number"]), exact
+    return snapshot.crm_side(link.relation_number), exact
 
 
 # -- inbound -------------------------------------------------------------------------------------------
@@ -432,11 +434,12 @@ def _sides(snapshot: _Snapshot, link: Mapping[str, Any], result: RelationResult)
 def _sync_inbound(
     db: sqlite_utils.Database,
     snapshot: _Snapshot,
-    link: Mapping[str, Any],
+    link: AccountLink,
     crm: CrmSide,
     exact: ExactSide,
     options: SyncOptions,
     result: RelationResult,
+    now: datetime,
 ) -> None:
     from exactlink.domain.sync_fields import plan_inbound
 
@@ -448,9 +451,9 @@ def _sync_inbound(
     if plan.new_number:
         result.relation = plan.new_number
     result.status = "changed" if result.applied else "unchanged"
-    code_stale = (link["account_code"] or "") != (exact.code or "")
+    code_stale = (link.account_code or "") != (exact.code or "")
     if plan.writes_anything or code_stale:
-        _apply_inbound(db, link, plan, exact)
+        _apply_inbound(db, link, plan, exact, now)
 
 
 def _refuse(changes: list[Change], field_name: str, note: str) -> None:
@@ -459,7 +462,9 @@ def _refuse(changes: list[Change], field_name: str, note: str) -> None:
             changes[index] = replace(change, applied=False, note=note)
 
 
-def _apply_inbound(db: sqlite_utils.Database, link: Mapping[str, Any], plan: InboundPlan, exact: ExactSide) -> None:
+def _apply_inbound(
+    db: sqlite_utils.Database, link: AccountLink, plan: InboundPlan, exact: ExactSide, now: datetime
+) -> None:
     """Write one relation's inbound plan into the CRM mirror, all in one transaction."""
     from exactlink.store.db import transaction
     from exactlink.store.links import set_account_link
@@ -472,38 +477,39 @@ def _apply_inbound(db: sqlite_utils.Database, link: Mapping[str, Any], plan: Inb
         update_relation_fields,
     )
 
-    number = link["relation_number"]
+    number = link.relation_number
     with transaction(db):
         if plan.new_number:
-            renumber_relation(db, number, plan.new_number)
+            renumber_relation(db, number, plan.new_number, now=now)
             number = plan.new_number
         if plan.fields:
-            update_relation_fields(db, number, plan.fields)
+            update_relation_fields(db, number, plan.fields, now=now)
         for kind, address in plan.addresses.items():
             if address is None:
                 delete_address(db, number, kind)
             else:
                 values = Address(kind, address.street, address.postcode, address.city, address.country)
-                set_address(db, number, values, exact_address_id=plan.address_ids.get(kind))
+                set_address(db, number, values, now=now, exact_address_id=plan.address_ids.get(kind))
         for kind, exact_id in plan.address_ids.items():
             if kind not in plan.addresses:
                 set_exact_address_id(db, number, kind, exact_id)
         for update in plan.contacts:
-            update_contact(db, number, update.full_name, update.values, exact_contact_id=update.exact_id)
+            update_contact(db, number, update.full_name, update.values, now=now, exact_contact_id=update.exact_id)
         if plan.ibans is not None:
-            replace_bank_accounts(db, number, plan.ibans)
+            replace_bank_accounts(db, number, plan.ibans, now=now)
         replaced = [*plan.fields, *(f"{kind}_{part}" for kind in plan.addresses for part in ADDRESS_PARTS)]
         if replaced or plan.ibans is not None:
             # Values now taken from Exact: their import flags (a 7-digit KvK number …) no longer apply.
             drop_issues(db, number, [*replaced, *(["ibans"] if plan.ibans is not None else [])])
-        if (link["account_code"] or "") != (exact.code or ""):
+        if (link.account_code or "") != (exact.code or ""):
             set_account_link(
                 db,
                 number,
-                link["account_id"],
+                link.account_id,
                 exact.code,
-                method=link["method"] or "manual",
-                linked_by=link["linked_by"],
+                method=link.method or "manual",
+                linked_by=link.linked_by,
+                now=now,
             )
 
 
@@ -515,11 +521,12 @@ def _sync_outbound(
     db: sqlite_utils.Database,
     division: int,
     snapshot: _Snapshot,
-    link: Mapping[str, Any],
+    link: AccountLink,
     crm: CrmSide,
     exact: ExactSide,
     options: SyncOptions,
     result: RelationResult,
+    now: datetime,
 ) -> None:
     from exactlink.domain.sync_fields import plan_outbound
 
@@ -538,7 +545,7 @@ def _sync_outbound(
     if options.dry_run:
         result.calls = plan.calls
         return
-    _push(client, db, division, plan, result)
+    _push(client, db, division, plan, result, now)
 
 
 def recode_advice(current: str | None, wanted: str) -> str:
@@ -562,14 +569,14 @@ def _code_owner(snapshot: _Snapshot, code: str, account_id: str) -> str | None:
 
 
 def _patch_mirror(
-    db: sqlite_utils.Database, kind: type[MirroredRecord], record_id: str, body: Mapping[str, Any]
+    db: sqlite_utils.Database, kind: type[MirroredRecord], record_id: str, body: Mapping[str, Any], now: datetime
 ) -> None:
     """After a successful PUT of ``body``: the mirrored record (when there is one) holds what Exact now holds."""
     from exactlink.store.accounts import get_record, save_records
 
     record = get_record(db, kind, record_id)
     if record is not None:
-        save_records(db, [updated(record, body)])
+        save_records(db, [updated(record, body)], now=now)
 
 
 def _push(
@@ -578,6 +585,7 @@ def _push(
     division: int,
     plan: OutboundPlan,
     result: RelationResult,
+    now: datetime,
 ) -> None:
     """Execute one relation's outbound plan; after every call the local copy is updated at once."""
     from exactlink.api.odata import key_path
@@ -603,22 +611,22 @@ def _push(
         result.calls += 1
         held = _read_back(client, division, "crm/Accounts", account_id, plan.account)
         with transaction(db):
-            _patch_mirror(db, OfficeAccount, account_id, held)
+            _patch_mirror(db, OfficeAccount, account_id, held, now)
         _report_ignored(result, plan.account, held)
-    _push_addresses(client, db, division, plan, result)
+    _push_addresses(client, db, division, plan, result, now)
     for full_name, exact_id, body in plan.contacts:
         client.put(division, key_path("crm/Contacts", exact_id), body)
         result.calls += 1
         held = _read_back(client, division, "crm/Contacts", exact_id, body)
         with transaction(db):
-            _patch_mirror(db, AccountContact, exact_id, held)
+            _patch_mirror(db, AccountContact, exact_id, held, now)
             set_exact_contact_id(db, number, full_name, exact_id)
         ignored = _ignored(body, held)
         if ignored:
             labels = {"Email": "e-mail", "Phone": "phone"}
             fields = {f"contact {full_name}: {labels.get(name, name)}" for name in ignored}
             _mark_ignored(result, fields, [f"{name} of contact {full_name}" for name in ignored])
-    _push_bank_accounts(client, db, division, plan, result)
+    _push_bank_accounts(client, db, division, plan, result, now)
     clear_pending_push(db, [number])
 
 
@@ -669,7 +677,12 @@ def _report_ignored(result: RelationResult, body: Mapping[str, Any], held: Mappi
 
 
 def _push_addresses(
-    client: ExactClient, db: sqlite_utils.Database, division: int, plan: OutboundPlan, result: RelationResult
+    client: ExactClient,
+    db: sqlite_utils.Database,
+    division: int,
+    plan: OutboundPlan,
+    result: RelationResult,
+    now: datetime,
 ) -> None:
     from exactlink.api.odata import key_path
     from exactlink.store.accounts import remove_record, save_records
@@ -683,7 +696,7 @@ def _push_addresses(
             result.calls += 1
             held = _read_back(client, division, "crm/Addresses", write.exact_id, write.body)
             with transaction(db):
-                _patch_mirror(db, AccountAddress, write.exact_id, held)
+                _patch_mirror(db, AccountAddress, write.exact_id, held, now)
                 set_exact_address_id(db, number, write.type, write.exact_id)
             ignored = _ignored(write.body, held)
             if ignored:
@@ -702,7 +715,7 @@ def _push_addresses(
         )
         result.calls += calls
         with transaction(db):
-            save_records(db, [from_exact(AccountAddress, created, division=division)])
+            save_records(db, [from_exact(AccountAddress, created, division=division)], now=now)
             set_exact_address_id(db, number, write.type, str(created["ID"]).lower())
     for _kind, exact_id in plan.address_deletes:
         client.delete(division, key_path("crm/Addresses", exact_id))
@@ -711,7 +724,12 @@ def _push_addresses(
 
 
 def _push_bank_accounts(
-    client: ExactClient, db: sqlite_utils.Database, division: int, plan: OutboundPlan, result: RelationResult
+    client: ExactClient,
+    db: sqlite_utils.Database,
+    division: int,
+    plan: OutboundPlan,
+    result: RelationResult,
+    now: datetime,
 ) -> None:
     from exactlink.api.odata import key_path
     from exactlink.store.accounts import remove_record, save_records
@@ -730,7 +748,7 @@ def _push_bank_accounts(
         )
         result.calls += calls
         with transaction(db):
-            save_records(db, [from_exact(AccountBankAccount, created, division=division)])
+            save_records(db, [from_exact(AccountBankAccount, created, division=division)], now=now)
             set_exact_bank_account_id(db, number, iban, str(created["ID"]).lower())
     for _iban, exact_id in plan.bank_deletes:
         client.delete(division, key_path("crm/BankAccounts", exact_id))
@@ -852,11 +870,11 @@ def run_sync(
 
 def direct_sync_warnings(db: sqlite_utils.Database, settings: Settings) -> list[str]:
     """The advice: direct synchronisation only once every existing relation is linked."""
-    from exactlink.store.relations import list_relations
+    from exactlink.store.relations import relation_overviews
 
     if not settings.sync.direct:
         return []
-    unlinked = len(list_relations(db, unlinked=True))
+    unlinked = len(relation_overviews(db, unlinked=True))
     return [DIRECT_ADVICE.format(count=unlinked)] if unlinked else []
 
 
@@ -976,12 +994,12 @@ def push_relations(ws: Workspace, numbers: Sequence[str]) -> SyncReport | None:
 
 
 def _push_changed(ws: Workspace, numbers: Sequence[str]) -> SyncReport | None:
-    from exactlink.store.links import list_links
+    from exactlink.store.links import list_account_links
 
     settings = ws.settings
     if not settings.sync.direct or settings.sync.direction != "outbound" or not numbers:
         return None
-    linked = {link["relation_number"] for link in list_links(ws.db)}
+    linked = {link.relation_number for link in list_account_links(ws.db)}
     advice = direct_sync_warnings(ws.db, settings)
     for line in advice:
         ws.output.warn(line)

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from exactlink.errors import NotConfigured, UsageError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import sqlite_utils
 
     from exactlink.api.client import ExactClient
@@ -308,11 +310,11 @@ def selection_message(entry: DivisionEntry, *, dry_run: bool) -> str:
     return f"Office administration set to {entry.code} {entry.name}"
 
 
-def store_office(db: sqlite_utils.Database, entry: DivisionEntry) -> OfficeAdministration:
-    """Record ``entry`` as the office administration."""
+def store_office(db: sqlite_utils.Database, entry: DivisionEntry, *, now: datetime) -> OfficeAdministration:
+    """Record ``entry`` as the office administration, chosen at ``now``."""
     from exactlink.store.meta import set_office
 
-    return set_office(db, entry.code, entry.name)
+    return set_office(db, entry.code, entry.name, now=now)
 
 
 def current_office(db: sqlite_utils.Database) -> OfficeAdministration | None:
@@ -378,7 +380,7 @@ def list_divisions_with_office(ws: Workspace) -> tuple[TenantOverview, dict[str,
 
 def save_office(ws: Workspace, entry: DivisionEntry) -> OfficeAdministration:
     """For ``tenant select``: store ``entry`` as the office administration in the database."""
-    return store_office(ws.db, entry)
+    return store_office(ws.db, entry, now=ws.clock.now())
 
 
 def office_or_fail(ws: Workspace) -> OfficeAdministration:

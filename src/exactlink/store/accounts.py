@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -30,7 +31,7 @@ from exactlink.domain.entities import (
     OfficeAccount,
     columns,
 )
-from exactlink.store.db import now_iso, transaction
+from exactlink.store.db import stored_at, transaction
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -51,21 +52,21 @@ _ORDER: dict[type[MirroredRecord], str] = {
 }
 
 
-def save_records(db: sqlite_utils.Database, records: Sequence[MirroredRecord]) -> int:
+def save_records(db: sqlite_utils.Database, records: Sequence[MirroredRecord], *, now: datetime) -> int:
     """Insert or replace mirrored records by ``id`` (records of one kind); returns how many were written."""
     if not records:
         return 0
     kind = type(records[0])
     names = columns(kind)
     values = attrgetter(*names)
-    now = now_iso()
+    stamp = stored_at(now)
     rows = []
     for record in records:
         if type(record) is not kind:
             raise TypeError(f"save_records takes records of one kind, not {kind.__name__} and {type(record).__name__}")
         row = dict(zip(names, values(record), strict=True))
         row["id"] = record.id.lower()
-        row["synced_at"] = now
+        row["synced_at"] = stamp
         rows.append(row)
     with transaction(db):
         db[kind.ENTITY.table].upsert_all(rows, pk="id")  # type: ignore[union-attr]
@@ -286,14 +287,14 @@ def get_cursor(db: sqlite_utils.Database, division: int, entity: str) -> int | N
     return int(row[0]) if row else None
 
 
-def set_cursor(db: sqlite_utils.Database, division: int, entity: str, timestamp: int) -> None:
+def set_cursor(db: sqlite_utils.Database, division: int, entity: str, timestamp: int, *, now: datetime) -> None:
     """Store the cursor; it never moves backwards (a smaller value than the stored one is ignored)."""
     with transaction(db):
         db.conn.execute(
             "INSERT INTO sync_cursors (division, entity, timestamp, updated_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (division, entity) DO UPDATE SET timestamp = excluded.timestamp, "
             "updated_at = excluded.updated_at WHERE excluded.timestamp > sync_cursors.timestamp",
-            (int(division), entity, int(timestamp), now_iso()),
+            (int(division), entity, int(timestamp), stored_at(now)),
         )
 
 
@@ -346,8 +347,8 @@ def get_mirror_state(db: sqlite_utils.Database, division: int) -> MirrorState:
     )
 
 
-def save_mirror_state(db: sqlite_utils.Database, division: int, state: MirrorState) -> None:
+def save_mirror_state(db: sqlite_utils.Database, division: int, state: MirrorState, *, now: datetime) -> None:
     """Store ``state`` for ``division``."""
     from exactlink.store.meta import set_value
 
-    set_value(db, _state_key(division), dataclasses.asdict(state))
+    set_value(db, _state_key(division), dataclasses.asdict(state), now=now)

@@ -11,10 +11,11 @@ The vraagposten choice itself and its sync cursors live in ``vraagposten_cursors
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from exactlink.domain.records import AdministrationState
-from exactlink.store.db import from_json, now_iso, to_json, transaction
+from exactlink.store.db import from_json, stored_at, to_json, transaction
 from exactlink.store.records import columns_of, select_records
 
 if TYPE_CHECKING:
@@ -46,7 +47,9 @@ def administration_states(db: sqlite_utils.Database) -> dict[int, Administration
     return {state.division: state for state in states}
 
 
-def update_administration_state(db: sqlite_utils.Database, division: int, **fields: Any) -> AdministrationState:
+def update_administration_state(
+    db: sqlite_utils.Database, division: int, *, now: datetime, **fields: Any
+) -> AdministrationState:
     """Set some fields of the administration's state (None puts a field back to "not known"); returns the result.
 
     Lists are accepted for the two code lists.
@@ -67,16 +70,17 @@ def update_administration_state(db: sqlite_utils.Database, division: int, **fiel
         row = dataclasses.asdict(state)
         row["vraagposten_configured"] = to_json(list(state.vraagposten_configured))
         row["vraagposten_codes"] = None if state.vraagposten_codes is None else to_json(list(state.vraagposten_codes))
-        row["updated_at"] = now_iso()
+        row["updated_at"] = stored_at(now)
         db["administrations"].upsert(row, pk="division")  # type: ignore[union-attr]
     return state
 
 
-def forget_vraagposten_choice(db: sqlite_utils.Database, division: int) -> None:
+def forget_vraagposten_choice(db: sqlite_utils.Database, division: int, *, now: datetime) -> None:
     """Drop the cached vraagposten accounts, so the next fetch reads the chart of accounts again."""
     update_administration_state(
         db,
         division,
+        now=now,
         vraagposten_codes=None,
         vraagposten_source=None,
         vraagposten_problem=None,
@@ -90,22 +94,3 @@ def division_has_returns_before(db: sqlite_utils.Database, division: int, moment
         "SELECT 1 FROM returns WHERE division = ? AND created < ? LIMIT 1", (int(division), moment)
     ).fetchone()
     return row is not None
-
-
-# ---------------------------------------------------------------------------------------------------
-# Dict reads still used by services/returns_fetch.py, to be moved to the state functions above;
-# tests/test_architecture_records.py allows no other caller.
-
-
-def all_admin_info(db: sqlite_utils.Database) -> dict[int, dict[str, Any]]:
-    """``{division: {field: value}}`` with only the fields that are known, lists as lists (legacy; use
-    :func:`administration_states`)."""
-    result: dict[int, dict[str, Any]] = {}
-    for division, state in administration_states(db).items():
-        info = {name: value for name, value in dataclasses.asdict(state).items() if name in FIELDS}
-        result[division] = {
-            name: list(value) if name in _LISTS else value
-            for name, value in info.items()
-            if value is not None and value != ()
-        }
-    return result

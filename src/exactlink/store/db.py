@@ -26,6 +26,8 @@ from exactlink.errors import ExactlinkError
 if TYPE_CHECKING:
     import sqlite_utils
 
+    from exactlink.clock import Clock
+
 # Written into the SQLite header so that we can tell our own database from someone else's ("EXLK").
 APPLICATION_ID = 0x45584C4B
 BUSY_TIMEOUT_MS = 30_000
@@ -40,13 +42,14 @@ class DatabaseBusy(ExactlinkError):
     """Another process held the write lock for longer than the busy timeout."""
 
 
-def open_db(path: Path | None = None) -> sqlite_utils.Database:
+def open_db(path: Path | None = None, *, clock: Clock | None = None) -> sqlite_utils.Database:
     """Open (creating if needed) the exactlink database and bring its schema up to date.
 
     ``path`` defaults to ``get_paths().database``. A new file is created with mode 0600 before SQLite
     touches it. The connection runs in WAL mode with a busy timeout of ``BUSY_TIMEOUT_MS`` and foreign
     keys on; pending migrations run at once (safe when several processes open the file together).
-    A damaged or foreign file raises :class:`DatabaseUnusable` with a one-line explanation.
+    A damaged or foreign file raises :class:`DatabaseUnusable` with a one-line explanation. ``clock`` dates the
+    migrations applied now (the workspace passes its own; the product's clock otherwise).
     """
     import sqlite_utils
 
@@ -69,7 +72,7 @@ def open_db(path: Path | None = None) -> sqlite_utils.Database:
         _enable_wal(conn)
         conn.execute("PRAGMA synchronous = NORMAL")
         db = sqlite_utils.Database(conn)
-        migrate(db)
+        migrate(db, clock=clock)
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise _unusable(db_path, exc) from None
@@ -205,13 +208,15 @@ def _db_file(conn: sqlite3.Connection) -> Path:
     return Path(":memory:")
 
 
-def migrate(db: sqlite_utils.Database) -> list[str]:
+def migrate(db: sqlite_utils.Database, *, clock: Clock | None = None) -> list[str]:
     """Apply the migrations this database has not had yet; return their names (empty when up to date).
 
     Safe when several processes open the database at once: the check is repeated under the write lock,
     so each migration runs exactly once. A database that has migrations this version does not know
-    was written by a newer exactlink and is refused.
+    was written by a newer exactlink and is refused. Each is dated by ``clock`` (the product's clock when none is
+    given: opening a database outside a use case, as tests and benchmarks do).
     """
+    from exactlink.clock import Clock
     from exactlink.store.migrations import MIGRATIONS
 
     known = [migration.__name__ for migration in MIGRATIONS]
@@ -220,6 +225,7 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
     if all(name in applied for name in known):
         return []
     done: list[str] = []
+    applied_at = stored_at((clock or Clock()).now())
     with transaction(db):
         conn = db.conn
         conn.execute(f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
@@ -231,7 +237,8 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
                 continue
             migration(db)
             conn.execute(
-                f"INSERT INTO {MIGRATIONS_TABLE} (name, applied_at) VALUES (?, ?)", (migration.__name__, now_iso())
+                f"INSERT INTO {MIGRATIONS_TABLE} (name, applied_at) VALUES (?, ?)",
+                (migration.__name__, applied_at),
             )
             done.append(migration.__name__)
     return done
@@ -258,9 +265,15 @@ def _refuse_newer(db: sqlite_utils.Database, applied: set[str], known: list[str]
         )
 
 
-def now_iso() -> str:
-    """The current UTC time as ISO-8601 with seconds (``2026-11-03T09:15:02+00:00``), as stored everywhere."""
-    return datetime.now(UTC).isoformat(timespec="seconds")
+def stored_at(moment: datetime) -> str:
+    """``moment`` (aware) as every time is stored: UTC ISO-8601 with seconds (``2026-11-03T09:15:02+00:00``).
+
+    The store never reads the wall clock: the moment comes from the caller (a service passes
+    ``ws.clock.now()``), so a frozen clock freezes every stored time.
+    """
+    if moment.tzinfo is None:
+        raise ValueError("a stored moment needs a time zone (pass ws.clock.now())")
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def to_json(value: Any) -> str:

@@ -9,7 +9,7 @@ administration (division): one each way. Every function here takes and returns t
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from exactlink.domain.records import (
@@ -21,7 +21,7 @@ from exactlink.domain.records import (
     MatchDecision,
 )
 from exactlink.errors import ExactlinkError
-from exactlink.store.db import now_iso, transaction
+from exactlink.store.db import stored_at, transaction
 from exactlink.store.records import columns_of, select_records
 
 if TYPE_CHECKING:
@@ -69,6 +69,7 @@ def set_account_link(
     *,
     method: str,
     linked_by: LinkedBy,
+    now: datetime,
     replace: bool = False,
 ) -> bool:
     """Link a relation to an office account; True when the link is new or changed, False when it already existed.
@@ -98,13 +99,13 @@ def set_account_link(
                 f"relation {relation_number} is already linked to account {linked_to}",
                 hint=f"unlink it first: exactlink match unlink {relation_number}",
             )
-        link = AccountLink(relation_number, account_id, code, method, now_iso(), linked_by)
+        link = AccountLink(relation_number, account_id, code, method, stored_at(now), linked_by)
         db["links"].upsert(_row(link), pk="relation_number")  # type: ignore[union-attr]
         db.conn.execute(
             "UPDATE relations SET exact_account_id = ? WHERE relation_number = ?", (account_id, relation_number)
         )
         if linked_by != "auto":
-            record_decision(db, relation_number, account_id, "accepted")
+            record_decision(db, relation_number, account_id, "accepted", now=now)
     return True
 
 
@@ -132,7 +133,9 @@ def _row(record: AccountLink | AdministrationLink) -> dict[str, Any]:
 # Match decisions
 
 
-def record_decision(db: sqlite_utils.Database, relation_number: str, account_id: str, decision: Decision) -> None:
+def record_decision(
+    db: sqlite_utils.Database, relation_number: str, account_id: str, decision: Decision, *, now: datetime
+) -> None:
     """Remember that a person accepted or rejected the pair (replaces an earlier decision on the same pair)."""
     if decision not in ("accepted", "rejected"):
         raise ValueError("decision must be 'accepted' or 'rejected'")
@@ -141,7 +144,7 @@ def record_decision(db: sqlite_utils.Database, relation_number: str, account_id:
             "INSERT INTO match_decisions (relation_number, account_id, decision, decided_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (relation_number, account_id) DO UPDATE SET decision = excluded.decision, "
             "decided_at = excluded.decided_at",
-            (relation_number, account_id, decision, now_iso()),
+            (relation_number, account_id, decision, stored_at(now)),
         )
 
 
@@ -217,7 +220,12 @@ def list_administration_links(db: sqlite_utils.Database) -> list[LinkedAdministr
 
 
 def set_administration_link(
-    db: sqlite_utils.Database, relation_number: str, division: int, *, solution_link_id: str | None = None
+    db: sqlite_utils.Database,
+    relation_number: str,
+    division: int,
+    *,
+    now: datetime,
+    solution_link_id: str | None = None,
 ) -> bool:
     """Link a relation to its client administration; True when new, False when exactly this link existed.
 
@@ -247,17 +255,17 @@ def set_administration_link(
                 )
             return False
         db["admin_links"].insert(  # type: ignore[union-attr]
-            _row(AdministrationLink(relation_number, division, solution_link_id, now_iso()))
+            _row(AdministrationLink(relation_number, division, solution_link_id, stored_at(now)))
         )
     return True
 
 
-def mark_backlog_fetched(db: sqlite_utils.Database, relation_number: str) -> None:
+def mark_backlog_fetched(db: sqlite_utils.Database, relation_number: str, *, now: datetime) -> None:
     """Record that the first fetch after linking (the 30-day backlog) happened now."""
     with transaction(db):
         db.conn.execute(
             "UPDATE admin_links SET backlog_fetched_at = ? WHERE relation_number = ? AND backlog_fetched_at IS NULL",
-            (now_iso(), relation_number),
+            (stored_at(now), relation_number),
         )
 
 
@@ -268,26 +276,3 @@ def remove_administration_link(db: sqlite_utils.Database, relation_number: str) 
         if current is not None:
             db.conn.execute("DELETE FROM admin_links WHERE relation_number = ?", (relation_number,))
     return current
-
-
-# ---------------------------------------------------------------------------------------------------
-# Dict listings still used by services/sync.py, services/doctor.py and services/returns_fetch.py, to be moved to
-# the record functions above; tests/test_architecture_records.py allows no other caller.
-
-
-def list_links(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    """Every account link as a dict of its columns (legacy; use :func:`list_account_links`)."""
-    return [_row(link) for link in list_account_links(db)]
-
-
-def list_admin_links(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    """Every administration link as a dict with ``name`` and ``sbr_start_date`` text (legacy; use
-    :func:`list_administration_links`)."""
-    return [
-        {
-            **_row(row.link),
-            "name": row.relation_name,
-            "sbr_start_date": row.sbr_start_date.isoformat() if row.sbr_start_date else None,
-        }
-        for row in list_administration_links(db)
-    ]

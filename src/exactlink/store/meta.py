@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from exactlink.store.db import from_json, now_iso, to_json, transaction
+from exactlink.store.db import from_json, stored_at, to_json, transaction
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -28,13 +29,13 @@ def get_value(db: sqlite_utils.Database, key: str, default: Any = None) -> Any:
     return default if row is None else from_json(row[0], default)
 
 
-def set_value(db: sqlite_utils.Database, key: str, value: Any) -> None:
+def set_value(db: sqlite_utils.Database, key: str, value: Any, *, now: datetime) -> None:
     """Store ``value`` (anything JSON can hold) under ``key``, replacing an earlier value."""
     with transaction(db):
         db.conn.execute(
             "INSERT INTO meta (key, value, updated_at) VALUES (?, ?, ?) "
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            (key, to_json(value), now_iso()),
+            (key, to_json(value), stored_at(now)),
         )
 
 
@@ -52,8 +53,10 @@ def get_office(db: sqlite_utils.Database) -> OfficeAdministration | None:
     return OfficeAdministration(division=int(data["division"]), name=str(data["name"]), selected_at=data["selected_at"])
 
 
-def set_office(db: sqlite_utils.Database, division: int, name: str) -> OfficeAdministration:
+def set_office(db: sqlite_utils.Database, division: int, name: str, *, now: datetime) -> OfficeAdministration:
     """Record ``division`` as the office administration (``selected_at`` is now) and return it."""
-    office = OfficeAdministration(division=int(division), name=name, selected_at=now_iso())
-    set_value(db, OFFICE_KEY, {"division": office.division, "name": office.name, "selected_at": office.selected_at})
+    office = OfficeAdministration(division=int(division), name=name, selected_at=stored_at(now))
+    set_value(
+        db, OFFICE_KEY, {"division": office.division, "name": office.name, "selected_at": office.selected_at}, now=now
+    )
     return office

@@ -14,10 +14,13 @@ Every function runs in one :func:`~exactlink.store.db.transaction` (a savepoint 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from exactlink.domain.records import RelationChildren, StoredAddress, StoredBankAccount, StoredContact
 from exactlink.errors import ExactlinkError
-from exactlink.store.db import from_json, now_iso, to_json, transaction
+from exactlink.store.db import from_json, stored_at, to_json, transaction
+from exactlink.store.records import columns_of, select_records
 from exactlink.store.relations import CONTACT_FIELDS, RelationNotFound
 
 if TYPE_CHECKING:
@@ -28,24 +31,25 @@ class RelationNumberTaken(ExactlinkError):
     """Renumbering would collide with another relation that already has the number."""
 
 
-def _rows(db: sqlite_utils.Database, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
-    cursor = db.conn.execute(sql, tuple(params))
-    names = [description[0] for description in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+def relation_children(db: sqlite_utils.Database) -> dict[str, RelationChildren]:
+    """Every relation's addresses, contacts and bank accounts (Exact ids included), in three queries.
 
-
-def relation_children(db: sqlite_utils.Database) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """Every relation's ``addresses``, ``contacts`` and ``bank_accounts`` rows (Exact ids included).
-
-    Returns ``{relation_number: {"addresses": [...], "contacts": [...], "bank_accounts": [...]}}``; a relation
-    without children is absent.
+    A relation without any is absent.
     """
-    grouped: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    for table, order in (("addresses", "type"), ("contacts", "full_name"), ("bank_accounts", "iban")):
-        for row in _rows(db, f"SELECT * FROM {table} ORDER BY relation_number, {order}"):
-            children = grouped.setdefault(row["relation_number"], {})
-            children.setdefault(table, []).append(row)
-    return grouped
+    grouped: dict[str, dict[str, list[Any]]] = {}
+    kinds: tuple[tuple[str, type[Any], str], ...] = (
+        ("addresses", StoredAddress, "type"),
+        ("contacts", StoredContact, "full_name"),
+        ("bank_accounts", StoredBankAccount, "iban"),
+    )
+    for table, kind, order in kinds:
+        sql = f"SELECT {columns_of(kind)} FROM {table} ORDER BY relation_number, {order}"
+        for row in select_records(db, kind, sql):
+            grouped.setdefault(row.relation_number, {}).setdefault(table, []).append(row)
+    return {
+        number: RelationChildren(**{table: tuple(rows) for table, rows in children.items()})
+        for number, children in grouped.items()
+    }
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -67,7 +71,7 @@ def _tables_with_relation_number(db: sqlite_utils.Database) -> list[str]:
     ]
 
 
-def renumber_relation(db: sqlite_utils.Database, old: str, new: str) -> list[str]:
+def renumber_relation(db: sqlite_utils.Database, old: str, new: str, *, now: datetime) -> list[str]:
     """Give relation ``old`` the number ``new``, carrying every row that refers to it along.
 
     All tables with a ``relation_number`` column (addresses, contacts, bank accounts, links, match
@@ -87,7 +91,8 @@ def renumber_relation(db: sqlite_utils.Database, old: str, new: str) -> list[str
         db.conn.execute("PRAGMA defer_foreign_keys = ON")
         moved = []
         db.conn.execute(
-            "UPDATE relations SET relation_number = ?, updated_at = ? WHERE relation_number = ?", (new, now_iso(), old)
+            "UPDATE relations SET relation_number = ?, updated_at = ? WHERE relation_number = ?",
+            (new, stored_at(now), old),
         )
         for table in _tables_with_relation_number(db):
             cursor = db.conn.execute(f"UPDATE {table} SET relation_number = ? WHERE relation_number = ?", (new, old))
@@ -102,6 +107,7 @@ def update_contact(
     full_name: str,
     values: Mapping[str, str | None],
     *,
+    now: datetime,
     exact_contact_id: str | None = None,
 ) -> bool:
     """Update a contact person's fields (``first_name`` … ``phone``) and, when given, its Exact id.
@@ -119,7 +125,7 @@ def update_contact(
     if not assignments:
         return False
     assignments.append("updated_at = ?")
-    params.append(now_iso())
+    params.append(stored_at(now))
     with transaction(db):
         cursor = db.conn.execute(
             f"UPDATE contacts SET {', '.join(assignments)} WHERE relation_number = ? AND full_name = ?",
@@ -129,11 +135,11 @@ def update_contact(
 
 
 def replace_bank_accounts(
-    db: sqlite_utils.Database, relation_number: str, accounts: Iterable[tuple[str, str | None]]
+    db: sqlite_utils.Database, relation_number: str, accounts: Iterable[tuple[str, str | None]], *, now: datetime
 ) -> None:
     """Make the relation's bank accounts exactly ``accounts`` (``(iban, exact_bank_account_id)`` pairs)."""
     wanted = dict(accounts)
-    now = now_iso()
+    stamp = stored_at(now)
     with transaction(db):
         marks = ", ".join("?" * len(wanted))
         db.conn.execute(
@@ -146,7 +152,7 @@ def replace_bank_accounts(
                 "VALUES (?, ?, ?, ?) ON CONFLICT (relation_number, iban) DO UPDATE SET "
                 "exact_bank_account_id = excluded.exact_bank_account_id, updated_at = excluded.updated_at "
                 "WHERE exact_bank_account_id IS NOT excluded.exact_bank_account_id",
-                (relation_number, iban, exact_id, now),
+                (relation_number, iban, exact_id, stamp),
             )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from exactlink.domain.records import (
@@ -22,7 +22,7 @@ from exactlink.domain.records import (
     StoredContact,
     StoredRelation,
 )
-from exactlink.store.db import from_json, now_iso, to_json, transaction
+from exactlink.store.db import from_json, stored_at, to_json, transaction
 from exactlink.store.records import columns_of, select_records
 
 if TYPE_CHECKING:
@@ -220,20 +220,6 @@ def relation_overviews(
     return select_records(db, RelationOverview, sql, convert=overview)
 
 
-def list_relations(db: sqlite_utils.Database, *, flagged: bool = False, unlinked: bool = False) -> list[dict[str, Any]]:
-    """Legacy, for services/sync.py until its owner moves to :func:`relation_overviews`: each relation's columns
-    with ``account_id``, ``account_code`` and ``division`` as one dict."""
-    return [
-        {
-            **dataclasses.asdict(row.relation),
-            "account_id": row.account_id,
-            "account_code": row.account_code,
-            "division": row.division,
-        }
-        for row in relation_overviews(db, flagged=flagged, unlinked=unlinked)
-    ]
-
-
 def iter_relation_records(db: sqlite_utils.Database) -> Iterable[RelationRecord]:
     """Every relation as a :class:`RelationRecord`, ordered by number (children included).
 
@@ -336,7 +322,7 @@ def diff_relation(stored: RelationRecord | None, record: RelationRecord) -> Rela
 
 
 def upsert_relation(
-    db: sqlite_utils.Database, record: RelationRecord, *, mark_pending_push: bool = True
+    db: sqlite_utils.Database, record: RelationRecord, *, now: datetime, mark_pending_push: bool = True
 ) -> RelationChange:
     """Write ``record`` into the mirror (insert, or update only what changed) and say what changed.
 
@@ -346,7 +332,7 @@ def upsert_relation(
     """
     with transaction(db):
         stored = get_relation_record(db, record.relation_number)
-        return apply_relation(db, record, stored, mark_pending_push=mark_pending_push)
+        return apply_relation(db, record, stored, now=now, mark_pending_push=mark_pending_push)
 
 
 def apply_relation(
@@ -354,6 +340,7 @@ def apply_relation(
     record: RelationRecord,
     stored: RelationRecord | None,
     *,
+    now: datetime,
     mark_pending_push: bool = True,
 ) -> RelationChange:
     """:func:`upsert_relation` for a caller that already read ``stored`` (bulk imports read them all at once).
@@ -364,13 +351,13 @@ def apply_relation(
     change = diff_relation(stored, record)
     if stored is not None and change.status == "unchanged" and stored.issues == record.issues:
         return change
-    now = now_iso()
+    stamp = stored_at(now)
     values = record.field_values()
     values["name"] = values["name"] or ""
     issues = to_json(record.issues)
     if stored is None:
         columns = ["relation_number", *RELATION_FIELDS, "issues", "pending_push", "created_at", "updated_at"]
-        params: list[Any] = [record.relation_number, *values.values(), issues, int(mark_pending_push), now, now]
+        params: list[Any] = [record.relation_number, *values.values(), issues, int(mark_pending_push), stamp, stamp]
         db.conn.execute(
             f"INSERT INTO relations ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", params
         )
@@ -380,7 +367,7 @@ def apply_relation(
         params = [*(values[name] for name in own_changes), issues]
         if change.status == "changed":
             assignments.append("updated_at = ?")
-            params.append(now)
+            params.append(stamp)
             if mark_pending_push:
                 assignments.append("pending_push = 1")
         db.conn.execute(
@@ -388,11 +375,11 @@ def apply_relation(
             [*params, record.relation_number],
         )
     if stored is None or any(name.endswith("_address") for name in change.changed_fields):
-        _replace_addresses(db, record, now)
+        _replace_addresses(db, record, stamp)
     if stored is None or "contacts" in change.changed_fields:
-        _replace_contacts(db, record, now)
+        _replace_contacts(db, record, stamp)
     if stored is None or "bank_accounts" in change.changed_fields:
-        _replace_bank_accounts(db, record, now)
+        _replace_bank_accounts(db, record, stamp)
     return change
 
 
@@ -448,7 +435,12 @@ def _replace_bank_accounts(db: sqlite_utils.Database, record: RelationRecord, no
 
 
 def update_relation_fields(
-    db: sqlite_utils.Database, relation_number: str, values: dict[str, str | None], *, mark_pending_push: bool = False
+    db: sqlite_utils.Database,
+    relation_number: str,
+    values: dict[str, str | None],
+    *,
+    now: datetime,
+    mark_pending_push: bool = False,
 ) -> list[str]:
     """Set some of the relation's own fields (e.g. from an inbound sync); return the names that changed.
 
@@ -466,7 +458,7 @@ def update_relation_fields(
         if changed:
             assignments = [f"{name} = ?" for name in changed] + ["updated_at = ?"]
             params: list[Any] = [values[name] if name != "name" else (values[name] or "") for name in changed]
-            params.append(now_iso())
+            params.append(stored_at(now))
             if mark_pending_push:
                 assignments.append("pending_push = 1")
             db.conn.execute(
@@ -476,7 +468,12 @@ def update_relation_fields(
 
 
 def set_address(
-    db: sqlite_utils.Database, relation_number: str, address: Address, *, exact_address_id: str | None = None
+    db: sqlite_utils.Database,
+    relation_number: str,
+    address: Address,
+    *,
+    now: datetime,
+    exact_address_id: str | None = None,
 ) -> bool:
     """Insert or update one address (and optionally its Exact id); an empty address is deleted.
 
@@ -495,7 +492,7 @@ def set_address(
             "updated_at = excluded.updated_at WHERE (street, postcode, city, country, exact_address_id) IS NOT "
             "(excluded.street, excluded.postcode, excluded.city, excluded.country, "
             "coalesce(excluded.exact_address_id, exact_address_id))",
-            (relation_number, address.type, *address.values(), exact_address_id, now_iso()),
+            (relation_number, address.type, *address.values(), exact_address_id, stored_at(now)),
         )
         return cursor.rowcount > 0
 
@@ -543,14 +540,19 @@ def set_exact_bank_account_id(
 
 
 def add_bank_account(
-    db: sqlite_utils.Database, relation_number: str, iban: str, *, exact_bank_account_id: str | None = None
+    db: sqlite_utils.Database,
+    relation_number: str,
+    iban: str,
+    *,
+    now: datetime,
+    exact_bank_account_id: str | None = None,
 ) -> bool:
     """Add an IBAN to the relation (idempotent); True when it was new."""
     with transaction(db):
         cursor = db.conn.execute(
             "INSERT INTO bank_accounts (relation_number, iban, exact_bank_account_id, updated_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (relation_number, iban) DO NOTHING",
-            (relation_number, iban, exact_bank_account_id, now_iso()),
+            (relation_number, iban, exact_bank_account_id, stored_at(now)),
         )
         return cursor.rowcount > 0
 

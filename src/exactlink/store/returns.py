@@ -15,15 +15,24 @@ with that message and not retried until a fetch sees the return change in Exact,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import dataclasses
+from collections.abc import Iterable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from exactlink.domain.return_records import ReturnRecord, VraagpostRecord, columns
+from exactlink.domain.return_records import (
+    ReturnRecord,
+    StatusSeen,
+    StoredReturn,
+    StoredVraagpost,
+    VraagpostRecord,
+    columns,
+)
 from exactlink.errors import ExactlinkError
-from exactlink.store.db import now_iso, to_json, transaction
+from exactlink.store.db import stored_at, to_json, transaction
+from exactlink.store.records import select_records
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -34,6 +43,18 @@ VRAAGPOST_COLUMNS: tuple[str, ...] = tuple(name for name in columns(VraagpostRec
 LOCAL_STATUSES = ("new", "processed", "rejected")
 # A change to any of these (seen by a fetch) may mean the office fixed what Exact refused feedback for.
 _REOPENS_REFUSED = tuple(column for column in RETURN_COLUMNS if column not in ("relation_number", "view_url"))
+# The office's own columns of a stored return / vraagpost: the stored record's fields besides the Exact record
+# and the relation's name (which comes from ``relations``).
+_RETURN_BOOKKEEPING = tuple(name for name in columns(StoredReturn) if name not in ("exact", "relation_name"))
+_VRAAGPOST_BOOKKEEPING = tuple(name for name in columns(StoredVraagpost) if name not in ("line", "relation_name"))
+_RETURN_SELECT = (
+    f"SELECT {', '.join(f't.{name}' for name in (*columns(ReturnRecord), *_RETURN_BOOKKEEPING))}, r.name "
+    "FROM returns t LEFT JOIN relations r ON r.relation_number = t.relation_number"
+)
+_VRAAGPOST_SELECT = (
+    f"SELECT {', '.join(f'v.{name}' for name in (*columns(VraagpostRecord), *_VRAAGPOST_BOOKKEEPING))}, r.name "
+    "FROM vraagposten v LEFT JOIN relations r ON r.relation_number = v.relation_number"
+)
 
 
 class ReturnNotFound(ExactlinkError):
@@ -82,22 +103,36 @@ def _rows(db: sqlite_utils.Database, sql: str, params: tuple[Any, ...] | list[An
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def _checked_values(row: Mapping[str, Any], key: str, columns: tuple[str, ...], what: str) -> dict[str, Any]:
-    """The row's known columns (dates as ISO text); an unknown column is a programming error."""
-    unknown = set(row).difference({key, *columns})
-    if unknown:
-        raise ValueError(f"unknown {what} column(s): {', '.join(sorted(unknown))}")
-    return {name: _value(row[name]) for name in columns if name in row}
+def _column_values(record: ReturnRecord | VraagpostRecord, names: tuple[str, ...]) -> dict[str, Any]:
+    """The record's values for the columns ``names`` (dates as ISO text, as stored)."""
+    return {name: _value(getattr(record, name)) for name in names}
 
 
-_RECORD_FIELDS = {ReturnRecord: columns(ReturnRecord), VraagpostRecord: columns(VraagpostRecord)}
+def _stored_date(text: str | None) -> date | None:
+    """A stored ISO date (older rows may carry a time after it); None when empty or unreadable."""
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(str(text)[:10])
+    except ValueError:
+        return None
 
 
-def _as_mapping(row: Mapping[str, Any] | ReturnRecord | VraagpostRecord) -> Mapping[str, Any]:
-    names = _RECORD_FIELDS.get(type(row))
-    if names is not None:
-        return {name: getattr(row, name) for name in names}  # shallow: dataclasses.asdict deep-copies
-    return row  # type: ignore[return-value]
+def _stored_return(row: tuple[Any, ...]) -> StoredReturn:
+    width = len(columns(ReturnRecord))
+    exact = dict(zip(columns(ReturnRecord), row[:width], strict=True))
+    exact["due_date"] = _stored_date(exact["due_date"])
+    *bookkeeping, relation_name = row[width:]
+    own = dict(zip(_RETURN_BOOKKEEPING, bookkeeping, strict=True))
+    return StoredReturn(ReturnRecord(**exact), **own, relation_name=relation_name)
+
+
+def _stored_vraagpost(row: tuple[Any, ...]) -> StoredVraagpost:
+    width = len(columns(VraagpostRecord))
+    line = dict(zip(columns(VraagpostRecord), row[:width], strict=True))
+    line["date"] = _stored_date(line["date"])
+    division, cleared, first_seen_at, last_seen_at, relation_name = row[width:]
+    return StoredVraagpost(VraagpostRecord(**line), division, bool(cleared), first_seen_at, last_seen_at, relation_name)
 
 
 def _atomic(db: sqlite_utils.Database) -> AbstractContextManager[Any]:
@@ -146,19 +181,20 @@ def _write_batch(
         db.conn.executemany(f"UPDATE {table} SET {assignments_sql} WHERE {key_column} = ?", params)
 
 
-def upsert_returns(db: sqlite_utils.Database, rows: Iterable[ReturnRecord | Mapping[str, Any]]) -> UpsertCounts:
+def upsert_returns(db: sqlite_utils.Database, rows: Iterable[ReturnRecord], *, now: datetime) -> UpsertCounts:
     """Insert new returns, update changed ones, and record every newly seen status; all in one transaction.
 
-    Each row is a :class:`ReturnRecord`, or a mapping with ``document_id`` plus any of ``RETURN_COLUMNS``
-    (``division``, ``type`` and ``kind`` are required for a new return; dates as ``date`` or ISO text). The
-    writes are batched: a handful of statements per call, whatever the number of rows.
+    The writes are batched: a handful of statements per call, whatever the number of rows. Everything is dated
+    ``now``.
     """
+    batch = {row.document_id.lower(): _column_values(row, RETURN_COLUMNS) for row in rows}
+    return _upsert_return_values(db, batch, now)
+
+
+def _upsert_return_values(db: sqlite_utils.Database, batch: dict[str, dict[str, Any]], now: datetime) -> UpsertCounts:
+    """:func:`upsert_returns` for ``{document_id: {column: value}}`` (a known return may name only some columns)."""
     counts = UpsertCounts()
-    now = now_iso()
-    batch: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        mapping = _as_mapping(row)
-        batch[str(mapping["document_id"]).lower()] = _checked_values(mapping, "document_id", RETURN_COLUMNS, "return")
+    stamp = stored_at(now)
     if not batch:
         return counts
     with _atomic(db):
@@ -171,30 +207,30 @@ def upsert_returns(db: sqlite_utils.Database, rows: Iterable[ReturnRecord | Mapp
             if before is not None and before["feedback_state"] == "refused" and changed & set(_REOPENS_REFUSED):
                 message = f"changed in Exact Online since it refused the feedback ({before['feedback_message']})"
                 reopened.append((message, document_id))
-        _write_batch(db, "returns", "document_id", batch, stored, now)
+        _write_batch(db, "returns", "document_id", batch, stored, stamp)
         db.conn.executemany(
             "UPDATE returns SET feedback_state = 'pending', feedback_message = ? WHERE document_id = ?", reopened
         )
         db.conn.executemany(
             "INSERT INTO return_status_history (document_id, status, seen_at) VALUES (?, ?, ?) "
             "ON CONFLICT (document_id, status) DO NOTHING",
-            [(key, int(values["status"]), now) for key, values in batch.items() if values.get("status") is not None],
+            [(key, int(values["status"]), stamp) for key, values in batch.items() if values.get("status") is not None],
         )
     return counts
 
 
-def get_return(db: sqlite_utils.Database, document_id: str) -> dict[str, Any] | None:
-    """One return with the relation's ``name`` and its ``history`` (list of ``status``/``seen_at``), or None."""
-    rows = _rows(
-        db,
-        "SELECT t.*, r.name AS name FROM returns t LEFT JOIN relations r ON r.relation_number = t.relation_number "
-        "WHERE t.document_id = ?",
-        (document_id.lower(),),
+def record_exact_status(db: sqlite_utils.Database, document_id: str, status: int | None, *, now: datetime) -> None:
+    """Keep the status Exact Online showed for a known return just now (re-read or after feedback), with its
+    history entry, as a fetch would; nothing else of the return changes."""
+    _upsert_return_values(db, {document_id.lower(): {"status": status}}, now)
+
+
+def get_return(db: sqlite_utils.Database, document_id: str) -> StoredReturn | None:
+    """One return with the relation's name, or None (its status history: :func:`return_history`)."""
+    found = select_records(
+        db, StoredReturn, f"{_RETURN_SELECT} WHERE t.document_id = ?", (document_id.lower(),), convert=_stored_return
     )
-    if not rows:
-        return None
-    rows[0]["history"] = return_history(db, document_id)
-    return rows[0]
+    return found[0] if found else None
 
 
 def resolve_document_id(db: sqlite_utils.Database, text: str, *, hint: str | None = None) -> str:
@@ -241,10 +277,11 @@ def short_document_ids(db: sqlite_utils.Database, minimum: int = 8) -> dict[str,
     return result
 
 
-def return_history(db: sqlite_utils.Database, document_id: str) -> list[dict[str, Any]]:
+def return_history(db: sqlite_utils.Database, document_id: str) -> list[StatusSeen]:
     """The statuses a return was seen in, oldest first."""
-    return _rows(
+    return select_records(
         db,
+        StatusSeen,
         "SELECT status, seen_at FROM return_status_history WHERE document_id = ? ORDER BY seen_at, rowid",
         (document_id.lower(),),
     )
@@ -259,8 +296,8 @@ def list_returns(
     division: int | None = None,
     status: int | None = None,
     limit: int | None = None,
-) -> list[dict[str, Any]]:
-    """Returns with the relation's ``name``, by due date (unknown last) then relation, filtered as asked."""
+) -> list[StoredReturn]:
+    """Returns with the relation's name, by due date (unknown last) then relation, filtered as asked."""
     conditions: list[str] = []
     params: list[Any] = []
     if kinds is not None:
@@ -276,29 +313,31 @@ def list_returns(
         if value is not None:
             conditions.append(f"{column} = ?")
             params.append(value)
-    sql = "SELECT t.*, r.name AS name FROM returns t LEFT JOIN relations r ON r.relation_number = t.relation_number"
+    sql = _RETURN_SELECT
     if conditions:
         sql += " WHERE " + " AND ".join(conditions)
     sql += " ORDER BY t.due_date IS NULL, t.due_date, t.relation_number, t.year, t.period, t.document_id"
     if limit is not None:
         sql += " LIMIT ?"
         params.append(int(limit))
-    return _rows(db, sql, params)
+    return select_records(db, StoredReturn, sql, params, convert=_stored_return)
 
 
-def relation_returns(db: sqlite_utils.Database, relation_number: str, limit: int = 10) -> list[dict[str, Any]]:
+def relation_returns(db: sqlite_utils.Database, relation_number: str, limit: int = 10) -> list[StoredReturn]:
     """The relation's most recent returns (newest period first)."""
-    return _rows(
+    return select_records(
         db,
-        "SELECT * FROM returns WHERE relation_number = ? "
-        "ORDER BY year DESC, period DESC, created DESC, document_id LIMIT ?",
+        StoredReturn,
+        f"{_RETURN_SELECT} WHERE t.relation_number = ? "
+        "ORDER BY t.year DESC, t.period DESC, t.created DESC, t.document_id LIMIT ?",
         (relation_number, int(limit)),
+        convert=_stored_return,
     )
 
 
 def mark_return(
     db: sqlite_utils.Database, document_id: str, local_status: str, *, dry_run: bool = False
-) -> dict[str, Any]:
+) -> StoredReturn:
     """Set the office's own status (``new``, ``processed``, ``rejected``) and queue feedback; return the row.
 
     With ``dry_run`` the same checks run and the row comes back as it would be, but nothing is written.
@@ -314,19 +353,19 @@ def mark_return(
         current = get_return(db, document_id)
         if current is None:
             raise ReturnNotFound(f"no return with document id {document_id} in the local mirror")
-        if current["feedback_state"] == "reported":
-            if current["local_status"] == local_status:
+        if current.feedback_state == "reported":
+            if current.local_status == local_status:
                 return current
             raise AlreadyReported(
-                f"return {document_id} was already reported to Exact Online as {current['local_status']} "
-                f"on {current['reported_at']}; a return is never reported twice",
+                f"return {document_id} was already reported to Exact Online as {current.local_status} "
+                f"on {current.reported_at}; a return is never reported twice",
                 hint="change it in Exact Online itself",
             )
-        if current["local_status"] == local_status and current["feedback_state"] not in ("failed", "refused"):
+        if current.local_status == local_status and current.feedback_state not in ("failed", "refused"):
             return current
         state = "none" if local_status == "new" else "pending"
         if dry_run:
-            return {**current, "local_status": local_status, "feedback_state": state, "feedback_message": None}
+            return dataclasses.replace(current, local_status=local_status, feedback_state=state, feedback_message=None)
         db.conn.execute(
             "UPDATE returns SET local_status = ?, feedback_state = ?, feedback_message = NULL WHERE document_id = ?",
             (local_status, state, document_id.lower()),
@@ -336,17 +375,18 @@ def mark_return(
     return updated
 
 
-def pending_feedback(db: sqlite_utils.Database, *, state: str = "pending") -> list[dict[str, Any]]:
+def pending_feedback(db: sqlite_utils.Database, *, state: str = "pending") -> list[StoredReturn]:
     """Returns marked processed or rejected locally whose feedback is in ``state``, by due date.
 
     ``pending``: still to be reported; ``refused``: Exact refused it and it is held back.
     """
-    return _rows(
+    return select_records(
         db,
-        "SELECT t.*, r.name AS name FROM returns t LEFT JOIN relations r ON r.relation_number = t.relation_number "
-        "WHERE t.feedback_state = ? AND t.local_status IN ('processed', 'rejected') "
+        StoredReturn,
+        f"{_RETURN_SELECT} WHERE t.feedback_state = ? AND t.local_status IN ('processed', 'rejected') "
         "ORDER BY t.due_date IS NULL, t.due_date, t.document_id",
         (state,),
+        convert=_stored_return,
     )
 
 
@@ -356,6 +396,7 @@ def record_feedback(
     ok: bool,
     message: str | None = None,
     *,
+    now: datetime,
     final: bool = False,
     refused: bool = False,
 ) -> None:
@@ -367,13 +408,13 @@ def record_feedback(
     for display.
     """
     state = "reported" if ok else "refused" if refused else "failed" if final else "pending"
-    now = now_iso()
+    stamp = stored_at(now)
     with transaction(db):
         cursor = db.conn.execute(
             "UPDATE returns SET feedback_state = ?, feedback_message = ?, "
             "reported_at = CASE WHEN ? THEN ? ELSE reported_at END, "
             "refused_at = CASE WHEN ? THEN ? ELSE NULL END WHERE document_id = ?",
-            (state, message, int(ok), now, int(state == "refused"), now, document_id.lower()),
+            (state, message, int(ok), stamp, int(state == "refused"), stamp, document_id.lower()),
         )
         if cursor.rowcount == 0:
             raise ReturnNotFound(f"no return with document id {document_id} in the local mirror")
@@ -386,8 +427,9 @@ def record_feedback(
 def upsert_vraagposten(
     db: sqlite_utils.Database,
     division: int,
-    rows: Iterable[VraagpostRecord | Mapping[str, Any]],
+    rows: Iterable[VraagpostRecord],
     *,
+    now: datetime,
     complete: bool = True,
 ) -> UpsertCounts:
     """Insert or update the open vraagposten lines of ``division`` (keyed by ``id``, the transaction line id).
@@ -397,12 +439,9 @@ def upsert_vraagposten(
     :func:`upsert_returns`.
     """
     counts = UpsertCounts()
-    now = now_iso()
+    stamp = stored_at(now)
     division = int(division)
-    batch: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        mapping = _as_mapping(row)
-        batch[str(mapping["id"]).lower()] = _checked_values(mapping, "id", VRAAGPOST_COLUMNS, "vraagpost")
+    batch = {row.id.lower(): _column_values(row, VRAAGPOST_COLUMNS) for row in rows}
     with _atomic(db):
         stored = _stored_by_key(db, "vraagposten", "id", list(batch))
         for line_id, values in batch.items():
@@ -411,7 +450,7 @@ def upsert_vraagposten(
             reopened = before is not None and bool(before["cleared"])
             counts.count(line_id, new=before is None, changed=changed or reopened)
         _write_batch(
-            db, "vraagposten", "id", batch, stored, now, on_insert={"division": division}, on_update={"cleared": 0}
+            db, "vraagposten", "id", batch, stored, stamp, on_insert={"division": division}, on_update={"cleared": 0}
         )
         if complete:
             db.conn.execute(
@@ -428,8 +467,8 @@ def list_vraagposten(
     division: int | None = None,
     relation_number: str | None = None,
     include_cleared: bool = False,
-) -> list[dict[str, Any]]:
-    """Vraagposten with the relation's ``name``, oldest first; cleared lines only when asked."""
+) -> list[StoredVraagpost]:
+    """Vraagposten with the relation's name, oldest first; cleared lines only when asked."""
     conditions: list[str] = []
     params: list[Any] = []
     if division is not None:
@@ -440,14 +479,11 @@ def list_vraagposten(
         params.append(relation_number)
     if not include_cleared:
         conditions.append("v.cleared = 0")
-    sql = "SELECT v.*, r.name AS name FROM vraagposten v LEFT JOIN relations r ON r.relation_number = v.relation_number"
+    sql = _VRAAGPOST_SELECT
     if conditions:
         sql += " WHERE " + " AND ".join(conditions)
     sql += " ORDER BY v.date, v.entry_number, v.id"
-    rows = _rows(db, sql, params)
-    for row in rows:
-        row["cleared"] = bool(row["cleared"])
-    return rows
+    return select_records(db, StoredVraagpost, sql, params, convert=_stored_vraagpost)
 
 
 def count_open_vraagposten(db: sqlite_utils.Database, division: int) -> int:

@@ -9,10 +9,11 @@ finish keeps no outcome; :func:`last_runs` reports it as ``running`` while its p
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from exactlink.domain.records import RunRecord, RunSummary
-from exactlink.store.db import from_json, now_iso, to_json, transaction
+from exactlink.store.db import from_json, stored_at, to_json, transaction
 
 if TYPE_CHECKING:
     import sqlite_utils
@@ -21,24 +22,24 @@ if TYPE_CHECKING:
 OUTCOMES = ("ok", "partial", "failed", "skipped", "interrupted")
 
 
-def start_run(db: sqlite_utils.Database, command: str) -> int:
+def start_run(db: sqlite_utils.Database, command: str, *, now: datetime) -> int:
     """Record that ``command`` (e.g. ``"fetch-returns"``) started now in this process; return the run id."""
     with transaction(db):
         cursor = db.conn.execute(
-            "INSERT INTO runs (command, started_at, pid) VALUES (?, ?, ?)", (command, now_iso(), os.getpid())
+            "INSERT INTO runs (command, started_at, pid) VALUES (?, ?, ?)", (command, stored_at(now), os.getpid())
         )
     assert cursor.lastrowid is not None
     return int(cursor.lastrowid)
 
 
-def finish_run(db: sqlite_utils.Database, run_id: int, outcome: str, summary: RunSummary) -> None:
+def finish_run(db: sqlite_utils.Database, run_id: int, outcome: str, summary: RunSummary, *, now: datetime) -> None:
     """Record the end of run ``run_id``: its ``outcome`` (see ``OUTCOMES``) and a JSON ``summary`` of counts."""
     from exactlink.domain.privacy import mask_personal
 
     with transaction(db):
         db.conn.execute(
             "UPDATE runs SET finished_at = ?, outcome = ?, summary = ? WHERE id = ?",
-            (now_iso(), outcome, mask_personal(to_json(summary)), run_id),
+            (stored_at(now), outcome, mask_personal(to_json(summary)), run_id),
         )
 
 
