@@ -118,7 +118,7 @@ def test_exacts_no_returns_found_message_becomes_the_seeds_explanation(
     stale = {**office.sandbox.records(_division_of(office, target), sandbox_model.RETURNS)[target["DocumentID"]]}
     office.sandbox.mutate(_division_of(office, target), sandbox_model.RETURNS, target["DocumentID"], Status=50)
     # The status changes in Exact between our re-read and the ProcessReturn call (a race the re-read cannot close).
-    monkeypatch.setattr(feedback, "_reread", lambda db, client, division, document_id, learn, now: {**stale, "Status": 40})
+    monkeypatch.setattr(feedback, "_reread", lambda *args, **kwargs: {**stale, "Status": 40})
 
     result = run_cli("feedback", target["DocumentID"], "--processed")
 
