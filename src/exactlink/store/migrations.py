@@ -426,3 +426,26 @@ def m008_administration_state(db: sqlite_utils.Database) -> None:
             AND json_type(value) = 'object'""",
         "DELETE FROM meta WHERE key GLOB 'administration.[0-9]*' AND substr(key, 16) NOT GLOB '*[^0-9]*'",
     )
+
+
+@migration
+def m009_divisions(db: sqlite_utils.Database) -> None:
+    """The administrations the login sees, as the last full listing read them (``tenant list``, ``link-admin``),
+    so that ``link-admin`` soon after does not list them again. The listing's time is in ``meta``."""
+    _run(
+        db,
+        """CREATE TABLE divisions (
+            code INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            customer TEXT,
+            customer_code TEXT,
+            customer_name TEXT,
+            vat_number TEXT,
+            kvk TEXT,
+            ob_number TEXT,
+            status INTEGER,
+            blocking INTEGER,
+            practice INTEGER NOT NULL DEFAULT 0,
+            consented INTEGER NOT NULL DEFAULT 1
+        )""",
+    )
