@@ -449,3 +449,16 @@ def m009_divisions(db: sqlite_utils.Database) -> None:
             consented INTEGER NOT NULL DEFAULT 1
         )""",
     )
+
+
+@migration
+def m010_vraagposten_deletions(db: sqlite_utils.Database) -> None:
+    """Per administration: the ``sync/Deleted`` cursor (transaction lines deleted in Exact leave the kept lines)
+    and the ``DivisionMoveDate`` last seen (a move restarts every Timestamp, so the lines are read again)."""
+    _run(
+        db,
+        "ALTER TABLE vraagposten_cursors ADD COLUMN deleted_timestamp INTEGER",
+        "ALTER TABLE vraagposten_cursors ADD COLUMN deleted_read_at TEXT",
+        "ALTER TABLE vraagposten_cursors ADD COLUMN move_date TEXT",
+        "ALTER TABLE vraagposten_cursors ADD COLUMN move_checked_at TEXT",
+    )
