@@ -1,0 +1,48 @@
+"""The stored listing of administrations (``divisions``, m009): replaced as a whole, flags and time kept."""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+from exactlink.domain.records import KnownDivision
+from exactlink.store.divisions import save_division_list, stored_division_list
+
+OFFICE = KnownDivision(code=100, name="Kantoor", practice=True)
+CLIENT = KnownDivision(
+    code=2001,
+    name="Bakkerij Jansen",
+    customer="0b7f8a1e-0000-4000-8000-000000000001",
+    customer_code="R1",
+    customer_name="Bakkerij Jansen B.V.",
+    vat_number="NL001234567B01",
+    kvk="12345678",
+    ob_number="NL001234567B01",
+    status=1,
+    blocking=0,
+)
+WITHOUT_CONSENT = KnownDivision(code=2002, name="Garage Pietersen", status=2, blocking=1, consented=False)
+
+
+def test_nothing_is_stored_before_a_listing(db: sqlite_utils.Database) -> None:
+    assert stored_division_list(db) is None
+
+
+def test_a_listing_comes_back_as_it_was_stored(db: sqlite_utils.Database) -> None:
+    save_division_list(db, [OFFICE, CLIENT, WITHOUT_CONSENT], read_at="2026-11-02T08:00:00+00:00", complete=True)
+
+    stored = stored_division_list(db)
+
+    assert stored is not None
+    assert stored.divisions == (OFFICE, CLIENT, WITHOUT_CONSENT)
+    assert (stored.read_at, stored.complete) == ("2026-11-02T08:00:00+00:00", True)
+
+
+def test_a_new_listing_replaces_the_old_one(db: sqlite_utils.Database) -> None:
+    save_division_list(db, [OFFICE, CLIENT, WITHOUT_CONSENT], read_at="2026-11-02T08:00:00+00:00", complete=True)
+
+    save_division_list(db, [OFFICE], read_at="2026-11-02T09:30:00+00:00", complete=False)
+
+    stored = stored_division_list(db)
+    assert stored is not None
+    assert stored.divisions == (OFFICE,), "administrations gone from Exact's list are gone here too"
+    assert (stored.read_at, stored.complete) == ("2026-11-02T09:30:00+00:00", False)
