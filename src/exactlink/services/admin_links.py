@@ -21,8 +21,9 @@ ignored the change to …". An active *external* link (SolutionType 1/2: the cli
 another package) is the office's record of that package and is never overwritten without ``--force``;
 such rows are reported as ``refused``.
 
-Bulk (``--csv``): every row is validated first against one listing of the administrations and one
-listing of the SolutionLinks; a bad row is reported and never stops or changes the others. The listing of the
+Bulk (``--csv``): every row is validated first against one listing of the administrations, and the
+SolutionLinks are read once for all rows (or per account, when that takes fewer calls); a bad row is reported
+and never stops or changes the others. The listing of the
 administrations is reused from ``tenant list`` or an earlier run while it is fresh (:data:`DIVISION_LIST_FRESH`);
 the SolutionLinks are always read, so an existing link is found however old that listing is.
 """
@@ -56,8 +57,10 @@ SOLUTION_LINKS = "accountancy/SolutionLinks"
 SOLUTION_TYPE_INTERNAL = 0
 SOLUTION_TYPES_EXTERNAL = (1, 2)  # 1 a well-known external package, 2 another one
 LINK_ACTIVE = 0  # Status is GET-only in Exact: read, never written
-# Up to this many rows, the SolutionLinks are read per account; above it, all of them once.
+# Up to this many rows, the SolutionLinks are read per account; above it, all of them once unless that takes more
+# calls (see read_solution_links_at_once).
 PER_ACCOUNT_LOOKUP_LIMIT = 5
+SOLUTION_LINKS_PAGE = 60  # rows per page of accountancy/SolutionLinks (no sync or bulk twin)
 LOCK_NAME = "link-admin"
 
 _RELATION_HEADERS = frozenset({"relation", "relation_number", "relationnumber", "relatie", "relatienummer", "rel"})
@@ -702,7 +705,10 @@ def link_rows(
         if reserve is not None and not reserve.allows(CALLS_PER_LINK):
             report.stopped = reserve.stop(rows, planned)
             return report
-        links = SolutionLinkIndex(client, context.office.division, read_all=len(planned) > PER_ACCOUNT_LOOKUP_LIMIT)
+        from exactlink.store.links import count_administration_links
+
+        read_all = read_solution_links_at_once(len(planned), count_administration_links(context.db))
+        links = SolutionLinkIndex(client, context.office.division, read_all=read_all)
         with ws.output.progress("linking administrations", len(planned), show=bulk) as advance:
             for position, row in enumerate(planned):
                 if reserve is not None and not reserve.allows(CALLS_PER_LINK):
@@ -711,6 +717,17 @@ def link_rows(
                 carry_out(context, row, links, dry_run=dry_run)
                 advance()
     return report
+
+
+def read_solution_links_at_once(planned: int, linked: int) -> bool:
+    """Whether to read every SolutionLink of the office administration once rather than each account's own.
+
+    Per account costs a call per planned link; all at once a call per 60 links Exact holds, about the
+    administrations linked here plus the planned ones. A small CSV in an office with thousands of links reads per
+    account; a large one at once. Either way the links are read from Exact before any write.
+    """
+    pages = -(-(linked + planned) // SOLUTION_LINKS_PAGE)
+    return planned > PER_ACCOUNT_LOOKUP_LIMIT and planned > pages
 
 
 # The most calls one link takes in the office administration: the account's SolutionLinks (when not read in
