@@ -1,6 +1,9 @@
-"""The stored listing of administrations (``divisions``, m009): replaced as a whole, flags and time kept."""
+"""The stored listing of administrations (``divisions``, m009): replaced as a whole, flags and time kept, no VAT
+or OB number (it may hold a BSN)."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import sqlite_utils
 
@@ -33,8 +36,18 @@ def test_a_listing_comes_back_as_it_was_stored(db: sqlite_utils.Database) -> Non
     stored = stored_division_list(db)
 
     assert stored is not None
-    assert stored.divisions == (OFFICE, CLIENT, WITHOUT_CONSENT)
+    assert stored.divisions == (OFFICE, replace(CLIENT, vat_number=None, ob_number=None), WITHOUT_CONSENT)
     assert (stored.read_at, stored.complete) == ("2026-11-02T08:00:00+00:00", True)
+
+
+def test_no_vat_or_ob_number_is_stored(db: sqlite_utils.Database) -> None:
+    save_division_list(db, [CLIENT], read_at="2026-11-02T08:00:00+00:00", complete=True)
+
+    columns = {row[1] for row in db.conn.execute("PRAGMA table_info('divisions')")}
+    cells = [str(value) for row in db.conn.execute("SELECT * FROM divisions") for value in row]
+
+    assert not {"vat_number", "ob_number"} & columns, "an eenmanszaak's OB number holds the owner's BSN"
+    assert not any("001234567" in cell for cell in cells)
 
 
 def test_a_new_listing_replaces_the_old_one(db: sqlite_utils.Database) -> None:

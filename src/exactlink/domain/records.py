@@ -122,7 +122,8 @@ class KnownDivision:
     (not consented) described it (table ``divisions``): what linking needs to know about it.
 
     ``status`` and ``blocking`` are Exact's codes (1 active; 0 not blocked); ``customer`` is the owner account's
-    ID in the office administration.
+    ID in the office administration. The table leaves out ``vat_number`` and ``ob_number`` (an eenmanszaak's holds
+    the owner's BSN): a stored listing has them as None.
     """
 
     code: int

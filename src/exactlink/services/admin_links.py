@@ -642,13 +642,14 @@ def _check_duplicates(rows: Sequence[LinkRow]) -> None:
             seen_divisions[row.division.code] = row
 
 
-def _open_context(ws: Workspace, client: ExactClient, *, force: bool = False) -> _Context:
+def _open_context(ws: Workspace, client: ExactClient, *, force: bool = False, reuse: bool = True) -> _Context:
     from exactlink.services.tenant import require_office_for
     from exactlink.store.divisions import stored_division_list
 
     office = require_office_for(ws)
     now = ws.clock.now()
-    directory = DivisionDirectory(client, office.division, stored=stored_division_list(ws.db), now=now)
+    stored = stored_division_list(ws.db) if reuse else None
+    directory = DivisionDirectory(client, office.division, stored=stored, now=now)
     return _Context(
         db=ws.db,
         client=client,
@@ -988,7 +989,8 @@ def suggest_links(ws: Workspace) -> SuggestReport:
 
     db = ws.db
     with ws.client() as client:
-        context = _open_context(ws, client)
+        # The stored listing has no VAT or OB numbers (they may hold a BSN): suggestions need them, so list.
+        context = _open_context(ws, client, reuse=False)
         context.directory.remember(db, context.started)
         links = SolutionLinkIndex(client, context.office.division, read_all=True)
         administration_links = list_administration_links(db)

@@ -4,6 +4,9 @@ A listing of every administration costs a call per 60 of them on the office admi
 clients), so ``tenant list`` and ``link-admin`` store what they read, and a ``link-admin`` soon after reuses it
 (``exactlink.services.admin_links.DIVISION_LIST_FRESH``). The listing is replaced as a whole; when it was read and
 whether it included the administrations without consent are kept in ``meta`` (``division_list``).
+
+VAT and OB numbers are not stored (they come back as None): an eenmanszaak's OB number holds the owner's BSN
+(``exactlink.domain.privacy``), and only ``link-admin suggest`` needs them, which lists afresh.
 """
 
 from __future__ import annotations
@@ -15,13 +18,14 @@ from typing import TYPE_CHECKING, Any
 from exactlink.domain.records import DivisionList, KnownDivision
 from exactlink.store.db import transaction
 from exactlink.store.meta import get_value, set_value
-from exactlink.store.records import columns_of, select_records
+from exactlink.store.records import select_records
 
 if TYPE_CHECKING:
     import sqlite_utils
 
 _META_KEY = "division_list"
-_FIELDS = tuple(spec.name for spec in dataclasses.fields(KnownDivision))
+_NOT_STORED = frozenset({"vat_number", "ob_number"})  # may hold a BSN
+_FIELDS = tuple(spec.name for spec in dataclasses.fields(KnownDivision) if spec.name not in _NOT_STORED)
 
 
 def _division(row: tuple[Any, ...]) -> KnownDivision:
@@ -50,6 +54,6 @@ def stored_division_list(db: sqlite_utils.Database) -> DivisionList | None:
     if not isinstance(about, dict) or not about.get("read_at"):
         return None
     divisions = select_records(
-        db, KnownDivision, f"SELECT {columns_of(KnownDivision)} FROM divisions ORDER BY code", convert=_division
+        db, KnownDivision, f"SELECT {', '.join(_FIELDS)} FROM divisions ORDER BY code", convert=_division
     )
     return DivisionList(tuple(divisions), str(about["read_at"]), bool(about.get("complete")))

@@ -431,7 +431,8 @@ def m008_administration_state(db: sqlite_utils.Database) -> None:
 @migration
 def m009_divisions(db: sqlite_utils.Database) -> None:
     """The administrations the login sees, as the last full listing read them (``tenant list``, ``link-admin``),
-    so that ``link-admin`` soon after does not list them again. The listing's time is in ``meta``."""
+    so that ``link-admin`` soon after does not list them again. The listing's time is in ``meta``. No VAT or OB
+    number: an eenmanszaak's holds the owner's BSN."""
     _run(
         db,
         """CREATE TABLE divisions (
@@ -440,9 +441,7 @@ def m009_divisions(db: sqlite_utils.Database) -> None:
             customer TEXT,
             customer_code TEXT,
             customer_name TEXT,
-            vat_number TEXT,
             kvk TEXT,
-            ob_number TEXT,
             status INTEGER,
             blocking INTEGER,
             practice INTEGER NOT NULL DEFAULT 0,
