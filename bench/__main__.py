@@ -161,7 +161,7 @@ def _link_admin(quick: bool) -> tuple[dict[str, Any], list[Row]]:
     return figures, [
         (
             f"Bulk linking of {figures['admins']:,} on a {figures['day_limit']:,}-call day: stops at the reserve, "
-            "resumes daily, each once, calls within 10 % of the bound",
+            "resumes daily, each once, match and sync keep working, calls within 10 % of the bound",
             f"{figures['linked']:,} linked in {figures['days_needed']} days, {figures['calls_per_link']} calls per "
             f"link ({figures['ratio_to_bound']}x the bound), {figures['solution_links']['more']} duplicates",
             figures["ok"],

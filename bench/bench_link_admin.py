@@ -5,9 +5,11 @@
 
 Every new link is one SolutionLink write in the office administration, whose day (5,000 calls) is shared by
 everything the office does. Targets: bulk linking stops at the reserve (``runs.bulk_reserve_percent``,
-20 %) every day, never eats into it, resumes the next (simulated) day where it stopped, and ends with every
-administration linked exactly once; the calls stay within 10 % of the lower bound (one write per link Exact
-did not hold yet, plus each day's read of the division list, 60 rows a page).
+20 %) every day with exit code 3 and the stop message (how far it got, when it goes on: the day limit's reset),
+never eats into it, resumes the next (simulated) day where it stopped, and ends with every administration
+linked exactly once; after each stop ``exactlink match`` and ``exactlink sync`` (run as the office types them)
+still succeed within what is left of the day, without a 429; the calls stay within 10 % of the lower bound (one
+write per link Exact did not hold yet, plus each day's read of the division list, 60 rows a page).
 
 Set-up (not timed): the sandbox served on 127.0.0.1 with its minute limit raised (so the run measures calls, not
 pacing), a stored login, the office chosen, and every relation linked to its office account in the mirror. The
@@ -74,7 +76,8 @@ def _prepare(home: Path, admins: int, day_limit: int, seed: int) -> tuple[Any, A
     return sandbox, server, csv_file
 
 
-def _one_day(sandbox: Any, csv_file: Path, day_limit: int) -> dict[str, Any]:
+def _one_day(sandbox: Any, csv_file: Path, day_limit: int, moment: datetime) -> dict[str, Any]:
+    from exactlink.cli.admin_render import reserve_stop_line
     from exactlink.services.admin_links import link_from_csv
     from exactlink.workspace import RecordingOutput, Workspace
 
@@ -86,7 +89,8 @@ def _one_day(sandbox: Any, csv_file: Path, day_limit: int) -> dict[str, Any]:
     office = sandbox.data.office_division
     calls = sum(1 for entry in sandbox.request_log if entry.division == office)
     counts = report.counts()
-    return {
+    stop = report.stopped
+    figures = {
         "seconds": round(time.perf_counter() - started, 2),
         "linked": counts.get("linked", 0),
         "already_linked": counts.get("already_linked", 0),
@@ -96,10 +100,51 @@ def _one_day(sandbox: Any, csv_file: Path, day_limit: int) -> dict[str, Any]:
         "writes": sum(1 for e in sandbox.request_log if e.division == office and e.method in ("POST", "PUT")),
         "reads": sum(1 for e in sandbox.request_log if e.division == office and e.method == "GET"),
         "status_429": sum(1 for entry in sandbox.request_log if entry.status == 429),
-        "stopped": report.stopped is not None,
+        "stopped": stop is not None,
+        "exit_code": report.exit_code,
+        "message_ok": stop is None or _stop_message_ok(reserve_stop_line(stop), stop, moment, report),
         "left_of_day": day_limit - calls,
         "reserve": math.ceil(day_limit * reserve_percent / 100),
     }
+    if stop is not None:
+        figures.update(_match_and_sync(sandbox, day_limit))
+    return figures
+
+
+def _stop_message_ok(message: str, stop: Any, moment: datetime, report: Any) -> bool:
+    """The stop line says how far the request got and that it goes on at the next UTC day (Exact's day)."""
+    from exactlink.domain.times import office_time
+
+    next_day = (moment + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    done = sum(1 for row in report.rows if row.status in ("linked", "already_linked"))
+    return (
+        stop.done == done
+        and stop.resumes_at is not None
+        and abs((stop.resumes_at - next_day).total_seconds()) < 60
+        and f"stopped at the day's reserve: {done} of {len(report.rows)} linked\n" in message
+        and f"run the same command again after {office_time(stop.resumes_at, 'Europe/Amsterdam')}" in message
+    )
+
+
+def _match_and_sync(sandbox: Any, day_limit: int) -> dict[str, Any]:
+    """``exactlink match`` and ``exactlink sync`` run on what the stopped bulk work left of the day."""
+    from typer.testing import CliRunner
+
+    from exactlink.cli.main import app
+
+    office = sandbox.data.office_division
+    before = len(sandbox.request_log)
+    figures: dict[str, Any] = {}
+    for name, args in (("match", ["match", "--quiet"]), ("sync", ["sync", "--json"])):
+        started = len(sandbox.request_log)
+        result = CliRunner().invoke(app, args, catch_exceptions=False)
+        new = sandbox.request_log[started:]
+        figures[f"{name}_exit"] = result.exit_code
+        figures[f"{name}_calls"] = sum(1 for entry in new if entry.division == office)
+    log = sandbox.request_log
+    figures["status_429_after"] = sum(1 for entry in log[before:] if entry.status == 429)
+    figures["left_after"] = day_limit - sum(1 for entry in log if entry.division == office)
+    return figures
 
 
 def run(admins: int = DEFAULT_ADMINS, day_limit: int = DEFAULT_DAY, seed: int = 3) -> dict[str, Any]:
@@ -114,7 +159,7 @@ def run(admins: int = DEFAULT_ADMINS, day_limit: int = DEFAULT_DAY, seed: int = 
             moment = datetime.now(UTC).replace(hour=8, minute=0, second=0, microsecond=0)
             while len(days) < MAX_DAYS:
                 with time_machine.travel(moment, tick=True):
-                    days.append(_one_day(sandbox, csv_file, day_limit))
+                    days.append(_one_day(sandbox, csv_file, day_limit, moment))
                 if not days[-1]["stopped"]:
                     break
                 moment += timedelta(days=1)
@@ -133,6 +178,13 @@ def run(admins: int = DEFAULT_ADMINS, day_limit: int = DEFAULT_DAY, seed: int = 
         linked == admins
         and all(day["failed"] == 0 and day["status_429"] == 0 for day in days)
         and all(day["left_of_day"] >= day["reserve"] for day in days if day["stopped"])
+        and all(day["exit_code"] == 3 and day["message_ok"] for day in days if day["stopped"])
+        and all(
+            day["match_exit"] == 0 and day["sync_exit"] == 0 and day["status_429_after"] == 0 and day["left_after"] >= 0
+            for day in days
+            if day["stopped"]
+        )
+        and days[-1]["exit_code"] == 0
         and solution_links == {"once": admins, "more": 0}
         and calls <= bound * (1 + MARGIN)
     )
@@ -186,6 +238,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{day['left_of_day']:,} left of the day (reserve {day['reserve']:,}); {day['seconds']} s; "
             f"429s: {day['status_429']}"
         )
+        if day["stopped"]:
+            print(
+                f"         stopped with exit {day['exit_code']}, message {'right' if day['message_ok'] else 'WRONG'}; "
+                f"then match: exit {day['match_exit']}, {day['match_calls']:,} calls; sync: exit {day['sync_exit']}, "
+                f"{day['sync_calls']:,} calls; {day['left_after']:,} left of the day; 429s: {day['status_429_after']}"
+            )
     print(
         f"  {result['linked']:,} linked in {result['days_needed']} days: {result['calls_per_link']} calls per new "
         f"link; {result['office_calls']:,} calls against a lower bound of {result['lower_bound_calls']:,} "

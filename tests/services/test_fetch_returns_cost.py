@@ -1,4 +1,5 @@
-"""What an hourly ``fetch-returns`` costs: the first run, the steady state and a changed chart of accounts.
+"""What an hourly ``fetch-returns`` costs: the first run, the steady state, a changed chart of accounts, the daily
+read of deleted lines and the weekly check for a move to another database.
 
 The whole use case (``fetch_returns`` with its run lifecycle) on an in-memory database with a frozen clock;
 Exact's answers come from recorded JSON files through an ``httpx.MockTransport`` that applies the sync API's one
@@ -12,7 +13,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,11 @@ FIXTURES = Path(__file__).parent.parent / "fixtures"
 RETURNS: list[dict[str, Any]] = json.loads((FIXTURES / "returns_2001.json").read_text(encoding="utf-8"))
 LEDGER: dict[str, list[dict[str, Any]]] = json.loads((FIXTURES / "vraagposten_2001.json").read_text(encoding="utf-8"))
 _SINCE = re.compile(r"^Timestamp gt (\d+)L?$")
+LINES = "sync/Financial/TransactionLines"
+CHART = "sync/Financial/GLAccounts"
+DELETED = "sync/Deleted"
+DIVISIONS = "system/Divisions"
+FIRST_RUN = {"read/financial/Returns": 1, CHART: 1, LINES: 1, DELETED: 1, DIVISIONS: 1}
 
 
 class _Tokens:
@@ -51,9 +57,30 @@ class RecordedExact:
 
     def __init__(self) -> None:
         self.rows = {"read/financial/Returns": copy.deepcopy(RETURNS), **copy.deepcopy(LEDGER)}
+        self.rows[DELETED] = []
+        self.rows[DIVISIONS] = [{"Code": DIVISION, "DivisionMoveDate": None}]
         self.calls: Counter[str] = Counter()
         self.filters: list[tuple[str, str]] = []
         self.next_timestamp = 1000
+
+    def delete(self, path: str, row_id: str, entity_type: int) -> None:
+        """Delete a row as a user in Exact would: it leaves ``path`` and enters sync/Deleted."""
+        self.rows[path] = [row for row in self.rows[path] if row["ID"] != row_id]
+        self.next_timestamp += 1
+        self.rows[DELETED].append(
+            {"ID": f"d-{row_id}", "EntityKey": row_id, "EntityType": entity_type, "Timestamp": str(self.next_timestamp)}
+        )
+
+    def move(self, moved_at: str) -> None:
+        """Move the administration to another database as Exact does: every Timestamp starts again, lower."""
+        stamp = 1
+        for path in (CHART, LINES):
+            for row in self.rows[path]:
+                stamp += 1
+                row["Timestamp"] = str(stamp)
+        self.rows[DELETED] = []
+        self.next_timestamp = stamp
+        self.rows[DIVISIONS] = [{"Code": DIVISION, "DivisionMoveDate": moved_at}]
 
     def change(self, path: str, row_id: str, **values: Any) -> None:
         """Edit (or add) a row as a user in Exact would: it gets a new Timestamp."""
@@ -141,12 +168,9 @@ def _linked(ws: RecordedWorkspace) -> None:
 def test_the_first_run_reads_the_chart_and_every_line_once(ws: RecordedWorkspace, exact: RecordedExact) -> None:
     first = _run(ws)
 
-    assert exact.calls == {
-        "read/financial/Returns": 1,
-        "sync/Financial/GLAccounts": 1,
-        "sync/Financial/TransactionLines": 1,
-    }
+    assert exact.calls == FIRST_RUN, "+ the deletions' cursor and the move date, the start of their checks"
     assert ("sync/Financial/TransactionLines", "Timestamp gt 1L") in exact.filters
+    assert (DIVISIONS, f"Code eq {DIVISION}") in exact.filters
     assert first["vraagposten_accounts"] == ["2300"]
     assert first["vraagposten_open"] == 2 and first["vraagposten_new"] == 2
     assert _open_amounts(ws) == [-45.0, 120.5]
@@ -224,11 +248,7 @@ def test_a_changed_chart_of_accounts_costs_what_it_must(ws: RecordedWorkspace, e
     exact.filters.clear()
     changed = _run(later)  # eight days on
 
-    assert exact.calls == {
-        "read/financial/Returns": 1,
-        "sync/Financial/GLAccounts": 1,
-        "sync/Financial/TransactionLines": 1,
-    }
+    assert exact.calls == FIRST_RUN, "the week's chart and move checks, the day's deletions"
     assert ("sync/Financial/GLAccounts", "Timestamp gt 103L") in exact.filters, "only the chart's changes"
     assert ("sync/Financial/TransactionLines", "Timestamp gt 1L") in exact.filters, "a new account: every line"
     assert changed["vraagposten_accounts"] == ["2300", "2310"]
@@ -254,3 +274,73 @@ def test_bookkeeping_on_other_accounts_changes_nothing_here(ws: RecordedWorkspac
     exact.filters.clear()
     _run(ws)
     assert ("sync/Financial/TransactionLines", "Timestamp gt 1001L") in exact.filters, "the cursor moved past it"
+
+
+def _on(ws: RecordedWorkspace, exact: RecordedExact, moment: datetime) -> RecordedWorkspace:
+    """The same office at another moment."""
+    later = RecordedWorkspace(exact, Clock.frozen(moment))
+    later.memory.conn.close()
+    later.memory = ws.memory
+    exact.calls.clear()
+    exact.filters.clear()
+    return later
+
+
+def test_a_line_deleted_in_exact_stops_being_open_the_next_day(ws: RecordedWorkspace, exact: RecordedExact) -> None:
+    _run(ws)
+    exact.delete(LINES, "b0000000-0000-4000-8000-000000000001", 1)  # the 120.50 was booked by mistake
+    exact.delete(CHART, "a0000000-0000-4000-8000-000000000003", 7)  # another kind of deletion: not a line
+
+    same_day = _run(_on(ws, exact, NOW + timedelta(hours=3)))
+    assert exact.calls == {"read/financial/Returns": 1, LINES: 1}, "the deletions are read once a day"
+    assert same_day["vraagposten_open"] == 2
+
+    next_day = _run(_on(ws, exact, NOW + timedelta(days=1)))
+
+    assert exact.calls == {"read/financial/Returns": 1, DELETED: 1, LINES: 1}
+    assert (DELETED, "Timestamp gt 1L") in exact.filters, "the first run's cursor: the log was empty then"
+    assert next_day["vraagposten_open"] == 1
+    assert _open_amounts(ws) == [-45.0]
+    _run(_on(ws, exact, NOW + timedelta(days=2)))
+    assert (DELETED, f"Timestamp gt {exact.next_timestamp}L") in exact.filters, "the cursor moved past them"
+
+
+def test_deletions_older_than_exact_keeps_them_mean_a_full_read(ws: RecordedWorkspace, exact: RecordedExact) -> None:
+    _run(ws)
+    exact.delete(LINES, "b0000000-0000-4000-8000-000000000002", 1)
+    exact.rows[DELETED].clear()  # two months on, Exact has forgotten the deletion
+
+    later = _run(_on(ws, exact, NOW + timedelta(days=60)))
+
+    assert (DELETED, "Timestamp gt 1L") in exact.filters and (LINES, "Timestamp gt 1L") in exact.filters
+    assert later["vraagposten_open"] == 1
+    assert _open_amounts(ws) == [120.5]
+
+
+def test_a_move_to_another_database_reads_everything_again_at_the_weekly_check(
+    ws: RecordedWorkspace, exact: RecordedExact
+) -> None:
+    _run(ws)
+    exact.move("/Date(1776412800000)/")  # 2026-04-17
+    exact.change(  # booked after the move: a Timestamp far below the stored cursor
+        LINES,
+        "b0000000-0000-4000-8000-000000000007",
+        EntryID="e7",
+        EntryNumber=7,
+        Date="/Date(1776412800000)/",
+        AmountDC=30.0,
+        Description="Na de verhuizing",
+        GLAccountCode="2300",
+        LineNumber=1,
+        Status=20,
+    )
+
+    moved = _run(_on(ws, exact, NOW + timedelta(days=8)))
+
+    assert exact.calls == FIRST_RUN
+    assert {(path, "Timestamp gt 1L") for path in (CHART, DELETED, LINES)} <= set(exact.filters), "from the start"
+    assert moved["vraagposten_open"] == 3
+    assert _open_amounts(ws) == [-45.0, 30.0, 120.5]
+    _run(_on(ws, exact, NOW + timedelta(days=9)))
+    assert DIVISIONS not in {path for path, _ in exact.filters}, "the new move date is stored: no second re-read"
+    assert (LINES, "Timestamp gt 1L") not in exact.filters

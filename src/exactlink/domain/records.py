@@ -116,6 +116,40 @@ class AdministrationState:
     last_fetch_failed_at: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class KnownDivision:
+    """An administration as the last listing of ``system/Divisions`` (``consented``) or ``system/AllDivisions``
+    (not consented) described it (table ``divisions``): what linking needs to know about it.
+
+    ``status`` and ``blocking`` are Exact's codes (1 active; 0 not blocked); ``customer`` is the owner account's
+    ID in the office administration. The table leaves out ``vat_number`` and ``ob_number`` (an eenmanszaak's holds
+    the owner's BSN): a stored listing has them as None.
+    """
+
+    code: int
+    name: str
+    customer: str | None = None
+    customer_code: str | None = None
+    customer_name: str | None = None
+    vat_number: str | None = None
+    kvk: str | None = None
+    ob_number: str | None = None
+    status: int | None = 1
+    blocking: int | None = 0
+    practice: bool = False
+    consented: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class DivisionList:
+    """The administrations the last full listing found, when it was read (UTC ISO) and whether it included the
+    ones without consent (``system/AllDivisions`` could be read)."""
+
+    divisions: tuple[KnownDivision, ...]
+    read_at: str
+    complete: bool
+
+
 RunSummary = dict[str, Any]
 """A run's own counts and notes (``{"new": 3, "error": "…"}``): a free JSON document by design, not entity data."""
 

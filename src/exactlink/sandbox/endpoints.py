@@ -55,8 +55,15 @@ TRANSACTION_LINE_FILTER_FIELDS = _names(
     "Modified Status Type"
 )
 
-# sync/Deleted EntityType per table (exact-api.md §4.8).
-DELETED_ENTITY_TYPES = {model.ACCOUNTS: 2, model.ADDRESSES: 3, model.CONTACTS: 5, model.BANK_ACCOUNTS: 48}
+# sync/Deleted EntityType per table (exact-api.md §4.8; the rule ``deleted_entity_types`` in evidence.py).
+DELETED_ENTITY_TYPES = {
+    model.TRANSACTION_LINES: 1,
+    model.ACCOUNTS: 2,
+    model.ADDRESSES: 3,
+    model.CONTACTS: 5,
+    model.GL_ACCOUNTS: 7,
+    model.BANK_ACCOUNTS: 48,
+}
 
 _WITH_TIMESTAMP = {"Timestamp": odata.INT64}
 

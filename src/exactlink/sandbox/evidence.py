@@ -75,6 +75,13 @@ RULES: tuple[Rule, ...] = (
         "REST reference sync/Deleted",
     ),
     Rule(
+        "deleted_entity_types",
+        "consistent",
+        "A deleted record appears in sync/Deleted with its EntityType: 1 transaction lines, 2 accounts, 3 addresses, "
+        "5 contacts, 7 G/L accounts, 48 (payroll) bank accounts (always on).",
+        "picqer/exact-php-client SyncDeleted.php (exact-api.md §4.8)",
+    ),
+    Rule(
         "division_move",
         "consistent",
         "A division moved to another database gets new Timestamps and a DivisionMoveDate (Sandbox.move_division).",

@@ -21,17 +21,21 @@ ignored the change to …". An active *external* link (SolutionType 1/2: the cli
 another package) is the office's record of that package and is never overwritten without ``--force``;
 such rows are reported as ``refused``.
 
-Bulk (``--csv``): every row is validated first against one listing of the administrations and one
-listing of the SolutionLinks; a bad row is reported and never stops or changes the others.
+Bulk (``--csv``): every row is validated first against one listing of the administrations, and the
+SolutionLinks are read once for all rows (or per account, when that takes fewer calls); a bad row is reported
+and never stops or changes the others. The listing of the
+administrations is reused from ``tenant list`` or an earlier run while it is fresh (:data:`DIVISION_LIST_FRESH`);
+the SolutionLinks are always read, so an existing link is found however old that listing is.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,9 +46,10 @@ if TYPE_CHECKING:
     import sqlite_utils
 
     from exactlink.api.client import ExactClient
-    from exactlink.api.models import Division, SolutionLinkDetail
+    from exactlink.api.models import SolutionLinkDetail
     from exactlink.clock import Clock
     from exactlink.domain.day_budget import DayBudget
+    from exactlink.domain.records import DivisionList, KnownDivision
     from exactlink.settings import Settings
     from exactlink.store.meta import OfficeAdministration
     from exactlink.workspace import Workspace
@@ -53,8 +58,10 @@ SOLUTION_LINKS = "accountancy/SolutionLinks"
 SOLUTION_TYPE_INTERNAL = 0
 SOLUTION_TYPES_EXTERNAL = (1, 2)  # 1 a well-known external package, 2 another one
 LINK_ACTIVE = 0  # Status is GET-only in Exact: read, never written
-# Up to this many rows, the SolutionLinks are read per account; above it, all of them once.
+# Up to this many rows, the SolutionLinks are read per account; above it, all of them once unless that takes more
+# calls (see read_solution_links_at_once).
 PER_ACCOUNT_LOOKUP_LIMIT = 5
+SOLUTION_LINKS_PAGE = 60  # rows per page of accountancy/SolutionLinks (no sync or bulk twin)
 LOCK_NAME = "link-admin"
 
 _RELATION_HEADERS = frozenset({"relation", "relation_number", "relationnumber", "relatie", "relatienummer", "rel"})
@@ -112,39 +119,79 @@ class AdminDivision:
 
 
 class DivisionDirectory:
-    """The divisions of ``system/Divisions`` (read once), resolved by code or name.
+    """The divisions the login sees, resolved by code or name: read once per run, or reused from the last listing
+    (``tenant list`` or an earlier ``link-admin``) when it is younger than :data:`DIVISION_LIST_FRESH`.
 
-    ``system/AllDivisions`` is read only when a division is not found, to tell "no consent" from "unknown".
+    ``system/Divisions`` is listed when no fresh listing is stored (and the result stored for the next run);
+    ``system/AllDivisions`` only when a division is not found, to tell "no consent" from "unknown". With a stored
+    listing, a code it does not hold (an administration created since) is looked up with one filtered call.
+    Whether Exact already holds a SolutionLink is never taken from here: the write path reads the SolutionLinks.
     """
 
-    def __init__(self, client: ExactClient, office_division: int) -> None:
-        from exactlink.api.models import Division
+    def __init__(
+        self, client: ExactClient, office_division: int, *, stored: DivisionList | None = None, now: datetime
+    ) -> None:
+        from exactlink.domain.times import stored_moment
 
         self._client = client
         self.office_division = office_division
-        rows = client.get_collection(office_division, "system/Divisions", select=Division.select())
-        self.divisions = [_admin_division(Division.parse(row), consented=True) for row in rows]
-        self._by_code = {division.code: division for division in self.divisions}
         self._unconsented: dict[int, AdminDivision] | None = None
+        read_at = stored_moment(stored.read_at) if stored is not None else None
+        self.reused = stored is not None and read_at is not None and now - read_at <= DIVISION_LIST_FRESH
+        if self.reused and stored is not None:
+            self.divisions = [_admin_division(known) for known in stored.divisions if known.consented]
+            if stored.complete:
+                self._unconsented = {
+                    known.code: _admin_division(known) for known in stored.divisions if not known.consented
+                }
+        else:
+            self.divisions = [_admin_division(known) for known in self._read("system/Divisions", True)]
+        self._by_code = {division.code: division for division in self.divisions}
+
+    def _read(self, path: str, consented: bool, filter: str | None = None) -> list[KnownDivision]:
+        from exactlink.api.models import Division
+        from exactlink.services.tenant import known_division
+
+        rows = self._client.get_collection(self.office_division, path, select=Division.select(), filter=filter)
+        return [known_division(Division.parse(row), consented=consented) for row in rows]
+
+    def remember(self, db: sqlite_utils.Database, read_at: datetime) -> None:
+        """Store what this run listed (read at ``read_at``) for the next run; nothing when it reused a listing."""
+        from exactlink.store.divisions import save_division_list
+
+        if self.reused:
+            return
+        known = [_known(division) for division in self.divisions]
+        known += [_known(division) for division in (self._unconsented or {}).values()]
+        save_division_list(db, known, read_at=read_at, complete=self._unconsented is not None)
 
     def get(self, code: int) -> AdminDivision | None:
         """The division with this code among the consented ones, or None."""
         return self._by_code.get(code)
 
+    def _look_up(self, code: int) -> AdminDivision | None:
+        """A division missing from a reused listing, read with one filtered call (None: not consented/unknown)."""
+        from exactlink.api.errors import ApiError
+
+        try:
+            found = self._read("system/Divisions", True, filter=f"Code eq {code}")
+        except ApiError:
+            return None
+        for known in found:
+            division = _admin_division(known)
+            self.divisions.append(division)
+            self._by_code[division.code] = division
+        return self._by_code.get(code)
+
     def _all_divisions(self) -> dict[int, AdminDivision]:
         from exactlink.api.errors import ApiError
-        from exactlink.api.models import Division
 
         if self._unconsented is None:
             self._unconsented = {}
             try:
-                rows = self._client.get_collection(
-                    self.office_division, "system/AllDivisions", select=Division.select()
-                )
-                for row in rows:
-                    division = Division.parse(row)
-                    if division.Code not in self._by_code:
-                        self._unconsented[division.Code] = _admin_division(division, consented=False)
+                for known in self._read("system/AllDivisions", False):
+                    if known.code not in self._by_code:
+                        self._unconsented[known.code] = _admin_division(known)
             except ApiError:
                 pass
         return self._unconsented
@@ -164,27 +211,31 @@ class DivisionDirectory:
         if not wanted:
             raise LinkRefused("no administration given")
         # ASCII digits of a sane length only: int() refuses thousands of digits, and '²' is a digit to isdigit().
-        if wanted.isascii() and wanted.isdigit() and len(wanted) <= 18 and int(wanted) in self._by_code:
-            return self._by_code[int(wanted)]
+        if wanted.isascii() and wanted.isdigit() and len(wanted) <= 18:
+            code = int(wanted)
+            found = self._by_code.get(code)
+            if found is None and self.reused and code not in (self._unconsented or {}):
+                found = self._look_up(code)
+            if found is not None:
+                return found
         pool = self.divisions + list(self._all_divisions().values())
         return find_division(pool, wanted, select_command=select_command)
 
 
-def _admin_division(division: Division, *, consented: bool) -> AdminDivision:
-    return AdminDivision(
-        code=division.Code,
-        name=(division.Description or "").strip() or f"administration {division.Code}",
-        customer=division.Customer,
-        customer_code=division.CustomerCode,
-        customer_name=division.CustomerName,
-        vat_number=division.VATNumber,
-        kvk=division.ChamberOfCommerceNumber,
-        ob_number=division.OBNumber,
-        status=division.Status,
-        blocking=division.BlockingStatus,
-        practice=bool(division.IsPracticeDivision),
-        consented=consented,
-    )
+# How old a stored listing of the divisions may be for link-admin to reuse it. Whether a division may be linked
+# (its status, blocking, consent and owner account) can change in Exact; an hour covers preparing a CSV right after
+# `tenant list` and a bulk run going on, and keeps a picture from yesterday from deciding today's links.
+DIVISION_LIST_FRESH = timedelta(hours=1)
+
+
+def _admin_division(known: KnownDivision) -> AdminDivision:
+    return AdminDivision(**{spec.name: getattr(known, spec.name) for spec in dataclasses.fields(known)})
+
+
+def _known(division: AdminDivision) -> KnownDivision:
+    from exactlink.domain.records import KnownDivision
+
+    return KnownDivision(**{spec.name: getattr(division, spec.name) for spec in dataclasses.fields(division)})
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -442,6 +493,7 @@ class _Context:
     settings: Settings
     today: date
     clock: Clock
+    started: datetime
     force: bool = False
 
 
@@ -594,15 +646,20 @@ def _check_duplicates(rows: Sequence[LinkRow]) -> None:
             seen_divisions[row.division.code] = row
 
 
-def _open_context(ws: Workspace, client: ExactClient, *, force: bool = False) -> _Context:
+def _open_context(ws: Workspace, client: ExactClient, *, force: bool = False, reuse: bool = True) -> _Context:
     from exactlink.services.tenant import require_office_for
+    from exactlink.store.divisions import stored_division_list
 
     office = require_office_for(ws)
+    now = ws.clock.now()
+    stored = stored_division_list(ws.db) if reuse else None
+    directory = DivisionDirectory(client, office.division, stored=stored, now=now)
     return _Context(
         db=ws.db,
         client=client,
         office=office,
-        directory=DivisionDirectory(client, office.division),
+        directory=directory,
+        started=now,
         settings=ws.settings,
         today=ws.clock.today(),
         clock=ws.clock,
@@ -646,13 +703,18 @@ def link_rows(
                 _refuse(row, f"no administration given for relation {row.relation_number}")
             else:
                 validate_row(context, row, force=force)
+        if not dry_run:
+            context.directory.remember(context.db, context.started)
         _check_duplicates(rows)
         planned = [row for row in rows if row.status == "planned"]
         reserve = _DayReserve(ws, client, context.office.division) if bulk and not dry_run else None
         if reserve is not None and not reserve.allows(CALLS_PER_LINK):
             report.stopped = reserve.stop(rows, planned)
             return report
-        links = SolutionLinkIndex(client, context.office.division, read_all=len(planned) > PER_ACCOUNT_LOOKUP_LIMIT)
+        from exactlink.store.links import count_administration_links
+
+        read_all = read_solution_links_at_once(len(planned), count_administration_links(context.db))
+        links = SolutionLinkIndex(client, context.office.division, read_all=read_all)
         with ws.output.progress("linking administrations", len(planned), show=bulk) as advance:
             for position, row in enumerate(planned):
                 if reserve is not None and not reserve.allows(CALLS_PER_LINK):
@@ -661,6 +723,17 @@ def link_rows(
                 carry_out(context, row, links, dry_run=dry_run)
                 advance()
     return report
+
+
+def read_solution_links_at_once(planned: int, linked: int) -> bool:
+    """Whether to read every SolutionLink of the office administration once rather than each account's own.
+
+    Per account costs a call per planned link; all at once a call per 60 links Exact holds, about the
+    administrations linked here plus the planned ones. A small CSV in an office with thousands of links reads per
+    account; a large one at once. Either way the links are read from Exact before any write.
+    """
+    pages = -(-(linked + planned) // SOLUTION_LINKS_PAGE)
+    return planned > PER_ACCOUNT_LOOKUP_LIMIT and planned > pages
 
 
 # The most calls one link takes in the office administration: the account's SolutionLinks (when not read in
@@ -921,7 +994,9 @@ def suggest_links(ws: Workspace) -> SuggestReport:
 
     db = ws.db
     with ws.client() as client:
-        context = _open_context(ws, client)
+        # The stored listing has no VAT or OB numbers (they may hold a BSN): suggestions need them, so list.
+        context = _open_context(ws, client, reuse=False)
+        context.directory.remember(db, context.started)
         links = SolutionLinkIndex(client, context.office.division, read_all=True)
         administration_links = list_administration_links(db)
         linked_relations = {row.relation_number for row in administration_links}

@@ -14,8 +14,15 @@ paced on its own by the API client):
    accounts is read once (``sync/Financial/GLAccounts``), then only its changes, once a week. The first run,
    new configured codes or a changed choice of accounts read the lines from the start: what they must.
    Vraagposten are open items, not returns: the 30-day window does not apply to them.
+3. Once a day, ONE ``sync/Deleted`` call from its own cursor, before the lines: transaction lines deleted in
+   Exact (EntityType 1) leave the kept lines. Exact keeps deletions for two months only, so a deletions cursor
+   older than ``DELETED_LOG_TRUST`` (or none) means the lines are read from the start instead.
+4. Once a week, with the chart's changes, ONE filtered ``system/Divisions`` call for the administration's
+   ``DivisionMoveDate``: when it changed, Exact moved the administration to another database and restarted
+   every Timestamp, so the chart, the lines and the deletions are read from the start.
 
-So an hourly run costs two calls per administration, and when nothing changed writes almost nothing.
+So an hourly run costs two calls per administration (a little more on the day's and the week's checks: about
+2.05 on average), and when nothing changed writes almost nothing.
 
 The Exact calls run in worker threads (``exactlink.api.concurrency``: 4 administrations at once by default,
 more only as far as the run needs to finish within 10 minutes, ``exactlink.domain.run_concurrency``); the
@@ -67,8 +74,16 @@ COMMAND = "fetch-returns"
 RETURNS_PATH = "read/financial/Returns"
 GL_ACCOUNT_SELECT = "ID,Code,Description"
 TRANSACTION_LINE_SELECT = "ID,EntryID,EntryNumber,Date,AmountDC,Description,GLAccountCode,LineNumber,Status"
-# How long a vraagposten account choice is trusted before the chart of accounts' changes are read again.
+# How long a vraagposten account choice is trusted before the chart of accounts' changes are read again; the
+# administration's DivisionMoveDate is checked at the same time.
 VRAAGPOSTEN_RECHECK = timedelta(days=7)
+# How often the deletions of transaction lines (sync/Deleted) are read: a line deleted in Exact stays an open
+# vraagpost at most this long; reading every hour would add a third call to each administration's hourly run.
+DELETIONS_RECHECK = timedelta(days=1)
+DELETED_PATH = "sync/Deleted"
+DELETED_SELECT = "Timestamp,EntityKey,EntityType"
+DELETED_TRANSACTION_LINE = 1  # sync/Deleted EntityType of a transaction line (exact-api.md §4.8)
+DIVISIONS_PATH = "system/Divisions"
 
 
 class NothingToFetch(ExactlinkError):
@@ -100,6 +115,8 @@ class AdminTarget:
     vraagposten_configured: tuple[str, ...] = ()
     cursor: VraagpostenCursor | None = None  # where the last vraagposten read stopped (None: never read)
     chart: str = "none"  # what of the chart of accounts to read: "all", "changes" or "none"
+    deletions: str = "none"  # what of sync/Deleted to read: "all" (the cursor cannot be trusted), "changes", "none"
+    check_move: bool = False  # read the administration's DivisionMoveDate
     had_older_returns: bool = False
     forms: dict[str, str] = field(default_factory=dict)  # learned query forms (``exactlink.api.forms``)
 
@@ -117,6 +134,11 @@ class Fetched:
     left_account_ids: list[str] = field(default_factory=list)  # changed lines not on a vraagposten account
     lines_from_start: bool = False
     lines_timestamp: int | None = None
+    deleted_line_ids: list[str] = field(default_factory=list)  # kept lines Exact reports deleted
+    deleted_timestamp: int | None = None  # None: sync/Deleted was not read
+    move_checked: bool = False
+    move_date: str | None = None  # DivisionMoveDate as read (when ``move_checked``)
+    moved: bool = False  # the administration was moved to another database since the last check
     vraagposten_error: str | None = None
     learned: dict[str, str] = field(default_factory=dict)  # fallbacks this call had to take
 
@@ -170,6 +192,7 @@ def plan_targets(
         window_start = returns_window_start(today, row.sbr_start_date, window_days)
         configured = state.vraagposten_configured
         cursor = cursors.get(division)
+        chart = _chart_to_read(cursor, configured, now)
         targets.append(
             AdminTarget(
                 relation_number=row.relation_number,
@@ -181,7 +204,9 @@ def plan_targets(
                 first_fetch=row.link.backlog_fetched_at is None,
                 vraagposten_configured=configured,
                 cursor=cursor,
-                chart=_chart_to_read(cursor, configured, now),
+                chart=chart,
+                deletions=_deletions_to_read(cursor, now),
+                check_move=chart != "none" or (cursor is not None and not cursor.move_checked_at),
                 had_older_returns=division_has_returns_before(db, division, window_start.isoformat()),
                 forms=learned,
             )
@@ -197,6 +222,17 @@ def _chart_to_read(cursor: VraagpostenCursor | None, configured: tuple[str, ...]
     if checked_at is None or now - checked_at >= VRAAGPOSTEN_RECHECK:
         return "changes"
     return "none"
+
+
+def _deletions_to_read(cursor: VraagpostenCursor | None, now: datetime) -> str:
+    """``all`` when the sync/Deleted cursor cannot be trusted (none, or older than Exact keeps deletions),
+    ``changes`` once a day, else ``none``."""
+    from exactlink.services.office_mirror import DELETED_LOG_TRUST
+
+    read_at = stored_moment(cursor.deleted_read_at) if cursor is not None else None
+    if cursor is None or cursor.deleted_timestamp is None or read_at is None or now - read_at > DELETED_LOG_TRUST:
+        return "all"
+    return "changes" if now - read_at >= DELETIONS_RECHECK else "none"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -280,8 +316,13 @@ def _fetch_vraagposten(client: ExactClient, target: AdminTarget, settings: Setti
     cursor = target.cursor
     description = settings.returns.vraagposten_description
     codes = cursor.codes if cursor is not None else ()
-    if target.chart != "none":
-        since = None if target.chart == "all" or cursor is None else cursor.gl_timestamp
+    chart = target.chart
+    if target.check_move:
+        _check_move(client, target, result)
+        if result.moved:
+            chart = "all"  # every Timestamp restarted: the chart's cursor means nothing any more
+    if chart != "none":
+        since = None if chart == "all" or cursor is None else cursor.gl_timestamp
         accounts = list(
             client.get_collection(
                 division, forms.GL_ACCOUNTS_SYNC_PATH, select=GL_ACCOUNT_SELECT + ",Timestamp", filter=_since(since)
@@ -299,7 +340,15 @@ def _fetch_vraagposten(client: ExactClient, target: AdminTarget, settings: Setti
     result.vraagposten_codes = tuple(codes)
     if not codes:
         return
-    result.lines_from_start = cursor is None or cursor.lines_timestamp is None or set(codes) != set(cursor.codes)
+    result.lines_from_start = (
+        cursor is None or cursor.lines_timestamp is None or set(codes) != set(cursor.codes) or result.moved
+    )
+    deletions = "all" if result.moved else target.deletions
+    if deletions == "all":
+        # Deletions before this moment may be unknown: the lines are read from the start after the log's end.
+        result.lines_from_start = True
+    if deletions != "none":
+        _read_deletions(client, target, deletions, result)
     since = None if result.lines_from_start or cursor is None else cursor.lines_timestamp
     rows = client.get_collection(
         division, forms.TRANSACTION_LINES_SYNC_PATH, select=TRANSACTION_LINE_SELECT + ",Timestamp", filter=_since(since)
@@ -316,6 +365,45 @@ def _fetch_vraagposten(client: ExactClient, target: AdminTarget, settings: Setti
             result.left_account_ids.append(line.id)  # it may have been on a vraagposten account before
     result.changed_lines = lines
     result.lines_timestamp = newest
+
+
+def _check_move(client: ExactClient, target: AdminTarget, result: Fetched) -> None:
+    """Read the administration's ``DivisionMoveDate`` (one filtered call) and whether it moved since the last check.
+
+    Never checked before but kept lines: a move date means a move the cursors may predate, so it counts as one
+    (as for the office mirror).
+    """
+    from exactlink.api.odata import parse_date
+
+    cursor = target.cursor
+    division = target.division
+    row = client.get_first(division, DIVISIONS_PATH, select=["Code", "DivisionMoveDate"], filter=f"Code eq {division}")
+    moved_at = parse_date(row.get("DivisionMoveDate")) if row is not None else None
+    result.move_checked = True
+    result.move_date = moved_at.isoformat(timespec="seconds") if moved_at is not None else None
+    if cursor is None or cursor.lines_timestamp is None:
+        return
+    if cursor.move_checked_at:
+        result.moved = result.move_date != cursor.move_date
+    else:
+        result.moved = result.move_date is not None
+    if result.moved:
+        log.info("administration %s was moved in Exact Online (%s): reading its vraagposten again", division, moved_at)
+
+
+def _read_deletions(client: ExactClient, target: AdminTarget, deletions: str, result: Fetched) -> None:
+    """Read ``sync/Deleted`` from its cursor (``all``: from the start) and keep the transaction lines' keys."""
+    from exactlink.domain.return_records import sync_timestamp
+
+    cursor = target.cursor
+    since = None if deletions == "all" or cursor is None else cursor.deleted_timestamp
+    rows = client.get_collection(target.division, DELETED_PATH, select=DELETED_SELECT, filter=_since(since))
+    newest = since or 1
+    for row in rows:
+        newest = max(newest, sync_timestamp(row.get("Timestamp")))
+        if int(row.get("EntityType") or 0) == DELETED_TRANSACTION_LINE and row.get("EntityKey"):
+            result.deleted_line_ids.append(str(row["EntityKey"]).lower())
+    result.deleted_timestamp = newest
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -416,11 +504,12 @@ def _lines_after(db: sqlite_utils.Database, target: AdminTarget, fetched: Fetche
     """Every line on the vraagposten accounts once this run's changes are applied (in memory)."""
     from exactlink.store.vraagposten_cursors import ledger_lines
 
-    changed = fetched.changed_lines or []
+    deleted = set(fetched.deleted_line_ids)
+    changed = [line for line in fetched.changed_lines or [] if line.id not in deleted]
     if fetched.lines_from_start:
-        return list(changed)
-    gone = set(fetched.left_account_ids) | {line.id for line in changed}
-    return [line for line in ledger_lines(db, target.division) if line.id not in gone] + list(changed)
+        return changed
+    gone = set(fetched.left_account_ids) | deleted | {line.id for line in changed}
+    return [line for line in ledger_lines(db, target.division) if line.id not in gone] + changed
 
 
 def _lines_changed(db: sqlite_utils.Database, target: AdminTarget, fetched: Fetched) -> bool:
@@ -430,7 +519,8 @@ def _lines_changed(db: sqlite_utils.Database, target: AdminTarget, fetched: Fetc
 
     if fetched.lines_from_start or fetched.changed_lines:
         return True
-    return bool(fetched.left_account_ids) and count_kept_lines(db, target.division, fetched.left_account_ids) > 0
+    gone = fetched.left_account_ids + fetched.deleted_line_ids
+    return bool(gone) and count_kept_lines(db, target.division, gone) > 0
 
 
 def store_administration(
@@ -490,11 +580,12 @@ def store_administration(
         counts = upsert_returns(db, rows, now=now)
         outcome.new, outcome.changed, outcome.unchanged = counts.new, counts.changed, counts.unchanged
         if lines_read:
+            deleted = set(fetched.deleted_line_ids)
             apply_ledger_changes(
                 db,
                 target.division,
-                fetched.changed_lines or [],
-                fetched.left_account_ids,
+                [line for line in fetched.changed_lines or [] if line.id not in deleted],
+                fetched.left_account_ids + fetched.deleted_line_ids,
                 from_start=fetched.lines_from_start,
             )
         if open_rows is not None:
@@ -532,10 +623,15 @@ def _save_vraagposten_cursor(
 
     from exactlink.store.vraagposten_cursors import VraagpostenCursor
 
-    if fetched.gl_choice is None and fetched.changed_lines is None:
+    lines_read = fetched.changed_lines is not None
+    # The deletions cursor and the move date count only together with the lines they were read for: a run that
+    # failed before the lines reads the same deletions (and sees the same move) again next time.
+    checked = lines_read and (fetched.deleted_timestamp is not None or fetched.move_checked)
+    if fetched.gl_choice is None and not lines_read:
         return
     if (
         fetched.gl_choice is None
+        and not checked
         and target.cursor is not None
         and fetched.lines_timestamp == target.cursor.lines_timestamp
     ):
@@ -553,8 +649,12 @@ def _save_vraagposten_cursor(
         )
         if not fetched.gl_choice.codes:
             cursor = replace(cursor, lines_timestamp=None, lines_read_at=None)
-    if fetched.changed_lines is not None:
+    if lines_read:
         cursor = replace(cursor, lines_timestamp=fetched.lines_timestamp, lines_read_at=stamp)
+        if fetched.deleted_timestamp is not None:
+            cursor = replace(cursor, deleted_timestamp=fetched.deleted_timestamp, deleted_read_at=stamp)
+        if fetched.move_checked:
+            cursor = replace(cursor, move_date=fetched.move_date, move_checked_at=stamp)
     save(db, cursor)
 
 

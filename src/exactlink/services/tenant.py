@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from exactlink.api.client import ExactClient
     from exactlink.api.models import Division, Me
+    from exactlink.domain.records import KnownDivision
     from exactlink.store.meta import OfficeAdministration
     from exactlink.workspace import Workspace
 
@@ -95,6 +96,8 @@ class TenantOverview:
     user: Me
     divisions: list[DivisionEntry] = field(default_factory=list)
     all_divisions_checked: bool = True
+    # The same administrations with what linking needs to know (the owner account, KvK, VAT/OB numbers).
+    known: list[KnownDivision] = field(default_factory=list)
 
     def practice_divisions(self) -> list[DivisionEntry]:
         """The administrations Exact marks as an accountancy practice (office) administration."""
@@ -118,6 +121,26 @@ def _entry(division: Division, *, consented: bool) -> DivisionEntry:
     )
 
 
+def known_division(division: Division, *, consented: bool) -> KnownDivision:
+    """What linking needs to know of one row of ``system/Divisions`` (``consented``) or ``system/AllDivisions``."""
+    from exactlink.domain.records import KnownDivision
+
+    return KnownDivision(
+        code=division.Code,
+        name=(division.Description or "").strip() or f"administration {division.Code}",
+        customer=division.Customer,
+        customer_code=division.CustomerCode,
+        customer_name=division.CustomerName,
+        vat_number=division.VATNumber,
+        kvk=division.ChamberOfCommerceNumber,
+        ob_number=division.OBNumber,
+        status=division.Status,
+        blocking=division.BlockingStatus,
+        practice=bool(division.IsPracticeDivision),
+        consented=consented,
+    )
+
+
 def list_divisions(client: ExactClient) -> TenantOverview:
     """``current/Me``, then ``system/Divisions`` and ``system/AllDivisions`` of the user's current division.
 
@@ -130,9 +153,12 @@ def list_divisions(client: ExactClient) -> TenantOverview:
     overview = TenantOverview(user=client.me())
     seen = {division.Code for division in accessible}
     entries = [_entry(division, consented=True) for division in accessible]
+    overview.known = [known_division(division, consented=True) for division in accessible]
     try:
         _, everything = _divisions(client, "system/AllDivisions", anchor=anchor)
-        entries += [_entry(division, consented=False) for division in everything if division.Code not in seen]
+        unconsented = [division for division in everything if division.Code not in seen]
+        entries += [_entry(division, consented=False) for division in unconsented]
+        overview.known += [known_division(division, consented=False) for division in unconsented]
     except ApiError:
         overview.all_divisions_checked = False
     overview.divisions = sorted(entries, key=lambda entry: (not entry.practice, not entry.consented, entry.code))
@@ -372,9 +398,16 @@ def office_json(office: OfficeAdministration | None) -> dict[str, Any] | None:
 
 
 def list_divisions_with_office(ws: Workspace) -> tuple[TenantOverview, dict[str, Any] | None]:
-    """For ``tenant list``: every administration the login sees, and the chosen office (``None`` if none)."""
+    """For ``tenant list``: every administration the login sees, and the chosen office (``None`` if none).
+
+    The listing is stored, so that a ``link-admin`` soon after does not read it again.
+    """
+    from exactlink.store.divisions import save_division_list
+
+    read_at = ws.clock.now()  # before the reading: the picture is at least this old
     with ws.client() as client:
         overview = list_divisions(client)
+    save_division_list(ws.db, overview.known, read_at=read_at, complete=overview.all_divisions_checked)
     return overview, office_json(current_office(ws.db))
 
 

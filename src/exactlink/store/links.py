@@ -208,6 +208,11 @@ def _linked_administration(row: tuple[Any, ...]) -> LinkedAdministration:
     )
 
 
+def count_administration_links(db: sqlite_utils.Database) -> int:
+    """How many relations are linked to an administration."""
+    return int(db.conn.execute("SELECT count(*) FROM admin_links").fetchone()[0])
+
+
 def list_administration_links(db: sqlite_utils.Database) -> list[LinkedAdministration]:
     """Every administration link with the relation's name and SBR start date, by relation number."""
     return select_records(

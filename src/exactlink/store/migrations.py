@@ -426,3 +426,38 @@ def m008_administration_state(db: sqlite_utils.Database) -> None:
             AND json_type(value) = 'object'""",
         "DELETE FROM meta WHERE key GLOB 'administration.[0-9]*' AND substr(key, 16) NOT GLOB '*[^0-9]*'",
     )
+
+
+@migration
+def m009_divisions(db: sqlite_utils.Database) -> None:
+    """The administrations the login sees, as the last full listing read them (``tenant list``, ``link-admin``),
+    so that ``link-admin`` soon after does not list them again. The listing's time is in ``meta``. No VAT or OB
+    number: an eenmanszaak's holds the owner's BSN."""
+    _run(
+        db,
+        """CREATE TABLE divisions (
+            code INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            customer TEXT,
+            customer_code TEXT,
+            customer_name TEXT,
+            kvk TEXT,
+            status INTEGER,
+            blocking INTEGER,
+            practice INTEGER NOT NULL DEFAULT 0,
+            consented INTEGER NOT NULL DEFAULT 1
+        )""",
+    )
+
+
+@migration
+def m010_vraagposten_deletions(db: sqlite_utils.Database) -> None:
+    """Per administration: the ``sync/Deleted`` cursor (transaction lines deleted in Exact leave the kept lines)
+    and the ``DivisionMoveDate`` last seen (a move restarts every Timestamp, so the lines are read again)."""
+    _run(
+        db,
+        "ALTER TABLE vraagposten_cursors ADD COLUMN deleted_timestamp INTEGER",
+        "ALTER TABLE vraagposten_cursors ADD COLUMN deleted_read_at TEXT",
+        "ALTER TABLE vraagposten_cursors ADD COLUMN move_date TEXT",
+        "ALTER TABLE vraagposten_cursors ADD COLUMN move_checked_at TEXT",
+    )

@@ -1,9 +1,10 @@
 """Per administration: where the last vraagposten read stopped (sync cursors), the G/L choice, and the lines.
 
 ``vraagposten_cursors`` holds one row per administration: the configured codes the choice was made with, the
-chosen accounts, the ``Timestamp`` cursors of ``sync/Financial/GLAccounts`` and ``sync/Financial/TransactionLines``
-and when each last moved. ``vraagposten_ledger`` keeps every line on the chosen accounts (cleared or not), so a
-run that reads only the changed lines can still apply the open-items rule to the whole account.
+chosen accounts, the ``Timestamp`` cursors of ``sync/Financial/GLAccounts``, ``sync/Financial/TransactionLines``
+and ``sync/Deleted`` and when each last moved, and the administration's ``DivisionMoveDate`` as last checked.
+``vraagposten_ledger`` keeps every line on the chosen accounts (cleared or not), so a run that reads only the
+changed lines can still apply the open-items rule to the whole account.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ if TYPE_CHECKING:
     import sqlite_utils
 
 _LEDGER_COLUMNS = columns(LedgerLine)
+_CURSOR_COLUMNS = (
+    "division, configured, accounts, source, problem, gl_timestamp, gl_checked_at, lines_timestamp, lines_read_at, "
+    "deleted_timestamp, deleted_read_at, move_date, move_checked_at"
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,10 @@ class VraagpostenCursor:
     gl_checked_at: str | None = None
     lines_timestamp: int | None = None
     lines_read_at: str | None = None
+    deleted_timestamp: int | None = None  # sync/Deleted cursor (deleted transaction lines)
+    deleted_read_at: str | None = None
+    move_date: str | None = None  # DivisionMoveDate as Exact gave it (None: none, or never checked)
+    move_checked_at: str | None = None  # None: DivisionMoveDate never checked
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -56,41 +65,20 @@ def _accounts(text: str | None) -> tuple[GLAccountRef, ...]:
 def all_cursors(db: sqlite_utils.Database) -> dict[int, VraagpostenCursor]:
     """Every administration's cursor row, by division."""
     result = {}
-    for row in db.conn.execute(
-        "SELECT division, configured, accounts, source, problem, gl_timestamp, gl_checked_at, lines_timestamp, "
-        "lines_read_at FROM vraagposten_cursors"
-    ):
-        division, configured, accounts, source, problem, gl_ts, gl_at, lines_ts, lines_at = row
+    for row in db.conn.execute(f"SELECT {_CURSOR_COLUMNS} FROM vraagposten_cursors"):
+        division, configured, accounts, *rest = row
         result[int(division)] = VraagpostenCursor(
-            int(division),
-            tuple(json.loads(configured)),
-            _accounts(accounts),
-            source,
-            problem,
-            gl_ts,
-            gl_at,
-            lines_ts,
-            lines_at,
+            int(division), tuple(json.loads(configured)), _accounts(accounts), *rest
         )
     return result
 
 
 def save_cursor(db: sqlite_utils.Database, cursor: VraagpostenCursor) -> None:
     """Insert or replace the administration's cursor row (call inside the administration's transaction)."""
+    rest = [getattr(cursor, spec.name) for spec in dataclasses.fields(cursor)[3:]]
     db.conn.execute(
-        "INSERT OR REPLACE INTO vraagposten_cursors (division, configured, accounts, source, problem, gl_timestamp, "
-        "gl_checked_at, lines_timestamp, lines_read_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            cursor.division,
-            json.dumps(list(cursor.configured)),
-            _accounts_json(cursor.accounts),
-            cursor.source,
-            cursor.problem,
-            cursor.gl_timestamp,
-            cursor.gl_checked_at,
-            cursor.lines_timestamp,
-            cursor.lines_read_at,
-        ),
+        f"INSERT OR REPLACE INTO vraagposten_cursors ({_CURSOR_COLUMNS}) VALUES ({', '.join('?' * (3 + len(rest)))})",
+        (cursor.division, json.dumps(list(cursor.configured)), _accounts_json(cursor.accounts), *rest),
     )
 
 
