@@ -344,3 +344,42 @@ def test_a_move_to_another_database_reads_everything_again_at_the_weekly_check(
     _run(_on(ws, exact, NOW + timedelta(days=9)))
     assert DIVISIONS not in {path for path, _ in exact.filters}, "the new move date is stored: no second re-read"
     assert (LINES, "Timestamp gt 1L") not in exact.filters
+
+
+def test_a_new_vraagposten_account_whose_lines_failed_to_read_is_read_from_the_start_next_time(
+    ws: RecordedWorkspace, exact: RecordedExact
+) -> None:
+    _run(ws)
+    exact.change(CHART, "a0000000-0000-4000-8000-000000000004", Code="2310", Description="Vraagposten bank")
+    exact.change(
+        LINES,
+        "b0000000-0000-4000-8000-000000000006",
+        EntryID="e5",
+        EntryNumber=5,
+        Date="/Date(1774224000000)/",
+        AmountDC=10.0,
+        Description="Nog uitzoeken",
+        GLAccountCode="2310",
+        LineNumber=1,
+        Status=20,
+    )
+    exact.change(LINES, "b0000000-0000-4000-8000-000000000007", GLAccountCode="4500", AmountDC=1.0)  # moves the cursor
+    later = RecordedWorkspace(exact, Clock.frozen(datetime(2026, 4, 23, 9, 0, tzinfo=UTC)))
+    later.memory = ws.memory
+    answer = exact.__call__
+
+    def lines_fail(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith(LINES):
+            return httpx.Response(503, json={"error": {"code": "", "message": {"lang": "", "value": "Unavailable"}}})
+        return answer(request)
+
+    later.exact = lines_fail  # type: ignore[assignment]
+    failed = fetch_returns(later, show_progress=False)  # eight days on: the chart is read, the lines are not
+    assert failed.outcomes[0].error and "vraagposten could not be read" in failed.outcomes[0].error
+
+    later.exact = exact
+    exact.filters.clear()
+    _run(later)  # within the chart's week: the chart is not read again
+
+    assert ("sync/Financial/TransactionLines", "Timestamp gt 1L") in exact.filters, "the new account's every line"
+    assert _open_amounts(ws) == [-45.0, 10.0, 120.5]

@@ -647,7 +647,10 @@ def _save_vraagposten_cursor(
             gl_timestamp=fetched.gl_timestamp,
             gl_checked_at=stamp,
         )
-        if not fetched.gl_choice.codes:
+        known = set(target.cursor.codes) if target.cursor is not None else set()
+        if not fetched.gl_choice.codes or (not lines_read and set(fetched.gl_choice.codes) != known):
+            # A new vraagposten account whose lines were not read: its older lines lie before the lines cursor,
+            # so the next run must read from the start (without a chart read, it no longer sees the change).
             cursor = replace(cursor, lines_timestamp=None, lines_read_at=None)
     if lines_read:
         cursor = replace(cursor, lines_timestamp=fetched.lines_timestamp, lines_read_at=stamp)
