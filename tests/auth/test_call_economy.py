@@ -84,3 +84,25 @@ def test_without_division_filters_it_lists_as_before(big_office: Sandbox, monkey
     selected = run_cli("tenant", "select", str(big_office.data.office_division), "--yes")
     assert selected.exit_code == 0, selected.stderr
     assert big_office.calls("system/Divisions") > 2, "the full list was read"
+
+
+def test_a_new_login_or_a_logout_forgets_the_stored_listing_of_administrations(big_office: Sandbox) -> None:
+    from exactlink.store.db import open_db
+    from exactlink.store.divisions import stored_division_list
+
+    def stored() -> bool:
+        db = open_db()
+        try:
+            return stored_division_list(db) is not None
+        finally:
+            db.close()
+
+    assert run_cli("login").exit_code == 0
+    assert run_cli("tenant", "select", str(big_office.data.office_division), "--yes").exit_code == 0
+    assert run_cli("tenant", "list", "--json").exit_code == 0
+    assert stored(), "tenant list keeps what it read for link-admin"
+    assert run_cli("login").exit_code == 0
+    assert not stored(), "another login may see other administrations"
+    assert run_cli("tenant", "list", "--json").exit_code == 0 and stored()
+    assert run_cli("logout").exit_code == 0
+    assert not stored()

@@ -159,6 +159,9 @@ def _describe_login(ws: Workspace, store: TokenStore) -> LoginOutcome:
     from exactlink.api.errors import ApiError
     from exactlink.auth.session import TokenProvider
     from exactlink.services.tenant import practice_divisions
+    from exactlink.store.divisions import forget_division_list
+
+    forget_division_list(ws.db)  # another login may see other administrations: link-admin must not reuse the listing
 
     with ws.client(store=store) as client:
         me = client.me()
@@ -191,5 +194,11 @@ def _describe_login(ws: Workspace, store: TokenStore) -> LoginOutcome:
 
 
 def logout(ws: Workspace) -> list[str]:
-    """Remove this site's and app's tokens from the keyring and the fallback file; returns where they were."""
+    """Remove this site's and app's tokens from the keyring and the fallback file; returns where they were.
+
+    The stored listing of administrations goes too: it is what that login saw.
+    """
+    from exactlink.store.divisions import forget_division_list
+
+    forget_division_list(ws.db)
     return ws.token_store().delete()

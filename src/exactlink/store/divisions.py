@@ -58,3 +58,10 @@ def stored_division_list(db: sqlite_utils.Database) -> DivisionList | None:
         db, KnownDivision, f"SELECT {', '.join(_FIELDS)} FROM divisions ORDER BY code", convert=_division
     )
     return DivisionList(tuple(divisions), str(about["read_at"]), bool(about.get("complete")))
+
+
+def forget_division_list(db: sqlite_utils.Database) -> None:
+    """Drop the stored listing (a new login, or none, may see other administrations)."""
+    with transaction(db):
+        db.conn.execute("DELETE FROM divisions")
+        db.conn.execute("DELETE FROM meta WHERE key = ?", (_META_KEY,))
