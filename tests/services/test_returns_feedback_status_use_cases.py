@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 
 from exactlink.auth.oauth import TokenSet
+from exactlink.cli.status_render import status_lines
 from exactlink.services.feedback import PROCESS_RETURN_PATH, FeedbackRefused, feedback_one, feedback_pending
 from exactlink.services.returns_fetch import RETURNS_PATH, Fetched, plan_targets, store_administration
 from exactlink.services.returns_view import list_returns_view, mark, show_return
 from exactlink.services.session import token_store
-from exactlink.services.status import status_lines, status_report
+from exactlink.services.status import status_report
 from exactlink.settings import load_settings
 from exactlink.store.links import set_administration_link
 from exactlink.store.meta import set_office
@@ -175,7 +176,7 @@ def test_status_shows_the_office_the_login_and_the_last_runs(ws: Workspace, monk
 
 def test_status_names_the_query_forms_this_tenant_refused(ws: Workspace) -> None:
     from exactlink.api.forms import LEARNED_KEY, RETURNS_ALL, RETURNS_CREATED
-    from exactlink.services.status import query_forms_line
+    from exactlink.cli.status_render import query_forms_line
     from exactlink.store.meta import set_value
 
     assert "none tried yet" in query_forms_line(status_report(ws)["query_forms"])

@@ -21,9 +21,10 @@ def status(
     """
     from exactlink.cli.context import workspace
     from exactlink.cli.layout import print_lines
+    from exactlink.cli.status_render import status_lines
     from exactlink.console import emit_json
     from exactlink.exitcodes import ExitCode
-    from exactlink.services.status import status_lines, status_report
+    from exactlink.services.status import status_report
 
     ws = workspace()
     report = status_report(ws)
