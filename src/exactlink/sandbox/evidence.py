@@ -194,7 +194,8 @@ class Evidence:
 
     @classmethod
     def strict(cls, **uncertain: object) -> Evidence:
-        """Every rule the evidence settles as Exact applies it; ``uncertain`` sets the ``refuse_*`` knobs."""
+        """Every rule the evidence settles as Exact applies it (as ``Evidence()``); ``uncertain`` sets the uncertain
+        knobs (``allow_http_loopback``, ``refuse_*``, ``too_early_refresh``)."""
         settled = {name: True for name in SETTLED}
         return replace(cls(**settled), **uncertain)  # type: ignore[arg-type]
 

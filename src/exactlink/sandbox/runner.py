@@ -166,8 +166,8 @@ def describe(info: dict[str, object]) -> list[str]:
         f"Log in as:       {info['username']} / {info['password']}",
         *(
             [
-                "  then copy the address the browser ends on (the page itself does not load)",
-                "  into the terminal where `exactlink login` waits",
+                "  then copy the address the browser ends on (that page need not load) into",
+                "  the terminal where `exactlink login` waits",
             ]
             if str(info["redirect_uri"]).startswith("https://")
             else []

@@ -305,6 +305,7 @@ def run_demo(
     redirect_uri = HTTPS_REDIRECT_URI
     sandbox.register_app(client_id, client_secret, redirect_uri)
     clipboard = clipboard_in(home)  # where the demo's browser copies the address it ends on
+    clipboard.unlink(missing_ok=True)  # an address left by an earlier demo in this home belongs to another login
     crm_file = home / "crm-export.csv"
     create_private_file(crm_file)  # the office's export holds unmasked BSNs
     write_crm_export(sandbox.data, crm_file)
