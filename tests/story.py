@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import sys
 import threading
 import webbrowser
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from typer.testing import CliRunner
 
-from exactlink.services.demo import Completed, DemoRun
+from exactlink.sandbox.robot import Typist
+from exactlink.services.demo import Completed, DemoRun, terminal_input
 
 STORY_COMMANDS = (
     "login",
@@ -60,26 +63,44 @@ def assert_the_story(run: DemoRun, notes: list[str]) -> None:
     assert linked >= 5
 
 
-def run_in_process(args: list[str], env: dict[str, str], capture_stdout: bool, capture_stderr: bool) -> Completed:
+def run_in_process(
+    args: list[str], env: dict[str, str], capture_stdout: bool, capture_stderr: bool, typed: Typist | None = None
+) -> Completed:
     """The demo's command runner for tests: the CLI in this process (so time-machine's clock reaches it).
 
-    Only the ``EXACTLINK_*`` variables of ``env`` apply (any others of this process are unset for the command).
+    Only the ``EXACTLINK_*`` variables of ``env`` apply (any others of this process are unset for the command);
+    ``typed`` types into the terminal ``exactlink login`` reads a pasted address from, as the demo's own runner
+    does (CliRunner's stdin is given whole up front, so the login reads that line from a pipe instead).
     """
+    from exactlink.cli import auth_cmd
     from exactlink.cli.main import app
 
     overrides: dict[str, str | None] = {name: None for name in os.environ if name.startswith("EXACTLINK_")}
     overrides.update({name: value for name, value in env.items() if name.startswith("EXACTLINK_")})
-    result = CliRunner().invoke(app, args, env=overrides, catch_exceptions=False)
+    with terminal_input(typed) as stdin, os.fdopen(stdin, "r", encoding="utf-8", closefd=False) as terminal:
+        read_line = auth_cmd._read_line
+
+        def read_from_terminal() -> str:
+            given, sys.stdin = sys.stdin, terminal
+            try:
+                return read_line()
+            finally:
+                sys.stdin = given
+
+        with mock.patch.object(auth_cmd, "_read_line", read_from_terminal if typed else read_line):
+            result = CliRunner().invoke(app, args, env=overrides, catch_exceptions=False)
     return Completed(result.exit_code, result.stdout_bytes, result.stderr_bytes)
 
 
 @pytest.fixture
 def robot_browser(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``webbrowser.open`` hands the URL to the sandbox's scripted user in a thread (for in-process logins)."""
+    """``webbrowser.open`` hands the URL to the sandbox's scripted user in a thread (for in-process logins); it
+    copies the address it ends on to the demo's clipboard in ``EXACTLINK_HOME``, as the demo's ``$BROWSER`` does."""
     from exactlink.sandbox import robot
 
     def open_url(url: str, *args: object, **kwargs: object) -> bool:
-        threading.Thread(target=robot.browse, args=(url,), daemon=True).start()
+        clipboard = robot.clipboard_in(Path(os.environ["EXACTLINK_HOME"]))
+        threading.Thread(target=robot.browse, args=(url, clipboard), daemon=True).start()
         return True
 
     monkeypatch.setattr(webbrowser, "open", open_url)

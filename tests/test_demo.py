@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from exactlink.services.demo import run_demo
+from exactlink.services.demo import Completed, run_demo, run_in_child_process
 from tests.story import assert_the_story
 
 
@@ -98,7 +98,11 @@ def test_the_demo_reads_at_80_columns_and_can_be_carried_on(tmp_path: Path) -> N
     assert max(gaps)[0] < 4.0, f"a silent step: {max(gaps)}"
 
     told = " ".join(" ".join(text).split())
-    assert "1. Log in once with the Exact Online admin account (the browser opens the consent page)" in told
+    assert (
+        "1. Log in once with the Exact Online admin account: the browser opens the consent page; after Accept, "
+        "paste the address it ends on into the terminal (the demo's browser does both)"
+    ) in told
+    assert "redirect_uri=https%3A%2F%2F" in told, "an https redirect URI, as Exact's App Center insists"
     assert "error:" not in told, "intended refusals are told by the narrator, not shown as errors"
     assert told.count("refused, as intended:") == 2
     assert "not processed by the settings" not in told and "exactonline.nl" not in told
@@ -120,10 +124,8 @@ def test_the_demo_reads_at_80_columns_and_can_be_carried_on(tmp_path: Path) -> N
         assert f"running at {exports['EXACTLINK_BASE_URL']}" in sandbox.stdout.readline().decode()
         later = {**env, **exports}  # no BROWSER: a login would have to ask a person
 
-        def exactlink(*args: str) -> subprocess.CompletedProcess[bytes]:
-            return subprocess.run(
-                [sys.executable, "-m", "exactlink", *args], env=later, capture_output=True, timeout=120, check=False
-            )
+        def exactlink(*args: str) -> Completed:
+            return run_in_child_process(list(args), later, True, True)
 
         status = exactlink("status")
         assert status.returncode == 0, status.stderr

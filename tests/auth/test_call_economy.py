@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from exactlink.sandbox import Sandbox
-from tests.auth.conftest import CLIENT_ID, CLIENT_SECRET, Browser, free_port
+from tests.auth.conftest import CLIENT_ID, CLIENT_SECRET, HTTPS_REDIRECT, Browser
 from tests.cli import run_cli, set_workspace
 
 CLIENTS = 300  # five pages of system/Divisions if they were listed
@@ -18,7 +18,7 @@ CLIENTS = 300  # five pages of system/Divisions if they were listed
 @pytest.fixture
 def big_office(monkeypatch: pytest.MonkeyPatch, browser: Browser) -> Iterator[Sandbox]:
     sandbox = Sandbox(clients=CLIENTS, seed=4)
-    redirect_uri = f"http://127.0.0.1:{free_port()}/callback"
+    redirect_uri = HTTPS_REDIRECT  # as the App Center insists; the test browser relays
     sandbox.register_app(CLIENT_ID, CLIENT_SECRET, redirect_uri)
     with sandbox.serve() as server:
         for name, value in {

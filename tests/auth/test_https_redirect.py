@@ -9,46 +9,24 @@ import threading
 import urllib.parse
 from pathlib import Path
 
-import httpx
 import pytest
 
 from exactlink.auth.relay import relay_page, relay_state
-from tests.auth.conftest import CLIENT_ID, CLIENT_SECRET, Browser, Exact
+from tests.auth.conftest import HTTPS_REDIRECT, Browser, Exact
 from tests.cli import run_cli
-
-HTTPS_REDIRECT = "https://kantoor.example/exactlink/callback"
 
 
 @pytest.fixture
-def https_exact(exact: Exact, monkeypatch: pytest.MonkeyPatch) -> Exact:
-    """The sandbox with the app registered for an https redirect URI nothing on this machine serves."""
-    exact.sandbox.register_app(CLIENT_ID, CLIENT_SECRET, HTTPS_REDIRECT)
-    monkeypatch.setenv("EXACTLINK_REDIRECT_URI", HTTPS_REDIRECT)
+def https_exact(exact: Exact) -> Exact:
+    """The sandbox with the app registered for an https redirect URI nothing on this machine serves (the default)."""
+    assert exact.redirect_uri == HTTPS_REDIRECT
     return exact
-
-
-class RelayingBrowser(Browser):
-    """Consents, lands on the https redirect URI and, when ``relay`` is on, does what the relay page's script does."""
-
-    relay: bool = True
-    landed: list[str]
-
-    def open(self, url: str, *args: object, **kwargs: object) -> bool:
-        self.opened.append(url)
-        location = self.consent(url)  # https://kantoor.example/exactlink/callback?code=…&state=…
-        self.landed = [location]
-        if self.relay:
-            query = urllib.parse.urlsplit(location).query
-            state = urllib.parse.parse_qs(query)["state"][0]
-            port = int(re.search(r"\.(\d{4,5})$", state).group(1))  # type: ignore[union-attr]
-            self.callback_answers.append(httpx.get(f"http://127.0.0.1:{port}/callback?{query}"))
-        return True
 
 
 def test_the_relay_page_forwards_the_browser_to_exactlink(https_exact: Exact, monkeypatch: pytest.MonkeyPatch) -> None:
     import webbrowser
 
-    browser = RelayingBrowser()
+    browser = Browser()  # lands on the https address; with ``relay`` on, does what the relay page does
     monkeypatch.setattr(webbrowser, "open", browser.open)
 
     result = run_cli("login", input=None)
@@ -67,7 +45,7 @@ def test_without_a_relay_the_pasted_address_completes_the_login(
     import webbrowser
 
     read_end, write_end = os.pipe()
-    browser = RelayingBrowser()
+    browser = Browser()
     browser.relay = False
 
     def open_and_paste(url: str, *args: object, **kwargs: object) -> bool:
@@ -93,7 +71,7 @@ def test_without_a_relay_the_pasted_address_completes_the_login(
 def test_a_pasted_address_of_another_login_is_refused(https_exact: Exact, monkeypatch: pytest.MonkeyPatch) -> None:
     import webbrowser
 
-    browser = RelayingBrowser()
+    browser = Browser()
     browser.relay = False
     monkeypatch.setattr(webbrowser, "open", browser.open)
     other = HTTPS_REDIRECT + "?code=abc&state=" + relay_state("someone-elses-login", 40000)
@@ -107,7 +85,7 @@ def test_a_pasted_address_of_another_login_is_refused(https_exact: Exact, monkey
 def test_nothing_pasted_keeps_waiting_for_the_relay(https_exact: Exact, monkeypatch: pytest.MonkeyPatch) -> None:
     import webbrowser
 
-    browser = RelayingBrowser()
+    browser = Browser()
     started = threading.Event()
 
     def open_later(url: str, *args: object, **kwargs: object) -> bool:

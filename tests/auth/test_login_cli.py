@@ -18,6 +18,14 @@ from tests.cli import run_cli
 from tests.conftest import MemoryKeyring
 
 
+@pytest.fixture
+def exact(loopback_exact: Exact) -> Exact:
+    """These tests are about the loopback login (exactlink's listener on the redirect URI's own port, its answers
+    to the browser, a busy port), so their App Center accepts an http://127.0.0.1 redirect URI; the https flows
+    are in test_https_redirect.py."""
+    return loopback_exact
+
+
 def stored_tokens(keyring: MemoryKeyring, exact: Exact) -> TokenSet | None:
     text = keyring.store.get((service_name(exact.base_url, CLIENT_ID), "tokens"))
     return TokenSet.from_json(text) if text else None

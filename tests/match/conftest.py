@@ -14,7 +14,7 @@ import pytest
 from exactlink.paths import get_paths
 from exactlink.sandbox import RunningServer, Sandbox
 from exactlink.sandbox.generator import write_crm_export
-from tests.auth.conftest import CLIENT_ID, CLIENT_SECRET, Browser, free_port
+from tests.auth.conftest import CLIENT_ID, CLIENT_SECRET, HTTPS_REDIRECT, Browser
 from tests.cli import run_cli, set_workspace
 from tests.templates import Built, HomeTemplates
 
@@ -80,7 +80,7 @@ def start_office(
 ) -> Iterator[Office]:
     """Serve a fresh sandbox, log in, choose the office and import its CRM export."""
     sandbox = Sandbox(clients=clients, seed=seed)
-    redirect_uri = f"http://127.0.0.1:{free_port()}/callback"
+    redirect_uri = HTTPS_REDIRECT  # as the App Center insists; the test browser relays
     sandbox.register_app(CLIENT_ID, CLIENT_SECRET, redirect_uri)
     with sandbox.serve() as server:
         env = {

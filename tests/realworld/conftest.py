@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.auth.conftest import exact  # noqa: F401  (the sandbox over HTTP with an app for a loopback redirect)
+from tests.auth.conftest import exact, loopback_exact  # noqa: F401  (the sandbox over HTTP, its app registered)
 from tests.realworld.chromium_user import launched_chromium
 
 if TYPE_CHECKING:

@@ -28,6 +28,13 @@ pytestmark = pytest.mark.timeout(60, func_only=True)  # fixtures may first apt-g
 
 
 @pytest.fixture
+def exact(loopback_exact: Exact) -> Exact:
+    """These tests follow the browser to exactlink's loopback listener, so their App Center accepts an
+    http://127.0.0.1 redirect URI (whether Exact's does is not known); the https flows: test_https_redirect_login."""
+    return loopback_exact
+
+
+@pytest.fixture
 def person(chromium: Browser, monkeypatch: pytest.MonkeyPatch) -> ChromiumUser:
     """The user at the browser: ``webbrowser.open`` hands the login URL to real Chromium."""
     import webbrowser

@@ -158,6 +158,14 @@ def keyring_daemons_of(home: Path) -> list[int]:
 
 
 @pytest.fixture
+def exact(loopback_exact: Exact) -> Exact:
+    """Real Chromium (through ``$BROWSER``) comes back to ``exactlink login`` by itself only at a loopback
+    redirect URI or through a relay page on an https site (test_https_redirect_login.py's subject); this test is
+    about the keyring, so its App Center accepts an http://127.0.0.1 redirect URI."""
+    return loopback_exact
+
+
+@pytest.fixture
 def server(exact: Exact, exactlink_home: Path, tmp_path: Path, system_packages: None) -> Iterator[HeadlessServer]:
     """A fresh HOME (where gnome-keyring keeps its keyrings) and no D-Bus session or keyring choice inherited.
 

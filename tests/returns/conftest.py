@@ -17,7 +17,7 @@ import pytest
 
 from exactlink.sandbox import RunningServer, Sandbox
 from exactlink.sandbox import model as sandbox_model
-from tests.auth.conftest import CLIENT_ID, CLIENT_SECRET, Browser, free_port
+from tests.auth.conftest import CLIENT_ID, CLIENT_SECRET, HTTPS_REDIRECT, Browser
 from tests.auth.conftest import browser as browser
 from tests.cli import run_cli, set_workspace
 from tests.stamps import wall_now
@@ -146,7 +146,7 @@ def build_office(
     from exactlink.sandbox.generator import write_crm_export
 
     sandbox = Sandbox(clients=clients, seed=seed)
-    redirect_uri = f"http://127.0.0.1:{free_port()}/callback"
+    redirect_uri = HTTPS_REDIRECT  # as the App Center insists; the test browser relays
     sandbox.register_app(CLIENT_ID, CLIENT_SECRET, redirect_uri)
     # Retries and rate-limit waits happen for real but short, so fault tests stay fast.
     set_workspace(monkeypatch, sleep=lambda seconds: time.sleep(min(seconds, 0.02)))

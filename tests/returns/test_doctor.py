@@ -21,6 +21,7 @@ from exactlink.sandbox.evidence import UNSUPPORTED_FILTER, Evidence
 from tests.cli import run_cli
 from tests.returns.conftest import Office, build_office
 from tests.stamps import wall_now
+from tests.templates import fresh_minute
 
 
 def doctor_json(*args: str) -> tuple[int, dict[str, Any]]:
@@ -39,7 +40,7 @@ def link_showcase(office: Office) -> int:
     return division
 
 
-def test_every_check_passes_against_a_lenient_exact(office: Office) -> None:
+def test_every_check_passes_against_a_lenient_exact(office: Office, monkeypatch: pytest.MonkeyPatch) -> None:
     division = link_showcase(office)
     office.sandbox.reset_counters()
 
@@ -49,7 +50,7 @@ def test_every_check_passes_against_a_lenient_exact(office: Office) -> None:
     checks = by_name(report)
     assert report["healthy"] and report["failed_calls"] == 0
     assert checks["logged in"]["status"] == "ok" and checks["client secret"]["status"] == "ok"
-    assert checks["redirect URI"]["status"] == "warn" and "https" in checks["redirect URI"]["detail"]
+    assert checks["redirect URI"]["status"] == "ok", "the office registered an https redirect URI"
     assert checks["server time"]["status"] == "ok"
     assert checks["office administration"]["status"] == "ok"
     probes = [check for check in report["checks"] if check["area"] == "probes"]
@@ -57,6 +58,12 @@ def test_every_check_passes_against_a_lenient_exact(office: Office) -> None:
     assert any(str(division) in check["detail"] for check in probes if "returns" in check["name"])
     assert office.sandbox.error_counts == {}
     assert office.sandbox.calls(method="POST") == office.sandbox.calls(method="PUT") == 0, "read-only"
+    # The same set-up configured with an http loopback redirect URI: a warning (the App Center wants https).
+    monkeypatch.setenv("EXACTLINK_REDIRECT_URI", "http://127.0.0.1:8765/callback")
+    fresh_minute(office.sandbox)
+    _, again = doctor_json()
+    redirect = by_name(again)["redirect URI"]
+    assert redirect["status"] == "warn" and "https" in redirect["detail"], redirect
 
 
 def test_refused_forms_are_reported_and_their_fallbacks_taken(office: Office) -> None:

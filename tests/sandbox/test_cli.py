@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from exactlink.sandbox import runner
+from exactlink.sandbox.evidence import Evidence
 from exactlink.sandbox.model import CRM_EXPORT_COLUMNS
 from tests.cli import run_cli
 
@@ -33,6 +34,8 @@ from tests.cli import run_cli
         (["--burst-429", "-1"], "--burst-429 must not be negative"),
         (["--clients", "0"], "--clients must be between 1 and 100000"),
         (["--redirect-uri", "callback"], "--redirect-uri must be an http(s) URL"),
+        (["--redirect-uri", "http://127.0.0.1:9999/cb"], "registers only https redirect URIs (--allow-http-loopback"),
+        (["--redirect-uri", "http://kantoor.example/cb", "--allow-http-loopback"], "registers only https redirect"),
         (["--now", "next tuesday"], "--now must be an ISO-8601 time"),
     ],
 )
@@ -64,7 +67,7 @@ def test_serve_prints_url_registration_login_and_env_lines(monkeypatch: pytest.M
         "--client-secret",
         "s3",
         "--redirect-uri",
-        "http://127.0.0.1:9999/cb",
+        "https://kantoor.example/exactlink/cb",
     )
     assert result.exit_code == 0, result.stderr
     out = result.stdout
@@ -72,25 +75,43 @@ def test_serve_prints_url_registration_login_and_env_lines(monkeypatch: pytest.M
     assert "throw-away" in out
     assert "export EXACTLINK_CLIENT_ID='{abc}'" in out
     assert "export EXACTLINK_CLIENT_SECRET=s3" in out
-    assert "export EXACTLINK_REDIRECT_URI=http://127.0.0.1:9999/cb" in out
+    assert "export EXACTLINK_REDIRECT_URI=https://kantoor.example/exactlink/cb" in out
     assert "export EXACTLINK_BASE_URL=http://127.0.0.1:" in out
-    assert "admin@" in out
+    assert "admin@" in out and "copy the address the browser ends on" in out
+    assert all(len(line) <= 80 for line in out.splitlines() if "address" in line or "exactlink login" in line)
     assert "Ctrl-C" in result.stderr
 
 
-def test_serve_json_uses_the_configured_redirect_uri(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_serve_registers_an_http_loopback_redirect_uri_only_when_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    _stop_at_once(monkeypatch)
+    loopback = ("--redirect-uri", "http://127.0.0.1:9999/cb")
+    refused = run_cli("sandbox", "serve", "--clients", "20", *loopback)
+    assert refused.exit_code == 2 and "only https redirect URIs" in refused.stderr
+    allowed = run_cli("sandbox", "serve", "--clients", "20", "--allow-http-loopback", *loopback)
+    assert allowed.exit_code == 0, allowed.stderr
+    assert "export EXACTLINK_REDIRECT_URI=http://127.0.0.1:9999/cb" in allowed.stdout
+    assert "copy the address" not in allowed.stdout, "the browser comes back to exactlink by itself"
+
+
+@pytest.mark.parametrize(
+    ("configured", "flags", "registered"),
+    [
+        ("https://www.kantoor.nl/exactlink/callback", [], "https://www.kantoor.nl/exactlink/callback"),
+        ("http://127.0.0.1:4321/callback", ["--allow-http-loopback"], "http://127.0.0.1:4321/callback"),
+        # The configured loopback URI cannot be registered at an https-only App Center: the sandbox's own https one.
+        ("http://127.0.0.1:4321/callback", [], "https://kantoor.example/exactlink/callback"),
+    ],
+)
+def test_serve_json_uses_the_configured_redirect_uri_where_the_app_center_takes_it(
+    monkeypatch: pytest.MonkeyPatch, configured: str, flags: list[str], registered: str
+) -> None:
     _stop_at_once(monkeypatch)
     result = run_cli(
-        "sandbox",
-        "serve",
-        "--clients",
-        "20",
-        "--json",
-        env={"EXACTLINK_REDIRECT_URI": "http://127.0.0.1:4321/callback"},
+        "sandbox", "serve", "--clients", "20", "--json", *flags, env={"EXACTLINK_REDIRECT_URI": configured}
     )
     assert result.exit_code == 0, result.stderr
     details = json.loads(result.stdout)
-    assert details["redirect_uri"] == "http://127.0.0.1:4321/callback"
+    assert details["redirect_uri"] == details["env"]["EXACTLINK_REDIRECT_URI"] == registered
     assert details["env"]["EXACTLINK_BASE_URL"] == details["base_url"]
     assert details["client_secret"] and details["password"]
 
@@ -205,22 +226,23 @@ def test_serve_with_a_broken_config_is_one_line(exactlink_home: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
 
 
-def test_serve_strict_and_now_follow_the_evidence_at_another_moment() -> None:
+def test_serve_follows_the_evidence_by_default_and_now_moves_the_office() -> None:
     from datetime import UTC, datetime
 
-    options = runner.ServeOptions(clients=12, seed=2, strict=True, now="2027-06-30T22:30Z")
+    options = runner.ServeOptions(clients=12, seed=2, now="2027-06-30T22:30Z")
     sandbox, server = runner.start_sandbox(options, "http://127.0.0.1:8765/callback")
     try:
         assert sandbox.data.now == datetime(2027, 6, 30, 22, 30, tzinfo=UTC)
         assert abs(sandbox.clock.now() - sandbox.data.now.timestamp()) < 60
-        assert sandbox.evidence.https_redirect_only and sandbox.evidence.read_only_ignored
+        assert sandbox.evidence == Evidence(), "every settled rule, no uncertain knob"
         assert sandbox.default_app.redirect_uri.startswith("https://"), "the App Center takes only https"
         assert runner.connection_info(sandbox, server)["redirect_uri"] == sandbox.default_app.redirect_uri
     finally:
         server.stop()
-    lenient = runner.ServeOptions(clients=12, seed=2)
-    sandbox, server = runner.start_sandbox(lenient, "http://127.0.0.1:8765/callback")
+    loopback = runner.ServeOptions(clients=12, seed=2, allow_http_loopback=True)
+    sandbox, server = runner.start_sandbox(loopback, "http://127.0.0.1:8765/callback")
     try:
-        assert not sandbox.evidence.https_redirect_only and sandbox.default_app.redirect_uri.startswith("http://")
+        assert sandbox.evidence == Evidence(allow_http_loopback=True) and sandbox.evidence.read_only_ignored
+        assert sandbox.default_app.redirect_uri == "http://127.0.0.1:8765/callback"
     finally:
         server.stop()

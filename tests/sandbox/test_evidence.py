@@ -15,7 +15,6 @@ from exactlink.sandbox import model
 from exactlink.sandbox.app import HTTPS_REDIRECT_URI, Sandbox
 from exactlink.sandbox.evidence import (
     HTTPS_ONLY,
-    LENIENT_BY_DEFAULT,
     NOT_MANUAL_APPROVAL,
     PKCE_REFUSED,
     RULES,
@@ -43,22 +42,60 @@ def test_every_knob_has_its_evidence_and_strict_turns_on_only_what_is_settled() 
     strict = Evidence.strict()
     assert all(getattr(strict, name) is True for name in SETTLED)
     assert not strict.refuse_pkce and not strict.refuse_returns_created_filter and strict.too_early_refresh is None
-    assert all(getattr(Evidence(), name) is (name not in LENIENT_BY_DEFAULT) for name in SETTLED)
+    assert Evidence() == strict, "the default is the evidence, all of it"
+    assert not strict.allow_http_loopback, "an http loopback redirect URI is the uncertain case, off by default"
     assert all(getattr(Evidence.lenient(), name) is False for name in SETTLED)
     with pytest.raises(TypeError):
         Evidence().changed(no_such_knob=True)
 
 
 def test_the_app_center_accepts_only_https_redirect_uris() -> None:
-    sandbox = strict_sandbox()
+    sandbox = make_sandbox(accounts=3)  # the default sandbox
     assert sandbox.default_app.redirect_uri == HTTPS_REDIRECT_URI
     with pytest.raises(ValueError, match="https"):
         sandbox.register_app("{app-2}", "secret", "http://127.0.0.1:8765/callback")
+    with pytest.raises(ValueError, match="https"):
+        make_sandbox(accounts=3, redirect_uri="http://127.0.0.1:8765/callback")
     assert HTTPS_ONLY.startswith("The redirect URI must use https")
     app = sandbox.register_app("{app-3}", "secret", "https://kantoor.example/exactlink/callback")
     assert app.redirect_uri.startswith("https://")
-    lenient = make_sandbox(accounts=3, redirect_uri="http://127.0.0.1:8765/callback")
+    lenient = make_sandbox(accounts=3, redirect_uri="http://kantoor.example/cb", evidence=Evidence.lenient())
     assert lenient.default_app.redirect_uri.startswith("http://")
+
+
+@pytest.mark.parametrize(
+    ("redirect_uri", "accepted"),
+    [
+        ("http://127.0.0.1:8765/callback", True),
+        ("http://[::1]:8765/callback", True),
+        ("http://localhost:8765/callback", False),  # a name, not a loopback address
+        ("http://127.0.0.1.kantoor.example/callback", False),
+        ("http://kantoor.example/callback", False),
+    ],
+)
+def test_the_knob_allows_an_http_loopback_redirect_uri_and_nothing_else(redirect_uri: str, accepted: bool) -> None:
+    assert Evidence().refused_redirect_uri(redirect_uri) == HTTPS_ONLY
+    loopback = Evidence(allow_http_loopback=True)
+    assert loopback.refused_redirect_uri(redirect_uri) == (None if accepted else HTTPS_ONLY)
+    assert loopback.refused_redirect_uri("https://kantoor.example/exactlink/callback") is None
+    sandbox = make_sandbox(accounts=3, evidence=loopback)
+    if accepted:
+        assert sandbox.register_app("{app-4}", "secret", redirect_uri).redirect_uri == redirect_uri
+    else:
+        with pytest.raises(ValueError, match="https"):
+            sandbox.register_app("{app-4}", "secret", redirect_uri)
+
+
+def test_an_http_loopback_app_logs_in_only_while_the_app_center_accepts_it() -> None:
+    loopback = "http://127.0.0.1:8765/callback"
+    sandbox = make_sandbox(accounts=3, evidence=Evidence(allow_http_loopback=True))
+    assert sandbox.default_app.redirect_uri == loopback, "the sandbox's default app uses the loopback address"
+    url = authorize_url(sandbox, redirect_uri=loopback)
+    assert sandbox.browser_login(url).startswith(loopback + "?code=")
+    sandbox.evidence = Evidence()  # the App Center as the evidence says: the authorization page refuses it
+    with httpx.Client(transport=sandbox.transport()) as web:
+        page = web.get(url)
+    assert page.status_code == 400 and "https" in page.text and "Location" not in page.headers
 
 
 def test_solution_link_status_is_skipped_silently_and_delete_removes_the_link() -> None:
@@ -167,9 +204,7 @@ def test_a_moved_division_restarts_its_timestamps_and_says_when() -> None:
 
 
 def test_pkce_can_be_refused_and_the_too_early_answer_reworded() -> None:
-    sandbox = make_sandbox(
-        accounts=3, redirect_uri="http://127.0.0.1:8765/callback", evidence=Evidence(refuse_pkce=True)
-    )
+    sandbox = make_sandbox(accounts=3, evidence=Evidence(refuse_pkce=True))
     with httpx.Client(transport=sandbox.transport()) as web:
         _, challenge = pkce_pair()
         page = web.get(authorize_url(sandbox, challenge))
@@ -177,9 +212,7 @@ def test_pkce_can_be_refused_and_the_too_early_answer_reworded() -> None:
         assert web.get(authorize_url(sandbox)).status_code == 200
 
     other = TooEarly(400, "invalid_grant", "Token can not be refreshed yet.")
-    sandbox = make_sandbox(
-        accounts=3, redirect_uri="http://127.0.0.1:8765/callback", evidence=Evidence(too_early_refresh=other)
-    )
+    sandbox = make_sandbox(accounts=3, evidence=Evidence(too_early_refresh=other))
     tokens = sandbox.issue_tokens()
     with httpx.Client(base_url="https://start.exactonline.nl", transport=sandbox.transport()) as web:
         early = refresh(web, sandbox, tokens["refresh_token"])

@@ -72,7 +72,7 @@ def test_minutely_limit_gives_429_with_only_minutely_headers() -> None:
         assert not any(name in refused.headers for name in DAILY)
         assert refused.headers["X-RateLimit-Minutely-Reset"] == MINUTE_RESET_MS
         assert bank_accounts(api, division=CLIENT_A).status_code == 200  # another division, another bucket
-        other_app = sandbox.register_app("{cccccccc-0000-4000-8000-000000000003}", "x", "http://127.0.0.1:1/cb")
+        other_app = sandbox.register_app("{cccccccc-0000-4000-8000-000000000003}", "x", "https://other.example/cb")
         with api_client(sandbox, token=sandbox.issue_tokens(other_app)["access_token"]) as other:
             assert bank_accounts(other).status_code == 200  # another app, another bucket
         sandbox.advance(55)  # the next minute window

@@ -14,7 +14,7 @@ import pytest
 from exactlink.sandbox.app import Sandbox
 from tests.sandbox.conftest import BASE, make_sandbox
 
-REDIRECT = "http://127.0.0.1:8765/callback"
+REDIRECT = "https://kantoor.example/exactlink/callback"  # the App Center takes only https
 
 
 @pytest.fixture
@@ -102,8 +102,8 @@ def test_authorize_page_is_a_login_and_consent_form(web: httpx.Client, sandbox: 
     [
         {"client_id": "{00000000-0000-4000-8000-000000000000}"},
         {"redirect_uri": REDIRECT + "/"},
-        {"redirect_uri": "http://127.0.0.1:9999/callback"},
-        {"redirect_uri": "http://localhost:8765/callback"},
+        {"redirect_uri": "http://kantoor.example/exactlink/callback"},
+        {"redirect_uri": "https://KANTOOR.example/exactlink/callback"},
         {"response_type": "token"},
         {"code_challenge": "abc", "code_challenge_method": "plain"},
     ],
@@ -267,7 +267,7 @@ def test_client_credentials_may_come_as_http_basic(web: httpx.Client, sandbox: S
 
 
 def test_registered_apps_use_their_own_redirect_uri(web: httpx.Client, sandbox: Sandbox) -> None:
-    app = sandbox.register_app("{bbbbbbbb-0000-4000-8000-000000000002}", "s3cret", "http://127.0.0.1:5555/cb")
+    app = sandbox.register_app("{bbbbbbbb-0000-4000-8000-000000000002}", "s3cret", "https://other.example/cb")
     url = authorize_url(sandbox, client_id=app.client_id, redirect_uri=app.redirect_uri)
     location = sandbox.browser_login(url)
-    assert location.startswith("http://127.0.0.1:5555/cb?code=")
+    assert location.startswith("https://other.example/cb?code=")

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from exactlink.sandbox import RunningServer, Sandbox
-from tests.auth.conftest import CLIENT_ID, CLIENT_SECRET, Browser, free_port
+from tests.auth.conftest import CLIENT_ID, CLIENT_SECRET, HTTPS_REDIRECT, Browser
 from tests.cli import run_cli, set_workspace
 from tests.templates import forget_rate_limits
 
@@ -82,7 +82,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     base = tmp_path_factory.mktemp("world")
     template = base / "home"
     sandbox = Sandbox(clients=12, seed=7)
-    redirect_uri = f"http://127.0.0.1:{free_port()}/callback"
+    redirect_uri = HTTPS_REDIRECT  # as the App Center insists; the test browser relays
     sandbox.register_app(CLIENT_ID, CLIENT_SECRET, redirect_uri)
     with sandbox.serve() as server:
         env = {

@@ -18,6 +18,7 @@ the template the other tests copy.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -353,8 +354,8 @@ def test_a_nonsense_answer_to_the_code_exchange_stores_nothing(
     corrupt("oauth2/token", PAGE_CORRUPTIONS[corruption], forward=False)
     result = run_cli("login")
     assert result.exit_code == ExitCode.ERROR, result.stderr
-    # login first prints the URL to open and that it waits for the browser; then the one error line.
-    error_part = result.stderr[result.stderr.index("Waiting for the browser") :].split("\n", 1)[1]
+    # login first prints the URL to open and that it waits for the browser or a pasted address; then the one error.
+    error_part = re.split(r"ends on\s+here:\n", result.stderr, maxsplit=1)[1]
     line = assert_one_clear_error(error_part)
     assert "token" in line, line
     assert token_file.read_bytes() == before

@@ -19,9 +19,16 @@ from exactlink.errors import ExactlinkError, UsageError
 from exactlink.exitcodes import ExitCode
 from tests.auth.conftest import Browser, Exact, free_port
 from tests.auth.conftest import browser as browser
-from tests.auth.conftest import exact as exact
+from tests.auth.conftest import loopback_exact as loopback_exact
 from tests.cli import run_cli
 from tests.conftest import MemoryKeyring
+
+
+@pytest.fixture
+def exact(loopback_exact: Exact) -> Exact:
+    """The listener on the redirect URI's own loopback address is what these tests probe, so their App Center
+    accepts an http://127.0.0.1 redirect URI (whether Exact's does is not known)."""
+    return loopback_exact
 
 
 def test_a_stray_request_without_state_does_not_abort_the_login(

@@ -26,6 +26,7 @@ from exactlink.exitcodes import ExitCode
 from tests.auth.conftest import Browser, Exact
 from tests.auth.conftest import browser as browser
 from tests.auth.conftest import exact as exact
+from tests.auth.conftest import loopback_exact as loopback_exact
 from tests.cli import run_cli
 
 
@@ -112,10 +113,12 @@ def _listening_addresses(port: int) -> list[str]:
 
 
 def test_the_callback_listens_on_127_0_0_1_only_and_pkce_is_s256_of_the_verifier(
-    exact: Exact, browser: Browser, monkeypatch: pytest.MonkeyPatch
+    loopback_exact: Exact, browser: Browser, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import webbrowser
 
+    # The listener on the redirect URI's own port: an App Center that accepts an http://127.0.0.1 redirect URI.
+    exact = loopback_exact
     port = urllib.parse.urlsplit(exact.redirect_uri).port
     assert port is not None
     seen: dict[str, object] = {}

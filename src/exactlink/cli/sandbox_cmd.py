@@ -30,7 +30,9 @@ def serve(
     client_id: str | None = typer.Option(None, "--client-id", help="Register the app with this client ID."),
     client_secret: str | None = typer.Option(None, "--client-secret", help="…and this client secret."),
     redirect_uri: str | None = typer.Option(None, "--redirect-uri", help="…and this redirect URI (default: config)."),
-    strict: bool = typer.Option(False, "--strict", help="Answer as the public evidence says Exact does (https only…)."),
+    allow_http_loopback: bool = typer.Option(
+        False, "--allow-http-loopback", help="Accept an http://127.0.0.1 redirect URI (Exact: https only)."
+    ),
     now: str | None = typer.Option(
         None, "--now", metavar="ISO-TIME", help="Start the clock here (e.g. 2027-01-01T00:30Z)."
     ),
@@ -41,8 +43,9 @@ def serve(
 ) -> None:
     """Serve the sandbox Exact Online on 127.0.0.1 until Ctrl-C; prints the URL, app registration and login.
 
-    `--strict` follows the public evidence about the real Exact Online (sandbox/evidence.py); `--now` generates
-    the office for another moment and runs the sandbox's clock from there (exactlink itself keeps the real time).
+    It answers as the public evidence says the real Exact Online does (https redirect URIs only, unless
+    `--allow-http-loopback`); `--now` generates the office for another moment and runs the sandbox's clock from
+    there (exactlink itself keeps the real time).
     `--state FILE` reopens a saved world with its logins (the demo leaves one); a new FILE is created.
     """
     from exactlink.console import emit_json, info
@@ -60,7 +63,7 @@ def serve(
         client_id,
         client_secret,
         redirect_uri,
-        strict,
+        allow_http_loopback,
         now,
         state=state,
     )

@@ -126,8 +126,8 @@ class Sandbox:
         minutely_limit, daily_limit: rate limits per app and division.
         max_errors: failed calls per endpoint/division/app per hour before the endpoint is blocked.
         faults: initial fault settings (``sandbox.faults`` can be replaced or changed at any time).
-        evidence: which evidence about the real Exact Online the sandbox follows (``Evidence.strict()`` for all of
-            it, see ``sandbox/evidence.py``); ``sandbox.evidence`` can be replaced at any time.
+        evidence: which evidence about the real Exact Online the sandbox follows (by default all of it, see
+            ``sandbox/evidence.py``); ``sandbox.evidence`` can be replaced at any time.
         clock: the clock to use instead (``now`` is then unused); the data is generated at its time.
     """
 
@@ -160,7 +160,8 @@ class Sandbox:
         self.evidence = evidence or Evidence()
         self.oauth = OAuthServer(data.users, self.clock, lambda: self.evidence)
         if redirect_uri is None:
-            redirect_uri = HTTPS_REDIRECT_URI if self.evidence.https_redirect_only else DEFAULT_REDIRECT_URI
+            refused = self.evidence.refused_redirect_uri(DEFAULT_REDIRECT_URI)
+            redirect_uri = HTTPS_REDIRECT_URI if refused else DEFAULT_REDIRECT_URI
         self.default_app: App = self.oauth.register_app(
             client_id or new_client_id(), client_secret or secrets.token_urlsafe(32), redirect_uri
         )

@@ -1,19 +1,21 @@
 """Where the sandbox follows the public evidence about Exact Online, and the knobs for what is uncertain.
 
 ``RULES`` is the one table of the evidence the sandbox enforces (from the project's exact-evidence.md, each
-with its verdict and source). :class:`Evidence` holds the switches: ``Evidence.strict()`` answers as the
-evidence says Exact does; the *uncertain* forms (``refuse_*`` and ``too_early_refresh``) are off in both and
-a test turns each on to run the client against the other possible world.
-
-The default ``Evidence()`` follows every settled rule except ``https_redirect_only`` (``LENIENT_BY_DEFAULT``):
-that knob allows an http loopback redirect URI, which the tests and the demo log in through; the https flows
-(relay page, paste) are tested with it on. ``Evidence.lenient()`` is the sandbox as it answered before it
+with its verdict and source). :class:`Evidence` holds the switches. The default ``Evidence()`` answers as the
+evidence says Exact does, every settled rule on (``Evidence.strict()`` is the same, with a way to set the
+uncertain knobs); the *uncertain* forms (``allow_http_loopback``, ``refuse_*`` and ``too_early_refresh``) are
+off, and a test turns each on to run the client against the other possible world. So by default the App
+Center registers only https redirect URIs, as the real one does since July 2021; ``allow_http_loopback`` is
+an App Center that still accepts ``http://127.0.0.1:PORT/…`` (the tests of exactlink's loopback login, and
+``sandbox serve --allow-http-loopback``). ``Evidence.lenient()`` is the sandbox as it answered before it
 followed the evidence, for tests that show both worlds.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, fields, replace
+from urllib.parse import urlsplit
 
 # The message Exact gives for an unsupported filter (picqer/exact-php-client #532).
 UNSUPPORTED_FILTER = "This $filter parameter is not supported for this resource."
@@ -43,6 +45,13 @@ RULES: tuple[Rule, ...] = (
         "contradicts",
         "The App Center accepts only https redirect URIs, matched exactly.",
         "websmurf/laravel-exact-online #8; Exact API changes of July 2021",
+    ),
+    Rule(
+        "allow_http_loopback",
+        "unknown",
+        "Whether an App Center still accepts an http loopback redirect URI (http://127.0.0.1:PORT/…) at all; "
+        "the evidence says https only, so the knob is off unless a test of the loopback login turns it on.",
+        "websmurf/laravel-exact-online #8 (refused); no public evidence of one accepted since July 2021",
     ),
     Rule(
         "read_only_ignored",
@@ -163,7 +172,6 @@ RULES: tuple[Rule, ...] = (
     ),
 )
 SETTLED = ("https_redirect_only", "read_only_ignored", "mandatory_filter_with_sync_api", "manual_approval_only")
-LENIENT_BY_DEFAULT = ("https_redirect_only",)
 
 
 @dataclass(frozen=True)
@@ -179,7 +187,8 @@ class TooEarly:
 class Evidence:
     """The sandbox's switches for the evidence in ``RULES`` (see the module docstring)."""
 
-    https_redirect_only: bool = False
+    https_redirect_only: bool = True
+    allow_http_loopback: bool = False
     read_only_ignored: bool = True
     mandatory_filter_with_sync_api: bool = True
     manual_approval_only: bool = True
@@ -192,7 +201,8 @@ class Evidence:
 
     @classmethod
     def strict(cls, **uncertain: object) -> Evidence:
-        """Every rule the evidence settles as Exact applies it; ``uncertain`` sets the ``refuse_*`` knobs."""
+        """Every rule the evidence settles as Exact applies it (as ``Evidence()``); ``uncertain`` sets the uncertain
+        knobs (``allow_http_loopback``, ``refuse_*``, ``too_early_refresh``)."""
         settled = {name: True for name in SETTLED}
         return replace(cls(**settled), **uncertain)  # type: ignore[arg-type]
 
@@ -201,6 +211,14 @@ class Evidence:
         """The sandbox before it followed the evidence: every settled rule off (to show both worlds in tests)."""
         return replace(cls(**{name: False for name in SETTLED}), **knobs)  # type: ignore[arg-type]
 
+    def refused_redirect_uri(self, redirect_uri: str) -> str | None:
+        """Why the App Center refuses this redirect URI (``HTTPS_ONLY``), or None when it accepts it."""
+        if not self.https_redirect_only or redirect_uri.startswith("https://"):
+            return None
+        if self.allow_http_loopback and _http_loopback(redirect_uri):
+            return None
+        return HTTPS_ONLY
+
     def changed(self, **knobs: object) -> Evidence:
         """A copy with some knobs set (unknown names are a TypeError, as with the constructor)."""
         known = {field.name for field in fields(self)}
@@ -208,3 +226,12 @@ class Evidence:
         if unknown:
             raise TypeError(f"unknown evidence knob(s): {', '.join(unknown)}")
         return replace(self, **knobs)  # type: ignore[arg-type]
+
+
+def _http_loopback(redirect_uri: str) -> bool:
+    """An ``http://`` URI on a loopback IP literal (127.0.0.0/8 or ::1; a name such as localhost is not one)."""
+    parts = urlsplit(redirect_uri)
+    try:
+        return parts.scheme == "http" and ipaddress.ip_address(parts.hostname or "").is_loopback
+    except ValueError:
+        return False

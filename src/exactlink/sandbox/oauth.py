@@ -51,7 +51,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from exactlink.sandbox.clock import Clock
-from exactlink.sandbox.evidence import HTTPS_ONLY, PKCE_REFUSED, Evidence
+from exactlink.sandbox.evidence import PKCE_REFUSED, Evidence
 from exactlink.sandbox.model import SandboxUser
 from exactlink.sandbox.replies import Reply, html_reply, json_reply
 
@@ -152,10 +152,12 @@ class OAuthServer:
         """Register (or replace) an app.
 
         Raises:
-            ValueError: an http redirect URI while the App Center accepts only https (``https_redirect_only``).
+            ValueError: a redirect URI the App Center refuses: not https (``https_redirect_only``), unless an http
+                loopback one is allowed (``allow_http_loopback``).
         """
-        if self.evidence().https_redirect_only and not redirect_uri.startswith("https://"):
-            raise ValueError(HTTPS_ONLY)
+        refused = self.evidence().refused_redirect_uri(redirect_uri)
+        if refused:
+            raise ValueError(refused)
         app = App(client_id, client_secret, redirect_uri, name)
         self.apps[client_id] = app
         return app
@@ -206,6 +208,10 @@ class OAuthServer:
             return "The client_id is unknown: this app is not registered."
         if params.get("redirect_uri") != app.redirect_uri:
             return "The redirect_uri does not match the redirect URI registered for this app."
+        # An app registered while another App Center rule applied (a test changed the knobs since) logs in no more.
+        refused = self.evidence().refused_redirect_uri(app.redirect_uri)
+        if refused:
+            return refused
         if params.get("response_type") != "code":
             return "The response_type must be 'code'."
         if params.get("code_challenge") and self.evidence().refuse_pkce:

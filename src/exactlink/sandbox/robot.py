@@ -1,23 +1,34 @@
 """A scripted user for the sandbox's login page, usable as ``$BROWSER`` by the demo.
 
-``BROWSER="python -m exactlink.sandbox.robot %s"`` makes ``exactlink login`` open the authorization
-URL in this "browser": it logs in with the sandbox's admin account, accepts the consent, and follows
-the redirect to exactlink's loopback listener, exactly as a person's browser would. It detaches at
-once (``webbrowser`` waits for the browser command), so the listener is already waiting when the
-redirect arrives. Only for the sandbox: it knows the sandbox's login form and demo credentials.
+``BROWSER="python -m exactlink.sandbox.robot --clipboard FILE %s"`` makes ``exactlink login`` open the
+authorization URL in this "browser": it logs in with the sandbox's admin account, accepts the consent, and goes
+where Exact's redirect sends it, exactly as a person's browser would. At an http loopback redirect URI that is
+exactlink's own listener. At an https redirect URI (the App Center's rule) it is the office's page, which
+nothing on this machine serves: the browser stops there and the person copies the address it ends on, here into
+``FILE`` (the clipboard), from where :func:`paste_from` types it into the terminal where ``exactlink login``
+waits. It detaches at once (``webbrowser`` waits for the browser command), so exactlink is already waiting when
+the answer arrives. Only for the sandbox: it knows the sandbox's login form and demo credentials.
 """
 
 from __future__ import annotations
 
 import html
+import ipaddress
+import os
 import re
 import subprocess
 import sys
+import threading
 import urllib.parse
+from collections.abc import Callable
+from pathlib import Path
 
 _HIDDEN_FIELD = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 SANDBOX_USERNAME = "admin@kantoor.example"
 SANDBOX_PASSWORD = "sandbox"
+PASTE_POLL_SECONDS = 0.05
+# typed(done): the line a person types at a command's terminal, or None when ``done`` is set (the command ended).
+Typist = Callable[[threading.Event], str | None]
 
 
 def consent(url: str, *, username: str = SANDBOX_USERNAME, password: str = SANDBOX_PASSWORD) -> str:
@@ -35,23 +46,80 @@ def consent(url: str, *, username: str = SANDBOX_USERNAME, password: str = SANDB
     return answer.headers["Location"]
 
 
-def browse(url: str) -> None:
-    """Consent, then deliver the redirect to exactlink's loopback listener."""
+def _on_loopback(address: str) -> bool:
+    parts = urllib.parse.urlsplit(address)
+    try:
+        return parts.scheme == "http" and ipaddress.ip_address(parts.hostname or "").is_loopback
+    except ValueError:
+        return False
+
+
+def browse(url: str, clipboard: Path | None = None) -> None:
+    """Consent, then follow the redirect to exactlink's loopback listener, or copy the https address the browser
+    stops at into ``clipboard``.
+
+    Raises:
+        RuntimeError: the redirect is not to a loopback listener and there is no clipboard to copy it to.
+    """
     import httpx
 
-    httpx.get(consent(url), timeout=30)
+    address = consent(url)
+    if _on_loopback(address):
+        httpx.get(address, timeout=30)
+    elif clipboard is not None:
+        copy_address(address, clipboard)
+    else:
+        raise RuntimeError("the browser stopped at the redirect URI; nobody is there to copy its address")
+
+
+def copy_address(address: str, clipboard: Path) -> None:
+    """Put ``address`` in the clipboard file, whole or not at all, readable by this user only (it holds a code)."""
+    draft = clipboard.with_name(clipboard.name + ".draft")
+    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(address)
+    os.replace(draft, clipboard)
+
+
+def clipboard_in(home: Path) -> Path:
+    """The clipboard file the demo's browser and typist share, in the demo's home."""
+    return home / "browser-address.txt"
+
+
+def paste_from(clipboard: Path) -> Typist:
+    """The person at the terminal: once the browser copied an address into ``clipboard``, paste it (and empty the
+    clipboard); None if the command ends first."""
+
+    def paste(done: threading.Event) -> str | None:
+        while not done.is_set():
+            try:
+                address = clipboard.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                done.wait(PASTE_POLL_SECONDS)
+                continue
+            clipboard.unlink(missing_ok=True)
+            return address.strip()
+        return None
+
+    return paste
 
 
 def main(argv: list[str]) -> int:
-    """``URL``: start a detached child that consents (so ``webbrowser`` returns at once); ``--now URL``: consent."""
-    if len(argv) == 2 and argv[0] == "--now":
-        browse(argv[1])
-        return 0
-    if len(argv) != 1:
-        print("usage: python -m exactlink.sandbox.robot URL", file=sys.stderr)
+    """``[--clipboard FILE] URL``: start a detached child that consents (so ``webbrowser`` returns at once);
+    ``--now [--clipboard FILE] URL``: consent."""
+    now = argv[:1] == ["--now"]
+    arguments = argv[1:] if now else argv
+    clipboard = None
+    if len(arguments) == 3 and arguments[0] == "--clipboard":
+        clipboard, arguments = Path(arguments[1]), arguments[2:]
+    if len(arguments) != 1:
+        print("usage: python -m exactlink.sandbox.robot [--clipboard FILE] URL", file=sys.stderr)
         return 2
+    if now:
+        browse(arguments[0], clipboard)
+        return 0
     subprocess.Popen(  # detached: webbrowser.open waits for this command to exit
-        [sys.executable, "-m", "exactlink.sandbox.robot", "--now", argv[0]],
+        [sys.executable, "-m", "exactlink.sandbox.robot", "--now", *argv],
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -14,6 +14,7 @@ from exactlink.errors import UsageError
 
 if TYPE_CHECKING:
     from exactlink.sandbox.app import Sandbox
+    from exactlink.sandbox.evidence import Evidence
     from exactlink.sandbox.server import RunningServer
     from exactlink.sandbox.state_file import StateKeeper
 
@@ -33,9 +34,16 @@ class ServeOptions:
     client_id: str | None = None
     client_secret: str | None = None
     redirect_uri: str | None = None
-    strict: bool = False
+    allow_http_loopback: bool = False
     now: str | None = None
     state: Path | None = None
+
+    def evidence(self) -> Evidence:
+        """What the sandbox follows: the public evidence, with an App Center that accepts an http loopback
+        redirect URI when ``--allow-http-loopback`` says so."""
+        from exactlink.sandbox.evidence import Evidence
+
+        return Evidence(allow_http_loopback=self.allow_http_loopback)
 
     def start(self) -> datetime | None:
         """The moment of ``--now`` (aware; a time without a zone is UTC), or None for the real time.
@@ -81,6 +89,11 @@ def check_serve_options(options: ServeOptions) -> None:
         raise UsageError("--client-id must not be empty")
     if options.redirect_uri is not None and not options.redirect_uri.startswith(("http://", "https://")):
         raise UsageError(f"--redirect-uri must be an http(s) URL, got {options.redirect_uri!r}")
+    if options.redirect_uri is not None and options.evidence().refused_redirect_uri(options.redirect_uri):
+        raise UsageError(
+            f"--redirect-uri {options.redirect_uri}: Exact's App Center registers only https redirect URIs"
+            + ("" if options.allow_http_loopback else " (--allow-http-loopback: one that accepts http://127.0.0.1)")
+        )
 
 
 def start_sandbox(options: ServeOptions, default_redirect_uri: str) -> tuple[Sandbox, RunningServer]:
@@ -96,10 +109,8 @@ def start_sandbox(options: ServeOptions, default_redirect_uri: str) -> tuple[San
         burst_429=options.burst_429,
         seed=options.seed,
     )
-    from exactlink.sandbox.evidence import Evidence
-
-    evidence = Evidence.strict() if options.strict else Evidence()
-    if options.strict and options.redirect_uri is None and not default_redirect_uri.startswith("https://"):
+    evidence = options.evidence()
+    if evidence.refused_redirect_uri(default_redirect_uri):
         default_redirect_uri = HTTPS_REDIRECT_URI
     if options.state is not None and options.state.exists():
         sandbox = reopen_saved(options, evidence=evidence, faults=faults)
@@ -186,6 +197,14 @@ def describe(info: dict[str, object]) -> list[str]:
         f"  client secret: {info['client_secret']}",
         f"  redirect URI:  {info['redirect_uri']}",
         f"Log in as:       {info['username']} / {info['password']}",
+        *(
+            [
+                "  then copy the address the browser ends on (that page need not load) into",
+                "  the terminal where `exactlink login` waits",
+            ]
+            if str(info["redirect_uri"]).startswith("https://")
+            else []
+        ),
         "Use it from another shell:",
         *(f"  export {name}={shlex.quote(str(value))}" for name, value in env.items()),
     ]

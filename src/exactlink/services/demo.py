@@ -1,9 +1,10 @@
 """``exactlink demo``: the whole story, narrated, against the embedded sandbox Exact Online.
 
-The demo starts the sandbox on 127.0.0.1 (a random free port), registers an app for a loopback
-redirect URI, and then drives the real ``exactlink`` commands in child processes, exactly as an
-administrator would type them: nothing in the story calls the sandbox's internals. The scripted
-"browser" (``exactlink.sandbox.robot``) plays the user on the login-and-consent page.
+The demo starts the sandbox on 127.0.0.1 (a random free port), registers an app for an https redirect
+URI (as Exact's App Center insists), and then drives the real ``exactlink`` commands in child processes,
+exactly as an administrator would type them: nothing in the story calls the sandbox's internals. The scripted
+"browser" (``exactlink.sandbox.robot``) plays the user on the login-and-consent page and, as a person would,
+copies the address the browser ends on into the terminal where ``exactlink login`` waits (the paste flow).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import os
 import re
 import secrets
 import shlex
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,12 +24,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from exactlink.errors import ExactlinkError
 
 if TYPE_CHECKING:
     from exactlink.sandbox import Sandbox
+    from exactlink.sandbox.robot import Typist
 
 # narrate(title, command): a step of the story and the exactlink command line it runs; an empty title is a
 # command that continues the step before; an empty command is a remark of the narrator.
@@ -45,20 +46,63 @@ class Completed:
     stderr: bytes | None
 
 
-# run(args, env, capture_stdout, capture_stderr): runs ``exactlink ARGS`` with exactly the environment ``env``.
-CommandRunner = Callable[[list[str], dict[str, str], bool, bool], Completed]
+class CommandRunner(Protocol):
+    """Runs ``exactlink ARGS`` with exactly the environment ``env``; ``typed`` is the person at its terminal."""
+
+    def __call__(
+        self,
+        args: list[str],
+        env: dict[str, str],
+        capture_stdout: bool,
+        capture_stderr: bool,
+        typed: Typist | None = None,
+    ) -> Completed: ...
 
 
-def run_in_child_process(args: list[str], env: dict[str, str], capture_stdout: bool, capture_stderr: bool) -> Completed:
+@contextmanager
+def terminal_input(typed: Typist | None) -> Iterator[int]:
+    """A command's stdin: nothing (``/dev/null``), or a pipe into which ``typed``'s line goes once it has one.
+
+    Yields the file descriptor to read; when the block ends, a typist still waiting is told the command ended.
+    """
+    if typed is None:
+        with open(os.devnull, "rb") as nothing:
+            yield nothing.fileno()
+        return
+    read_end, write_end = os.pipe()
+    done = threading.Event()
+
+    def type_line() -> None:
+        try:
+            line = typed(done)
+            if line is not None:
+                os.write(write_end, (line + "\n").encode("utf-8"))
+        finally:
+            os.close(write_end)
+
+    typist = threading.Thread(target=type_line, name="demo-typist", daemon=True)
+    typist.start()
+    try:
+        yield read_end
+    finally:
+        done.set()
+        typist.join()
+        os.close(read_end)
+
+
+def run_in_child_process(
+    args: list[str], env: dict[str, str], capture_stdout: bool, capture_stderr: bool, typed: Typist | None = None
+) -> Completed:
     """The demo's way: ``python -m exactlink ARGS`` in a child process, as an administrator would type it."""
-    completed = subprocess.run(
-        [sys.executable, "-m", "exactlink", *args],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE if capture_stdout else None,
-        stderr=subprocess.PIPE if capture_stderr else None,
-        check=False,
-    )
+    with terminal_input(typed) as stdin:
+        completed = subprocess.run(
+            [sys.executable, "-m", "exactlink", *args],
+            env=env,
+            stdin=stdin,
+            stdout=subprocess.PIPE if capture_stdout else None,
+            stderr=subprocess.PIPE if capture_stderr else None,
+            check=False,
+        )
     return Completed(completed.returncode, completed.stdout, completed.stderr)
 
 
@@ -104,12 +148,6 @@ class DemoRun:
     steps: list[tuple[str, int]] = field(default_factory=list)
     outputs: list[ChildOutput] = field(default_factory=list)
     carry_on: CarryOn | None = None
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 HEARTBEAT_SECONDS = 2.5
@@ -167,8 +205,17 @@ class _Story:
         self.capture = capture
         self.progress_visible = progress_visible
 
-    def command(self, title: str, *args: str, expect: Sequence[int] = (0,), capture_json: bool = False) -> Any:
+    def command(
+        self,
+        title: str,
+        *args: str,
+        expect: Sequence[int] = (0,),
+        capture_json: bool = False,
+        typed: Typist | None = None,
+    ) -> Any:
         """Narrate, run ``exactlink ARGS`` (in a child process unless another runner was given), check its exit code.
+
+        ``typed`` is what the person types at the command's terminal (the demo's typist).
 
         A refusal the story expects (``0`` not in ``expect``) is told by the narrator, not shown as an error.
         A command that shows nothing while it works (``--json``, or no progress bar) gets a narrator line every
@@ -183,6 +230,7 @@ class _Story:
                 self.env,
                 capture_json or self.capture,
                 self.capture or refusal,
+                typed,
             )
         self.run.steps.append((" ".join(args), completed.returncode))
         if self.capture:
@@ -243,7 +291,9 @@ def run_demo(
     """
     from exactlink.paths import create_private_file
     from exactlink.sandbox import Sandbox
+    from exactlink.sandbox.app import HTTPS_REDIRECT_URI
     from exactlink.sandbox.generator import write_crm_export
+    from exactlink.sandbox.robot import clipboard_in
 
     home = home or Path(tempfile.mkdtemp(prefix="exactlink-demo-"))
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -251,8 +301,11 @@ def run_demo(
         sandbox = Sandbox(clients=clients, seed=seed)
     client_id = "{" + secrets.token_hex(4) + "-demo-app}"
     client_secret = secrets.token_urlsafe(24)
-    redirect_uri = f"http://127.0.0.1:{_free_port()}/callback"
+    # The office's own https page, as the App Center insists: nothing needs to serve it, the address is pasted.
+    redirect_uri = HTTPS_REDIRECT_URI
     sandbox.register_app(client_id, client_secret, redirect_uri)
+    clipboard = clipboard_in(home)  # where the demo's browser copies the address it ends on
+    clipboard.unlink(missing_ok=True)  # an address left by an earlier demo in this home belongs to another login
     crm_file = home / "crm-export.csv"
     create_private_file(crm_file)  # the office's export holds unmasked BSNs
     write_crm_export(sandbox.data, crm_file)
@@ -266,7 +319,7 @@ def run_demo(
             EXACTLINK_CLIENT_SECRET=client_secret,
             EXACTLINK_REDIRECT_URI=redirect_uri,
             EXACTLINK_EXACT__TOKEN_STORAGE="file",
-            BROWSER=f"{shlex.quote(sys.executable)} -m exactlink.sandbox.robot %s",
+            BROWSER=shlex.join([sys.executable, "-m", "exactlink.sandbox.robot", "--clipboard", str(clipboard), "%s"]),
         )
         if debug:
             env["EXACTLINK_LOGGING__LEVEL"] = "DEBUG"
@@ -320,7 +373,14 @@ def _tell(story: _Story, crm_file: Path) -> None:
 
 
 def _login_and_tenant(story: _Story) -> None:
-    story.command("1. Log in once with the Exact Online admin account (the browser opens the consent page)", "login")
+    from exactlink.sandbox.robot import clipboard_in, paste_from
+
+    story.command(
+        "1. Log in once with the Exact Online admin account: the browser opens the consent page; after Accept, "
+        "paste the address it ends on into the terminal (the demo's browser does both)",
+        "login",
+        typed=paste_from(clipboard_in(story.run.home)),
+    )
     listing = story.command(
         "2. Which administrations does this login see?", "tenant", "list", "--json", capture_json=True
     )
