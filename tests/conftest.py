@@ -49,15 +49,19 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         subprocess.run(["bash", str(SYSTEM_PACKAGES_SCRIPT)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> Iterator[None]:
     """Long work first, and each module that builds a module-wide world on one xdist worker.
 
     * A module whose tests use a module-scoped fixture (a populated ``world``, the secrets scan's demo run, a
       Chromium) becomes one xdist group (``--dist loadgroup`` in pyproject), so its world is built once
-      instead of once on every worker that happens to get one of its tests.
+      instead of once on every worker that happens to get one of its tests (and again each time a worker
+      comes back to the module after a test of another one).
     * Those modules and the tests marked ``slow`` run first (``--no-loadscope-reorder`` keeps this order), so
       the last minutes of a run are short tests on both workers instead of one long test on one of them.
       The sort is stable and moves whole modules, so a module's tests stay together and in their order.
+
+    A wrapper: the groups must be marked before xdist's own hook reads them, and its result repaired after.
     """
     grouped = {item.path for item in items if _uses_a_module_fixture(item)}
     slow = {item.nodeid for item in items if item.get_closest_marker("slow")}
@@ -65,6 +69,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if item.path in grouped:
             item.add_marker(pytest.mark.xdist_group(item.path.relative_to(config.rootpath).as_posix()))
     items.sort(key=lambda item: 0 if item.path in grouped or item.nodeid in slow else 1)
+    yield
+    _carry_the_xdist_groups_into_the_test_ids(items)
+
+
+def _carry_the_xdist_groups_into_the_test_ids(items: list[pytest.Item]) -> None:
+    """Make an xdist worker report a grouped test as ``<id>@<group>``, which is how loadgroup sees the group.
+
+    pytest-xdist 3.8 appends the group to the legacy ``_nodeid`` attribute; pytest 9.2 builds ``nodeid``
+    from a structured id instead, so the groups were silently lost and every grouped module's world was built
+    on both workers, again each time a worker came back to it (pytest-xdist issue 1386). Does nothing where
+    the two agree (no xdist, no group, or an xdist/pytest pair that needs no help).
+    """
+    for item in items:
+        legacy = getattr(item, "_nodeid", None)
+        if isinstance(legacy, str) and legacy != item.nodeid and hasattr(item, "_id"):
+            from _pytest.nodeid import coerce_node_id
+
+            item._id = coerce_node_id(legacy)
 
 
 def _uses_a_module_fixture(item: pytest.Item) -> bool:
