@@ -1,4 +1,9 @@
-"""The README's main job: `exactlink demo` tells the whole story against the sandbox, end to end."""
+"""The README's main job: `exactlink demo` tells the whole story against the sandbox, end to end.
+
+The story's own checks (every step ran, the intended refusals, the links, the page and the database) are made
+on a demo run in child processes by tests/security/test_secrets_scan.py, which runs that story anyway, and
+in-process at six moments of the calendar by tests/test_every_day.py.
+"""
 
 from __future__ import annotations
 
@@ -8,22 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from exactlink.services.demo import Completed, run_demo, run_in_child_process
-from tests.story import assert_the_story
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(300)
-def test_demo_runs_every_step_of_the_story(tmp_path: Path) -> None:
-    notes: list[str] = []
-
-    def narrate(title: str, command: str) -> None:
-        if not command:
-            notes.append(title)
-
-    run = run_demo(clients=12, seed=2, home=tmp_path / "demo", narrate=narrate)
-
-    assert_the_story(run, notes)
+from exactlink.services.demo import Completed, run_in_child_process
 
 
 def test_the_story_keeps_the_callers_log_level_and_nothing_else_of_exactlink() -> None:

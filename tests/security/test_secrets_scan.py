@@ -51,6 +51,10 @@ import pytest
 from exactlink.sandbox import Sandbox
 from exactlink.services.demo import DemoRun, run_demo
 from tests.api.cassettes import CASSETTES, find_leaks
+from tests.story import assert_the_story
+
+# The demo in child processes at debug level takes as long as tests/test_demo.py's (same limit).
+pytestmark = pytest.mark.timeout(300)
 
 # The CRM's own data: BSNs are stored here on purpose (see the module docstring).
 BSN_COLUMNS = {("relations", "bsn"), ("accounts", "bsn")}
@@ -70,6 +74,7 @@ class Evidence:
     current_tokens: set[str] = field(default_factory=set)
     bsns: set[str] = field(default_factory=set)
     outputs: dict[str, str] = field(default_factory=dict)  # label → text
+    notes: list[str] = field(default_factory=list)  # the narrator's lines that name no command
 
 
 def _bsns(sandbox: Sandbox) -> set[str]:
@@ -88,15 +93,18 @@ def evidence(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Evidence]:
     """Run the demo once, at debug level, with every child's output captured."""
     home = tmp_path_factory.mktemp("secrets") / "demo-home"
     sandbox = Sandbox(clients=10, seed=4)
+    notes: list[str] = []
 
     def narrate(title: str, command: str) -> None:
+        if not command:
+            notes.append(title)
         # Past the access token's 600 s: the next command gets a 401 and refreshes (rotating the refresh token).
         if command in ("exactlink sync --json", "exactlink fetch-returns"):
             sandbox.advance(601)
 
     run = run_demo(clients=10, seed=4, home=home, narrate=narrate, debug=True, capture=True, sandbox=sandbox)
     issued = sandbox.oauth.issued_secrets()
-    evidence = Evidence(run, sandbox, bsns=_bsns(sandbox))
+    evidence = Evidence(run, sandbox, bsns=_bsns(sandbox), notes=notes)
     labelled = {
         "access token": issued.access_tokens,
         "refresh token": issued.refresh_tokens,
@@ -156,6 +164,15 @@ def test_the_scan_has_something_to_find(evidence: Evidence) -> None:
     debug_lines = [text for label, text in evidence.outputs.items() if "stderr" in label and "DEBUG exactlink" in text]
     assert debug_lines, "the children logged at debug level on stderr"
     assert "DEBUG exactlink" in (evidence.run.home / "log" / "exactlink.log").read_text(encoding="utf-8")
+
+
+def test_the_demo_in_child_processes_runs_every_step_of_the_story(evidence: Evidence) -> None:
+    """The story's checks for the demo as ``exactlink demo`` runs it: every command a child process.
+
+    (The story in-process is checked at six moments by tests/test_every_day.py, and ``exactlink demo`` itself
+    by tests/test_demo.py; this run is the same child-process story, so it carries these checks too.)
+    """
+    assert_the_story(evidence.run, evidence.notes)
 
 
 def test_no_secret_or_bsn_on_stdout_or_stderr(evidence: Evidence) -> None:
