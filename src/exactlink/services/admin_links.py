@@ -39,7 +39,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from exactlink.domain.records import AdministrationState, StoredRelation
+from exactlink.domain.records import AdministrationState, KnownDivision, StoredRelation
 from exactlink.errors import ExactlinkError, UsageError
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from exactlink.api.models import SolutionLinkDetail
     from exactlink.clock import Clock
     from exactlink.domain.day_budget import DayBudget
-    from exactlink.domain.records import DivisionList, KnownDivision
+    from exactlink.domain.records import DivisionList
     from exactlink.settings import Settings
     from exactlink.store.meta import OfficeAdministration
     from exactlink.workspace import Workspace
@@ -82,22 +82,10 @@ class WriteIgnored(ExactlinkError):
 # The administrations the login sees
 
 
-@dataclass(frozen=True)
-class AdminDivision:
-    """A division as ``system/Divisions`` describes it, with what linking needs to know."""
-
-    code: int
-    name: str
-    customer: str | None = None
-    customer_code: str | None = None
-    customer_name: str | None = None
-    vat_number: str | None = None
-    kvk: str | None = None
-    ob_number: str | None = None
-    status: int | None = 1
-    blocking: int | None = 0
-    practice: bool = False
-    consented: bool = True
+@dataclass(frozen=True, slots=True)
+class AdminDivision(KnownDivision):
+    """A division as ``system/Divisions`` describes it (the fields of :class:`KnownDivision`), and whether it may be
+    linked."""
 
     def problem(self, office_division: int) -> str | None:
         """Why this administration cannot be linked to a relation, or None."""
@@ -161,8 +149,7 @@ class DivisionDirectory:
 
         if self.reused:
             return
-        known = [_known(division) for division in self.divisions]
-        known += [_known(division) for division in (self._unconsented or {}).values()]
+        known: list[KnownDivision] = [*self.divisions, *(self._unconsented or {}).values()]
         save_division_list(db, known, read_at=read_at, complete=self._unconsented is not None)
 
     def get(self, code: int) -> AdminDivision | None:
@@ -230,12 +217,6 @@ DIVISION_LIST_FRESH = timedelta(hours=1)
 
 def _admin_division(known: KnownDivision) -> AdminDivision:
     return AdminDivision(**{spec.name: getattr(known, spec.name) for spec in dataclasses.fields(known)})
-
-
-def _known(division: AdminDivision) -> KnownDivision:
-    from exactlink.domain.records import KnownDivision
-
-    return KnownDivision(**{spec.name: getattr(division, spec.name) for spec in dataclasses.fields(division)})
 
 
 # ---------------------------------------------------------------------------------------------------
