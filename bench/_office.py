@@ -62,3 +62,29 @@ def serve_office(home: Path, admins: int, seed: int, **sandbox_options: Any) -> 
     if len(usable) < admins:
         raise SystemExit(f"the sandbox has only {len(usable)} usable client administrations, not {admins}")
     return ServedOffice(sandbox, server, office, accounts, usable)
+
+
+def link_relations_to_accounts(db: Any, served: ServedOffice) -> list[tuple[str, int, dict[str, Any]]]:
+    """Choose the office and give each usable administration's owner a CRM relation ``R<code>`` linked to its account
+    (as ``match`` would); returns ``(relation number, administration code, account)`` for each, in one transaction."""
+    from datetime import UTC, datetime
+
+    from exactlink.store.db import transaction
+    from exactlink.store.links import set_account_link
+    from exactlink.store.meta import set_office
+    from exactlink.store.relations import RelationRecord, apply_relation
+
+    now = datetime.now(UTC)
+    office = served.office
+    set_office(db, office, str(served.sandbox.data.divisions[office].record["Description"]), now=now)
+    linked = []
+    with transaction(db):
+        for code, record in served.usable:
+            account = served.accounts[record["Customer"]]
+            number = f"R{code}"
+            apply_relation(db, RelationRecord(relation_number=number, name=str(account["Name"])), None, now=now)
+            set_account_link(
+                db, number, account["ID"], str(account["Code"]), method="rsin", linked_by="manual", now=now
+            )
+            linked.append((number, code, account))
+    return linked

@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bench._office import serve_office
+from bench._office import link_relations_to_accounts, serve_office
 from bench._server_process import ServerProcess
 
 SECONDS_BAR = 10.0
@@ -70,34 +70,19 @@ def _prepare(home: Path, admins: int, seed: int) -> tuple[ServerProcess, list[in
     from exactlink.sandbox import model as sandbox_model
     from exactlink.store.admin import update_administration_state
     from exactlink.store.db import open_db, transaction
-    from exactlink.store.links import set_account_link, set_administration_link
-    from exactlink.store.meta import set_office
-    from exactlink.store.relations import RelationRecord, apply_relation, set_sbr_start
+    from exactlink.store.links import set_administration_link
+    from exactlink.store.relations import set_sbr_start
 
     served = serve_office(home, admins, seed)
     sandbox, server, office, usable = served.sandbox, served.server, served.office, served.usable
-    data = sandbox.data
-    accounts = served.accounts
+    records = dict(usable)
+    now = datetime.now(UTC)
+    start = now.astimezone(ZoneInfo("Europe/Amsterdam")).date() - timedelta(days=30)
     db = open_db()
     try:
-        set_office(db, office, str(data.divisions[office].record["Description"]), now=datetime.now(UTC))
-        start = datetime.now(UTC).astimezone(ZoneInfo("Europe/Amsterdam")).date() - timedelta(days=30)
+        linked = link_relations_to_accounts(db, served)
         with transaction(db):
-            for code, record in usable:
-                account = accounts[record["Customer"]]
-                number = f"R{code}"
-                apply_relation(
-                    db, RelationRecord(relation_number=number, name=str(account["Name"])), None, now=datetime.now(UTC)
-                )
-                set_account_link(
-                    db,
-                    number,
-                    account["ID"],
-                    str(account["Code"]),
-                    method="rsin",
-                    linked_by="manual",
-                    now=datetime.now(UTC),
-                )
+            for number, code, account in linked:
                 link = sandbox.create(
                     office,
                     sandbox_model.SOLUTION_LINKS,
@@ -106,8 +91,8 @@ def _prepare(home: Path, admins: int, seed: int) -> tuple[ServerProcess, list[in
                     InternalSolutionDivision=code,
                     Status=0,
                 )
-                set_administration_link(db, number, code, solution_link_id=link["ID"], now=datetime.now(UTC))
-                update_administration_state(db, code, name=str(record["Description"]), now=datetime.now(UTC))
+                set_administration_link(db, number, code, solution_link_id=link["ID"], now=now)
+                update_administration_state(db, code, name=str(records[code]["Description"]), now=now)
                 set_sbr_start(db, number, start)
     finally:
         db.close()

@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench._office import serve_office
+from bench._office import link_relations_to_accounts, serve_office
 
 DEFAULT_ADMINS = 2_000
 DEFAULT_DAY = 1_000
@@ -41,34 +41,13 @@ MAX_DAYS = 30
 
 def _prepare(home: Path, admins: int, day_limit: int, seed: int) -> tuple[Any, Any, Path]:
     """The served sandbox, a stored login, the office, relations linked to accounts; returns the CSV of pairs."""
-    from exactlink.store.db import open_db, transaction
-    from exactlink.store.links import set_account_link
-    from exactlink.store.meta import set_office
-    from exactlink.store.relations import RelationRecord, apply_relation
+    from exactlink.store.db import open_db
 
     served = serve_office(home, admins, seed, minutely_limit=1_000_000, daily_limit=day_limit)
-    sandbox, server, office, usable = served.sandbox, served.server, served.office, served.usable
-    data = sandbox.data
-    accounts = served.accounts
+    sandbox, server, usable = served.sandbox, served.server, served.usable
     db = open_db()
     try:
-        set_office(db, office, str(data.divisions[office].record["Description"]), now=datetime.now(UTC))
-        with transaction(db):
-            for code, record in usable:
-                account = accounts[record["Customer"]]
-                number = f"R{code}"
-                apply_relation(
-                    db, RelationRecord(relation_number=number, name=str(account["Name"])), None, now=datetime.now(UTC)
-                )
-                set_account_link(
-                    db,
-                    number,
-                    account["ID"],
-                    str(account["Code"]),
-                    method="rsin",
-                    linked_by="manual",
-                    now=datetime.now(UTC),
-                )
+        link_relations_to_accounts(db, served)
     finally:
         db.close()
     csv_file = home.parent / "links.csv"
