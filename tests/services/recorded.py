@@ -2,8 +2,8 @@
 
 :class:`RecordedExact` is an ``httpx.MockTransport`` handler at the API boundary: each resource of each division
 answers the rows the test recorded for it (as Exact sends them, from tests/fixtures or written inline). A GET
-applies a ``$filter`` of ``Field eq value`` terms joined by ``and`` (what exactlink sends for a key or an account;
-a ``Timestamp``/``Modified`` cursor term passes every recorded row: they are what changed since);
+applies a ``$filter`` of ``Field eq value`` (or ``ne``) terms joined by ``and`` (what exactlink sends for a key or an
+account; a ``Timestamp``/``Modified`` cursor term passes every recorded row: they are what changed since);
 POST adds a row (with a new ``ID`` unless it has one), PUT changes the row addressed by its key, DELETE removes it;
 every write is kept in ``writes``. It knows nothing of exactlink's rules: a test that needs Exact to refuse or to
 ignore a write says so in ``refuse``/``ignore``.
@@ -30,7 +30,7 @@ from exactlink.workspace import RecordingOutput, Workspace
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 BASE_URL = "https://start.exactonline.nl"
-_TERM = re.compile(r"^\s*(\w+) eq (guid'[^']*'|'[^']*'|-?\d+|true|false|null)\s*$")
+_TERM = re.compile(r"^\s*(\w+) (eq|ne) (guid'[^']*'|'[^']*'|-?\d+|true|false|null)\s*$")
 _CURSOR = re.compile(r"^\s*(Timestamp|Modified|Created) (gt|ge) ")
 _KEY = re.compile(r"^(?P<resource>.+)\((?:guid)?'(?P<key>[^']*)'\)$")
 
@@ -57,12 +57,12 @@ def _matches(row: dict[str, Any], filter_text: str | None) -> bool:
         if _CURSOR.match(term):
             continue  # a cursor or a window: the recorded rows are what changed since, or what the window holds
         found = _TERM.match(term)
-        assert found, f"the recorded answers understand only 'Field eq value' filters, not {term!r}"
-        name, value = found.group(1), _literal(found.group(2))
+        assert found, f"the recorded answers understand only 'Field eq/ne value' filters, not {term!r}"
+        name, operator, value = found.group(1), found.group(2), _literal(found.group(3))
         actual = row.get(name)
         if isinstance(actual, str) and isinstance(value, str):
             actual, value = actual.lower(), value.lower()
-        if actual != value:
+        if (actual == value) != (operator == "eq"):
             return False
     return True
 
