@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -486,3 +487,27 @@ def test_account_address_and_main_visit_address_stay_in_step(api: httpx.Client, 
         )
     )
     assert [(row["AddressLine1"], row["City"], row["Main"]) for row in visits] == [("Markt 3", "Gouda", True)]
+
+
+def test_a_division_read_by_code_answers_that_division_only_and_keeps_the_rest_of_the_filter() -> None:
+    from exactlink.sandbox import Sandbox
+
+    sandbox = Sandbox(clients=30, seed=3)
+    token = sandbox.issue_tokens()["access_token"]
+    office = sandbox.data.office_division
+    code = sorted(sandbox.data.divisions)[5]
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+
+    def codes(condition: str) -> list[int]:
+        status, _, body = sandbox.handle(
+            "GET",
+            f"https://start.exactonline.nl/api/v1/{office}/system/Divisions?$select=Code&$filter={condition}",
+            headers,
+        )
+        assert status == 200, body
+        return [row["Code"] for row in json.loads(body)["d"]["results"]]
+
+    assert codes(f"Code eq {code}") == [code]
+    assert codes(f"Code eq {code} and Code eq {code + 1}") == []
+    assert codes(f"Code eq {code} or Code eq {office}") == sorted([code, office])
+    assert codes("Code eq 999999999") == []

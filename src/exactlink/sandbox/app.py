@@ -818,6 +818,12 @@ class Sandbox:
         """The record source of an endpoint in its natural order, and the start position."""
         if endpoint.kind in ("divisions", "all_divisions"):
             codes = self._all_division_codes if endpoint.kind == "all_divisions" else self._visible_divisions(user)
+            wanted = [value for name, value in query.index_terms(options, self._properties(endpoint)) if name == "Code"]
+            if wanted:
+                # `Code eq N` (joined by a top-level `and`): only that division can match; the whole filter is still
+                # applied to it. Scanning 20,000 divisions per call made a filtered read cost 40 ms here.
+                position = bisect.bisect_left(codes, wanted[0])
+                codes = codes[position : position + 1] if codes[position : position + 1] == [wanted[0]] else []
 
             def divisions_after(after: Any) -> Iterator[tuple[Any, Any]]:
                 start = 0 if after is None else bisect.bisect_right(codes, after)
