@@ -99,6 +99,8 @@ def suggest(
 
     ws = workspace()
     show = effective_show_bsn(ws, False)
+    if csv_out is not None:
+        admin_links.check_output_folder(csv_out)  # before any call to Exact
     report = admin_links.suggest_links(ws)
     shown = mask_view(report, show_bsn=show)  # names and evidence; the relation numbers stay as they are
     if csv_out is not None:

@@ -977,7 +977,6 @@ def suggest_links(ws: Workspace) -> SuggestReport:
     with ws.client() as client:
         # The stored listing has no VAT or OB numbers (they may hold a BSN): suggestions need them, so list.
         context = _open_context(ws, client, reuse=False)
-        context.directory.remember(db, context.started)
         links = SolutionLinkIndex(client, context.office.division, read_all=True)
         administration_links = list_administration_links(db)
         linked_relations = {row.relation_number for row in administration_links}
@@ -1018,6 +1017,8 @@ def suggest_links(ws: Workspace) -> SuggestReport:
                     candidates.append(
                         Suggestion(number, relation.name, division.code, division.name, evidence, strength)
                     )
+        # Only once every read succeeded: a run that fails on a nonsense answer writes nothing.
+        context.directory.remember(db, context.started)
     return SuggestReport(_resolve_competition(candidates))
 
 
@@ -1041,6 +1042,13 @@ def _resolve_competition(candidates: list[Suggestion]) -> list[Suggestion]:
             suggestion.ambiguous = True
             suggestion.competitors = sorted({f"{s.relation_number} ↔ {s.division}" for s in rivals})
     return sorted(kept, key=lambda s: (s.ambiguous, s.relation_number, s.division))
+
+
+def check_output_folder(path: Path) -> None:
+    """Refuse an output file whose folder does not exist, before the work whose result it would hold."""
+    folder = path.expanduser().parent
+    if not folder.is_dir():
+        raise ExactlinkError(f"cannot write {path}: {folder} is not a folder")
 
 
 def write_suggestions_csv(report: SuggestReport, path: Path) -> int:
