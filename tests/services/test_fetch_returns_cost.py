@@ -165,6 +165,23 @@ def _linked(ws: RecordedWorkspace) -> None:
     _link_account(ws)
 
 
+def _a_second_vraagposten_account(exact: RecordedExact) -> None:
+    """The client's bookkeeper adds suspense account 2310 in Exact and books an open 10.00 on it."""
+    exact.change(CHART, "a0000000-0000-4000-8000-000000000004", Code="2310", Description="Vraagposten bank")
+    exact.change(
+        LINES,
+        "b0000000-0000-4000-8000-000000000006",
+        EntryID="e5",
+        EntryNumber=5,
+        Date="/Date(1774224000000)/",
+        AmountDC=10.0,
+        Description="Nog uitzoeken",
+        GLAccountCode="2310",
+        LineNumber=1,
+        Status=20,
+    )
+
+
 def test_the_first_run_reads_the_chart_and_every_line_once(ws: RecordedWorkspace, exact: RecordedExact) -> None:
     first = _run(ws)
 
@@ -222,21 +239,7 @@ def test_a_changed_line_is_read_alone_and_the_rule_still_sees_the_whole_account(
 
 def test_a_changed_chart_of_accounts_costs_what_it_must(ws: RecordedWorkspace, exact: RecordedExact) -> None:
     _run(ws)
-    exact.change(
-        "sync/Financial/GLAccounts", "a0000000-0000-4000-8000-000000000004", Code="2310", Description="Vraagposten bank"
-    )
-    exact.change(
-        "sync/Financial/TransactionLines",
-        "b0000000-0000-4000-8000-000000000006",
-        EntryID="e5",
-        EntryNumber=5,
-        Date="/Date(1774224000000)/",
-        AmountDC=10.0,
-        Description="Nog uitzoeken",
-        GLAccountCode="2310",
-        LineNumber=1,
-        Status=20,
-    )
+    _a_second_vraagposten_account(exact)
     exact.calls.clear()
     within_the_week = _run(ws)
     assert exact.calls == {"read/financial/Returns": 1, "sync/Financial/TransactionLines": 1}
@@ -350,19 +353,7 @@ def test_a_new_vraagposten_account_whose_lines_failed_to_read_is_read_from_the_s
     ws: RecordedWorkspace, exact: RecordedExact
 ) -> None:
     _run(ws)
-    exact.change(CHART, "a0000000-0000-4000-8000-000000000004", Code="2310", Description="Vraagposten bank")
-    exact.change(
-        LINES,
-        "b0000000-0000-4000-8000-000000000006",
-        EntryID="e5",
-        EntryNumber=5,
-        Date="/Date(1774224000000)/",
-        AmountDC=10.0,
-        Description="Nog uitzoeken",
-        GLAccountCode="2310",
-        LineNumber=1,
-        Status=20,
-    )
+    _a_second_vraagposten_account(exact)
     exact.change(LINES, "b0000000-0000-4000-8000-000000000007", GLAccountCode="4500", AmountDC=1.0)  # moves the cursor
     later = RecordedWorkspace(exact, Clock.frozen(datetime(2026, 4, 23, 9, 0, tzinfo=UTC)))
     later.memory = ws.memory
