@@ -116,6 +116,19 @@ def _generator(quick: bool) -> tuple[dict[str, Any], list[Row]]:
     ]
 
 
+def _crm_import(quick: bool) -> tuple[dict[str, Any], list[Row]]:
+    from bench.bench_crm_import import run
+
+    figures = run(rows=20_000 if quick else 100_000)
+    return figures, [
+        (
+            f"CRM import: {figures['rows']:,} rows < {figures['bar_seconds']:.0f} s",
+            f"{figures['seconds']:.2f} s ({figures['ratio_to_bar']:.0%} of the bar), {figures['stored']:,} stored",
+            figures["ok"],
+        )
+    ]
+
+
 LARGE = {"on": False}  # --large: onboarding, the hourly fetch-returns and bulk linking at 20,000 clients
 
 
@@ -173,6 +186,7 @@ BENCHMARKS: dict[str, Callable[[bool], tuple[dict[str, Any], list[Row]]]] = {
     "onboarding": _onboarding,
     "startup": _startup,
     "generator": _generator,
+    "crm_import": _crm_import,
     "tokens": _tokens,
     "matching": _matching,
     "sync_economy": _sync_economy,

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from bench.bench_crm_import import write_export
 
 from exactlink.exitcodes import ExitCode
 from tests.cli import run_cli
@@ -386,24 +387,22 @@ def test_every_crm_column_fed_wrong_empty_or_huge_is_flagged_and_the_rest_import
     assert time.monotonic() - started < 30
 
 
-@pytest.mark.timeout(120)
-def test_a_100k_row_crm_export_imports_within_the_time_limit(tmp_path: Path, exactlink_home: Path) -> None:
-    lines = ["relatienummer;naam;kvk-nummer;email;bezoekadres;bezoekadres postcode;bezoekadres plaats"]
-    row = "R{n:06d};Bedrijf {n} B.V.;{kvk};info{n}@example.nl;Straat {n};1234 AB;Delft"
-    lines += [row.format(n=n, kvk=10_000_000 + n) for n in range(100_000)]
+def test_a_10k_row_crm_export_imports_every_row_once(tmp_path: Path, exactlink_home: Path) -> None:
+    # How fast 100,000 rows import (the 45 s bar) is bench/bench_crm_import.py's business, not a timed test's.
     path = tmp_path / "big.csv"
-    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
-    started = time.monotonic()
+    write_export(path, 10_000)
     result = run_cli("crm", "import", str(path), "--json")
-    elapsed = time.monotonic() - started
     assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout)["counts"]["new"] == 100_000
-    assert elapsed < 45, f"100,000 rows took {elapsed:.1f} s"
+    assert json.loads(result.stdout)["counts"]["new"] == 10_000
     db = sqlite3.connect(exactlink_home / "exactlink.db")
     try:
-        assert db.execute("SELECT count(*) FROM relations").fetchone()[0] == 100_000
+        assert db.execute("SELECT count(*) FROM relations").fetchone() == (10_000,)
+        assert db.execute("SELECT kvk FROM relations WHERE relation_number = 'R009999'").fetchone() == ("10009999",)
     finally:
         db.close()
+    again = run_cli("crm", "import", str(path), "--json")
+    assert again.exit_code == 0, again.stderr
+    assert json.loads(again.stdout)["counts"]["new"] == 0, "a second import of the same export adds nothing"
 
 
 # -- a configuration with wrong types or values -------------------------------------------------------------------
