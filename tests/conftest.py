@@ -107,6 +107,14 @@ def _uses_a_module_fixture(item: pytest.Item) -> bool:
     return any(definitions[-1].scope == "module" for definitions in info.name2fixturedefs.values() if definitions)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def command_tree_built_once() -> None:
+    """In-process commands reuse one Click command tree (see :func:`tests.cli.build_each_command_tree_once`)."""
+    from tests.cli import build_each_command_tree_once
+
+    build_each_command_tree_once()
+
+
 @pytest.fixture(scope="session")
 def home_templates(tmp_path_factory: pytest.TempPathFactory) -> HomeTemplates:
     """The logged-in homes this test worker set up once, to copy per test (see :mod:`tests.templates`)."""
