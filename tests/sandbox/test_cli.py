@@ -117,7 +117,8 @@ def test_serve_json_uses_the_configured_redirect_uri_where_the_app_center_takes_
 
 
 def test_serve_runs_until_ctrl_c_and_then_exits_0(tmp_path: Path) -> None:
-    env = {**os.environ, "EXACTLINK_HOME": str(tmp_path / "home")}
+    # PYTHONFAULTHANDLER: should it ever hang after Ctrl-C, SIGABRT makes it print where every thread stands.
+    env = {**os.environ, "EXACTLINK_HOME": str(tmp_path / "home"), "PYTHONFAULTHANDLER": "1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "exactlink", "sandbox", "serve", "--clients", "20", "--port", "0"],
         stdout=subprocess.PIPE,
@@ -135,7 +136,13 @@ def test_serve_runs_until_ctrl_c_and_then_exits_0(tmp_path: Path) -> None:
         answer = httpx.get(f"{base_url}/api/v1/current/Me", timeout=5)
         assert answer.status_code == 401
         process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=10) == 0
+        try:
+            code = process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGABRT)
+            _, stderr = process.communicate(timeout=10)
+            pytest.fail(f"still running 10 s after Ctrl-C; its threads:\n{stderr[-6000:]}")
+        assert code == 0, process.stderr.read() if process.stderr else ""
     finally:
         if process.poll() is None:
             process.kill()
