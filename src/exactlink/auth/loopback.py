@@ -27,6 +27,7 @@ from types import TracebackType
 
 from exactlink.auth.oauth import LoginFailed
 from exactlink.errors import ExactlinkError, UsageError
+from exactlink.interrupts import wait_for
 from exactlink.urls import is_loopback_host
 
 
@@ -251,7 +252,7 @@ class LoopbackListener:
         Raises:
             LoginFailed: the callback was refused (state mismatch, consent denied) or none came in time.
         """
-        if not self._done.wait(timeout):
+        if not wait_for(self._done, timeout):  # in slices, so Ctrl-C stops the wait at once
             ignored = f" ({self.ignored} request(s) without this login's state were ignored)" if self.ignored else ""
             raise LoginFailed(
                 f"no answer from the browser within {timeout:g} s{ignored}; nothing was stored",

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from exactlink.errors import UsageError
+from exactlink.interrupts import SLICE_SECONDS
 
 if TYPE_CHECKING:
     from exactlink.sandbox.app import Sandbox
@@ -227,7 +228,7 @@ def wait_until_interrupted(
     try:
         announce()
         while True:
-            pause(3600)
+            pause(SLICE_SECONDS)  # short: a Ctrl-C another thread received interrupts no long sleep (interrupts.py)
     except KeyboardInterrupt:
         pass
     finally:
