@@ -11,12 +11,22 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 
 from exactlink.auth.loopback import LoopbackListener
 from exactlink.interrupts import SLICE_SECONDS, wait_for
 from exactlink.sandbox import Sandbox, runner
+
+
+@pytest.fixture(autouse=True)
+def ctrl_c_raises_keyboard_interrupt() -> Iterator[None]:
+    """Python's own SIGINT handler, as in a command started at a terminal (a test run started in the background
+    by a script ignores SIGINT, as POSIX has such commands do)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 def _interrupt_thread_soon(thread: threading.Thread, after: float = 0.2) -> threading.Thread:

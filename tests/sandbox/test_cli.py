@@ -116,15 +116,22 @@ def test_serve_json_uses_the_configured_redirect_uri_where_the_app_center_takes_
     assert details["client_secret"] and details["password"]
 
 
+# A person's Ctrl-C reaches a command started at a terminal, whose SIGINT is at its default. A test run that was
+# itself started in the background by a script (`pytest &`) ignores SIGINT, as POSIX has such commands do, and
+# its children would inherit that: this wrapper gives the child SIGINT's default back before it becomes exactlink.
+AT_A_TERMINAL = [
+    sys.executable,
+    "-c",
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])",
+]
+
+
 def test_serve_runs_until_ctrl_c_and_then_exits_0(tmp_path: Path) -> None:
     # PYTHONFAULTHANDLER: should it ever hang after Ctrl-C, SIGABRT makes it print where every thread stands.
     env = {**os.environ, "EXACTLINK_HOME": str(tmp_path / "home"), "PYTHONFAULTHANDLER": "1"}
+    command = [sys.executable, "-m", "exactlink", "sandbox", "serve", "--clients", "20", "--port", "0"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "exactlink", "sandbox", "serve", "--clients", "20", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
+        [*AT_A_TERMINAL, *command], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
     )
     try:
         assert process.stdout is not None
