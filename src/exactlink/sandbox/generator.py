@@ -87,6 +87,22 @@ def _elf_check_digit(first8: str) -> int | None:
     return None if check == 10 else check
 
 
+@functools.cache
+def _valid_bsns(prefix: int) -> tuple[str, ...]:
+    """Every BSN that starts with the four digits ``prefix`` and passes the 11-proef, in ascending order.
+
+    The same for every generator: worked out once per process (about 34 ms; every sandbox, test world and demo
+    starts one), each generator then shuffles its own copy with its own seed.
+    """
+    valid = []
+    for rest in range(10000):
+        first8 = f"{prefix}{rest:04d}"
+        check = _elf_check_digit(first8)
+        if check is not None:
+            valid.append(f"{first8}{check}")
+    return tuple(valid)
+
+
 def _mod97_remainder(text: str) -> int:
     return int(text.translate(_LETTER_VALUES)) % 97
 
@@ -409,12 +425,7 @@ class _Generator:
         """A unique BSN from RvIG's fictitious ``9999`` prefix (then ``9998`` … when that runs out)."""
         if not self._bsn_pool:
             self._bsn_prefix -= 1
-            pool = []
-            for rest in range(10000):
-                first8 = f"{self._bsn_prefix}{rest:04d}"
-                check = _elf_check_digit(first8)
-                if check is not None:
-                    pool.append(f"{first8}{check}")
+            pool = list(_valid_bsns(self._bsn_prefix))
             self.rng.shuffle(pool)
             self._bsn_pool = pool
         return self._bsn_pool.pop()
