@@ -74,6 +74,8 @@ def loopback_exact(monkeypatch: pytest.MonkeyPatch) -> Iterator[Exact]:
 
 
 _HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
+# The browser's one client: each new one loads the CA bundle again (tens of ms of CPU); the sandbox sets no cookies.
+_HTTP = httpx.Client()
 
 
 def relayed(location: str) -> str | None:
@@ -109,12 +111,12 @@ class Browser:
 
     def consent(self, url: str) -> str:
         """GET the consent page, POST the form; returns the redirect Location (the callback URL)."""
-        page = httpx.get(url)
+        page = _HTTP.get(url)
         assert page.status_code == 200, page.text
         form = {name: html.unescape(value) for name, value in _HIDDEN.findall(page.text)}
         form.update({"username": self.username, "password": self.password, "decision": self.decision})
         parts = urllib.parse.urlsplit(url)
-        answer = httpx.post(f"{parts.scheme}://{parts.netloc}{parts.path}", data=form)
+        answer = _HTTP.post(f"{parts.scheme}://{parts.netloc}{parts.path}", data=form)
         assert answer.status_code == 302, answer.text
         location = answer.headers["Location"]
         if self.tamper_state:
@@ -132,9 +134,9 @@ class Browser:
             if forwarded is None:
                 return True
             location = forwarded
-        self.callback_answers.append(httpx.get(location))
+        self.callback_answers.append(_HTTP.get(location))
         if self.follow_twice:
-            self.callback_answers.append(httpx.get(location))
+            self.callback_answers.append(_HTTP.get(location))
         return True
 
 

@@ -12,6 +12,7 @@ the answer arrives. Only for the sandbox: it knows the sandbox's login form and 
 
 from __future__ import annotations
 
+import functools
 import html
 import ipaddress
 import os
@@ -22,6 +23,10 @@ import threading
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import httpx
 
 _HIDDEN_FIELD = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 SANDBOX_USERNAME = "admin@kantoor.example"
@@ -31,16 +36,23 @@ PASTE_POLL_SECONDS = 0.05
 Typist = Callable[[threading.Event], str | None]
 
 
-def consent(url: str, *, username: str = SANDBOX_USERNAME, password: str = SANDBOX_PASSWORD) -> str:
-    """Log in and accept on the sandbox consent page at ``url``; return the redirect (callback) URL."""
+@functools.cache
+def _http() -> httpx.Client:
+    """The browser's one HTTP client: each new client loads the CA bundle again (tens of ms of CPU), and the
+    sandbox sets no cookies, so one client for every page is what a browser would do."""
     import httpx
 
-    page = httpx.get(url, timeout=30)
+    return httpx.Client(timeout=30)
+
+
+def consent(url: str, *, username: str = SANDBOX_USERNAME, password: str = SANDBOX_PASSWORD) -> str:
+    """Log in and accept on the sandbox consent page at ``url``; return the redirect (callback) URL."""
+    page = _http().get(url)
     page.raise_for_status()
     form = {name: html.unescape(value) for name, value in _HIDDEN_FIELD.findall(page.text)}
     form.update({"username": username, "password": password, "decision": "accept"})
     parts = urllib.parse.urlsplit(url)
-    answer = httpx.post(f"{parts.scheme}://{parts.netloc}{parts.path}", data=form, timeout=30)
+    answer = _http().post(f"{parts.scheme}://{parts.netloc}{parts.path}", data=form)
     if answer.status_code != 302:
         raise RuntimeError(f"the sandbox login page answered {answer.status_code}")
     return answer.headers["Location"]
@@ -61,11 +73,9 @@ def browse(url: str, clipboard: Path | None = None) -> None:
     Raises:
         RuntimeError: the redirect is not to a loopback listener and there is no clipboard to copy it to.
     """
-    import httpx
-
     address = consent(url)
     if _on_loopback(address):
-        httpx.get(address, timeout=30)
+        _http().get(address)
     elif clipboard is not None:
         copy_address(address, clipboard)
     else:
