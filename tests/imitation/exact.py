@@ -767,7 +767,8 @@ def serve(imitation: Imitation) -> Iterator[str]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll: shutdown() waits for it, and every test stops a server (the default 0.5 s, 19 times).
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     imitation.base_url = f"http://127.0.0.1:{server.server_address[1]}"
     try:

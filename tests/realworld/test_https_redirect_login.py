@@ -95,7 +95,7 @@ def office_site(tmp_path: Path) -> Iterator[OfficeSite]:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_file, key_file)
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     site.url = f"https://127.0.0.1:{server.server_address[1]}{PATH}"
     try:
