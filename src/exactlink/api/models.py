@@ -62,9 +62,7 @@ SYNC_ONLY_FIELDS = frozenset({"Timestamp"})
 class ExactModel(BaseModel):
     """Base: Exact field names as attributes, unknown fields ignored."""
 
-    # defer_build: a schema is built when a model first parses a row, so a command pays only for the models it
-    # uses (building all of them took about 40 ms of every start, `exactlink --help` included).
-    model_config = ConfigDict(extra="ignore", populate_by_name=True, defer_build=True)
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
     KEY: ClassVar[str] = "ID"
 
