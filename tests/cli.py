@@ -22,8 +22,9 @@ def build_each_command_tree_once() -> None:
     ``CliRunner.invoke`` turns the Typer app into Click commands on every call: for exactlink's ~50 commands that
     reads every signature and evaluates every annotation again, about 40 % of the CPU of an in-process command
     run in a test (measured with cProfile on tests/security/test_bad_input.py and tests/sync/test_sync_cli.py:
-    20.3 s of 47.9 s). The tree depends only on the app's code, which does not change during a run; a command
-    a test patches is looked up by the callbacks at call time (module globals), so the cached tree runs it.
+    20.3 s of 47.9 s). The tree depends only on the app's code, which does not change during a run. The tree
+    holds the command functions themselves: a test patches what they call (module globals, looked up at call
+    time), never a command function, so the cached tree runs what the test set up.
     A process runs ``exactlink`` once, so the product itself builds the tree once per run anyway.
     """
     build = typer.testing._get_command  # CliRunner.invoke's name for typer.main.get_command

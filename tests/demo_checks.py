@@ -11,19 +11,30 @@ import json
 import re
 import shlex
 import subprocess
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 
-def stream(command: Sequence[str], env: dict[str, str], cwd: Path | None = None) -> tuple[int, list[tuple[float, str]]]:
-    """Run ``command``; every line of its output (stdout and stderr together) with the moment it arrived."""
+def stream(
+    command: Sequence[str], env: dict[str, str], cwd: Path | None = None, timeout: float = 600
+) -> tuple[int, list[tuple[float, str]]]:
+    """Run ``command``; every line of its output (stdout and stderr together) with the moment it arrived.
+
+    A command still running after ``timeout`` seconds is killed (its exit code is then negative).
+    """
     lines: list[tuple[float, str]] = []
     with subprocess.Popen(list(command), env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as child:
-        assert child.stdout is not None
-        for raw in child.stdout:
-            lines.append((time.monotonic(), raw.decode("utf-8").rstrip("\n")))
-        return child.wait(), lines
+        watchdog = threading.Timer(timeout, child.kill)
+        watchdog.start()
+        try:
+            assert child.stdout is not None
+            for raw in child.stdout:
+                lines.append((time.monotonic(), raw.decode("utf-8").rstrip("\n")))
+            return child.wait(), lines
+        finally:
+            watchdog.cancel()
 
 
 def one_line_by_nature(line: str) -> bool:

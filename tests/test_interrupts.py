@@ -63,7 +63,7 @@ def test_wait_for_answers_like_event_wait() -> None:
     event = threading.Event()
     started = time.monotonic()
     assert wait_for(event, 0.3) is False
-    assert 0.3 <= time.monotonic() - started < 0.3 + SLICE_SECONDS
+    assert 0.3 <= time.monotonic() - started < 2.0  # loose: a loaded machine may wake the thread late
     event.set()
     assert wait_for(event, 10) is True
     assert wait_for(event, 0) is True

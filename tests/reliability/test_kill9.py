@@ -4,8 +4,8 @@ Each trial starts the real ``exactlink`` executable as a subprocess against a fr
 over real HTTP in this process, every call slowed by ``LATENCY_MS``), waits until the sandbox has
 answered a number of calls plus a random fraction of a call, and sends SIGKILL. The kill points are spread
 over the whole clean run: trial *k* of *n* kills within the *k*-th *n*-th of its calls (a seeded random call
-there), so eight trials reach every part of a run, which twice as many purely random ones did not promise,
-for half the processes (each costs about 0.8 s of CPU). Then:
+there), so eight trials (four for sync inbound's short run) reach every part of a run, which twice as many
+purely random ones did not promise, for half the processes (each costs about 0.8 s of CPU). Then:
 
 - ``PRAGMA integrity_check`` is ok and ``PRAGMA foreign_key_check`` is empty (unique keys hold: the
   integrity check verifies every index), and Exact holds no duplicate addresses, bank accounts, contacts
