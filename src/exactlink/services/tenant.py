@@ -104,10 +104,15 @@ class TenantOverview:
         return [entry for entry in self.divisions if entry.practice and entry.consented]
 
 
+def _display_name(division: Division) -> str:
+    """The administration's description, or ``administration CODE`` when Exact gives none."""
+    return (division.Description or "").strip() or f"administration {division.Code}"
+
+
 def _entry(division: Division, *, consented: bool) -> DivisionEntry:
     return DivisionEntry(
         code=division.Code,
-        name=(division.Description or "").strip() or f"administration {division.Code}",
+        name=_display_name(division),
         customer_code=division.CustomerCode,
         customer_name=division.CustomerName,
         practice=bool(division.IsPracticeDivision),
@@ -127,7 +132,7 @@ def known_division(division: Division, *, consented: bool) -> KnownDivision:
 
     return KnownDivision(
         code=division.Code,
-        name=(division.Description or "").strip() or f"administration {division.Code}",
+        name=_display_name(division),
         customer=division.Customer,
         customer_code=division.CustomerCode,
         customer_name=division.CustomerName,
